@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs and starts what the tests need
+# (PostgreSQL if it is down, the Python venv of the independent peers in ../shared), then runs
+# every test of every crate (nextest) and the doctests.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "PostgreSQL on 127.0.0.1:5432"
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  fi
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable; PostgreSQL storage tests will fail"
+
+log "Python peers (../shared)"
+bash scripts/setup-peers.sh
+
+log "cargo tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+log "doctests"
+cargo test --workspace --doc

@@ -1,0 +1,1 @@
+//! MAVLink links, mission protocol, launch commands, live vehicle state, .tlog recording and as-applied coverage.

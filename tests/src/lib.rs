@@ -1,0 +1,110 @@
+//! Helpers shared by the end-to-end tests: where `../shared` is, which Python runs the peers,
+//! and whether a missing peer is a skip (a plain clone) or a failure (CI).
+//!
+//! The tests themselves live in `tests/tests/*.rs`, one file per real peer.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the workspace")
+        .to_path_buf()
+}
+
+/// True when missing peers must fail the run instead of being skipped (`AGRIOPS_REQUIRE_SHARED=1`, set by `.ci/run`).
+pub fn shared_required() -> bool {
+    std::env::var("AGRIOPS_REQUIRE_SHARED").is_ok_and(|v| v == "1")
+}
+
+/// The `shared/` folder beside the checkout (or `AGRIOPS_SHARED`), if it exists.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("AGRIOPS_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => workspace_root().join("..").join("shared"),
+    };
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+/// The `shared/` folder, or `None` after printing why the calling test is skipped.
+///
+/// # Panics
+/// When `AGRIOPS_REQUIRE_SHARED=1` and the folder is absent: CI insists that these tests run.
+pub fn require_shared(test: &str) -> Option<PathBuf> {
+    match shared_dir() {
+        Some(d) => Some(d),
+        None if shared_required() => {
+            panic!("{test}: ../shared is absent but AGRIOPS_REQUIRE_SHARED=1")
+        }
+        None => {
+            eprintln!("SKIP {test}: ../shared is absent beside the checkout (set AGRIOPS_SHARED)");
+            None
+        }
+    }
+}
+
+/// The Python interpreter that has the peers' requirements installed (`AGRIOPS_PEER_PYTHON`,
+/// else `.venv-peers/bin/python` in the workspace), if any.
+pub fn peer_python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("AGRIOPS_PEER_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let p = workspace_root().join(".venv-peers/bin/python");
+    p.exists().then_some(p)
+}
+
+/// The peer Python, or `None` after printing why the calling test is skipped.
+///
+/// # Panics
+/// When `AGRIOPS_REQUIRE_SHARED=1` and no peer Python is set up (run `scripts/setup-peers.sh`).
+pub fn require_peer_python(test: &str) -> Option<PathBuf> {
+    match peer_python() {
+        Some(p) => Some(p),
+        None if shared_required() => panic!(
+            "{test}: no peer Python (run scripts/setup-peers.sh) but AGRIOPS_REQUIRE_SHARED=1"
+        ),
+        None => {
+            eprintln!("SKIP {test}: no peer Python; run scripts/setup-peers.sh");
+            None
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests that start a peer at once).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port on loopback")
+}
+
+/// A free UDP port on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral UDP port on loopback")
+}
+
+/// A child process that is killed when dropped, so a failing test never leaves a peer running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `path` exists, up to `timeout`; true if it appeared.
+pub fn wait_for_file(path: &Path, timeout: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    path.exists()
+}

@@ -1,0 +1,46 @@
+//! The `agriops` subcommands: one module per subcommand, each with an `Args` struct and a `run`.
+
+use clap::{Parser, Subcommand};
+
+pub mod admin;
+pub mod serve;
+
+/// The `agriops` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "agriops",
+    version,
+    about = "Farm support for Nasushiobara: spray missions, drone flights, rotary parlors"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard and APIs (SQLite in ./agriops-data by default).
+    Serve(serve::Args),
+    /// Manage users.
+    User(admin::UserArgs),
+    /// Manage farms.
+    Farm(admin::FarmArgs),
+    /// Manage parlor-bridge tokens.
+    Token(admin::TokenArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+///
+/// # Errors
+/// Whatever the subcommand reports; the binary prints it and exits non-zero.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::User(args) => admin::run_user(args),
+        Command::Farm(args) => admin::run_farm(args),
+        Command::Token(args) => admin::run_token(args),
+    }
+}

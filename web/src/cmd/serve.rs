@@ -1,0 +1,151 @@
+//! `agriops serve`: the dashboard and APIs over SQLite (default, no setup) or PostgreSQL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::app::{AppState, Settings, app};
+use crate::storage::{Db, NewUser, Role};
+
+/// Where the database is: shared by every subcommand that opens it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Directory of the embedded SQLite database (`agriops.db`, WAL); created when missing.
+    #[arg(long, env = "AGRIOPS_DATA_DIR", default_value = "./agriops-data")]
+    pub data_dir: PathBuf,
+    /// A database URL instead (`postgres://user@host/db`, or `sqlite://PATH`).
+    #[arg(long, env = "AGRIOPS_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    /// Opens the database and runs its migrations.
+    ///
+    /// # Errors
+    /// The database cannot be opened or migrated.
+    pub async fn open(&self) -> anyhow::Result<Db> {
+        match &self.database_url {
+            Some(url) => Db::connect(url)
+                .await
+                .with_context(|| format!("opening the database {}", redact(url))),
+            None => Db::open_data_dir(&self.data_dir)
+                .await
+                .with_context(|| format!("opening {}", self.data_dir.display())),
+        }
+    }
+}
+
+/// A database URL with any password replaced by `***`, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Options of `agriops serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "AGRIOPS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Mark cookies Secure (set this when the server is reached over HTTPS).
+    #[arg(long, env = "AGRIOPS_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Map tile URL template (`{z}/{x}/{y}`); empty for a plain background (offline).
+    #[arg(
+        long,
+        env = "AGRIOPS_TILE_URL",
+        default_value = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+    )]
+    pub tile_url: String,
+}
+
+/// Runs the server until Ctrl-C.
+///
+/// # Errors
+/// The database cannot be opened or the address cannot be bound.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    init_tracing();
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let db = args.db.open().await?;
+        bootstrap_admin(&db).await?;
+        let state = AppState::new(
+            db.clone(),
+            Settings {
+                secure_cookies: args.secure_cookies,
+                tile_url: args.tile_url,
+            },
+        );
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(message = "Serving.", %addr, backend = ?db.backend());
+        println!("agriops: serving on http://{addr}/  (Ctrl-C stops)");
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving HTTP")?;
+        db.close().await;
+        Ok(())
+    })
+}
+
+/// Starts `tracing` output on stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// On a database with no users, creates `admin` with a random password and prints it once.
+async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
+    if !db.users().await?.is_empty() {
+        return Ok(());
+    }
+    let password = crate::auth::new_token()[..16].to_owned();
+    let hash = crate::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.create_user(&NewUser {
+        username: "admin",
+        display_name: "管理者",
+        password_hash: &hash,
+        role: Role::Admin,
+        farm_id: None,
+        lang: "ja",
+    })
+    .await?;
+    println!("agriops: created the first user `admin` with password `{password}` (change it)");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,294 @@
+//! Japanese-first user-facing text with English alongside: one [`Lang`] per request and one
+//! [`Msg`] per sentence, so a missing translation is a compile error, not a blank page.
+
+use serde::{Deserialize, Serialize};
+
+/// A language the pages speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// 日本語 (the default).
+    #[default]
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The BCP 47 tag (`ja`, `en`) for `<html lang>` and storage.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses a tag; anything but `en…` is Japanese.
+    pub fn from_tag(tag: &str) -> Lang {
+        if tag.trim().to_ascii_lowercase().starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Ja
+        }
+    }
+
+    /// The language to offer as the switch target.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+
+    /// The first language of an `Accept-Language` header that we speak, else Japanese.
+    pub fn from_accept_language(header: &str) -> Lang {
+        for part in header.split(',') {
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("ja") {
+                return Lang::Ja;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::Ja
+    }
+}
+
+/// Every sentence the server shows a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Msg {
+    /// The product name.
+    AppName,
+    /// The name of the switch-to language, written in that language.
+    LangName,
+    /// "Skip to main content" link.
+    SkipToContent,
+    /// Sign-in page title and button.
+    SignIn,
+    /// Sign-out button.
+    SignOut,
+    /// Username label.
+    Username,
+    /// Password label.
+    Password,
+    /// Wrong username or password.
+    BadCredentials,
+    /// Too many sign-in attempts.
+    TooManyAttempts,
+    /// Please sign in.
+    SignInRequired,
+    /// Not allowed for this role or farm.
+    Forbidden,
+    /// Page not found.
+    NotFound,
+    /// The form was stale or forged (CSRF).
+    StaleForm,
+    /// A form or API field was malformed.
+    BadInput,
+    /// Something conflicts with existing data.
+    Conflict,
+    /// An unexpected server error.
+    ServerError,
+    /// Home page title.
+    Home,
+    /// Signed in as …
+    SignedInAs,
+    /// Farms heading.
+    Farms,
+    /// Districts heading.
+    Districts,
+    /// Parlors heading.
+    Parlors,
+    /// Language switch label.
+    Language,
+    /// Platform state.
+    PlatformState,
+    /// Cows per hour.
+    CowsPerHour,
+    /// Milk per hour.
+    KgPerHour,
+    /// Rotation time.
+    RotationTime,
+    /// Bail occupancy.
+    Occupancy,
+    /// Cows milked today.
+    CowsToday,
+    /// Milk today.
+    MilkToday,
+    /// High-conductivity alerts today.
+    AlertsToday,
+    /// Connection to the parlor.
+    Connection,
+    /// Online.
+    Online,
+    /// Offline.
+    Offline,
+    /// Last update.
+    LastUpdate,
+    /// Today's throughput chart title.
+    TodayChart,
+    /// Past days chart title.
+    DaysChart,
+    /// Hour of day axis.
+    HourOfDay,
+    /// Date axis.
+    Date,
+    /// Cows axis unit.
+    CowsUnit,
+    /// Milking sessions heading.
+    MilkingSessions,
+    /// Session start.
+    Start,
+    /// Session end.
+    End,
+    /// Cows.
+    Cows,
+    /// Milk kg.
+    MilkKg,
+    /// Offline periods heading.
+    OfflinePeriods,
+    /// Controller restarted.
+    ControllerRestarted,
+    /// No data yet.
+    NoDataYet,
+    /// The chart's numbers as a table.
+    ChartAsTable,
+    /// Farm.
+    Farm,
+    /// Bails.
+    Bails,
+}
+
+/// The name of a canonical platform state (`off`, `running`, `stopped`, `washing`, `fault`).
+pub fn platform_state(lang: Lang, state: &str) -> &'static str {
+    let (ja, en) = match state {
+        "running" => ("稼働中", "Running"),
+        "stopped" => ("一時停止", "Stopped"),
+        "washing" => ("洗浄中", "Washing"),
+        "fault" => ("異常", "Fault"),
+        "off" => ("休止", "Off"),
+        _ => ("不明", "Unknown"),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+impl Msg {
+    /// The sentence in `lang`.
+    pub fn text(self, lang: Lang) -> &'static str {
+        let (ja, en) = match self {
+            Msg::AppName => ("那須塩原 農業支援", "Nasushiobara farm support"),
+            Msg::LangName => ("日本語", "English"),
+            Msg::SkipToContent => ("本文へ移動", "Skip to main content"),
+            Msg::SignIn => ("ログイン", "Sign in"),
+            Msg::SignOut => ("ログアウト", "Sign out"),
+            Msg::Username => ("ユーザー名", "Username"),
+            Msg::Password => ("パスワード", "Password"),
+            Msg::BadCredentials => (
+                "ユーザー名またはパスワードが違います。",
+                "Wrong username or password.",
+            ),
+            Msg::TooManyAttempts => (
+                "ログインの試行が多すぎます。しばらく待ってからもう一度お試しください。",
+                "Too many sign-in attempts. Please wait a while and try again.",
+            ),
+            Msg::SignInRequired => ("ログインしてください。", "Please sign in."),
+            Msg::Forbidden => (
+                "このページを見る権限がありません。",
+                "You are not allowed to see this page.",
+            ),
+            Msg::NotFound => ("ページが見つかりません。", "Page not found."),
+            Msg::StaleForm => (
+                "フォームの有効期限が切れました。もう一度送信してください。",
+                "The form has expired. Please submit it again.",
+            ),
+            Msg::BadInput => ("入力内容に誤りがあります。", "Some input is not valid."),
+            Msg::Conflict => (
+                "既存のデータと重複しています。",
+                "This conflicts with existing data.",
+            ),
+            Msg::ServerError => (
+                "サーバーで問題が発生しました。時間をおいてお試しください。",
+                "Something went wrong on the server. Please try again later.",
+            ),
+            Msg::Home => ("ホーム", "Home"),
+            Msg::SignedInAs => ("ログイン中:", "Signed in as"),
+            Msg::Farms => ("農家・牧場", "Farms"),
+            Msg::Districts => ("地区", "Districts"),
+            Msg::Parlors => ("ロータリーパーラー", "Rotary parlors"),
+            Msg::Language => ("言語", "Language"),
+            Msg::PlatformState => ("プラットフォーム", "Platform"),
+            Msg::CowsPerHour => ("頭/時", "cows/h"),
+            Msg::KgPerHour => ("kg/時", "kg/h"),
+            Msg::RotationTime => ("1回転の時間", "Rotation time"),
+            Msg::Occupancy => ("ストール使用率", "Bail occupancy"),
+            Msg::CowsToday => ("本日の搾乳頭数", "Cows milked today"),
+            Msg::MilkToday => ("本日の乳量", "Milk today"),
+            Msg::AlertsToday => ("本日の高電導度アラート", "High-conductivity alerts today"),
+            Msg::Connection => ("通信", "Connection"),
+            Msg::Online => ("接続中", "Online"),
+            Msg::Offline => ("通信途絶", "Offline"),
+            Msg::LastUpdate => ("最終更新", "Last update"),
+            Msg::TodayChart => ("本日の時間別搾乳頭数", "Cows milked per hour today"),
+            Msg::DaysChart => ("過去14日間の搾乳頭数", "Cows milked per day, last 14 days"),
+            Msg::HourOfDay => ("時刻", "Hour"),
+            Msg::Date => ("日付", "Date"),
+            Msg::CowsUnit => ("頭", "cows"),
+            Msg::MilkingSessions => ("搾乳セッション", "Milking sessions"),
+            Msg::Start => ("開始", "Start"),
+            Msg::End => ("終了", "End"),
+            Msg::Cows => ("頭数", "Cows"),
+            Msg::MilkKg => ("乳量 (kg)", "Milk (kg)"),
+            Msg::OfflinePeriods => ("通信途絶の期間", "Offline periods"),
+            Msg::ControllerRestarted => ("制御盤の再起動あり", "controller restarted"),
+            Msg::NoDataYet => ("まだデータがありません。", "No data yet."),
+            Msg::ChartAsTable => ("グラフの数値（表）", "The chart's numbers as a table"),
+            Msg::Farm => ("農場", "Farm"),
+            Msg::Bails => ("ストール数", "Bails"),
+        };
+        match lang {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_first_spoken() {
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,ja;q=0.8"),
+            Lang::En
+        );
+        assert_eq!(Lang::from_accept_language("ja,en;q=0.5"), Lang::Ja);
+        assert_eq!(Lang::from_accept_language("fr-FR,de"), Lang::Ja);
+        assert_eq!(Lang::from_accept_language(""), Lang::Ja);
+    }
+
+    #[test]
+    fn every_message_has_both_languages() {
+        for m in [
+            Msg::AppName,
+            Msg::SignIn,
+            Msg::BadInput,
+            Msg::ServerError,
+            Msg::Forbidden,
+        ] {
+            assert!(!m.text(Lang::Ja).is_empty());
+            assert!(!m.text(Lang::En).is_empty());
+            assert_ne!(m.text(Lang::Ja), m.text(Lang::En));
+        }
+    }
+}

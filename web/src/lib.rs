@@ -1,0 +1,21 @@
+//! The agriops server, storage, dashboard pages and the `agriops` command line.
+//!
+//! # Brief overview
+//! - [`storage::Db`] opens SQLite (the embedded default) or PostgreSQL and runs the migrations.
+//! - [`app::app`] builds the axum router over an [`app::AppState`]; each module of [`routes`]
+//!   contributes its `router()`.
+//! - [`error::AppError`] is the one error of every handler, rendered in the person's language.
+//! - [`cmd`] holds the `agriops` subcommands (`serve`, `user`, `token`, `plan`, `fly`, `bridge` …).
+
+pub mod app;
+pub mod auth;
+pub mod charts;
+pub mod cmd;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod routes;
+pub mod storage;
+
+#[cfg(test)]
+mod testutil;

@@ -1,0 +1,65 @@
+//! The home page: what the signed-in person can reach, by role.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use maud::html;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::i18n::{Lang, Msg};
+use crate::pages;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(home))
+}
+
+async fn home(
+    State(state): State<AppState>,
+    user: Result<CurrentUser, AppError>,
+) -> Result<Response, AppError> {
+    let user = match user {
+        Ok(u) => u,
+        Err(AppError::Unauthorized) => return Ok(Redirect::to("/login").into_response()),
+        Err(e) => return Err(e),
+    };
+    let lang = user.lang;
+    let districts = state.db.districts().await?;
+    let farms: Vec<_> = state
+        .db
+        .farms()
+        .await?
+        .into_iter()
+        .filter(|f| user.user.role.sees_all_farms() || user.user.farm_id == Some(f.id))
+        .collect();
+    let district_name = |id: i64| {
+        districts
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| match lang {
+                Lang::Ja => d.name_ja.clone(),
+                Lang::En => d.name_en.clone(),
+            })
+            .unwrap_or_default()
+    };
+    let title = Msg::Home.text(lang);
+    let body = html! {
+        h1 { (title) }
+        h2 { (Msg::Farms.text(lang)) }
+        table {
+            thead { tr {
+                th scope="col" { (Msg::Districts.text(lang)) }
+                th scope="col" { (Msg::Farms.text(lang)) }
+            } }
+            tbody {
+                @for f in &farms {
+                    tr { td { (district_name(f.district_id)) } td { (f.name) } }
+                }
+            }
+        }
+    };
+    Ok(pages::layout(lang, title, Some(&user), body).into_response())
+}

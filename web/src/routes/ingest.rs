@@ -1,0 +1,228 @@
+//! The ingest API for parlor bridges: `POST /api/v1/ingest`, bearer token, idempotent batches.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use parlor_bridge::wire::{IngestAck, IngestBatch, WIRE_VERSION};
+
+use crate::app::AppState;
+use crate::auth::token_hash;
+use crate::error::{AppError, AppJson};
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/ingest", post(ingest))
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(batch): AppJson<IngestBatch>,
+) -> Result<axum::Json<IngestAck>, AppError> {
+    let token = bearer(&headers).ok_or(AppError::Unauthorized)?;
+    let (token_id, farm_id) = state
+        .db
+        .bridge_token(&token_hash(token))
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if batch.version == 0 || batch.version > WIRE_VERSION {
+        return Err(AppError::BadInput(format!(
+            "version: this server reads wire versions 1..={WIRE_VERSION}, got {}",
+            batch.version
+        )));
+    }
+    if batch.batch_key.is_empty() || batch.batch_key.len() > 200 {
+        return Err(AppError::BadInput(
+            "batch_key: must be 1 to 200 characters".to_owned(),
+        ));
+    }
+    if let Some(k) = headers.get("idempotency-key")
+        && k.to_str().ok() != Some(batch.batch_key.as_str())
+    {
+        return Err(AppError::BadInput(
+            "Idempotency-Key: must equal the body's batch_key".to_owned(),
+        ));
+    }
+    let out = state.db.ingest_batch(token_id, farm_id, &batch).await?;
+    if out.replay {
+        state.metrics.ingest_replays.inc();
+    } else {
+        state.metrics.ingest_batches.inc();
+        state.metrics.milking_events.inc_by(out.milkings);
+    }
+    tracing::info!(
+        message = "Bridge batch ingested.",
+        farm_id,
+        batch = %batch.batch_key,
+        accepted = out.accepted,
+        duplicates = out.duplicates,
+        replay = out.replay
+    );
+    Ok(axum::Json(IngestAck {
+        batch_key: batch.batch_key,
+        accepted: out.accepted,
+        duplicates: out.duplicates,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use chrono::DateTime;
+    use parlor_bridge::wire::{IngestAck, IngestBatch, MilkingEvent, Record, WIRE_VERSION};
+
+    use crate::testutil::{TestApp, both_apps};
+
+    fn batch(key: &str, seqs: &[u64]) -> IngestBatch {
+        IngestBatch {
+            version: WIRE_VERSION,
+            bridge_id: "bridge-1".into(),
+            batch_key: key.into(),
+            records: seqs
+                .iter()
+                .map(|&seq| {
+                    Record::Milking(MilkingEvent {
+                        key: format!("east/3/0/{seq}"),
+                        parlor: "east".into(),
+                        farm: "f".into(),
+                        unit: 1,
+                        bail: 3,
+                        epoch: 0,
+                        seq,
+                        t: DateTime::from_timestamp(1_764_000_000 + seq as i64 * 600, 0).unwrap(),
+                        controller_t: None,
+                        cow_id: 9_876_543_210,
+                        yield_kg: 12.25,
+                        duration_s: Some(390.0),
+                        conductivity_ms_cm: Some(5.0),
+                        high_conductivity: false,
+                        missed_before: 0,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    async fn post(
+        app: &TestApp,
+        token: &str,
+        body: String,
+        idem: Option<&str>,
+    ) -> crate::testutil::Resp {
+        let mut req = Request::post("/api/v1/ingest")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT_LANGUAGE, "en");
+        if !token.is_empty() {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        app.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    async fn token_for(app: &TestApp, farm_id: i64) -> String {
+        let token = crate::auth::new_token();
+        app.state
+            .db
+            .create_bridge_token(farm_id, "b", &crate::auth::token_hash(&token))
+            .await
+            .unwrap();
+        token
+    }
+
+    both_apps!(batches_are_idempotent, |app| {
+        let farm = app.farm("dairy-1", "dairy").await;
+        let token = token_for(app, farm.id).await;
+        let b = serde_json::to_string(&batch("k1", &[1, 2, 3])).unwrap();
+        let r = post(app, &token, b.clone(), Some("k1")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let ack: IngestAck = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((ack.accepted, ack.duplicates), (3, 0));
+        // A retry of the same batch stores nothing new.
+        let r = post(app, &token, b, Some("k1")).await;
+        let ack: IngestAck = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((ack.accepted, ack.duplicates), (0, 3));
+        // A later batch overlapping the first stores only the new milking.
+        let r = post(
+            app,
+            &token,
+            serde_json::to_string(&batch("k2", &[3, 4])).unwrap(),
+            None,
+        )
+        .await;
+        let ack: IngestAck = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((ack.accepted, ack.duplicates), (1, 1));
+        let parlors = app.state.db.parlors_of_farm(farm.id).await.unwrap();
+        assert_eq!(parlors.len(), 1);
+        let all = app
+            .state
+            .db
+            .milkings(
+                parlors[0].id,
+                DateTime::from_timestamp(0, 0).unwrap(),
+                DateTime::from_timestamp(2_000_000_000, 0).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().all(|m| m.cow() == 9_876_543_210));
+        let metrics = app.get("/metrics", "").await.body;
+        assert!(
+            metrics.contains("agriops_ingest_replays_total 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("agriops_milking_events_total 4"),
+            "{metrics}"
+        );
+    });
+
+    both_apps!(bad_tokens_and_bodies_are_4xx, |app| {
+        let farm = app.farm("dairy-2", "dairy").await;
+        let token = token_for(app, farm.id).await;
+        let good = serde_json::to_string(&batch("k", &[1])).unwrap();
+        assert_eq!(
+            post(app, "", good.clone(), None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            post(app, "not-a-token", good.clone(), None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let r = post(app, &token, good.clone(), Some("other-key")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("Idempotency-Key"), "{}", r.body);
+        let r = post(app, &token, "{\"version\":1,\"records\":[".into(), None).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"], "Some input is not valid.");
+        let mut future = batch("k9", &[1]);
+        future.version = WIRE_VERSION + 1;
+        let r = post(app, &token, serde_json::to_string(&future).unwrap(), None).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("version"), "{}", r.body);
+        // Nothing of the refused requests was stored.
+        assert!(
+            app.state
+                .db
+                .parlors_of_farm(farm.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+}

@@ -1,0 +1,409 @@
+//! Districts, farms, users and sign-in sessions.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Db, StorageError, on_pool};
+
+/// A district of Nasushiobara (黒磯, 西那須野, 塩原 …).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct District {
+    /// Row id.
+    pub id: i64,
+    /// Stable ASCII code (`kuroiso`).
+    pub code: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// A farm (crop, dairy or both) in a district.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Farm {
+    /// Row id.
+    pub id: i64,
+    /// The district it belongs to.
+    pub district_id: i64,
+    /// Farm name, unique within its district.
+    pub name: String,
+    /// `crop`, `dairy` or `mixed`.
+    pub kind: String,
+    /// Postal address, free text.
+    pub address: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a user may see and do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages farms and users; sees everything.
+    Admin,
+    /// Agriculture-division staff: reads every farm, reports.
+    Staff,
+    /// A farmer: own farm's fields, plans and flights.
+    Farmer,
+    /// A dairy operator: own farm's parlors.
+    Dairy,
+}
+
+impl Role {
+    /// The role's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+            Role::Farmer => "farmer",
+            Role::Dairy => "dairy",
+        }
+    }
+
+    /// Parses a stored or typed role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "staff" => Some(Role::Staff),
+            "farmer" => Some(Role::Farmer),
+            "dairy" => Some(Role::Dairy),
+            _ => None,
+        }
+    }
+
+    /// True for roles that read every farm's data.
+    pub fn sees_all_farms(self) -> bool {
+        matches!(self, Role::Admin | Role::Staff)
+    }
+}
+
+/// A signed-up user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// Sign-in name.
+    pub username: String,
+    /// Name shown in the pages.
+    pub display_name: String,
+    /// The argon2 PHC string of the password.
+    #[serde(skip)]
+    pub password_hash: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The user's farm (required for farmers and dairy operators).
+    pub farm_id: Option<i64>,
+    /// Preferred language, `ja` or `en`.
+    pub lang: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    password_hash: String,
+    role: String,
+    farm_id: Option<i64>,
+    lang: String,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StorageError;
+    fn try_from(r: UserRow) -> Result<User, StorageError> {
+        let role = Role::parse(&r.role).ok_or(StorageError::NotFound { what: "user role" })?;
+        Ok(User {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            password_hash: r.password_hash,
+            role,
+            farm_id: r.farm_id,
+            lang: r.lang,
+        })
+    }
+}
+
+/// What is needed to create a user (the password already hashed).
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    /// Sign-in name.
+    pub username: &'a str,
+    /// Name shown in the pages.
+    pub display_name: &'a str,
+    /// argon2 PHC string.
+    pub password_hash: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Farm, required for farmer and dairy roles.
+    pub farm_id: Option<i64>,
+    /// `ja` or `en`.
+    pub lang: &'a str,
+}
+
+/// A live sign-in session with its user.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// The signed-in user.
+    pub user: User,
+    /// The session's CSRF token for forms.
+    pub csrf_token: String,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The columns of [`UserRow`], as a literal for `concat!`.
+macro_rules! user_cols {
+    () => {
+        "id, username, display_name, password_hash, role, farm_id, lang"
+    };
+}
+
+impl Db {
+    /// Every district, in id order.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn districts(&self) -> Result<Vec<District>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, District>(
+            "SELECT id, code, name_ja, name_en FROM districts ORDER BY id")
+            .fetch_all(pool).await?))
+    }
+
+    /// Registers a farm and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a duplicate name in the district or an unknown district.
+    pub async fn create_farm(
+        &self,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        let now = Utc::now();
+        on_pool!(self, pool => sqlx::query_as::<_, Farm>(
+            "INSERT INTO farms (district_id, name, kind, address, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id, district_id, name, kind, address, created_at")
+            .bind(district_id).bind(name).bind(kind).bind(address).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("farm", e))
+    }
+
+    /// Every farm, by district then name.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn farms(&self) -> Result<Vec<Farm>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Farm>(
+            "SELECT id, district_id, name, kind, address, created_at FROM farms \
+             ORDER BY district_id, name")
+            .fetch_all(pool).await?))
+    }
+
+    /// One farm by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such farm.
+    pub async fn farm(&self, id: i64) -> Result<Farm, StorageError> {
+        on_pool!(self, pool => sqlx::query_as::<_, Farm>(
+            "SELECT id, district_id, name, kind, address, created_at FROM farms WHERE id = $1")
+            .bind(id).fetch_optional(pool).await?)
+        .ok_or(StorageError::NotFound { what: "farm" })
+    }
+
+    /// Creates a user and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a taken username, a farmer without a farm or an unknown farm.
+    pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User, StorageError> {
+        let now = Utc::now();
+        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "INSERT INTO users (username, display_name, password_hash, role, farm_id, lang, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ", user_cols!()))
+            .bind(u.username).bind(u.display_name).bind(u.password_hash)
+            .bind(u.role.as_str()).bind(u.farm_id).bind(u.lang).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("user", e))?;
+        row.try_into()
+    }
+
+    /// The user with this sign-in name, if any.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, StorageError> {
+        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ", user_cols!(), " FROM users WHERE username = $1"))
+            .bind(username).fetch_optional(pool).await?);
+        row.map(User::try_from).transpose()
+    }
+
+    /// Every user, by username.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn users(&self) -> Result<Vec<User>, StorageError> {
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ", user_cols!(), " FROM users ORDER BY username"))
+            .fetch_all(pool).await?);
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let now = Utc::now();
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash).bind(user_id).bind(csrf_token).bind(now).bind(expires_at)
+            .execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// The unexpired session with this token hash, with its user.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StorageError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            csrf_token: String,
+            expires_at: DateTime<Utc>,
+        }
+        let now = Utc::now();
+        let row = on_pool!(self, pool => sqlx::query_as::<_, Row>(
+            "SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.farm_id, u.lang, \
+                    s.csrf_token, s.expires_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2")
+            .bind(token_hash).bind(now).fetch_optional(pool).await?);
+        row.map(|r| {
+            Ok(SessionRow {
+                user: r.user.try_into()?,
+                csrf_token: r.csrf_token,
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StorageError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash).execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// Changes a user's preferred language.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a language other than `ja`/`en`.
+    pub async fn set_user_lang(&self, user_id: i64, lang: &str) -> Result<(), StorageError> {
+        on_pool!(self, pool => sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
+            .bind(lang).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(|e| StorageError::conflict("language", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::testdb::both_backends;
+
+    both_backends!(farms_and_users, |db| {
+        let districts = db.districts().await.unwrap();
+        let names: Vec<_> = districts.iter().map(|d| d.name_ja.as_str()).collect();
+        assert_eq!(names, ["黒磯", "西那須野", "塩原"]);
+
+        let farm = db
+            .create_farm(districts[0].id, "高林牧場", "dairy", "那須塩原市高林")
+            .await
+            .unwrap();
+        assert_eq!(db.farm(farm.id).await.unwrap(), farm);
+        let dup = db
+            .create_farm(districts[0].id, "高林牧場", "dairy", "")
+            .await;
+        assert!(matches!(dup, Err(StorageError::Conflict { .. })), "{dup:?}");
+        let bad_kind = db.create_farm(districts[0].id, "x", "fishery", "").await;
+        assert!(
+            matches!(bad_kind, Err(StorageError::Conflict { .. })),
+            "{bad_kind:?}"
+        );
+
+        let u = db
+            .create_user(&NewUser {
+                username: "tanaka",
+                display_name: "田中",
+                password_hash: "$argon2id$x",
+                role: Role::Dairy,
+                farm_id: Some(farm.id),
+                lang: "ja",
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            db.user_by_username("tanaka").await.unwrap(),
+            Some(u.clone())
+        );
+        assert_eq!(db.user_by_username("nobody").await.unwrap(), None);
+        // A farmer without a farm is refused by the schema.
+        let orphan = db
+            .create_user(&NewUser {
+                username: "orphan",
+                display_name: "o",
+                password_hash: "h",
+                role: Role::Farmer,
+                farm_id: None,
+                lang: "ja",
+            })
+            .await;
+        assert!(
+            matches!(orphan, Err(StorageError::Conflict { .. })),
+            "{orphan:?}"
+        );
+
+        let exp = Utc::now() + chrono::Duration::hours(1);
+        db.create_session("h1", u.id, "csrf1", exp).await.unwrap();
+        let s = db.session("h1").await.unwrap().expect("session");
+        assert_eq!(s.user, u);
+        assert_eq!(s.csrf_token, "csrf1");
+        db.create_session(
+            "h2",
+            u.id,
+            "csrf2",
+            Utc::now() - chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+        assert!(
+            db.session("h2").await.unwrap().is_none(),
+            "expired session must not load"
+        );
+        db.delete_session("h1").await.unwrap();
+        assert!(db.session("h1").await.unwrap().is_none());
+
+        db.set_user_lang(u.id, "en").await.unwrap();
+        assert_eq!(
+            db.user_by_username("tanaka").await.unwrap().unwrap().lang,
+            "en"
+        );
+        assert!(db.set_user_lang(u.id, "fr").await.is_err());
+    });
+}

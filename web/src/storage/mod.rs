@@ -1,0 +1,313 @@
+//! Storage: one [`Db`] over SQLite (the embedded default) or PostgreSQL, both through sqlx.
+//!
+//! Every query is written once, with `$1`-style parameters that both backends accept, and run
+//! on whichever pool is open through the [`on_pool!`] macro, which compiles the query body once
+//! per backend. Migrations live in `web/migrations/{sqlite,postgres}` and run at start-up.
+
+mod accounts;
+mod parlors;
+
+pub use accounts::{District, Farm, NewUser, Role, SessionRow, User};
+pub use parlors::{IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start};
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// A failure of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The database URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL {url:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique or check constraint refused a write.
+    #[error("{what} conflicts with existing data ({constraint})")]
+    Conflict {
+        /// What was being written.
+        what: &'static str,
+        /// The constraint that refused it, as the database names it.
+        constraint: String,
+    },
+    /// A row that must exist does not.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked up.
+        what: &'static str,
+    },
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+impl StorageError {
+    /// Turns a unique/check/foreign-key violation into [`StorageError::Conflict`]; other errors pass.
+    pub(crate) fn conflict(what: &'static str, err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && (db.is_unique_violation()
+                || db.is_check_violation()
+                || db.is_foreign_key_violation())
+        {
+            return StorageError::Conflict {
+                what,
+                constraint: db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned()),
+            };
+        }
+        StorageError::Sqlx(err)
+    }
+}
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, embedded, WAL journal.
+    Sqlite,
+    /// PostgreSQL over the network.
+    Postgres,
+}
+
+/// A connection pool to the agriops database.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// The embedded SQLite database.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database shared by one or more servers.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the open backend's pool; the body is compiled per backend.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Db {
+    /// Opens `url` (`sqlite://PATH`, `sqlite::memory:` or `postgres://…`) and runs the migrations.
+    ///
+    /// # Errors
+    /// An unsupported URL, an unreachable database, or a failed migration.
+    pub async fn connect(url: &str) -> Result<Db, StorageError> {
+        let db = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            // An in-memory database exists once per connection: keep a single one.
+            let max = if url.contains(":memory:") { 1 } else { 8 };
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .connect_with(opts)
+                    .await?,
+            )
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?,
+            )
+        } else {
+            return Err(StorageError::UnsupportedUrl {
+                url: url.to_owned(),
+            });
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Opens (creating it if needed) `DIR/agriops.db`, the embedded default.
+    ///
+    /// # Errors
+    /// The directory cannot be created, or [`Db::connect`] fails.
+    pub async fn open_data_dir(dir: &Path) -> Result<Db, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let file = dir.join("agriops.db");
+        Db::connect(&format!("sqlite://{}", file.display())).await
+    }
+
+    /// Applies the pending migrations of this backend.
+    ///
+    /// # Errors
+    /// A migration failed or the database was changed by a newer agriops.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers (for `/healthz`).
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// Closes every connection (waits for checked-out ones).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testdb {
+    //! Fresh databases for tests: a temporary SQLite file, and a throw-away PostgreSQL database.
+
+    use super::Db;
+
+    /// A test database that is removed when dropped.
+    pub(crate) struct TestDb {
+        pub(crate) db: Db,
+        _dir: Option<tempfile::TempDir>,
+        pg_name: Option<String>,
+    }
+
+    impl TestDb {
+        /// A fresh SQLite database in a temporary directory.
+        pub(crate) async fn sqlite() -> TestDb {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let db = Db::open_data_dir(dir.path()).await.expect("open sqlite");
+            TestDb {
+                db,
+                _dir: Some(dir),
+                pg_name: None,
+            }
+        }
+
+        /// A fresh PostgreSQL database on `AGRIOPS_TEST_PG` (default: local server, user postgres).
+        pub(crate) async fn postgres() -> TestDb {
+            let admin_url = admin_url();
+            let name = format!(
+                "agriops_test_{}_{}",
+                std::process::id(),
+                rand::random::<u32>()
+            );
+            let admin = Db::connect_admin(&admin_url).await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&admin)
+                .await
+                .expect("CREATE DATABASE (is PostgreSQL running on 127.0.0.1:5432?)");
+            admin.close().await;
+            let url = format!("{}/{}", admin_url.rsplit_once('/').expect("url").0, name);
+            let db = Db::connect(&url).await.expect("open postgres");
+            TestDb {
+                db,
+                _dir: None,
+                pg_name: Some(name),
+            }
+        }
+    }
+
+    fn admin_url() -> String {
+        std::env::var("AGRIOPS_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    impl Db {
+        async fn connect_admin(url: &str) -> sqlx::PgPool {
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .expect("connect to PostgreSQL (is it running on 127.0.0.1:5432?)")
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if let Some(name) = self.pg_name.take() {
+                // Drop the database from a fresh runtime-free connection in a helper thread.
+                let url = admin_url();
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    rt.block_on(async move {
+                        if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+                            .max_connections(1)
+                            .connect(&url)
+                            .await
+                        {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&pool)
+                            .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+
+    /// Runs `$body` as two async tests, `sqlite` and `postgres`, each with a fresh `$db: &Db`.
+    macro_rules! both_backends {
+        ($name:ident, |$db:ident| $body:block) => {
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    let t = $crate::storage::testdb::TestDb::sqlite().await;
+                    let $db = &t.db;
+                    $body
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    let t = $crate::storage::testdb::TestDb::postgres().await;
+                    let $db = &t.db;
+                    $body
+                    t.db.close().await;
+                }
+            }
+        };
+    }
+    pub(crate) use both_backends;
+}

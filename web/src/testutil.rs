@@ -1,0 +1,191 @@
+//! Test helpers: an app over a fresh database, requests through `oneshot`, and signed-in users.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use tower::ServiceExt;
+
+use crate::app::{AppState, Settings, app};
+use crate::storage::testdb::TestDb;
+use crate::storage::{Farm, NewUser, Role};
+
+/// A response read whole.
+#[derive(Debug)]
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Resp {
+    /// The `Set-Cookie` value for `name`, if the response sets it.
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    }
+}
+
+/// An app over a fresh database.
+pub(crate) struct TestApp {
+    pub(crate) state: AppState,
+    router: Router,
+    _db: TestDb,
+}
+
+/// A signed-in browser: its cookies and the session's CSRF token.
+#[derive(Debug, Clone)]
+pub(crate) struct Browser {
+    pub(crate) cookies: String,
+    pub(crate) csrf: String,
+}
+
+impl TestApp {
+    /// An app on a fresh SQLite database.
+    pub(crate) async fn sqlite() -> TestApp {
+        TestApp::over(TestDb::sqlite().await)
+    }
+
+    /// An app on a fresh PostgreSQL database.
+    pub(crate) async fn postgres() -> TestApp {
+        TestApp::over(TestDb::postgres().await)
+    }
+
+    fn over(db: TestDb) -> TestApp {
+        let state = AppState::new(db.db.clone(), Settings::default());
+        TestApp {
+            router: app(state.clone()),
+            state,
+            _db: db,
+        }
+    }
+
+    /// Sends a request and reads the whole response.
+    pub(crate) async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20)
+            .await
+            .expect("body");
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// GET `uri` with `cookies`.
+    pub(crate) async fn get(&self, uri: &str, cookies: &str) -> Resp {
+        self.send(
+            Request::get(uri)
+                .header(header::COOKIE, cookies)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// POST an urlencoded form to `uri` with `cookies`.
+    pub(crate) async fn post_form(&self, uri: &str, cookies: &str, form: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(form).expect("form");
+        self.send(
+            Request::post(uri)
+                .header(header::COOKIE, cookies)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// A farm in the first district.
+    pub(crate) async fn farm(&self, name: &str, kind: &str) -> Farm {
+        let d = self.state.db.districts().await.expect("districts");
+        self.state
+            .db
+            .create_farm(d[0].id, name, kind, "")
+            .await
+            .expect("farm")
+    }
+
+    /// Creates a user with password `password1` and signs it in.
+    pub(crate) async fn user(&self, username: &str, role: Role, farm_id: Option<i64>) -> Browser {
+        let hash = crate::auth::hash_password("password1").expect("hash");
+        self.state
+            .db
+            .create_user(&NewUser {
+                username,
+                display_name: username,
+                password_hash: &hash,
+                role,
+                farm_id,
+                lang: "ja",
+            })
+            .await
+            .expect("user");
+        self.sign_in(username, "password1").await.expect("sign in")
+    }
+
+    /// Signs in through the real form; `None` when the server refuses.
+    pub(crate) async fn sign_in(&self, username: &str, password: &str) -> Option<Browser> {
+        let form = self.get("/login", "").await;
+        let login_csrf = form
+            .cookie("login_csrf")
+            .expect("login form sets its CSRF cookie");
+        let resp = self
+            .post_form(
+                "/login",
+                &format!("login_csrf={login_csrf}"),
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("csrf", &login_csrf),
+                ],
+            )
+            .await;
+        if resp.status != StatusCode::SEE_OTHER {
+            return None;
+        }
+        let session = resp.cookie(crate::auth::SESSION_COOKIE)?;
+        let cookies = format!("{}={session}", crate::auth::SESSION_COOKIE);
+        let token = crate::auth::token_hash(&session);
+        let csrf = self
+            .state
+            .db
+            .session(&token)
+            .await
+            .expect("session")?
+            .csrf_token;
+        Some(Browser { cookies, csrf })
+    }
+}
+
+/// Runs `$body` as two async tests, `sqlite` and `postgres`, each with a fresh `$app: &TestApp`.
+macro_rules! both_apps {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let t = $crate::testutil::TestApp::sqlite().await;
+                let $app = &t;
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let t = $crate::testutil::TestApp::postgres().await;
+                let $app = &t;
+                $body
+                t.state.db.close().await;
+            }
+        }
+    };
+}
+pub(crate) use both_apps;
