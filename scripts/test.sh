@@ -20,6 +20,16 @@ pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable; PostgreSQL
 log "Python peers (../shared)"
 bash scripts/setup-peers.sh
 
+log "Chromium, Japanese fonts and the browser-test packages"
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+
 log "cargo tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
@@ -29,3 +39,7 @@ fi
 
 log "doctests"
 cargo test --workspace --doc
+
+log "browser tests (Chromium, axe-core; screenshots in tests/artifacts/)"
+cargo build --bin agriops
+(cd tests/browser && AGRIOPS_BIN="$ROOT/target/debug/agriops" node --test --test-concurrency=1)

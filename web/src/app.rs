@@ -164,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::session::router())
         .merge(crate::routes::home::router())
         .merge(crate::routes::ingest::router())
+        .merge(crate::routes::admin::router())
         .merge(crate::routes::parlors::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(

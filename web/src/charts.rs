@@ -84,7 +84,8 @@ pub fn bar_chart_svg(bars: &Bars<'_>, width: u32, height: u32) -> Result<String,
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
                     let i = *i as usize;
-                    if i.is_multiple_of(every) {
+                    // Count from the last bar, so the newest (today, this hour) is labelled.
+                    if (labels.len().saturating_sub(1 + i)).is_multiple_of(every) {
                         labels.get(i).cloned().unwrap_or_default()
                     } else {
                         String::new()
@@ -142,8 +143,9 @@ mod tests {
         .unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
         assert!(svg.contains("今日の搾乳頭数"));
-        assert!(svg.contains("6時"));
-        assert!(!svg.contains(">7時<"), "only every third label is drawn");
+        assert!(svg.contains("23時"), "the last bar is always labelled");
+        assert!(svg.contains("5時"));
+        assert!(!svg.contains(">6時<"), "only every third label is drawn");
         // One filled rectangle per present value (23), plus the background.
         let bars = svg.matches("fill=\"#0B5394\"").count();
         assert_eq!(bars, 23, "{svg}");

@@ -164,6 +164,63 @@ pub enum Msg {
     Farm,
     /// Bails.
     Bails,
+    /// Administration.
+    Admin,
+    /// Users heading.
+    Users,
+    /// Add a farm.
+    AddFarm,
+    /// Add a user.
+    AddUser,
+    /// Name.
+    Name,
+    /// Kind of farm.
+    FarmKind,
+    /// Address.
+    Address,
+    /// Role.
+    RoleLabel,
+    /// Display name.
+    DisplayName,
+    /// Created.
+    Created,
+    /// Bridge tokens heading.
+    BridgeTokens,
+    /// Create a bridge token.
+    AddToken,
+    /// The token is shown only once.
+    TokenShownOnce,
+    /// None.
+    NoneChoice,
+}
+
+/// The name of a role.
+pub fn role_name(lang: Lang, role: &str) -> &'static str {
+    let (ja, en) = match role {
+        "admin" => ("管理者", "Administrator"),
+        "staff" => ("市職員", "City staff"),
+        "farmer" => ("農家", "Farmer"),
+        "dairy" => ("酪農家", "Dairy operator"),
+        _ => ("不明", "Unknown"),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+/// The name of a farm kind (`crop`, `dairy`, `mixed`).
+pub fn farm_kind_name(lang: Lang, kind: &str) -> &'static str {
+    let (ja, en) = match kind {
+        "crop" => ("耕種（水稲・畑作）", "Crops (rice, upland)"),
+        "dairy" => ("酪農", "Dairy"),
+        "mixed" => ("複合", "Mixed"),
+        _ => ("不明", "Unknown"),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
 }
 
 /// The name of a canonical platform state (`off`, `running`, `stopped`, `washing`, `fault`).
@@ -254,6 +311,23 @@ impl Msg {
             Msg::ChartAsTable => ("グラフの数値（表）", "The chart's numbers as a table"),
             Msg::Farm => ("農場", "Farm"),
             Msg::Bails => ("ストール数", "Bails"),
+            Msg::Admin => ("管理", "Administration"),
+            Msg::Users => ("ユーザー", "Users"),
+            Msg::AddFarm => ("農場を登録", "Add a farm"),
+            Msg::AddUser => ("ユーザーを追加", "Add a user"),
+            Msg::Name => ("名前", "Name"),
+            Msg::FarmKind => ("種別", "Kind"),
+            Msg::Address => ("住所", "Address"),
+            Msg::RoleLabel => ("役割", "Role"),
+            Msg::DisplayName => ("表示名", "Display name"),
+            Msg::Created => ("登録しました。", "Saved."),
+            Msg::BridgeTokens => ("パーラー連携トークン", "Parlor bridge tokens"),
+            Msg::AddToken => ("トークンを発行", "Issue a token"),
+            Msg::TokenShownOnce => (
+                "このトークンは一度しか表示されません。ブリッジの設定に保存してください:",
+                "This token is shown only once. Put it in the bridge's configuration:",
+            ),
+            Msg::NoneChoice => ("なし", "None"),
         };
         match lang {
             Lang::Ja => ja,

@@ -32,6 +32,9 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                                 @if matches!(u.user.role, Role::Admin | Role::Staff | Role::Dairy) {
                                     li { a href="/parlors" { (Msg::Parlors.text(lang)) } }
                                 }
+                                @if u.user.role == Role::Admin {
+                                    li { a href="/admin" { (Msg::Admin.text(lang)) } }
+                                }
                             }
                         }
                         span.muted { (Msg::SignedInAs.text(lang)) " " (u.user.display_name) }

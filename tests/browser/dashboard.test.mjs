@@ -1,0 +1,166 @@
+// Browser tests of the dashboard in real Chromium (Debian's package) driven by playwright-core,
+// with axe-core on every page and screenshots at phone and desktop widths (tests/artifacts/).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const bin = process.env.AGRIOPS_BIN || join(root, 'target', 'debug', 'agriops');
+const artifacts = join(root, 'tests', 'artifacts');
+const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const dataDir = mkdtempSync(join(tmpdir(), 'agriops-browser-'));
+const env = { ...process.env, AGRIOPS_DATA_DIR: dataDir, AGRIOPS_TILE_URL: '', RUST_LOG: 'warn' };
+let server, browser, base, token, parlorId;
+
+function cli(args, input) {
+  return execFileSync(bin, args, { env, input, encoding: 'utf8' });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+async function waitHealthy(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server did not answer ${url}`);
+}
+
+let batchNo = 0;
+async function sendInterval(cowsPerHourRolling) {
+  batchNo += 1;
+  const end = new Date();
+  const start = new Date(end.getTime() - 60_000);
+  const body = {
+    version: 1, bridge_id: 'browser-test', batch_key: `b${batchNo}`,
+    records: [{
+      type: 'interval', key: `east/${batchNo}`, parlor: 'east-rotary', farm: 'nasu',
+      start: start.toISOString(), end: end.toISOString(), online_s: 60, cows: 5, kg: 62.5,
+      cows_per_hour: 300, kg_per_hour: 3750, cows_per_hour_rolling: cowsPerHourRolling,
+      milkings: 5, rotation_s: 540, occupancy: 0.85, idle_bails: 0, kickoffs: 0, reattaches: 0,
+      stops: 0, washes: 0, high_conductivity_alerts: 0, state: 'running',
+    }],
+  };
+  const r = await fetch(`${base}/api/v1/ingest`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+async function axeCheck(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => await window.axe.run(document));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `axe on ${name}`);
+}
+
+async function shots(page, name) {
+  for (const [label, size] of [['phone', { width: 390, height: 844 }], ['desktop', { width: 1280, height: 800 }]]) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: join(artifacts, `${name}-${label}.png`), fullPage: true });
+  }
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  cli(['farm', 'add', 'nasu', '--district', 'kuroiso', '--kind', 'dairy']);
+  cli(['user', 'add', 'admin', '--role', 'admin', '--display-name', '管理者', '--password-stdin'], 'browser-pass\n');
+  const farms = cli(['farm', 'list']);
+  const farmId = farms.split('\n').find((l) => l.includes('nasu')).split('\t')[0];
+  const out = cli(['token', 'add', '--farm', farmId, '--name', 'browser']);
+  token = out.match(/: ([0-9a-f]{64})/)[1];
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitHealthy(`${base}/healthz`, 20_000);
+  await sendInterval(280);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGINT');
+});
+
+async function signedInPage() {
+  const page = await browser.newPage({ locale: 'ja-JP' });
+  await page.goto(`${base}/login`);
+  await axeCheck(page, 'login');
+  await shots(page, 'login');
+  await page.getByLabel('ユーザー名').fill('admin');
+  await page.getByLabel('パスワード').fill('browser-pass');
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.waitForURL(`${base}/`);
+  return page;
+}
+
+test('wrong password shows a Japanese error and keeps the form usable', async () => {
+  const page = await browser.newPage({ locale: 'ja-JP' });
+  await page.goto(`${base}/login`);
+  await page.getByLabel('ユーザー名').fill('admin');
+  await page.getByLabel('パスワード').fill('not-the-password');
+  await page.keyboard.press('Enter');
+  await assert.doesNotReject(page.getByRole('alert').filter({ hasText: 'パスワードが違います' }).waitFor());
+  await axeCheck(page, 'login error');
+  await page.close();
+});
+
+test('sign in, see the parlor live, watch a value change, switch to English', async () => {
+  const page = await signedInPage();
+  assert.equal(await page.getAttribute('html', 'lang'), 'ja');
+  await axeCheck(page, 'home');
+  await shots(page, 'home');
+
+  await page.getByRole('link', { name: 'ロータリーパーラー' }).click();
+  await axeCheck(page, 'parlors');
+  await shots(page, 'parlors');
+  await page.getByRole('link', { name: 'east-rotary' }).click();
+  parlorId = page.url().split('/').pop();
+  const cph = page.locator('[data-field="cows_per_hour"]');
+  await assert.doesNotReject(cph.filter({ hasText: '280' }).waitFor({ timeout: 10_000 }));
+  await axeCheck(page, 'parlor');
+  await shots(page, 'parlor');
+
+  // A new interval reaches the open page through server-sent events, without a reload.
+  await sendInterval(333);
+  await assert.doesNotReject(cph.filter({ hasText: '333' }).waitFor({ timeout: 15_000 }));
+
+  // The charts are real SVG drawings.
+  const svg = await (await page.request.get(`${base}/parlors/${parlorId}/today.svg`)).text();
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /本日の時間別搾乳頭数/);
+
+  // Switch language with the keyboard only.
+  await page.getByRole('button', { name: /English/ }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForLoadState('load');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await assert.doesNotReject(page.getByRole('button', { name: 'Sign out' }).waitFor());
+  await axeCheck(page, 'parlor (en)');
+  await shots(page, 'parlor-en');
+
+  await page.goto(`${base}/admin`);
+  await axeCheck(page, 'admin (en)');
+  await shots(page, 'admin-en');
+  await page.close();
+});
