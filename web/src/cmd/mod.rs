@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod fly;
 pub mod serve;
+pub mod tlog;
 
 /// The `agriops` command line.
 #[derive(Debug, Parser)]
@@ -29,6 +31,10 @@ pub enum Command {
     Farm(admin::FarmArgs),
     /// Manage parlor-bridge tokens.
     Token(admin::TokenArgs),
+    /// Upload, verify and fly a spray mission (`fly --connect ADDR PLAN.plan`).
+    Fly(fly::Args),
+    /// Recorded flights: `tlog summary FILE`, `tlog coverage FILE --plan PLAN`.
+    Tlog(tlog::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -42,5 +48,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::User(args) => admin::run_user(args),
         Command::Farm(args) => admin::run_farm(args),
         Command::Token(args) => admin::run_token(args),
+        Command::Fly(args) => fly::run(args),
+        Command::Tlog(args) => tlog::run(args),
     }
 }

@@ -1,0 +1,490 @@
+//! Reading QGroundControl `.plan` files: mission items (simple and survey complex items),
+//! geofence and rally points, sortie selection by NAV_TAKEOFF boundaries, and spray legs.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::mission_protocol::items::{
+    CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, MissionItem, deg_to_e7,
+};
+use crate::modes::Firmware;
+
+/// A fence polygon in degrees.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FencePolygon {
+    /// True: the vehicle must stay inside; false: it must stay outside.
+    pub inclusion: bool,
+    /// Vertices (lat, lon), not closed.
+    pub vertices: Vec<(f64, f64)>,
+}
+
+/// A fence circle in degrees and metres.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FenceCircle {
+    /// True: stay inside.
+    pub inclusion: bool,
+    /// Centre (lat, lon).
+    pub center: (f64, f64),
+    /// Radius, metres.
+    pub radius_m: f64,
+}
+
+/// A sprayed leg of the plan: spray is on while flying from `from` to `to` (lat, lon).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SprayLeg {
+    /// Start (lat, lon).
+    pub from: (f64, f64),
+    /// End (lat, lon).
+    pub to: (f64, f64),
+}
+
+/// A `.plan` as the vehicle will get it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    /// Firmware the plan was written for (`mission.firmwareType`: 3 ArduPilot, 12 PX4).
+    pub firmware: Firmware,
+    /// `plannedHomePosition` (lat, lon, alt AMSL).
+    pub home: Option<(f64, f64, f64)>,
+    /// The plan's mission items, in file order (no home item).
+    pub items: Vec<MissionItem>,
+    /// Fence polygons.
+    pub fence_polygons: Vec<FencePolygon>,
+    /// Fence circles.
+    pub fence_circles: Vec<FenceCircle>,
+    /// Rally points (lat, lon, alt relative to home).
+    pub rally: Vec<(f64, f64, f64)>,
+    /// `mission.cruiseSpeed`, m/s, if given.
+    pub cruise_speed: Option<f64>,
+}
+
+fn plan_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Plan {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn simple_item(v: &Value, path: &Path, where_: &str) -> Result<MissionItem> {
+    let command = v
+        .get("command")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .ok_or_else(|| plan_err(path, format!("{where_}: missing or bad \"command\"")))?;
+    let frame = v
+        .get("frame")
+        .and_then(Value::as_u64)
+        .and_then(|f| u8::try_from(f).ok())
+        .ok_or_else(|| plan_err(path, format!("{where_}: missing or bad \"frame\"")))?;
+    let params = v
+        .get("params")
+        .and_then(Value::as_array)
+        .filter(|p| p.len() == 7)
+        .ok_or_else(|| plan_err(path, format!("{where_}: \"params\" must be a list of 7")))?;
+    let p: Vec<f64> = params.iter().map(num).collect();
+    let global = matches!(frame, 0 | 3 | 5 | 6 | 10 | 11);
+    let (x, y) = if global {
+        (deg_to_e7(p[4]), deg_to_e7(p[5]))
+    } else {
+        let int = |f: f64| if f.is_finite() { f.round() as i32 } else { 0 };
+        (int(p[4]), int(p[5]))
+    };
+    let z = if p[6].is_finite() { p[6] as f32 } else { 0.0 };
+    Ok(MissionItem {
+        command,
+        frame,
+        params: [p[0] as f32, p[1] as f32, p[2] as f32, p[3] as f32],
+        x,
+        y,
+        z,
+        autocontinue: v
+            .get("autoContinue")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+    })
+}
+
+fn latlon(v: &Value) -> Option<(f64, f64)> {
+    let a = v.as_array()?;
+    Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?))
+}
+
+impl Plan {
+    /// Parses plan JSON text; `path` is only used in error messages.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] saying what is wrong and where (item index, field).
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| plan_err(path, format!("not JSON: {e}")))?;
+        if root.get("fileType").and_then(Value::as_str) != Some("Plan") {
+            return Err(plan_err(path, "fileType is not \"Plan\""));
+        }
+        let mission = root
+            .get("mission")
+            .ok_or_else(|| plan_err(path, "no \"mission\" object"))?;
+        let firmware = match mission.get("firmwareType").and_then(Value::as_u64) {
+            Some(12) => Firmware::Px4,
+            _ => Firmware::ArduPilot,
+        };
+        let home = mission
+            .get("plannedHomePosition")
+            .and_then(Value::as_array)
+            .and_then(|a| {
+                Some((
+                    a.first()?.as_f64()?,
+                    a.get(1)?.as_f64()?,
+                    a.get(2).and_then(Value::as_f64).unwrap_or(0.0),
+                ))
+            });
+        let raw_items = mission
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| plan_err(path, "mission.items is missing"))?;
+        let mut items = Vec::new();
+        for (i, it) in raw_items.iter().enumerate() {
+            match it.get("type").and_then(Value::as_str) {
+                Some("SimpleItem") => {
+                    items.push(simple_item(it, path, &format!("mission.items[{i}]"))?)
+                }
+                Some("ComplexItem") => {
+                    // Survey / corridor scan / structure scan: QGC stores the generated simple
+                    // items under TransectStyleComplexItem.Items.
+                    let inner = it
+                        .get("TransectStyleComplexItem")
+                        .and_then(|t| t.get("Items"))
+                        .and_then(Value::as_array)
+                        .ok_or_else(|| {
+                            plan_err(path, format!("mission.items[{i}]: complex item without TransectStyleComplexItem.Items"))
+                        })?;
+                    for (j, s) in inner.iter().enumerate() {
+                        items.push(simple_item(
+                            s,
+                            path,
+                            &format!("mission.items[{i}].Items[{j}]"),
+                        )?);
+                    }
+                }
+                other => {
+                    return Err(plan_err(
+                        path,
+                        format!("mission.items[{i}]: unknown item type {other:?}"),
+                    ));
+                }
+            }
+        }
+        let mut fence_polygons = Vec::new();
+        let mut fence_circles = Vec::new();
+        if let Some(fence) = root.get("geoFence") {
+            for (i, p) in fence
+                .get("polygons")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let inclusion = p.get("inclusion").and_then(Value::as_bool).unwrap_or(true);
+                let vertices: Option<Vec<_>> = p
+                    .get("polygon")
+                    .and_then(Value::as_array)
+                    .map(|v| v.iter().filter_map(latlon).collect());
+                let vertices = vertices.filter(|v| v.len() >= 3).ok_or_else(|| {
+                    plan_err(
+                        path,
+                        format!("geoFence.polygons[{i}]: needs at least 3 [lat, lon] vertices"),
+                    )
+                })?;
+                fence_polygons.push(FencePolygon {
+                    inclusion,
+                    vertices,
+                });
+            }
+            for (i, c) in fence
+                .get("circles")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let inclusion = c.get("inclusion").and_then(Value::as_bool).unwrap_or(true);
+                let circle = c
+                    .get("circle")
+                    .ok_or_else(|| plan_err(path, format!("geoFence.circles[{i}]: no circle")))?;
+                let center = circle
+                    .get("center")
+                    .and_then(latlon)
+                    .ok_or_else(|| plan_err(path, format!("geoFence.circles[{i}]: bad center")))?;
+                let radius_m = circle
+                    .get("radius")
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| plan_err(path, format!("geoFence.circles[{i}]: bad radius")))?;
+                fence_circles.push(FenceCircle {
+                    inclusion,
+                    center,
+                    radius_m,
+                });
+            }
+        }
+        let mut rally = Vec::new();
+        if let Some(points) = root
+            .get("rallyPoints")
+            .and_then(|r| r.get("points"))
+            .and_then(Value::as_array)
+        {
+            for (i, p) in points.iter().enumerate() {
+                let a = p.as_array().filter(|a| a.len() >= 2);
+                let a = a.ok_or_else(|| {
+                    plan_err(
+                        path,
+                        format!("rallyPoints.points[{i}]: expected [lat, lon, alt]"),
+                    )
+                })?;
+                rally.push((num(&a[0]), num(&a[1]), a.get(2).map_or(0.0, num)));
+            }
+        }
+        Ok(Self {
+            firmware,
+            home,
+            items,
+            fence_polygons,
+            fence_circles,
+            rally,
+            cruise_speed: mission.get("cruiseSpeed").and_then(Value::as_f64),
+        })
+    }
+
+    /// Reads a `.plan` file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if unreadable, [`Error::Plan`] if malformed.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        Self::from_json(&text, path)
+    }
+
+    /// Number of sorties (NAV_TAKEOFF items; a plan without takeoff counts as one).
+    pub fn n_sorties(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| i.command == CMD_NAV_TAKEOFF)
+            .count()
+            .max(1)
+    }
+
+    /// The plan reduced to sortie `n` (1-based): items before the first takeoff, then the
+    /// items from the n-th NAV_TAKEOFF up to the next one.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] if there is no such sortie.
+    pub fn sortie(&self, n: usize, path: &Path) -> Result<Self> {
+        let starts: Vec<usize> = self
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.command == CMD_NAV_TAKEOFF)
+            .map(|(k, _)| k)
+            .collect();
+        if starts.is_empty() && n == 1 {
+            return Ok(self.clone());
+        }
+        if n == 0 || n > starts.len() {
+            return Err(plan_err(
+                path,
+                format!("sortie {n} asked for, the plan has {}", starts.len().max(1)),
+            ));
+        }
+        let begin = starts[n - 1];
+        let end = starts.get(n).copied().unwrap_or(self.items.len());
+        let mut items: Vec<MissionItem> = self.items[..starts[0]].to_vec();
+        items.extend_from_slice(&self.items[begin..end]);
+        Ok(Self {
+            items,
+            ..self.clone()
+        })
+    }
+
+    /// The mission list as uploaded: for ArduPilot the planned home is seq 0 (QGC's convention).
+    pub fn mission_items(&self) -> Vec<MissionItem> {
+        let mut out = Vec::with_capacity(self.items.len() + 1);
+        if self.firmware == Firmware::ArduPilot {
+            let (lat, lon, alt) = self.home.unwrap_or((0.0, 0.0, 0.0));
+            out.push(MissionItem {
+                frame: 0,
+                z: alt as f32,
+                ..MissionItem::nav(16, lat, lon, 0.0)
+            });
+        }
+        out.extend_from_slice(&self.items);
+        out
+    }
+
+    /// The index in [`Self::mission_items`] of plan item `i` (shifted by one for ArduPilot's home).
+    pub fn vehicle_seq(&self, plan_index: usize) -> usize {
+        plan_index + usize::from(self.firmware == Firmware::ArduPilot)
+    }
+
+    /// The fence list (polygon vertices 5001/5002, circles 5003/5004).
+    pub fn fence_items(&self) -> Vec<MissionItem> {
+        let mut out = Vec::new();
+        for p in &self.fence_polygons {
+            let cmd = if p.inclusion { 5001 } else { 5002 };
+            for &(lat, lon) in &p.vertices {
+                out.push(MissionItem {
+                    frame: 0,
+                    params: [p.vertices.len() as f32, 0.0, 0.0, 0.0],
+                    z: 0.0,
+                    ..MissionItem::nav(cmd, lat, lon, 0.0)
+                });
+            }
+        }
+        for c in &self.fence_circles {
+            let cmd = if c.inclusion { 5003 } else { 5004 };
+            out.push(MissionItem {
+                frame: 0,
+                params: [c.radius_m as f32, 0.0, 0.0, 0.0],
+                ..MissionItem::nav(cmd, c.center.0, c.center.1, 0.0)
+            });
+        }
+        out
+    }
+
+    /// The rally list (MAV_CMD_NAV_RALLY_POINT 5100, altitude relative to home).
+    pub fn rally_items(&self) -> Vec<MissionItem> {
+        self.rally
+            .iter()
+            .map(|&(lat, lon, alt)| MissionItem::nav(5100, lat, lon, alt as f32))
+            .collect()
+    }
+
+    /// The legs flown with the pump commanded on, from the spray control items.
+    pub fn spray_legs(&self) -> Vec<SprayLeg> {
+        spray_legs(&self.items)
+    }
+
+    /// The commanded pump state after each plan item (index = plan item).
+    pub fn spray_state_after(&self) -> Vec<bool> {
+        let mut on = false;
+        self.items
+            .iter()
+            .map(|it| {
+                if let Some(s) = it.spray_command() {
+                    on = s;
+                }
+                on
+            })
+            .collect()
+    }
+
+    /// Checks the pump is commanded off on every takeoff, landing and return.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] naming the first item flown with the pump on that must not be.
+    pub fn check_pump_off_in_transit(&self, path: &Path) -> Result<()> {
+        let mut on = false;
+        for (i, it) in self.items.iter().enumerate() {
+            if let Some(s) = it.spray_command() {
+                on = s;
+            }
+            if on && matches!(it.command, CMD_NAV_TAKEOFF | CMD_NAV_LAND | CMD_NAV_RTL) {
+                return Err(plan_err(
+                    path,
+                    format!(
+                        "mission.items[{i}] (command {}) is flown with the pump on",
+                        it.command
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Spray legs of a list of items: every NAV segment flown while the pump is commanded on.
+pub fn spray_legs(items: &[MissionItem]) -> Vec<SprayLeg> {
+    let mut legs = Vec::new();
+    let mut on = false;
+    let mut last: Option<(f64, f64)> = None;
+    for it in items {
+        if let Some(s) = it.spray_command() {
+            on = s;
+            continue;
+        }
+        if it.is_nav_with_position() && (it.x != 0 || it.y != 0) {
+            let here = (it.lat(), it.lon());
+            if on && let Some(prev) = last {
+                legs.push(SprayLeg {
+                    from: prev,
+                    to: here,
+                });
+            }
+            last = Some(here);
+        }
+    }
+    legs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = include_str!("../tests/fixtures/two_sorties.plan");
+
+    #[test]
+    fn fixture_reads_with_sorties_fence_rally_and_legs() {
+        let p = Plan::from_json(PLAN, Path::new("two_sorties.plan")).unwrap();
+        assert_eq!(p.firmware, Firmware::ArduPilot);
+        assert_eq!(p.n_sorties(), 2);
+        assert_eq!(p.fence_polygons.len(), 1);
+        assert_eq!(p.rally.len(), 1);
+        let s1 = p.sortie(1, Path::new("x")).unwrap();
+        assert_eq!(s1.items.first().unwrap().command, CMD_NAV_TAKEOFF);
+        assert_eq!(s1.items.last().unwrap().command, CMD_NAV_LAND);
+        assert_eq!(s1.mission_items().len(), s1.items.len() + 1);
+        assert!(!s1.spray_legs().is_empty());
+        p.check_pump_off_in_transit(Path::new("x")).unwrap();
+        assert!(p.sortie(3, Path::new("x")).is_err());
+        assert_eq!(p.fence_items().len(), 4);
+        assert_eq!(p.fence_items()[0].params[0], 4.0);
+    }
+
+    #[test]
+    fn an_ordinary_qgc_plan_with_a_survey_reads() {
+        let text = r#"{"fileType":"Plan","version":1,"groundStation":"QGroundControl",
+          "mission":{"version":2,"firmwareType":12,"vehicleType":2,"plannedHomePosition":[36.87,139.99,300],
+            "items":[
+              {"type":"SimpleItem","command":22,"frame":3,"params":[0,0,0,null,36.87,139.99,10],"autoContinue":true,"doJumpId":1},
+              {"type":"ComplexItem","complexItemType":"survey","version":5,
+               "TransectStyleComplexItem":{"Items":[
+                 {"type":"SimpleItem","command":16,"frame":3,"params":[0,0,0,null,36.871,139.99,10],"autoContinue":true,"doJumpId":2},
+                 {"type":"SimpleItem","command":16,"frame":3,"params":[0,0,0,null,36.872,139.99,10],"autoContinue":true,"doJumpId":3}]}},
+              {"type":"SimpleItem","command":20,"frame":2,"params":[0,0,0,0,0,0,0],"autoContinue":true,"doJumpId":4}]},
+          "geoFence":{"version":2,"circles":[{"circle":{"center":[36.87,139.99],"radius":300},"inclusion":true,"version":1}],"polygons":[]},
+          "rallyPoints":{"version":2,"points":[]}}"#;
+        let p = Plan::from_json(text, Path::new("qgc.plan")).unwrap();
+        assert_eq!(p.firmware, Firmware::Px4);
+        assert_eq!(
+            p.items.iter().map(|i| i.command).collect::<Vec<_>>(),
+            vec![22, 16, 16, 20]
+        );
+        assert_eq!(p.mission_items().len(), 4, "PX4: no home item");
+        assert_eq!(p.items[1].x, 368_710_000);
+        assert!(p.items[0].params[3].is_nan());
+        assert_eq!(p.fence_items().len(), 1);
+        assert_eq!(p.fence_items()[0].command, 5003);
+        assert!(p.spray_legs().is_empty());
+    }
+
+    #[test]
+    fn malformed_plans_say_where() {
+        let err = Plan::from_json("{\"fileType\":\"Plan\",\"mission\":{\"items\":[{\"type\":\"SimpleItem\",\"command\":16}]}}", Path::new("p"))
+            .unwrap_err();
+        assert!(err.to_string().contains("mission.items[0]"), "{err}");
+        assert!(Plan::from_json("nope", Path::new("p")).is_err());
+    }
+}
