@@ -52,6 +52,8 @@ pub struct KpiInterval {
     pub parlor: String,
     /// Farm.
     pub farm: String,
+    /// Unit id of the parlor (the simulator's parlor number).
+    pub unit: u8,
     /// Start of the interval (inclusive).
     pub start: DateTime<Utc>,
     /// End of the interval (exclusive).
@@ -86,7 +88,8 @@ pub struct KpiInterval {
     pub washes: u64,
     /// High-conductivity alerts (milkings above the threshold, else alarm rising edges).
     pub high_conductivity_alerts: u64,
-    /// Platform state at the interval's end.
+    /// Platform state at the interval's end; `offline` for the span of a gap, whose
+    /// `cows`/`kg` are what the totals advanced across it (times within it unknown).
     pub state: String,
 }
 

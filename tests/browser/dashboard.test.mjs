@@ -48,7 +48,7 @@ async function sendInterval(cowsPerHourRolling) {
   const body = {
     version: 1, bridge_id: 'browser-test', batch_key: `b${batchNo}`,
     records: [{
-      type: 'interval', key: `east/${batchNo}`, parlor: 'east-rotary', farm: 'nasu',
+      type: 'interval', key: `east/${batchNo}`, parlor: 'east-rotary', farm: 'nasu', unit: 1,
       start: start.toISOString(), end: end.toISOString(), online_s: 60, cows: 5, kg: 62.5,
       cows_per_hour: 300, kg_per_hour: 3750, cows_per_hour_rolling: cowsPerHourRolling,
       milkings: 5, rotation_s: 540, occupancy: 0.85, idle_bails: 0, kickoffs: 0, reattaches: 0,

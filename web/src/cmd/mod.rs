@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod bridge;
 pub mod fly;
+pub mod modbus;
 pub mod serve;
 pub mod tlog;
 
@@ -31,6 +33,10 @@ pub enum Command {
     Farm(admin::FarmArgs),
     /// Manage parlor-bridge tokens.
     Token(admin::TokenArgs),
+    /// Poll rotary parlors over Modbus and record milkings and KPIs; `bridge export` writes CSV.
+    Bridge(bridge::Args),
+    /// Modbus commissioning tools (`modbus probe ADDR --map FILE`).
+    Modbus(modbus::Args),
     /// Upload, verify and fly a spray mission (`fly --connect ADDR PLAN.plan`).
     Fly(fly::Args),
     /// Recorded flights: `tlog summary FILE`, `tlog coverage FILE --plan PLAN`.
@@ -48,6 +54,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::User(args) => admin::run_user(args),
         Command::Farm(args) => admin::run_farm(args),
         Command::Token(args) => admin::run_token(args),
+        Command::Bridge(args) => bridge::run(args),
+        Command::Modbus(args) => modbus::run(args),
         Command::Fly(args) => fly::run(args),
         Command::Tlog(args) => tlog::run(args),
     }

@@ -480,7 +480,7 @@ mod tests {
             let rec = Record::Interval(KpiInterval {
                 key: format!("{farm_name}/1"),
                 parlor: format!("{farm_name}-rotary"),
-                farm: farm_name.into(),
+                farm: farm_name.into(), unit: 1,
                 start,
                 end,
                 online_s: 60.0,

@@ -505,6 +505,7 @@ mod tests {
             key: format!("p1/{}", start * 1000),
             parlor: "p1".into(),
             farm: "f".into(),
+            unit: 1,
             start: t(start),
             end: t(start + 60),
             online_s: 60.0,

@@ -1,0 +1,58 @@
+//! Named log events of the bridge: every observable event in one place, key/value style.
+
+use crate::error::BridgeError;
+
+/// A register map loaded with a non-fatal remark.
+pub(crate) fn map_remark(remark: &str) {
+    tracing::warn!(message = "Register map remark.", remark);
+}
+
+/// A read of a parlor failed (the first failure, then every power of two).
+pub(crate) fn modbus_read_failed(device: &str, error: &BridgeError, failures: u32) {
+    tracing::warn!(message = "Modbus read failed.", %error, device, failures);
+}
+
+/// A parlor stopped answering.
+pub(crate) fn parlor_offline(device: &str) {
+    tracing::warn!(message = "Parlor offline.", device);
+}
+
+/// A parlor answers again.
+pub(crate) fn parlor_online(device: &str) {
+    tracing::info!(message = "Parlor back online.", device);
+}
+
+/// A controller restart was detected (counters reset).
+pub(crate) fn controller_restart(device: &str) {
+    tracing::info!(message = "Controller restart detected.", device);
+}
+
+/// Milkings on a bail completed unseen (the sequence jumped by more than one).
+pub(crate) fn milkings_missed(device: &str, bail: u16, missed: u64) {
+    tracing::warn!(message = "Milkings missed on a bail.", device, bail, missed);
+}
+
+/// The device's bail count does not fit its register map.
+pub(crate) fn bail_count_rejected(device: &str, bails: u16, detail: &str) {
+    tracing::error!(
+        message = "Bail count does not fit the register map.",
+        device,
+        bails,
+        detail
+    );
+}
+
+/// Writing to the local store failed; the records are kept and retried.
+pub(crate) fn store_write_failed(error: &BridgeError, pending: usize) {
+    tracing::error!(message = "Store write failed; retrying.", %error, pending);
+}
+
+/// Records were delivered to the server.
+pub(crate) fn forwarded(records: u64, url: &str) {
+    tracing::debug!(message = "Forwarded records.", records, url);
+}
+
+/// Delivery failed; it is retried after `retry_in_ms`.
+pub(crate) fn forward_failed(error: &BridgeError, retry_in_ms: u64) {
+    tracing::warn!(message = "Forwarding failed; will retry.", %error, retry_in_ms);
+}

@@ -1,0 +1,121 @@
+//! Sink: forwards outbox batches to the server's ingest API (HTTP POST, bearer token, idempotency key, backoff).
+
+use std::time::Duration;
+
+use crate::error::BridgeError;
+use crate::outbox::{Batch, Store};
+use crate::wire::{IngestBatch, WIRE_VERSION};
+
+/// Where and how to forward.
+#[derive(Debug, Clone)]
+pub struct ForwardSettings {
+    /// The ingest URL batches are POSTed to.
+    pub url: String,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Identifies the bridge (also prefixes batch keys).
+    pub bridge_id: String,
+    /// Records per batch.
+    pub batch_size: u32,
+    /// First retry delay.
+    pub min_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+    /// Request timeout.
+    pub timeout: Duration,
+}
+
+/// POSTs one batch; `Ok` when the server stored it (2xx) or already had it (409).
+///
+/// # Errors
+/// [`BridgeError::Http`] when the server cannot be reached; [`BridgeError::Rejected`] for other statuses.
+pub async fn post_batch(
+    client: &reqwest::Client,
+    s: &ForwardSettings,
+    batch: &Batch,
+) -> Result<(), BridgeError> {
+    let body = IngestBatch {
+        version: WIRE_VERSION,
+        bridge_id: s.bridge_id.clone(),
+        batch_key: batch.key.clone(),
+        records: batch.records.clone(),
+    };
+    let mut req = client
+        .post(&s.url)
+        .timeout(s.timeout)
+        .header("Idempotency-Key", &batch.key)
+        .json(&body);
+    if let Some(t) = &s.token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| BridgeError::Http {
+        url: s.url.clone(),
+        message: e.to_string(),
+    })?;
+    let status = resp.status();
+    if status.is_success() || status.as_u16() == 409 {
+        return Ok(());
+    }
+    let text = resp.text().await.unwrap_or_default();
+    Err(BridgeError::Rejected {
+        url: s.url.clone(),
+        batch_key: batch.key.clone(),
+        status: status.as_u16(),
+        body: text.chars().take(200).collect(),
+    })
+}
+
+/// Sends every queued batch once; returns how many records were delivered.
+///
+/// # Errors
+/// The first failure; the failed batch stays queued with its key.
+pub async fn drain(
+    store: &Store,
+    client: &reqwest::Client,
+    s: &ForwardSettings,
+) -> Result<u64, BridgeError> {
+    let mut sent = 0;
+    while let Some(batch) = store.next_batch(&s.bridge_id, s.batch_size).await? {
+        post_batch(client, s, &batch).await?;
+        store.ack_batch(batch.id).await?;
+        sent += batch.records.len() as u64;
+    }
+    Ok(sent)
+}
+
+/// Forwards until `shutdown` turns true, backing off exponentially while the server fails.
+pub async fn run(
+    store: Store,
+    s: ForwardSettings,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let client = reqwest::Client::new();
+    let mut backoff = s.min_backoff;
+    loop {
+        let wait = match drain(&store, &client, &s).await {
+            Ok(n) => {
+                if n > 0 {
+                    crate::events::forwarded(n, &s.url);
+                }
+                backoff = s.min_backoff;
+                Duration::from_millis(500)
+            }
+            Err(error) => {
+                crate::events::forward_failed(&error, backoff.as_millis() as u64);
+                let w = backoff;
+                backoff = (backoff * 2).min(s.max_backoff);
+                // Jitter keeps many bridges from retrying in step.
+                w + Duration::from_millis(fastrand::u64(0..=w.as_millis() as u64 / 4))
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            // One last attempt so a clean stop leaves nothing queued when the server is up.
+            let _ = drain(&store, &client, &s).await;
+            return;
+        }
+    }
+}

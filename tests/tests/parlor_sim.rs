@@ -1,0 +1,375 @@
+//! End-to-end: the parlor bridge against `../shared/parlor/sim.py` (pymodbus) with every fault
+//! on, judged by `check_truth.py` on the per-milking export: 0 lost, 0 double-counted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use agriops_e2e::{KillOnDrop, free_tcp_port, require_peer_python, require_shared, wait_for_file};
+use parlor_bridge::{Bridge, BridgeConfig, DeviceConfig, Sink, Store};
+
+/// The two runs share two CPU cores with pymodbus: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Real seconds the simulator runs.
+const DURATION_S: u64 = 45;
+
+struct Run {
+    _dir: tempfile::TempDir,
+    truth: PathBuf,
+    export: PathBuf,
+    shared: PathBuf,
+    python: PathBuf,
+}
+
+fn start_sim(
+    python: &Path,
+    shared: &Path,
+    map: &str,
+    port: u16,
+    framer: &str,
+    truth: &Path,
+) -> KillOnDrop {
+    let child = Command::new(python)
+        .arg(shared.join("parlor/sim.py"))
+        .args([
+            "--map",
+            map,
+            "--parlors",
+            "3",
+            "--bails",
+            "24",
+            "--port",
+            &port.to_string(),
+            "--framer",
+            framer,
+        ])
+        .args([
+            "--speedup",
+            "20",
+            "--seed",
+            "4",
+            "--tick",
+            "0.05",
+            "--duration",
+            &DURATION_S.to_string(),
+        ])
+        .args([
+            "--drop-every",
+            "8",
+            "--outage",
+            "0.5",
+            "--delay-ms",
+            "1:5",
+            "--exception-rate",
+            "0.02",
+        ])
+        .args([
+            "--timeout-rate",
+            "0.002",
+            "--garbage",
+            "0.01",
+            "--restart-every",
+            "20",
+            "--boot-s",
+            "1",
+            "--near-wrap",
+        ])
+        .arg("--truth")
+        .arg(truth)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start sim.py");
+    KillOnDrop(child)
+}
+
+fn config(map: &Path, address: &str) -> BridgeConfig {
+    BridgeConfig {
+        bridge_id: "e2e".into(),
+        store: None,
+        server: None,
+        devices: (1..=3u8)
+            .map(|unit| {
+                let mut d = DeviceConfig::new(&format!("parlor-{unit}"), address, unit, map);
+                d.farm = "test-farm".into();
+                d.status_interval_ms = 50;
+                d.totals_interval_ms = 100;
+                d.bail_interval_ms = 20;
+                d.timeout_ms = 250;
+                d.offline_after_ms = 2000;
+                d.kpi_interval_s = 10;
+                d
+            })
+            .collect(),
+    }
+}
+
+async fn wait_port(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sim.py did not listen on {port}");
+}
+
+/// Runs sim.py and the bridge; with `crash_at`, aborts the bridge then (a crash: no final write) and starts a new one on the same database.
+async fn run(
+    test: &str,
+    framer: &str,
+    address_scheme: &str,
+    map_arg: Option<&Path>,
+    crash_at: Option<u64>,
+) -> Option<Run> {
+    let shared = require_shared(test)?;
+    let python = require_peer_python(test)?;
+    let _one_at_a_time = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.jsonl");
+    let db = dir.path().join("bridge.db");
+    let export = dir.path().join("export.csv");
+    let port = free_tcp_port();
+    let map_path = map_arg.map_or_else(|| shared.join("parlor/map_a.toml"), Path::to_path_buf);
+    let mut sim = start_sim(
+        &python,
+        &shared,
+        map_path.to_str().unwrap(),
+        port,
+        framer,
+        &truth,
+    );
+    assert!(
+        wait_for_file(&truth, Duration::from_secs(20)),
+        "sim.py wrote no truth file"
+    );
+    wait_port(port).await;
+    let cfg = config(&map_path, &format!("{address_scheme}:127.0.0.1:{port}"));
+    let mut bridge = Bridge::start(&cfg, Sink::Local(db.clone()))
+        .await
+        .expect("bridge starts");
+    let started = std::time::Instant::now();
+    if let Some(at) = crash_at {
+        tokio::time::sleep(Duration::from_secs(at)).await;
+        bridge.abort();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        bridge = Bridge::start(&cfg, Sink::Local(db.clone()))
+            .await
+            .expect("bridge restarts");
+    }
+    // Poll until the simulator stops (bounded), then stop cleanly.
+    let deadline = Duration::from_secs(DURATION_S + 20);
+    loop {
+        if sim.0.try_wait().ok().flatten().is_some() || started.elapsed() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bridge.stop().await;
+    let _ = sim.0.wait();
+    let store = Store::open(&db, false).await.unwrap();
+    let rows = store
+        .milkings_since(chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let mut f = std::fs::File::create(&export).unwrap();
+    parlor_bridge::write_milkings_csv(&mut f, &rows).unwrap();
+    eprintln!("{test}: {} milkings recorded", rows.len());
+    assert!(rows.len() > 40, "too few milkings recorded: {}", rows.len());
+    Some(Run {
+        _dir: dir,
+        truth,
+        export,
+        shared,
+        python,
+    })
+}
+
+fn check_truth(r: &Run) -> serde_json::Value {
+    let out = Command::new(&r.python)
+        .arg(r.shared.join("parlor/check_truth.py"))
+        .arg("--truth")
+        .arg(&r.truth)
+        .arg("--bridge")
+        .arg(&r.export)
+        .arg("--json")
+        .output()
+        .expect("run check_truth.py");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json_end = text.rfind('}').map_or(0, |i| i + 1);
+    let report: serde_json::Value = serde_json::from_str(&text[..json_end])
+        .unwrap_or_else(|e| panic!("check_truth output {text}: {e}"));
+    eprintln!("check_truth: {report}");
+    report
+}
+
+fn assert_exact(report: &serde_json::Value) {
+    assert_eq!(report["mode"], "per-cow");
+    assert_eq!(report["missed_in_window"], 0, "lost milkings: {report}");
+    assert_eq!(report["extra"], 0, "records matching no milking: {report}");
+    assert_eq!(report["duplicates"], 0, "double-counted milkings: {report}");
+    assert_eq!(report["pass"], true);
+    assert!(
+        report["faults_in_truth"].as_u64().unwrap_or(0) > 0,
+        "no faults were injected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_every_fault_and_a_bridge_crash_lose_and_double_nothing() {
+    let Some(r) = run("tcp_every_fault", "socket", "tcp", None, Some(15)).await else {
+        return;
+    };
+    assert_exact(&check_truth(&r));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtu_framing_every_fault_loses_and_doubles_nothing() {
+    let Some(r) = run("rtu_every_fault", "rtu", "rtu-tcp", None, None).await else {
+        return;
+    };
+    assert_exact(&check_truth(&r));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_vendor_map_served_by_sim_py_loses_and_doubles_nothing() {
+    let map_b = agriops_e2e::workspace_root().join("parlor-bridge/maps/map_b.toml");
+    let Some(r) = run("map_b_every_fault", "socket", "tcp", Some(&map_b), None).await else {
+        return;
+    };
+    assert_exact(&check_truth(&r));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_rtu_on_a_pty_pair_loses_and_doubles_nothing() {
+    let test = "serial_rtu";
+    let Some(shared) = require_shared(test) else {
+        return;
+    };
+    let Some(python) = require_peer_python(test) else {
+        return;
+    };
+    if Command::new("socat")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        assert!(
+            !agriops_e2e::shared_required(),
+            "{test}: socat is needed for the serial test"
+        );
+        eprintln!("SKIP {test}: socat is not installed");
+        return;
+    }
+    let _one_at_a_time = SERIAL.lock().await;
+    // A pty pair takes no parity setting other than none (termios refuses PARENB), so 8N1 here.
+    let dir = tempfile::tempdir().unwrap();
+    let (sim_tty, bridge_tty) = (dir.path().join("ttySIM"), dir.path().join("ttyBRIDGE"));
+    let _socat = KillOnDrop(
+        Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", sim_tty.display()))
+            .arg(format!("pty,raw,echo=0,link={}", bridge_tty.display()))
+            .spawn()
+            .expect("start socat"),
+    );
+    assert!(
+        wait_for_file(&sim_tty, Duration::from_secs(5))
+            && wait_for_file(&bridge_tty, Duration::from_secs(5)),
+        "socat made no ptys"
+    );
+    let truth = dir.path().join("truth.jsonl");
+    let mut sim = KillOnDrop(
+        Command::new(&python)
+            .arg(shared.join("parlor/sim.py"))
+            .arg("--serial")
+            .arg(&sim_tty)
+            .args([
+                "--baudrate",
+                "19200",
+                "--parity",
+                "N",
+                "--parlors",
+                "1",
+                "--bails",
+                "24",
+            ])
+            .args([
+                "--speedup",
+                "20",
+                "--seed",
+                "5",
+                "--tick",
+                "0.05",
+                "--duration",
+                &DURATION_S.to_string(),
+            ])
+            .args([
+                "--delay-ms",
+                "1:5",
+                "--exception-rate",
+                "0.02",
+                "--timeout-rate",
+                "0.002",
+                "--garbage",
+                "0.01",
+            ])
+            .args([
+                "--restart-every",
+                "20",
+                "--boot-s",
+                "1",
+                "--near-wrap",
+                "--truth",
+            ])
+            .arg(&truth)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start sim.py"),
+    );
+    assert!(
+        wait_for_file(&truth, Duration::from_secs(20)),
+        "sim.py wrote no truth file"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let map = shared.join("parlor/map_a.toml");
+    let mut cfg = config(&map, &format!("serial:{}:19200:N", bridge_tty.display()));
+    cfg.devices.truncate(1);
+    cfg.devices[0].timeout_ms = 800;
+    // One bus, one request at a time: spend it on the bail blocks (completed milkings); a
+    // restart is still seen at once from the bail sequences, the clock at the next totals read.
+    cfg.devices[0].status_interval_ms = 1000;
+    cfg.devices[0].totals_interval_ms = 1000;
+    let db = dir.path().join("bridge.db");
+    let bridge = Bridge::start(&cfg, Sink::Local(db.clone()))
+        .await
+        .expect("bridge starts");
+    let started = std::time::Instant::now();
+    while sim.0.try_wait().ok().flatten().is_none()
+        && started.elapsed() < Duration::from_secs(DURATION_S + 20)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bridge.stop().await;
+    let store = Store::open(&db, false).await.unwrap();
+    let rows = store
+        .milkings_since(chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let export = dir.path().join("export.csv");
+    parlor_bridge::write_milkings_csv(&mut std::fs::File::create(&export).unwrap(), &rows).unwrap();
+    eprintln!("{test}: {} milkings recorded", rows.len());
+    assert!(rows.len() > 15, "too few milkings recorded: {}", rows.len());
+    let r = Run {
+        _dir: dir,
+        truth,
+        export,
+        shared,
+        python,
+    };
+    assert_exact(&check_truth(&r));
+}
