@@ -11,7 +11,8 @@
 //! [`Vehicle::start_mission`] requires) and commands (mode, arm, pause, resume, RTL, spray-off).
 //! Pure transforms turn frames into a [`VehicleState`] and a flown track into [`Coverage`]
 //! against a [`Plan`] read from a QGroundControl `.plan` file. [`FrameDecoder`] and
-//! [`parse_tlog`] decode byte streams offline.
+//! [`parse_tlog`] decode byte streams offline. [`SimDrone`] is a simulated ArduPilot-like spray
+//! copter (in-process on a [`Port`], or on `udpin:`/`tcpin:`) for demos and tests.
 //!
 //! ```
 //! use telemetry::{FrameDecoder, Frame, Msg, VehicleState, SprayerOutput};
@@ -59,6 +60,7 @@ pub use crate::{
     modes::{Firmware, ModeCode, mission_mode, mode_code, mode_name, pause_mode},
     plan::{FenceCircle, FencePolygon, Plan, SprayLeg, spray_legs},
     record::{TlogRecord, TlogWriter, now_us, parse_tlog, read_tlog},
+    sim::{SimConfig, SimDrone, SimSnapshot},
     vehicle_state::{GpsFix, SprayerOutput, StatusText, VehicleState},
 };
 
@@ -76,4 +78,5 @@ mod mission_protocol;
 mod modes;
 mod plan;
 mod record;
+mod sim;
 mod vehicle_state;
