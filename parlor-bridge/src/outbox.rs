@@ -107,7 +107,9 @@ impl Store {
     pub async fn commit(&self, commits: &[Commit]) -> Result<(), BridgeError> {
         let mut tx = self
             .pool
-            .begin()
+            // Take the write lock up front: a deferred transaction that reads first cannot
+            // wait for the lock (SQLite answers BUSY at once), an immediate one waits busy_timeout.
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(BridgeError::store("begin"))?;
         let now = Utc::now().timestamp_millis();
@@ -253,7 +255,9 @@ impl Store {
     ) -> Result<Option<Batch>, BridgeError> {
         let mut tx = self
             .pool
-            .begin()
+            // Take the write lock up front: a deferred transaction that reads first cannot
+            // wait for the lock (SQLite answers BUSY at once), an immediate one waits busy_timeout.
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(BridgeError::store("begin"))?;
         let pending = sqlx::query(
@@ -321,7 +325,9 @@ impl Store {
     pub async fn ack_batch(&self, id: i64) -> Result<(), BridgeError> {
         let mut tx = self
             .pool
-            .begin()
+            // Take the write lock up front: a deferred transaction that reads first cannot
+            // wait for the lock (SQLite answers BUSY at once), an immediate one waits busy_timeout.
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(BridgeError::store("begin"))?;
         sqlx::query("UPDATE batches SET acked_ms = ? WHERE id = ?")
