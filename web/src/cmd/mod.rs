@@ -6,6 +6,7 @@ pub mod admin;
 pub mod bridge;
 pub mod fly;
 pub mod modbus;
+pub mod plan;
 pub mod serve;
 pub mod tlog;
 
@@ -33,6 +34,8 @@ pub enum Command {
     Farm(admin::FarmArgs),
     /// Manage parlor-bridge tokens.
     Token(admin::TokenArgs),
+    /// Plan spray missions for the fields in GeoJSON/KML/KMZ files.
+    Plan(plan::Args),
     /// Poll rotary parlors over Modbus and record milkings and KPIs; `bridge export` writes CSV.
     Bridge(bridge::Args),
     /// Modbus commissioning tools (`modbus probe ADDR --map FILE`).
@@ -54,6 +57,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::User(args) => admin::run_user(args),
         Command::Farm(args) => admin::run_farm(args),
         Command::Token(args) => admin::run_token(args),
+        Command::Plan(args) => plan::run(args),
         Command::Bridge(args) => bridge::run(args),
         Command::Modbus(args) => modbus::run(args),
         Command::Fly(args) => fly::run(args),

@@ -1,0 +1,135 @@
+//! The planner's settings: one struct with checked unit types, no bool flags.
+
+use crate::error::PlanError;
+use crate::units::{ApplicationRate, Litres, Metres, MetresPerSecond, Seconds, SwathWidth};
+use geo::Coord;
+
+/// Everything [`plan`](crate::plan) needs besides the field.
+///
+/// Build it with [`PlanConfig::new`] (which fills in the defaults documented on each field) and
+/// then set what differs.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    /// Effective spray width of one pass.
+    pub swath_width: SwathWidth,
+    /// Headland passes flown along the sprayable boundary before/after the interior (default 1).
+    pub headland_passes: u32,
+    /// Strip along the field boundary that is not sprayed (default 0.5 m).
+    pub edge_margin: Metres,
+    /// Clearance kept around exclusion zones, for spraying and flying (default 2 m; transits keep half).
+    pub exclusion_clearance: Metres,
+    /// No-spray buffer around sensitive zones (default 5 m).
+    pub drift_buffer: Metres,
+    /// Application rate of the mixed liquid (default 0.8 L/10a = 8 L/ha).
+    pub rate: ApplicationRate,
+    /// Tank volume (default 10 L).
+    pub tank: Litres,
+    /// Flight time of one battery (default 10 min).
+    pub endurance: Seconds,
+    /// Fraction of the endurance kept in reserve at landing (default 0.2).
+    pub battery_reserve: f64,
+    /// Ground speed while spraying (default 5 m/s).
+    pub spray_speed: MetresPerSecond,
+    /// Ground speed on transits, turns and returns (default 7 m/s).
+    pub transit_speed: MetresPerSecond,
+    /// Vertical speed for take-off and landing (default 2 m/s).
+    pub climb_speed: MetresPerSecond,
+    /// Spray height above ground (default 2 m).
+    pub height: Metres,
+    /// Time lost by one stop-and-turn at a waypoint (default 3 s).
+    pub turn_time: Seconds,
+    /// Overlap flown again when a sortie resumes an interrupted spray leg (default 1 m).
+    pub resume_overlap: Metres,
+    /// Refill / take-off point (WGS84, x = lon, y = lat); default: the field corner nearest the
+    /// south-west corner of its bounding box.
+    pub refill: Option<Coord>,
+    /// Fixed swath heading in degrees clockwise from north; default: the best heading by estimated flight time.
+    pub heading_deg: Option<f64>,
+    /// Fields larger than this are rejected as probable input mistakes (default 500 ha).
+    pub max_field_ha: f64,
+}
+
+impl PlanConfig {
+    /// A configuration with the given swath width and the defaults documented on each field.
+    pub fn new(swath_width: SwathWidth) -> Self {
+        let m = |v| Metres::new(v).expect("valid default");
+        let mps = |v| MetresPerSecond::new(v).expect("valid default");
+        let s = |v| Seconds::new(v).expect("valid default");
+        Self {
+            swath_width,
+            headland_passes: 1,
+            edge_margin: m(0.5),
+            exclusion_clearance: m(2.0),
+            drift_buffer: m(5.0),
+            rate: ApplicationRate::from_l_per_10a(0.8).expect("valid default"),
+            tank: Litres::new(10.0).expect("valid default"),
+            endurance: s(600.0),
+            battery_reserve: 0.2,
+            spray_speed: mps(5.0),
+            transit_speed: mps(7.0),
+            climb_speed: mps(2.0),
+            height: m(2.0),
+            turn_time: s(3.0),
+            resume_overlap: m(1.0),
+            refill: None,
+            heading_deg: None,
+            max_field_ha: 500.0,
+        }
+    }
+
+    /// Checks the values that are not already checked by their unit types.
+    ///
+    /// # Errors
+    /// [`PlanError::InvalidValue`] naming the first bad value.
+    pub fn check(&self) -> Result<(), PlanError> {
+        let bad = |quantity, value: f64, expected: &str| {
+            Err(PlanError::InvalidValue {
+                quantity,
+                value,
+                expected: expected.into(),
+            })
+        };
+        if !(0.0..=0.9).contains(&self.battery_reserve) {
+            return bad(
+                "battery reserve",
+                self.battery_reserve,
+                "a fraction in [0, 0.9]",
+            );
+        }
+        if self.headland_passes > 20 {
+            return bad(
+                "headland passes",
+                f64::from(self.headland_passes),
+                "0 to 20",
+            );
+        }
+        if self.endurance.get() < 30.0 {
+            return bad("endurance (s)", self.endurance.get(), "at least 30 s");
+        }
+        if self.drift_buffer.get() > 100.0 {
+            return bad("drift buffer (m)", self.drift_buffer.get(), "at most 100 m");
+        }
+        if let Some(h) = self.heading_deg
+            && !h.is_finite()
+        {
+            return bad("heading (deg)", h, "a finite angle");
+        }
+        if let Some(r) = self.refill
+            && (!(-180.0..=180.0).contains(&r.x) || !(-90.0..=90.0).contains(&r.y))
+        {
+            return bad(
+                "refill longitude",
+                r.x,
+                "a WGS84 position (lon in ±180, lat in ±90)",
+            );
+        }
+        if !(self.max_field_ha.is_finite() && self.max_field_ha > 0.0) {
+            return bad(
+                "maximum field area (ha)",
+                self.max_field_ha,
+                "a positive number",
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! The planner's one error type.
+
+use std::fmt;
+
+/// Which input feature an error is about: its position in the file and its id, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureRef {
+    /// Zero-based position of the feature (or placemark) in the input file.
+    pub index: usize,
+    /// The feature's id (`polygon_uuid`, `id`, the GeoJSON feature id or the KML name).
+    pub id: Option<String>,
+}
+
+impl fmt::Display for FeatureRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "feature #{} (id {id:?})", self.index),
+            None => write!(f, "feature #{}", self.index),
+        }
+    }
+}
+
+/// Which ring of a polygon an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ring {
+    /// The outer boundary.
+    Exterior,
+    /// The hole with this zero-based index.
+    Interior(usize),
+}
+
+impl fmt::Display for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ring::Exterior => write!(f, "exterior ring"),
+            Ring::Interior(i) => write!(f, "interior ring {i}"),
+        }
+    }
+}
+
+/// Everything that can go wrong while reading a field or planning a mission.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The input is not valid JSON / GeoJSON.
+    #[error("invalid GeoJSON: {message}")]
+    GeoJson {
+        /// What the parser said.
+        message: String,
+    },
+    /// The input is not valid KML.
+    #[error("invalid KML: {message}")]
+    Kml {
+        /// What the parser said.
+        message: String,
+    },
+    /// The input is a zip file that holds no readable `.kml` document.
+    #[error("invalid KMZ: {message}")]
+    Kmz {
+        /// What went wrong.
+        message: String,
+    },
+    /// The input is neither GeoJSON, KML nor KMZ.
+    #[error("unrecognised input format (expected GeoJSON, KML or KMZ)")]
+    UnknownFormat,
+    /// The input holds no field polygon at all.
+    #[error("the input holds no field polygon")]
+    NoFields,
+    /// A feature has a geometry the planner cannot use as a field or zone.
+    #[error("{feature}: unsupported geometry {kind} (expected Polygon or MultiPolygon)")]
+    UnsupportedGeometry {
+        /// The feature.
+        feature: FeatureRef,
+        /// The geometry type found.
+        kind: String,
+    },
+    /// A feature has a `role` property the planner does not know.
+    #[error(
+        "{feature}: unknown role {role:?} (expected \"field\", \"exclusion\" or \"sensitive\")"
+    )]
+    UnknownRole {
+        /// The feature.
+        feature: FeatureRef,
+        /// The role found.
+        role: String,
+    },
+    /// A coordinate is NaN or infinite.
+    #[error("{feature}: {ring}, vertex {vertex}: non-finite coordinate")]
+    NonFiniteCoord {
+        /// The feature.
+        feature: FeatureRef,
+        /// The ring.
+        ring: Ring,
+        /// Zero-based vertex index in the ring as given.
+        vertex: usize,
+    },
+    /// A coordinate lies outside longitude ±180 / latitude ±90.
+    #[error("{feature}: {ring}, vertex {vertex}: coordinate ({lon}, {lat}) is out of range{hint}", hint = if *.swapped { " (latitude and longitude look swapped; GeoJSON is [lon, lat])" } else { "" })]
+    OutOfRange {
+        /// The feature.
+        feature: FeatureRef,
+        /// The ring.
+        ring: Ring,
+        /// Zero-based vertex index in the ring as given.
+        vertex: usize,
+        /// The longitude as given.
+        lon: f64,
+        /// The latitude as given.
+        lat: f64,
+        /// True when swapping the two would make the coordinate valid.
+        swapped: bool,
+    },
+    /// A ring has fewer than 3 distinct points.
+    #[error("{feature}: {ring} has {n_distinct} distinct points (needs at least 3)")]
+    TooFewPoints {
+        /// The feature.
+        feature: FeatureRef,
+        /// The ring.
+        ring: Ring,
+        /// How many distinct points it has.
+        n_distinct: usize,
+    },
+    /// Two edges of the polygon cross.
+    #[error(
+        "{feature}: self-intersection: {ring_a} edge from vertex {vertex_a} crosses {ring_b} edge from vertex {vertex_b}"
+    )]
+    SelfIntersection {
+        /// The feature.
+        feature: FeatureRef,
+        /// The ring of the first edge.
+        ring_a: Ring,
+        /// Index of the first edge's start vertex (after removing repeated points).
+        vertex_a: usize,
+        /// The ring of the second edge.
+        ring_b: Ring,
+        /// Index of the second edge's start vertex.
+        vertex_b: usize,
+    },
+    /// A polygon is structurally invalid in another way (a hole outside the boundary, rings overlapping).
+    #[error("{feature}: invalid polygon: {reason}")]
+    InvalidPolygon {
+        /// The feature.
+        feature: FeatureRef,
+        /// geo's description of the defect.
+        reason: String,
+    },
+    /// The polygon has (almost) no area.
+    #[error("{feature}: zero area ({area_m2:.3} m²)")]
+    ZeroArea {
+        /// The feature.
+        feature: FeatureRef,
+        /// Its area in square metres.
+        area_m2: f64,
+    },
+    /// The field is larger than the configured limit (often a wrong CRS or a whole region).
+    #[error("{feature}: field area {area_ha:.1} ha exceeds the limit of {limit_ha:.1} ha")]
+    TooLarge {
+        /// The feature.
+        feature: FeatureRef,
+        /// Its area in hectares.
+        area_ha: f64,
+        /// The configured limit.
+        limit_ha: f64,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid {quantity}: {value} (expected {expected})")]
+    InvalidValue {
+        /// What the value is.
+        quantity: &'static str,
+        /// The value given.
+        value: f64,
+        /// What is accepted.
+        expected: String,
+    },
+    /// Nothing is left to spray once margins, exclusions and drift buffers are removed.
+    #[error(
+        "field {field_id}: nothing left to spray after margins, exclusion zones and drift buffers"
+    )]
+    NothingToSpray {
+        /// The field.
+        field_id: String,
+    },
+    /// Two points of the route cannot be joined without leaving the field or crossing an exclusion zone.
+    #[error(
+        "field {field_id}: no path inside the field from ({from_x:.1}, {from_y:.1}) to ({to_x:.1}, {to_y:.1}) m (local frame)"
+    )]
+    NoRoute {
+        /// The field.
+        field_id: String,
+        /// Start, local x in metres.
+        from_x: f64,
+        /// Start, local y in metres.
+        from_y: f64,
+        /// Goal, local x in metres.
+        to_x: f64,
+        /// Goal, local y in metres.
+        to_y: f64,
+    },
+    /// The tank or battery is too small to make progress in one sortie.
+    #[error("field {field_id}: a sortie cannot make progress: {reason}")]
+    SortieInfeasible {
+        /// The field.
+        field_id: String,
+        /// Why.
+        reason: String,
+    },
+}

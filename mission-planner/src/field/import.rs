@@ -1,0 +1,560 @@
+//! Reading fields and zones from GeoJSON, KML and KMZ bytes (no file system access).
+
+use crate::error::{FeatureRef, PlanError};
+use crate::field::validate::validate_polygon;
+use crate::field::{Field, Role};
+use crate::projection::LocalFrame;
+use geo::{BoundingRect, Coord, LineString, Polygon, Rect};
+use std::io::Read;
+
+/// Zones farther than this from a field (in degrees of latitude, ~110 m) are not attached to it.
+const ZONE_REACH_DEG: f64 = 0.001;
+/// Radius of a point exclusion/sensitive zone without a `radius_m` property, metres.
+const DEFAULT_POINT_RADIUS_M: f64 = 3.0;
+
+/// The fields read from one input file.
+#[derive(Debug, Clone)]
+pub struct FieldSet {
+    /// The fields in input order; an invalid field (or one next to an invalid zone) is an `Err`
+    /// naming its feature and where the defect is, so a batch can plan the others.
+    pub fields: Vec<Result<Field, PlanError>>,
+    /// How many exclusion zones the file holds.
+    pub n_exclusions: usize,
+    /// How many sensitive zones the file holds.
+    pub n_sensitive: usize,
+}
+
+enum RawGeom {
+    Polygons(Vec<Vec<Vec<[f64; 2]>>>),
+    Point([f64; 2], f64),
+    Unsupported(String),
+}
+
+struct RawFeature {
+    feature: FeatureRef,
+    role: Result<Role, String>,
+    land_type: Option<String>,
+    geom: RawGeom,
+}
+
+/// Reads every field and zone of a GeoJSON, KML or KMZ document (detected from its content).
+///
+/// Polygons whose `role` property is `"exclusion"` or `"sensitive"` become zones attached to
+/// the fields within about 100 m; everything else is a field. A MultiPolygon field becomes one
+/// field per part (`<id>_1`, `<id>_2`, …). The id is taken from `polygon_uuid`, `id`, the feature
+/// id or the KML name, and the land type from `land_type` / `land_type_en`.
+///
+/// # Errors
+/// [`PlanError::GeoJson`], [`PlanError::Kml`], [`PlanError::Kmz`] or [`PlanError::UnknownFormat`]
+/// when the document cannot be parsed at all, and [`PlanError::NoFields`] when it holds no field.
+/// Per-feature defects are reported inside [`FieldSet::fields`].
+pub fn read_fields(bytes: &[u8]) -> Result<FieldSet, PlanError> {
+    let raws = if bytes.starts_with(b"PK\x03\x04") {
+        read_kml(&kmz_to_kml(bytes)?)?
+    } else {
+        let text = std::str::from_utf8(bytes).map_err(|_| PlanError::UnknownFormat)?;
+        let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+        if trimmed.starts_with('{') {
+            read_geojson(trimmed)?
+        } else if trimmed.starts_with('<') {
+            read_kml(trimmed)?
+        } else {
+            return Err(PlanError::UnknownFormat);
+        }
+    };
+    assemble(raws)
+}
+
+fn kmz_to_kml(bytes: &[u8]) -> Result<String, PlanError> {
+    let kmz = |e: &dyn std::fmt::Display| PlanError::Kmz {
+        message: e.to_string(),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| kmz(&e))?;
+    let mut best: Option<usize> = None;
+    for i in 0..archive.len() {
+        let file = archive.by_index(i).map_err(|e| kmz(&e))?;
+        let name = file.name().map_err(|e| kmz(&e))?.to_ascii_lowercase();
+        if name.ends_with("doc.kml") {
+            best = Some(i);
+            break;
+        }
+        if name.ends_with(".kml") && best.is_none() {
+            best = Some(i);
+        }
+    }
+    let i = best.ok_or_else(|| kmz(&"the archive holds no .kml file"))?;
+    let mut file = archive.by_index(i).map_err(|e| kmz(&e))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| kmz(&e))?;
+    Ok(text)
+}
+
+fn prop_str(props: Option<&geojson::JsonObject>, key: &str) -> Option<String> {
+    props?.get(key).and_then(|v| match v {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn parse_role(role: Option<String>) -> Result<Role, String> {
+    match role.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("field") => Ok(Role::Field),
+        Some("exclusion") => Ok(Role::Exclusion),
+        Some("sensitive") => Ok(Role::Sensitive),
+        Some(_) => Err(role.unwrap_or_default()),
+    }
+}
+
+fn positions(ring: &[geojson::Position]) -> Vec<[f64; 2]> {
+    ring.iter()
+        .map(|p| {
+            [
+                p.as_slice().first().copied().unwrap_or(f64::NAN),
+                p.as_slice().get(1).copied().unwrap_or(f64::NAN),
+            ]
+        })
+        .collect()
+}
+
+fn geojson_geom(g: Option<&geojson::Geometry>, radius: f64) -> RawGeom {
+    use geojson::GeometryValue as V;
+    match g.map(|g| &g.value) {
+        None => RawGeom::Unsupported("none".into()),
+        Some(V::Polygon { coordinates }) => {
+            RawGeom::Polygons(vec![coordinates.iter().map(|r| positions(r)).collect()])
+        }
+        Some(V::MultiPolygon { coordinates }) => RawGeom::Polygons(
+            coordinates
+                .iter()
+                .map(|p| p.iter().map(|r| positions(r)).collect())
+                .collect(),
+        ),
+        Some(V::Point { coordinates }) => {
+            RawGeom::Point(positions(std::slice::from_ref(coordinates))[0], radius)
+        }
+        Some(other) => RawGeom::Unsupported(geojson_type_name(other).into()),
+    }
+}
+
+fn geojson_type_name(v: &geojson::GeometryValue) -> &'static str {
+    use geojson::GeometryValue as V;
+    match v {
+        V::Point { .. } => "Point",
+        V::MultiPoint { .. } => "MultiPoint",
+        V::LineString { .. } => "LineString",
+        V::MultiLineString { .. } => "MultiLineString",
+        V::Polygon { .. } => "Polygon",
+        V::MultiPolygon { .. } => "MultiPolygon",
+        V::GeometryCollection { .. } => "GeometryCollection",
+    }
+}
+
+fn read_geojson(text: &str) -> Result<Vec<RawFeature>, PlanError> {
+    let gj: geojson::GeoJson = text
+        .parse()
+        .map_err(|e: geojson::Error| PlanError::GeoJson {
+            message: e.to_string(),
+        })?;
+    let features: Vec<geojson::Feature> = match gj {
+        geojson::GeoJson::FeatureCollection(fc) => fc.features,
+        geojson::GeoJson::Feature(f) => vec![f],
+        geojson::GeoJson::Geometry(g) => vec![geojson::Feature {
+            geometry: Some(g),
+            ..Default::default()
+        }],
+    };
+    Ok(features
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let props = f.properties.as_ref();
+            let id = prop_str(props, "polygon_uuid")
+                .or_else(|| prop_str(props, "id"))
+                .or_else(|| {
+                    f.id.as_ref().map(|id| match id {
+                        geojson::feature::Id::String(s) => s.clone(),
+                        geojson::feature::Id::Number(n) => n.to_string(),
+                    })
+                })
+                .or_else(|| prop_str(props, "name"));
+            let radius = props
+                .and_then(|p| p.get("radius_m"))
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(DEFAULT_POINT_RADIUS_M);
+            RawFeature {
+                feature: FeatureRef { index, id },
+                role: parse_role(prop_str(props, "role")),
+                land_type: prop_str(props, "land_type").or_else(|| prop_str(props, "land_type_en")),
+                geom: geojson_geom(f.geometry.as_ref(), radius),
+            }
+        })
+        .collect())
+}
+
+fn kml_ring(r: &kml::types::LinearRing) -> Vec<[f64; 2]> {
+    r.coords.iter().map(|c| [c.x, c.y]).collect()
+}
+
+fn kml_polygons(g: &kml::types::Geometry, out: &mut Vec<Vec<Vec<[f64; 2]>>>) -> Result<(), String> {
+    use kml::types::Geometry as G;
+    match g {
+        G::Polygon(p) => {
+            out.push(
+                std::iter::once(kml_ring(&p.outer))
+                    .chain(p.inner.iter().map(kml_ring))
+                    .collect(),
+            );
+            Ok(())
+        }
+        G::MultiGeometry(m) => m.geometries.iter().try_for_each(|g| kml_polygons(g, out)),
+        G::Point(_) => Err("Point".into()),
+        G::LineString(_) => Err("LineString".into()),
+        G::LinearRing(r) => {
+            out.push(vec![kml_ring(r)]);
+            Ok(())
+        }
+        _ => Err("Model".into()),
+    }
+}
+
+/// `<ExtendedData>` values: `<Data name="k"><value>v</value></Data>` or `<SimpleData name="k">v</SimpleData>`.
+fn kml_data(children: &[kml::types::Element], key: &str) -> Option<String> {
+    for el in children {
+        let named = el.attrs.get("name").is_some_and(|n| n == key);
+        if named && el.name == "SimpleData" {
+            return el.content.clone().map(|s| s.trim().to_string());
+        }
+        if named
+            && el.name == "Data"
+            && let Some(v) = el.children.iter().find(|c| c.name == "value")
+        {
+            return v.content.clone().map(|s| s.trim().to_string());
+        }
+        if let Some(v) = kml_data(&el.children, key) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn walk_kml(k: &kml::Kml, out: &mut Vec<RawFeature>) {
+    use kml::Kml as K;
+    match k {
+        K::KmlDocument(d) => d.elements.iter().for_each(|e| walk_kml(e, out)),
+        K::Document { elements, .. } => elements.iter().for_each(|e| walk_kml(e, out)),
+        K::Folder(f) => f.elements.iter().for_each(|e| walk_kml(e, out)),
+        K::Placemark(p) => {
+            let index = out.len();
+            let id = kml_data(&p.children, "polygon_uuid")
+                .or_else(|| kml_data(&p.children, "id"))
+                .or_else(|| p.attrs.get("id").cloned())
+                .or_else(|| p.name.clone());
+            let mut polys = Vec::new();
+            let geom = match p.geometry.as_ref() {
+                None => RawGeom::Unsupported("none".into()),
+                Some(g) => match kml_polygons(g, &mut polys) {
+                    Ok(()) => RawGeom::Polygons(polys),
+                    Err(kind) => RawGeom::Unsupported(kind),
+                },
+            };
+            out.push(RawFeature {
+                feature: FeatureRef { index, id },
+                role: parse_role(kml_data(&p.children, "role")),
+                land_type: kml_data(&p.children, "land_type")
+                    .or_else(|| kml_data(&p.children, "land_type_en")),
+                geom,
+            });
+        }
+        K::Polygon(p) => {
+            let g = kml::types::Geometry::Polygon(p.clone());
+            let mut polys = Vec::new();
+            let _ = kml_polygons(&g, &mut polys);
+            out.push(RawFeature {
+                feature: FeatureRef {
+                    index: out.len(),
+                    id: None,
+                },
+                role: Ok(Role::Field),
+                land_type: None,
+                geom: RawGeom::Polygons(polys),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Checks that the document is well-formed XML (balanced, properly nested tags) before the
+/// `kml` crate sees it: its reader does not stop at an unexpected end of input.
+fn check_xml(text: &str) -> Result<(), PlanError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(_)) => depth += 1,
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) if depth == 0 => return Ok(()),
+            Ok(Event::Eof) => {
+                return Err(PlanError::Kml {
+                    message: format!("unexpected end of document inside {depth} open element(s)"),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(PlanError::Kml {
+                    message: format!("at byte {}: {e}", reader.error_position()),
+                });
+            }
+        }
+    }
+}
+
+fn read_kml(text: &str) -> Result<Vec<RawFeature>, PlanError> {
+    check_xml(text)?;
+    let k: kml::Kml = text.parse().map_err(|e: kml::Error| PlanError::Kml {
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    walk_kml(&k, &mut out);
+    Ok(out)
+}
+
+/// A WGS84 circle of `radius_m` around `[lon, lat]`.
+fn circle(center: [f64; 2], radius_m: f64) -> Vec<[f64; 2]> {
+    let frame = LocalFrame::new(center[0], center[1]);
+    let n = 24;
+    (0..=n)
+        .map(|i| {
+            let a = std::f64::consts::TAU * f64::from(i % n) / f64::from(n);
+            let c = frame.to_wgs84(Coord {
+                x: radius_m * a.cos(),
+                y: radius_m * a.sin(),
+            });
+            [c.x, c.y]
+        })
+        .collect()
+}
+
+fn finite_bbox(rings: &[Vec<[f64; 2]>]) -> Option<Rect> {
+    let pts: Vec<Coord> = rings
+        .iter()
+        .flatten()
+        .filter(|p| p[0].is_finite() && p[1].is_finite())
+        .map(|p| Coord { x: p[0], y: p[1] })
+        .collect();
+    LineString(pts).bounding_rect()
+}
+
+fn near(a: &Rect, b: &Rect) -> bool {
+    let r = ZONE_REACH_DEG;
+    let lon_r = r / a.min().y.to_radians().cos().max(0.05);
+    a.min().x - lon_r <= b.max().x
+        && b.min().x - lon_r <= a.max().x
+        && a.min().y - r <= b.max().y
+        && b.min().y - r <= a.max().y
+}
+
+/// A field feature before validation: where it is, its land type, its polygons' rings.
+type FieldEntry = (
+    FeatureRef,
+    Option<String>,
+    Result<Vec<Vec<Vec<[f64; 2]>>>, PlanError>,
+);
+
+fn assemble(raws: Vec<RawFeature>) -> Result<FieldSet, PlanError> {
+    struct Zone {
+        role: Role,
+        bbox: Option<Rect>,
+        poly: Result<Polygon, PlanError>,
+    }
+    let mut zones = Vec::new();
+    let mut fields: Vec<FieldEntry> = Vec::new();
+    for raw in raws {
+        let feature = raw.feature.clone();
+        let role = match raw.role {
+            Ok(r) => r,
+            Err(role) => {
+                fields.push((
+                    feature.clone(),
+                    None,
+                    Err(PlanError::UnknownRole { feature, role }),
+                ));
+                continue;
+            }
+        };
+        let polys = match raw.geom {
+            RawGeom::Polygons(p) => Ok(p),
+            RawGeom::Point(c, r) if role != Role::Field => Ok(vec![vec![circle(c, r)]]),
+            RawGeom::Point(..) => Err(PlanError::UnsupportedGeometry {
+                feature: feature.clone(),
+                kind: "Point".into(),
+            }),
+            RawGeom::Unsupported(kind) => Err(PlanError::UnsupportedGeometry {
+                feature: feature.clone(),
+                kind,
+            }),
+        };
+        match role {
+            Role::Field => fields.push((feature, raw.land_type, polys)),
+            Role::Exclusion | Role::Sensitive => match polys {
+                Ok(polys) => {
+                    for rings in polys {
+                        zones.push(Zone {
+                            role,
+                            bbox: finite_bbox(&rings),
+                            poly: validate_polygon(&feature, &rings).map(|(p, _)| p),
+                        });
+                    }
+                }
+                Err(e) => zones.push(Zone {
+                    role,
+                    bbox: None,
+                    poly: Err(e),
+                }),
+            },
+        }
+    }
+    if fields.is_empty() {
+        return Err(PlanError::NoFields);
+    }
+    let mut out = Vec::new();
+    for (feature, land_type, polys) in fields {
+        let polys = match polys {
+            Ok(p) => p,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        let base = feature
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("field_{}", feature.index + 1));
+        let n_parts = polys.len();
+        for (k, rings) in polys.iter().enumerate() {
+            let id = if n_parts > 1 {
+                format!("{base}_{}", k + 1)
+            } else {
+                base.clone()
+            };
+            let field = validate_polygon(&feature, rings).and_then(|(boundary, repairs)| {
+                let bbox = boundary.bounding_rect();
+                let mut field = Field {
+                    id,
+                    land_type: land_type.clone(),
+                    source: feature.clone(),
+                    boundary,
+                    exclusions: Vec::new(),
+                    sensitive: Vec::new(),
+                    repairs,
+                };
+                for z in &zones {
+                    let close = match (&bbox, &z.bbox) {
+                        (Some(a), Some(b)) => near(a, b),
+                        _ => true,
+                    };
+                    if !close {
+                        continue;
+                    }
+                    let poly = z.poly.clone()?;
+                    match z.role {
+                        Role::Exclusion => field.exclusions.push(poly),
+                        _ => field.sensitive.push(poly),
+                    }
+                }
+                Ok(field)
+            });
+            out.push(field);
+        }
+    }
+    Ok(FieldSet {
+        fields: out,
+        n_exclusions: zones.iter().filter(|z| z.role == Role::Exclusion).count(),
+        n_sensitive: zones.iter().filter(|z| z.role == Role::Sensitive).count(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FC: &str = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"polygon_uuid":"u-1","land_type":"田"},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.901,36.9],[139.901,36.901],[139.9,36.901],[139.9,36.9]]]}},
+      {"type":"Feature","properties":{"role":"exclusion"},"geometry":{"type":"Point","coordinates":[139.9005,36.9005]}},
+      {"type":"Feature","properties":{"role":"sensitive"},"geometry":{"type":"Polygon","coordinates":[[[139.902,36.9],[139.903,36.9],[139.903,36.901],[139.902,36.9]]]}},
+      {"type":"Feature","id":7,"properties":{},"geometry":{"type":"LineString","coordinates":[[139.9,36.9],[139.91,36.9]]}},
+      {"type":"Feature","properties":{"id":"bad"},"geometry":{"type":"Polygon","coordinates":[[[36.9,139.9],[36.9,139.901],[36.901,139.901],[36.9,139.9]]]}}
+    ]}"#;
+
+    #[test]
+    fn geojson_batch_keeps_good_fields_and_names_bad_ones() {
+        let set = read_fields(FC.as_bytes()).unwrap();
+        assert_eq!(set.fields.len(), 3);
+        let f = set.fields[0].as_ref().unwrap();
+        assert_eq!(f.id, "u-1");
+        assert_eq!(f.land_type.as_deref(), Some("田"));
+        assert_eq!((f.exclusions.len(), f.sensitive.len()), (1, 1));
+        let e1 = set.fields[1].as_ref().unwrap_err().to_string();
+        assert!(
+            e1.contains("feature #3 (id \"7\")") && e1.contains("LineString"),
+            "{e1}"
+        );
+        let e2 = set.fields[2].as_ref().unwrap_err().to_string();
+        assert!(
+            e2.contains("feature #4 (id \"bad\")") && e2.contains("swapped"),
+            "{e2}"
+        );
+    }
+
+    #[test]
+    fn kml_and_kmz() {
+        let kml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Folder><name>f</name>
+<Placemark><name>paddy-1</name><Polygon><outerBoundaryIs><LinearRing><coordinates>
+139.9,36.9,0 139.901,36.9,0 139.901,36.901,0 139.9,36.901,0 139.9,36.9,0
+</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+<Placemark><name>tree</name><ExtendedData><Data name="role"><value>exclusion</value></Data></ExtendedData>
+<Polygon><outerBoundaryIs><LinearRing><coordinates>139.9004,36.9004 139.9006,36.9004 139.9006,36.9006 139.9004,36.9004</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+</Folder></Document></kml>"#;
+        let set = read_fields(kml.as_bytes()).unwrap();
+        let f = set.fields[0].as_ref().unwrap();
+        assert_eq!(f.id, "paddy-1");
+        assert_eq!(f.exclusions.len(), 1);
+
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            z.start_file("doc.kml", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut z, kml.as_bytes()).unwrap();
+            z.finish().unwrap();
+        }
+        let set = read_fields(buf.get_ref()).unwrap();
+        assert_eq!(set.fields[0].as_ref().unwrap().id, "paddy-1");
+    }
+
+    #[test]
+    fn garbage_is_a_typed_error() {
+        assert!(matches!(
+            read_fields(b"hello"),
+            Err(PlanError::UnknownFormat)
+        ));
+        assert!(matches!(
+            read_fields(b"{\"type\":"),
+            Err(PlanError::GeoJson { .. })
+        ));
+        assert!(matches!(
+            read_fields(b"<kml><Placemark>"),
+            Err(PlanError::Kml { .. })
+        ));
+        assert!(matches!(
+            read_fields(b"<kml><Placemark></kml>"),
+            Err(PlanError::Kml { .. })
+        ));
+        assert!(matches!(
+            read_fields(b"PK\x03\x04garbage"),
+            Err(PlanError::Kmz { .. })
+        ));
+    }
+}

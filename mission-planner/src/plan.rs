@@ -1,0 +1,306 @@
+//! The pipeline: field → sprayable area → headland → swaths → cells → route → sorties → report.
+
+use crate::config::PlanConfig;
+use crate::coverage;
+use crate::decompose::decompose;
+use crate::error::PlanError;
+use crate::field::Field;
+use crate::headland;
+use crate::projection::LocalFrame;
+use crate::region::Region;
+use crate::route::nearest::NearestNeighbour;
+use crate::route::transit::Router;
+use crate::route::{Element, SegmentKind, SwathOrder, Track, build_track};
+use crate::sortie::{self, Base, Sortie, SortieError, SortieModel};
+use crate::sprayable;
+use crate::swath::best_angle::{best_swaths, swaths_at};
+use crate::swath::objective::FlightTime;
+use geo::{Area, Coord, MultiPolygon, Orient, Polygon, orient::Direction};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The figures of a plan; `--json` prints one per field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanReport {
+    /// The field's id.
+    pub field_id: String,
+    /// The field's land type, if known.
+    pub land_type: Option<String>,
+    /// Field area, hectares.
+    pub area_ha: f64,
+    /// Sprayable area a spray disc can reach (field − margin − zones − buffers, opened by half a swath), ha.
+    pub sprayable_ha: f64,
+    /// Area inside the margins that no spray disc can reach without spraying outside (slivers, sharp corners), ha.
+    pub unreachable_ha: f64,
+    /// Interior spray legs.
+    pub n_swaths: usize,
+    /// Boustrophedon cells.
+    pub n_cells: usize,
+    /// Headland rings flown (all passes, outer boundary and holes).
+    pub n_headland_rings: usize,
+    /// Swath heading, degrees clockwise from north (0–180).
+    pub heading_deg: f64,
+    /// Length flown with the spray on, metres.
+    pub spray_length_m: f64,
+    /// Total horizontal path of all sorties, metres.
+    pub path_length_m: f64,
+    /// Coverage route alone (no refill trips), metres.
+    pub route_length_m: f64,
+    /// Stop-and-turns (heading changes above 20°).
+    pub turns: usize,
+    /// Total flight time of all sorties, seconds.
+    pub flight_time_s: f64,
+    /// Liquid the label asks for: rate × sprayable area, litres.
+    pub litres: f64,
+    /// Liquid the pump delivers at the set rate along the spray path (includes overlaps), litres.
+    pub litres_pumped: f64,
+    /// Number of sorties.
+    pub sorties: usize,
+    /// Sprayed ∩ sprayable / sprayable.
+    pub coverage: f64,
+    /// Sprayed ∩ (field − margin − zones − buffers) / the same, before the opening.
+    pub coverage_raw: f64,
+    /// Path length outside the field (ferry hops to an outside refill point excepted), metres.
+    pub outside_m: f64,
+    /// Path length inside exclusion zones, metres.
+    pub exclusion_m: f64,
+    /// Length of ferry hops between the field and a refill point outside it, metres.
+    pub ferry_m: f64,
+    /// Time `plan` took, milliseconds.
+    pub plan_ms: f64,
+}
+
+/// A planned field: geometry in local metres, the sorties, and the report.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The field's id.
+    pub field_id: String,
+    /// The local frame all geometry below is in.
+    pub frame: LocalFrame,
+    /// The field boundary, local metres.
+    pub field: Polygon,
+    /// Exclusion zones, local metres.
+    pub exclusions: Vec<Polygon>,
+    /// Sensitive zones, local metres.
+    pub sensitive: Vec<Polygon>,
+    /// The sprayable area coverage is measured against, local metres.
+    pub sprayable: MultiPolygon,
+    /// The refill / take-off / landing point, local metres.
+    pub refill: Coord,
+    /// Spray height above ground, metres.
+    pub height_m: f64,
+    /// Spray speed, m/s.
+    pub spray_speed: f64,
+    /// Transit speed, m/s.
+    pub transit_speed: f64,
+    /// The sorties in flight order.
+    pub sorties: Vec<Sortie>,
+    /// The figures.
+    pub report: PlanReport,
+}
+
+/// The corner of the field nearest the south-west corner of its bounding box that the drone can reach.
+fn default_refill(field: &Polygon, transit: &Region) -> Option<Coord> {
+    let (mut min_x, mut min_y) = (f64::MAX, f64::MAX);
+    for c in field.exterior().coords() {
+        min_x = min_x.min(c.x);
+        min_y = min_y.min(c.y);
+    }
+    field
+        .exterior()
+        .coords()
+        .filter(|c| transit.contains(**c))
+        .min_by(|a, b| {
+            (a.x - min_x)
+                .hypot(a.y - min_y)
+                .total_cmp(&(b.x - min_x).hypot(b.y - min_y))
+        })
+        .copied()
+}
+
+/// Plans one field: sprayable area, headland, swaths at the best heading, cells, route, sorties.
+///
+/// # Errors
+/// [`PlanError::InvalidValue`] for a bad configuration, [`PlanError::TooLarge`] for a field
+/// above `max_field_ha`, [`PlanError::NothingToSpray`] when margins and zones leave nothing,
+/// [`PlanError::NoRoute`] when parts of the field are cut off from each other or from the
+/// refill point by exclusion zones, and [`PlanError::SortieInfeasible`] when the tank or
+/// battery cannot make progress.
+pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
+    let t0 = Instant::now();
+    config.check()?;
+    let frame = LocalFrame::centred_on(&field.boundary);
+    let local = frame.polygon_to_local(&field.boundary);
+    let area_m2 = local.unsigned_area();
+    if area_m2 / 10_000.0 > config.max_field_ha {
+        return Err(PlanError::TooLarge {
+            feature: field.source.clone(),
+            area_ha: area_m2 / 10_000.0,
+            limit_ha: config.max_field_ha,
+        });
+    }
+    let exclusions: Vec<Polygon> = field
+        .exclusions
+        .iter()
+        .map(|p| frame.polygon_to_local(p))
+        .collect();
+    let sensitive: Vec<Polygon> = field
+        .sensitive
+        .iter()
+        .map(|p| frame.polygon_to_local(p))
+        .collect();
+    let w = config.swath_width.get();
+    let areas = sprayable::areas(
+        &local,
+        &exclusions,
+        &sensitive,
+        config.edge_margin.get(),
+        config.exclusion_clearance.get(),
+        config.drift_buffer.get(),
+        w,
+    );
+    let nothing = || PlanError::NothingToSpray {
+        field_id: field.id.clone(),
+    };
+    if areas.centre.0.is_empty() {
+        return Err(nothing());
+    }
+    let hl = headland::split(&areas.centre, w, config.headland_passes);
+    let swaths = if hl.interior.0.is_empty() {
+        swaths_at(&hl.swath_clip, &hl.interior, w, 0.0)
+    } else if let Some(h) = config.heading_deg {
+        swaths_at(
+            &hl.swath_clip,
+            &hl.interior,
+            w,
+            (90.0 - h).to_radians().rem_euclid(std::f64::consts::PI),
+        )
+    } else {
+        let objective = FlightTime {
+            spray_speed: config.spray_speed.get(),
+            transit_speed: config.transit_speed.get(),
+            turn_time: config.turn_time.get(),
+        };
+        best_swaths(&hl.swath_clip, &hl.interior, w, &objective)
+    };
+    let cells = decompose(&swaths);
+    let mut elements: Vec<Element> = hl
+        .rings
+        .iter()
+        .map(|r| Element::Ring(r.0.clone()))
+        .collect();
+    for c in &cells {
+        elements.push(Element::Cell(
+            c.legs.iter().map(|&(l, p)| swaths.leg_xy(l, p)).collect(),
+        ));
+    }
+    if elements.is_empty() {
+        return Err(nothing());
+    }
+    let transit = areas.transit.orient(Direction::Default);
+    let router = Router::new(Region::new(&transit));
+    let refill = match config.refill {
+        Some(r) => frame.to_local(r),
+        None => default_refill(&local, router.region()).ok_or_else(nothing)?,
+    };
+    let gate = if router.region().contains(refill) {
+        refill
+    } else {
+        router
+            .region()
+            .nearest_boundary_point(refill)
+            .ok_or_else(nothing)?
+    };
+    let no_route = |(a, b): (Coord, Coord)| PlanError::NoRoute {
+        field_id: field.id.clone(),
+        from_x: a.x,
+        from_y: a.y,
+        to_x: b.x,
+        to_y: b.y,
+    };
+    let order = NearestNeighbour.order(gate, &elements);
+    let route = build_track(gate, &elements, &order, &router).map_err(no_route)?;
+    let model = SortieModel {
+        litres_per_m: config.rate.l_per_m2() * w,
+        tank_l: config.tank.get(),
+        limit_s: config.endurance.get() * (1.0 - config.battery_reserve),
+        spray_speed: config.spray_speed.get(),
+        transit_speed: config.transit_speed.get(),
+        turn_time: config.turn_time.get(),
+        climb_time: config.height.get() / config.climb_speed.get(),
+        resume_overlap: config.resume_overlap.get(),
+    };
+    let base = Base {
+        refill,
+        gate,
+        router: &router,
+    };
+    let sorties = sortie::split(&route, &base, &model).map_err(|e| match e {
+        SortieError::NoRoute(a, b) => no_route((a, b)),
+        SortieError::NoProgress(reason) => PlanError::SortieInfeasible {
+            field_id: field.id.clone(),
+            reason,
+        },
+    })?;
+
+    let tracks = || sorties.iter().map(|s| &s.track);
+    let foot = coverage::footprint(&coverage::spray_lines(tracks()), w);
+    let field_region = Region::new(&MultiPolygon(vec![local.clone()]));
+    let exclusion_m = if exclusions.is_empty() {
+        0.0
+    } else {
+        coverage::length_inside(tracks(), &Region::new(&MultiPolygon(exclusions.clone())))
+    };
+    let sprayable_m2 = areas.reachable.unsigned_area();
+    let turns = tracks()
+        .map(|t| {
+            t.points
+                .windows(3)
+                .filter(|w| sortie::is_turn(w[0], w[1], w[2]))
+                .count()
+        })
+        .sum();
+    let report = PlanReport {
+        field_id: field.id.clone(),
+        land_type: field.land_type.clone(),
+        area_ha: area_m2 / 10_000.0,
+        sprayable_ha: sprayable_m2 / 10_000.0,
+        unreachable_ha: (areas.raw.unsigned_area() - sprayable_m2).max(0.0) / 10_000.0,
+        n_swaths: swaths.n_legs(),
+        n_cells: cells.len(),
+        n_headland_rings: hl.rings.len(),
+        heading_deg: (90.0 - swaths.angle.to_degrees()).rem_euclid(180.0),
+        spray_length_m: tracks().map(|t| t.length_of(SegmentKind::Spray)).sum(),
+        path_length_m: tracks().map(Track::length).sum(),
+        route_length_m: route.length(),
+        turns,
+        flight_time_s: sorties.iter().map(|s| s.flight_time_s).sum(),
+        litres: config.rate.l_per_m2() * sprayable_m2,
+        litres_pumped: sorties.iter().map(|s| s.litres).sum(),
+        sorties: sorties.len(),
+        coverage: coverage::coverage(&foot, &areas.reachable),
+        coverage_raw: coverage::coverage(&foot, &areas.raw),
+        outside_m: coverage::length_outside(tracks(), &field_region),
+        exclusion_m,
+        ferry_m: tracks()
+            .map(|t| t.length_of(SegmentKind::Ferry))
+            .fold(0.0, |a, b| a + b),
+        plan_ms: 0.0,
+    };
+    let mut plan = Plan {
+        field_id: field.id.clone(),
+        frame,
+        field: local,
+        exclusions,
+        sensitive,
+        sprayable: areas.reachable,
+        refill,
+        height_m: config.height.get(),
+        spray_speed: config.spray_speed.get(),
+        transit_speed: config.transit_speed.get(),
+        sorties,
+        report,
+    };
+    plan.report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    Ok(plan)
+}

@@ -1,0 +1,402 @@
+//! `agriops plan`: plan spray missions for every field of one or more GeoJSON/KML/KMZ files.
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use mission_planner::{
+    ApplicationRate, Autopilot, Coord, Field, Litres, Metres, MetresPerSecond, PlanConfig,
+    PlanError, Seconds, SwathWidth, plan, read_fields, to_geojson, to_kml, to_qgc_plan,
+    to_waypoints,
+};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// QGroundControl `.plan` (whole field plus one file per sortie).
+    Plan,
+    /// Mission Planner `QGC WPL 110` `.waypoints`.
+    Waypoints,
+    /// Google Earth `.kml`.
+    Kml,
+    /// `.geojson` with field, sprayable area and the flight path.
+    Geojson,
+}
+
+/// Which autopilot the missions are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AutopilotArg {
+    /// ArduPilot Copter, MAV_CMD_DO_SPRAYER.
+    Ardupilot,
+    /// PX4, MAV_CMD_DO_SET_ACTUATOR (actuator 1 = pump).
+    Px4,
+    /// PX4, MAV_CMD_DO_SET_SERVO on `--servo` with 1900/1000 µs PWM.
+    Px4Servo,
+}
+
+/// Arguments of `agriops plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Field files: GeoJSON, KML or KMZ; every field polygon in them is planned.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Effective spray width, metres.
+    #[arg(long)]
+    pub swath_width: f64,
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Output formats, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "plan,waypoints,kml,geojson"
+    )]
+    pub format: Vec<Format>,
+    /// Application rate in litres per 10 are (the unit on Japanese labels); default 0.8.
+    #[arg(long, conflicts_with = "rate_l_per_ha")]
+    pub rate_l_per_10a: Option<f64>,
+    /// Application rate in litres per hectare.
+    #[arg(long)]
+    pub rate_l_per_ha: Option<f64>,
+    /// Tank volume, litres.
+    #[arg(long, default_value_t = 10.0)]
+    pub tank_l: f64,
+    /// Battery endurance, minutes.
+    #[arg(long, default_value_t = 10.0)]
+    pub endurance_min: f64,
+    /// Spray speed, m/s.
+    #[arg(long, default_value_t = 5.0)]
+    pub speed_mps: f64,
+    /// Transit speed, m/s.
+    #[arg(long, default_value_t = 7.0)]
+    pub transit_speed_mps: f64,
+    /// Spray height above ground, metres.
+    #[arg(long, default_value_t = 2.0)]
+    pub height_m: f64,
+    /// Headland passes along the sprayable boundary.
+    #[arg(long, default_value_t = 1)]
+    pub headland_passes: u32,
+    /// No-spray buffer around sensitive zones, metres.
+    #[arg(long, default_value_t = 5.0)]
+    pub drift_buffer_m: f64,
+    /// Unsprayed strip along the field boundary, metres.
+    #[arg(long, default_value_t = 0.5)]
+    pub edge_margin_m: f64,
+    /// Clearance around exclusion zones, metres.
+    #[arg(long, default_value_t = 2.0)]
+    pub clearance_m: f64,
+    /// Refill / take-off point as LAT,LON (default: the field corner nearest its south-west).
+    #[arg(long, value_parser = parse_latlon)]
+    pub refill: Option<Coord>,
+    /// Fixed swath heading, degrees clockwise from north (default: best by flight time).
+    #[arg(long)]
+    pub heading_deg: Option<f64>,
+    /// Autopilot and spray control.
+    #[arg(long, value_enum, default_value = "ardupilot")]
+    pub autopilot: AutopilotArg,
+    /// Servo output for `--autopilot px4-servo`.
+    #[arg(long, default_value_t = 9)]
+    pub servo: u8,
+    /// Print one JSON report per field (JSON Lines) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_latlon(s: &str) -> Result<Coord, String> {
+    let (lat, lon) = s.split_once(',').ok_or("expected LAT,LON")?;
+    let lat: f64 = lat.trim().parse().map_err(|e| format!("latitude: {e}"))?;
+    let lon: f64 = lon.trim().parse().map_err(|e| format!("longitude: {e}"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("{lat},{lon} is not a LAT,LON position"));
+    }
+    Ok(Coord { x: lon, y: lat })
+}
+
+fn config(a: &Args) -> anyhow::Result<PlanConfig> {
+    let mut c = PlanConfig::new(SwathWidth::new(a.swath_width)?);
+    c.rate = match (a.rate_l_per_10a, a.rate_l_per_ha) {
+        (Some(r), _) => ApplicationRate::from_l_per_10a(r)?,
+        (None, Some(r)) => ApplicationRate::from_l_per_ha(r)?,
+        (None, None) => c.rate,
+    };
+    c.tank = Litres::new(a.tank_l)?;
+    c.endurance = Seconds::new(a.endurance_min * 60.0)?;
+    c.spray_speed = MetresPerSecond::new(a.speed_mps)?;
+    c.transit_speed = MetresPerSecond::new(a.transit_speed_mps)?;
+    c.height = Metres::new(a.height_m)?;
+    c.headland_passes = a.headland_passes;
+    c.drift_buffer = Metres::new(a.drift_buffer_m)?;
+    c.edge_margin = Metres::new(a.edge_margin_m)?;
+    c.exclusion_clearance = Metres::new(a.clearance_m)?;
+    c.refill = a.refill;
+    c.heading_deg = a.heading_deg;
+    c.check()?;
+    Ok(c)
+}
+
+/// A file-system-safe version of a field id.
+fn file_stem(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "field".into() } else { s }
+}
+
+fn write_outputs(
+    out: &Path,
+    stem: &str,
+    p: &mission_planner::Plan,
+    formats: &[Format],
+    ap: Autopilot,
+) -> anyhow::Result<()> {
+    let write = |name: String, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("Failed to write {}", path.display()))
+    };
+    for f in formats {
+        match f {
+            Format::Plan => {
+                write(format!("{stem}.plan"), to_qgc_plan(p, ap, None))?;
+                for s in &p.sorties {
+                    write(
+                        format!("{stem}_sortie{}.plan", s.index),
+                        to_qgc_plan(p, ap, Some(s.index)),
+                    )?;
+                }
+            }
+            Format::Waypoints => write(format!("{stem}.waypoints"), to_waypoints(p, ap, None))?,
+            Format::Kml => write(format!("{stem}.kml"), to_kml(p))?,
+            Format::Geojson => write(format!("{stem}.geojson"), to_geojson(p))?,
+        }
+    }
+    Ok(())
+}
+
+enum Job {
+    Field {
+        file: PathBuf,
+        field: Field,
+        stem: String,
+    },
+    Bad {
+        file: PathBuf,
+        error: PlanError,
+    },
+}
+
+/// Runs `agriops plan`.
+///
+/// # Errors
+/// A bad configuration or output directory fails at once; bad files or fields are reported
+/// one by one, the others are still planned, and the run then fails naming how many failed.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = config(&args)?;
+    let autopilot = match args.autopilot {
+        AutopilotArg::Ardupilot => Autopilot::ArduPilot,
+        AutopilotArg::Px4 => Autopilot::Px4Actuator,
+        AutopilotArg::Px4Servo => Autopilot::Px4Servo {
+            servo: args.servo,
+            pwm_on: 1900,
+            pwm_off: 1000,
+        },
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("Failed to create {}", args.out.display()))?;
+    let mut jobs = Vec::new();
+    let mut n_failed = 0usize;
+    let mut n_bad_files = 0usize;
+    let mut stems: HashMap<String, usize> = HashMap::new();
+    for file in &args.files {
+        let parsed = std::fs::read(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+            .and_then(|b| read_fields(&b).map_err(|e| anyhow::anyhow!("{}: {e}", file.display())));
+        match parsed {
+            Err(e) => {
+                eprintln!("error: {e}");
+                n_failed += 1;
+                n_bad_files += 1;
+            }
+            Ok(set) => {
+                for f in set.fields {
+                    jobs.push(match f {
+                        Ok(field) => {
+                            let base = file_stem(&field.id);
+                            let n = stems.entry(base.clone()).or_insert(0);
+                            *n += 1;
+                            let stem = if *n == 1 { base } else { format!("{base}_{n}") };
+                            Job::Field {
+                                file: file.clone(),
+                                field,
+                                stem,
+                            }
+                        }
+                        Err(error) => Job::Bad {
+                            file: file.clone(),
+                            error,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    let bar = if std::io::stdout().is_terminal() && jobs.len() > 1 {
+        let b = ProgressBar::new(jobs.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} fields {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let results: Vec<Result<mission_planner::PlanReport, String>> = jobs
+        .par_iter()
+        .map(|job| {
+            let r = match job {
+                Job::Bad { file, error } => Err(format!("{}: {error}", file.display())),
+                Job::Field { file, field, stem } => plan(field, &cfg)
+                    .map_err(|e| format!("{}: {e}", file.display()))
+                    .and_then(|p| {
+                        write_outputs(&args.out, stem, &p, &args.format, autopilot)
+                            .map_err(|e| format!("{e:#}"))?;
+                        Ok(p.report)
+                    }),
+            };
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    if !args.json {
+        println!(
+            "{:<28} {:>8} {:>8} {:>6} {:>9} {:>8} {:>7} {:>3} {:>8} {:>5} {:>7}",
+            "field",
+            "area ha",
+            "spray ha",
+            "swaths",
+            "path m",
+            "time s",
+            "litres",
+            "sor",
+            "coverage",
+            "out m",
+            "plan ms"
+        );
+    }
+    for r in &results {
+        match r {
+            Ok(rep) if args.json => println!("{}", serde_json::to_string(rep)?),
+            Ok(r) => println!(
+                "{:<28} {:>8.3} {:>8.3} {:>6} {:>9.0} {:>8.0} {:>7.1} {:>3} {:>8.4} {:>5.1} {:>7.2}",
+                r.field_id,
+                r.area_ha,
+                r.sprayable_ha,
+                r.n_swaths,
+                r.path_length_m,
+                r.flight_time_s,
+                r.litres,
+                r.sorties,
+                r.coverage,
+                r.outside_m,
+                r.plan_ms
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                n_failed += 1;
+            }
+        }
+    }
+    if n_failed > 0 {
+        bail!(
+            "{n_failed} of {} inputs (files and fields) failed; the others were planned and written to {}",
+            results.len() + n_bad_files,
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["plan"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).expect("valid arguments").args
+    }
+
+    #[test]
+    fn parses_refill_and_names() {
+        let c = parse_latlon("36.96, 139.98").unwrap();
+        assert_eq!((c.x, c.y), (139.98, 36.96));
+        assert!(
+            parse_latlon("139.98,36.96").is_err(),
+            "swapped order is out of range"
+        );
+        assert_eq!(file_stem("a/b c:д"), "a_b_c_д");
+    }
+
+    #[test]
+    fn plans_samples_and_fails_on_bad_fields_but_writes_the_others() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.geojson");
+        std::fs::write(
+            &bad,
+            r#"{"type":"Feature","properties":{"id":"x"},"geometry":{"type":"Polygon","coordinates":[[[36.9,139.9],[36.9,139.901],[36.901,139.901],[36.9,139.9]]]}}"#,
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let paddy = root.join("samples/fields/paddy_with_zones.geojson");
+        let kml = root.join("samples/fields/chofu_paddy.kml");
+        let a = args(&[
+            paddy.to_str().unwrap(),
+            kml.to_str().unwrap(),
+            bad.to_str().unwrap(),
+            "--swath-width",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "--autopilot",
+            "px4",
+            "--json",
+        ]);
+        let err = run(a).unwrap_err().to_string();
+        assert!(err.contains("1 of 3 inputs"), "{err}");
+        for f in [
+            "jp_fude_2024_rice_03.plan",
+            "jp_fude_2024_rice_03_sortie1.plan",
+            "jp_fude_2024_rice_03.waypoints",
+            "jp_fude_2024_rice_03.kml",
+            "jp_fude_2024_rice_03.geojson",
+            "jp_chofu_fude_osm_rice_01.plan",
+        ] {
+            assert!(out.join(f).is_file(), "{f} missing");
+        }
+        let plan: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("jp_fude_2024_rice_03.plan")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(plan["mission"]["firmwareType"], 12);
+        // The pole and the shed are exclusion polygons of the geofence.
+        assert_eq!(plan["geoFence"]["polygons"].as_array().unwrap().len(), 3);
+    }
+}
