@@ -31,6 +31,8 @@ fi
 (cd tests/browser && npm ci --no-audit --no-fund --silent)
 
 log "cargo tests"
+# The end-to-end tests run the agriops binary; build it first so no test builds it.
+cargo build -p web --bin agriops
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
@@ -41,5 +43,4 @@ log "doctests"
 cargo test --workspace --doc
 
 log "browser tests (Chromium, axe-core; screenshots in tests/artifacts/)"
-cargo build --bin agriops
 (cd tests/browser && AGRIOPS_BIN="$ROOT/target/debug/agriops" node --test --test-concurrency=1)

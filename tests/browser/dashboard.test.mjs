@@ -55,7 +55,7 @@ async function sendInterval(cowsPerHourRolling) {
       stops: 0, washes: 0, high_conductivity_alerts: 0, state: 'running',
     }],
   };
-  const r = await fetch(`${base}/api/v1/ingest`, {
+  const r = await fetch(`${base}/api/v1/ingest/parlor`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
@@ -80,9 +80,12 @@ async function shots(page, name) {
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
   cli(['farm', 'add', 'nasu', '--district', 'kuroiso', '--kind', 'dairy']);
+  cli(['farm', 'add', 'takabayashi', '--district', 'nishinasuno', '--kind', 'crop']);
   cli(['user', 'add', 'admin', '--role', 'admin', '--display-name', '管理者', '--password-stdin'], 'browser-pass\n');
   const farms = cli(['farm', 'list']);
   const farmId = farms.split('\n').find((l) => l.includes('nasu')).split('\t')[0];
+  const cropFarm = farms.split('\n').find((l) => l.includes('takabayashi')).split('\t')[0];
+  cli(['user', 'add', 'farmer', '--role', 'farmer', '--farm', cropFarm, '--display-name', '農家さん', '--password-stdin'], 'farmer-pass\n');
   const out = cli(['token', 'add', '--farm', farmId, '--name', 'browser']);
   token = out.match(/: ([0-9a-f]{64})/)[1];
   const port = await freePort();
@@ -102,13 +105,13 @@ after(async () => {
   server?.kill('SIGINT');
 });
 
-async function signedInPage() {
+async function signedInPage(user = 'admin', password = 'browser-pass') {
   const page = await browser.newPage({ locale: 'ja-JP' });
   await page.goto(`${base}/login`);
   await axeCheck(page, 'login');
   await shots(page, 'login');
-  await page.getByLabel('ユーザー名').fill('admin');
-  await page.getByLabel('パスワード').fill('browser-pass');
+  await page.getByLabel('ユーザー名').fill(user);
+  await page.getByLabel('パスワード').fill(password);
   await page.getByRole('button', { name: 'ログイン' }).click();
   await page.waitForURL(`${base}/`);
   return page;
@@ -162,5 +165,32 @@ test('sign in, see the parlor live, watch a value change, switch to English', as
   await page.goto(`${base}/admin`);
   await axeCheck(page, 'admin (en)');
   await shots(page, 'admin-en');
+  await page.close();
+});
+
+test('a farmer imports a field, plans it and sees the flight path on the map', async () => {
+  const page = await signedInPage('farmer', 'farmer-pass');
+  await page.getByRole('link', { name: 'ほ場' }).click();
+  await axeCheck(page, 'fields');
+  const paddy = readFileSync(join(root, 'samples', 'fields', 'paddy_with_zones.geojson'));
+  await page.getByLabel(/ファイル/).setInputFiles({ name: 'paddy.geojson', mimeType: 'application/geo+json', buffer: paddy });
+  await page.getByLabel('作物').fill('水稲');
+  await page.getByRole('button', { name: 'ほ場を取り込む' }).click();
+  await assert.doesNotReject(page.getByRole('status').filter({ hasText: 'ほ場を取り込みました' }).waitFor());
+  await axeCheck(page, 'fields after import');
+  await shots(page, 'fields');
+  await page.getByRole('status').getByRole('link').first().click();
+  await axeCheck(page, 'field');
+  await page.getByLabel('散布幅 (m)').fill('4');
+  await page.getByRole('button', { name: '計画を作る' }).click();
+  await page.waitForURL(/\/plans\/\d+$/);
+  // Leaflet draws the field, the sprayable area and the path as SVG paths.
+  await page.locator('#map path.leaflet-interactive').nth(5).waitFor({ timeout: 10_000 });
+  const coverage = await page.locator('tr', { hasText: '散布カバー率' }).locator('td').innerText();
+  assert.ok(parseFloat(coverage) >= 99, `coverage ${coverage}`);
+  await axeCheck(page, 'plan');
+  await shots(page, 'plan');
+  const download = await page.request.get(page.url() + '/download/plan');
+  assert.equal((await download.json()).fileType, 'Plan');
   await page.close();
 });

@@ -165,6 +165,9 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::home::router())
         .merge(crate::routes::ingest::router())
         .merge(crate::routes::admin::router())
+        .merge(crate::routes::assets::router())
+        .merge(crate::routes::fields::router())
+        .merge(crate::routes::openapi::router())
         .merge(crate::routes::parlors::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(

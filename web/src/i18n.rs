@@ -192,6 +192,92 @@ pub enum Msg {
     TokenShownOnce,
     /// None.
     NoneChoice,
+    /// Fields heading.
+    Fields,
+    /// Import fields.
+    ImportFields,
+    /// File with fields.
+    FieldFile,
+    /// Draw a field.
+    DrawField,
+    /// Drawing help.
+    DrawHelp,
+    /// Or paste GeoJSON.
+    PasteGeoJson,
+    /// Clear the drawing.
+    ClearDrawing,
+    /// Crop.
+    Crop,
+    /// Area.
+    AreaHa,
+    /// Fude polygon id.
+    FudeId,
+    /// Land type.
+    LandType,
+    /// Save.
+    Save,
+    /// Fields imported.
+    FieldsImported,
+    /// Some features could not be read.
+    FieldErrors,
+    /// Nothing to import.
+    NothingToImport,
+    /// Map.
+    Map,
+    /// Plan a spray flight.
+    PlanSpray,
+    /// Swath width.
+    SwathWidth,
+    /// Application rate L/10a.
+    RateL10a,
+    /// Tank litres.
+    TankL,
+    /// Battery endurance minutes.
+    EnduranceMin,
+    /// Spray speed.
+    SpeedMps,
+    /// Spray height.
+    HeightM,
+    /// Headland passes.
+    HeadlandPasses,
+    /// Drift buffer.
+    DriftBufferM,
+    /// Autopilot.
+    Autopilot,
+    /// Make the plan.
+    MakePlan,
+    /// Plans heading.
+    Plans,
+    /// Plan.
+    PlanWord,
+    /// Sprayable area.
+    SprayableHa,
+    /// Swaths.
+    Swaths,
+    /// Flight path length.
+    PathM,
+    /// Flight time.
+    FlightTime,
+    /// Litres needed.
+    Litres,
+    /// Sorties.
+    Sorties,
+    /// Coverage.
+    Coverage,
+    /// Downloads.
+    Downloads,
+    /// The planner refused the field.
+    PlanFailed,
+    /// Map legend.
+    Legend,
+    /// Legend: spraying.
+    LegendSpray,
+    /// Legend: transit, spray off.
+    LegendTransit,
+    /// Legend: no-fly zone.
+    LegendExclusion,
+    /// District overview heading.
+    DistrictOverview,
 }
 
 /// The name of a role.
@@ -328,6 +414,64 @@ impl Msg {
                 "This token is shown only once. Put it in the bridge's configuration:",
             ),
             Msg::NoneChoice => ("なし", "None"),
+            Msg::Fields => ("ほ場", "Fields"),
+            Msg::ImportFields => ("ほ場を取り込む", "Import fields"),
+            Msg::FieldFile => (
+                "ファイル（GeoJSON・KML・KMZ・筆ポリゴン）",
+                "File (GeoJSON, KML, KMZ, fude polygons)",
+            ),
+            Msg::DrawField => ("地図に描く", "Draw on the map"),
+            Msg::DrawHelp => (
+                "地図をクリックして、ほ場の角を順に指定してください（3点以上）。",
+                "Click the map at each corner of the field, in order (3 or more).",
+            ),
+            Msg::PasteGeoJson => (
+                "GeoJSON を貼り付け（地図で描くと自動で入ります）",
+                "Or paste GeoJSON (drawing fills this in)",
+            ),
+            Msg::ClearDrawing => ("描き直す", "Clear the drawing"),
+            Msg::Crop => ("作物", "Crop"),
+            Msg::AreaHa => ("面積 (ha)", "Area (ha)"),
+            Msg::FudeId => ("筆ポリゴンID", "Fude polygon id"),
+            Msg::LandType => ("耕地の種類", "Land type"),
+            Msg::Save => ("保存", "Save"),
+            Msg::FieldsImported => ("ほ場を取り込みました:", "Fields imported:"),
+            Msg::FieldErrors => (
+                "読み込めなかった図形があります:",
+                "Some shapes could not be read:",
+            ),
+            Msg::NothingToImport => (
+                "ファイルを選ぶか、地図に描くか、GeoJSON を貼り付けてください。",
+                "Choose a file, draw on the map or paste GeoJSON.",
+            ),
+            Msg::Map => ("地図", "Map"),
+            Msg::PlanSpray => ("散布飛行を計画する", "Plan a spray flight"),
+            Msg::SwathWidth => ("散布幅 (m)", "Swath width (m)"),
+            Msg::RateL10a => ("散布量 (L/10a)", "Rate (L/10a)"),
+            Msg::TankL => ("タンク容量 (L)", "Tank (L)"),
+            Msg::EnduranceMin => ("バッテリー飛行時間 (分)", "Battery endurance (min)"),
+            Msg::SpeedMps => ("散布速度 (m/s)", "Spray speed (m/s)"),
+            Msg::HeightM => ("散布高度 (m)", "Spray height (m)"),
+            Msg::HeadlandPasses => ("外周の周回数", "Headland passes"),
+            Msg::DriftBufferM => ("ドリフト緩衝帯 (m)", "Drift buffer (m)"),
+            Msg::Autopilot => ("フライトコントローラ", "Autopilot"),
+            Msg::MakePlan => ("計画を作る", "Make the plan"),
+            Msg::Plans => ("散布計画", "Spray plans"),
+            Msg::PlanWord => ("計画", "Plan"),
+            Msg::SprayableHa => ("散布面積 (ha)", "Sprayable (ha)"),
+            Msg::Swaths => ("散布列", "Swaths"),
+            Msg::PathM => ("飛行距離 (m)", "Path (m)"),
+            Msg::FlightTime => ("飛行時間", "Flight time"),
+            Msg::Litres => ("薬液量 (L)", "Liquid (L)"),
+            Msg::Sorties => ("フライト回数", "Sorties"),
+            Msg::Coverage => ("散布カバー率", "Coverage"),
+            Msg::Downloads => ("ミッションファイル", "Mission files"),
+            Msg::PlanFailed => ("このほ場は計画できません:", "This field cannot be planned:"),
+            Msg::Legend => ("凡例", "Legend"),
+            Msg::LegendSpray => ("散布（色はフライトごと）", "spraying (colour per sortie)"),
+            Msg::LegendTransit => ("移動・散布停止", "transit, spray off"),
+            Msg::LegendExclusion => ("飛行禁止区域", "no-fly zone"),
+            Msg::DistrictOverview => ("地区別の概況（本日）", "Districts at a glance (today)"),
         };
         match lang {
             Lang::Ja => ja,

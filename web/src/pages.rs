@@ -7,9 +7,6 @@ use crate::auth::CurrentUser;
 use crate::i18n::{Lang, Msg};
 use crate::storage::Role;
 
-/// The stylesheet, served at `/static/app.css`.
-pub const APP_CSS: &str = include_str!("../static/app.css");
-
 /// The page frame: language, skip link, header with navigation, sign-out and language switch.
 pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup) -> Markup {
     html! {
@@ -29,6 +26,7 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                         nav aria-label=(Msg::Home.text(lang)) {
                             ul {
                                 li { a href="/" { (Msg::Home.text(lang)) } }
+                                li { a href="/fields" { (Msg::Fields.text(lang)) } }
                                 @if matches!(u.user.role, Role::Admin | Role::Staff | Role::Dairy) {
                                     li { a href="/parlors" { (Msg::Parlors.text(lang)) } }
                                 }

@@ -102,6 +102,42 @@ impl TestApp {
         .await
     }
 
+    /// POST a multipart form: `(name, filename, bytes)` parts.
+    pub(crate) async fn post_multipart(
+        &self,
+        uri: &str,
+        cookies: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Resp {
+        let boundary = "agriops-test-boundary-7d1f";
+        let mut body = Vec::new();
+        for (name, filename, bytes) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match filename {
+                Some(f) => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(
+            Request::post(uri)
+                .header(header::COOKIE, cookies)
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await
+    }
+
     /// A farm in the first district.
     pub(crate) async fn farm(&self, name: &str, kind: &str) -> Farm {
         let d = self.state.db.districts().await.expect("districts");

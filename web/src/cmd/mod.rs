@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 pub mod admin;
 pub mod bridge;
+pub mod demo;
 pub mod fly;
 pub mod modbus;
 pub mod plan;
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the dashboard and APIs (SQLite in ./agriops-data by default).
     Serve(serve::Args),
+    /// Serve a demo: fresh database, demo users, sample fields and simulated parlors.
+    Demo(demo::Args),
     /// Manage users.
     User(admin::UserArgs),
     /// Manage farms.
@@ -54,6 +57,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::User(args) => admin::run_user(args),
         Command::Farm(args) => admin::run_farm(args),
         Command::Token(args) => admin::run_token(args),

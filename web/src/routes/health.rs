@@ -13,10 +13,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/static/app.css", get(app_css))
 }
 
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+/// 200 when the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "ok"), (status = 503, description = "database unavailable")))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.db.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n"),
         Err(error) => {
@@ -26,7 +28,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus/OpenMetrics text: requests, latency, ingest counters.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, &state.metrics.registry) {
         Ok(()) => (
@@ -45,16 +50,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn app_css() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        crate::pages::APP_CSS,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
@@ -71,7 +66,5 @@ mod tests {
         assert_eq!(m.status, StatusCode::OK);
         assert!(m.body.contains("agriops_http_requests_total"), "{}", m.body);
         assert!(m.body.contains("status=\"404\""), "{}", m.body);
-        let css = app.get("/static/app.css", "").await;
-        assert!(css.body.contains(":focus"));
     });
 }

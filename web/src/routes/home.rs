@@ -46,8 +46,37 @@ async fn home(
             .unwrap_or_default()
     };
     let title = Msg::Home.text(lang);
+    let overview = if user.user.role.sees_all_farms() {
+        state
+            .db
+            .district_overview(crate::storage::jst_day_start(chrono::Utc::now()))
+            .await?
+    } else {
+        Vec::new()
+    };
     let body = html! {
         h1 { (title) }
+        @if !overview.is_empty() {
+            h2 { (Msg::DistrictOverview.text(lang)) }
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::Districts.text(lang)) }
+                    th.num scope="col" { (Msg::Farms.text(lang)) }
+                    th.num scope="col" { (Msg::Fields.text(lang)) }
+                    th.num scope="col" { (Msg::AreaHa.text(lang)) }
+                    th.num scope="col" { (Msg::Plans.text(lang)) }
+                    th.num scope="col" { (Msg::Parlors.text(lang)) }
+                    th.num scope="col" { (Msg::CowsToday.text(lang)) }
+                    th.num scope="col" { (Msg::MilkToday.text(lang)) }
+                } }
+                tbody { @for d in &overview { tr {
+                    th scope="row" { (match lang { Lang::Ja => &d.name_ja, Lang::En => &d.name_en }) }
+                    td.num { (d.farms) } td.num { (d.fields) } td.num { (format!("{:.1}", d.field_ha)) }
+                    td.num { (d.plans) } td.num { (d.parlors) } td.num { (format!("{:.0}", d.cows_day)) }
+                    td.num { (format!("{:.0}", d.milk_kg_day)) }
+                } } }
+            }
+        }
         h2 { (Msg::Farms.text(lang)) }
         table {
             thead { tr {

@@ -1,4 +1,4 @@
-//! The ingest API for parlor bridges: `POST /api/v1/ingest`, bearer token, idempotent batches.
+//! The ingest API for parlor bridges: `POST /api/v1/ingest/parlor`, bearer token, idempotent batches.
 
 use axum::Router;
 use axum::extract::State;
@@ -6,13 +6,15 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use parlor_bridge::wire::{IngestAck, IngestBatch, WIRE_VERSION};
 
+#[allow(unused_imports)]
+use super::openapi::ApiError;
 use crate::app::AppState;
 use crate::auth::token_hash;
 use crate::error::{AppError, AppJson};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/ingest", post(ingest))
+    Router::new().route("/api/v1/ingest/parlor", post(ingest))
 }
 
 /// The bearer token of a request, if it has one.
@@ -26,7 +28,19 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-async fn ingest(
+/// Stores a batch of bridge records exactly once.
+#[utoipa::path(
+    post, path = "/api/v1/ingest/parlor", tag = "ingest",
+    request_body(content = inline(Object), description = "`parlor_bridge::wire::IngestBatch`: {version, bridge_id, batch_key, records: [{type: milking|interval|gap|session, …}]}"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Must equal the body's batch_key")),
+    responses(
+        (status = 200, description = "`IngestAck`: {batch_key, accepted, duplicates}; a replayed batch accepts 0", body = inline(Object)),
+        (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
+        (status = 422, description = "Malformed body, unknown wire version or a key mismatch", body = ApiError),
+    ),
+    security(("bridge_token" = []))
+)]
+pub(crate) async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     AppJson(batch): AppJson<IngestBatch>,
@@ -122,7 +136,7 @@ mod tests {
         body: String,
         idem: Option<&str>,
     ) -> crate::testutil::Resp {
-        let mut req = Request::post("/api/v1/ingest")
+        let mut req = Request::post("/api/v1/ingest/parlor")
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT_LANGUAGE, "en");
         if !token.is_empty() {

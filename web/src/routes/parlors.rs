@@ -15,6 +15,8 @@ use futures::Stream;
 use maud::{Markup, PreEscaped, html};
 use serde::Serialize;
 
+#[allow(unused_imports)]
+use super::openapi::ApiError;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::charts::{Bars, bar_chart_svg};
@@ -63,7 +65,7 @@ async fn visible_parlors(state: &AppState, user: &CurrentUser) -> Result<Vec<Par
 }
 
 /// What the live page shows of a parlor, numbers already formatted for the person.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Summary {
     /// Parlor id.
     pub id: i64,
@@ -430,7 +432,11 @@ async fn days_svg(
     Ok(svg_response(svg))
 }
 
-async fn api_list(
+/// Every parlor the signed-in user may see, with live values.
+#[utoipa::path(get, path = "/api/v1/parlors", tag = "dairy",
+    responses((status = 200, body = Vec<Summary>), (status = 401, body = ApiError), (status = 403, body = ApiError)),
+    security(("session" = [])))]
+pub(crate) async fn api_list(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<axum::Json<Vec<Summary>>, AppError> {
@@ -441,7 +447,12 @@ async fn api_list(
     Ok(axum::Json(out))
 }
 
-async fn api_summary(
+/// One parlor's live values.
+#[utoipa::path(get, path = "/api/v1/parlors/{id}/summary", tag = "dairy",
+    params(("id" = i64, Path, description = "Parlor id")),
+    responses((status = 200, body = Summary), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("session" = [])))]
+pub(crate) async fn api_summary(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
@@ -480,7 +491,8 @@ mod tests {
             let rec = Record::Interval(KpiInterval {
                 key: format!("{farm_name}/1"),
                 parlor: format!("{farm_name}-rotary"),
-                farm: farm_name.into(), unit: 1,
+                farm: farm_name.into(),
+                unit: 1,
                 start,
                 end,
                 online_s: 60.0,
@@ -565,6 +577,14 @@ mod tests {
         assert_eq!(s["cows_today"], 20.0);
         assert_eq!(s["kg_today"], 240.0);
         assert_eq!(s["alerts_today"], 1);
+        // The staff overview sums both farms' parlors in their district (10 + 20 cows, 360 kg).
+        let home = app.get("/", &staff.cookies).await.body;
+        assert!(home.contains("地区別の概況"), "{home}");
+        assert!(
+            home.contains("<td class=\"num\">30</td>")
+                && home.contains("<td class=\"num\">360</td>"),
+            "{home}"
+        );
         let farmer = app.user("grower", Role::Farmer, Some(north)).await;
         assert_eq!(
             app.get("/parlors", &farmer.cookies).await.status,

@@ -124,6 +124,31 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// One district's figures for the staff overview.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct DistrictOverview {
+    /// District id.
+    pub id: i64,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Farms registered.
+    pub farms: i64,
+    /// Fields registered.
+    pub fields: i64,
+    /// Their area, hectares.
+    pub field_ha: f64,
+    /// Spray plans made.
+    pub plans: i64,
+    /// Rotary parlors reporting.
+    pub parlors: i64,
+    /// Cows milked in the day bucket asked for.
+    pub cows_day: f64,
+    /// Milk in that day, kg.
+    pub milk_kg_day: f64,
+}
+
 /// What is needed to create a user (the password already hashed).
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
@@ -168,6 +193,37 @@ impl Db {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, District>(
             "SELECT id, code, name_ja, name_en FROM districts ORDER BY id")
             .fetch_all(pool).await?))
+    }
+
+    /// Per-district counts and the milking totals of the day starting at `day_start`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn district_overview(
+        &self,
+        day_start: DateTime<Utc>,
+    ) -> Result<Vec<DistrictOverview>, StorageError> {
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, DistrictOverview>(
+            "SELECT d.id, d.name_ja, d.name_en, \
+               (SELECT COUNT(*) FROM farms f WHERE f.district_id = d.id) AS farms, \
+               (SELECT COUNT(*) FROM fields fl JOIN farms f ON f.id = fl.farm_id \
+                  WHERE f.district_id = d.id) AS fields, \
+               (SELECT COALESCE(SUM(fl.area_ha), 0.0) FROM fields fl JOIN farms f ON f.id = fl.farm_id \
+                  WHERE f.district_id = d.id) AS field_ha, \
+               (SELECT COUNT(*) FROM plans pl JOIN fields fl ON fl.id = pl.field_id \
+                  JOIN farms f ON f.id = fl.farm_id WHERE f.district_id = d.id) AS plans, \
+               (SELECT COUNT(*) FROM parlors p JOIN farms f ON f.id = p.farm_id \
+                  WHERE f.district_id = d.id) AS parlors, \
+               (SELECT COALESCE(SUM(r.cows), 0.0) FROM parlor_rollups r \
+                  JOIN parlors p ON p.id = r.parlor_id JOIN farms f ON f.id = p.farm_id \
+                  WHERE f.district_id = d.id AND r.granularity = 'day' AND r.bucket_start = $1) AS cows_day, \
+               (SELECT COALESCE(SUM(r.milk_kg), 0.0) FROM parlor_rollups r \
+                  JOIN parlors p ON p.id = r.parlor_id JOIN farms f ON f.id = p.farm_id \
+                  WHERE f.district_id = d.id AND r.granularity = 'day' AND r.bucket_start = $1) AS milk_kg_day \
+             FROM districts d ORDER BY d.id")
+            .bind(day_start).fetch_all(pool).await?),
+        )
     }
 
     /// Registers a farm and returns it.
@@ -398,6 +454,12 @@ mod tests {
         );
         db.delete_session("h1").await.unwrap();
         assert!(db.session("h1").await.unwrap().is_none());
+
+        let o = db.district_overview(Utc::now()).await.unwrap();
+        assert_eq!(o.len(), 3);
+        assert_eq!((o[0].farms, o[0].fields, o[0].parlors), (1, 0, 0));
+        assert_eq!(o[0].field_ha, 0.0);
+        assert_eq!(o[1].farms, 0);
 
         db.set_user_lang(u.id, "en").await.unwrap();
         assert_eq!(

@@ -5,9 +5,11 @@
 //! per backend. Migrations live in `web/migrations/{sqlite,postgres}` and run at start-up.
 
 mod accounts;
+mod fields;
 mod parlors;
 
-pub use accounts::{District, Farm, NewUser, Role, SessionRow, User};
+pub use accounts::{District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
+pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use parlors::{IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start};
 
 use std::path::Path;

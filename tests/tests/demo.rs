@@ -1,0 +1,141 @@
+//! `agriops demo` end to end: the binary's own parlor simulators are polled over Modbus by a
+//! real bridge that forwards to the server's ingest API; the dairy pages must show milkings.
+//! Needs nothing from `../shared`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agriops_e2e::{KillOnDrop, free_tcp_port, workspace_root};
+
+fn agriops() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let bin = target.join("debug/agriops");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p web --bin agriops` first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_parlors_reach_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let _demo = KillOnDrop(
+        Command::new(agriops())
+            .args([
+                "demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--speedup",
+                "20",
+                "--tile-url",
+                "",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start agriops demo"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let form = loop {
+        if let Ok(r) = client.get(format!("{base}/login")).send().await {
+            break r.text().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the demo server did not start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the sign-in form has a CSRF token")
+        .to_owned();
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "dairy"),
+            ("password", "demo-dairy"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "sign-in as the demo dairy operator: {}",
+        r.status()
+    );
+
+    // Milkings flow: simulator → Modbus → bridge → outbox → HTTP ingest → roll-ups → API.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let parlors: serde_json::Value = client
+            .get(format!("{base}/api/v1/parlors"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let list = parlors.as_array().expect("a list of parlors");
+        let cows: f64 = list.iter().filter_map(|p| p["cows_today"].as_f64()).sum();
+        if list.len() == 2 && cows > 0.0 && list.iter().all(|p| p["online"] == true) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no milkings reached the dashboard: {parlors}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // The demo farmer sees the sample fields and the seeded plan.
+    let farmer = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let form = farmer
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    farmer
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "farmer"),
+            ("password", "demo-farmer"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let fields: serde_json::Value = farmer
+        .get(format!("{base}/api/v1/fields"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(fields.as_array().is_some_and(|f| !f.is_empty()), "{fields}");
+}

@@ -1,0 +1,896 @@
+//! Farmers' fields and spray plans: import (GeoJSON, KML/KMZ, fude polygons) or draw a field,
+//! see it on the map, plan it with the planner's options, see swaths, transits and sorties on
+//! the map, and download the mission files.
+
+use axum::Router;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use geo::ChamberlainDuquetteArea;
+use maud::{Markup, html};
+use mission_planner::{
+    ApplicationRate, Autopilot, Field, Litres, Metres, MetresPerSecond, PlanConfig, Polygon,
+    Seconds, SwathWidth,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[allow(unused_imports)]
+use super::openapi::ApiError;
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppForm};
+use crate::i18n::{Lang, Msg};
+use crate::pages;
+use crate::storage::{FieldRow, NewField, NewPlan, PlanRow, Role};
+
+/// Largest upload accepted (a KMZ of a whole village's fields fits easily).
+const MAX_UPLOAD: usize = 16 << 20;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/fields", get(list))
+        .route(
+            "/fields/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .route("/fields.geojson", get(all_geojson))
+        .route("/fields/{id}", get(detail))
+        .route("/fields/{id}/geojson", get(field_geojson))
+        .route("/fields/{id}/plan", post(make_plan))
+        .route("/plans/{id}", get(plan_page))
+        .route("/plans/{id}/geojson", get(plan_geojson))
+        .route("/plans/{id}/download/{kind}", get(download))
+        .route("/api/v1/fields", get(api_fields))
+        .route("/api/v1/plans/{id}", get(api_plan))
+}
+
+const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy];
+
+/// The farm whose fields `user` may change: farmers and dairy operators, their own farm.
+fn writable_farm(user: &CurrentUser) -> Result<i64, AppError> {
+    user.require_role(&[Role::Farmer, Role::Dairy])?;
+    user.user.farm_id.ok_or(AppError::Forbidden)
+}
+
+/// The field `id` if `user` may read it.
+async fn readable_field(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<FieldRow, AppError> {
+    user.require_role(READERS)?;
+    let f = state.db.field(id).await?;
+    user.require_farm(f.farm_id)?;
+    Ok(f)
+}
+
+/// The plan `id` and its field if `user` may read them.
+async fn readable_plan(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<(PlanRow, FieldRow), AppError> {
+    let p = state.db.plan(id).await?;
+    let f = readable_field(state, user, p.field_id).await?;
+    Ok((p, f))
+}
+
+/// The fields `user` may read.
+async fn readable_fields(state: &AppState, user: &CurrentUser) -> Result<Vec<FieldRow>, AppError> {
+    user.require_role(READERS)?;
+    if user.user.role.sees_all_farms() {
+        Ok(state.db.fields(None).await?)
+    } else {
+        match user.user.farm_id {
+            Some(farm) => Ok(state.db.fields(Some(farm)).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+fn rings(p: &Polygon) -> Vec<Vec<[f64; 2]>> {
+    std::iter::once(p.exterior())
+        .chain(p.interiors())
+        .map(|r| r.coords().map(|c| [c.x, c.y]).collect())
+        .collect()
+}
+
+/// The stored form of a field: a FeatureCollection the planner reads back as the same field.
+pub(crate) fn field_collection(f: &Field, name: &str) -> Value {
+    let mut features = vec![json!({
+        "type": "Feature",
+        "properties": {"id": f.id, "land_type": f.land_type, "name": name, "kind": "field"},
+        "geometry": {"type": "Polygon", "coordinates": rings(&f.boundary)},
+    })];
+    for (role, zones) in [("exclusion", &f.exclusions), ("sensitive", &f.sensitive)] {
+        for z in zones {
+            features.push(json!({
+                "type": "Feature",
+                "properties": {"role": role, "kind": role},
+                "geometry": {"type": "Polygon", "coordinates": rings(z)},
+            }));
+        }
+    }
+    json!({"type": "FeatureCollection", "features": features})
+}
+
+/// Reads a stored field back into the planner's [`Field`].
+fn stored_field(row: &FieldRow) -> Result<Field, AppError> {
+    let set = mission_planner::read_fields(row.geojson.as_bytes())
+        .map_err(|e| AppError::Internal(format!("stored field {} unreadable: {e}", row.id)))?;
+    set.fields
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Internal(format!("stored field {} is empty", row.id)))?
+        .map_err(|e| AppError::Internal(format!("stored field {} invalid: {e}", row.id)))
+}
+
+fn looks_like_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        && s.matches('-').count() == 4
+}
+
+fn map_div(url: &str, tile_url: &str, label: &str) -> Markup {
+    html! {
+        div #map data-map data-geojson-url=(url) data-tile-url=(tile_url)
+            role="region" aria-label=(label) style="height: 60vh; min-height: 18rem; border: 2px solid #ccd;" {}
+    }
+}
+
+fn map_assets() -> Markup {
+    html! {
+        link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css";
+        script src="/static/vendor/leaflet/leaflet.js" {}
+        script src="/static/map.js" defer {}
+    }
+}
+
+async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    render_list(&state, &user, None, &[], StatusCode::OK).await
+}
+
+async fn render_list(
+    state: &AppState,
+    user: &CurrentUser,
+    imported: Option<&[FieldRow]>,
+    errors: &[String],
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let lang = user.lang;
+    let fields = readable_fields(state, user).await?;
+    let can_write = writable_farm(user).is_ok();
+    let title = Msg::Fields.text(lang);
+    let body = html! {
+        h1 { (title) }
+        @if let Some(done) = imported {
+            div.notice role="status" {
+                (Msg::FieldsImported.text(lang)) " "
+                @for (i, f) in done.iter().enumerate() {
+                    @if i > 0 { "、" }
+                    a href=(format!("/fields/{}", f.id)) { (f.name) }
+                }
+            }
+        }
+        @if !errors.is_empty() {
+            div.alert role="alert" {
+                p { (Msg::FieldErrors.text(lang)) }
+                ul { @for e in errors { li { (e) } } }
+            }
+        }
+        (map_div("/fields.geojson", &state.settings.tile_url, Msg::Map.text(lang)))
+        @if fields.is_empty() { p { (Msg::NoDataYet.text(lang)) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::Name.text(lang)) }
+                    th scope="col" { (Msg::Crop.text(lang)) }
+                    th scope="col" { (Msg::LandType.text(lang)) }
+                    th.num scope="col" { (Msg::AreaHa.text(lang)) }
+                } }
+                tbody { @for f in &fields { tr {
+                    td { a href=(format!("/fields/{}", f.id)) { (f.name) } }
+                    td { (f.crop) }
+                    td { (f.land_type.as_deref().unwrap_or("—")) }
+                    td.num { (format!("{:.2}", f.area_ha)) }
+                } } }
+            }
+        }
+        @if can_write {
+            h2 { (Msg::ImportFields.text(lang)) }
+            form method="post" action="/fields/import" enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                label for="field-file" { (Msg::FieldFile.text(lang)) }
+                input #field-file type="file" name="file" accept=".geojson,.json,.kml,.kmz";
+                h3 { (Msg::DrawField.text(lang)) }
+                p #draw-help { (Msg::DrawHelp.text(lang)) }
+                div data-map data-tile-url=(state.settings.tile_url) data-draw-target="field-geojson"
+                    data-draw-clear="draw-clear" role="application" aria-describedby="draw-help"
+                    aria-label=(Msg::DrawField.text(lang))
+                    style="height: 45vh; min-height: 16rem; border: 2px solid #ccd;" {}
+                p { button.secondary #draw-clear type="button" { (Msg::ClearDrawing.text(lang)) } }
+                label for="field-geojson" { (Msg::PasteGeoJson.text(lang)) }
+                textarea #field-geojson name="geojson" rows="4" {}
+                label for="field-name" { (Msg::Name.text(lang)) }
+                input #field-name name="name" maxlength="100";
+                label for="field-crop" { (Msg::Crop.text(lang)) }
+                input #field-crop name="crop" maxlength="50" placeholder="水稲";
+                p { button type="submit" { (Msg::ImportFields.text(lang)) } }
+            }
+        }
+        (map_assets())
+    };
+    Ok((status, pages::layout(lang, title, Some(user), body)).into_response())
+}
+
+async fn import(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, AppError> {
+    let farm_id = writable_farm(&user)?;
+    let mut mp = multipart.map_err(|e| AppError::BadInput(e.body_text()))?;
+    let (mut csrf, mut file, mut pasted, mut name, mut crop) = (
+        String::new(),
+        Vec::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
+    while let Some(part) = mp
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadInput(e.body_text()))?
+    {
+        let key = part.name().unwrap_or_default().to_owned();
+        let bad = |e: axum::extract::multipart::MultipartError| AppError::BadInput(e.body_text());
+        match key.as_str() {
+            "file" => file = part.bytes().await.map_err(bad)?.to_vec(),
+            "csrf" => csrf = part.text().await.map_err(bad)?,
+            "geojson" => pasted = part.text().await.map_err(bad)?,
+            "name" => name = part.text().await.map_err(bad)?,
+            "crop" => crop = part.text().await.map_err(bad)?,
+            _ => {}
+        }
+    }
+    user.check_csrf(&csrf)?;
+    let input: &[u8] = if !file.is_empty() {
+        &file
+    } else if !pasted.trim().is_empty() {
+        pasted.trim().as_bytes()
+    } else {
+        return Err(AppError::BadInput(
+            Msg::NothingToImport.text(user.lang).to_owned(),
+        ));
+    };
+    let name = name.trim().chars().take(100).collect::<String>();
+    let crop = crop.trim().chars().take(50).collect::<String>();
+    let set = mission_planner::read_fields(input).map_err(|e| AppError::BadInput(e.to_string()))?;
+    let n_fields = set.fields.len();
+    let mut imported = Vec::new();
+    let mut errors = Vec::new();
+    for (i, result) in set.fields.into_iter().enumerate() {
+        match result {
+            Ok(f) => {
+                let display = match (name.is_empty(), n_fields) {
+                    (false, 1) => name.clone(),
+                    (false, _) => format!("{name} {}", i + 1),
+                    (true, _) => f.id.clone(),
+                };
+                let area_ha = f.boundary.chamberlain_duquette_unsigned_area() / 10_000.0;
+                let fc = field_collection(&f, &display).to_string();
+                let row = state
+                    .db
+                    .create_field(&NewField {
+                        farm_id,
+                        name: &display,
+                        crop: &crop,
+                        fude_polygon_id: looks_like_uuid(&f.id).then_some(f.id.as_str()),
+                        land_type: f.land_type.as_deref(),
+                        geojson: &fc,
+                        area_ha,
+                    })
+                    .await?;
+                imported.push(row);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let status = if imported.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_list(&state, &user, Some(&imported), &errors, status).await
+}
+
+async fn all_geojson(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    let mut features = Vec::new();
+    for f in readable_fields(&state, &user).await? {
+        let fc: Value = serde_json::from_str(&f.geojson).unwrap_or(Value::Null);
+        if let Some(Value::Array(fs)) = fc.get("features") {
+            for mut feat in fs.iter().cloned() {
+                if feat["properties"]["kind"] == "field" {
+                    feat["properties"]["name"] = json!(f.name);
+                    feat["properties"]["href"] = json!(format!("/fields/{}", f.id));
+                }
+                features.push(feat);
+            }
+        }
+    }
+    Ok(geojson_response(
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    ))
+}
+
+fn geojson_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response()
+}
+
+async fn field_geojson(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_field(&state, &user, id).await?;
+    Ok(geojson_response(f.geojson))
+}
+
+/// The planner options of the plan form, in the units farmers use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PlanForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    swath_width: f64,
+    rate_l_per_10a: f64,
+    tank_l: f64,
+    endurance_min: f64,
+    speed_mps: f64,
+    height_m: f64,
+    headland_passes: u32,
+    drift_buffer_m: f64,
+    autopilot: String,
+}
+
+impl Default for PlanForm {
+    fn default() -> Self {
+        PlanForm {
+            csrf: String::new(),
+            swath_width: 5.0,
+            rate_l_per_10a: 0.8,
+            tank_l: 10.0,
+            endurance_min: 10.0,
+            speed_mps: 5.0,
+            height_m: 2.0,
+            headland_passes: 1,
+            drift_buffer_m: 5.0,
+            autopilot: "ardupilot".to_owned(),
+        }
+    }
+}
+
+impl PlanForm {
+    fn config(&self) -> Result<(PlanConfig, Autopilot), mission_planner::PlanError> {
+        let mut c = PlanConfig::new(SwathWidth::new(self.swath_width)?);
+        c.rate = ApplicationRate::from_l_per_10a(self.rate_l_per_10a)?;
+        c.tank = Litres::new(self.tank_l)?;
+        c.endurance = Seconds::new(self.endurance_min * 60.0)?;
+        c.spray_speed = MetresPerSecond::new(self.speed_mps)?;
+        c.height = Metres::new(self.height_m)?;
+        c.headland_passes = self.headland_passes;
+        c.drift_buffer = Metres::new(self.drift_buffer_m)?;
+        c.check()?;
+        let ap = match self.autopilot.as_str() {
+            "px4" => Autopilot::Px4Actuator,
+            _ => Autopilot::ArduPilot,
+        };
+        Ok((c, ap))
+    }
+}
+
+fn number_input(id: &str, label: Msg, lang: Lang, value: f64, step: &str) -> Markup {
+    html! {
+        label for=(id) { (label.text(lang)) }
+        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(value);
+    }
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_field(&state, &user, id).await?;
+    let lang = user.lang;
+    let plans = state.db.plans_of_field(id).await?;
+    let can_write = writable_farm(&user).is_ok_and(|farm| farm == f.farm_id);
+    let d = PlanForm::default();
+    let body = html! {
+        h1 { (f.name) }
+        dl {
+            dt { (Msg::AreaHa.text(lang)) } dd { (format!("{:.2}", f.area_ha)) }
+            @if let Some(fude) = &f.fude_polygon_id { dt { (Msg::FudeId.text(lang)) } dd { code { (fude) } } }
+            @if let Some(lt) = &f.land_type { dt { (Msg::LandType.text(lang)) } dd { (lt) } }
+            @if !f.crop.is_empty() { dt { (Msg::Crop.text(lang)) } dd { (f.crop) } }
+        }
+        (map_div(&format!("/fields/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
+        @if !plans.is_empty() {
+            h2 { (Msg::Plans.text(lang)) }
+            ul { @for p in &plans {
+                li { a href=(format!("/plans/{}", p.id)) {
+                    (Msg::PlanWord.text(lang)) " #" (p.id) " — "
+                    (p.created_at.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("offset")).format("%Y-%m-%d %H:%M"))
+                } }
+            } }
+        }
+        @if can_write {
+            h2 { (Msg::PlanSpray.text(lang)) }
+            form method="post" action=(format!("/fields/{id}/plan")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                (number_input("swath_width", Msg::SwathWidth, lang, d.swath_width, "0.1"))
+                (number_input("rate_l_per_10a", Msg::RateL10a, lang, d.rate_l_per_10a, "0.01"))
+                (number_input("tank_l", Msg::TankL, lang, d.tank_l, "0.5"))
+                (number_input("endurance_min", Msg::EnduranceMin, lang, d.endurance_min, "0.5"))
+                (number_input("speed_mps", Msg::SpeedMps, lang, d.speed_mps, "0.1"))
+                (number_input("height_m", Msg::HeightM, lang, d.height_m, "0.1"))
+                (number_input("headland_passes", Msg::HeadlandPasses, lang, f64::from(d.headland_passes), "1"))
+                (number_input("drift_buffer_m", Msg::DriftBufferM, lang, d.drift_buffer_m, "0.5"))
+                label for="autopilot" { (Msg::Autopilot.text(lang)) }
+                select #autopilot name="autopilot" {
+                    option value="ardupilot" selected { "ArduPilot Copter" }
+                    option value="px4" { "PX4" }
+                }
+                p { button type="submit" { (Msg::MakePlan.text(lang)) } }
+            }
+        }
+        (map_assets())
+    };
+    Ok(pages::layout(lang, &f.name, Some(&user), body).into_response())
+}
+
+async fn make_plan(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<PlanForm>,
+) -> Result<Response, AppError> {
+    let farm = writable_farm(&user)?;
+    user.check_csrf(&form.csrf)?;
+    let row = readable_field(&state, &user, id).await?;
+    if row.farm_id != farm {
+        return Err(AppError::Forbidden);
+    }
+    let (config, autopilot) = form
+        .config()
+        .map_err(|e| AppError::BadInput(e.to_string()))?;
+    let field = stored_field(&row)?;
+    let planned = tokio::task::spawn_blocking(move || mission_planner::plan(&field, &config))
+        .await
+        .map_err(|e| AppError::Internal(format!("planner task failed: {e}")))?
+        .map_err(|e| AppError::BadInput(format!("{} {e}", Msg::PlanFailed.text(user.lang))))?;
+    let plan_file = mission_planner::to_qgc_plan(&planned, autopilot, None);
+    let waypoints = mission_planner::to_waypoints(&planned, autopilot, None);
+    let kml = mission_planner::to_kml(&planned);
+    let geojson = mission_planner::to_geojson(&planned);
+    let report =
+        serde_json::to_string(&planned.report).map_err(|e| AppError::Internal(e.to_string()))?;
+    let config_json =
+        serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
+    let plan_id = state
+        .db
+        .create_plan(&NewPlan {
+            field_id: id,
+            config_json: &config_json,
+            report_json: &report,
+            plan_file: &plan_file,
+            geojson: &geojson,
+            waypoints_file: &waypoints,
+            kml_file: &kml,
+            autopilot: if autopilot == Autopilot::ArduPilot {
+                "ardupilot"
+            } else {
+                "px4"
+            },
+        })
+        .await?;
+    Ok(Redirect::to(&format!("/plans/{plan_id}")).into_response())
+}
+
+fn fmt_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+async fn plan_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    let lang = user.lang;
+    let r: Value = serde_json::from_str(&p.report_json).unwrap_or(Value::Null);
+    let num = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let title = format!("{} — {} #{}", f.name, Msg::PlanWord.text(lang), p.id);
+    let rows: Vec<(Msg, String)> = vec![
+        (Msg::AreaHa, format!("{:.2}", num("area_ha"))),
+        (Msg::SprayableHa, format!("{:.2}", num("sprayable_ha"))),
+        (Msg::Swaths, format!("{:.0}", num("n_swaths"))),
+        (Msg::PathM, format!("{:.0}", num("path_length_m"))),
+        (Msg::FlightTime, fmt_duration(num("flight_time_s"))),
+        (Msg::Litres, format!("{:.1}", num("litres"))),
+        (Msg::Sorties, format!("{:.0}", num("sorties"))),
+        (Msg::Coverage, format!("{:.1} %", num("coverage") * 100.0)),
+    ];
+    let body = html! {
+        h1 { (title) }
+        p { a href=(format!("/fields/{}", f.id)) { "← " (f.name) } }
+        table {
+            tbody { @for (label, value) in &rows {
+                tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
+            } }
+        }
+        (map_div(&format!("/plans/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
+        h2 { (Msg::Legend.text(lang)) }
+        ul.legend {
+            li { span style="border-bottom: 4px solid #0b5394; padding: 0 1em;" {} " " (Msg::LegendSpray.text(lang)) }
+            li { span style="border-bottom: 3px dashed #616161; padding: 0 1em;" {} " " (Msg::LegendTransit.text(lang)) }
+            li { span style="background: #ef9a9a; border: 2px solid #b71c1c; padding: 0 1em;" {} " " (Msg::LegendExclusion.text(lang)) }
+        }
+        h2 { (Msg::Downloads.text(lang)) }
+        ul {
+            li { a href=(format!("/plans/{id}/download/plan")) download { "QGroundControl (.plan)" } }
+            li { a href=(format!("/plans/{id}/download/waypoints")) download { "Mission Planner (.waypoints)" } }
+            li { a href=(format!("/plans/{id}/download/kml")) download { "Google Earth (.kml)" } }
+            li { a href=(format!("/plans/{id}/download/geojson")) download { "GeoJSON" } }
+        }
+        (map_assets())
+    };
+    Ok(pages::layout(lang, &title, Some(&user), body).into_response())
+}
+
+async fn plan_geojson(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (p, _) = readable_plan(&state, &user, id).await?;
+    Ok(geojson_response(p.geojson))
+}
+
+async fn download(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    let (ext, ctype, body) = match kind.as_str() {
+        "plan" => ("plan", "application/json", p.plan_file),
+        "waypoints" => ("waypoints", "text/plain; charset=utf-8", p.waypoints_file),
+        "kml" => ("kml", "application/vnd.google-earth.kml+xml", p.kml_file),
+        "geojson" => ("geojson", "application/geo+json", p.geojson),
+        _ => return Err(AppError::NotFound),
+    };
+    let stem: String = f
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{stem}-plan{id}.{ext}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The fields the signed-in user may see (geometry as a GeoJSON FeatureCollection string).
+#[utoipa::path(get, path = "/api/v1/fields", tag = "fields",
+    responses((status = 200, body = Vec<FieldRow>), (status = 401, body = ApiError), (status = 403, body = ApiError)),
+    security(("session" = [])))]
+pub(crate) async fn api_fields(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Vec<FieldRow>>, AppError> {
+    Ok(axum::Json(readable_fields(&state, &user).await?))
+}
+
+/// A spray plan: its options and the planner's report.
+#[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "fields",
+    params(("id" = i64, Path, description = "Plan id")),
+    responses((status = 200, description = "{id, field_id, field_name, autopilot, config, report, created_at}", body = inline(Object)),
+        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("session" = [])))]
+pub(crate) async fn api_plan(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Value>, AppError> {
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    Ok(axum::Json(json!({
+        "id": p.id,
+        "field_id": f.id,
+        "field_name": f.name,
+        "autopilot": p.autopilot,
+        "config": serde_json::from_str::<Value>(&p.config_json).unwrap_or(Value::Null),
+        "report": serde_json::from_str::<Value>(&p.report_json).unwrap_or(Value::Null),
+        "created_at": p.created_at,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::storage::Role;
+    use crate::testutil::{Browser, TestApp, both_apps};
+
+    /// A 120 m × 60 m paddy near Nasushiobara with a shed (exclusion) in one corner.
+    const PADDY: &str = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"polygon_uuid":"0a3575f8-0d3c-4200-98eb-7314d5c5fd24","land_type":"田"},
+       "geometry":{"type":"Polygon","coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}},
+      {"type":"Feature","properties":{"role":"exclusion"},
+       "geometry":{"type":"Polygon","coordinates":[[[139.9801,36.9701],[139.9803,36.9701],[139.9803,36.9702],[139.9801,36.9702],[139.9801,36.9701]]]}}]}"#;
+
+    /// A bow-tie: the boundary crosses itself.
+    const BOWTIE: &str = r#"{"type":"Feature","properties":{"id":"bowtie"},"geometry":{"type":"Polygon",
+      "coordinates":[[[139.98,36.97],[139.981,36.971],[139.981,36.97],[139.98,36.971],[139.98,36.97]]]}}"#;
+
+    async fn import(app: &TestApp, b: &Browser, geojson: &str) -> crate::testutil::Resp {
+        app.post_multipart(
+            "/fields/import",
+            &b.cookies,
+            &[
+                ("csrf", None, b.csrf.as_bytes()),
+                ("file", Some("fields.geojson"), geojson.as_bytes()),
+                ("name", None, "北の田".as_bytes()),
+                ("crop", None, "水稲".as_bytes()),
+            ],
+        )
+        .await
+    }
+
+    fn plan_form(csrf: &str) -> Vec<(&str, String)> {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("swath_width", "5".into()),
+            ("rate_l_per_10a", "0.8".into()),
+            ("tank_l", "10".into()),
+            ("endurance_min", "10".into()),
+            ("speed_mps", "5".into()),
+            ("height_m", "2".into()),
+            ("headland_passes", "1".into()),
+            ("drift_buffer_m", "5".into()),
+            ("autopilot", "ardupilot".into()),
+        ]
+    }
+
+    async fn post_plan(
+        app: &TestApp,
+        b: &Browser,
+        field: i64,
+        form: &[(&str, String)],
+    ) -> crate::testutil::Resp {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.post_form(&format!("/fields/{field}/plan"), &b.cookies, &pairs)
+            .await
+    }
+
+    both_apps!(import_plan_and_download, |app| {
+        let farm = app.farm("kita", "crop").await;
+        let b = app.user("kita", Role::Farmer, Some(farm.id)).await;
+        let r = import(app, &b, PADDY).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("ほ場を取り込みました"), "{}", r.body);
+        let fields = app.state.db.fields(Some(farm.id)).await.unwrap();
+        assert_eq!(fields.len(), 1);
+        let f = &fields[0];
+        assert_eq!(f.name, "北の田");
+        assert_eq!(
+            f.fude_polygon_id.as_deref(),
+            Some("0a3575f8-0d3c-4200-98eb-7314d5c5fd24")
+        );
+        assert_eq!(f.land_type.as_deref(), Some("田"));
+        assert!((f.area_ha - 0.72).abs() < 0.03, "area {}", f.area_ha);
+        let gj = app
+            .get(&format!("/fields/{}/geojson", f.id), &b.cookies)
+            .await;
+        assert!(
+            gj.body.contains("\"exclusion\""),
+            "the shed is kept: {}",
+            gj.body
+        );
+
+        let r = post_plan(app, &b, f.id, &plan_form(&b.csrf)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let plan_url = r.headers["location"].to_str().unwrap().to_owned();
+        let page = app.get(&plan_url, &b.cookies).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("薬液量"));
+        let id: i64 = plan_url.rsplit('/').next().unwrap().parse().unwrap();
+        let api: serde_json::Value = serde_json::from_str(
+            &app.get(&format!("/api/v1/plans/{id}"), &b.cookies)
+                .await
+                .body,
+        )
+        .unwrap();
+        let report = &api["report"];
+        assert_eq!(report["outside_m"], 0.0);
+        assert!(report["coverage"].as_f64().unwrap() >= 0.99, "{report}");
+        // litres = rate × sprayable area: 0.8 L/10a = 8 L/ha.
+        let expect = 8.0 * report["sprayable_ha"].as_f64().unwrap();
+        assert!(
+            (report["litres"].as_f64().unwrap() - expect).abs() < 1e-6 * expect.max(1.0),
+            "{report}"
+        );
+        let plan = app
+            .get(&format!("/plans/{id}/download/plan"), &b.cookies)
+            .await;
+        assert!(
+            plan.headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains(".plan")
+        );
+        let v: serde_json::Value = serde_json::from_str(&plan.body).unwrap();
+        assert_eq!(v["fileType"], "Plan");
+        assert!(
+            v["mission"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["command"] == 216),
+            "DO_SPRAYER"
+        );
+        let wpl = app
+            .get(&format!("/plans/{id}/download/waypoints"), &b.cookies)
+            .await;
+        assert!(wpl.body.starts_with("QGC WPL 110"));
+        assert!(
+            app.get(&format!("/plans/{id}/download/kml"), &b.cookies)
+                .await
+                .body
+                .contains("<kml")
+        );
+        let gj = app.get(&format!("/plans/{id}/geojson"), &b.cookies).await;
+        assert!(
+            gj.body.contains("\"kind\":\"path\""),
+            "{}",
+            &gj.body[..200.min(gj.body.len())]
+        );
+        assert_eq!(
+            app.get(&format!("/plans/{id}/download/exe"), &b.cookies)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    });
+
+    both_apps!(bad_fields_and_forms_are_422, |app| {
+        let farm = app.farm("minami", "crop").await;
+        let b = app.user("minami", Role::Farmer, Some(farm.id)).await;
+        let r = import(app, &b, BOWTIE).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("bowtie"),
+            "the error names the feature: {}",
+            r.body
+        );
+        let r = import(app, &b, "this is not a field file").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = app
+            .post_multipart(
+                "/fields/import",
+                &b.cookies,
+                &[("csrf", None, b.csrf.as_bytes())],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = app
+            .post_multipart(
+                "/fields/import",
+                &b.cookies,
+                &[
+                    ("csrf", None, b"forged"),
+                    ("file", Some("f.geojson"), PADDY.as_bytes()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(
+            app.state.db.fields(Some(farm.id)).await.unwrap().is_empty(),
+            "nothing stored"
+        );
+
+        import(app, &b, PADDY).await;
+        let f = app.state.db.fields(Some(farm.id)).await.unwrap()[0].id;
+        let mut form = plan_form(&b.csrf);
+        form[1].1 = "abc".into();
+        let r = post_plan(app, &b, f, &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("swath_width"), "{}", r.body);
+        form[1].1 = "-5".into();
+        let r = post_plan(app, &b, f, &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(app.state.db.plans_of_field(f).await.unwrap().is_empty());
+    });
+
+    both_apps!(other_farms_fields_are_forbidden_everywhere, |app| {
+        let a = app.farm("a-farm", "crop").await;
+        let b_farm = app.farm("b-farm", "crop").await;
+        let a_user = app.user("a-user", Role::Farmer, Some(a.id)).await;
+        let b_user = app.user("b-user", Role::Farmer, Some(b_farm.id)).await;
+        import(app, &a_user, PADDY).await;
+        let f = app.state.db.fields(Some(a.id)).await.unwrap()[0].id;
+        let r = post_plan(app, &a_user, f, &plan_form(&a_user.csrf)).await;
+        let plan = r.headers["location"]
+            .to_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        for path in [
+            format!("/fields/{f}"),
+            format!("/fields/{f}/geojson"),
+            format!("/plans/{plan}"),
+            format!("/plans/{plan}/geojson"),
+            format!("/plans/{plan}/download/plan"),
+            format!("/api/v1/plans/{plan}"),
+        ] {
+            assert_eq!(
+                app.get(&path, &b_user.cookies).await.status,
+                StatusCode::FORBIDDEN,
+                "{path}"
+            );
+            assert_eq!(
+                app.get(&path, "").await.status,
+                StatusCode::UNAUTHORIZED,
+                "{path}"
+            );
+        }
+        let r = post_plan(app, &b_user, f, &plan_form(&b_user.csrf)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(
+            !app.get("/fields.geojson", &b_user.cookies)
+                .await
+                .body
+                .contains("0a3575f8")
+        );
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&app.get("/api/v1/fields", &b_user.cookies).await.body).unwrap();
+        assert!(list.is_empty());
+        // Staff read everything but cannot import or plan.
+        let staff = app.user("staff-f", Role::Staff, None).await;
+        assert_eq!(
+            app.get(&format!("/plans/{plan}"), &staff.cookies)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            import(app, &staff, PADDY).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            post_plan(app, &staff, f, &plan_form(&staff.csrf))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+    });
+}

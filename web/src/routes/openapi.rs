@@ -1,0 +1,93 @@
+//! `/api/openapi.json`: the OpenAPI 3.1 description of the JSON API, generated from the handlers.
+
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::app::AppState;
+
+/// The JSON body of every API error (rendered by `error::render_errors`).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ApiError {
+    /// The message, in the requester's language (`Accept-Language` or the `lang` cookie).
+    pub error: String,
+    /// What exactly was wrong with the input, when it was the input.
+    pub detail: Option<String>,
+    /// The HTTP status again.
+    pub status: u16,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bridge_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "agriops API", description = "Farm support for Nasushiobara: fields, spray plans, rotary parlors."),
+    paths(
+        super::ingest::ingest,
+        super::parlors::api_list,
+        super::parlors::api_summary,
+        super::fields::api_fields,
+        super::fields::api_plan,
+        super::health::healthz,
+        super::health::metrics,
+    ),
+    components(schemas(ApiError, super::parlors::Summary, crate::storage::FieldRow)),
+    modifiers(&Security),
+)]
+pub struct ApiDoc;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/openapi.json",
+        get(|| async { axum::Json(ApiDoc::openapi()) }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::TestApp;
+
+    #[tokio::test]
+    async fn describes_every_json_route() {
+        let app = TestApp::sqlite().await;
+        let r = app.get("/api/openapi.json", "").await;
+        let doc: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for path in [
+            "/api/v1/ingest/parlor",
+            "/api/v1/parlors",
+            "/api/v1/parlors/{id}/summary",
+            "/api/v1/fields",
+            "/api/v1/plans/{id}",
+            "/healthz",
+            "/metrics",
+        ] {
+            assert!(
+                doc["paths"][path].is_object(),
+                "{path} missing from {}",
+                doc["paths"]
+            );
+        }
+        assert!(doc["components"]["schemas"]["Summary"]["properties"]["cows_per_hour"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bridge_token"].is_object());
+    }
+}

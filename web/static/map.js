@@ -1,0 +1,88 @@
+// agriops maps: Leaflet over the configured tiles (GSI 地理院タイル in production) or a plain
+// background when none is set, our own GeoJSON styled by its `kind`, and a click-to-draw tool.
+(function () {
+  'use strict';
+  var STYLE = {
+    field: { color: '#1b5e20', weight: 3, fill: false },
+    sprayable: { color: '#2e7d32', weight: 1, fillColor: '#a5d6a7', fillOpacity: 0.35 },
+    exclusion: { color: '#b71c1c', weight: 2, fillColor: '#ef9a9a', fillOpacity: 0.5 },
+    sensitive: { color: '#e65100', weight: 2, dashArray: '4 4', fillColor: '#ffcc80', fillOpacity: 0.3 },
+    refill: { color: '#0d47a1' },
+  };
+  var SORTIE_COLORS = ['#0b5394', '#6a1b9a', '#00695c', '#ad1457', '#4e342e', '#283593'];
+
+  function style(feature) {
+    var p = feature.properties || {};
+    if (p.kind === 'path') {
+      if (p.spray) {
+        return { color: SORTIE_COLORS[((p.sortie || 1) - 1) % SORTIE_COLORS.length], weight: 3 };
+      }
+      return { color: '#616161', weight: 2, dashArray: '6 6' };
+    }
+    return STYLE[p.kind] || STYLE[p.role] || STYLE.field;
+  }
+
+  function makeMap(el) {
+    var map = L.map(el, { keyboard: true });
+    var tiles = el.getAttribute('data-tile-url');
+    if (tiles) {
+      L.tileLayer(tiles, {
+        maxZoom: 18,
+        attribution: '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>',
+      }).addTo(map);
+    } else {
+      el.style.background = '#eef3e8';
+    }
+    map.setView([36.97, 139.98], 13); // Nasushiobara until data arrives.
+    return map;
+  }
+
+  function load(map, url) {
+    return fetch(url, { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        var layer = L.geoJSON(data, {
+          style: style,
+          pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 7, color: '#0d47a1' }); },
+          onEachFeature: function (f, l) {
+            var p = f.properties || {};
+            if (p.name || p.field_id) l.bindTooltip(String(p.name || p.field_id));
+            if (p.href) l.on('click', function () { window.location = p.href; });
+          },
+        }).addTo(map);
+        var b = layer.getBounds();
+        if (b.isValid()) map.fitBounds(b, { padding: [16, 16] });
+      });
+  }
+
+  function drawTool(map, el) {
+    var target = document.getElementById(el.getAttribute('data-draw-target'));
+    var clear = document.getElementById(el.getAttribute('data-draw-clear'));
+    if (!target) return;
+    var pts = [];
+    var shape = null;
+    function render() {
+      if (shape) map.removeLayer(shape);
+      shape = pts.length >= 3 ? L.polygon(pts, STYLE.field) : L.polyline(pts, STYLE.field);
+      shape.addTo(map);
+      if (pts.length >= 3) {
+        var ring = pts.map(function (p) { return [p[1], p[0]]; });
+        ring.push(ring[0]);
+        target.value = JSON.stringify({
+          type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [ring] },
+        });
+      }
+    }
+    map.on('click', function (e) { pts.push([e.latlng.lat, e.latlng.lng]); render(); });
+    if (clear) clear.addEventListener('click', function () { pts = []; target.value = ''; render(); });
+  }
+
+  document.querySelectorAll('[data-map]').forEach(function (el) {
+    if (!window.L) return;
+    var map = makeMap(el);
+    var url = el.getAttribute('data-geojson-url');
+    if (url) load(map, url);
+    if (el.hasAttribute('data-draw-target')) drawTool(map, el);
+  });
+})();
