@@ -20,9 +20,10 @@ pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable; PostgreSQL
 log "Python peers (../shared)"
 bash scripts/setup-peers.sh
 
-log "Chromium, Japanese fonts and the browser-test packages"
+log "Chromium, Japanese fonts, socat (serial RTU test) and the browser-test packages"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v socat >/dev/null 2>&1 || need+=(socat)
 [ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq

@@ -156,7 +156,8 @@ test('sign in, see the parlor live, watch a value change, switch to English', as
   // Switch language with the keyboard only.
   await page.getByRole('button', { name: /English/ }).focus();
   await page.keyboard.press('Enter');
-  await page.waitForLoadState('load');
+  // The switch posts a form and redirects back: wait for the English page itself.
+  await page.locator('html[lang="en"]').waitFor({ state: 'attached', timeout: 10_000 });
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
   await assert.doesNotReject(page.getByRole('button', { name: 'Sign out' }).waitFor());
   await axeCheck(page, 'parlor (en)');

@@ -20,6 +20,40 @@ fn agriops() -> PathBuf {
     bin
 }
 
+/// A cookie-keeping client signed in through the real form as `user`.
+async fn signed_in(base: &str, user: &str, password: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the sign-in form has a CSRF token")
+        .to_owned();
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "sign-in as {user}: {}", r.status());
+    client
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_parlors_reach_the_dashboard() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,39 +78,12 @@ async fn demo_parlors_reach_the_dashboard() {
             .expect("start agriops demo"),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let form = loop {
-        if let Ok(r) = client.get(format!("{base}/login")).send().await {
-            break r.text().await.unwrap();
-        }
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
         assert!(Instant::now() < deadline, "the demo server did not start");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let csrf = form
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the sign-in form has a CSRF token")
-        .to_owned();
-    let r = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "dairy"),
-            ("password", "demo-dairy"),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "sign-in as the demo dairy operator: {}",
-        r.status()
-    );
+    }
+    let client = signed_in(&base, "dairy", "demo-dairy").await;
 
     // Milkings flow: simulator → Modbus → bridge → outbox → HTTP ingest → roll-ups → API.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -101,34 +108,7 @@ async fn demo_parlors_reach_the_dashboard() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     // The demo farmer sees the sample fields and the seeded plan.
-    let farmer = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let form = farmer
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = form
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    farmer
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", "farmer"),
-            ("password", "demo-farmer"),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let farmer = signed_in(&base, "farmer", "demo-farmer").await;
     let fields: serde_json::Value = farmer
         .get(format!("{base}/api/v1/fields"))
         .send()

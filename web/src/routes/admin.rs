@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::{self, CurrentUser};
 use crate::error::{AppError, AppForm};
-use crate::i18n::{Lang, Msg, farm_kind_name, role_name};
+use crate::i18n::{Msg, district_name, farm_kind_name, role_name};
 use crate::pages;
 use crate::storage::{NewUser, Role};
 
@@ -41,16 +41,7 @@ async fn render(
     let districts = state.db.districts().await?;
     let farms = state.db.farms().await?;
     let users = state.db.users().await?;
-    let dname = |id: i64| {
-        districts
-            .iter()
-            .find(|d| d.id == id)
-            .map(|d| match lang {
-                Lang::Ja => d.name_ja.clone(),
-                Lang::En => d.name_en.clone(),
-            })
-            .unwrap_or_default()
-    };
+    let dname = |id: i64| district_name(&districts, id, lang);
     let csrf = &user.csrf_token;
     let title = Msg::Admin.text(lang);
     let body = html! {

@@ -35,16 +35,7 @@ async fn home(
         .into_iter()
         .filter(|f| user.user.role.sees_all_farms() || user.user.farm_id == Some(f.id))
         .collect();
-    let district_name = |id: i64| {
-        districts
-            .iter()
-            .find(|d| d.id == id)
-            .map(|d| match lang {
-                Lang::Ja => d.name_ja.clone(),
-                Lang::En => d.name_en.clone(),
-            })
-            .unwrap_or_default()
-    };
+    let district_name = |id: i64| crate::i18n::district_name(&districts, id, lang);
     let title = Msg::Home.text(lang);
     let overview = if user.user.role.sees_all_farms() {
         state
