@@ -167,6 +167,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::admin::router())
         .merge(crate::routes::assets::router())
         .merge(crate::routes::fields::router())
+        .merge(crate::routes::flights::router())
         .merge(crate::routes::openapi::router())
         .merge(crate::routes::parlors::router())
         .fallback(|| async { crate::error::AppError::NotFound })

@@ -278,6 +278,42 @@ pub enum Msg {
     LegendExclusion,
     /// District overview heading.
     DistrictOverview,
+    /// Flights heading.
+    Flights,
+    /// Record a flown flight from its .tlog.
+    RecordFlight,
+    /// The .tlog file.
+    TlogFile,
+    /// Flight word.
+    FlightWord,
+    /// Duration.
+    Duration,
+    /// Distance flown.
+    DistanceM,
+    /// Battery at start and end.
+    Battery,
+    /// Spraying time.
+    SprayingTime,
+    /// Planned spray area.
+    PlannedM2,
+    /// Sprayed area.
+    SprayedM2,
+    /// Covered share of the plan.
+    CoveredPct,
+    /// Gaps.
+    GapsM2,
+    /// Overlaps.
+    OverlapsM2,
+    /// Sprayed outside the plan.
+    OffTargetM2,
+    /// Warnings from the vehicle.
+    VehicleWarnings,
+    /// Replay.
+    Replay,
+    /// Legend: flown while spraying.
+    LegendTrackSpray,
+    /// Legend: flown, pump off.
+    LegendTrackOff,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -484,6 +520,30 @@ impl Msg {
             Msg::LegendTransit => ("移動・散布停止", "transit, spray off"),
             Msg::LegendExclusion => ("飛行禁止区域", "no-fly zone"),
             Msg::DistrictOverview => ("地区別の概況（本日）", "Districts at a glance (today)"),
+            Msg::Flights => ("飛行記録", "Flights"),
+            Msg::RecordFlight => (
+                "飛行ログ（.tlog）から飛行を記録",
+                "Record a flight from its log (.tlog)",
+            ),
+            Msg::TlogFile => ("飛行ログ (.tlog)", "Flight log (.tlog)"),
+            Msg::FlightWord => ("飛行", "Flight"),
+            Msg::Duration => ("飛行時間", "Duration"),
+            Msg::DistanceM => ("飛行距離 (m)", "Distance (m)"),
+            Msg::Battery => ("バッテリー（開始→終了）", "Battery (start → end)"),
+            Msg::SprayingTime => ("散布時間", "Spraying time"),
+            Msg::PlannedM2 => ("計画散布面積 (m²)", "Planned (m²)"),
+            Msg::SprayedM2 => ("実散布面積 (m²)", "Sprayed (m²)"),
+            Msg::CoveredPct => ("計画に対する散布率", "Plan covered"),
+            Msg::GapsM2 => ("散布もれ (m²)", "Gaps (m²)"),
+            Msg::OverlapsM2 => ("重複散布 (m²)", "Overlaps (m²)"),
+            Msg::OffTargetM2 => ("計画外への散布 (m²)", "Off target (m²)"),
+            Msg::VehicleWarnings => ("機体からの警告", "Warnings from the vehicle"),
+            Msg::Replay => (
+                "飛行の再生（スライダーで時刻を選択）",
+                "Replay (choose a moment with the slider)",
+            ),
+            Msg::LegendTrackSpray => ("飛行経路（散布中）", "flown, spraying"),
+            Msg::LegendTrackOff => ("飛行経路（散布停止）", "flown, pump off"),
         };
         match lang {
             Lang::Ja => ja,

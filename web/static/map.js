@@ -13,6 +13,9 @@
 
   function style(feature) {
     var p = feature.properties || {};
+    if (p.kind === 'track') {
+      return p.spray ? { color: '#e65100', weight: 5, opacity: 0.8 } : { color: '#212121', weight: 2, dashArray: '2 6' };
+    }
     if (p.kind === 'path') {
       if (p.spray) {
         return { color: SORTIE_COLORS[((p.sortie || 1) - 1) % SORTIE_COLORS.length], weight: 3 };
@@ -81,8 +84,31 @@
   document.querySelectorAll('[data-map]').forEach(function (el) {
     if (!window.L) return;
     var map = makeMap(el);
+    window.agriopsMaps = window.agriopsMaps || {};
+    if (el.id) window.agriopsMaps[el.id] = map;
     var url = el.getAttribute('data-geojson-url');
     if (url) load(map, url);
     if (el.hasAttribute('data-draw-target')) drawTool(map, el);
+  });
+
+  // Replay of a flown track: a slider moves a marker along the samples.
+  document.querySelectorAll('[data-replay]').forEach(function (input) {
+    var map = (window.agriopsMaps || {})[input.getAttribute('data-map-id')];
+    var out = document.getElementById(input.getAttribute('data-output'));
+    if (!map || !window.L) return;
+    fetch(input.getAttribute('data-replay'), { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (pts) {
+        if (!pts.length) return;
+        input.max = String(pts.length - 1);
+        var marker = L.circleMarker([pts[0][0], pts[0][1]], { radius: 9, color: '#b71c1c', weight: 3 }).addTo(map);
+        function show() {
+          var p = pts[Number(input.value)] || pts[0];
+          marker.setLatLng([p[0], p[1]]);
+          if (out) out.textContent = p[3] + (p[2] ? ' ●' : ' ○');
+        }
+        input.addEventListener('input', show);
+        show();
+      });
   });
 })();

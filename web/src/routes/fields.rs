@@ -517,6 +517,8 @@ async fn plan_page(
     let r: Value = serde_json::from_str(&p.report_json).unwrap_or(Value::Null);
     let num = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
     let title = format!("{} — {} #{}", f.name, Msg::PlanWord.text(lang), p.id);
+    let flights = state.db.flights_of_plan(id).await?;
+    let can_write = writable_farm(&user).is_ok_and(|farm| farm == f.farm_id);
     let rows: Vec<(Msg, String)> = vec![
         (Msg::AreaHa, format!("{:.2}", num("area_ha"))),
         (Msg::SprayableHa, format!("{:.2}", num("sprayable_ha"))),
@@ -548,6 +550,22 @@ async fn plan_page(
             li { a href=(format!("/plans/{id}/download/waypoints")) download { "Mission Planner (.waypoints)" } }
             li { a href=(format!("/plans/{id}/download/kml")) download { "Google Earth (.kml)" } }
             li { a href=(format!("/plans/{id}/download/geojson")) download { "GeoJSON" } }
+        }
+        h2 { (Msg::Flights.text(lang)) }
+        @if flights.is_empty() { p { (Msg::NoDataYet.text(lang)) } } @else {
+            ul { @for fl in &flights { li {
+                a href=(format!("/flights/{}", fl.id)) { (Msg::FlightWord.text(lang)) " #" (fl.id) }
+                @if let Some(a) = fl.sprayed_area_m2 { " — " (format!("{a:.0} m²")) }
+            } } }
+        }
+        @if can_write {
+            h3 { (Msg::RecordFlight.text(lang)) }
+            form method="post" action=(format!("/plans/{id}/flights")) enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                label for="tlog" { (Msg::TlogFile.text(lang)) }
+                input #tlog type="file" name="tlog" accept=".tlog" required;
+                p { button type="submit" { (Msg::RecordFlight.text(lang)) } }
+            }
         }
         (map_assets())
     };

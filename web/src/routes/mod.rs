@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod fields;
+pub mod flights;
 pub mod health;
 pub mod home;
 pub mod ingest;
