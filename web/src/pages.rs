@@ -55,6 +55,21 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
     }
 }
 
+/// Minutes and seconds (`m:ss`) of a duration in seconds; negative counts as zero.
+pub fn fmt_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The Leaflet stylesheet and scripts a page with a `data-map` element needs.
+pub fn map_assets() -> Markup {
+    html! {
+        link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css";
+        script src="/static/vendor/leaflet/leaflet.js" {}
+        script src="/static/map.js" defer {}
+    }
+}
+
 /// A page telling the person what went wrong, in their language.
 pub fn error_page(lang: Lang, status: StatusCode, msg: Msg, detail: Option<&str>) -> Markup {
     let title = msg.text(lang);

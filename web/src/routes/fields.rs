@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppForm};
 use crate::i18n::{Lang, Msg};
-use crate::pages;
+use crate::pages::{self, fmt_duration, map_assets};
 use crate::storage::{FieldRow, NewField, NewPlan, PlanRow, Role};
 
 /// Largest upload accepted (a KMZ of a whole village's fields fits easily).
@@ -139,14 +139,6 @@ fn map_div(url: &str, tile_url: &str, label: &str) -> Markup {
     html! {
         div #map data-map data-geojson-url=(url) data-tile-url=(tile_url)
             role="region" aria-label=(label) style="height: 60vh; min-height: 18rem; border: 2px solid #ccd;" {}
-    }
-}
-
-fn map_assets() -> Markup {
-    html! {
-        link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css";
-        script src="/static/vendor/leaflet/leaflet.js" {}
-        script src="/static/map.js" defer {}
     }
 }
 
@@ -500,11 +492,6 @@ async fn make_plan(
         })
         .await?;
     Ok(Redirect::to(&format!("/plans/{plan_id}")).into_response())
-}
-
-fn fmt_duration(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
 }
 
 async fn plan_page(

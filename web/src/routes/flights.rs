@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Msg;
-use crate::pages;
+use crate::pages::{self, fmt_duration, map_assets};
 use crate::storage::{FlightRow, NewFlight, Role, SampleRow};
 
 /// Largest `.tlog` accepted (an hour of telemetry at typical rates is a few MB).
@@ -162,11 +162,6 @@ async fn record(
     Ok(Redirect::to(&format!("/flights/{id}")).into_response())
 }
 
-fn fmt_s(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
-}
-
 async fn page(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -196,13 +191,19 @@ async fn page(
     let rows: Vec<(Msg, String)> = vec![
         (
             Msg::Duration,
-            s["duration_s"].as_f64().map(fmt_s).unwrap_or_default(),
+            s["duration_s"]
+                .as_f64()
+                .map(fmt_duration)
+                .unwrap_or_default(),
         ),
         (Msg::DistanceM, num(&s["distance_m"])),
         (Msg::Battery, battery),
         (
             Msg::SprayingTime,
-            s["spraying_s"].as_f64().map(fmt_s).unwrap_or_default(),
+            s["spraying_s"]
+                .as_f64()
+                .map(fmt_duration)
+                .unwrap_or_default(),
         ),
         (Msg::PlannedM2, num(&c["target_m2"])),
         (Msg::SprayedM2, num(&c["sprayed_m2"])),
@@ -255,9 +256,7 @@ async fn page(
             li { span style="border-bottom: 3px dotted #212121; padding: 0 1em;" {} " " (Msg::LegendTrackOff.text(lang)) }
             li { span style="border-bottom: 4px solid #0b5394; padding: 0 1em;" {} " " (Msg::LegendSpray.text(lang)) }
         }
-        link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css";
-        script src="/static/vendor/leaflet/leaflet.js" {}
-        script src="/static/map.js" defer {}
+        (map_assets())
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
 }
