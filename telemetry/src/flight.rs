@@ -40,6 +40,33 @@ fn polygon(vertices: &[(f64, f64)]) -> Polygon {
     )
 }
 
+/// A vehicle this close to an inclusion fence's edge counts as inside: GPS error, and a refill
+/// point that the planner puts on the field's own corner (the fence is the field boundary).
+const FENCE_EDGE_TOLERANCE_M: f64 = 2.0;
+
+/// Metres from `here` (lat, lon) to the nearest edge of the ring `vertices` (lat, lon), in a
+/// flat frame around `here` (exact enough over a field).
+fn metres_to_ring(here: (f64, f64), vertices: &[(f64, f64)]) -> f64 {
+    let ky = 111_132.954;
+    let kx = 111_412.84 * here.0.to_radians().cos();
+    let xy = |q: &(f64, f64)| ((q.1 - here.1) * kx, (q.0 - here.0) * ky);
+    let n = vertices.len();
+    (0..n)
+        .map(|i| {
+            let (ax, ay) = xy(&vertices[i]);
+            let (bx, by) = xy(&vertices[(i + 1) % n]);
+            let (dx, dy) = (bx - ax, by - ay);
+            let len2 = dx * dx + dy * dy;
+            let t = if len2 > 0.0 {
+                (-(ax * dx + ay * dy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            (ax + t * dx).hypot(ay + t * dy)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn metres_between(a: (f64, f64), b: (f64, f64)) -> f64 {
     let ky = 111_132.954;
     let kx = 111_412.84 * a.0.to_radians().cos();
@@ -85,7 +112,10 @@ pub fn preflight_checks(state: &VehicleState, plan: &Plan, limits: &PreflightLim
             .fence_polygons
             .iter()
             .filter(|p| p.inclusion)
-            .map(|p| polygon(&p.vertices).contains(&here))
+            .map(|p| {
+                polygon(&p.vertices).contains(&here)
+                    || metres_to_ring((lat, lon), &p.vertices) <= FENCE_EDGE_TOLERANCE_M
+            })
             .chain(
                 plan.fence_circles
                     .iter()
@@ -311,6 +341,36 @@ mod tests {
     fn a_ready_vehicle_passes() {
         let p = plan();
         preflight_checks(&ready_state(&p), &p, &PreflightLimits::default()).unwrap();
+    }
+
+    #[test]
+    fn a_vehicle_on_the_fence_edge_counts_as_inside() {
+        let p = plan();
+        let fence = p
+            .fence_polygons
+            .iter()
+            .find(|f| f.inclusion)
+            .expect("an inclusion fence");
+        let (lat, lon) = fence.vertices[0];
+        let on_corner = VehicleState {
+            lat: Some(lat),
+            lon: Some(lon),
+            ..ready_state(&p)
+        };
+        preflight_checks(&on_corner, &p, &PreflightLimits::default()).unwrap();
+        // 1 m and 10 m south of the southernmost vertex: inside the tolerance, then outside.
+        let south = fence
+            .vertices
+            .iter()
+            .copied()
+            .fold((f64::INFINITY, 0.0), |m, v| if v.0 < m.0 { v } else { m });
+        let at = |metres: f64| VehicleState {
+            lat: Some(south.0 - metres / 111_132.954),
+            lon: Some(south.1),
+            ..ready_state(&p)
+        };
+        preflight_checks(&at(1.0), &p, &PreflightLimits::default()).unwrap();
+        assert!(preflight_checks(&at(10.0), &p, &PreflightLimits::default()).is_err());
     }
 
     #[test]
