@@ -70,6 +70,44 @@ pub struct PlanReport {
     pub plan_ms: f64,
 }
 
+impl PlanReport {
+    /// The header line of the one-line-per-field table that [`PlanReport::table_row`] fills.
+    pub fn table_header() -> String {
+        format!(
+            "{:<28} {:>8} {:>8} {:>6} {:>9} {:>8} {:>7} {:>3} {:>8} {:>5} {:>7}",
+            "field",
+            "area ha",
+            "spray ha",
+            "swaths",
+            "path m",
+            "time s",
+            "litres",
+            "sor",
+            "coverage",
+            "out m",
+            "plan ms"
+        )
+    }
+
+    /// This report as one line of the table headed by [`PlanReport::table_header`].
+    pub fn table_row(&self) -> String {
+        format!(
+            "{:<28} {:>8.3} {:>8.3} {:>6} {:>9.0} {:>8.0} {:>7.1} {:>3} {:>8.4} {:>5.1} {:>7.2}",
+            self.field_id,
+            self.area_ha,
+            self.sprayable_ha,
+            self.n_swaths,
+            self.path_length_m,
+            self.flight_time_s,
+            self.litres,
+            self.sorties,
+            self.coverage,
+            self.outside_m,
+            self.plan_ms
+        )
+    }
+}
+
 /// A planned field: geometry in local metres, the sorties, and the report.
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -13,20 +13,7 @@ fn every_shared_field_plans_inside_the_field_with_full_coverage() {
     let set = read_fields(&bytes).expect("fields.geojson parses");
     assert_eq!(set.fields.len(), 37);
     let cfg = PlanConfig::new(SwathWidth::new(5.0).unwrap());
-    println!(
-        "{:<26} {:>7} {:>9} {:>6} {:>8} {:>8} {:>7} {:>3} {:>8} {:>5} {:>8}",
-        "field",
-        "area ha",
-        "spray ha",
-        "swaths",
-        "path m",
-        "flight s",
-        "litres",
-        "sor",
-        "coverage",
-        "out m",
-        "plan ms"
-    );
+    println!("{}", mission_planner::PlanReport::table_header());
     let mut failures = Vec::new();
     for f in &set.fields {
         let f = match f {
@@ -44,20 +31,7 @@ fn every_shared_field_plans_inside_the_field_with_full_coverage() {
             }
         };
         let r = &p.report;
-        println!(
-            "{:<26} {:>7.3} {:>9.3} {:>6} {:>8.0} {:>8.0} {:>7.1} {:>3} {:>8.4} {:>5.1} {:>8.2}",
-            r.field_id,
-            r.area_ha,
-            r.sprayable_ha,
-            r.n_swaths,
-            r.path_length_m,
-            r.flight_time_s,
-            r.litres,
-            r.sorties,
-            r.coverage,
-            r.outside_m,
-            r.plan_ms
-        );
+        println!("{}", r.table_row());
         if r.outside_m != 0.0 {
             failures.push(format!("{}: outside_m = {}", r.field_id, r.outside_m));
         }

@@ -278,38 +278,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     bar.finish_and_clear();
     if !args.json {
-        println!(
-            "{:<28} {:>8} {:>8} {:>6} {:>9} {:>8} {:>7} {:>3} {:>8} {:>5} {:>7}",
-            "field",
-            "area ha",
-            "spray ha",
-            "swaths",
-            "path m",
-            "time s",
-            "litres",
-            "sor",
-            "coverage",
-            "out m",
-            "plan ms"
-        );
+        println!("{}", mission_planner::PlanReport::table_header());
     }
     for r in &results {
         match r {
             Ok(rep) if args.json => println!("{}", serde_json::to_string(rep)?),
-            Ok(r) => println!(
-                "{:<28} {:>8.3} {:>8.3} {:>6} {:>9.0} {:>8.0} {:>7.1} {:>3} {:>8.4} {:>5.1} {:>7.2}",
-                r.field_id,
-                r.area_ha,
-                r.sprayable_ha,
-                r.n_swaths,
-                r.path_length_m,
-                r.flight_time_s,
-                r.litres,
-                r.sorties,
-                r.coverage,
-                r.outside_m,
-                r.plan_ms
-            ),
+            Ok(r) => println!("{}", r.table_row()),
             Err(e) => {
                 eprintln!("error: {e}");
                 n_failed += 1;
