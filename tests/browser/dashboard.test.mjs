@@ -2,42 +2,17 @@
 // with axe-core on every page and screenshots at phone and desktop widths (tests/artifacts/).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  root, freshEnv, cli as runCli, startServer, launchBrowser, axeCheck, shots, signIn,
+} from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const bin = process.env.AGRIOPS_BIN || join(root, 'target', 'debug', 'agriops');
-const artifacts = join(root, 'tests', 'artifacts');
-const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const dataDir = mkdtempSync(join(tmpdir(), 'agriops-browser-'));
-const env = { ...process.env, AGRIOPS_DATA_DIR: dataDir, AGRIOPS_TILE_URL: '', RUST_LOG: 'warn' };
+const { env } = freshEnv();
 let server, browser, base, token, parlorId;
 
 function cli(args, input) {
-  return execFileSync(bin, args, { env, input, encoding: 'utf8' });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitHealthy(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not answer ${url}`);
+  return runCli(env, args, input);
 }
 
 let batchNo = 0;
@@ -63,22 +38,7 @@ async function sendInterval(cowsPerHourRolling) {
   assert.equal(r.status, 200, await r.text());
 }
 
-async function axeCheck(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => await window.axe.run(document));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `axe on ${name}`);
-}
-
-async function shots(page, name) {
-  for (const [label, size] of [['phone', { width: 390, height: 844 }], ['desktop', { width: 1280, height: 800 }]]) {
-    await page.setViewportSize(size);
-    await page.screenshot({ path: join(artifacts, `${name}-${label}.png`), fullPage: true });
-  }
-}
-
 before(async () => {
-  mkdirSync(artifacts, { recursive: true });
   cli(['farm', 'add', 'nasu', '--district', 'kuroiso', '--kind', 'dairy']);
   cli(['farm', 'add', 'takabayashi', '--district', 'nishinasuno', '--kind', 'crop']);
   cli(['user', 'add', 'admin', '--role', 'admin', '--display-name', '管理者', '--password-stdin'], 'browser-pass\n');
@@ -88,16 +48,9 @@ before(async () => {
   cli(['user', 'add', 'farmer', '--role', 'farmer', '--farm', cropFarm, '--display-name', '農家さん', '--password-stdin'], 'farmer-pass\n');
   const out = cli(['token', 'add', '--farm', farmId, '--name', 'browser']);
   token = out.match(/: ([0-9a-f]{64})/)[1];
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitHealthy(`${base}/healthz`, 20_000);
+  ({ server, base } = await startServer(env));
   await sendInterval(280);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -106,15 +59,12 @@ after(async () => {
 });
 
 async function signedInPage(user = 'admin', password = 'browser-pass') {
-  const page = await browser.newPage({ locale: 'ja-JP' });
-  await page.goto(`${base}/login`);
-  await axeCheck(page, 'login');
-  await shots(page, 'login');
-  await page.getByLabel('ユーザー名').fill(user);
-  await page.getByLabel('パスワード').fill(password);
-  await page.getByRole('button', { name: 'ログイン' }).click();
-  await page.waitForURL(`${base}/`);
-  return page;
+  const login = await browser.newPage({ locale: 'ja-JP' });
+  await login.goto(`${base}/login`);
+  await axeCheck(login, 'login');
+  await shots(login, 'login');
+  await login.close();
+  return signIn(browser, base, user, password);
 }
 
 test('wrong password shows a Japanese error and keeps the form usable', async () => {

@@ -1,0 +1,95 @@
+// Shared helpers of the browser tests: a server on a fresh data directory, the agriops CLI,
+// Debian's Chromium through playwright-core, sign-in, axe-core checks and screenshots.
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root. */
+export const root = join(here, '..', '..');
+/** The agriops binary under test. */
+export const bin = process.env.AGRIOPS_BIN || join(root, 'target', 'debug', 'agriops');
+/** Where screenshots go. */
+export const artifacts = join(root, 'tests', 'artifacts');
+const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/** A fresh data directory and the environment that points agriops at it. */
+export function freshEnv(prefix = 'agriops-browser-') {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  return { dataDir, env: { ...process.env, AGRIOPS_DATA_DIR: dataDir, AGRIOPS_TILE_URL: '', RUST_LOG: 'warn' } };
+}
+
+/** Runs the agriops CLI with `env`, optionally feeding `input` on stdin; returns stdout. */
+export function cli(env, args, input) {
+  return execFileSync(bin, args, { env, input, encoding: 'utf8' });
+}
+
+/** A TCP port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+/** Waits until `url` answers 2xx. */
+export async function waitHealthy(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server did not answer ${url}`);
+}
+
+/** Starts `agriops serve` (plus `extraArgs`) on a free port; returns { server, base }. */
+export async function startServer(env, extraArgs = []) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitHealthy(`${base}/healthz`, 20_000);
+  return { server, base };
+}
+
+/** Debian's Chromium, headless. */
+export async function launchBrowser() {
+  mkdirSync(artifacts, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Fails on any serious or critical axe-core violation of the page as it is now. */
+export async function axeCheck(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => await window.axe.run(document));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `axe on ${name}`);
+}
+
+/** Full-page screenshots at phone and desktop widths, as tests/artifacts/<name>-{phone,desktop}.png. */
+export async function shots(page, name) {
+  for (const [label, size] of [['phone', { width: 390, height: 844 }], ['desktop', { width: 1280, height: 800 }]]) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: join(artifacts, `${name}-${label}.png`), fullPage: true });
+  }
+}
+
+/** A new Japanese-locale page signed in as `user`. */
+export async function signIn(browser, base, user, password) {
+  const page = await browser.newPage({ locale: 'ja-JP' });
+  await page.goto(`${base}/login`);
+  await page.getByLabel('ユーザー名').fill(user);
+  await page.getByLabel('パスワード').fill(password);
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.waitForURL(`${base}/`);
+  return page;
+}
