@@ -137,23 +137,66 @@ pub struct Plan {
     pub report: PlanReport,
 }
 
-/// The corner of the field nearest the south-west corner of its bounding box that the drone can reach.
+/// Clearance the default refill point keeps from the edge of the flyable area, metres: on the
+/// edge it would sit on the geofence, where an autopilot may refuse to arm.
+pub const REFILL_CLEARANCE_M: f64 = 2.0;
+
+/// The default refill point: just inside the field's corner nearest the south-west corner of its
+/// bounding box, at [`REFILL_CLEARANCE_M`] from the flyable area's edge when the corner allows.
 fn default_refill(field: &Polygon, transit: &Region) -> Option<Coord> {
     let (mut min_x, mut min_y) = (f64::MAX, f64::MAX);
     for c in field.exterior().coords() {
         min_x = min_x.min(c.x);
         min_y = min_y.min(c.y);
     }
-    field
-        .exterior()
-        .coords()
-        .filter(|c| transit.contains(**c))
-        .min_by(|a, b| {
-            (a.x - min_x)
-                .hypot(a.y - min_y)
-                .total_cmp(&(b.x - min_x).hypot(b.y - min_y))
+    let ring: Vec<Coord> = field.exterior().coords().copied().collect();
+    // The exterior is closed: the last point repeats the first.
+    let n = ring.len().saturating_sub(1);
+    let i = (0..n)
+        .filter(|&i| transit.contains(ring[i]))
+        .min_by(|&a, &b| {
+            (ring[a].x - min_x)
+                .hypot(ring[a].y - min_y)
+                .total_cmp(&(ring[b].x - min_x).hypot(ring[b].y - min_y))
+        })?;
+    let corner = ring[i];
+    Some(inset_corner(corner, ring[(i + n - 1) % n], ring[(i + 1) % n], transit).unwrap_or(corner))
+}
+
+/// A point along the bisector of the corner `c` (edges to `prev` and `next`) that lies inside
+/// `region` with [`REFILL_CLEARANCE_M`] from its edge, or the clearest such point within 15 m.
+fn inset_corner(c: Coord, prev: Coord, next: Coord, region: &Region) -> Option<Coord> {
+    let unit = |v: Coord| {
+        let l = v.x.hypot(v.y);
+        (l > 1e-9).then(|| Coord {
+            x: v.x / l,
+            y: v.y / l,
         })
-        .copied()
+    };
+    let u = unit(prev - c)?;
+    let v = unit(next - c)?;
+    let bisector = unit(u + v).unwrap_or(Coord { x: -u.y, y: u.x });
+    let mut best: Option<(f64, Coord)> = None;
+    for dir in [bisector, -bisector] {
+        for step in 1..=30 {
+            let p = c + dir * (0.5 * f64::from(step));
+            if !region.contains(p) {
+                continue;
+            }
+            let Some(q) = region.nearest_boundary_point(p) else {
+                continue;
+            };
+            let clearance = (q.x - p.x).hypot(q.y - p.y);
+            if clearance >= REFILL_CLEARANCE_M {
+                return Some(p);
+            }
+            if best.is_none_or(|(b, _)| clearance > b) {
+                best = Some((clearance, p));
+            }
+        }
+    }
+    best.filter(|&(clearance, _)| clearance > 0.1)
+        .map(|(_, p)| p)
 }
 
 /// Plans one field: sprayable area, headland, swaths at the best heading, cells, route, sorties.

@@ -4,7 +4,8 @@
 //! of the planner's own segment tests.
 
 use geo::{
-    Area, BooleanOps, Coord, Euclidean, Length, LineString, MultiLineString, MultiPolygon, Polygon,
+    Area, BooleanOps, Contains, Coord, Distance, Euclidean, Length, LineString, MultiLineString,
+    MultiPolygon, Point, Polygon,
 };
 use mission_planner::{Field, LocalFrame, Plan, PlanConfig, SegmentKind, SwathWidth, plan};
 use proptest::prelude::*;
@@ -66,6 +67,16 @@ fn check_invariants(p: &Plan, cfg: &PlanConfig, min_coverage: f64) -> Result<(),
     prop_assert!(r.litres_pumped >= r.litres * 0.99);
     let per_m = cfg.rate.l_per_m2() * w;
     prop_assert!(r.litres_pumped <= per_m * r.spray_length_m + 1e-6);
+    // The default refill point lies inside the field, off its edge (where the fence is).
+    if cfg.refill.is_none() {
+        let at = Point(p.refill);
+        let edge = Euclidean.distance(&at, p.field.exterior());
+        prop_assert!(
+            p.field.contains(&at) && edge > 0.1,
+            "refill point {:?} is {edge} m from the field edge",
+            p.refill
+        );
+    }
     // Every sortie fits the tank.
     for s in &p.sorties {
         prop_assert!(s.litres <= cfg.tank.get() + 1e-9);
