@@ -48,6 +48,7 @@ pub use crate::{
         track_from_records,
     },
     frame::{DecoderStats, Frame, FrameDecoder, Msg, decode_all},
+    logbook::{LogEvent, FailsafeKind, Fix, LogbookDraft, logbook_draft},
     link::{
         Link, LinkAddress, LinkConfig, LinkHealth, Port, PortPeer, Target, VehicleInfo,
         gcs_heartbeat, wait_vehicle,
@@ -68,6 +69,7 @@ pub use crate::{
 pub use mavlink;
 
 mod command;
+mod logbook;
 mod coverage;
 mod error;
 mod events;
