@@ -48,11 +48,11 @@ pub use crate::{
         track_from_records,
     },
     frame::{DecoderStats, Frame, FrameDecoder, Msg, decode_all},
-    logbook::{LogEvent, FailsafeKind, Fix, LogbookDraft, logbook_draft},
     link::{
         Link, LinkAddress, LinkConfig, LinkHealth, Port, PortPeer, Target, VehicleInfo,
         gcs_heartbeat, wait_vehicle,
     },
+    logbook::{FailsafeKind, Fix, LogEvent, LogbookDraft, logbook_draft},
     mission_protocol::{
         TransferConfig,
         items::{MissionItem, MissionKind, verify_readback},
@@ -69,13 +69,13 @@ pub use crate::{
 pub use mavlink;
 
 mod command;
-mod logbook;
 mod coverage;
 mod error;
 mod events;
 mod flight;
 mod frame;
 mod link;
+mod logbook;
 mod mission_protocol;
 mod modes;
 mod plan;

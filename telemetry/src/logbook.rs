@@ -341,7 +341,11 @@ mod tests {
     #[test]
     fn an_uncommanded_rtl_and_a_battery_text_are_failsafes() {
         let recs = flight(vec![
-            text(39.0, apm::MavSeverity::MAV_SEVERITY_CRITICAL, "Battery Failsafe"),
+            text(
+                39.0,
+                apm::MavSeverity::MAV_SEVERITY_CRITICAL,
+                "Battery Failsafe",
+            ),
             text(39.5, apm::MavSeverity::MAV_SEVERITY_INFO, "Mission: 4 WP"),
             hb(40.0, 6, true),
             pos(42.0, 36.97, 139.98, 1.0),
@@ -391,10 +395,7 @@ mod tests {
             Some(FailsafeKind::Radio)
         );
         assert_eq!(failsafe_in_text("GCS Failsafe On"), Some(FailsafeKind::Gcs));
-        assert_eq!(
-            failsafe_in_text("EKF Failsafe"),
-            Some(FailsafeKind::Other)
-        );
+        assert_eq!(failsafe_in_text("EKF Failsafe"), Some(FailsafeKind::Other));
         assert_eq!(failsafe_in_text("PreArm: Battery below minimum"), None);
     }
 }
