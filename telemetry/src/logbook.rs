@@ -146,7 +146,7 @@ pub fn logbook_draft(records: &[TlogRecord]) -> LogbookDraft {
             && !old_mode.is_empty()
             && state.armed
             && FAILSAFE_MODES.contains(&state.mode.as_str())
-            && !last_mode_cmd.is_some_and(|c| t.saturating_sub(c) <= COMMANDED_WITHIN_US)
+            && last_mode_cmd.is_none_or(|c| t.saturating_sub(c) > COMMANDED_WITHIN_US)
         {
             out.failsafes.push(LogEvent {
                 time_us: t,
