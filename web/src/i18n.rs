@@ -435,6 +435,8 @@ pub enum Msg {
     CatalogueAdd,
     /// Link group on the flight page.
     RecLinks,
+    /// Navigation item to the farm's records.
+    RecNavRecords,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -753,6 +755,7 @@ impl Msg {
             Msg::Catalogue => ("農薬の一覧", "Pesticide catalogue"),
             Msg::CatalogueAdd => ("農薬を追加", "Add a pesticide"),
             Msg::RecLinks => ("記録", "Records"),
+            Msg::RecNavRecords => ("散布記録", "Spray records"),
         };
         match lang {
             Lang::Ja => ja,

@@ -284,10 +284,11 @@ fn text_input(id: &str, label: Msg, lang: Lang, value: &str) -> Markup {
     }
 }
 
-fn num_input(id: &str, label: Msg, lang: Lang, value: Option<f64>, step: &str) -> Markup {
+fn num_input(id: &str, label: Msg, lang: Lang, value: Option<f64>) -> Markup {
+    // `step="any"`: prefilled values (area, litres) are not multiples of any step.
     html! {
         label for=(id) { (label.text(lang)) }
-        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0"
+        input id=(id) name=(id) type="number" inputmode="decimal" step="any" min="0"
             value=(value.map(|v| v.to_string()).unwrap_or_default());
     }
 }
@@ -375,10 +376,10 @@ async fn record_page(
                 }
                 (text_input("pesticide_name", Msg::RecPesticide, lang, &r.pesticide_name))
                 (text_input("pesticide_reg_no", Msg::RecRegNoInput, lang, &r.pesticide_reg_no))
-                (num_input("dilution", Msg::RecDilution, lang, r.dilution, "1"))
-                (num_input("l_per_10a", Msg::RecRate, lang, r.l_per_10a, "0.01"))
-                (num_input("litres", Msg::RecLitres, lang, r.litres, "0.01"))
-                (num_input("area_m2", Msg::RecArea, lang, r.area_m2, "1"))
+                (num_input("dilution", Msg::RecDilution, lang, r.dilution))
+                (num_input("l_per_10a", Msg::RecRate, lang, r.l_per_10a))
+                (num_input("litres", Msg::RecLitres, lang, r.litres))
+                (num_input("area_m2", Msg::RecArea, lang, r.area_m2))
                 (text_input("operator", Msg::RecOperator, lang, &r.operator))
                 label for="notes" { (Msg::RecNotes.text(lang)) }
                 textarea #notes name="notes" rows="3" { (r.notes) }
@@ -995,9 +996,9 @@ async fn farm_records(
                 label for="p-reg" { (Msg::RecRegNoInput.text(lang)) }
                 input #p-reg name="reg_no" type="text" inputmode="numeric";
                 label for="p-dil" { (Msg::RecDilution.text(lang)) }
-                input #p-dil name="dilution" type="number" inputmode="decimal" min="0" step="1";
+                input #p-dil name="dilution" type="number" inputmode="decimal" min="0" step="any";
                 label for="p-rate" { (Msg::RecRate.text(lang)) }
-                input #p-rate name="l_per_10a" type="number" inputmode="decimal" min="0" step="0.01";
+                input #p-rate name="l_per_10a" type="number" inputmode="decimal" min="0" step="any";
                 p { button type="submit" { (Msg::Save.text(lang)) } }
             }
         }
