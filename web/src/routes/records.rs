@@ -1728,6 +1728,18 @@ mod tests {
         );
     });
 
+    proptest::proptest! {
+        #[test]
+        fn any_csv_rows_read_back_as_written(
+            rows in proptest::collection::vec(
+                proptest::collection::vec("[a-z,\"\r\n 田畑、。]{0,12}", 4), 0..6)
+        ) {
+            let doc = csv_document(["一", "二", "三", "四"], &rows);
+            let back = read_csv(doc.strip_prefix('\u{feff}').unwrap());
+            proptest::prop_assert_eq!(&back[1..], &rows[..]);
+        }
+    }
+
     #[test]
     fn csv_fields_round_trip() {
         let rows = vec![
