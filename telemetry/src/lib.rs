@@ -52,6 +52,7 @@ pub use crate::{
         Link, LinkAddress, LinkConfig, LinkHealth, Port, PortPeer, Target, VehicleInfo,
         gcs_heartbeat, wait_vehicle,
     },
+    logbook::{FailsafeKind, Fix, LogEvent, LogbookDraft, logbook_draft},
     mission_protocol::{
         TransferConfig,
         items::{MissionItem, MissionKind, verify_readback},
@@ -74,6 +75,7 @@ mod events;
 mod flight;
 mod frame;
 mod link;
+mod logbook;
 mod mission_protocol;
 mod modes;
 mod plan;

@@ -314,6 +314,129 @@ pub enum Msg {
     LegendTrackSpray,
     /// Legend: flown, pump off.
     LegendTrackOff,
+    // --- records ---
+    /// Spray record page title (農薬使用記録).
+    RecTitle,
+    /// Flight logbook page title.
+    LogTitle,
+    /// The farm's records list.
+    RecFarmList,
+    /// Version of a record.
+    RecVersion,
+    /// Signed off.
+    RecSigned,
+    /// Draft, not signed.
+    RecDraft,
+    /// What a draft means.
+    RecDraftHelp,
+    /// Print button.
+    Print,
+    /// Edit heading.
+    RecEdit,
+    /// Date sprayed.
+    RecDate,
+    /// Place (field).
+    RecPlace,
+    /// Fude polygon id.
+    RecFude,
+    /// Address.
+    RecAddress,
+    /// Crop.
+    RecCrop,
+    /// Choose from the catalogue.
+    RecFromCatalogue,
+    /// Not from the catalogue.
+    RecNotFromCatalogue,
+    /// Pesticide name.
+    RecPesticide,
+    /// Registration number as printed.
+    RecRegNo,
+    /// Registration number input.
+    RecRegNoInput,
+    /// Dilution.
+    RecDilution,
+    /// Amount per 10 a.
+    RecRate,
+    /// Total used.
+    RecLitres,
+    /// Area sprayed.
+    RecArea,
+    /// Operator.
+    RecOperator,
+    /// Notes.
+    RecNotes,
+    /// What signing does.
+    SignHelp,
+    /// Sign-off button.
+    SignOff,
+    /// What an amendment is.
+    AmendHelp,
+    /// Amend button.
+    Amend,
+    /// Earlier versions.
+    RecHistory,
+    /// Not a number ≥ 0.
+    RecBadNumber,
+    /// Not a date.
+    RecBadDate,
+    /// Registration number not digits.
+    RecBadRegNo,
+    /// Signed or superseded.
+    RecFrozen,
+    /// Required.
+    RecRequired,
+    /// Date flown.
+    LogDate,
+    /// Pilot.
+    LogPilot,
+    /// Drone registration.
+    LogDrone,
+    /// Takeoff time.
+    LogTakeoffAt,
+    /// Takeoff place.
+    LogTakeoffPlace,
+    /// Takeoff coordinates.
+    LogTakeoffPos,
+    /// Landing time.
+    LogLandingAt,
+    /// Landing place.
+    LogLandingPlace,
+    /// Landing coordinates.
+    LogLandingPos,
+    /// Flight time.
+    LogFlightTime,
+    /// Purpose.
+    LogPurpose,
+    /// Failsafes.
+    LogFailsafes,
+    /// Anomalies from the vehicle.
+    LogAnomalies,
+    /// Nothing.
+    LogNone,
+    /// Season (year).
+    Season,
+    /// From date.
+    DateFrom,
+    /// To date.
+    DateTo,
+    /// Filter button.
+    Filter,
+    /// Records CSV download.
+    RecCsv,
+    /// Logbook CSV download.
+    LogCsv,
+    /// Nothing recorded.
+    RecNone,
+    /// State of a record.
+    RecState,
+    /// Pesticide catalogue.
+    Catalogue,
+    /// Add to catalogue.
+    CatalogueAdd,
+    /// Link group on the flight page.
+    RecLinks,
+    /// Navigation item to the farm's records.
+    RecNavRecords,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -544,6 +667,95 @@ impl Msg {
             ),
             Msg::LegendTrackSpray => ("飛行経路（散布中）", "flown, spraying"),
             Msg::LegendTrackOff => ("飛行経路（散布停止）", "flown, pump off"),
+            // --- records ---
+            Msg::RecTitle => ("農薬使用記録", "Pesticide use record"),
+            Msg::LogTitle => ("飛行日誌", "Flight logbook"),
+            Msg::RecFarmList => ("散布記録・飛行日誌の一覧", "Records and logbook list"),
+            Msg::RecVersion => ("版", "Version"),
+            Msg::RecSigned => ("署名済み", "Signed off"),
+            Msg::RecDraft => ("下書き", "Draft"),
+            Msg::RecDraftHelp => (
+                "（署名するまで編集できます）",
+                "(editable until signed off)",
+            ),
+            Msg::Print => ("印刷", "Print"),
+            Msg::RecEdit => ("内容を編集", "Edit"),
+            Msg::RecDate => ("散布日", "Date sprayed"),
+            Msg::RecPlace => ("散布場所（圃場）", "Place (field)"),
+            Msg::RecFude => ("筆ポリゴンID", "Fude polygon ID"),
+            Msg::RecAddress => ("住所", "Address"),
+            Msg::RecCrop => ("作物", "Crop"),
+            Msg::RecFromCatalogue => ("農薬の一覧から選ぶ", "Choose from the catalogue"),
+            Msg::RecNotFromCatalogue => ("（一覧から選ばない）", "(not from the catalogue)"),
+            Msg::RecPesticide => ("農薬名", "Pesticide"),
+            Msg::RecRegNo => ("登録番号", "Registration"),
+            Msg::RecRegNoInput => (
+                "農林水産省登録番号（数字）",
+                "MAFF registration number (digits)",
+            ),
+            Msg::RecDilution => ("希釈倍数（倍）", "Dilution (times)"),
+            Msg::RecRate => ("10a当たり使用量（L）", "Amount per 10 a (L)"),
+            Msg::RecLitres => ("使用総量（L）", "Total used (L)"),
+            Msg::RecArea => ("散布面積（m²）", "Area sprayed (m²)"),
+            Msg::RecOperator => ("作業者", "Operator"),
+            Msg::RecNotes => ("備考", "Notes"),
+            Msg::SignHelp => (
+                "署名すると、この版は変更できなくなります。後の訂正は新しい版として残ります。",
+                "Signing freezes this version; later corrections become a new version.",
+            ),
+            Msg::SignOff => ("確認して署名する", "Sign off"),
+            Msg::AmendHelp => (
+                "署名済みの版はそのまま残し、訂正用の新しい版を作ります。",
+                "Keeps the signed version as it is and starts a new version for corrections.",
+            ),
+            Msg::Amend => ("訂正版を作る", "Amend"),
+            Msg::RecHistory => ("以前の版", "Earlier versions"),
+            Msg::RecBadNumber => (
+                "0以上の数値を入力してください",
+                "enter a number of 0 or more",
+            ),
+            Msg::RecBadDate => (
+                "日付をYYYY-MM-DDで入力してください",
+                "enter a date as YYYY-MM-DD",
+            ),
+            Msg::RecBadRegNo => (
+                "登録番号は数字だけで入力してください",
+                "the registration number is digits only",
+            ),
+            Msg::RecFrozen => (
+                "この版は署名済みか新しい版があるため変更できません",
+                "this version is signed or superseded and cannot change",
+            ),
+            Msg::RecRequired => ("入力してください", "required"),
+            Msg::LogDate => ("飛行年月日", "Date flown"),
+            Msg::LogPilot => ("操縦者", "Pilot"),
+            Msg::LogDrone => ("無人航空機の登録記号", "Drone registration number"),
+            Msg::LogTakeoffAt => ("離陸時刻", "Takeoff time"),
+            Msg::LogTakeoffPlace => ("離陸場所", "Takeoff place"),
+            Msg::LogTakeoffPos => ("離陸地点（緯度, 経度）", "Takeoff point (lat, lon)"),
+            Msg::LogLandingAt => ("着陸時刻", "Landing time"),
+            Msg::LogLandingPlace => ("着陸場所", "Landing place"),
+            Msg::LogLandingPos => ("着陸地点（緯度, 経度）", "Landing point (lat, lon)"),
+            Msg::LogFlightTime => ("飛行時間（分:秒）", "Flight time (m:ss)"),
+            Msg::LogPurpose => ("飛行目的", "Purpose"),
+            Msg::LogFailsafes => ("フェールセーフ・通信途絶", "Failsafes and link loss"),
+            Msg::LogAnomalies => (
+                "機体からの警告（WARNING以上）",
+                "Warnings from the vehicle (WARNING or worse)",
+            ),
+            Msg::LogNone => ("なし", "None"),
+            Msg::Season => ("年度（暦年）", "Season (year)"),
+            Msg::DateFrom => ("開始日", "From"),
+            Msg::DateTo => ("終了日", "To"),
+            Msg::Filter => ("絞り込む", "Filter"),
+            Msg::RecCsv => ("農薬使用記録CSV", "Spray records CSV"),
+            Msg::LogCsv => ("飛行日誌CSV", "Flight logbook CSV"),
+            Msg::RecNone => ("記録はありません", "Nothing recorded"),
+            Msg::RecState => ("状態", "State"),
+            Msg::Catalogue => ("農薬の一覧", "Pesticide catalogue"),
+            Msg::CatalogueAdd => ("農薬を追加", "Add a pesticide"),
+            Msg::RecLinks => ("記録", "Records"),
+            Msg::RecNavRecords => ("散布記録", "Spray records"),
         };
         match lang {
             Lang::Ja => ja,

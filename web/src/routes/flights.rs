@@ -141,10 +141,12 @@ async fn record(
     let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
     let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
     let plan_file = plan.plan_file.clone();
-    let rec = tokio::task::spawn_blocking(move || analyse(&tlog, &plan_file, swath_m))
-        .await
-        .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
-        .map_err(AppError::BadInput)?;
+    let (rec, tlog) = tokio::task::spawn_blocking(move || {
+        analyse(&tlog, &plan_file, swath_m).map(|rec| (rec, tlog))
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
+    .map_err(AppError::BadInput)?;
     let summary = rec.summary.to_string();
     let id = state
         .db
@@ -157,7 +159,12 @@ async fn record(
             litres: rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r),
             summary_json: &summary,
             samples: &rec.samples,
+            tlog: Some(&tlog),
         })
+        .await?;
+    // The spray record and logbook drafts, prefilled from the flight and its .tlog.
+    let flight = state.db.flight(id).await?;
+    crate::routes::records::draft_records(&state, &flight, &user.user.display_name, Some(tlog))
         .await?;
     Ok(Redirect::to(&format!("/flights/{id}")).into_response())
 }
@@ -235,6 +242,10 @@ async fn page(
     let body = html! {
         h1 { (title) }
         @if let Some(p) = f.plan_id { p { a href=(format!("/plans/{p}")) { "← " (Msg::PlanWord.text(lang)) " #" (p) } } }
+        nav aria-label=(Msg::RecLinks.text(lang)) { p {
+            a href=(format!("/flights/{id}/record")) { (Msg::RecTitle.text(lang)) } " · "
+            a href=(format!("/flights/{id}/logbook")) { (Msg::LogTitle.text(lang)) }
+        } }
         table { tbody { @for (label, value) in &rows {
             tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
         } } }
@@ -333,7 +344,7 @@ async fn track_json(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use axum::http::StatusCode;
@@ -346,7 +357,7 @@ mod tests {
       "coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}}"#;
 
     /// Imports the paddy and plans it through the pages; returns the plan id.
-    async fn planned(app: &TestApp, b: &Browser) -> i64 {
+    pub(crate) async fn planned(app: &TestApp, b: &Browser) -> i64 {
         app.post_multipart(
             "/fields/import",
             &b.cookies,
@@ -382,7 +393,7 @@ mod tests {
             .unwrap()
     }
 
-    async fn b_farm(app: &TestApp, b: &Browser) -> Option<i64> {
+    pub(crate) async fn b_farm(app: &TestApp, b: &Browser) -> Option<i64> {
         let token = b.cookies.split('=').nth(1).unwrap();
         app.state
             .db
@@ -395,7 +406,7 @@ mod tests {
     }
 
     /// Flies sortie 1 of the stored plan on the project's simulated drone and returns its `.tlog`.
-    async fn fly(plan_file: &str) -> Vec<u8> {
+    pub(crate) async fn fly(plan_file: &str) -> Vec<u8> {
         let path = std::path::Path::new("plan");
         let plan = telemetry::Plan::from_json(plan_file, path)
             .unwrap()

@@ -9,6 +9,7 @@ pub mod home;
 pub mod ingest;
 pub mod openapi;
 pub mod parlors;
+pub mod records;
 pub mod session;
 
 #[cfg(test)]
@@ -132,6 +133,23 @@ mod authorization {
 
     both_apps!(every_route_by_every_role, |app| {
         let (field, plan, parlor, users) = world(app).await;
+        let farm_a = app.state.db.field(field).await.unwrap().farm_id;
+        let flight = app
+            .state
+            .db
+            .create_flight(&crate::storage::NewFlight {
+                farm_id: farm_a,
+                field_id: Some(field),
+                plan_id: Some(plan),
+                status: "completed",
+                sprayed_area_m2: Some(100.0),
+                litres: Some(0.08),
+                summary_json: "{}",
+                samples: &[],
+                tlog: None,
+            })
+            .await
+            .unwrap();
         // Expected status for: admin, staff, farmer-a, dairy-a, farmer-b, dairy-b.
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
@@ -162,6 +180,24 @@ mod authorization {
             (
                 format!("/api/v1/parlors/{parlor}/summary"),
                 [OK, OK, NO, OK, NO, NO],
+            ),
+            // --- records ---
+            (
+                format!("/flights/{flight}/record"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
+            (
+                format!("/flights/{flight}/logbook"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
+            (format!("/farms/{farm_a}/records"), [OK, OK, OK, OK, NO, NO]),
+            (
+                format!("/farms/{farm_a}/records.csv"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
+            (
+                format!("/farms/{farm_a}/logbook.csv"),
+                [OK, OK, OK, OK, NO, NO],
             ),
         ];
         for (path, expect) in &table {

@@ -69,6 +69,8 @@ pub struct NewFlight<'a> {
     pub summary_json: &'a str,
     /// The track.
     pub samples: &'a [SampleRow],
+    /// The `.tlog` the flight was recorded from, kept whole (the logbook is derived from it).
+    pub tlog: Option<&'a [u8]>,
 }
 
 /// The columns of [`FlightRow`], as a literal for `concat!`.
@@ -105,6 +107,10 @@ impl Db {
                     .bind(s.battery_pct)
                     .execute(&mut *tx).await?;
             }
+            if let Some(bytes) = f.tlog {
+                sqlx::query("INSERT INTO flight_tlogs (flight_id, bytes) VALUES ($1, $2)")
+                    .bind(id).bind(bytes).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(id)
         })
@@ -131,6 +137,16 @@ impl Db {
             "SELECT ", flight_cols!(), " FROM flights WHERE plan_id = $1 ORDER BY created_at DESC, id DESC"))
             .bind(plan_id).fetch_all(pool).await?),
         )
+    }
+
+    /// The `.tlog` a flight was recorded from, if it was kept.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn flight_tlog(&self, flight_id: i64) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT bytes FROM flight_tlogs WHERE flight_id = $1")
+            .bind(flight_id).fetch_optional(pool).await?))
     }
 
     /// The track of a flight, in time order.
@@ -174,9 +190,14 @@ mod tests {
                 litres: Some(0.096),
                 summary_json: "{}",
                 samples: &samples,
+                tlog: Some(b"tlog bytes"),
             })
             .await
             .unwrap();
+        assert_eq!(
+            db.flight_tlog(id).await.unwrap().as_deref(),
+            Some(&b"tlog bytes"[..])
+        );
         let f = db.flight(id).await.unwrap();
         assert_eq!(
             (f.started_at, f.ended_at),
@@ -193,6 +214,7 @@ mod tests {
                 litres: None,
                 summary_json: "{}",
                 samples: &samples,
+                tlog: None,
             })
             .await;
         assert!(matches!(bad, Err(StorageError::Conflict { .. })), "{bad:?}");
@@ -206,6 +228,7 @@ mod tests {
                 litres: None,
                 summary_json: "{}",
                 samples: &[],
+                tlog: None,
             })
             .await;
         assert!(bad_status.is_err());

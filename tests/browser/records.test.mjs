@@ -1,0 +1,117 @@
+// Browser tests of spray records and the flight logbook: `agriops demo` serves a farm with a
+// plan and a simulated drone; `agriops fly` flies it and keeps the .tlog; the farmer uploads
+// it, edits and signs the record, prints it (A4, Japanese, no navigation) and downloads the CSV.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  freshEnv, cli, freePort, waitHealthy, launchBrowser, axeCheck, shots, signIn, artifacts, bin,
+} from './lib.mjs';
+
+const { dataDir, env } = freshEnv('agriops-records-');
+let demo, browser, base, tlogPath, flightId;
+
+/** Starts `agriops demo` and reads the simulated drone's address and plan from its output. */
+async function startDemo() {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  demo = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dataDir, 'demo')],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const fly = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${out}`)), 60_000);
+    demo.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/agriops fly --connect (\S+) (\S+) --sortie 1/);
+      if (m) { clearTimeout(timer); resolve({ connect: m[1], plan: m[2] }); }
+    });
+  });
+  await waitHealthy(`${base}/healthz`, 20_000);
+  return fly;
+}
+
+before(async () => {
+  const fly = await startDemo();
+  tlogPath = join(dataDir, 'flight.tlog');
+  cli(env, ['fly', '--connect', fly.connect, fly.plan, '--sortie', '1', '--yes', '--tlog', tlogPath]);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.kill('SIGINT');
+});
+
+test('a farmer records a flight, edits and signs its record and logbook, prints and exports', async () => {
+  const page = await signIn(browser, base, 'farmer', 'demo-farmer');
+  // The demo's only plan (on the farmer's farm) takes the flown .tlog.
+  await page.goto(`${base}/plans/1`);
+  await page.setInputFiles('#tlog', tlogPath);
+  await Promise.all([page.waitForURL(/\/flights\/\d+$/), page.locator('form[action$="/flights"] button[type=submit]').click()]);
+  flightId = page.url().match(/\/flights\/(\d+)$/)[1];
+
+  await page.getByRole('link', { name: '農薬使用記録' }).click();
+  await page.waitForURL(`${base}/flights/${flightId}/record`);
+  await assert.doesNotReject(page.getByRole('heading', { name: /農薬使用記録/ }).waitFor());
+  // Prefilled from the flight: the as-applied area and the date (the demo plan has no rate,
+  // so the litres are the operator's to fill in).
+  assert.ok(Number(await page.getByLabel('散布面積（m²）').inputValue()) > 100);
+  assert.match(await page.getByLabel('散布日').inputValue(), /^\d{4}-\d{2}-\d{2}$/);
+  await axeCheck(page, 'spray record');
+  await shots(page, 'record-draft');
+
+  await page.getByLabel('農薬名').fill('スタークル粒剤');
+  await page.getByLabel('農林水産省登録番号（数字）').fill('20887');
+  await page.getByLabel('希釈倍数（倍）').fill('1000');
+  await page.getByLabel('10a当たり使用量（L）').fill('0.8');
+  await page.getByLabel('使用総量（L）').fill('1.2');
+  await page.getByLabel('備考').fill('北風 弱');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '保存' }).click()]);
+  await assert.doesNotReject(page.getByRole('cell', { name: '農林水産省登録第20887号' }).waitFor());
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '確認して署名する' }).click()]);
+  await assert.doesNotReject(page.getByRole('status').filter({ hasText: '署名済み' }).waitFor());
+  assert.equal(await page.getByRole('button', { name: '保存' }).count(), 0, 'a signed record has no edit form');
+  await axeCheck(page, 'signed record');
+  await shots(page, 'record-signed');
+
+  // Print: Japanese text stays, navigation and forms go, and a PDF comes out.
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('header.site').isVisible(), false, 'navigation hidden in print');
+  assert.equal(await page.getByRole('button', { name: '訂正版を作る' }).isVisible(), false);
+  assert.ok(await page.getByRole('heading', { name: /農薬使用記録/ }).isVisible());
+  assert.ok(await page.getByRole('cell', { name: 'スタークル粒剤' }).isVisible());
+  const pdf = await page.pdf({ format: 'A4', path: join(artifacts, 'record-print.pdf') });
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+  await page.emulateMedia({ media: 'screen' });
+
+  // The logbook draft: takeoff and landing from the .tlog, notes editable, then signed.
+  await page.goto(`${base}/flights/${flightId}/logbook`);
+  await assert.doesNotReject(page.getByRole('heading', { name: /飛行日誌/ }).waitFor());
+  const takeoff = await page.getByRole('row', { name: /離陸時刻/ }).innerText();
+  assert.match(takeoff, /\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+  assert.match(await page.getByRole('row', { name: /飛行目的/ }).innerText(), /農薬散布/);
+  await page.getByLabel('備考').fill('異常なし');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '保存' }).click()]);
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '確認して署名する' }).click()]);
+  await assert.doesNotReject(page.getByRole('status').filter({ hasText: '署名済み' }).waitFor());
+  await axeCheck(page, 'logbook');
+  await shots(page, 'logbook-signed');
+
+  // The farm list and its CSV (UTF-8 with BOM, Japanese header).
+  await page.getByRole('link', { name: '散布記録・飛行日誌の一覧' }).click();
+  await assert.doesNotReject(page.getByRole('link', { name: /^\d{4}-\d{2}-\d{2}$/ }).first().waitFor());
+  await axeCheck(page, 'farm records');
+  await shots(page, 'farm-records');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: '農薬使用記録CSV' }).click(),
+  ]);
+  const csv = readFileSync(await download.path());
+  assert.deepEqual([...csv.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+  const header = csv.toString('utf8').slice(1).split('\r\n')[0];
+  assert.ok(header.startsWith('散布日,圃場,筆ポリゴンID,住所,作物,農薬名,農林水産省登録番号'), header);
+  assert.match(csv.toString('utf8'), /スタークル粒剤,20887,1000/);
+  await page.close();
+});

@@ -1,0 +1,1761 @@
+//! Spray records (農薬使用記録) and flight logbook drafts (飛行日誌) per flight: prefilled from
+//! the flight and its `.tlog`, editable by the farm until signed, amended as new versions after;
+//! per-farm lists with a date filter, a print layout and CSV (UTF-8 with BOM, Japanese headers).
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppForm};
+use crate::i18n::{Lang, Msg};
+use crate::pages::{self, fmt_duration};
+use crate::storage::{
+    FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord, StorageError,
+};
+
+/// What the logbook names as the purpose of a spray flight (MLIT: 物件投下・危険物輸送).
+pub const SPRAY_PURPOSE: &str = "農薬散布（物件投下・危険物輸送）";
+
+/// Roles that read records (farmers and dairy operators only their own farm's).
+const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy];
+/// Roles that write records (farmers and dairy operators only their own farm's).
+const WRITERS: &[Role] = &[Role::Admin, Role::Farmer, Role::Dairy];
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/flights/{id}/record", get(record_page).post(save_record))
+        .route("/flights/{id}/record/sign", post(sign_record))
+        .route("/flights/{id}/record/amend", post(amend_record))
+        .route(
+            "/flights/{id}/logbook",
+            get(logbook_page).post(save_logbook),
+        )
+        .route("/flights/{id}/logbook/sign", post(sign_logbook))
+        .route("/flights/{id}/logbook/amend", post(amend_logbook))
+        .route("/farms/{id}/records", get(farm_records))
+        .route("/farms/{id}/records.csv", get(records_csv))
+        .route("/farms/{id}/logbook.csv", get(logbook_csv))
+        .route("/farms/{id}/pesticides", post(add_pesticide))
+}
+
+fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("offset")
+}
+
+fn jst_date(t: DateTime<Utc>) -> String {
+    t.with_timezone(&jst()).format("%Y-%m-%d").to_string()
+}
+
+fn jst_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| {
+        t.with_timezone(&jst())
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+fn opt_num(x: Option<f64>, decimals: usize) -> String {
+    x.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
+}
+
+/// The flight `id` if `user` may read it.
+async fn readable_flight(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<FlightRow, AppError> {
+    user.require_role(READERS)?;
+    let f = state.db.flight(id).await?;
+    user.require_farm(f.farm_id)?;
+    Ok(f)
+}
+
+/// The flight `id` if `user` may write its records.
+async fn writable_flight(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<FlightRow, AppError> {
+    user.require_role(WRITERS)?;
+    let f = state.db.flight(id).await?;
+    user.require_farm(f.farm_id)?;
+    Ok(f)
+}
+
+/// The prefilled spray record and logbook entry of a flight (pure: everything is passed in).
+pub struct Prefill {
+    /// The spray record draft.
+    pub record: RecordFields,
+    /// The logbook draft.
+    pub logbook: LogbookFields,
+}
+
+/// Builds the drafts of `flight` from its field, farm address, plan rate, operator, drone
+/// registration and the logbook items derived from its `.tlog`.
+pub fn prefill(
+    flight: &FlightRow,
+    field: Option<&crate::storage::FieldRow>,
+    address: &str,
+    rate_l_per_10a: Option<f64>,
+    operator: &str,
+    drone_reg_no: &str,
+    draft: &telemetry::LogbookDraft,
+) -> Prefill {
+    let day = jst_date(flight.started_at.unwrap_or(flight.created_at));
+    let place_name = field.map(|f| f.name.clone()).unwrap_or_default();
+    let place = |p: &str| {
+        if address.is_empty() {
+            p.to_owned()
+        } else if p.is_empty() {
+            address.to_owned()
+        } else {
+            format!("{p}（{address}）")
+        }
+    };
+    let at = |fix: Option<telemetry::Fix>| {
+        fix.and_then(|f| DateTime::<Utc>::from_timestamp_micros(f.time_us as i64))
+    };
+    Prefill {
+        record: RecordFields {
+            sprayed_on: day.clone(),
+            place: place_name.clone(),
+            fude_polygon_id: field
+                .and_then(|f| f.fude_polygon_id.clone())
+                .unwrap_or_default(),
+            address: address.to_owned(),
+            crop: field.map(|f| f.crop.clone()).unwrap_or_default(),
+            l_per_10a: rate_l_per_10a,
+            litres: flight.litres,
+            area_m2: flight.sprayed_area_m2,
+            operator: operator.to_owned(),
+            ..RecordFields::default()
+        },
+        logbook: LogbookFields {
+            flown_on: draft
+                .takeoff
+                .and_then(|f| at(Some(f)))
+                .map(jst_date)
+                .unwrap_or(day),
+            pilot: operator.to_owned(),
+            drone_reg_no: drone_reg_no.to_owned(),
+            takeoff_at: at(draft.takeoff),
+            takeoff_lat: draft.takeoff.map(|f| f.lat),
+            takeoff_lon: draft.takeoff.map(|f| f.lon),
+            takeoff_place: place(&place_name),
+            landing_at: at(draft.landing),
+            landing_lat: draft.landing.map(|f| f.lat),
+            landing_lon: draft.landing.map(|f| f.lon),
+            landing_place: if draft.landing.is_some() {
+                place(&place_name)
+            } else {
+                String::new()
+            },
+            flight_s: draft.flight_s,
+            purpose: SPRAY_PURPOSE.to_owned(),
+            events_json: serde_json::to_string(draft).unwrap_or_else(|_| "{}".into()),
+            notes: String::new(),
+        },
+    }
+}
+
+/// Stores the first drafts of a flight's spray record and logbook entry unless it has them.
+/// `operator` is who recorded the flight; `tlog` its bytes when at hand (else the stored ones).
+///
+/// # Errors
+/// The database failed.
+pub async fn draft_records(
+    state: &AppState,
+    flight: &FlightRow,
+    operator: &str,
+    tlog: Option<Vec<u8>>,
+) -> Result<(), AppError> {
+    let field = match flight.field_id {
+        Some(id) => Some(state.db.field(id).await?),
+        None => None,
+    };
+    let farm = state.db.farm(flight.farm_id).await?;
+    let rate = match flight.plan_id {
+        Some(p) => {
+            let plan = state.db.plan(p).await?;
+            serde_json::from_str::<Value>(&plan.config_json)
+                .ok()
+                .and_then(|c| c["rate_l_per_10a"].as_f64())
+        }
+        None => None,
+    };
+    let drone = state
+        .db
+        .vehicle_registration_of_flight(flight.id)
+        .await?
+        .unwrap_or_default();
+    let tlog = match tlog {
+        Some(t) => Some(t),
+        None => state.db.flight_tlog(flight.id).await?,
+    };
+    let draft = match tlog {
+        Some(bytes) => tokio::task::spawn_blocking(move || {
+            telemetry::logbook_draft(&telemetry::parse_tlog(&bytes).0)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("logbook task failed: {e}")))?,
+        None => telemetry::LogbookDraft::default(),
+    };
+    let p = prefill(
+        flight,
+        field.as_ref(),
+        &farm.address,
+        rate,
+        operator,
+        &drone,
+        &draft,
+    );
+    state
+        .db
+        .create_spray_record(flight.id, flight.farm_id, &p.record)
+        .await?;
+    // The reports roll-up is fed here (new record) and in `save_record`/`sign_record`.
+    state
+        .db
+        .create_logbook(flight.id, flight.farm_id, &p.logbook)
+        .await?;
+    Ok(())
+}
+
+/// The versions of a flight's record, drafting them first for a flight recorded before
+/// records existed (the operator is then left for the farm to fill in).
+async fn record_versions(state: &AppState, f: &FlightRow) -> Result<Vec<SprayRecord>, AppError> {
+    let mut v = state.db.spray_record_versions(f.id).await?;
+    if v.is_empty() {
+        draft_records(state, f, "", None).await?;
+        v = state.db.spray_record_versions(f.id).await?;
+    }
+    Ok(v)
+}
+
+async fn logbook_versions(state: &AppState, f: &FlightRow) -> Result<Vec<LogbookEntry>, AppError> {
+    let mut v = state.db.logbook_versions(f.id).await?;
+    if v.is_empty() {
+        draft_records(state, f, "", None).await?;
+        v = state.db.logbook_versions(f.id).await?;
+    }
+    Ok(v)
+}
+
+/// A4 print layout: Mincho for text, Gothic for headings, no navigation or forms.
+fn print_style() -> Markup {
+    html! {
+        style media="print" { (PreEscaped(
+            "@page { size: A4; margin: 15mm 12mm; } \
+             body { font-family: 'IPAexMincho', 'IPAex明朝', 'Noto Serif CJK JP', 'IPAMincho', serif; \
+                    color: #000; background: #fff; } \
+             h1, h2, h3, th { font-family: 'IPAexGothic', 'IPAexゴシック', 'Noto Sans CJK JP', sans-serif; } \
+             header.site, nav, .skip, .no-print { display: none !important; } \
+             main { padding: 0; max-width: none; } \
+             table { page-break-inside: auto; } tr { page-break-inside: avoid; } \
+             th, td { border: 1px solid #000; }"
+        )) }
+    }
+}
+
+/// The signature line of a version.
+fn signature(lang: Lang, signed_at: Option<DateTime<Utc>>, by: Option<&str>) -> Markup {
+    html! {
+        @match signed_at {
+            Some(t) => p role="status" { strong { (Msg::RecSigned.text(lang)) } " " (jst_time(Some(t))) " — " (by.unwrap_or_default()) },
+            None => p role="status" { strong { (Msg::RecDraft.text(lang)) } " " (Msg::RecDraftHelp.text(lang)) },
+        }
+    }
+}
+
+fn text_input(id: &str, label: Msg, lang: Lang, value: &str) -> Markup {
+    html! {
+        label for=(id) { (label.text(lang)) }
+        input id=(id) name=(id) type="text" value=(value);
+    }
+}
+
+fn num_input(id: &str, label: Msg, lang: Lang, value: Option<f64>) -> Markup {
+    // `step="any"`: prefilled values (area, litres) are not multiples of any step.
+    html! {
+        label for=(id) { (label.text(lang)) }
+        input id=(id) name=(id) type="number" inputmode="decimal" step="any" min="0"
+            value=(value.map(|v| v.to_string()).unwrap_or_default());
+    }
+}
+
+/// The rows of a record as (label, value) for the table and the print.
+fn record_rows(lang: Lang, r: &RecordFields) -> Vec<(Msg, String)> {
+    vec![
+        (Msg::RecDate, r.sprayed_on.clone()),
+        (Msg::RecPlace, r.place.clone()),
+        (Msg::RecFude, r.fude_polygon_id.clone()),
+        (Msg::RecAddress, r.address.clone()),
+        (Msg::RecCrop, r.crop.clone()),
+        (Msg::RecPesticide, r.pesticide_name.clone()),
+        (
+            Msg::RecRegNo,
+            if r.pesticide_reg_no.is_empty() {
+                String::new()
+            } else {
+                match lang {
+                    Lang::Ja => format!("農林水産省登録第{}号", r.pesticide_reg_no),
+                    Lang::En => format!("MAFF reg. No. {}", r.pesticide_reg_no),
+                }
+            },
+        ),
+        (Msg::RecDilution, opt_num(r.dilution, 0)),
+        (Msg::RecRate, opt_num(r.l_per_10a, 2)),
+        (Msg::RecLitres, opt_num(r.litres, 2)),
+        (Msg::RecArea, opt_num(r.area_m2, 0)),
+        (Msg::RecOperator, r.operator.clone()),
+        (Msg::RecNotes, r.notes.clone()),
+    ]
+}
+
+async fn record_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_flight(&state, &user, id).await?;
+    let lang = user.lang;
+    let versions = record_versions(&state, &f).await?;
+    let cur = versions.last().ok_or(AppError::NotFound)?;
+    let can_write = user.require_role(WRITERS).is_ok();
+    let catalogue = state.db.pesticides(f.farm_id).await?;
+    let title = format!(
+        "{} — {} #{}",
+        Msg::RecTitle.text(lang),
+        Msg::FlightWord.text(lang),
+        id
+    );
+    let r = &cur.fields;
+    let body = html! {
+        (print_style())
+        h1 { (title) }
+        p.no-print {
+            a href=(format!("/flights/{id}")) { "← " (Msg::FlightWord.text(lang)) " #" (id) } " · "
+            a href=(format!("/flights/{id}/logbook")) { (Msg::LogTitle.text(lang)) } " · "
+            a href=(format!("/farms/{}/records", f.farm_id)) { (Msg::RecFarmList.text(lang)) }
+        }
+        p { (Msg::RecVersion.text(lang)) " " (cur.version) }
+        (signature(lang, cur.signed_at, cur.signed_by.as_deref()))
+        table { tbody { @for (label, value) in record_rows(lang, r) {
+            tr { th scope="row" { (label.text(lang)) } td { (value) } }
+        } } }
+        p.no-print { button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) } }
+        @if can_write && cur.signed_at.is_none() {
+            h2.no-print { (Msg::RecEdit.text(lang)) }
+            form.no-print method="post" action=(format!("/flights/{id}/record")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                input type="hidden" name="version" value=(cur.version);
+                label for="sprayed_on" { (Msg::RecDate.text(lang)) }
+                input #sprayed_on name="sprayed_on" type="date" required value=(r.sprayed_on);
+                (text_input("place", Msg::RecPlace, lang, &r.place))
+                (text_input("fude_polygon_id", Msg::RecFude, lang, &r.fude_polygon_id))
+                (text_input("address", Msg::RecAddress, lang, &r.address))
+                (text_input("crop", Msg::RecCrop, lang, &r.crop))
+                label for="pesticide_id" { (Msg::RecFromCatalogue.text(lang)) }
+                select #pesticide_id name="pesticide_id" {
+                    option value="" { (Msg::RecNotFromCatalogue.text(lang)) }
+                    @for p in &catalogue {
+                        option value=(p.id) selected[p.name == r.pesticide_name] {
+                            (p.name) @if !p.reg_no.is_empty() { " (" (p.reg_no) ")" }
+                        }
+                    }
+                }
+                (text_input("pesticide_name", Msg::RecPesticide, lang, &r.pesticide_name))
+                (text_input("pesticide_reg_no", Msg::RecRegNoInput, lang, &r.pesticide_reg_no))
+                (num_input("dilution", Msg::RecDilution, lang, r.dilution))
+                (num_input("l_per_10a", Msg::RecRate, lang, r.l_per_10a))
+                (num_input("litres", Msg::RecLitres, lang, r.litres))
+                (num_input("area_m2", Msg::RecArea, lang, r.area_m2))
+                (text_input("operator", Msg::RecOperator, lang, &r.operator))
+                label for="notes" { (Msg::RecNotes.text(lang)) }
+                textarea #notes name="notes" rows="3" { (r.notes) }
+                p { button type="submit" { (Msg::Save.text(lang)) } }
+            }
+            form.no-print method="post" action=(format!("/flights/{id}/record/sign")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                input type="hidden" name="version" value=(cur.version);
+                p #sign-help { (Msg::SignHelp.text(lang)) }
+                p { button type="submit" aria-describedby="sign-help" { (Msg::SignOff.text(lang)) } }
+            }
+        }
+        @if can_write && cur.signed_at.is_some() {
+            form.no-print method="post" action=(format!("/flights/{id}/record/amend")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                p #amend-help { (Msg::AmendHelp.text(lang)) }
+                p { button.secondary type="submit" aria-describedby="amend-help" { (Msg::Amend.text(lang)) } }
+            }
+        }
+        @if versions.len() > 1 {
+            h2 { (Msg::RecHistory.text(lang)) }
+            @for v in versions.iter().rev().skip(1) {
+                details {
+                    summary { (Msg::RecVersion.text(lang)) " " (v.version) " — " (Msg::RecSigned.text(lang)) " " (jst_time(v.signed_at)) " " (v.signed_by.as_deref().unwrap_or_default()) }
+                    table { tbody { @for (label, value) in record_rows(lang, &v.fields) {
+                        tr { th scope="row" { (label.text(lang)) } td { (value) } }
+                    } } }
+                }
+            }
+        }
+    };
+    Ok(pages::layout(lang, &title, Some(&user), body).into_response())
+}
+
+/// The record form.
+#[derive(Debug, Deserialize)]
+struct RecordForm {
+    #[serde(default)]
+    csrf: String,
+    version: i64,
+    sprayed_on: String,
+    #[serde(default)]
+    place: String,
+    #[serde(default)]
+    fude_polygon_id: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    crop: String,
+    #[serde(default)]
+    pesticide_id: String,
+    #[serde(default)]
+    pesticide_name: String,
+    #[serde(default)]
+    pesticide_reg_no: String,
+    #[serde(default)]
+    dilution: String,
+    #[serde(default)]
+    l_per_10a: String,
+    #[serde(default)]
+    litres: String,
+    #[serde(default)]
+    area_m2: String,
+    #[serde(default)]
+    operator: String,
+    #[serde(default)]
+    notes: String,
+}
+
+/// An optional non-negative number of a form field; bad input names the field.
+fn parse_num(lang: Lang, label: Msg, s: &str) -> Result<Option<f64>, AppError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+        _ => Err(AppError::BadInput(format!(
+            "{}: {}",
+            label.text(lang),
+            Msg::RecBadNumber.text(lang)
+        ))),
+    }
+}
+
+/// A `YYYY-MM-DD` date of a form field.
+fn parse_date(lang: Lang, label: Msg, s: &str) -> Result<String, AppError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|_| {
+            AppError::BadInput(format!(
+                "{}: {}",
+                label.text(lang),
+                Msg::RecBadDate.text(lang)
+            ))
+        })
+}
+
+/// Maps a storage conflict (signed or superseded) to a message in the person's language.
+fn frozen(lang: Lang) -> impl Fn(StorageError) -> AppError {
+    move |e| match e {
+        StorageError::Conflict { .. } => AppError::Conflict(Msg::RecFrozen.text(lang).to_owned()),
+        other => other.into(),
+    }
+}
+
+async fn save_record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<RecordForm>,
+) -> Result<Response, AppError> {
+    let f = writable_flight(&state, &user, id).await?;
+    user.check_csrf(&form.csrf)?;
+    let lang = user.lang;
+    let reg_no = form.pesticide_reg_no.trim().to_owned();
+    if !reg_no.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::BadInput(format!(
+            "{}: {}",
+            Msg::RecRegNoInput.text(lang),
+            Msg::RecBadRegNo.text(lang)
+        )));
+    }
+    let mut r = RecordFields {
+        sprayed_on: parse_date(lang, Msg::RecDate, &form.sprayed_on)?,
+        place: form.place.trim().to_owned(),
+        fude_polygon_id: form.fude_polygon_id.trim().to_owned(),
+        address: form.address.trim().to_owned(),
+        crop: form.crop.trim().to_owned(),
+        pesticide_name: form.pesticide_name.trim().to_owned(),
+        pesticide_reg_no: reg_no,
+        dilution: parse_num(lang, Msg::RecDilution, &form.dilution)?,
+        l_per_10a: parse_num(lang, Msg::RecRate, &form.l_per_10a)?,
+        litres: parse_num(lang, Msg::RecLitres, &form.litres)?,
+        area_m2: parse_num(lang, Msg::RecArea, &form.area_m2)?,
+        operator: form.operator.trim().to_owned(),
+        notes: form.notes.trim().to_owned(),
+    };
+    if !form.pesticide_id.trim().is_empty() {
+        let pid: i64 = form.pesticide_id.trim().parse().map_err(|_| {
+            AppError::BadInput(format!("pesticide_id: {}", Msg::RecBadNumber.text(lang)))
+        })?;
+        let p = state
+            .db
+            .pesticides(f.farm_id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == pid)
+            .ok_or_else(|| {
+                AppError::BadInput(format!(
+                    "{}: {}",
+                    Msg::RecFromCatalogue.text(lang),
+                    Msg::NotFound.text(lang)
+                ))
+            })?;
+        r.pesticide_name = p.name;
+        r.pesticide_reg_no = p.reg_no;
+        r.dilution = r.dilution.or(p.dilution);
+        r.l_per_10a = r.l_per_10a.or(p.l_per_10a);
+    }
+    state
+        .db
+        .update_spray_record(id, form.version, &r)
+        .await
+        .map_err(frozen(lang))?;
+    // Reports: feed the flight's fact here (area, litres, pesticide of the saved record).
+    Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
+}
+
+/// A form that carries only the CSRF token and the version acted on.
+#[derive(Debug, Deserialize)]
+struct VersionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: i64,
+}
+
+async fn sign_record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<VersionForm>,
+) -> Result<Response, AppError> {
+    writable_flight(&state, &user, id).await?;
+    user.check_csrf(&form.csrf)?;
+    state
+        .db
+        .sign_spray_record(id, form.version, &user.user.display_name)
+        .await
+        .map_err(frozen(user.lang))?;
+    // Reports: feed the flight's fact here too (the signed figures).
+    Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
+}
+
+async fn amend_record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<VersionForm>,
+) -> Result<Response, AppError> {
+    writable_flight(&state, &user, id).await?;
+    user.check_csrf(&form.csrf)?;
+    state
+        .db
+        .amend_spray_record(id)
+        .await
+        .map_err(frozen(user.lang))?;
+    Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
+}
+
+/// The anomalies and failsafes stored with a logbook entry, as lines of text.
+fn event_lines(lang: Lang, events_json: &str) -> (Vec<String>, Vec<String>) {
+    let d: telemetry::LogbookDraft = serde_json::from_str(events_json).unwrap_or_default();
+    let line = |e: &telemetry::LogEvent| {
+        let t = DateTime::<Utc>::from_timestamp_micros(e.time_us as i64)
+            .map(|t| t.with_timezone(&jst()).format("%H:%M:%S").to_string())
+            .unwrap_or_default();
+        let kind = e.failsafe.map(|k| failsafe_name(lang, k)).unwrap_or("");
+        [t, kind.to_owned(), e.severity.clone(), e.text.clone()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (
+        d.anomalies.iter().map(line).collect(),
+        d.failsafes.iter().map(line).collect(),
+    )
+}
+
+fn failsafe_name(lang: Lang, k: telemetry::FailsafeKind) -> &'static str {
+    use telemetry::FailsafeKind as K;
+    let (ja, en) = match k {
+        K::Battery => ("バッテリーフェールセーフ", "battery failsafe"),
+        K::Radio => ("送信機（電波）フェールセーフ", "radio failsafe"),
+        K::Gcs => ("地上局フェールセーフ", "GCS failsafe"),
+        K::Other => ("フェールセーフ", "failsafe"),
+        K::UncommandedMode => ("指示によらないモード変更", "mode change not commanded"),
+        K::LinkLoss => ("通信途絶", "link lost"),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+fn latlon(lat: Option<f64>, lon: Option<f64>) -> String {
+    match (lat, lon) {
+        (Some(a), Some(b)) => format!("{a:.6}, {b:.6}"),
+        _ => String::new(),
+    }
+}
+
+fn logbook_rows(l: &LogbookFields) -> Vec<(Msg, String)> {
+    vec![
+        (Msg::LogDate, l.flown_on.clone()),
+        (Msg::LogPilot, l.pilot.clone()),
+        (Msg::LogDrone, l.drone_reg_no.clone()),
+        (Msg::LogTakeoffAt, jst_time(l.takeoff_at)),
+        (Msg::LogTakeoffPlace, l.takeoff_place.clone()),
+        (Msg::LogTakeoffPos, latlon(l.takeoff_lat, l.takeoff_lon)),
+        (Msg::LogLandingAt, jst_time(l.landing_at)),
+        (Msg::LogLandingPlace, l.landing_place.clone()),
+        (Msg::LogLandingPos, latlon(l.landing_lat, l.landing_lon)),
+        (
+            Msg::LogFlightTime,
+            l.flight_s.map(fmt_duration).unwrap_or_default(),
+        ),
+        (Msg::LogPurpose, l.purpose.clone()),
+        (Msg::RecNotes, l.notes.clone()),
+    ]
+}
+
+async fn logbook_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_flight(&state, &user, id).await?;
+    let lang = user.lang;
+    let versions = logbook_versions(&state, &f).await?;
+    let cur = versions.last().ok_or(AppError::NotFound)?;
+    let can_write = user.require_role(WRITERS).is_ok();
+    let l = &cur.fields;
+    let (anomalies, failsafes) = event_lines(lang, &l.events_json);
+    let title = format!(
+        "{} — {} #{}",
+        Msg::LogTitle.text(lang),
+        Msg::FlightWord.text(lang),
+        id
+    );
+    let body = html! {
+        (print_style())
+        h1 { (title) }
+        p.no-print {
+            a href=(format!("/flights/{id}")) { "← " (Msg::FlightWord.text(lang)) " #" (id) } " · "
+            a href=(format!("/flights/{id}/record")) { (Msg::RecTitle.text(lang)) } " · "
+            a href=(format!("/farms/{}/records", f.farm_id)) { (Msg::RecFarmList.text(lang)) }
+        }
+        p { (Msg::RecVersion.text(lang)) " " (cur.version) }
+        (signature(lang, cur.signed_at, cur.signed_by.as_deref()))
+        table { tbody { @for (label, value) in logbook_rows(l) {
+            tr { th scope="row" { (label.text(lang)) } td { (value) } }
+        } } }
+        h2 { (Msg::LogFailsafes.text(lang)) }
+        @if failsafes.is_empty() { p { (Msg::LogNone.text(lang)) } }
+        @else { ul { @for e in &failsafes { li { (e) } } } }
+        h2 { (Msg::LogAnomalies.text(lang)) }
+        @if anomalies.is_empty() { p { (Msg::LogNone.text(lang)) } }
+        @else { ul { @for e in &anomalies { li { (e) } } } }
+        p.no-print { button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) } }
+        @if can_write && cur.signed_at.is_none() {
+            h2.no-print { (Msg::RecEdit.text(lang)) }
+            form.no-print method="post" action=(format!("/flights/{id}/logbook")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                input type="hidden" name="version" value=(cur.version);
+                (text_input("pilot", Msg::LogPilot, lang, &l.pilot))
+                (text_input("drone_reg_no", Msg::LogDrone, lang, &l.drone_reg_no))
+                (text_input("takeoff_place", Msg::LogTakeoffPlace, lang, &l.takeoff_place))
+                (text_input("landing_place", Msg::LogLandingPlace, lang, &l.landing_place))
+                (text_input("purpose", Msg::LogPurpose, lang, &l.purpose))
+                label for="notes" { (Msg::RecNotes.text(lang)) }
+                textarea #notes name="notes" rows="3" { (l.notes) }
+                p { button type="submit" { (Msg::Save.text(lang)) } }
+            }
+            form.no-print method="post" action=(format!("/flights/{id}/logbook/sign")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                input type="hidden" name="version" value=(cur.version);
+                p #sign-help { (Msg::SignHelp.text(lang)) }
+                p { button type="submit" aria-describedby="sign-help" { (Msg::SignOff.text(lang)) } }
+            }
+        }
+        @if can_write && cur.signed_at.is_some() {
+            form.no-print method="post" action=(format!("/flights/{id}/logbook/amend")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                p #amend-help { (Msg::AmendHelp.text(lang)) }
+                p { button.secondary type="submit" aria-describedby="amend-help" { (Msg::Amend.text(lang)) } }
+            }
+        }
+        @if versions.len() > 1 {
+            h2 { (Msg::RecHistory.text(lang)) }
+            @for v in versions.iter().rev().skip(1) {
+                details {
+                    summary { (Msg::RecVersion.text(lang)) " " (v.version) " — " (Msg::RecSigned.text(lang)) " " (jst_time(v.signed_at)) " " (v.signed_by.as_deref().unwrap_or_default()) }
+                    table { tbody { @for (label, value) in logbook_rows(&v.fields) {
+                        tr { th scope="row" { (label.text(lang)) } td { (value) } }
+                    } } }
+                }
+            }
+        }
+    };
+    Ok(pages::layout(lang, &title, Some(&user), body).into_response())
+}
+
+/// The logbook form (what a person may write; times and places come from the `.tlog`).
+#[derive(Debug, Deserialize)]
+struct LogbookForm {
+    #[serde(default)]
+    csrf: String,
+    version: i64,
+    #[serde(default)]
+    pilot: String,
+    #[serde(default)]
+    drone_reg_no: String,
+    #[serde(default)]
+    takeoff_place: String,
+    #[serde(default)]
+    landing_place: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    notes: String,
+}
+
+async fn save_logbook(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<LogbookForm>,
+) -> Result<Response, AppError> {
+    writable_flight(&state, &user, id).await?;
+    user.check_csrf(&form.csrf)?;
+    let l = LogbookFields {
+        pilot: form.pilot.trim().to_owned(),
+        drone_reg_no: form.drone_reg_no.trim().to_owned(),
+        takeoff_place: form.takeoff_place.trim().to_owned(),
+        landing_place: form.landing_place.trim().to_owned(),
+        purpose: form.purpose.trim().to_owned(),
+        notes: form.notes.trim().to_owned(),
+        ..LogbookFields::default()
+    };
+    state
+        .db
+        .update_logbook(id, form.version, &l)
+        .await
+        .map_err(frozen(user.lang))?;
+    Ok(Redirect::to(&format!("/flights/{id}/logbook")).into_response())
+}
+
+async fn sign_logbook(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<VersionForm>,
+) -> Result<Response, AppError> {
+    writable_flight(&state, &user, id).await?;
+    user.check_csrf(&form.csrf)?;
+    state
+        .db
+        .sign_logbook(id, form.version, &user.user.display_name)
+        .await
+        .map_err(frozen(user.lang))?;
+    Ok(Redirect::to(&format!("/flights/{id}/logbook")).into_response())
+}
+
+async fn amend_logbook(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<VersionForm>,
+) -> Result<Response, AppError> {
+    writable_flight(&state, &user, id).await?;
+    user.check_csrf(&form.csrf)?;
+    state
+        .db
+        .amend_logbook(id)
+        .await
+        .map_err(frozen(user.lang))?;
+    Ok(Redirect::to(&format!("/flights/{id}/logbook")).into_response())
+}
+
+/// The date filter of the farm lists: a season (calendar year) or a from/to range.
+#[derive(Debug, Default, Deserialize)]
+struct Period {
+    #[serde(default)]
+    year: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl Period {
+    /// Inclusive `YYYY-MM-DD` bounds; `year` wins over `from`/`to`.
+    fn bounds(&self, lang: Lang) -> Result<(Option<String>, Option<String>), AppError> {
+        let year = self.year.trim();
+        if !year.is_empty() {
+            let y: i32 = year
+                .parse()
+                .ok()
+                .filter(|y| (1900..=9999).contains(y))
+                .ok_or_else(|| {
+                    AppError::BadInput(format!(
+                        "{}: {}",
+                        Msg::Season.text(lang),
+                        Msg::RecBadNumber.text(lang)
+                    ))
+                })?;
+            return Ok((Some(format!("{y:04}-01-01")), Some(format!("{y:04}-12-31"))));
+        }
+        let one = |s: &str, label: Msg| -> Result<Option<String>, AppError> {
+            if s.trim().is_empty() {
+                Ok(None)
+            } else {
+                parse_date(lang, label, s).map(Some)
+            }
+        };
+        Ok((one(&self.from, Msg::DateFrom)?, one(&self.to, Msg::DateTo)?))
+    }
+
+    fn query(&self) -> String {
+        serde_urlencoded::to_string([
+            ("year", self.year.trim()),
+            ("from", self.from.trim()),
+            ("to", self.to.trim()),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+/// The farm `id` if `user` may read its records.
+async fn readable_farm(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<crate::storage::Farm, AppError> {
+    user.require_role(READERS)?;
+    user.require_farm(id)?;
+    Ok(state.db.farm(id).await?)
+}
+
+async fn farm_records(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(period): Query<Period>,
+) -> Result<Response, AppError> {
+    let farm = readable_farm(&state, &user, id).await?;
+    let lang = user.lang;
+    let (from, to) = period.bounds(lang)?;
+    let records = state
+        .db
+        .spray_records_of_farm(id, from.as_deref(), to.as_deref())
+        .await?;
+    let logbooks = state
+        .db
+        .logbooks_of_farm(id, from.as_deref(), to.as_deref())
+        .await?;
+    let catalogue = state.db.pesticides(id).await?;
+    let can_write = user.require_role(WRITERS).is_ok();
+    let q = period.query();
+    let title = format!("{} — {}", Msg::RecFarmList.text(lang), farm.name);
+    let signed = |s: &Option<DateTime<Utc>>| {
+        if s.is_some() {
+            Msg::RecSigned.text(lang)
+        } else {
+            Msg::RecDraft.text(lang)
+        }
+    };
+    let body = html! {
+        (print_style())
+        h1 { (title) }
+        form.no-print method="get" action=(format!("/farms/{id}/records")) {
+            label for="year" { (Msg::Season.text(lang)) }
+            input #year name="year" type="number" inputmode="numeric" min="1900" max="9999" value=(period.year);
+            label for="from" { (Msg::DateFrom.text(lang)) }
+            input #from name="from" type="date" value=(period.from);
+            label for="to" { (Msg::DateTo.text(lang)) }
+            input #to name="to" type="date" value=(period.to);
+            p { button type="submit" { (Msg::Filter.text(lang)) } }
+        }
+        p.no-print {
+            a href=(format!("/farms/{id}/records.csv?{q}")) download { (Msg::RecCsv.text(lang)) } " · "
+            a href=(format!("/farms/{id}/logbook.csv?{q}")) download { (Msg::LogCsv.text(lang)) } " · "
+            button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) }
+        }
+        h2 { (Msg::RecTitle.text(lang)) }
+        @if records.is_empty() { p role="status" { (Msg::RecNone.text(lang)) } }
+        @else {
+            div style="overflow-x: auto;" {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::RecDate.text(lang)) }
+                    th scope="col" { (Msg::RecPlace.text(lang)) }
+                    th scope="col" { (Msg::RecCrop.text(lang)) }
+                    th scope="col" { (Msg::RecPesticide.text(lang)) }
+                    th scope="col" class="num" { (Msg::RecLitres.text(lang)) }
+                    th scope="col" class="num" { (Msg::RecArea.text(lang)) }
+                    th scope="col" { (Msg::RecOperator.text(lang)) }
+                    th scope="col" { (Msg::RecState.text(lang)) }
+                } }
+                tbody { @for r in &records { tr {
+                    td { a href=(format!("/flights/{}/record", r.flight_id)) { (r.fields.sprayed_on) } }
+                    td { (r.fields.place) }
+                    td { (r.fields.crop) }
+                    td { (r.fields.pesticide_name) }
+                    td.num { (opt_num(r.fields.litres, 2)) }
+                    td.num { (opt_num(r.fields.area_m2, 0)) }
+                    td { (r.fields.operator) }
+                    td { (signed(&r.signed_at)) " (" (Msg::RecVersion.text(lang)) " " (r.version) ")" }
+                } } }
+            }
+            }
+        }
+        h2 { (Msg::LogTitle.text(lang)) }
+        @if logbooks.is_empty() { p role="status" { (Msg::RecNone.text(lang)) } }
+        @else {
+            div style="overflow-x: auto;" {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::LogDate.text(lang)) }
+                    th scope="col" { (Msg::LogPilot.text(lang)) }
+                    th scope="col" { (Msg::LogTakeoffAt.text(lang)) }
+                    th scope="col" { (Msg::LogLandingAt.text(lang)) }
+                    th scope="col" class="num" { (Msg::LogFlightTime.text(lang)) }
+                    th scope="col" class="num" { (Msg::LogFailsafes.text(lang)) }
+                    th scope="col" { (Msg::RecState.text(lang)) }
+                } }
+                tbody { @for l in &logbooks { tr {
+                    td { a href=(format!("/flights/{}/logbook", l.flight_id)) { (l.fields.flown_on) } }
+                    td { (l.fields.pilot) }
+                    td { (jst_time(l.fields.takeoff_at)) }
+                    td { (jst_time(l.fields.landing_at)) }
+                    td.num { (l.fields.flight_s.map(fmt_duration).unwrap_or_default()) }
+                    td.num { (event_lines(lang, &l.fields.events_json).1.len()) }
+                    td { (signed(&l.signed_at)) " (" (Msg::RecVersion.text(lang)) " " (l.version) ")" }
+                } } }
+            }
+            }
+        }
+        h2 { (Msg::Catalogue.text(lang)) }
+        @if catalogue.is_empty() { p { (Msg::RecNone.text(lang)) } }
+        @else {
+            table {
+                thead { tr {
+                    th scope="col" { (Msg::RecPesticide.text(lang)) }
+                    th scope="col" { (Msg::RecRegNoInput.text(lang)) }
+                    th scope="col" class="num" { (Msg::RecDilution.text(lang)) }
+                    th scope="col" class="num" { (Msg::RecRate.text(lang)) }
+                } }
+                tbody { @for p in &catalogue { tr {
+                    td { (p.name) } td { (p.reg_no) }
+                    td.num { (opt_num(p.dilution, 0)) } td.num { (opt_num(p.l_per_10a, 2)) }
+                } } }
+            }
+        }
+        @if can_write {
+            form.no-print method="post" action=(format!("/farms/{id}/pesticides")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                h3 { (Msg::CatalogueAdd.text(lang)) }
+                label for="p-name" { (Msg::RecPesticide.text(lang)) }
+                input #p-name name="name" type="text" required;
+                label for="p-reg" { (Msg::RecRegNoInput.text(lang)) }
+                input #p-reg name="reg_no" type="text" inputmode="numeric";
+                label for="p-dil" { (Msg::RecDilution.text(lang)) }
+                input #p-dil name="dilution" type="number" inputmode="decimal" min="0" step="any";
+                label for="p-rate" { (Msg::RecRate.text(lang)) }
+                input #p-rate name="l_per_10a" type="number" inputmode="decimal" min="0" step="any";
+                p { button type="submit" { (Msg::Save.text(lang)) } }
+            }
+        }
+    };
+    Ok(pages::layout(lang, &title, Some(&user), body).into_response())
+}
+
+/// The catalogue form.
+#[derive(Debug, Deserialize)]
+struct PesticideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    reg_no: String,
+    #[serde(default)]
+    dilution: String,
+    #[serde(default)]
+    l_per_10a: String,
+}
+
+async fn add_pesticide(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<PesticideForm>,
+) -> Result<Response, AppError> {
+    user.require_role(WRITERS)?;
+    user.require_farm(id)?;
+    state.db.farm(id).await?;
+    user.check_csrf(&form.csrf)?;
+    let lang = user.lang;
+    let name = form.name.trim();
+    let reg_no = form.reg_no.trim();
+    if name.is_empty() {
+        return Err(AppError::BadInput(format!(
+            "{}: {}",
+            Msg::RecPesticide.text(lang),
+            Msg::RecRequired.text(lang)
+        )));
+    }
+    if !reg_no.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::BadInput(format!(
+            "{}: {}",
+            Msg::RecRegNoInput.text(lang),
+            Msg::RecBadRegNo.text(lang)
+        )));
+    }
+    let positive = |label: Msg, s: &str| -> Result<Option<f64>, AppError> {
+        match parse_num(lang, label, s)? {
+            Some(v) if v <= 0.0 => Err(AppError::BadInput(format!(
+                "{}: {}",
+                label.text(lang),
+                Msg::RecBadNumber.text(lang)
+            ))),
+            v => Ok(v),
+        }
+    };
+    let dilution = positive(Msg::RecDilution, &form.dilution)?;
+    let rate = positive(Msg::RecRate, &form.l_per_10a)?;
+    state
+        .db
+        .create_pesticide(id, name, reg_no, dilution, rate)
+        .await?;
+    Ok(Redirect::to(&format!("/farms/{id}/records")).into_response())
+}
+
+/// Headers of the spray record CSV, in column order.
+pub const RECORD_CSV_HEADER: [&str; 17] = [
+    "散布日",
+    "圃場",
+    "筆ポリゴンID",
+    "住所",
+    "作物",
+    "農薬名",
+    "農林水産省登録番号",
+    "希釈倍数",
+    "10a当たり使用量(L)",
+    "使用総量(L)",
+    "散布面積(m2)",
+    "作業者",
+    "備考",
+    "版",
+    "署名日時",
+    "署名者",
+    "飛行ID",
+];
+
+/// Headers of the logbook CSV, in column order.
+pub const LOGBOOK_CSV_HEADER: [&str; 19] = [
+    "飛行日",
+    "操縦者",
+    "無人航空機登録記号",
+    "離陸時刻",
+    "離陸場所",
+    "離陸地点緯度",
+    "離陸地点経度",
+    "着陸時刻",
+    "着陸場所",
+    "着陸地点緯度",
+    "着陸地点経度",
+    "飛行時間(秒)",
+    "飛行目的",
+    "不具合・フェールセーフ",
+    "備考",
+    "版",
+    "署名日時",
+    "署名者",
+    "飛行ID",
+];
+
+/// One CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A CSV document: UTF-8 with a BOM (so Excel in Japanese opens it), CRLF line ends.
+pub fn csv_document<const N: usize>(header: [&str; N], rows: &[Vec<String>]) -> String {
+    let mut out = String::from("\u{feff}");
+    let line = |fields: &mut dyn Iterator<Item = String>| {
+        fields.map(|f| csv_field(&f)).collect::<Vec<_>>().join(",") + "\r\n"
+    };
+    out += &line(&mut header.iter().map(|h| (*h).to_owned()));
+    for r in rows {
+        out += &line(&mut r.iter().cloned());
+    }
+    out
+}
+
+/// The CSV row of a spray record, in [`RECORD_CSV_HEADER`] order.
+pub fn record_csv_row(r: &SprayRecord) -> Vec<String> {
+    let f = &r.fields;
+    let n = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    vec![
+        f.sprayed_on.clone(),
+        f.place.clone(),
+        f.fude_polygon_id.clone(),
+        f.address.clone(),
+        f.crop.clone(),
+        f.pesticide_name.clone(),
+        f.pesticide_reg_no.clone(),
+        n(f.dilution),
+        n(f.l_per_10a),
+        n(f.litres),
+        n(f.area_m2),
+        f.operator.clone(),
+        f.notes.clone(),
+        r.version.to_string(),
+        jst_time(r.signed_at),
+        r.signed_by.clone().unwrap_or_default(),
+        r.flight_id.to_string(),
+    ]
+}
+
+fn logbook_csv_row(l: &LogbookEntry) -> Vec<String> {
+    let f = &l.fields;
+    let n = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let (_, failsafes) = event_lines(Lang::Ja, &f.events_json);
+    let (anomalies, _) = event_lines(Lang::Ja, &f.events_json);
+    let mut events = failsafes;
+    events.extend(anomalies);
+    vec![
+        f.flown_on.clone(),
+        f.pilot.clone(),
+        f.drone_reg_no.clone(),
+        jst_time(f.takeoff_at),
+        f.takeoff_place.clone(),
+        n(f.takeoff_lat),
+        n(f.takeoff_lon),
+        jst_time(f.landing_at),
+        f.landing_place.clone(),
+        n(f.landing_lat),
+        n(f.landing_lon),
+        f.flight_s.map(|s| format!("{s:.0}")).unwrap_or_default(),
+        f.purpose.clone(),
+        events.join(" / "),
+        f.notes.clone(),
+        l.version.to_string(),
+        jst_time(l.signed_at),
+        l.signed_by.clone().unwrap_or_default(),
+        l.flight_id.to_string(),
+    ]
+}
+
+fn csv_response(name: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn csv_name(kind: &str, farm: i64, from: &Option<String>, to: &Option<String>) -> String {
+    format!(
+        "{kind}-farm{farm}-{}-{}.csv",
+        from.as_deref().unwrap_or("start"),
+        to.as_deref().unwrap_or("end")
+    )
+}
+
+async fn records_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(period): Query<Period>,
+) -> Result<Response, AppError> {
+    readable_farm(&state, &user, id).await?;
+    let (from, to) = period.bounds(user.lang)?;
+    let rows: Vec<Vec<String>> = state
+        .db
+        .spray_records_of_farm(id, from.as_deref(), to.as_deref())
+        .await?
+        .iter()
+        .map(record_csv_row)
+        .collect();
+    Ok(csv_response(
+        &csv_name("spray-records", id, &from, &to),
+        csv_document(RECORD_CSV_HEADER, &rows),
+    ))
+}
+
+async fn logbook_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(period): Query<Period>,
+) -> Result<Response, AppError> {
+    readable_farm(&state, &user, id).await?;
+    let (from, to) = period.bounds(user.lang)?;
+    let rows: Vec<Vec<String>> = state
+        .db
+        .logbooks_of_farm(id, from.as_deref(), to.as_deref())
+        .await?
+        .iter()
+        .map(logbook_csv_row)
+        .collect();
+    Ok(csv_response(
+        &csv_name("flight-logbook", id, &from, &to),
+        csv_document(LOGBOOK_CSV_HEADER, &rows),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use telemetry::mavlink::dialects::ardupilotmega as apm;
+    use telemetry::mavlink::{self, MavlinkVersion};
+
+    use super::*;
+    use crate::routes::flights::tests::{fly, planned};
+    use crate::testutil::{Browser, TestApp, both_apps};
+
+    /// A minimal RFC 4180 reader for the tests: rows of fields.
+    fn read_csv(s: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let (mut row, mut field) = (Vec::new(), String::new());
+        let mut chars = s.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, c) => field.push(c),
+                (false, '"') => quoted = true,
+                (false, ',') => row.push(std::mem::take(&mut field)),
+                (false, '\r') => {}
+                (false, '\n') => {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (false, c) => field.push(c),
+            }
+        }
+        rows
+    }
+
+    /// The `.tlog` with STATUSTEXT frames from the vehicle spliced in at `(seconds after the
+    /// first frame, severity, text)`.
+    fn with_texts(tlog: &[u8], texts: &[(f64, apm::MavSeverity, &str)]) -> Vec<u8> {
+        let (records, _) = telemetry::parse_tlog(tlog);
+        let vehicle = records
+            .iter()
+            .find(|r| matches!(r.frame.msg, telemetry::Msg::HEARTBEAT(_)))
+            .expect("a heartbeat")
+            .frame
+            .header;
+        let t0 = records[0].time_us;
+        let mut out: Vec<(u64, Vec<u8>)> = records
+            .iter()
+            .map(|r| (r.time_us, r.frame.raw.clone()))
+            .collect();
+        for (s, severity, text) in texts {
+            let mut raw = Vec::new();
+            mavlink::write_versioned_msg(
+                &mut raw,
+                MavlinkVersion::V2,
+                vehicle,
+                &apm::MavMessage::STATUSTEXT(apm::STATUSTEXT_DATA {
+                    severity: *severity,
+                    text: (*text).into(),
+                    ..Default::default()
+                }),
+            )
+            .unwrap();
+            out.push((t0 + (s * 1e6) as u64, raw));
+        }
+        out.sort_by_key(|(t, _)| *t);
+        let mut bytes = Vec::new();
+        for (t, raw) in out {
+            bytes.extend_from_slice(&t.to_be_bytes());
+            bytes.extend_from_slice(&raw);
+        }
+        bytes
+    }
+
+    fn id_of(location: &axum::http::HeaderValue) -> i64 {
+        location
+            .to_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
+        let dy = (a.0 - b.0) * 111_320.0;
+        let dx = (a.1 - b.1) * 111_320.0 * a.0.to_radians().cos();
+        dx.hypot(dy)
+    }
+
+    both_apps!(a_replayed_flight_yields_its_record_and_logbook, |app| {
+        let d = app.state.db.districts().await.unwrap();
+        let farm = app
+            .state
+            .db
+            .create_farm(d[0].id, "kiroku", "crop", "栃木県那須塩原市共墾社1-1")
+            .await
+            .unwrap();
+        let b = app.user("kiroku", Role::Farmer, Some(farm.id)).await;
+        let plan_id = planned(app, &b).await;
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let flown = fly(&plan.plan_file).await;
+        let tlog = with_texts(
+            &flown,
+            &[
+                (2.0, apm::MavSeverity::MAV_SEVERITY_WARNING, "EKF variance"),
+                (2.5, apm::MavSeverity::MAV_SEVERITY_INFO, "just info"),
+                (
+                    3.0,
+                    apm::MavSeverity::MAV_SEVERITY_CRITICAL,
+                    "Battery Failsafe",
+                ),
+            ],
+        );
+        let r = app
+            .post_multipart(
+                &format!("/plans/{plan_id}/flights"),
+                &b.cookies,
+                &[
+                    ("csrf", None, b.csrf.as_bytes()),
+                    ("tlog", Some("f.tlog"), &tlog),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id = id_of(&r.headers["location"]);
+        assert_eq!(
+            app.state.db.flight_tlog(id).await.unwrap().as_deref(),
+            Some(&tlog[..]),
+            "the .tlog is kept with the flight"
+        );
+
+        // Independently: the as-applied area from the track and the plan's legs, at 0.8 L/10a.
+        let path = std::path::Path::new("plan");
+        let tplan = telemetry::Plan::from_json(&plan.plan_file, path).unwrap();
+        let (records, _) = telemetry::parse_tlog(&tlog);
+        let track = telemetry::track_from_records(
+            &records,
+            Some(&tplan),
+            telemetry::SprayerOutput::default(),
+        );
+        let area = telemetry::coverage(&track, &tplan.spray_legs(), 5.0)
+            .unwrap()
+            .sprayed_m2;
+        let litres = area * 0.8 / 1000.0;
+        let rec = app.state.db.spray_record_versions(id).await.unwrap();
+        assert_eq!(rec.len(), 1);
+        let r0 = &rec[0].fields;
+        assert!(
+            (r0.area_m2.unwrap() - area).abs() < 1e-6,
+            "{r0:?} vs {area}"
+        );
+        assert!((r0.litres.unwrap() - litres).abs() < 1e-9);
+        assert_eq!(r0.l_per_10a, Some(0.8));
+        assert_eq!(r0.operator, "kiroku");
+        assert_eq!(r0.address, "栃木県那須塩原市共墾社1-1");
+        let first_t = DateTime::<Utc>::from_timestamp_micros(track[0].time_us as i64).unwrap();
+        assert_eq!(r0.sprayed_on, jst_date(first_t));
+        let field = app.state.db.field(plan.field_id).await.unwrap();
+        assert_eq!(r0.place, field.name);
+
+        // The logbook: takeoff and landing at home (the sim flies RTL), inside the track's time.
+        let lb = &app.state.db.logbook_versions(id).await.unwrap()[0].fields;
+        let home = tplan.home.unwrap();
+        let (take, land) = (lb.takeoff_at.unwrap(), lb.landing_at.unwrap());
+        let last_t =
+            DateTime::<Utc>::from_timestamp_micros(track.last().unwrap().time_us as i64).unwrap();
+        assert!(first_t <= take && take < land && land <= last_t, "{lb:?}");
+        assert!(
+            metres(
+                (lb.takeoff_lat.unwrap(), lb.takeoff_lon.unwrap()),
+                (home.0, home.1)
+            ) < 3.0
+        );
+        assert!(
+            metres(
+                (lb.landing_lat.unwrap(), lb.landing_lon.unwrap()),
+                (home.0, home.1)
+            ) < 3.0
+        );
+        assert_eq!(
+            lb.flight_s.unwrap(),
+            (land - take).num_microseconds().unwrap() as f64 / 1e6
+        );
+        assert_eq!(lb.purpose, SPRAY_PURPOSE);
+        assert_eq!(lb.pilot, "kiroku");
+        assert!(lb.takeoff_place.contains(&field.name));
+        let (anomalies, failsafes) = event_lines(Lang::Ja, &lb.events_json);
+        assert_eq!(anomalies.len(), 2, "{anomalies:?}");
+        assert!(anomalies[0].contains("EKF variance") && anomalies[0].contains("WARNING"));
+        assert!(anomalies[1].contains("Battery Failsafe"));
+        assert_eq!(failsafes.len(), 1, "{failsafes:?}");
+        assert!(failsafes[0].contains("バッテリーフェールセーフ"));
+        let t_ekf = DateTime::<Utc>::from_timestamp_micros((records[0].time_us + 2_000_000) as i64)
+            .unwrap()
+            .with_timezone(&jst())
+            .format("%H:%M:%S")
+            .to_string();
+        assert!(
+            anomalies[0].starts_with(&t_ekf),
+            "{} vs {t_ekf}",
+            anomalies[0]
+        );
+
+        // The pages show them; the logbook lists the failsafe.
+        let page = app.get(&format!("/flights/{id}/record"), &b.cookies).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("農薬使用記録") && page.body.contains("@page { size: A4"));
+        let page = app.get(&format!("/flights/{id}/logbook"), &b.cookies).await;
+        assert!(page.body.contains("Battery Failsafe"), "{}", page.body);
+        assert!(page.body.contains(SPRAY_PURPOSE));
+    });
+
+    /// Saves the record form of flight `id` with `notes` and a catalogue pesticide.
+    async fn save(
+        app: &TestApp,
+        b: &Browser,
+        id: i64,
+        version: &str,
+        notes: &str,
+        pid: &str,
+    ) -> crate::testutil::Resp {
+        app.post_form(
+            &format!("/flights/{id}/record"),
+            &b.cookies,
+            &[
+                ("csrf", b.csrf.as_str()),
+                ("version", version),
+                ("sprayed_on", "2026-06-10"),
+                ("place", "北の田"),
+                ("crop", "水稲"),
+                ("pesticide_id", pid),
+                ("litres", "1.5"),
+                ("area_m2", "1875"),
+                ("l_per_10a", ""),
+                ("dilution", ""),
+                ("operator", "山田 太郎"),
+                ("notes", notes),
+            ],
+        )
+        .await
+    }
+
+    both_apps!(a_signed_record_refuses_edits_and_is_amended, |app| {
+        let farm = app.farm("shomei", "crop").await;
+        let b = app.user("shomei", Role::Farmer, Some(farm.id)).await;
+        let staff = app.user("shomei-staff", Role::Staff, None).await;
+        let id = app
+            .state
+            .db
+            .create_flight(&crate::storage::NewFlight {
+                farm_id: farm.id,
+                field_id: None,
+                plan_id: None,
+                status: "completed",
+                sprayed_area_m2: Some(1875.0),
+                litres: Some(1.5),
+                summary_json: "{}",
+                samples: &[],
+                tlog: None,
+            })
+            .await
+            .unwrap();
+        // A flight recorded before records existed gets its drafts on first view.
+        assert_eq!(
+            app.get(&format!("/flights/{id}/record"), &b.cookies)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let r = app
+            .post_form(
+                &format!("/farms/{}/pesticides", farm.id),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("name", "スタークル粒剤"),
+                    ("reg_no", "20887"),
+                    ("dilution", "1000"),
+                    ("l_per_10a", "0.8"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let pid = app.state.db.pesticides(farm.id).await.unwrap()[0]
+            .id
+            .to_string();
+        // Bad input is a 422 naming the field; a forged form and staff are refused.
+        let bad = app
+            .post_form(
+                &format!("/flights/{id}/record"),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("version", "1"),
+                    ("sprayed_on", "6月10日"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("散布日"), "{}", bad.body);
+        let mut forged = b.clone();
+        forged.csrf = "x".into();
+        assert_eq!(
+            save(app, &forged, id, "1", "", "").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            save(app, &staff, id, "1", "", "").await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        let notes = "雨のため一時中断, \"再開\"\n午後に完了";
+        let r = save(app, &b, id, "1", notes, &pid).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let v = app.state.db.spray_record_versions(id).await.unwrap();
+        assert_eq!(v[0].fields.pesticide_name, "スタークル粒剤");
+        assert_eq!(v[0].fields.pesticide_reg_no, "20887");
+        assert_eq!(
+            (v[0].fields.dilution, v[0].fields.l_per_10a),
+            (Some(1000.0), Some(0.8))
+        );
+        assert_eq!(v[0].fields.notes, notes);
+
+        let sign = |who: Browser| async move {
+            app.post_form(
+                &format!("/flights/{id}/record/sign"),
+                &who.cookies,
+                &[("csrf", who.csrf.as_str()), ("version", "1")],
+            )
+            .await
+        };
+        assert_eq!(sign(b.clone()).await.status, StatusCode::SEE_OTHER);
+        // Signed: an edit is refused with a 409 and changes nothing.
+        let late = save(app, &b, id, "1", "後から書き換え", "").await;
+        assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+        assert!(late.body.contains("署名済み"), "{}", late.body);
+        assert_eq!(sign(b.clone()).await.status, StatusCode::CONFLICT);
+        let after = app.state.db.spray_record_versions(id).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].fields, v[0].fields);
+        assert_eq!(after[0].signed_by.as_deref(), Some("shomei"));
+        let page = app
+            .get(&format!("/flights/{id}/record"), &b.cookies)
+            .await
+            .body;
+        assert!(!page.contains(&format!("action=\"/flights/{id}/record\"")));
+
+        // An amendment is a new version; the signed one stays.
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/record/amend"),
+                &b.cookies,
+                &[("csrf", b.csrf.as_str())],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            save(app, &b, id, "2", "訂正", &pid).await.status,
+            StatusCode::SEE_OTHER
+        );
+        let v = app.state.db.spray_record_versions(id).await.unwrap();
+        assert_eq!(
+            (
+                v.len(),
+                v[0].fields.notes.as_str(),
+                v[1].fields.notes.as_str()
+            ),
+            (2, notes, "訂正")
+        );
+        let page = app
+            .get(&format!("/flights/{id}/record"), &b.cookies)
+            .await
+            .body;
+        assert!(page.contains("以前の版"));
+
+        // The logbook signs the same way.
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/logbook"),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("version", "1"),
+                    ("pilot", "山田"),
+                    ("notes", "異常なし"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/logbook/sign"),
+                &b.cookies,
+                &[("csrf", b.csrf.as_str()), ("version", "1")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let late = app
+            .post_form(
+                &format!("/flights/{id}/logbook"),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("version", "1"),
+                    ("pilot", "別人"),
+                ],
+            )
+            .await;
+        assert_eq!(late.status, StatusCode::CONFLICT);
+        assert_eq!(
+            app.state.db.logbook_versions(id).await.unwrap()[0]
+                .fields
+                .pilot,
+            "山田"
+        );
+
+        // The farm CSV round-trips: BOM, Japanese header, the record's own values.
+        let csv = app
+            .get(
+                &format!("/farms/{}/records.csv?year=2026", farm.id),
+                &staff.cookies,
+            )
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(
+            csv.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let body = csv.body.strip_prefix('\u{feff}').expect("a BOM");
+        let rows = read_csv(body);
+        assert_eq!(rows[0], RECORD_CSV_HEADER);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1], record_csv_row(&v[1]));
+        assert_eq!(rows[1][12], "訂正");
+        assert_eq!(rows[1][0], "2026-06-10");
+        let other_year = app
+            .get(
+                &format!("/farms/{}/records.csv?year=2025", farm.id),
+                &b.cookies,
+            )
+            .await;
+        assert_eq!(
+            read_csv(other_year.body.trim_start_matches('\u{feff}')).len(),
+            1
+        );
+        let lcsv = app
+            .get(&format!("/farms/{}/logbook.csv", farm.id), &b.cookies)
+            .await;
+        let lrows = read_csv(lcsv.body.trim_start_matches('\u{feff}'));
+        assert_eq!(lrows[0], LOGBOOK_CSV_HEADER);
+        assert_eq!(lrows[1][1], "山田");
+        assert_eq!(
+            app.get(&format!("/farms/{}/records?from=x", farm.id), &b.cookies)
+                .await
+                .status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let list = app
+            .get(
+                &format!("/farms/{}/records?from=2026-06-01&to=2026-06-30", farm.id),
+                &b.cookies,
+            )
+            .await;
+        assert!(
+            list.body.contains(&format!("/flights/{id}/record")),
+            "{}",
+            list.body
+        );
+    });
+
+    proptest::proptest! {
+        #[test]
+        fn any_csv_rows_read_back_as_written(
+            rows in proptest::collection::vec(
+                proptest::collection::vec("[a-z,\"\r\n 田畑、。]{0,12}", 4), 0..6)
+        ) {
+            let doc = csv_document(["一", "二", "三", "四"], &rows);
+            let back = read_csv(doc.strip_prefix('\u{feff}').unwrap());
+            proptest::prop_assert_eq!(&back[1..], &rows[..]);
+        }
+    }
+
+    #[test]
+    fn csv_fields_round_trip() {
+        let rows = vec![
+            vec![
+                "a,b".to_owned(),
+                "\"q\"".into(),
+                "改行\r\nあり".into(),
+                String::new(),
+            ],
+            vec!["素".to_owned(), "x".into(), "y".into(), "z".into()],
+        ];
+        let doc = csv_document(["一", "二", "三", "四"], &rows);
+        assert!(doc.starts_with('\u{feff}'));
+        let back = read_csv(doc.trim_start_matches('\u{feff}'));
+        assert_eq!(back[0], ["一", "二", "三", "四"]);
+        // The reader drops bare CRs outside quotes only, so the quoted CRLF survives.
+        assert_eq!(back[1..], rows[..]);
+    }
+}
