@@ -84,6 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Settings {
                 secure_cookies: false,
                 tile_url: args.tile_url,
+                data_dir: dir.clone(),
+                gonogo: crate::gonogo::GoNoGoConfig::default(),
             },
         );
         let server = tokio::spawn(async move { axum::serve(listener, app(state)).await });

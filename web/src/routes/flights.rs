@@ -16,7 +16,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Msg;
 use crate::pages::{self, fmt_duration, map_assets};
-use crate::storage::{FlightRow, NewFlight, Role, SampleRow};
+use crate::storage::{FlightRow, NewFlight, PlanRow, Role, SampleRow};
 
 /// Largest `.tlog` accepted (an hour of telemetry at typical rates is a few MB).
 const MAX_TLOG: usize = 64 << 20;
@@ -107,6 +107,74 @@ fn analyse(tlog: &[u8], plan_file: &str, swath_m: f64) -> Result<Recorded, Strin
     })
 }
 
+/// Where a `.tlog` being recorded comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlightOrigin {
+    /// Uploaded by a person: a new flight row, status `completed`.
+    Upload,
+    /// Flown from the web: the launched flight's row gets its record and final status.
+    Launched {
+        /// The launched flight.
+        flight_id: i64,
+        /// `completed`, `aborted` or `failed`.
+        status: &'static str,
+    },
+}
+
+/// Turns a flown `.tlog` into the flight record against `plan` (track, summary, as-applied
+/// coverage, litres at the planned rate): the one place both the upload and launched flights
+/// go through. Returns the flight id.
+///
+/// # Errors
+/// [`AppError::BadInput`] for a file without MAVLink frames or positions; storage failures.
+pub async fn record_flight_from_tlog(
+    state: &AppState,
+    plan: &PlanRow,
+    tlog: Vec<u8>,
+    origin: FlightOrigin,
+) -> Result<i64, AppError> {
+    let field = state.db.field(plan.field_id).await?;
+    let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
+    let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
+    let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
+    let plan_file = plan.plan_file.clone();
+    let rec = tokio::task::spawn_blocking(move || analyse(&tlog, &plan_file, swath_m))
+        .await
+        .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
+        .map_err(AppError::BadInput)?;
+    let summary = rec.summary.to_string();
+    let litres = rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r);
+    match origin {
+        FlightOrigin::Upload => Ok(state
+            .db
+            .create_flight(&NewFlight {
+                farm_id: field.farm_id,
+                field_id: Some(field.id),
+                plan_id: Some(plan.id),
+                status: "completed",
+                sprayed_area_m2: rec.sprayed_m2,
+                litres,
+                summary_json: &summary,
+                samples: &rec.samples,
+            })
+            .await?),
+        FlightOrigin::Launched { flight_id, status } => {
+            state
+                .db
+                .finish_flight(
+                    flight_id,
+                    status,
+                    rec.sprayed_m2,
+                    litres,
+                    &summary,
+                    &rec.samples,
+                )
+                .await?;
+            Ok(flight_id)
+        }
+    }
+}
+
 async fn record(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -137,28 +205,7 @@ async fn record(
             "tlog: choose the flight's .tlog file".into(),
         ));
     }
-    let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
-    let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
-    let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
-    let plan_file = plan.plan_file.clone();
-    let rec = tokio::task::spawn_blocking(move || analyse(&tlog, &plan_file, swath_m))
-        .await
-        .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
-        .map_err(AppError::BadInput)?;
-    let summary = rec.summary.to_string();
-    let id = state
-        .db
-        .create_flight(&NewFlight {
-            farm_id: field.farm_id,
-            field_id: Some(field.id),
-            plan_id: Some(plan.id),
-            status: "completed",
-            sprayed_area_m2: rec.sprayed_m2,
-            litres: rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r),
-            summary_json: &summary,
-            samples: &rec.samples,
-        })
-        .await?;
+    let id = record_flight_from_tlog(&state, &plan, tlog, FlightOrigin::Upload).await?;
     Ok(Redirect::to(&format!("/flights/{id}")).into_response())
 }
 

@@ -7,9 +7,11 @@ pub mod flights;
 pub mod health;
 pub mod home;
 pub mod ingest;
+pub mod launch;
 pub mod openapi;
 pub mod parlors;
 pub mod session;
+pub mod vehicles;
 
 #[cfg(test)]
 mod authorization {
