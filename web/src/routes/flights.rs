@@ -216,6 +216,8 @@ async fn page(
 ) -> Result<Response, AppError> {
     let f = readable_flight(&state, &user, id).await?;
     let lang = user.lang;
+    let gonogo = state.db.gonogo(id).await?;
+    let live = state.flights.live(id).is_some();
     let v: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
     let s = &v["summary"];
     let c = &v["coverage"];
@@ -282,6 +284,8 @@ async fn page(
     let body = html! {
         h1 { (title) }
         @if let Some(p) = f.plan_id { p { a href=(format!("/plans/{p}")) { "← " (Msg::PlanWord.text(lang)) " #" (p) } } }
+        p { (Msg::StatusWord.text(lang)) ": " strong { (super::launch::status_msg(&f.status).text(lang)) }
+            @if live { " — " a href=(format!("/flights/{id}/live")) { (Msg::LiveFlight.text(lang)) } } }
         table { tbody { @for (label, value) in &rows {
             tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
         } } }
@@ -303,6 +307,7 @@ async fn page(
             li { span style="border-bottom: 3px dotted #212121; padding: 0 1em;" {} " " (Msg::LegendTrackOff.text(lang)) }
             li { span style="border-bottom: 4px solid #0b5394; padding: 0 1em;" {} " " (Msg::LegendSpray.text(lang)) }
         }
+        @if let Some(g) = &gonogo { (super::launch::gonogo_section(lang, g)) }
         (map_assets())
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
