@@ -206,7 +206,7 @@ pub(crate) fn checklist_table(lang: Lang, checks: &[Check]) -> Markup {
             tbody { @for c in checks {
                 tr data-check=(c.id) data-outcome=(serde_json::to_value(c.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) {
                     th scope="row" { (c.title(lang)) }
-                    td { strong { span aria-hidden="true" { (c.outcome.icon()) " " } (c.outcome.label(lang)) } }
+                    td style="white-space: nowrap;" { strong { span aria-hidden="true" { (c.outcome.icon()) " " } (c.outcome.label(lang)) } }
                     td { (c.detail(lang)) }
                 }
             } }
@@ -559,8 +559,10 @@ async fn live_page(
                 data-tile-url=(state.settings.tile_url) role="region" aria-label=(Msg::Map.text(lang))
                 style="height: 55vh; min-height: 16rem; border: 2px solid #ccd;" {}
             h2 #messages-h { (Msg::VehicleMessages.text(lang)) }
-            ol #messages role="log" aria-live="polite" aria-labelledby="messages-h" data-count=(l.message_count) {
-                @for m in &l.messages { li { (m) } }
+            div role="log" aria-live="polite" aria-labelledby="messages-h" {
+                ol #messages data-count=(l.message_count) {
+                    @for m in &l.messages { li { (m) } }
+                }
             }
         }
         (map_assets())
