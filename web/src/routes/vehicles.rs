@@ -78,10 +78,32 @@ fn date(field: &str, s: &str) -> Result<Option<NaiveDate>, AppError> {
         .map_err(|_| AppError::BadInput(format!("{field}: {s:?} is not a date (YYYY-MM-DD)")))
 }
 
-/// Checks a vehicle form; returns the trimmed values.
-fn validated(
-    f: &VehicleForm,
-) -> Result<(String, String, String, String, Option<NaiveDate>, i64), AppError> {
+/// A checked vehicle form, trimmed.
+struct ValidVehicle {
+    registration_no: String,
+    name: String,
+    autopilot: String,
+    link_address: String,
+    registration_expiry: Option<NaiveDate>,
+    pump_servo: i64,
+}
+
+impl ValidVehicle {
+    fn row(&self, farm_id: i64) -> NewVehicle<'_> {
+        NewVehicle {
+            farm_id,
+            registration_no: &self.registration_no,
+            name: &self.name,
+            autopilot: &self.autopilot,
+            link_address: &self.link_address,
+            registration_expiry: self.registration_expiry,
+            pump_servo: self.pump_servo,
+        }
+    }
+}
+
+/// Checks a vehicle form.
+fn validated(f: &VehicleForm) -> Result<ValidVehicle, AppError> {
     let reg = f.registration_no.trim();
     if reg.is_empty() || reg.chars().count() > 32 {
         return Err(AppError::BadInput(
@@ -106,14 +128,14 @@ fn validated(
         .ok()
         .filter(|s| (1..=16).contains(s))
         .ok_or_else(|| AppError::BadInput("pump_servo: a servo output from 1 to 16".into()))?;
-    Ok((
-        reg.to_owned(),
-        name.to_owned(),
-        f.autopilot.clone(),
-        link.to_owned(),
-        expiry,
-        servo,
-    ))
+    Ok(ValidVehicle {
+        registration_no: reg.to_owned(),
+        name: name.to_owned(),
+        autopilot: f.autopilot.clone(),
+        link_address: link.to_owned(),
+        registration_expiry: expiry,
+        pump_servo: servo,
+    })
 }
 
 fn vehicle_fields(lang: Lang, v: Option<&VehicleRow>) -> Markup {
@@ -211,19 +233,8 @@ async fn create(
     } else {
         user.user.farm_id.ok_or(AppError::Forbidden)?
     };
-    let (reg, name, ap, link, expiry, servo) = validated(&form)?;
-    state
-        .db
-        .create_vehicle(&NewVehicle {
-            farm_id,
-            registration_no: &reg,
-            name: &name,
-            autopilot: &ap,
-            link_address: &link,
-            registration_expiry: expiry,
-            pump_servo: servo,
-        })
-        .await?;
+    let v = validated(&form)?;
+    state.db.create_vehicle(&v.row(farm_id)).await?;
     Ok(Redirect::to("/vehicles").into_response())
 }
 
@@ -279,22 +290,8 @@ async fn update(
 ) -> Result<Response, AppError> {
     let v = writable_vehicle(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
-    let (reg, name, ap, link, expiry, servo) = validated(&form)?;
-    state
-        .db
-        .update_vehicle(
-            id,
-            &NewVehicle {
-                farm_id: v.farm_id,
-                registration_no: &reg,
-                name: &name,
-                autopilot: &ap,
-                link_address: &link,
-                registration_expiry: expiry,
-                pump_servo: servo,
-            },
-        )
-        .await?;
+    let valid = validated(&form)?;
+    state.db.update_vehicle(id, &valid.row(v.farm_id)).await?;
     Ok(Redirect::to("/vehicles").into_response())
 }
 
