@@ -90,6 +90,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     rt.block_on(async move {
         let db = args.db.open().await?;
         bootstrap_admin(&db).await?;
+        let orphans = db.fail_orphaned_flights().await?;
+        if orphans > 0 {
+            tracing::warn!(
+                message = "Flights left in the air by a stopped server marked failed.",
+                orphans
+            );
+        }
         let state = AppState::new(
             db.clone(),
             Settings {

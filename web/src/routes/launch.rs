@@ -946,6 +946,101 @@ mod tests {
         );
     });
 
+    both_apps!(station_wind_and_did_layer_are_checked, |app| {
+        let farm = app.farm("did", "crop").await;
+        let b = app.user("did", Role::Farmer, Some(farm.id)).await;
+        let plan = planned(app, &b, farm.id).await;
+        let v = vehicle_and_pilot(app, &b, "did", "udpout:127.0.0.1:9")
+            .await
+            .to_string();
+        // A weather station answering 4.2 m/s, and a DID polygon over the paddy.
+        let station = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let station_addr = station.local_addr().unwrap();
+        let station_app = axum::Router::new().route(
+            "/now",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"wind": {"mps": 4.2}})) }),
+        );
+        let server = tokio::spawn(async move { axum::serve(station, station_app).await });
+        let mut gonogo = crate::gonogo::GoNoGoConfig {
+            weather_station_url: Some(format!("http://{station_addr}/now")),
+            weather_wind_pointer: "/wind/mps".into(),
+            ..crate::gonogo::GoNoGoConfig::default()
+        };
+        gonogo.layers.did = crate::gonogo::geometries(
+            &serde_json::json!({"type": "Polygon", "coordinates": [[[139.979, 36.969], [139.99, 36.969], [139.99, 36.975], [139.979, 36.969]]]}),
+            |_| true,
+        )
+        .into_iter()
+        .filter_map(|g| match g {
+            geo::Geometry::Polygon(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+        let state = crate::app::AppState::new(
+            app.state.db.clone(),
+            crate::app::Settings {
+                gonogo,
+                ..crate::app::Settings::default()
+            },
+        );
+        let router = crate::app::app(state);
+        let send = |req: Request<Body>| {
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(req).await.unwrap();
+                let status = resp.status();
+                let body = axum::body::to_bytes(resp.into_body(), 1 << 22)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        let url = format!("/plans/{plan}/launch");
+        let (status, body) = send(
+            Request::get(&url)
+                .header(header::COOKIE, &b.cookies)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("気象観測所の値"), "{body}");
+        assert!(body.contains(r#"value="4.2""#), "{body}");
+        assert!(body.contains(r#"data-check="wind" data-outcome="block""#));
+        assert!(body.contains(r#"data-check="did" data-outcome="block""#));
+        let post = |form: Vec<(&str, &str)>| {
+            Request::post(&url)
+                .header(header::COOKIE, &b.cookies)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(serde_urlencoded::to_string(form).unwrap()))
+                .unwrap()
+        };
+        // Entered wind wins over the station; the DID still blocks without an approval.
+        let (status, body) = send(post(launch_form(&b, &v, "1.0"))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains(r#"data-check="wind" data-outcome="pass""#));
+        assert!(body.contains(r#"data-check="did" data-outcome="block""#));
+        // With a recorded approval it is a caution that needs the acknowledgement.
+        let mut f = launch_form(&b, &v, "1.0");
+        f.push(("airspace_approval", "東空運第123号"));
+        let (status, body) = send(post(f)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body.contains(r#"data-check="did" data-outcome="warn""#),
+            "{body}"
+        );
+        assert!(body.contains("東空運第123号"));
+        assert!(
+            app.state
+                .db
+                .flights_of_farm(None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        server.abort();
+    });
+
     /// Reads the SSE stream until `want` holds for a `live` event's JSON (or the deadline).
     async fn watch_events(
         app: &TestApp,
@@ -1054,6 +1149,31 @@ mod tests {
             // Coverage fills in.
             watch_events(app, &b.cookies, id, |v| {
                 v["live"]["sprayed_m2"].as_f64().unwrap_or(0.0) > 0.0
+            })
+            .await;
+            // Pause: pump off and hold; resume continues the mission.
+            let r = app
+                .post_form(
+                    &format!("/flights/{id}/pause"),
+                    &b.cookies,
+                    &[("csrf", &b.csrf)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER);
+            let v = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "paused").await;
+            assert_eq!(v["live"]["spray"], false, "{v}");
+            assert!(!sim.snapshot().pump_on, "pump off while paused");
+            assert_eq!(app.state.db.flight(id).await.unwrap().status, "paused");
+            let r = app
+                .post_form(
+                    &format!("/flights/{id}/resume"),
+                    &b.cookies,
+                    &[("csrf", &b.csrf)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER);
+            watch_events(app, &b.cookies, id, |v| {
+                v["live"]["phase"] == "flying" && v["live"]["mode"] == "AUTO"
             })
             .await;
             // Abort: pump off at once, back to launch, landed.

@@ -313,6 +313,18 @@ impl Db {
             .bind(farm_id).bind(limit).fetch_all(pool).await?))
     }
 
+    /// Marks flights left `uploading`, `planned`, `flying` or `paused` by a server that stopped
+    /// as `failed` (no task flies them any more); returns how many.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn fail_orphaned_flights(&self) -> Result<u64, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query(
+            "UPDATE flights SET status = 'failed' \
+             WHERE status IN ('uploading', 'planned', 'flying', 'paused')")
+            .execute(pool).await?.rows_affected()))
+    }
+
     /// The vehicle a flight flew, if recorded.
     ///
     /// # Errors
@@ -484,5 +496,10 @@ mod tests {
             .is_err()
         );
         assert_eq!(db.flights_of_farm(None, 10).await.unwrap().len(), 1);
+        // A flight in the air when the server stopped is failed at the next start.
+        let orphan = db.create_launch(&launch).await.unwrap();
+        assert_eq!(db.fail_orphaned_flights().await.unwrap(), 1);
+        assert_eq!(db.flight(orphan).await.unwrap().status, "failed");
+        assert_eq!(db.flight(flight).await.unwrap().status, "completed");
     });
 }
