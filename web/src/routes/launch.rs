@@ -1228,4 +1228,106 @@ mod tests {
             sim.stop().await;
         }
     );
+
+    /// Launches sortie 1 on a fresh SimDrone through the pages and starts it; returns the sim
+    /// and the flight id.
+    async fn launched_and_started(
+        app: &TestApp,
+        b: &Browser,
+        farm: i64,
+        who: &str,
+        time_scale: f64,
+    ) -> (SimDrone, i64) {
+        let plan_id = planned(app, b, farm).await;
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let path = std::path::Path::new("plan");
+        let home = telemetry::Plan::from_json(&plan.plan_file, path)
+            .unwrap()
+            .sortie(1, path)
+            .unwrap()
+            .home
+            .unwrap();
+        let mut cfg = SimConfig::new(home);
+        cfg.time_scale = time_scale;
+        let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+            .await
+            .unwrap();
+        let link = format!("udpout:{}", sim.local_addr().unwrap());
+        let vid = vehicle_and_pilot(app, b, who, &link).await.to_string();
+        let r = app
+            .post_form(
+                &format!("/plans/{plan_id}/launch"),
+                &b.cookies,
+                &launch_form(b, &vid, "0.5"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id: i64 = r.headers["location"]
+            .to_str()
+            .unwrap()
+            .split('/')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "verified").await;
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/start"),
+                &b.cookies,
+                &[("csrf", &b.csrf), ("confirm", "on")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        (sim, id)
+    }
+
+    both_apps!(launched_sortie_completes_with_its_record, |app| {
+        let farm = app.farm("kan", "crop").await;
+        let b = app.user("kan", Role::Farmer, Some(farm.id)).await;
+        let (sim, id) = launched_and_started(app, &b, farm.id, "kan", 10.0).await;
+        let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(
+            end["live"]["ended_status"], "completed",
+            "{}",
+            end["live"]["error"]
+        );
+        // Live coverage is from positions sampled 4 times a second; the record's from the tlog.
+        let live_pct = end["live"]["covered_pct"].as_f64().unwrap();
+        assert!(live_pct > 60.0, "live coverage {live_pct}");
+        let s = sim.snapshot();
+        assert!(s.landed && !s.armed && !s.pump_on, "{s:?}");
+        let f = app.state.db.flight(id).await.unwrap();
+        assert_eq!(f.status, "completed");
+        let summary: serde_json::Value = serde_json::from_str(&f.summary_json).unwrap();
+        assert!(
+            summary["coverage"]["covered_pct"].as_f64().unwrap() > 80.0,
+            "{summary}"
+        );
+        assert!(f.litres.unwrap() > 0.0);
+        // The vehicle is free again.
+        assert!(app.state.flights.flight_of_vehicle(1).is_none());
+        sim.stop().await;
+    });
+
+    both_apps!(a_lost_link_fails_the_flight_and_keeps_the_record, |app| {
+        let farm = app.farm("lost", "crop").await;
+        let b = app.user("lost", Role::Farmer, Some(farm.id)).await;
+        let (sim, id) = launched_and_started(app, &b, farm.id, "lost", 10.0).await;
+        watch_events(app, &b.cookies, id, |v| {
+            v["live"]["item"].as_u64().unwrap_or(0) >= 3
+        })
+        .await;
+        // The vehicle goes silent (radio out of range).
+        sim.stop().await;
+        let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(end["live"]["ended_status"], "failed", "{end}");
+        assert!(
+            end["live"]["error"].as_str().unwrap().contains("failsafe"),
+            "{end}"
+        );
+        let f = app.state.db.flight(id).await.unwrap();
+        assert_eq!(f.status, "failed");
+        assert!(!app.state.db.flight_samples(id).await.unwrap().is_empty());
+    });
 }
