@@ -12,7 +12,7 @@ use mission_planner::LocalFrame;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Msg};
 
 /// Why a go/no-go configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -294,14 +294,12 @@ pub enum Outcome {
 impl Outcome {
     /// The word shown beside a check (never colour alone).
     pub fn label(self, lang: Lang) -> &'static str {
-        match (self, lang) {
-            (Outcome::Pass, Lang::Ja) => "可",
-            (Outcome::Warn, Lang::Ja) => "注意",
-            (Outcome::Block, Lang::Ja) => "不可",
-            (Outcome::Pass, Lang::En) => "Go",
-            (Outcome::Warn, Lang::En) => "Caution",
-            (Outcome::Block, Lang::En) => "No-go",
+        match self {
+            Outcome::Pass => Msg::OutcomePass,
+            Outcome::Warn => Msg::OutcomeWarn,
+            Outcome::Block => Msg::OutcomeBlock,
         }
+        .text(lang)
     }
 
     /// A symbol beside the word.
@@ -348,23 +346,20 @@ impl Check {
 
     /// The check's name in `lang`.
     pub fn title(&self, lang: Lang) -> &'static str {
-        let (ja, en) = match self.id.as_str() {
-            "wind" => ("風速", "Wind"),
-            "height" => ("作物上の散布高度", "Spray height above crop"),
-            "approval_zone" => ("家屋・道路からの距離", "Distance to houses and roads"),
-            "did" => ("人口集中地区 (DID)", "Densely inhabited district (DID)"),
-            "airport" => ("空港等の周辺", "Airport surroundings"),
-            "licence" => ("操縦者の技能証明", "Pilot licence"),
-            "permit" => ("許可・承認", "MLIT permit and approval"),
-            "registration" => ("機体登録", "Vehicle registration"),
-            "neighbours" => ("周辺住民への周知", "Neighbour notification"),
-            "separate_fields" => ("離れた圃場", "Non-adjacent fields"),
-            _ => ("確認", "Check"),
-        };
-        match lang {
-            Lang::Ja => ja,
-            Lang::En => en,
+        match self.id.as_str() {
+            "wind" => Msg::CheckWind,
+            "height" => Msg::CheckHeight,
+            "approval_zone" => Msg::CheckApprovalZone,
+            "did" => Msg::CheckDid,
+            "airport" => Msg::CheckAirport,
+            "licence" => Msg::CheckLicence,
+            "permit" => Msg::CheckPermit,
+            "registration" => Msg::CheckRegistration,
+            "neighbours" => Msg::CheckNeighbours,
+            "separate_fields" => Msg::CheckSeparateFields,
+            _ => Msg::CheckOther,
         }
+        .text(lang)
     }
 }
 

@@ -473,6 +473,34 @@ pub enum Msg {
     ConfirmNeeded,
     /// Link.
     MyPilotCredentials,
+    /// Go/no-go outcome: pass.
+    OutcomePass,
+    /// Go/no-go outcome: warn.
+    OutcomeWarn,
+    /// Go/no-go outcome: block.
+    OutcomeBlock,
+    /// Go/no-go check: wind.
+    CheckWind,
+    /// Go/no-go check: height.
+    CheckHeight,
+    /// Go/no-go check: 30 m zone.
+    CheckApprovalZone,
+    /// Go/no-go check: DID.
+    CheckDid,
+    /// Go/no-go check: airport.
+    CheckAirport,
+    /// Go/no-go check: licence.
+    CheckLicence,
+    /// Go/no-go check: permit.
+    CheckPermit,
+    /// Go/no-go check: registration.
+    CheckRegistration,
+    /// Go/no-go check: neighbours.
+    CheckNeighbours,
+    /// Go/no-go check: separate fields.
+    CheckSeparateFields,
+    /// Go/no-go check of unknown id (older record).
+    CheckOther,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -819,6 +847,20 @@ impl Msg {
                 "Tick the confirmation first.",
             ),
             Msg::MyPilotCredentials => ("自分の操縦者資格", "My pilot credentials"),
+            Msg::OutcomePass => ("可", "Go"),
+            Msg::OutcomeWarn => ("注意", "Caution"),
+            Msg::OutcomeBlock => ("不可", "No-go"),
+            Msg::CheckWind => ("風速", "Wind"),
+            Msg::CheckHeight => ("作物上の散布高度", "Spray height above crop"),
+            Msg::CheckApprovalZone => ("家屋・道路からの距離", "Distance to houses and roads"),
+            Msg::CheckDid => ("人口集中地区 (DID)", "Densely inhabited district (DID)"),
+            Msg::CheckAirport => ("空港等の周辺", "Airport surroundings"),
+            Msg::CheckLicence => ("操縦者の技能証明", "Pilot licence"),
+            Msg::CheckPermit => ("許可・承認", "MLIT permit and approval"),
+            Msg::CheckRegistration => ("機体登録", "Vehicle registration"),
+            Msg::CheckNeighbours => ("周辺住民への周知", "Neighbour notification"),
+            Msg::CheckSeparateFields => ("離れた圃場", "Non-adjacent fields"),
+            Msg::CheckOther => ("確認", "Check"),
         };
         match lang {
             Lang::Ja => ja,
