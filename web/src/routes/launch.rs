@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/plans/{id}/launch", get(launch_page).post(launch))
         .route("/flights", get(history))
+        .route("/api/v1/flights", get(api_flights))
         .route("/flights/{id}/live", get(live_page))
         .route("/flights/{id}/events", get(events))
         .route("/flights/{id}/{command}", post(command))
@@ -647,17 +648,37 @@ async fn command(
     Ok(Redirect::to(&format!("/flights/{id}/live")).into_response())
 }
 
-async fn history(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+/// The newest 200 flights `user` may read.
+async fn readable_flights(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Vec<FlightRow>, AppError> {
     user.require_role(READERS)?;
-    let lang = user.lang;
-    let flights = if user.user.role.sees_all_farms() {
-        state.db.flights_of_farm(None, 200).await?
+    if user.user.role.sees_all_farms() {
+        Ok(state.db.flights_of_farm(None, 200).await?)
     } else {
         match user.user.farm_id {
-            Some(farm) => state.db.flights_of_farm(Some(farm), 200).await?,
-            None => Vec::new(),
+            Some(farm) => Ok(state.db.flights_of_farm(Some(farm), 200).await?),
+            None => Ok(Vec::new()),
         }
-    };
+    }
+}
+
+/// The newest 200 flights the caller may see (a farmer or dairy operator: their farm's).
+#[utoipa::path(get, path = "/api/v1/flights", tag = "flights",
+    responses((status = 200, body = Vec<FlightRow>), (status = 401, body = crate::routes::openapi::ApiError),
+        (status = 403, body = crate::routes::openapi::ApiError)),
+    security(("session" = [])))]
+pub(crate) async fn api_flights(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Vec<FlightRow>>, AppError> {
+    Ok(axum::Json(readable_flights(&state, &user).await?))
+}
+
+async fn history(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    let flights = readable_flights(&state, &user).await?;
+    let lang = user.lang;
     let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
     let title = Msg::FlightHistory.text(lang);
     let body = html! {
@@ -1216,6 +1237,10 @@ mod tests {
                 "{}",
                 history.body
             );
+            let api: serde_json::Value =
+                serde_json::from_str(&app.get("/api/v1/flights", &b.cookies).await.body).unwrap();
+            assert_eq!(api[0]["id"], id);
+            assert_eq!(api[0]["status"], "aborted");
             // Commands to an ended flight are refused.
             let r = app
                 .post_form(

@@ -206,6 +206,7 @@ mod authorization {
             ),
             // --- flights (launch, vehicles, go/no-go) ---
             ("/flights".into(), [OK, OK, OK, OK, OK, OK]),
+            ("/api/v1/flights".into(), [OK, OK, OK, OK, OK, OK]),
             (format!("/flights/{flight}"), [OK, OK, OK, OK, NO, NO]),
             (format!("/flights/{flight}/live"), [OK, OK, OK, OK, NO, NO]),
             (

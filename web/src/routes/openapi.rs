@@ -47,10 +47,11 @@ impl Modify for Security {
         super::fields::api_fields,
         super::fields::api_plan,
         super::vehicles::api_vehicles,
+        super::launch::api_flights,
         super::health::healthz,
         super::health::metrics,
     ),
-    components(schemas(ApiError, super::parlors::Summary, crate::storage::FieldRow, crate::storage::VehicleRow)),
+    components(schemas(ApiError, super::parlors::Summary, crate::storage::FieldRow, crate::storage::VehicleRow, crate::storage::FlightRow)),
     modifiers(&Security),
 )]
 pub struct ApiDoc;
@@ -80,6 +81,7 @@ mod tests {
             "/api/v1/fields",
             "/api/v1/plans/{id}",
             "/api/v1/vehicles",
+            "/api/v1/flights",
             "/healthz",
             "/metrics",
         ] {
