@@ -927,6 +927,30 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_config_is_the_defaults() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/gonogo.toml");
+        let cfg = GoNoGoConfig::load(&p).unwrap();
+        let d = GoNoGoConfig::default();
+        assert_eq!(
+            (
+                cfg.max_wind_mps,
+                cfg.wind_height_m,
+                cfg.max_height_above_crop_m
+            ),
+            (d.max_wind_mps, d.wind_height_m, d.max_height_above_crop_m)
+        );
+        assert_eq!(
+            (
+                cfg.approval_zone_m,
+                cfg.max_field_gap_m,
+                cfg.expiry_warn_days
+            ),
+            (d.approval_zone_m, d.max_field_gap_m, d.expiry_warn_days)
+        );
+        assert_eq!(cfg.weather_wind_pointer, d.weather_wind_pointer);
+    }
+
+    #[test]
     fn site_from_stored_geojson() {
         let field = serde_json::json!({"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"kind": "field"}, "geometry":
