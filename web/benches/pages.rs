@@ -182,6 +182,7 @@ fn main() {
             Settings {
                 secure_cookies: false,
                 tile_url: String::new(),
+                ..Settings::default()
             },
         ));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

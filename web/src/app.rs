@@ -24,6 +24,10 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Map tile URL template for Leaflet (GSI 地理院タイル in production; empty = plain background).
     pub tile_url: String,
+    /// Data directory: launched flights record their `.tlog` under `DATA_DIR/tlogs`.
+    pub data_dir: std::path::PathBuf,
+    /// Go/no-go thresholds and layers of the launch page.
+    pub gonogo: crate::gonogo::GoNoGoConfig,
 }
 
 impl Default for Settings {
@@ -31,6 +35,8 @@ impl Default for Settings {
         Settings {
             secure_cookies: false,
             tile_url: "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png".to_owned(),
+            data_dir: std::env::temp_dir().join("agriops-data"),
+            gonogo: crate::gonogo::GoNoGoConfig::default(),
         }
     }
 }
@@ -121,13 +127,20 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Sign-in attempt limiter.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Flights launched from the web, one task each.
+    pub flights: Arc<crate::launch::FlightManager>,
 }
 
 impl AppState {
     /// State over `db` with `settings`, fresh metrics and a limiter of 5 failures per 5 minutes.
     pub fn new(db: Db, settings: Settings) -> AppState {
+        let flights = crate::launch::FlightManager::new(
+            settings.data_dir.join("tlogs"),
+            crate::launch::FlightTiming::default(),
+        );
         AppState {
             db,
+            flights: Arc::new(flights),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             login_limiter: Arc::new(LoginLimiter::new(5, Duration::from_secs(300))),
@@ -171,6 +184,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::openapi::router())
         .merge(crate::routes::parlors::router())
         .merge(crate::routes::records::router())
+        .merge(crate::routes::launch::router())
+        .merge(crate::routes::vehicles::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),

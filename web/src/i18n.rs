@@ -437,6 +437,193 @@ pub enum Msg {
     RecLinks,
     /// Navigation item to the farm's records.
     RecNavRecords,
+    // --- flights (launch, vehicles, go/no-go) ---
+    /// Vehicles page and navigation.
+    Vehicles,
+    /// Heading and button of the vehicle form.
+    AddVehicle,
+    /// Heading of the vehicle edit page.
+    EditVehicle,
+    /// Label: MLIT registration number.
+    RegistrationNo,
+    /// Label: vehicle link address.
+    LinkAddress,
+    /// Label: registration expiry date.
+    RegistrationExpiry,
+    /// Label: pump servo output.
+    PumpServo,
+    /// No vehicle yet.
+    NoVehicles,
+    /// Pilot credentials page.
+    PilotCredentials,
+    /// Label: licence number.
+    LicenceNo,
+    /// Label: licence expiry.
+    LicenceExpiry,
+    /// Label: permit number.
+    PermitNo,
+    /// Label: permit expiry.
+    PermitExpiry,
+    /// Launch page title and link.
+    LaunchFlight,
+    /// Checklist heading.
+    GoNoGo,
+    /// Checklist column: the check.
+    CheckItem,
+    /// Checklist column: the outcome.
+    Outcome,
+    /// Checklist column: the reason.
+    Reason,
+    /// Label: sortie choice.
+    SortieWord,
+    /// Label: wind speed.
+    WindMps,
+    /// Wind came from the station.
+    WindFromStation,
+    /// Label: height above crop.
+    HeightAboveCrop,
+    /// Checkbox: neighbours notified.
+    NeighboursNotified,
+    /// Label: airspace approval.
+    AirspaceApproval,
+    /// Checkbox: acknowledge warnings.
+    AcknowledgeWarnings,
+    /// Button: evaluate the checklist.
+    CheckNow,
+    /// Button: upload and verify.
+    UploadAndVerify,
+    /// A check blocks.
+    LaunchBlocked,
+    /// Warnings not acknowledged.
+    WarningsNeedAck,
+    /// Vehicle busy.
+    VehicleBusy,
+    /// Live page title.
+    LiveFlight,
+    /// Label: phase.
+    PhaseWord,
+    /// Phase.
+    PhaseConnecting,
+    /// Phase.
+    PhaseUploading,
+    /// Phase.
+    PhaseVerified,
+    /// Phase.
+    PhaseStarting,
+    /// Phase.
+    PhaseFlying,
+    /// Phase.
+    PhasePaused,
+    /// Phase.
+    PhaseReturning,
+    /// Phase.
+    PhaseEnded,
+    /// Label: mode.
+    ModeWord,
+    /// Label: armed.
+    ArmedWord,
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+    /// Label: progress.
+    Progress,
+    /// Label: distance to go.
+    ToGoM,
+    /// Label: spray state.
+    SprayWord,
+    /// Spray on (with icon).
+    SprayOn,
+    /// Spray off (with icon).
+    SprayOff,
+    /// Label: height above home.
+    AltitudeM,
+    /// Label: battery now.
+    BatteryNow,
+    /// Heading: STATUSTEXT log.
+    VehicleMessages,
+    /// Heading: verified counts.
+    VerifiedItems,
+    /// Label.
+    MissionItems,
+    /// Label.
+    FenceItems,
+    /// Label.
+    RallyPoints,
+    /// Checkbox: confirm start.
+    ConfirmClear,
+    /// Button.
+    ArmAndStart,
+    /// Button.
+    PauseFlight,
+    /// Button.
+    ResumeFlight,
+    /// Button.
+    RtlFlight,
+    /// Button.
+    AbortFlight,
+    /// Link to the record.
+    ViewRecord,
+    /// Command to an inactive flight.
+    FlightNotActive,
+    /// History page.
+    FlightHistory,
+    /// Label: status.
+    StatusWord,
+    /// Flight status.
+    StatusPlanned,
+    /// Flight status.
+    StatusUploading,
+    /// Flight status.
+    StatusFlying,
+    /// Flight status.
+    StatusPaused,
+    /// Flight status.
+    StatusCompleted,
+    /// Flight status.
+    StatusAborted,
+    /// Flight status.
+    StatusFailed,
+    /// Heading on the record page.
+    RecordedGoNoGo,
+    /// Label.
+    PilotWord,
+    /// Label: last error.
+    ProblemWord,
+    /// Label.
+    WarningsAcknowledged,
+    /// Start without confirmation.
+    ConfirmNeeded,
+    /// Link.
+    MyPilotCredentials,
+    /// Go/no-go outcome: pass.
+    OutcomePass,
+    /// Go/no-go outcome: warn.
+    OutcomeWarn,
+    /// Go/no-go outcome: block.
+    OutcomeBlock,
+    /// Go/no-go check: wind.
+    CheckWind,
+    /// Go/no-go check: height.
+    CheckHeight,
+    /// Go/no-go check: 30 m zone.
+    CheckApprovalZone,
+    /// Go/no-go check: DID.
+    CheckDid,
+    /// Go/no-go check: airport.
+    CheckAirport,
+    /// Go/no-go check: licence.
+    CheckLicence,
+    /// Go/no-go check: permit.
+    CheckPermit,
+    /// Go/no-go check: registration.
+    CheckRegistration,
+    /// Go/no-go check: neighbours.
+    CheckNeighbours,
+    /// Go/no-go check: separate fields.
+    CheckSeparateFields,
+    /// Go/no-go check of unknown id (older record).
+    CheckOther,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -756,6 +943,136 @@ impl Msg {
             Msg::CatalogueAdd => ("農薬を追加", "Add a pesticide"),
             Msg::RecLinks => ("記録", "Records"),
             Msg::RecNavRecords => ("散布記録", "Spray records"),
+            // --- flights (launch, vehicles, go/no-go) ---
+            Msg::Vehicles => ("機体", "Vehicles"),
+            Msg::AddVehicle => ("機体を登録", "Register a vehicle"),
+            Msg::EditVehicle => ("機体を編集", "Edit the vehicle"),
+            Msg::RegistrationNo => ("登録記号", "Registration number"),
+            Msg::LinkAddress => (
+                "接続先（例: udpout:192.168.1.10:14550）",
+                "Link address (e.g. udpout:192.168.1.10:14550)",
+            ),
+            Msg::RegistrationExpiry => ("機体登録の有効期限", "Registration expiry"),
+            Msg::PumpServo => ("ポンプのサーボ出力番号 (1–16)", "Pump servo output (1–16)"),
+            Msg::NoVehicles => (
+                "この農場には機体が登録されていません。",
+                "This farm has no vehicle registered.",
+            ),
+            Msg::PilotCredentials => ("操縦者の資格", "Pilot credentials"),
+            Msg::LicenceNo => ("技能証明の番号", "Remote pilot licence (技能証明) number"),
+            Msg::LicenceExpiry => ("技能証明の有効期限", "Licence expiry"),
+            Msg::PermitNo => ("許可・承認の番号", "MLIT permit and approval number"),
+            Msg::PermitExpiry => ("許可・承認の有効期限", "Permit expiry"),
+            Msg::LaunchFlight => ("飛行を開始する", "Launch a flight"),
+            Msg::GoNoGo => ("飛行前チェックリスト", "Go/no-go checklist"),
+            Msg::CheckItem => ("項目", "Check"),
+            Msg::Outcome => ("判定", "Outcome"),
+            Msg::Reason => ("理由", "Reason"),
+            Msg::SortieWord => ("フライト（何回目）", "Sortie"),
+            Msg::WindMps => ("風速 (m/s、高さ 1.5 m)", "Wind (m/s at 1.5 m)"),
+            Msg::WindFromStation => (
+                "気象観測所の値を使いました。",
+                "The weather station's value was used.",
+            ),
+            Msg::HeightAboveCrop => ("作物上の散布高度 (m)", "Spray height above the crop (m)"),
+            Msg::NeighboursNotified => (
+                "周辺住民への周知を済ませました",
+                "The neighbours were notified",
+            ),
+            Msg::AirspaceApproval => (
+                "DID・空港周辺の許可・承認番号（ある場合）",
+                "DID / airport approval number (if any)",
+            ),
+            Msg::AcknowledgeWarnings => (
+                "注意の項目を確認し、了承しました",
+                "I have read and accept the cautions",
+            ),
+            Msg::CheckNow => ("チェックする", "Check"),
+            Msg::UploadAndVerify => ("アップロードして検証", "Upload and verify"),
+            Msg::LaunchBlocked => (
+                "「不可」の項目があるため離陸できません。",
+                "A no-go item blocks the launch.",
+            ),
+            Msg::WarningsNeedAck => (
+                "「注意」の項目を了承してください。",
+                "Acknowledge the cautions first.",
+            ),
+            Msg::VehicleBusy => (
+                "この機体は別の飛行中です。",
+                "This vehicle is already in another flight.",
+            ),
+            Msg::LiveFlight => ("飛行の状況", "Live flight"),
+            Msg::PhaseWord => ("段階", "Phase"),
+            Msg::PhaseConnecting => ("接続中", "Connecting"),
+            Msg::PhaseUploading => ("アップロード・検証中", "Uploading and verifying"),
+            Msg::PhaseVerified => ("検証済み・開始待ち", "Verified, waiting for the start"),
+            Msg::PhaseStarting => ("開始中", "Starting"),
+            Msg::PhaseFlying => ("飛行中", "Flying"),
+            Msg::PhasePaused => ("一時停止中（散布停止）", "Paused (spray off)"),
+            Msg::PhaseReturning => ("帰還中", "Returning"),
+            Msg::PhaseEnded => ("終了", "Ended"),
+            Msg::ModeWord => ("飛行モード", "Flight mode"),
+            Msg::ArmedWord => ("アーム状態", "Armed"),
+            Msg::Yes => ("はい", "yes"),
+            Msg::No => ("いいえ", "no"),
+            Msg::Progress => ("進捗（項目）", "Progress (item)"),
+            Msg::ToGoM => ("残り距離 (m)", "Distance to go (m)"),
+            Msg::SprayWord => ("散布", "Spray"),
+            Msg::SprayOn => ("● 散布中", "● spraying"),
+            Msg::SprayOff => ("○ 停止", "○ off"),
+            Msg::AltitudeM => ("高度 (m)", "Height (m)"),
+            Msg::BatteryNow => ("バッテリー", "Battery"),
+            Msg::VehicleMessages => ("機体からのメッセージ", "Messages from the vehicle"),
+            Msg::VerifiedItems => ("読み戻しで検証済み", "Verified by read-back"),
+            Msg::MissionItems => ("ミッション項目", "Mission items"),
+            Msg::FenceItems => ("ジオフェンス項目", "Fence items"),
+            Msg::RallyPoints => ("ラリーポイント", "Rally points"),
+            Msg::ConfirmClear => (
+                "機体の周囲に人がいないことを確認しました",
+                "The area around the vehicle is clear of people",
+            ),
+            Msg::ArmAndStart => ("アームして開始", "Arm and start"),
+            Msg::PauseFlight => ("一時停止（散布停止）", "Pause (spray off)"),
+            Msg::ResumeFlight => ("再開", "Resume"),
+            Msg::RtlFlight => ("帰還 (RTL)", "Return to launch"),
+            Msg::AbortFlight => ("中止（散布停止・帰還）", "Abort (spray off, return)"),
+            Msg::ViewRecord => ("飛行記録を見る", "View the flight record"),
+            Msg::FlightNotActive => (
+                "この飛行は実行中ではありません。",
+                "This flight is not active.",
+            ),
+            Msg::FlightHistory => ("飛行履歴", "Flight history"),
+            Msg::StatusWord => ("状態", "Status"),
+            Msg::StatusPlanned => ("検証済み", "verified"),
+            Msg::StatusUploading => ("アップロード中", "uploading"),
+            Msg::StatusFlying => ("飛行中", "flying"),
+            Msg::StatusPaused => ("一時停止", "paused"),
+            Msg::StatusCompleted => ("完了", "completed"),
+            Msg::StatusAborted => ("中止", "aborted"),
+            Msg::StatusFailed => ("失敗", "failed"),
+            Msg::RecordedGoNoGo => ("記録された飛行前チェック", "Recorded go/no-go"),
+            Msg::PilotWord => ("操縦者", "Pilot"),
+            Msg::ProblemWord => ("問題", "Problem"),
+            Msg::WarningsAcknowledged => ("注意事項の了承", "Cautions acknowledged"),
+            Msg::ConfirmNeeded => (
+                "確認のチェックを入れてください。",
+                "Tick the confirmation first.",
+            ),
+            Msg::MyPilotCredentials => ("自分の操縦者資格", "My pilot credentials"),
+            Msg::OutcomePass => ("可", "Go"),
+            Msg::OutcomeWarn => ("注意", "Caution"),
+            Msg::OutcomeBlock => ("不可", "No-go"),
+            Msg::CheckWind => ("風速", "Wind"),
+            Msg::CheckHeight => ("作物上の散布高度", "Spray height above crop"),
+            Msg::CheckApprovalZone => ("家屋・道路からの距離", "Distance to houses and roads"),
+            Msg::CheckDid => ("人口集中地区 (DID)", "Densely inhabited district (DID)"),
+            Msg::CheckAirport => ("空港等の周辺", "Airport surroundings"),
+            Msg::CheckLicence => ("操縦者の技能証明", "Pilot licence"),
+            Msg::CheckPermit => ("許可・承認", "MLIT permit and approval"),
+            Msg::CheckRegistration => ("機体登録", "Vehicle registration"),
+            Msg::CheckNeighbours => ("周辺住民への周知", "Neighbour notification"),
+            Msg::CheckSeparateFields => ("離れた圃場", "Non-adjacent fields"),
+            Msg::CheckOther => ("確認", "Check"),
         };
         match lang {
             Lang::Ja => ja,

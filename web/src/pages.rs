@@ -27,6 +27,10 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                             ul {
                                 li { a href="/" { (Msg::Home.text(lang)) } }
                                 li { a href="/fields" { (Msg::Fields.text(lang)) } }
+                                li { a href="/flights" { (Msg::FlightHistory.text(lang)) } }
+                                @if matches!(u.user.role, Role::Admin | Role::Staff | Role::Farmer) {
+                                    li { a href="/vehicles" { (Msg::Vehicles.text(lang)) } }
+                                }
                                 @if let (Role::Farmer, Some(farm)) = (u.user.role, u.user.farm_id) {
                                     li { a href=(format!("/farms/{farm}/records")) { (Msg::RecNavRecords.text(lang)) } }
                                 }

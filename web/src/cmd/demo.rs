@@ -84,6 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Settings {
                 secure_cookies: false,
                 tile_url: args.tile_url,
+                data_dir: dir.clone(),
+                gonogo: crate::gonogo::GoNoGoConfig::default(),
             },
         );
         let server = tokio::spawn(async move { axum::serve(listener, app(state)).await });
@@ -142,9 +144,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let plan_path = dir.join("demo.plan");
                 std::fs::write(&plan_path, plan_file)?;
                 let mut cfg = telemetry::SimConfig::new((home.1, home.0, 0.0));
-                cfg.time_scale = 5.0;
+                cfg.time_scale = DRONE_TIME_SCALE;
                 let address = telemetry::LinkAddress::parse("udpin:127.0.0.1:0")?;
                 let sim = telemetry::SimDrone::listen(&address, cfg).await?;
+                if let Some(a) = sim.local_addr() {
+                    register_drone(&db, &format!("udpout:{a}")).await?;
+                }
                 Some((sim, plan_path))
             }
             None => None,
@@ -160,7 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             && let Some(a) = sim.local_addr()
         {
             println!(
-                "a simulated spray drone (5x speed) waits on udpin:{a}; fly the demo plan with\n  agriops fly --connect udpout:{a} {} --sortie 1",
+                "a simulated spray drone ({DRONE_TIME_SCALE}x speed) waits on udpin:{a}: sign in as farmer, open\n  the plan and choose \"{}\" to launch it from the browser and watch it live, or fly it with\n  agriops fly --connect udpout:{a} {} --sortie 1",
+                crate::i18n::Msg::LaunchFlight.text(crate::i18n::Lang::Ja),
                 plan_path.display()
             );
         }
@@ -181,6 +187,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The demo plan's QGC `.plan` text and its refill point (lon, lat).
 type DemoPlan = (String, (f64, f64));
+
+/// Simulated drone seconds per real second: a demo sortie takes a minute or two.
+const DRONE_TIME_SCALE: f64 = 3.0;
+
+/// Registers the demo drone as the crop farm's vehicle and gives the demo farmer valid pilot
+/// credentials, so the demo plan can be launched from the browser.
+async fn register_drone(db: &Db, link_address: &str) -> anyhow::Result<()> {
+    let farmer = db
+        .user_by_username("farmer")
+        .await?
+        .context("the demo farmer")?;
+    let farm = farmer.farm_id.context("the demo farmer's farm")?;
+    let in_a_year = chrono::Utc::now().date_naive() + chrono::Duration::days(365);
+    db.create_vehicle(&crate::storage::NewVehicle {
+        farm_id: farm,
+        registration_no: "JU-DEMO-0001",
+        name: "デモ散布機（シミュレータ）",
+        autopilot: "ardupilot",
+        link_address,
+        registration_expiry: Some(in_a_year),
+        pump_servo: 9,
+    })
+    .await?;
+    db.set_pilot_credentials(&crate::storage::PilotCredentials {
+        user_id: farmer.id,
+        licence_no: "DEMO-L-0001".to_owned(),
+        licence_expiry: Some(in_a_year),
+        permit_no: "DEMO-P-0001".to_owned(),
+        permit_expiry: Some(in_a_year),
+    })
+    .await?;
+    Ok(())
+}
 
 /// Fills a fresh database: farms in three districts, a user per role, sample fields with one
 /// plan, and a bridge token for the dairy farm; returns the token and the demo plan.

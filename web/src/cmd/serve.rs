@@ -69,6 +69,11 @@ pub struct Args {
         default_value = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
     )]
     pub tile_url: String,
+    /// Go/no-go checklist of the launch page (TOML: max_wind_mps, max_height_above_crop_m,
+    /// approval_zone_m, max_field_gap_m, expiry_warn_days, weather_station_url,
+    /// did_geojson, airport_geojson, houses_roads_geojson); the documented defaults when absent.
+    #[arg(long, env = "AGRIOPS_GONOGO_CONFIG")]
+    pub gonogo_config: Option<PathBuf>,
 }
 
 /// Runs the server until Ctrl-C.
@@ -78,14 +83,27 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     init_tracing();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let gonogo = match &args.gonogo_config {
+        Some(path) => crate::gonogo::GoNoGoConfig::load(path)?,
+        None => crate::gonogo::GoNoGoConfig::default(),
+    };
     rt.block_on(async move {
         let db = args.db.open().await?;
         bootstrap_admin(&db).await?;
+        let orphans = db.fail_orphaned_flights().await?;
+        if orphans > 0 {
+            tracing::warn!(
+                message = "Flights left in the air by a stopped server marked failed.",
+                orphans
+            );
+        }
         let state = AppState::new(
             db.clone(),
             Settings {
                 secure_cookies: args.secure_cookies,
                 tile_url: args.tile_url,
+                data_dir: args.db.data_dir.clone(),
+                gonogo,
             },
         );
         let listener = tokio::net::TcpListener::bind(args.listen)

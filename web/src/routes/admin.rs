@@ -84,11 +84,13 @@ async fn render(
                 th scope="col" { (Msg::DisplayName.text(lang)) }
                 th scope="col" { (Msg::RoleLabel.text(lang)) }
                 th scope="col" { (Msg::Farm.text(lang)) }
+                th scope="col" { (Msg::PilotCredentials.text(lang)) }
             } }
             tbody { @for u in &users { tr {
                 td { (u.username) } td { (u.display_name) }
                 td { (role_name(lang, u.role.as_str())) }
                 td { (u.farm_id.and_then(|id| farms.iter().find(|f| f.id == id)).map(|f| f.name.as_str()).unwrap_or("—")) }
+                td { a href=(format!("/pilots/{}", u.id)) aria-label=(format!("{}: {}", Msg::PilotCredentials.text(lang), u.username)) { (Msg::PilotCredentials.text(lang)) } }
             } } }
         }
         h3 { (Msg::AddUser.text(lang)) }

@@ -23,6 +23,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/map.js"),
     ),
     (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/live.js"),
+    ),
+    (
         "vendor/leaflet/leaflet.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/vendor/leaflet/leaflet.js"),

@@ -545,6 +545,9 @@ async fn plan_page(
                 @if let Some(a) = fl.sprayed_area_m2 { " — " (format!("{a:.0} m²")) }
             } } }
         }
+        @if matches!(user.user.role, Role::Admin | Role::Farmer) && user.require_farm(f.farm_id).is_ok() {
+            p { a.button href=(format!("/plans/{id}/launch")) { (Msg::LaunchFlight.text(lang)) } }
+        }
         @if can_write {
             h3 { (Msg::RecordFlight.text(lang)) }
             form method="post" action=(format!("/plans/{id}/flights")) enctype="multipart/form-data" {

@@ -16,7 +16,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Msg;
 use crate::pages::{self, fmt_duration, map_assets};
-use crate::storage::{FlightRow, NewFlight, Role, SampleRow};
+use crate::storage::{FlightResult, FlightRow, NewFlight, PlanRow, Role, SampleRow};
 
 /// Largest `.tlog` accepted (an hour of telemetry at typical rates is a few MB).
 const MAX_TLOG: usize = 64 << 20;
@@ -107,6 +107,101 @@ fn analyse(tlog: &[u8], plan_file: &str, swath_m: f64) -> Result<Recorded, Strin
     })
 }
 
+/// Where a `.tlog` being recorded comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlightOrigin<'a> {
+    /// Uploaded by a person: a new flight row, status `completed`.
+    Upload {
+        /// Who uploaded it: the operator of the spray record draft.
+        operator: &'a str,
+    },
+    /// Flown from the web: the launched flight's row gets its record and final status.
+    Launched {
+        /// The launched flight.
+        flight_id: i64,
+        /// `completed`, `aborted` or `failed`.
+        status: &'static str,
+    },
+}
+
+/// Turns a flown `.tlog` into the flight record against `plan` (track, summary, as-applied
+/// coverage, litres at the planned rate): the one place both the upload and launched flights
+/// go through. Returns the flight id.
+///
+/// # Errors
+/// [`AppError::BadInput`] for a file without MAVLink frames or positions; storage failures.
+pub async fn record_flight_from_tlog(
+    state: &AppState,
+    plan: &PlanRow,
+    tlog: Vec<u8>,
+    origin: FlightOrigin<'_>,
+) -> Result<i64, AppError> {
+    let field = state.db.field(plan.field_id).await?;
+    let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
+    let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
+    let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
+    let plan_file = plan.plan_file.clone();
+    let (rec, tlog) = tokio::task::spawn_blocking(move || {
+        analyse(&tlog, &plan_file, swath_m).map(|rec| (rec, tlog))
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
+    .map_err(AppError::BadInput)?;
+    let summary = rec.summary.to_string();
+    let litres = rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r);
+    let (id, operator) = match origin {
+        FlightOrigin::Upload { operator } => {
+            let id = state
+                .db
+                .create_flight(&NewFlight {
+                    farm_id: field.farm_id,
+                    field_id: Some(field.id),
+                    plan_id: Some(plan.id),
+                    status: "completed",
+                    sprayed_area_m2: rec.sprayed_m2,
+                    litres,
+                    summary_json: &summary,
+                    samples: &rec.samples,
+                    tlog: Some(&tlog),
+                })
+                .await?;
+            (id, operator.to_owned())
+        }
+        FlightOrigin::Launched { flight_id, status } => {
+            state
+                .db
+                .finish_flight(
+                    flight_id,
+                    &FlightResult {
+                        status,
+                        sprayed_area_m2: rec.sprayed_m2,
+                        litres,
+                        summary_json: &summary,
+                        samples: &rec.samples,
+                        tlog: Some(&tlog),
+                    },
+                )
+                .await?;
+            // The pilot who launched it is the operator.
+            let pilot = match state.db.gonogo(flight_id).await? {
+                Some(g) => state
+                    .db
+                    .users()
+                    .await?
+                    .into_iter()
+                    .find(|u| u.id == g.pilot_user_id)
+                    .map(|u| u.display_name),
+                None => None,
+            };
+            (flight_id, pilot.unwrap_or_default())
+        }
+    };
+    // The spray record and logbook drafts, prefilled from the flight and its .tlog.
+    let flight = state.db.flight(id).await?;
+    crate::routes::records::draft_records(state, &flight, &operator, Some(tlog)).await?;
+    Ok(id)
+}
+
 async fn record(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -137,35 +232,15 @@ async fn record(
             "tlog: choose the flight's .tlog file".into(),
         ));
     }
-    let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
-    let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
-    let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
-    let plan_file = plan.plan_file.clone();
-    let (rec, tlog) = tokio::task::spawn_blocking(move || {
-        analyse(&tlog, &plan_file, swath_m).map(|rec| (rec, tlog))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
-    .map_err(AppError::BadInput)?;
-    let summary = rec.summary.to_string();
-    let id = state
-        .db
-        .create_flight(&NewFlight {
-            farm_id: field.farm_id,
-            field_id: Some(field.id),
-            plan_id: Some(plan.id),
-            status: "completed",
-            sprayed_area_m2: rec.sprayed_m2,
-            litres: rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r),
-            summary_json: &summary,
-            samples: &rec.samples,
-            tlog: Some(&tlog),
-        })
-        .await?;
-    // The spray record and logbook drafts, prefilled from the flight and its .tlog.
-    let flight = state.db.flight(id).await?;
-    crate::routes::records::draft_records(&state, &flight, &user.user.display_name, Some(tlog))
-        .await?;
+    let id = record_flight_from_tlog(
+        &state,
+        &plan,
+        tlog,
+        FlightOrigin::Upload {
+            operator: &user.user.display_name,
+        },
+    )
+    .await?;
     Ok(Redirect::to(&format!("/flights/{id}")).into_response())
 }
 
@@ -176,6 +251,8 @@ async fn page(
 ) -> Result<Response, AppError> {
     let f = readable_flight(&state, &user, id).await?;
     let lang = user.lang;
+    let gonogo = state.db.gonogo(id).await?;
+    let live = state.flights.live(id).is_some();
     let v: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
     let s = &v["summary"];
     let c = &v["coverage"];
@@ -242,6 +319,8 @@ async fn page(
     let body = html! {
         h1 { (title) }
         @if let Some(p) = f.plan_id { p { a href=(format!("/plans/{p}")) { "← " (Msg::PlanWord.text(lang)) " #" (p) } } }
+        p { (Msg::StatusWord.text(lang)) ": " strong { (super::launch::status_msg(&f.status).text(lang)) }
+            @if live { " — " a href=(format!("/flights/{id}/live")) { (Msg::LiveFlight.text(lang)) } } }
         nav aria-label=(Msg::RecLinks.text(lang)) { p {
             a href=(format!("/flights/{id}/record")) { (Msg::RecTitle.text(lang)) } " · "
             a href=(format!("/flights/{id}/logbook")) { (Msg::LogTitle.text(lang)) }
@@ -267,6 +346,7 @@ async fn page(
             li { span style="border-bottom: 3px dotted #212121; padding: 0 1em;" {} " " (Msg::LegendTrackOff.text(lang)) }
             li { span style="border-bottom: 4px solid #0b5394; padding: 0 1em;" {} " " (Msg::LegendSpray.text(lang)) }
         }
+        @if let Some(g) = &gonogo { (super::launch::gonogo_section(lang, g)) }
         (map_assets())
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())

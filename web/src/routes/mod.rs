@@ -7,10 +7,12 @@ pub mod flights;
 pub mod health;
 pub mod home;
 pub mod ingest;
+pub mod launch;
 pub mod openapi;
 pub mod parlors;
 pub mod records;
 pub mod session;
+pub mod vehicles;
 
 #[cfg(test)]
 mod authorization {
@@ -133,6 +135,7 @@ mod authorization {
 
     both_apps!(every_route_by_every_role, |app| {
         let (field, plan, parlor, users) = world(app).await;
+        // --- flights (launch, vehicles, go/no-go) ---
         let farm_a = app.state.db.field(field).await.unwrap().farm_id;
         let flight = app
             .state
@@ -150,6 +153,28 @@ mod authorization {
             })
             .await
             .unwrap();
+        let vehicle = app
+            .state
+            .db
+            .create_vehicle(&crate::storage::NewVehicle {
+                farm_id: farm_a,
+                registration_no: "JU-AUTH",
+                name: "v",
+                autopilot: "ardupilot",
+                link_address: "udpout:127.0.0.1:9",
+                registration_expiry: None,
+                pump_servo: 9,
+            })
+            .await
+            .unwrap();
+        let farmer_a_id = app
+            .state
+            .db
+            .user_by_username("u-farmer-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
         // Expected status for: admin, staff, farmer-a, dairy-a, farmer-b, dairy-b.
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
@@ -199,6 +224,20 @@ mod authorization {
                 format!("/farms/{farm_a}/logbook.csv"),
                 [OK, OK, OK, OK, NO, NO],
             ),
+            // --- flights (launch, vehicles, go/no-go) ---
+            ("/flights".into(), [OK, OK, OK, OK, OK, OK]),
+            ("/api/v1/flights".into(), [OK, OK, OK, OK, OK, OK]),
+            (format!("/flights/{flight}"), [OK, OK, OK, OK, NO, NO]),
+            (format!("/flights/{flight}/live"), [OK, OK, OK, OK, NO, NO]),
+            (
+                format!("/flights/{flight}/events"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
+            (format!("/plans/{plan}/launch"), [OK, NO, OK, NO, NO, NO]),
+            ("/vehicles".into(), [OK, OK, OK, NO, OK, NO]),
+            (format!("/vehicles/{vehicle}"), [OK, OK, OK, NO, NO, NO]),
+            ("/api/v1/vehicles".into(), [OK, OK, OK, NO, OK, NO]),
+            (format!("/pilots/{farmer_a_id}"), [OK, NO, OK, NO, NO, NO]),
         ];
         for (path, expect) in &table {
             let anon = app.get(path, "").await.status;

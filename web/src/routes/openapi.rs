@@ -46,10 +46,12 @@ impl Modify for Security {
         super::parlors::api_summary,
         super::fields::api_fields,
         super::fields::api_plan,
+        super::vehicles::api_vehicles,
+        super::launch::api_flights,
         super::health::healthz,
         super::health::metrics,
     ),
-    components(schemas(ApiError, super::parlors::Summary, crate::storage::FieldRow)),
+    components(schemas(ApiError, super::parlors::Summary, crate::storage::FieldRow, crate::storage::VehicleRow, crate::storage::FlightRow)),
     modifiers(&Security),
 )]
 pub struct ApiDoc;
@@ -78,6 +80,8 @@ mod tests {
             "/api/v1/parlors/{id}/summary",
             "/api/v1/fields",
             "/api/v1/plans/{id}",
+            "/api/v1/vehicles",
+            "/api/v1/flights",
             "/healthz",
             "/metrics",
         ] {

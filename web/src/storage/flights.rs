@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Db, StorageError, on_pool};
 
 /// A stored flight.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FlightRow {
     /// Row id.
     pub id: i64,
