@@ -332,6 +332,31 @@ fn spawn_core(
     (task, snapshot)
 }
 
+/// Decodes `bytes` and hands every whole frame to the simulator; false once it has stopped.
+fn forward_frames(
+    decoder: &mut FrameDecoder,
+    bytes: &[u8],
+    input: &mpsc::UnboundedSender<Incoming>,
+) -> bool {
+    decoder.push(bytes);
+    while let Some(f) = decoder.next_frame() {
+        if input
+            .send(((f.system_id(), f.header.component_id), f.msg))
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Encodes `m` under `header` and advances its sequence number.
+fn encode_next(header: &mut MavHeader, m: Msg) -> Frame {
+    let frame = Frame::encode(*header, m);
+    header.sequence = header.sequence.wrapping_add(1);
+    frame
+}
+
 /// UDP transport: decode what arrives, answer the last sender.
 async fn run_udp(
     sock: UdpSocket,
@@ -347,18 +372,14 @@ async fn run_udp(
             r = sock.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
                 peer = Some(from);
-                decoder.push(&buf[..n]);
-                while let Some(f) = decoder.next_frame() {
-                    if input.send(((f.system_id(), f.header.component_id), f.msg)).is_err() {
-                        return;
-                    }
+                if !forward_frames(&mut decoder, &buf[..n], &input) {
+                    return;
                 }
             }
             m = out.recv() => {
                 let Some(m) = m else { return };
                 if let Some(p) = peer {
-                    let frame = Frame::encode(header, m);
-                    header.sequence = header.sequence.wrapping_add(1);
+                    let frame = encode_next(&mut header, m);
                     if let Err(error) = sock.send_to(&frame.raw, p).await {
                         crate::events::link_read_failed(&error);
                     }
@@ -394,19 +415,13 @@ async fn run_tcp(
                 tokio::select! {
                     r = stream.read(&mut buf) => match r {
                         Ok(0) | Err(_) => conn = None,
-                        Ok(n) => {
-                            decoder.push(&buf[..n]);
-                            while let Some(f) = decoder.next_frame() {
-                                if input.send(((f.system_id(), f.header.component_id), f.msg)).is_err() {
-                                    return;
-                                }
-                            }
-                        }
+                        Ok(n) => if !forward_frames(decoder, &buf[..n], &input) {
+                            return;
+                        },
                     },
                     m = out.recv() => {
                         let Some(m) = m else { return };
-                        let frame = Frame::encode(header, m);
-                        header.sequence = header.sequence.wrapping_add(1);
+                        let frame = encode_next(&mut header, m);
                         if stream.write_all(&frame.raw).await.is_err() {
                             conn = None;
                         }
