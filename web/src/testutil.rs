@@ -34,6 +34,8 @@ pub(crate) struct TestApp {
     pub(crate) state: AppState,
     router: Router,
     _db: TestDb,
+    /// The data directory (launched flights' `.tlog`s), removed with the app.
+    _data: tempfile::TempDir,
 }
 
 /// A signed-in browser: its cookies and the session's CSRF token.
@@ -55,11 +57,17 @@ impl TestApp {
     }
 
     fn over(db: TestDb) -> TestApp {
-        let state = AppState::new(db.db.clone(), Settings::default());
+        let data = tempfile::tempdir().expect("temporary data directory");
+        let settings = Settings {
+            data_dir: data.path().to_owned(),
+            ..Settings::default()
+        };
+        let state = AppState::new(db.db.clone(), settings);
         TestApp {
             router: app(state.clone()),
             state,
             _db: db,
+            _data: data,
         }
     }
 
