@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource; each exposes `router()` and [`crate::app::app`] merges them.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod fields;
@@ -136,6 +137,7 @@ mod authorization {
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
             ("/admin".into(), [OK, NO, NO, NO, NO, NO]),
+            ("/account".into(), [OK, OK, OK, OK, OK, OK]),
             ("/fields".into(), [OK, OK, OK, OK, OK, OK]),
             ("/fields.geojson".into(), [OK, OK, OK, OK, OK, OK]),
             (format!("/fields/{field}"), [OK, OK, OK, OK, NO, NO]),

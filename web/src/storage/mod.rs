@@ -9,10 +9,12 @@ mod fields;
 mod flights;
 mod parlors;
 
-pub use accounts::{District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
+pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow};
-pub use parlors::{IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start};
+pub use parlors::{
+    BailsRow, IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start,
+};
 
 use std::path::Path;
 use std::str::FromStr;
