@@ -133,11 +133,21 @@ mod authorization {
 
     both_apps!(every_route_by_every_role, |app| {
         let (field, plan, parlor, users) = world(app).await;
+        let dairy_a = app
+            .state
+            .db
+            .user_by_username("u-dairy-a")
+            .await
+            .unwrap()
+            .unwrap();
+        let (farm_a, dairy_a) = (dairy_a.farm_id.unwrap(), dairy_a.id);
         // Expected status for: admin, staff, farmer-a, dairy-a, farmer-b, dairy-b.
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
             ("/admin".into(), [OK, NO, NO, NO, NO, NO]),
             ("/account".into(), [OK, OK, OK, OK, OK, OK]),
+            (format!("/admin/farms/{farm_a}"), [OK, NO, NO, NO, NO, NO]),
+            (format!("/admin/users/{dairy_a}"), [OK, NO, NO, NO, NO, NO]),
             ("/fields".into(), [OK, OK, OK, OK, OK, OK]),
             ("/fields.geojson".into(), [OK, OK, OK, OK, OK, OK]),
             (format!("/fields/{field}"), [OK, OK, OK, OK, NO, NO]),

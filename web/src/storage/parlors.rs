@@ -21,6 +21,21 @@ pub struct Parlor {
     pub bails: Option<i64>,
 }
 
+/// A bridge token as the admin page lists it (its hash is never read back).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct BridgeTokenRow {
+    /// Row id.
+    pub id: i64,
+    /// The farm whose parlors it may report.
+    pub farm_id: i64,
+    /// Name given when it was made.
+    pub name: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// A stored milking.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct MilkingRow {
@@ -195,6 +210,16 @@ impl Db {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, i64)>(
             "SELECT id, farm_id FROM bridge_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(token_hash).fetch_optional(pool).await?))
+    }
+
+    /// Every bridge token (never the token itself), newest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn bridge_tokens(&self) -> Result<Vec<BridgeTokenRow>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, BridgeTokenRow>(
+            "SELECT id, farm_id, name, created_at, revoked_at FROM bridge_tokens ORDER BY id DESC")
+            .fetch_all(pool).await?))
     }
 
     /// Revokes a bridge token.
