@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
-    Ok(render(&state, &user, StatusCode::OK, None).await?)
+    render(&state, &user, StatusCode::OK, None).await
 }
 
 /// The page, with a notice (`Ok`, shown as status) or a problem (`Err`, shown as alert).
