@@ -232,6 +232,9 @@ async fn device_task(
     let mut last_commit = Instant::now();
     let mut failures = 0u32;
     let mut online = true;
+    let snapshot_every = interval(cfg.bail_snapshot_interval_ms);
+    let mut last_snapshot: Option<Instant> = None;
+    let mut entrance_bail: Option<u16> = None;
     loop {
         if *shutdown.borrow() {
             break;
@@ -341,7 +344,29 @@ async fn device_task(
             platform,
             bail_count: n,
         };
-        let out = tracker.observe(&sample);
+        if let Some(e) = sample
+            .platform
+            .get("entrance_bail")
+            .and_then(|v| v.as_f64())
+        {
+            entrance_bail = Some(e as u16);
+        }
+        let mut out = tracker.observe(&sample);
+        if !per_bail.is_empty()
+            && cfg.bail_snapshot_interval_ms > 0
+            && last_snapshot.is_none_or(|at| at.elapsed() >= snapshot_every)
+        {
+            last_snapshot = Some(Instant::now());
+            out.bails = Some(poll::bail_snapshot(
+                name,
+                &cfg.farm,
+                cfg.unit,
+                t,
+                entrance_bail,
+                &per_bail,
+                cfg.high_conductivity_ms_cm,
+            ));
+        }
         if out.restart_detected {
             events::controller_restart(name);
         }

@@ -72,6 +72,9 @@ pub struct DeviceConfig {
     /// Bail blocks poll interval, ms; keep it well under the shortest bail cycle.
     #[serde(default = "default_bail_ms")]
     pub bail_interval_ms: u64,
+    /// How often the state of every bail is forwarded (latest wins), ms; 0 = never.
+    #[serde(default = "default_snapshot_ms")]
+    pub bail_snapshot_interval_ms: u64,
     /// Timeout of one request, ms.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -109,6 +112,9 @@ fn default_totals_ms() -> u64 {
 }
 fn default_bail_ms() -> u64 {
     1000
+}
+fn default_snapshot_ms() -> u64 {
+    5000
 }
 fn default_timeout_ms() -> u64 {
     1000
@@ -208,6 +214,7 @@ impl DeviceConfig {
             status_interval_ms: default_status_ms(),
             totals_interval_ms: default_totals_ms(),
             bail_interval_ms: default_bail_ms(),
+            bail_snapshot_interval_ms: default_snapshot_ms(),
             timeout_ms: default_timeout_ms(),
             kpi_interval_s: default_kpi_s(),
             rolling_window_s: default_rolling_s(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::BridgeError;
 use crate::outbox::{Batch, Store};
-use crate::wire::{IngestBatch, WIRE_VERSION};
+use crate::wire::{IngestBatch, version_for};
 
 /// Where and how to forward.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ pub async fn post_batch(
     batch: &Batch,
 ) -> Result<(), BridgeError> {
     let body = IngestBatch {
-        version: WIRE_VERSION,
+        version: version_for(&batch.records),
         bridge_id: s.bridge_id.clone(),
         batch_key: batch.key.clone(),
         records: batch.records.clone(),

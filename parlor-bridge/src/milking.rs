@@ -199,6 +199,8 @@ pub struct Output {
     pub sessions: Vec<SessionSummary>,
     /// A controller restart was detected.
     pub restart_detected: bool,
+    /// The state of every bail, when one is due (latest wins; the bridge sets it, not the tracker).
+    pub bails: Option<crate::wire::BailSnapshot>,
 }
 
 impl Output {
@@ -208,6 +210,7 @@ impl Output {
             && self.intervals.is_empty()
             && self.gaps.is_empty()
             && self.sessions.is_empty()
+            && self.bails.is_none()
     }
 }
 

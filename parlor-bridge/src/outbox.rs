@@ -14,7 +14,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::error::BridgeError;
 use crate::milking::{Output, TrackerState};
-use crate::wire::{KpiInterval, MilkingEvent, OfflineGap, Record};
+use crate::wire::{BailSnapshot, KpiInterval, MilkingEvent, OfflineGap, Record};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS milkings (key TEXT PRIMARY KEY, parlor TEXT NOT NULL, farm TEXT NOT NULL, unit INTEGER NOT NULL, bail INTEGER NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, t_ms INTEGER NOT NULL, controller_t INTEGER, cow_id INTEGER NOT NULL, yield_kg REAL NOT NULL, duration_s REAL, conductivity REAL, high_conductivity INTEGER NOT NULL, missed_before INTEGER NOT NULL)",
@@ -163,6 +163,24 @@ impl Store {
                         .await
                         .map_err(BridgeError::store("enqueue"))?;
                 }
+            }
+            if self.forward
+                && let Some(b) = &c.output.bails
+            {
+                // A snapshot is not history: only the newest unsent one per parlor waits.
+                sqlx::query("DELETE FROM outbox WHERE kind = 'bails' AND batch_id IS NULL AND json_extract(payload, '$.parlor') = ?")
+                    .bind(&b.parlor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(BridgeError::store("drop old snapshot"))?;
+                let r = Record::Bails(b.clone());
+                sqlx::query("INSERT OR IGNORE INTO outbox (kind, key, payload) VALUES (?,?,?)")
+                    .bind(r.kind())
+                    .bind(r.key())
+                    .bind(serde_json::to_string(&r).unwrap_or_default())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(BridgeError::store("enqueue snapshot"))?;
             }
             let state = serde_json::to_string(&c.state).unwrap_or_default();
             sqlx::query("INSERT INTO tracker_state (parlor, json, updated_ms) VALUES (?,?,?) ON CONFLICT (parlor) DO UPDATE SET json = excluded.json, updated_ms = excluded.updated_ms")
@@ -344,6 +362,27 @@ impl Store {
         tx.commit().await.map_err(BridgeError::store("commit ack"))
     }
 
+    /// The newest bail snapshot of `parlor` waiting to be delivered, if any.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn pending_snapshot(
+        &self,
+        parlor: &str,
+    ) -> Result<Option<BailSnapshot>, BridgeError> {
+        let row = sqlx::query("SELECT payload FROM outbox WHERE kind = 'bails' AND json_extract(payload, '$.parlor') = ? ORDER BY id DESC LIMIT 1")
+            .bind(parlor)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(BridgeError::store("read snapshot"))?;
+        Ok(row
+            .and_then(|r| serde_json::from_str::<Record>(&r.get::<String, _>(0)).ok())
+            .and_then(|r| match r {
+                Record::Bails(b) => Some(b),
+                _ => None,
+            }))
+    }
+
     /// Records still waiting to be delivered.
     ///
     /// # Errors
@@ -401,6 +440,69 @@ mod tests {
             },
             state: TrackerState::default(),
         }
+    }
+
+    fn snapshot(parlor: &str, t: i64, state: &str) -> crate::wire::BailSnapshot {
+        crate::wire::BailSnapshot {
+            key: format!("{parlor}/{t}"),
+            parlor: parlor.into(),
+            farm: "f".into(),
+            unit: 1,
+            t: DateTime::from_timestamp_millis(t).unwrap(),
+            entrance_bail: Some(1),
+            bails: vec![crate::wire::BailState {
+                bail: 1,
+                state: state.into(),
+                cow_id: 7,
+                current_yield_kg: None,
+                alarm: false,
+            }],
+        }
+    }
+
+    fn snap_commit(parlor: &str, t: i64, state: &str) -> Commit {
+        Commit {
+            parlor: parlor.into(),
+            output: Output {
+                bails: Some(snapshot(parlor, t, state)),
+                ..Output::default()
+            },
+            state: TrackerState::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_unsent_snapshot_per_parlor_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.db"), true).await.unwrap();
+        // Offline for a long time: a thousand snapshots of two parlors leave two rows.
+        for t in 0..1000 {
+            s.commit(&[snap_commit("a", t, "prep"), snap_commit("b", t, "milking")])
+                .await
+                .unwrap();
+        }
+        assert_eq!(s.queued().await.unwrap(), 2);
+        let b1 = s.next_batch("br", 10).await.unwrap().unwrap();
+        assert_eq!(b1.records.len(), 2);
+        assert!(b1.records.iter().all(|r| r.key().ends_with("/999")));
+        // A snapshot taken while that batch is in flight waits beside it, it does not replace it.
+        s.commit(&[snap_commit("a", 1000, "done")]).await.unwrap();
+        s.commit(&[snap_commit("a", 1001, "empty")]).await.unwrap();
+        assert_eq!(s.queued().await.unwrap(), 3);
+        assert_eq!(s.next_batch("br", 10).await.unwrap().unwrap(), b1);
+        s.ack_batch(b1.id).await.unwrap();
+        let b2 = s.next_batch("br", 10).await.unwrap().unwrap();
+        assert_eq!(b2.records.len(), 1);
+        assert_eq!(b2.records[0], Record::Bails(snapshot("a", 1001, "empty")));
+        assert_eq!(
+            s.pending_snapshot("a").await.unwrap(),
+            Some(snapshot("a", 1001, "empty"))
+        );
+        assert_eq!(s.pending_snapshot("zzz").await.unwrap(), None);
+        // Without forwarding, snapshots are not kept at all.
+        let local = Store::open(&dir.path().join("l.db"), false).await.unwrap();
+        local.commit(&[snap_commit("a", 1, "prep")]).await.unwrap();
+        assert_eq!(local.queued().await.unwrap(), 0);
     }
 
     #[tokio::test]

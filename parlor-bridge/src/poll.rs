@@ -379,6 +379,55 @@ pub fn bail_readings(
         .collect()
 }
 
+/// The state of every bail decoded this cycle, as the wire's latest-wins snapshot.
+///
+/// A bail without a `bail_state` register is `unknown`; it raises an alarm when kicked off
+/// or when its last milking's conductivity is above `high_conductivity_ms_cm`.
+pub fn bail_snapshot(
+    parlor: &str,
+    farm: &str,
+    unit: u8,
+    t: chrono::DateTime<chrono::Utc>,
+    entrance_bail: Option<u16>,
+    bails: &[(u16, BTreeMap<String, Value>)],
+    high_conductivity_ms_cm: f64,
+) -> crate::wire::BailSnapshot {
+    let states = bails
+        .iter()
+        .map(|(bail, v)| {
+            let state = match v.get("bail_state") {
+                Some(Value::Label(l)) => l.clone(),
+                _ => "unknown".to_owned(),
+            };
+            let cow_id = match v.get("cow_id") {
+                Some(Value::Id(i)) => *i,
+                Some(o) => o.as_f64().map_or(0, |x| x as u64),
+                None => 0,
+            };
+            let high = v
+                .get("last_conductivity")
+                .and_then(Value::as_f64)
+                .is_some_and(|c| c > high_conductivity_ms_cm);
+            crate::wire::BailState {
+                bail: *bail,
+                alarm: state == "kicked_off" || high,
+                state,
+                cow_id,
+                current_yield_kg: v.get("current_yield").and_then(Value::as_f64),
+            }
+        })
+        .collect();
+    crate::wire::BailSnapshot {
+        key: format!("{parlor}/{}", t.timestamp_millis()),
+        parlor: parlor.to_owned(),
+        farm: farm.to_owned(),
+        unit,
+        t,
+        entrance_bail,
+        bails: states,
+    }
+}
+
 /// Counts bails with their `bail_occupied` bit set in `image`.
 pub fn occupied_from_bits(map: &RegisterMap, image: &Image, n_bails: u16) -> Option<u32> {
     let bb = map
@@ -586,6 +635,20 @@ pub struct CycleResult {
     pub image: Image,
     /// Reads that failed (the cycle stops at the first transport failure).
     pub errors: Vec<BridgeError>,
+}
+
+/// Reads the platform registers of `unit` once; the value of `quantity` if the map has it and the read succeeded.
+pub async fn read_platform_quantity(
+    conn: &mut Connection,
+    device: &str,
+    unit: u8,
+    map: &RegisterMap,
+    quantity: &str,
+    timeout: Duration,
+) -> Option<Value> {
+    let plan = plan_platform(map, &[Group::Status, Group::Totals]);
+    let res = read_blocks(conn, device, unit, &plan, timeout).await;
+    decode_platform(map, &res.image).remove(quantity)
 }
 
 /// Reads `blocks` in order from `unit`; stops at the first non-exception failure.

@@ -1,12 +1,14 @@
 //! Versioned payloads the bridge sends to the server's ingest API (`web` deserializes the same types).
 //!
-//! Version 1. A new optional field is a compatible change; anything else bumps [`WIRE_VERSION`].
+//! Version 2 added [`Record::Bails`]; a batch without one is still sent as version 1, so
+//! servers that predate it keep taking milkings. A new optional field is a compatible change;
+//! anything else bumps [`WIRE_VERSION`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The payload version this crate writes.
-pub const WIRE_VERSION: u32 = 1;
+pub const WIRE_VERSION: u32 = 2;
 
 /// One completed milking, recorded once when the bail's `milking_seq` changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +135,54 @@ pub struct SessionSummary {
     pub kg_per_hour: f64,
 }
 
+/// One bail of a [`BailSnapshot`]: who is on it and what it is doing now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BailState {
+    /// Bail number as the controller counts them.
+    pub bail: u16,
+    /// Canonical bail state (`empty`, `prep`, `milking`, `done`, `kicked_off`), `unknown` when the map has none.
+    pub state: String,
+    /// Cow on the bail now (0 = empty or not identified).
+    pub cow_id: u64,
+    /// Yield so far of the milking in progress, kg, when the map has it.
+    pub current_yield_kg: Option<f64>,
+    /// Something on this bail needs a person: a kick-off, or the last milking's conductivity was high.
+    pub alarm: bool,
+}
+
+impl BailState {
+    /// A cow is on the bail: its state is known and not `empty`.
+    pub fn occupied(&self) -> bool {
+        self.state != "empty" && !self.state.starts_with("unknown")
+    }
+}
+
+/// The whole platform's bails at one poll: a latest-wins view, not history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BailSnapshot {
+    /// Key: `parlor/t_ms`.
+    pub key: String,
+    /// Parlor name.
+    pub parlor: String,
+    /// Farm.
+    pub farm: String,
+    /// Unit id of the parlor.
+    pub unit: u8,
+    /// When the bails were read (bridge clock, UTC).
+    pub t: DateTime<Utc>,
+    /// Bail at the entrance now, when the map has it.
+    pub entrance_bail: Option<u16>,
+    /// Every bail read, in bail order.
+    pub bails: Vec<BailState>,
+}
+
+impl BailSnapshot {
+    /// Bails with a cow on them (a known state other than `empty`).
+    pub fn occupied(&self) -> usize {
+        self.bails.iter().filter(|b| b.occupied()).count()
+    }
+}
+
 /// Any record the bridge forwards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -145,6 +195,8 @@ pub enum Record {
     Gap(OfflineGap),
     /// A milking session.
     Session(SessionSummary),
+    /// The latest state of every bail (latest wins; servers before it refuse nothing else).
+    Bails(BailSnapshot),
 }
 
 impl Record {
@@ -155,17 +207,28 @@ impl Record {
             Record::Interval(i) => &i.key,
             Record::Gap(g) => &g.key,
             Record::Session(s) => &s.key,
+            Record::Bails(b) => &b.key,
         }
     }
 
-    /// The record kind as a short word (`milking`, `interval`, `gap`, `session`).
+    /// The record kind as a short word (`milking`, `interval`, `gap`, `session`, `bails`).
     pub fn kind(&self) -> &'static str {
         match self {
             Record::Milking(_) => "milking",
             Record::Interval(_) => "interval",
             Record::Gap(_) => "gap",
             Record::Session(_) => "session",
+            Record::Bails(_) => "bails",
         }
+    }
+}
+
+/// The lowest wire version that carries all of `records` (1 unless one is a [`Record::Bails`]).
+pub fn version_for(records: &[Record]) -> u32 {
+    if records.iter().any(|r| matches!(r, Record::Bails(_))) {
+        2
+    } else {
+        1
     }
 }
 
@@ -196,6 +259,62 @@ pub struct IngestAck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn bail_state() -> impl Strategy<Value = BailState> {
+        (
+            1u16..200,
+            prop::sample::select(vec![
+                "empty",
+                "prep",
+                "milking",
+                "done",
+                "kicked_off",
+                "unknown",
+            ]),
+            any::<u64>(),
+            // Yields come in register steps of 0.01 kg.
+            prop::option::of((0u32..8000).prop_map(|c| f64::from(c) / 100.0)),
+            any::<bool>(),
+        )
+            .prop_map(|(bail, state, cow_id, current_yield_kg, alarm)| BailState {
+                bail,
+                state: state.to_owned(),
+                cow_id,
+                current_yield_kg,
+                alarm,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn bail_snapshots_roundtrip(
+            parlor in "[a-z0-9-]{1,12}",
+            unit in any::<u8>(),
+            t_ms in 0i64..4_000_000_000_000,
+            entrance_bail in prop::option::of(1u16..200),
+            bails in prop::collection::vec(bail_state(), 0..80),
+        ) {
+            let snap = BailSnapshot {
+                key: format!("{parlor}/{t_ms}"),
+                parlor,
+                farm: "f".into(),
+                unit,
+                t: DateTime::from_timestamp_millis(t_ms).unwrap(),
+                entrance_bail,
+                bails,
+            };
+            let occupied = snap.bails.iter().filter(|b| !matches!(b.state.as_str(), "empty" | "unknown")).count();
+            prop_assert_eq!(snap.occupied(), occupied);
+            let rec = Record::Bails(snap);
+            let json = serde_json::to_string(&rec).unwrap();
+            prop_assert!(json.starts_with("{\"type\":\"bails\""), "{}", json);
+            prop_assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), rec.clone());
+            let batch = IngestBatch { version: WIRE_VERSION, bridge_id: "b".into(), batch_key: "k".into(), records: vec![rec] };
+            let back: IngestBatch = serde_json::from_str(&serde_json::to_string(&batch).unwrap()).unwrap();
+            prop_assert_eq!(back, batch);
+        }
+    }
 
     #[test]
     fn records_roundtrip_as_tagged_json() {

@@ -155,6 +155,95 @@ async fn map_a_over_rtu_framing_from_the_rust_simulator() {
     run_local("map_a.toml", Framing::RtuOverTcp, "rtu-tcp").await;
 }
 
+/// Five times, while the simulator's `occupied_bails` register holds still, the newest queued
+/// snapshot (taken after the first read) shows exactly that many occupied bails.
+async fn snapshots_match_the_register(bridge: &Bridge, map: &RegisterMap, address: &str) {
+    let mut conn =
+        parlor_bridge::Connection::new(parlor_bridge::Transport::parse(address).unwrap());
+    let read = async |conn: &mut parlor_bridge::Connection| {
+        parlor_bridge::poll::read_platform_quantity(
+            conn,
+            "check",
+            1,
+            map,
+            "occupied_bails",
+            Duration::from_millis(500),
+        )
+        .await
+        .and_then(|v| v.as_f64())
+    };
+    let mut checked = 0;
+    let mut busiest = 0;
+    for _ in 0..80 {
+        if checked >= 5 {
+            break;
+        }
+        let before = chrono::Utc::now();
+        let o1 = read(&mut conn).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let snap = bridge.store().pending_snapshot("p1").await.unwrap();
+        let o2 = read(&mut conn).await;
+        if let (Some(o1), Some(o2), Some(s)) = (o1, o2, snap)
+            && o1 == o2
+            && s.t > before
+        {
+            assert_eq!(s.bails.len(), 24, "{s:?}");
+            assert_eq!(s.occupied() as f64, o1, "snapshot vs register: {s:?}");
+            assert!(
+                s.entrance_bail.is_some_and(|e| (1..=24).contains(&e)),
+                "{s:?}"
+            );
+            checked += 1;
+            busiest = busiest.max(s.occupied());
+        }
+    }
+    assert!(checked >= 5, "only {checked} stable windows compared");
+    assert!(busiest > 0, "no cow was ever on the platform");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bail_snapshots_from_the_rust_simulator_match_its_occupancy_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let map = RegisterMap::load(&map_path("map_a.toml")).unwrap();
+    // Slow enough that the occupancy holds still for a few polls at a time.
+    let sim = sim::serve(
+        listener,
+        map.clone(),
+        SimConfig {
+            parlors: 1,
+            bails: 24,
+            speedup: 4.0,
+            seed: 5,
+            tick_ms: 50,
+            ..SimConfig::default()
+        },
+        Framing::Tcp,
+        None,
+    )
+    .unwrap();
+    let address = format!("tcp:{}", sim.addr);
+    let mut cfg = config(&map_path("map_a.toml"), &address, &[1]);
+    cfg.devices[0].bail_snapshot_interval_ms = 50;
+    let sink = Sink::Forward {
+        store: dir.path().join("outbox.db"),
+        settings: ForwardSettings {
+            // Nobody listens: snapshots wait in the outbox, only the newest per parlor.
+            url: "http://127.0.0.1:9/ingest".into(),
+            token: None,
+            bridge_id: "t".into(),
+            batch_size: 50,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            timeout: Duration::from_millis(300),
+        },
+    };
+    let bridge = Bridge::start(&cfg, sink).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    snapshots_match_the_register(&bridge, &map, &address).await;
+    bridge.stop().await;
+}
+
 #[derive(Default)]
 struct Receiver {
     calls: u64,

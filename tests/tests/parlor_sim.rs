@@ -373,3 +373,121 @@ async fn serial_rtu_on_a_pty_pair_loses_and_doubles_nothing() {
     };
     assert_exact(&check_truth(&r));
 }
+
+/// The bridge's bail snapshots from sim.py: within a poll, the occupied count equals the
+/// simulator's own `occupied_bails` register (compared only while that register holds still).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bail_snapshots_match_sim_py_occupancy_register() {
+    let test = "bail_snapshots";
+    let Some(shared) = require_shared(test) else {
+        return;
+    };
+    let Some(python) = require_peer_python(test) else {
+        return;
+    };
+    let _one_at_a_time = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.jsonl");
+    let port = free_tcp_port();
+    let map_path = shared.join("parlor/map_a.toml");
+    let _sim = KillOnDrop(
+        Command::new(&python)
+            .arg(shared.join("parlor/sim.py"))
+            .arg("--map")
+            .arg(&map_path)
+            .args([
+                "--parlors",
+                "1",
+                "--bails",
+                "24",
+                "--port",
+                &port.to_string(),
+            ])
+            .args([
+                "--speedup",
+                "4",
+                "--seed",
+                "7",
+                "--tick",
+                "0.05",
+                "--duration",
+                "40",
+            ])
+            .arg("--truth")
+            .arg(&truth)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sim.py"),
+    );
+    assert!(
+        wait_for_file(&truth, Duration::from_secs(20)),
+        "sim.py wrote no truth file"
+    );
+    wait_port(port).await;
+    let address = format!("tcp:127.0.0.1:{port}");
+    let mut cfg = config(&map_path, &address);
+    cfg.devices.truncate(1);
+    cfg.devices[0].bail_snapshot_interval_ms = 50;
+    let sink = Sink::Forward {
+        store: dir.path().join("outbox.db"),
+        settings: parlor_bridge::ForwardSettings {
+            // Nobody listens: snapshots wait in the outbox, only the newest per parlor.
+            url: "http://127.0.0.1:9/ingest".into(),
+            token: None,
+            bridge_id: "e2e".into(),
+            batch_size: 50,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            timeout: Duration::from_millis(300),
+        },
+    };
+    let bridge = Bridge::start(&cfg, sink).await.expect("bridge starts");
+    let map = parlor_bridge::RegisterMap::load(&map_path).unwrap();
+    let mut conn =
+        parlor_bridge::Connection::new(parlor_bridge::Transport::parse(&address).unwrap());
+    let read = async |conn: &mut parlor_bridge::Connection| {
+        parlor_bridge::poll::read_platform_quantity(
+            conn,
+            "check",
+            1,
+            &map,
+            "occupied_bails",
+            Duration::from_millis(500),
+        )
+        .await
+        .and_then(|v| v.as_f64())
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut checked, mut busiest) = (0, 0);
+    for _ in 0..80 {
+        if checked >= 5 {
+            break;
+        }
+        let before = chrono::Utc::now();
+        let o1 = read(&mut conn).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let snap = bridge.store().pending_snapshot("parlor-1").await.unwrap();
+        let o2 = read(&mut conn).await;
+        if let (Some(o1), Some(o2), Some(s)) = (o1, o2, snap)
+            && o1 == o2
+            && s.t > before
+        {
+            assert_eq!(s.bails.len(), 24, "{s:?}");
+            assert_eq!(
+                s.occupied() as f64,
+                o1,
+                "snapshot vs sim.py register: {s:?}"
+            );
+            assert!(
+                s.entrance_bail.is_some_and(|e| (1..=24).contains(&e)),
+                "{s:?}"
+            );
+            checked += 1;
+            busiest = busiest.max(s.occupied());
+        }
+    }
+    bridge.stop().await;
+    assert!(checked >= 5, "only {checked} stable windows compared");
+    assert!(busiest > 0, "no cow was ever on the platform");
+}

@@ -178,6 +178,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::home::router())
         .merge(crate::routes::ingest::router())
         .merge(crate::routes::admin::router())
+        .merge(crate::routes::account::router())
         .merge(crate::routes::assets::router())
         .merge(crate::routes::fields::router())
         .merge(crate::routes::flights::router())

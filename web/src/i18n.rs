@@ -624,6 +624,95 @@ pub enum Msg {
     CheckSeparateFields,
     /// Go/no-go check of unknown id (older record).
     CheckOther,
+    // --- parlor: bail ring, accounts ---
+    /// Ring of bails heading.
+    BailRing,
+    /// One bail.
+    Bail,
+    /// State of a bail.
+    BailStateLabel,
+    /// Cow number.
+    CowNumber,
+    /// Yield of the milking in progress.
+    YieldSoFar,
+    /// Alarm.
+    Alarm,
+    /// The parlor's entrance.
+    Entrance,
+    /// Bails with a cow.
+    OccupiedBails,
+    /// The bail list as a table.
+    BailTable,
+    /// No bail snapshot yet.
+    NoBailsYet,
+    /// When the bails were read.
+    BailsReadAt,
+    /// The account page.
+    Account,
+    /// Change the password.
+    ChangePassword,
+    /// The current password.
+    CurrentPassword,
+    /// The new password.
+    NewPassword,
+    /// The new password again.
+    NewPasswordAgain,
+    /// Password rule.
+    PasswordHint,
+    /// Password too short.
+    PasswordTooShort,
+    /// New passwords differ.
+    PasswordsDiffer,
+    /// Wrong current password.
+    WrongCurrentPassword,
+    /// Password changed.
+    PasswordChanged,
+    /// Edit.
+    Edit,
+    /// Edit a farm.
+    EditFarm,
+    /// Edit a user.
+    EditUser,
+    /// Saved.
+    Saved,
+    /// Reset a user's password.
+    ResetPassword,
+    /// Password was reset.
+    PasswordReset,
+    /// Disable a user.
+    Disable,
+    /// Enable a user.
+    Enable,
+    /// Account status.
+    AccountStatus,
+    /// Disabled account.
+    Disabled,
+    /// Active account.
+    Active,
+    /// User disabled.
+    UserDisabled,
+    /// User enabled.
+    UserEnabled,
+    /// Cannot disable oneself.
+    CannotDisableSelf,
+    /// Revoke a token.
+    Revoke,
+    /// A revoked token.
+    Revoked,
+    /// Token revoked.
+    TokenRevoked,
+    /// The change log.
+    AuditLog,
+    /// When.
+    When,
+    /// Who.
+    Who,
+    /// What was done.
+    Action,
+    /// What it was done to.
+    Target,
+    /// Done from the command line.
+    CommandLine,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -659,6 +748,22 @@ pub fn farm_kind_name(lang: Lang, kind: &str) -> &'static str {
         "crop" => ("耕種（水稲・畑作）", "Crops (rice, upland)"),
         "dairy" => ("酪農", "Dairy"),
         "mixed" => ("複合", "Mixed"),
+        _ => ("不明", "Unknown"),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+/// The name of a canonical bail state (`empty`, `prep`, `milking`, `done`, `kicked_off`).
+pub fn bail_state_name(lang: Lang, state: &str) -> &'static str {
+    let (ja, en) = match state {
+        "empty" => ("空き", "Empty"),
+        "prep" => ("前処理", "Prep"),
+        "milking" => ("搾乳中", "Milking"),
+        "done" => ("搾乳終了", "Done"),
+        "kicked_off" => ("ミルカー脱落", "Kicked off"),
         _ => ("不明", "Unknown"),
     };
     match lang {
@@ -1073,6 +1178,75 @@ impl Msg {
             Msg::CheckNeighbours => ("周辺住民への周知", "Neighbour notification"),
             Msg::CheckSeparateFields => ("離れた圃場", "Non-adjacent fields"),
             Msg::CheckOther => ("確認", "Check"),
+            // --- parlor: bail ring, accounts ---
+            Msg::BailRing => ("ストールの状態", "Bails of the rotary"),
+            Msg::Bail => ("ストール", "Bail"),
+            Msg::BailStateLabel => ("状態", "State"),
+            Msg::CowNumber => ("牛番号", "Cow"),
+            Msg::YieldSoFar => ("搾乳中の乳量 (kg)", "Yield so far (kg)"),
+            Msg::Alarm => ("警報", "Alarm"),
+            Msg::Entrance => ("入口", "Entrance"),
+            Msg::OccupiedBails => ("使用中のストール", "Bails occupied"),
+            Msg::BailTable => ("ストールの一覧（表）", "Bail list (table)"),
+            Msg::NoBailsYet => (
+                "ストールの情報はまだ届いていません。",
+                "No bail states have arrived yet.",
+            ),
+            Msg::BailsReadAt => ("読み取り時刻", "Read at"),
+            Msg::Account => ("アカウント", "Account"),
+            Msg::ChangePassword => ("パスワードの変更", "Change password"),
+            Msg::CurrentPassword => ("現在のパスワード", "Current password"),
+            Msg::NewPassword => ("新しいパスワード", "New password"),
+            Msg::NewPasswordAgain => ("新しいパスワード（確認）", "New password again"),
+            Msg::PasswordHint => ("8文字以上で入力してください。", "At least 8 characters."),
+            Msg::PasswordTooShort => (
+                "パスワードは8文字以上にしてください。",
+                "The password must be at least 8 characters.",
+            ),
+            Msg::PasswordsDiffer => (
+                "新しいパスワードが一致しません。",
+                "The new passwords do not match.",
+            ),
+            Msg::WrongCurrentPassword => (
+                "現在のパスワードが正しくありません。",
+                "The current password is not correct.",
+            ),
+            Msg::PasswordChanged => (
+                "パスワードを変更しました。ほかの端末でのログインは終了しました。",
+                "Password changed. Your sign-ins on other devices have ended.",
+            ),
+            Msg::Edit => ("編集", "Edit"),
+            Msg::EditFarm => ("農場の編集", "Edit farm"),
+            Msg::EditUser => ("ユーザーの編集", "Edit user"),
+            Msg::Saved => ("保存しました。", "Saved."),
+            Msg::ResetPassword => ("パスワードを再設定", "Reset password"),
+            Msg::PasswordReset => (
+                "パスワードを再設定しました。このユーザーのログインはすべて終了しました。",
+                "Password reset. All of this user's sign-ins have ended.",
+            ),
+            Msg::Disable => ("利用を停止", "Disable"),
+            Msg::Enable => ("利用を再開", "Enable"),
+            Msg::AccountStatus => ("利用状況", "Status"),
+            Msg::Disabled => ("停止中", "Disabled"),
+            Msg::Active => ("利用中", "Active"),
+            Msg::UserDisabled => (
+                "利用を停止しました。このユーザーのログインは終了しました。",
+                "User disabled; their sign-ins have ended.",
+            ),
+            Msg::UserEnabled => ("利用を再開しました。", "User enabled."),
+            Msg::CannotDisableSelf => (
+                "自分自身の利用は停止できません。",
+                "You cannot disable your own account.",
+            ),
+            Msg::Revoke => ("失効させる", "Revoke"),
+            Msg::Revoked => ("失効済み", "Revoked"),
+            Msg::TokenRevoked => ("トークンを失効させました。", "Token revoked."),
+            Msg::AuditLog => ("変更履歴", "Change log"),
+            Msg::When => ("日時", "When"),
+            Msg::Who => ("操作者", "Who"),
+            Msg::Action => ("操作", "Action"),
+            Msg::Target => ("対象", "Target"),
+            Msg::CommandLine => ("コマンドライン", "command line"),
         };
         match lang {
             Lang::Ja => ja,

@@ -40,6 +40,7 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                                 @if u.user.role == Role::Admin {
                                     li { a href="/admin" { (Msg::Admin.text(lang)) } }
                                 }
+                                li { a href="/account" { (Msg::Account.text(lang)) } }
                             }
                         }
                         span.muted { (Msg::SignedInAs.text(lang)) " " (u.user.display_name) }

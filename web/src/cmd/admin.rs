@@ -43,6 +43,39 @@ pub enum UserAction {
     },
     /// List users.
     List,
+    /// Set a user's password (read from stdin, or generated and printed); ends their sessions.
+    Passwd {
+        /// Sign-in name.
+        username: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: they cannot sign in and their sessions end.
+    Disable {
+        /// Sign-in name.
+        username: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Sign-in name.
+        username: String,
+    },
+}
+
+/// A password from stdin's first line, or a generated one (`true` when generated).
+fn read_or_make_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    let (password, generated) = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (crate::auth::new_token()[..16].to_owned(), true)
+    };
+    if password.chars().count() < crate::routes::account::MIN_PASSWORD_CHARS {
+        bail!("the password must have at least 8 characters");
+    }
+    Ok((password, generated))
 }
 
 /// `agriops farm …`.
@@ -111,6 +144,35 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("starting the async runtime")
 }
 
+/// Disables or enables `username`, with an audit entry.
+async fn set_disabled(
+    db: &crate::storage::Db,
+    username: &str,
+    disable: bool,
+) -> anyhow::Result<()> {
+    let u = db
+        .user_by_username(username)
+        .await?
+        .with_context(|| format!("no user {username:?}"))?;
+    db.set_user_disabled(u.id, disable).await?;
+    let action = if disable {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    db.audit(None, action, &u.username, "").await?;
+    println!(
+        "{} {}",
+        u.username,
+        if disable {
+            "disabled; their sessions ended"
+        } else {
+            "enabled"
+        }
+    );
+    Ok(())
+}
+
 /// Runs `agriops user …`.
 ///
 /// # Errors
@@ -136,16 +198,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                 if lang != "ja" && lang != "en" {
                     bail!("--lang must be ja or en");
                 }
-                let (password, generated) = if password_stdin {
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line)?;
-                    (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-                } else {
-                    (crate::auth::new_token()[..16].to_owned(), true)
-                };
-                if password.chars().count() < 8 {
-                    bail!("the password must have at least 8 characters");
-                }
+                let (password, generated) = read_or_make_password(password_stdin)?;
                 let hash =
                     crate::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let display = display_name.unwrap_or_else(|| username.clone());
@@ -169,6 +222,27 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                     println!("password: {password}");
                 }
             }
+            UserAction::Passwd {
+                username,
+                password_stdin,
+            } => {
+                let u = db
+                    .user_by_username(&username)
+                    .await?
+                    .with_context(|| format!("no user {username:?}"))?;
+                let (password, generated) = read_or_make_password(password_stdin)?;
+                let hash =
+                    crate::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+                db.set_password(u.id, &hash, None).await?;
+                db.audit(None, "user.password", &u.username, "reset")
+                    .await?;
+                println!("password of {} changed; their sessions ended", u.username);
+                if generated {
+                    println!("password: {password}");
+                }
+            }
+            UserAction::Disable { username } => set_disabled(&db, &username, true).await?,
+            UserAction::Enable { username } => set_disabled(&db, &username, false).await?,
             UserAction::List => {
                 for u in db.users().await? {
                     let farm = u
@@ -176,12 +250,13 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                         .map(|f| f.to_string())
                         .unwrap_or_else(|| "-".into());
                     println!(
-                        "{}\t{}\t{}\tfarm {}\t{}",
+                        "{}\t{}\t{}\tfarm {}\t{}{}",
                         u.id,
                         u.username,
                         u.role.as_str(),
                         farm,
-                        u.display_name
+                        u.display_name,
+                        if u.disabled { "\t(disabled)" } else { "" }
                     );
                 }
             }

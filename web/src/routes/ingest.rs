@@ -31,7 +31,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Stores a batch of bridge records exactly once.
 #[utoipa::path(
     post, path = "/api/v1/ingest/parlor", tag = "ingest",
-    request_body(content = inline(Object), description = "`parlor_bridge::wire::IngestBatch`: {version, bridge_id, batch_key, records: [{type: milking|interval|gap|session, …}]}"),
+    request_body(content = inline(Object), description = "`parlor_bridge::wire::IngestBatch`: {version, bridge_id, batch_key, records: [{type: milking|interval|gap|session|bails, …}]}; version 1 or 2 (2 adds `bails`, the latest state of every bail)"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Must equal the body's batch_key")),
     responses(
         (status = 200, description = "`IngestAck`: {batch_key, accepted, duplicates}; a replayed batch accepts 0", body = inline(Object)),

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource; each exposes `router()` and [`crate::app::app`] merges them.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod fields;
@@ -175,10 +176,21 @@ mod authorization {
             .unwrap()
             .unwrap()
             .id;
+        let dairy_a = app
+            .state
+            .db
+            .user_by_username("u-dairy-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
         // Expected status for: admin, staff, farmer-a, dairy-a, farmer-b, dairy-b.
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
             ("/admin".into(), [OK, NO, NO, NO, NO, NO]),
+            ("/account".into(), [OK, OK, OK, OK, OK, OK]),
+            (format!("/admin/farms/{farm_a}"), [OK, NO, NO, NO, NO, NO]),
+            (format!("/admin/users/{dairy_a}"), [OK, NO, NO, NO, NO, NO]),
             ("/fields".into(), [OK, OK, OK, OK, OK, OK]),
             ("/fields.geojson".into(), [OK, OK, OK, OK, OK, OK]),
             (format!("/fields/{field}"), [OK, OK, OK, OK, NO, NO]),

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, FixedOffset, Utc};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use maud::{Markup, PreEscaped, html};
 use serde::Serialize;
 
@@ -23,6 +23,7 @@ use crate::charts::{Bars, bar_chart_svg};
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg, platform_state};
 use crate::pages;
+use crate::ring;
 use crate::storage::{Parlor, Role, jst_day_start};
 
 /// A parlor whose last report is older than this is shown offline.
@@ -236,6 +237,7 @@ async fn detail(
     let lang = user.lang;
     let parlor = visible_parlor(&state, &user, id).await?;
     let s = summary(&state, &parlor, lang).await?;
+    let bails = state.db.latest_bails(id).await?;
     let now = Utc::now();
     let since = jst_day_start(now) - chrono::Duration::days(6);
     let sessions = state.db.parlor_sessions(id, since, now).await?;
@@ -257,6 +259,10 @@ async fn detail(
             (stat(lang, Msg::CowsToday, "cows_today", &d["cows_today"]))
             (stat(lang, Msg::MilkToday, "kg_today", &d["kg_today"]))
             (stat(lang, Msg::AlertsToday, "alerts_today", &d["alerts_today"]))
+        }
+        section aria-labelledby="bail-ring-h" {
+            h2 id="bail-ring-h" { (Msg::BailRing.text(lang)) }
+            div id="bail-ring" { (ring::ring_section(lang, bails.as_ref())) }
         }
         figure {
             img src=(format!("/parlors/{id}/today.svg")) width="720" height="320"
@@ -304,6 +310,14 @@ async fn detail(
       if (v !== undefined && el.textContent !== v) el.textContent = v;
     }});
   }});
+  es.addEventListener('bails', function (e) {{
+    var box = document.getElementById('bail-ring');
+    var old = box.querySelector('details');
+    var open = old && old.open;
+    box.innerHTML = JSON.parse(e.data).html;
+    var d = box.querySelector('details');
+    if (open && d) d.open = true;
+  }});
 }})();
 "#)))
         }
@@ -323,13 +337,15 @@ async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let parlor = visible_parlor(&state, &user, id).await?;
     let lang = user.lang;
+    // Each tick: the summary, and the ring when a newer bail snapshot arrived.
     let stream = futures::stream::unfold(
-        (state, parlor, true),
-        move |(state, parlor, first)| async move {
+        (state, parlor, true, None::<DateTime<Utc>>),
+        move |(state, parlor, first, mut ring_t)| async move {
             if !first {
                 tokio::time::sleep(LIVE_EVERY).await;
             }
-            let event = match summary(&state, &parlor, lang).await {
+            let mut out = Vec::with_capacity(2);
+            out.push(match summary(&state, &parlor, lang).await {
                 Ok(s) => Event::default()
                     .event("summary")
                     .json_data(&s)
@@ -338,10 +354,27 @@ async fn events(
                     tracing::warn!(message = "Live parlor summary failed.", %error, parlor = parlor.id);
                     Event::default().comment("temporarily unavailable")
                 }
-            };
-            Some((Ok(event), (state, parlor, false)))
+            });
+            match state.db.latest_bails(parlor.id).await {
+                Ok(Some(b)) if ring_t != Some(b.t) => {
+                    ring_t = Some(b.t);
+                    let html = ring::ring_section(lang, Some(&b)).into_string();
+                    out.push(
+                        Event::default()
+                            .event("bails")
+                            .json_data(serde_json::json!({ "t": b.t, "html": html }))
+                            .unwrap_or_else(|_| Event::default().comment("encoding failed")),
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(message = "Live bail ring failed.", %error, parlor = parlor.id);
+                }
+            }
+            Some((out, (state, parlor, false, ring_t)))
         },
-    );
+    )
+    .flat_map(|events| futures::stream::iter(events.into_iter().map(Ok)));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -467,7 +500,9 @@ mod tests {
     use axum::http::{Request, StatusCode, header};
     use chrono::Utc;
     use futures::StreamExt;
-    use parlor_bridge::wire::{IngestBatch, KpiInterval, Record, WIRE_VERSION};
+    use parlor_bridge::wire::{
+        BailSnapshot, BailState, IngestBatch, KpiInterval, Record, WIRE_VERSION,
+    };
     use tower::ServiceExt;
 
     use crate::storage::Role;
@@ -631,6 +666,107 @@ mod tests {
             text.contains("\"state\":\"Running\""),
             "English display text: {text}"
         );
+    });
+
+    both_apps!(ring_of_bails_on_the_page_and_live, |app| {
+        let (north, north_p, _s, _sp) = two_farms(app).await;
+        let op = app.user("op-ring", Role::Dairy, Some(north)).await;
+        let page = app.get(&format!("/parlors/{north_p}"), &op.cookies).await;
+        assert!(page.body.contains("id=\"bail-ring\""), "{}", page.body);
+        assert!(page.body.contains("ストールの情報はまだ届いていません"));
+        let tok = app
+            .state
+            .db
+            .create_bridge_token(north, "ring", "ring-token")
+            .await
+            .unwrap();
+        let snap = |t: chrono::DateTime<Utc>, key: &str, states: &[&str]| IngestBatch {
+            version: WIRE_VERSION,
+            bridge_id: "b".into(),
+            batch_key: key.into(),
+            records: vec![Record::Bails(BailSnapshot {
+                key: format!("north-rotary/{}", t.timestamp_millis()),
+                parlor: "north-rotary".into(),
+                farm: "north".into(),
+                unit: 1,
+                t,
+                entrance_bail: Some(2),
+                bails: states
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| BailState {
+                        bail: i as u16 + 1,
+                        state: (*s).into(),
+                        cow_id: 700 + i as u64,
+                        current_yield_kg: Some(6.5),
+                        alarm: *s == "kicked_off",
+                    })
+                    .collect(),
+            })],
+        };
+        let t0 = Utc::now();
+        app.state
+            .db
+            .ingest_batch(
+                tok,
+                north,
+                &snap(t0, "r1", &["milking", "empty", "kicked_off"]),
+            )
+            .await
+            .unwrap();
+        let page = app.get(&format!("/parlors/{north_p}"), &op.cookies).await;
+        assert_eq!(
+            page.body.matches("data-bail=").count(),
+            6,
+            "three segments and three rows"
+        );
+        assert!(page.body.contains("data-occupied=\"2\""), "{}", page.body);
+        assert!(page.body.contains("<th scope=\"row\">2 (入口)</th>"));
+        // The live stream sends the ring after the summary, and again only when it changed.
+        let resp = app_router(app)
+            .oneshot(
+                Request::get(format!("/parlors/{north_p}/events"))
+                    .header(header::COOKIE, format!("{}; lang=en", op.cookies))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let mut stream = resp.into_body().into_data_stream();
+        let mut text = String::new();
+        while !text.contains("event: bails") {
+            let chunk = stream.next().await.expect("an event").expect("bytes");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(text.contains("Kicked off"), "{text}");
+        app.state
+            .db
+            .ingest_batch(
+                tok,
+                north,
+                &snap(
+                    t0 + chrono::Duration::seconds(5),
+                    "r2",
+                    &["done", "prep", "empty"],
+                ),
+            )
+            .await
+            .unwrap();
+        let mut next = String::new();
+        while !next.contains("event: bails") {
+            let chunk = stream.next().await.expect("an event").expect("bytes");
+            let c = String::from_utf8_lossy(&chunk).to_string();
+            assert!(
+                c.contains("event: summary") || c.contains("event: bails") || c.starts_with(':'),
+                "{c}"
+            );
+            next.push_str(&c);
+        }
+        assert!(
+            next.contains("data-occupied=\\\"2\\\"") && next.contains("Prep"),
+            "{next}"
+        );
+        assert!(!next.contains("Kicked off</td>"), "{next}");
     });
 
     fn app_router(app: &TestApp) -> axum::Router {

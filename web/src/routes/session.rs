@@ -80,7 +80,8 @@ async fn login(
         ));
     }
     let user = state.db.user_by_username(form.username.trim()).await?;
-    let Some(user) = user.filter(|u| auth::verify_password(&form.password, &u.password_hash))
+    let Some(user) =
+        user.filter(|u| !u.disabled && auth::verify_password(&form.password, &u.password_hash))
     else {
         state.login_limiter.failed(&key);
         return Ok(render_login(

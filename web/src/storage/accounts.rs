@@ -95,6 +95,8 @@ pub struct User {
     pub farm_id: Option<i64>,
     /// Preferred language, `ja` or `en`.
     pub lang: String,
+    /// Disabled by an administrator: cannot sign in.
+    pub disabled: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -106,6 +108,7 @@ struct UserRow {
     role: String,
     farm_id: Option<i64>,
     lang: String,
+    disabled: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -120,6 +123,7 @@ impl TryFrom<UserRow> for User {
             role,
             farm_id: r.farm_id,
             lang: r.lang,
+            disabled: r.disabled,
         })
     }
 }
@@ -147,6 +151,21 @@ pub struct DistrictOverview {
     pub cows_day: f64,
     /// Milk in that day, kg.
     pub milk_kg_day: f64,
+}
+
+/// One entry of the account audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (username), `None` for the command line or a deleted user.
+    pub actor: Option<String>,
+    /// What (`farm.edit`, `user.edit`, `user.password`, `user.disable`, `user.enable`, `token.revoke`, …).
+    pub action: String,
+    /// Which account or farm.
+    pub target: String,
+    /// What changed, briefly.
+    pub detail: String,
 }
 
 /// What is needed to create a user (the password already hashed).
@@ -180,7 +199,8 @@ pub struct SessionRow {
 /// The columns of [`UserRow`], as a literal for `concat!`.
 macro_rules! user_cols {
     () => {
-        "id, username, display_name, password_hash, role, farm_id, lang"
+        "id, username, display_name, password_hash, role, farm_id, lang, \
+         (disabled_at IS NOT NULL) AS disabled"
     };
 }
 
@@ -342,9 +362,9 @@ impl Db {
         let now = Utc::now();
         let row = on_pool!(self, pool => sqlx::query_as::<_, Row>(
             "SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.farm_id, u.lang, \
-                    s.csrf_token, s.expires_at \
+                    (u.disabled_at IS NOT NULL) AS disabled, s.csrf_token, s.expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2")
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
             .bind(token_hash).bind(now).fetch_optional(pool).await?);
         row.map(|r| {
             Ok(SessionRow {
@@ -364,6 +384,144 @@ impl Db {
         on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash).execute(pool).await.map(|r| r.rows_affected())?);
         Ok(())
+    }
+
+    /// Changes a farm's district, name, kind and address and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown farm; [`StorageError::Conflict`] for a
+    /// duplicate name in the district, an unknown district or a bad kind.
+    pub async fn update_farm(
+        &self,
+        id: i64,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        on_pool!(self, pool => sqlx::query_as::<_, Farm>(
+            "UPDATE farms SET district_id = $1, name = $2, kind = $3, address = $4 WHERE id = $5 \
+             RETURNING id, district_id, name, kind, address, created_at")
+            .bind(district_id).bind(name).bind(kind).bind(address).bind(id)
+            .fetch_optional(pool).await)
+        .map_err(|e| StorageError::conflict("farm", e))?
+        .ok_or(StorageError::NotFound { what: "farm" })
+    }
+
+    /// One user by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such user.
+    pub async fn user(&self, id: i64) -> Result<User, StorageError> {
+        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StorageError::NotFound { what: "user" })?
+            .try_into()
+    }
+
+    /// Changes a user's display name, role, farm and language and returns the user.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user; [`StorageError::Conflict`] for a farmer
+    /// or dairy operator without a farm, an unknown farm or a bad language.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        display_name: &str,
+        role: Role,
+        farm_id: Option<i64>,
+        lang: &str,
+    ) -> Result<User, StorageError> {
+        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET display_name = $1, role = $2, farm_id = $3, lang = $4 WHERE id = $5 \
+             RETURNING ", user_cols!()))
+            .bind(display_name).bind(role.as_str()).bind(farm_id).bind(lang).bind(id)
+            .fetch_optional(pool).await)
+        .map_err(|e| StorageError::conflict("user", e))?;
+        row.ok_or(StorageError::NotFound { what: "user" })?
+            .try_into()
+    }
+
+    /// Replaces a user's password hash and ends their sessions, except the one hashed `keep`.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user.
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StorageError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StorageError::NotFound { what: "user" });
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id).bind(keep.unwrap_or("")).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Disables (ending every session) or re-enables a user.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user.
+    pub async fn set_user_disabled(
+        &self,
+        user_id: i64,
+        disabled: bool,
+    ) -> Result<(), StorageError> {
+        let at = disabled.then(Utc::now);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+                .bind(at).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StorageError::NotFound { what: "user" });
+            }
+            if disabled {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Records who (`actor_id`, `None` for the command line) did `action` to `target`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit(
+        &self,
+        actor_id: Option<i64>,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StorageError> {
+        let now = Utc::now();
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO account_audit (at, actor_id, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+            .bind(now).bind(actor_id).bind(action).bind(target).bind(detail)
+            .execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, AuditRow>(
+            "SELECT a.at, u.username AS actor, a.action, a.target, a.detail \
+             FROM account_audit a LEFT JOIN users u ON u.id = a.actor_id \
+             ORDER BY a.id DESC LIMIT $1")
+            .bind(limit).fetch_all(pool).await?))
     }
 
     /// Changes a user's preferred language.

@@ -11,10 +11,12 @@ mod parlors;
 mod records;
 mod vehicles;
 
-pub use accounts::{District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
+pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow};
-pub use parlors::{IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start};
+pub use parlors::{
+    BailsRow, IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start,
+};
 pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRecord};
 pub use vehicles::{
     FlightResult, GoNoGoRecord, NewLaunch, NewVehicle, PilotCredentials, VehicleRow,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, DurationRound, FixedOffset, TimeZone, Utc};
-use parlor_bridge::wire::{IngestBatch, Record};
+use parlor_bridge::wire::{BailState, IngestBatch, Record};
 use serde::Serialize;
 
 use super::{Db, StorageError, on_pool};
@@ -19,6 +19,21 @@ pub struct Parlor {
     pub name: String,
     /// Number of bails, when known.
     pub bails: Option<i64>,
+}
+
+/// A bridge token as the admin page lists it (its hash is never read back).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct BridgeTokenRow {
+    /// Row id.
+    pub id: i64,
+    /// The farm whose parlors it may report.
+    pub farm_id: i64,
+    /// Name given when it was made.
+    pub name: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A stored milking.
@@ -111,6 +126,17 @@ fn per_hour(amount: f64, start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
     if h > 0.0 { amount / h } else { 0.0 }
 }
 
+/// The latest state of every bail of a parlor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BailsRow {
+    /// When the bridge read the bails.
+    pub t: DateTime<Utc>,
+    /// Bail at the entrance then, when the parlor reports it.
+    pub entrance_bail: Option<u16>,
+    /// Every bail, in bail order.
+    pub bails: Vec<BailState>,
+}
+
 /// The result of ingesting one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestOutcome {
@@ -186,6 +212,16 @@ impl Db {
             .bind(token_hash).fetch_optional(pool).await?))
     }
 
+    /// Every bridge token (never the token itself), newest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn bridge_tokens(&self) -> Result<Vec<BridgeTokenRow>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, BridgeTokenRow>(
+            "SELECT id, farm_id, name, created_at, revoked_at FROM bridge_tokens ORDER BY id DESC")
+            .fetch_all(pool).await?))
+    }
+
     /// Revokes a bridge token.
     ///
     /// # Errors
@@ -251,6 +287,7 @@ impl Db {
                     Record::Interval(i) => &i.parlor,
                     Record::Gap(g) => &g.parlor,
                     Record::Session(s) => &s.parlor,
+                    Record::Bails(b) => &b.parlor,
                 };
                 let parlor_id = match parlor_ids.get(parlor_name) {
                     Some(id) => *id,
@@ -321,11 +358,33 @@ impl Db {
                             .execute(&mut *tx).await?.rows_affected() == 1;
                         (ins, s.start, Delta::default())
                     }
+                    Record::Bails(b) => {
+                        // Latest wins: an older snapshot arriving late changes nothing.
+                        let ins = sqlx::query(
+                            "INSERT INTO parlor_bail_snapshots (parlor_id, t_ms, entrance_bail, bails_json) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (parlor_id) DO UPDATE SET \
+                             t_ms = excluded.t_ms, entrance_bail = excluded.entrance_bail, \
+                             bails_json = excluded.bails_json \
+                             WHERE excluded.t_ms > parlor_bail_snapshots.t_ms")
+                            .bind(parlor_id).bind(b.t.timestamp_millis())
+                            .bind(b.entrance_bail.map(i64::from))
+                            .bind(serde_json::to_string(&b.bails).unwrap_or_else(|_| "[]".to_owned()))
+                            .execute(&mut *tx).await?.rows_affected() == 1;
+                        if ins && (1..=200).contains(&b.bails.len()) {
+                            sqlx::query("UPDATE parlors SET bails = $1 WHERE id = $2")
+                                .bind(b.bails.len() as i64).bind(parlor_id)
+                                .execute(&mut *tx).await?;
+                        }
+                        (ins, b.t, Delta::default())
+                    }
                 };
                 if !inserted {
                     continue;
                 }
                 accepted += 1;
+                if matches!(rec, Record::Bails(_)) {
+                    continue;
+                }
                 milkings += u64::from(matches!(rec, Record::Milking(_)));
                 for (gran, bucket) in [("hour", hour_start(at)), ("day", jst_day_start(at))] {
                     let d = rollups.entry((parlor_id, gran, bucket)).or_default();
@@ -361,6 +420,21 @@ impl Db {
             tx.commit().await?;
             Ok(IngestOutcome { accepted, duplicates: n - accepted, milkings, replay: false })
         })
+    }
+
+    /// The latest state of every bail of a parlor, if a bridge ever sent one.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn latest_bails(&self, parlor_id: i64) -> Result<Option<BailsRow>, StorageError> {
+        let row = on_pool!(self, pool => sqlx::query_as::<_, (i64, Option<i64>, String)>(
+            "SELECT t_ms, entrance_bail, bails_json FROM parlor_bail_snapshots WHERE parlor_id = $1")
+            .bind(parlor_id).fetch_optional(pool).await?);
+        Ok(row.map(|(t_ms, entrance, json)| BailsRow {
+            t: DateTime::from_timestamp_millis(t_ms).unwrap_or_default(),
+            entrance_bail: entrance.and_then(|e| u16::try_from(e).ok()),
+            bails: serde_json::from_str(&json).unwrap_or_default(),
+        }))
     }
 
     /// One parlor by id.
@@ -474,7 +548,7 @@ impl Db {
 mod tests {
     use super::*;
     use crate::storage::testdb::both_backends;
-    use parlor_bridge::wire::{KpiInterval, MilkingEvent, OfflineGap, WIRE_VERSION};
+    use parlor_bridge::wire::{BailSnapshot, KpiInterval, MilkingEvent, OfflineGap, WIRE_VERSION};
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(s, 0).unwrap()
@@ -657,6 +731,88 @@ mod tests {
             assert!((rows.iter().map(|r| r.milk_kg).sum::<f64>() - 25.5).abs() < 1e-9);
             assert!((rows.iter().map(|r| r.online_s).sum::<f64>() - 60.0).abs() < 1e-9);
         }
+    });
+
+    fn snapshot(at: i64, states: &[&str]) -> Record {
+        Record::Bails(BailSnapshot {
+            key: format!("p1/{}", at * 1000),
+            parlor: "p1".into(),
+            farm: "f".into(),
+            unit: 1,
+            t: t(at),
+            entrance_bail: Some(3),
+            bails: states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| BailState {
+                    bail: i as u16 + 1,
+                    state: (*s).into(),
+                    cow_id: if *s == "empty" { 0 } else { 100 + i as u64 },
+                    current_yield_kg: (*s == "milking").then_some(4.5),
+                    alarm: *s == "kicked_off",
+                })
+                .collect(),
+        })
+    }
+
+    both_backends!(latest_bail_snapshot_wins, |db| {
+        let d = db.districts().await.unwrap();
+        let farm = db.create_farm(d[0].id, "b", "dairy", "").await.unwrap();
+        let tok = db.create_bridge_token(farm.id, "b", "hb").await.unwrap();
+        let base = 1_764_000_000;
+        let out = db
+            .ingest_batch(
+                tok,
+                farm.id,
+                &batch(
+                    "s1",
+                    vec![snapshot(base + 10, &["milking", "empty", "kicked_off"])],
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!((out.accepted, out.duplicates), (1, 0));
+        let p = db.parlors_of_farm(farm.id).await.unwrap()[0].clone();
+        assert_eq!(p.bails, Some(3));
+        let got = db.latest_bails(p.id).await.unwrap().expect("a snapshot");
+        assert_eq!(got.t, t(base + 10));
+        assert_eq!(got.entrance_bail, Some(3));
+        assert_eq!(got.bails.len(), 3);
+        assert_eq!(got.bails[0].current_yield_kg, Some(4.5));
+        assert!(got.bails[2].alarm);
+        // An older snapshot arriving late (a retried batch from before) is ignored.
+        let late = db
+            .ingest_batch(
+                tok,
+                farm.id,
+                &batch("s0", vec![snapshot(base, &["empty", "empty", "empty"])]),
+            )
+            .await
+            .unwrap();
+        assert_eq!((late.accepted, late.duplicates), (0, 1));
+        assert_eq!(
+            db.latest_bails(p.id).await.unwrap().unwrap().t,
+            t(base + 10)
+        );
+        // A newer one replaces it, and snapshots never touch the roll-ups.
+        db.ingest_batch(
+            tok,
+            farm.id,
+            &batch("s2", vec![snapshot(base + 20, &["done", "prep", "empty"])]),
+        )
+        .await
+        .unwrap();
+        let now = db.latest_bails(p.id).await.unwrap().unwrap();
+        assert_eq!(now.t, t(base + 20));
+        assert_eq!(now.bails[1].state, "prep");
+        assert!(
+            db.parlor_rollups(p.id, "hour", t(0), t(base * 2))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A parlor that never sent one has none.
+        assert!(db.latest_bails(p.id + 1000).await.unwrap().is_none());
     });
 
     both_backends!(revoked_token_stops_working, |db| {
