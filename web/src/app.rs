@@ -170,6 +170,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::flights::router())
         .merge(crate::routes::openapi::router())
         .merge(crate::routes::parlors::router())
+        .merge(crate::routes::reports::router())
+        .merge(crate::routes::opendata::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -14,6 +14,7 @@ pub mod cmd;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod reports;
 pub mod routes;
 pub mod storage;
 

@@ -16,7 +16,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Msg;
 use crate::pages::{self, fmt_duration, map_assets};
-use crate::storage::{FlightRow, NewFlight, Role, SampleRow};
+use crate::storage::{FlightFact, FlightRow, NewFlight, Role, SampleRow};
 
 /// Largest `.tlog` accepted (an hour of telemetry at typical rates is a few MB).
 const MAX_TLOG: usize = 64 << 20;
@@ -157,6 +157,20 @@ async fn record(
             litres: rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r),
             summary_json: &summary,
             samples: &rec.samples,
+        })
+        .await?;
+    // The regional reports count the flight now; its pesticide is not known from a .tlog.
+    let area = rec.sprayed_m2.unwrap_or(0.0);
+    state
+        .db
+        .upsert_flight_fact(&FlightFact {
+            flight_id: id,
+            farm_id: field.farm_id,
+            flown_at: rec.samples.first().map_or_else(chrono::Utc::now, |s| s.t),
+            area_m2: area,
+            litres: rate_l_per_m2.map_or(0.0, |r| area * r),
+            pesticide_name: None,
+            pesticide_reg_no: None,
         })
         .await?;
     Ok(Redirect::to(&format!("/flights/{id}")).into_response())

@@ -8,7 +8,9 @@ pub mod health;
 pub mod home;
 pub mod ingest;
 pub mod openapi;
+pub mod opendata;
 pub mod parlors;
+pub mod reports;
 pub mod session;
 
 #[cfg(test)]

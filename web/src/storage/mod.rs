@@ -8,11 +8,15 @@ mod accounts;
 mod fields;
 mod flights;
 mod parlors;
+mod reports;
 
 pub use accounts::{District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow};
-pub use parlors::{IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start};
+pub use parlors::{
+    IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start, jst_month_start,
+};
+pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
 
 use std::path::Path;
 use std::str::FromStr;
