@@ -494,6 +494,21 @@ mod tests {
             "{summary}"
         );
         assert!(f.started_at < f.ended_at);
+        // The regional reports count the flight at once, pesticide not recorded.
+        let month = crate::reports::YearMonth::of(f.started_at.unwrap());
+        let spray = app
+            .state
+            .db
+            .pesticide_months(month.start(), month.next().start())
+            .await
+            .unwrap();
+        assert_eq!(spray.len(), 1, "{spray:?}");
+        assert_eq!(
+            (spray[0].flights, spray[0].pesticide_name.as_deref()),
+            (1, None)
+        );
+        assert!((spray[0].area_m2 - sprayed).abs() < 1e-9);
+        assert!((spray[0].litres - f.litres.unwrap()).abs() < 1e-9);
         let page = app.get(&format!("/flights/{id}"), &b.cookies).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("計画に対する散布率"));

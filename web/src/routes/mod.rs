@@ -134,6 +134,8 @@ mod authorization {
 
     both_apps!(every_route_by_every_role, |app| {
         let (field, plan, parlor, users) = world(app).await;
+        let farm_a = app.state.db.parlor(parlor).await.unwrap().farm_id;
+        let district = app.state.db.farm(farm_a).await.unwrap().district_id;
         // Expected status for: admin, staff, farmer-a, dairy-a, farmer-b, dairy-b.
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
@@ -165,11 +167,39 @@ mod authorization {
                 format!("/api/v1/parlors/{parlor}/summary"),
                 [OK, OK, NO, OK, NO, NO],
             ),
+            // --- reports ---
+            ("/reports".into(), [OK, OK, NO, NO, NO, NO]),
+            ("/reports/csv".into(), [OK, OK, NO, NO, NO, NO]),
+            (
+                format!("/reports/districts/{district}"),
+                [OK, OK, NO, NO, NO, NO],
+            ),
+            (
+                format!("/reports/districts/{district}/csv"),
+                [OK, OK, NO, NO, NO, NO],
+            ),
+            (format!("/reports/farms/{farm_a}"), [OK, OK, OK, OK, NO, NO]),
+            (
+                format!("/reports/farms/{farm_a}/csv"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
+            ("/opendata".into(), [OK, OK, OK, OK, OK, OK]),
+            (
+                "/opendata/district-month.csv".into(),
+                [OK, OK, OK, OK, OK, OK],
+            ),
+            (
+                "/opendata/district-month.json".into(),
+                [OK, OK, OK, OK, OK, OK],
+            ),
+            ("/opendata/schema.json".into(), [OK, OK, OK, OK, OK, OK]),
         ];
         for (path, expect) in &table {
             let anon = app.get(path, "").await.status;
             let want_anon = if path == "/" {
                 StatusCode::SEE_OTHER
+            } else if path.starts_with("/opendata") {
+                OK // open data is public
             } else {
                 ANON
             };

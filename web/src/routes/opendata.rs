@@ -278,3 +278,211 @@ async fn index(headers: HeaderMap) -> Response {
     };
     pages::layout(lang, title, None, body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use serde_json::Value;
+
+    use crate::reports::{Cell, YearMonth};
+    use crate::routes::reports::tests::parse_csv;
+    use crate::storage::reports_fixtures::{Expected, dairy, flights, ingest, t0};
+    use crate::testutil::{TestApp, both_apps};
+
+    /// District 0: three dairy farms (shown), two of which fly (suppressed).
+    /// District 1: one dairy farm (suppressed), and three farms that fly (shown).
+    async fn seeded(app: &TestApp) -> Vec<(usize, i64, Expected)> {
+        let db = &app.state.db;
+        let d = db.districts().await.unwrap();
+        let mut out = Vec::new();
+        // (name, district, dairy?, flights)
+        let plan = [
+            ("d0-a", 0, true, 3),
+            ("d0-b", 0, true, 2),
+            ("d0-c", 0, true, 0),
+            ("d1-a", 1, true, 1),
+            ("d1-b", 1, false, 2),
+            ("d1-c", 1, false, 5),
+        ];
+        for (i, (name, district, milk, n)) in plan.into_iter().enumerate() {
+            let farm = db
+                .create_farm(d[district].id, name, "mixed", "")
+                .await
+                .unwrap();
+            let mut exp = Expected::new();
+            if milk {
+                let (recs, e) = dairy(name, i as u64, t0(), 30);
+                ingest(db, farm.id, &recs).await;
+                exp = e;
+            }
+            flights(db, farm.id, n, t0(), None, &mut exp).await;
+            out.push((district, farm.id, exp));
+        }
+        out
+    }
+
+    fn cell(farms: &[(usize, i64, Expected)], district: usize, ym: YearMonth) -> Cell {
+        let mut c = Cell::default();
+        for (_, id, exp) in farms.iter().filter(|f| f.0 == district) {
+            if let Some(m) = exp.get(&ym) {
+                let mut m = m.clone();
+                m.farm_id = *id;
+                c.add(&m);
+            }
+        }
+        c
+    }
+
+    /// Every number anywhere in a JSON document.
+    fn numbers(v: &Value, out: &mut Vec<f64>) {
+        match v {
+            Value::Number(n) => out.push(n.as_f64().unwrap()),
+            Value::Array(a) => a.iter().for_each(|x| numbers(x, out)),
+            Value::Object(o) => o.values().for_each(|x| numbers(x, out)),
+            _ => {}
+        }
+    }
+
+    both_apps!(
+        open_data_suppresses_cells_of_fewer_than_three_farms,
+        |app| {
+            let farms = seeded(app).await;
+            let may = YearMonth {
+                year: 2025,
+                month: 5,
+            };
+            let d0 = cell(&farms, 0, may);
+            let d1 = cell(&farms, 1, may);
+            assert_eq!((d0.dairy_farms.len(), d0.spray_farms.len()), (3, 2));
+            assert_eq!((d1.dairy_farms.len(), d1.spray_farms.len()), (1, 3));
+
+            // Public: no sign-in.
+            let r = app.get("/opendata/district-month.json?year=2025", "").await;
+            assert_eq!(r.status, StatusCode::OK);
+            let v: Value = serde_json::from_str(&r.body).unwrap();
+            let recs = v["records"].as_array().unwrap();
+            assert_eq!(
+                recs.len(),
+                3 * 12,
+                "one record per district and month, nothing else"
+            );
+            let rec = |code: &str, month: &str| {
+                recs.iter()
+                    .find(|r| r["district_code"] == code && r["month"] == month)
+                    .unwrap()
+                    .clone()
+            };
+            // 3 dairy farms → shown, and equal to the sums of what was sent.
+            let r0 = rec("kuroiso", "2025-05");
+            assert_eq!(r0["dairy_suppressed"], false);
+            assert_eq!(r0["dairy_farms"], 3);
+            assert_eq!(r0["cows_milked"].as_f64().unwrap(), d0.cows.round());
+            assert_eq!(r0["milk_kg"].as_f64().unwrap(), d0.milk_kg.round());
+            assert_eq!(r0["alerts"].as_i64().unwrap(), d0.alerts);
+            // 2 farms that fly → every spray value suppressed, the farm count included.
+            assert_eq!(r0["spray_suppressed"], true);
+            for k in ["farms_sprayed", "flights", "sprayed_ha", "litres"] {
+                assert!(r0[k].is_null(), "{k}: {r0}");
+            }
+            // 1 dairy farm → suppressed; 3 farms that fly → shown.
+            let r1 = rec("nishinasuno", "2025-05");
+            assert_eq!(r1["dairy_suppressed"], true);
+            for k in [
+                "dairy_farms",
+                "cows_milked",
+                "milk_kg",
+                "cows_per_hour",
+                "uptime_pct",
+                "alerts",
+            ] {
+                assert!(r1[k].is_null(), "{k}: {r1}");
+            }
+            assert_eq!(r1["farms_sprayed"], 3);
+            assert_eq!(r1["flights"].as_i64().unwrap(), d1.flights);
+            assert_eq!(
+                r1["litres"].as_f64().unwrap(),
+                (d1.litres * 10.0).round() / 10.0
+            );
+            // No recovery by difference: no total of any kind is published, so no number in the
+            // whole document equals a suppressed value or a sum that contains one.
+            let mut all = Vec::new();
+            numbers(&v, &mut all);
+            let secret = [
+                d0.litres,
+                d0.litres + d1.litres,
+                d0.sprayed_ha(),
+                d0.sprayed_ha() + d1.sprayed_ha(),
+                d0.flights as f64,
+                (d0.flights + d1.flights) as f64,
+                d1.cows,
+                d0.cows + d1.cows,
+                d1.milk_kg,
+                d0.milk_kg + d1.milk_kg,
+            ];
+            for s in secret {
+                for rounded in [
+                    s,
+                    s.round(),
+                    (s * 10.0).round() / 10.0,
+                    (s * 100.0).round() / 100.0,
+                ] {
+                    assert!(!all.contains(&rounded), "{rounded} is published");
+                }
+            }
+
+            // The schema names exactly the fields of a record.
+            let schema: Value =
+                serde_json::from_str(&app.get("/opendata/schema.json", "").await.body).unwrap();
+            let items = &schema["properties"]["records"]["items"];
+            let mut required: Vec<&str> = items["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            let mut keys: Vec<&str> = r0.as_object().unwrap().keys().map(String::as_str).collect();
+            required.sort_unstable();
+            keys.sort_unstable();
+            assert_eq!(required, keys);
+
+            // CSV: BOM, Japanese header, `x` where suppressed.
+            let csv = app.get("/opendata/district-month.csv?year=2025", "").await;
+            assert_eq!(csv.status, StatusCode::OK);
+            let rows = parse_csv(&csv.body);
+            assert_eq!(
+                rows[0],
+                crate::routes::opendata::CSV_HEADER.map(String::from)
+            );
+            assert_eq!(rows.len(), 1 + 36);
+            let c0 = rows
+                .iter()
+                .find(|r| r[0] == "kuroiso" && r[3] == "2025-05")
+                .unwrap();
+            assert_eq!(c0[4..8], ["x", "x", "x", "x"].map(String::from));
+            assert_eq!(c0[8], "3");
+            let c1 = rows
+                .iter()
+                .find(|r| r[0] == "nishinasuno" && r[3] == "2025-05")
+                .unwrap();
+            assert_eq!(c1[8..], ["x"; 6].map(String::from));
+            assert_eq!(c1[4], "3");
+            // A district with no farms publishes zeros and "-" for rates that do not apply.
+            let c2 = rows
+                .iter()
+                .find(|r| r[0] == "shiobara" && r[3] == "2025-05")
+                .unwrap();
+            assert_eq!(
+                c2[4..],
+                ["0", "0", "0.00", "0.0", "0", "0", "0", "-", "-", "0"].map(String::from)
+            );
+
+            assert_eq!(app.get("/opendata", "").await.status, StatusCode::OK);
+            assert_eq!(
+                app.get("/opendata/district-month.json?year=abc", "")
+                    .await
+                    .status,
+                StatusCode::UNPROCESSABLE_ENTITY
+            );
+        }
+    );
+}

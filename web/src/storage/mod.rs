@@ -16,6 +16,8 @@ pub use flights::{FlightRow, NewFlight, SampleRow};
 pub use parlors::{
     IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start, jst_month_start,
 };
+#[cfg(test)]
+pub(crate) use reports::fixtures as reports_fixtures;
 pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
 
 use std::path::Path;
