@@ -129,7 +129,7 @@ fn pesticide_key(name: &Option<String>, reg_no: &Option<String>) -> String {
 const KEY_SQL: &str = "COALESCE(pesticide_reg_no, pesticide_name, '')";
 
 /// Rows per multi-row INSERT in bulk writes (10 columns: well under both backends' limits).
-const CHUNK: usize = 1000;
+const CHUNK: usize = 100;
 
 /// `$first, $first+1, …` placeholders of one row of `cols` columns.
 fn row_placeholders(first: usize, cols: usize) -> String {
@@ -144,6 +144,19 @@ fn multi_insert(head: &str, rows: usize, cols: usize) -> String {
         .collect();
     format!("{head} VALUES {}", values.join(", "))
 }
+
+/// (parlor, hour since the epoch, cows, milk kg, online s, kick-offs, stops, alerts) of intervals.
+type IntervalHour = (i64, i64, f64, f64, f64, f64, f64, i64);
+
+/// (id, farm, started, created, sprayed m², litres) of a flight without a fact.
+type FactlessFlight = (
+    i64,
+    i64,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    Option<f64>,
+    Option<f64>,
+);
 
 /// Sums of one roll-up bucket while rebuilding.
 #[derive(Debug, Default, Clone, Copy)]
@@ -372,7 +385,7 @@ impl Db {
             for (p, h, n) in milk {
                 hours.entry((p, h)).or_default().milkings += n;
             }
-            let ints: Vec<(i64, i64, f64, f64, f64, f64, f64, i64)> =
+            let ints: Vec<IntervalHour> =
                 sqlx::query_as(sqlx::AssertSqlSafe(int_sql)).fetch_all(&mut *tx).await?;
             for (p, h, cows, kg, online, kick, stops, alerts) in ints {
                 hours.entry((p, h)).or_default().add(&Sums {
@@ -428,7 +441,7 @@ impl Db {
                 stats.month_rows += q.execute(&mut *tx).await?.rows_affected();
             }
             // Flights recorded before facts existed get one (pesticide not recorded).
-            let missing: Vec<(i64, i64, Option<DateTime<Utc>>, DateTime<Utc>, Option<f64>, Option<f64>)> =
+            let missing: Vec<FactlessFlight> =
                 sqlx::query_as(
                     "SELECT id, farm_id, started_at, created_at, sprayed_area_m2, litres FROM flights \
                      WHERE sprayed_area_m2 IS NOT NULL \
@@ -547,7 +560,7 @@ pub(crate) mod fixtures {
                 }));
                 exp.entry(YearMonth::of(t)).or_default().milkings += 1;
             }
-            if (h as u64 + seed) % 10 == 0 {
+            if (h as u64 + seed).is_multiple_of(10) {
                 let gs = start + Duration::hours(h) + Duration::minutes(58);
                 recs.push(Record::Gap(OfflineGap {
                     key: format!("{parlor}/g/{h}"),
