@@ -187,6 +187,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::records::router())
         .merge(crate::routes::launch::router())
         .merge(crate::routes::vehicles::router())
+        .merge(crate::routes::reports::router())
+        .merge(crate::routes::opendata::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),

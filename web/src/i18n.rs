@@ -713,6 +713,85 @@ pub enum Msg {
     Target,
     /// Done from the command line.
     CommandLine,
+    // --- reports ---
+    /// Regional reports page and nav link.
+    Reports,
+    /// Year chooser label.
+    ReportYear,
+    /// Period chooser label.
+    ReportPeriod,
+    /// Whole calendar year.
+    PeriodYear,
+    /// Spring.
+    SeasonSpring,
+    /// Summer.
+    SeasonSummer,
+    /// Autumn.
+    SeasonAutumn,
+    /// Winter.
+    SeasonWinter,
+    /// Show button.
+    ShowReport,
+    /// Table: by district.
+    ReportByDistrict,
+    /// Table: by district and month.
+    ReportByDistrictMonth,
+    /// Table: litres by pesticide.
+    ReportByPesticide,
+    /// Table: by farm.
+    ReportByFarm,
+    /// Table: by month.
+    ReportByMonth,
+    /// Month column.
+    Month,
+    /// Farms served by spraying.
+    FarmsSprayed,
+    /// Number of flights.
+    FlightsCount,
+    /// Sprayed hectares.
+    SprayedHa,
+    /// Dairy farms reporting.
+    DairyFarms,
+    /// Cows milked.
+    CowsMilked,
+    /// Average cows per online hour.
+    AvgCowsPerHour,
+    /// Parlor uptime.
+    UptimePct,
+    /// High-conductivity alerts.
+    AlertsCount,
+    /// Pesticide name.
+    Pesticide,
+    /// Pesticide registration number.
+    RegNo,
+    /// Pesticide not recorded.
+    NotRecorded,
+    /// Total row.
+    Total,
+    /// CSV download link.
+    DownloadCsv,
+    /// Chart: sprayed hectares by month.
+    ChartSprayedByMonth,
+    /// Chart: milk by month.
+    ChartMilkByMonth,
+    /// Charts' text alternative pointer.
+    ChartTableBelow,
+    /// How seasons, uptime and cows per hour are defined.
+    ReportDefinitions,
+    /// No data in the period.
+    NoReportData,
+    /// Link to a finer report.
+    DrillDown,
+    /// Open data page.
+    OpenData,
+    /// What the open data is.
+    OpenDataIntro,
+    /// The suppression rule.
+    OpenDataSuppression,
+    /// Schema link.
+    OpenDataSchema,
+    /// Marker explanation: no time recorded.
+    NotApplicable,
 }
 
 /// The name of district `id` among `districts` in `lang` (empty when unknown).
@@ -1247,6 +1326,67 @@ impl Msg {
             Msg::Action => ("操作", "Action"),
             Msg::Target => ("対象", "Target"),
             Msg::CommandLine => ("コマンドライン", "command line"),
+            // --- reports ---
+            Msg::Reports => ("地域レポート", "Regional reports"),
+            Msg::ReportYear => ("年", "Year"),
+            Msg::ReportPeriod => ("期間", "Period"),
+            Msg::PeriodYear => ("通年（1〜12月）", "whole year (January–December)"),
+            Msg::SeasonSpring => ("春（3〜5月）", "spring (March–May)"),
+            Msg::SeasonSummer => ("夏（6〜8月）", "summer (June–August)"),
+            Msg::SeasonAutumn => ("秋（9〜11月）", "autumn (September–November)"),
+            Msg::SeasonWinter => (
+                "冬（12月〜翌年2月）",
+                "winter (December–February of the next year)",
+            ),
+            Msg::ShowReport => ("表示", "Show"),
+            Msg::ReportByDistrict => ("地区別の集計", "By district"),
+            Msg::ReportByDistrictMonth => ("地区・月別の集計", "By district and month"),
+            Msg::ReportByPesticide => ("農薬別の散布量", "Liquid applied by pesticide"),
+            Msg::ReportByFarm => ("農家・牧場別の集計", "By farm"),
+            Msg::ReportByMonth => ("月別の集計", "By month"),
+            Msg::Month => ("月", "Month"),
+            Msg::FarmsSprayed => ("散布農家数", "Farms sprayed"),
+            Msg::FlightsCount => ("飛行回数", "Flights"),
+            Msg::SprayedHa => ("散布面積 (ha)", "Sprayed (ha)"),
+            Msg::DairyFarms => ("搾乳農家数", "Dairy farms"),
+            Msg::CowsMilked => ("搾乳頭数", "Cows milked"),
+            Msg::AvgCowsPerHour => ("平均搾乳頭数 (頭/時)", "Average cows per hour"),
+            Msg::UptimePct => ("稼働率 (%)", "Uptime (%)"),
+            Msg::AlertsCount => ("アラート件数", "Alerts"),
+            Msg::Pesticide => ("農薬名", "Pesticide"),
+            Msg::RegNo => ("農薬登録番号", "Registration no."),
+            Msg::NotRecorded => ("未記録", "not recorded"),
+            Msg::Total => ("合計", "Total"),
+            Msg::DownloadCsv => ("CSVでダウンロード", "Download as CSV"),
+            Msg::ChartSprayedByMonth => ("月別の散布面積 (ha)", "Sprayed area by month (ha)"),
+            Msg::ChartMilkByMonth => ("月別の乳量 (t)", "Milk by month (t)"),
+            Msg::ChartTableBelow => (
+                "グラフの数値は下の表にあります。",
+                "The charts' figures are in the tables below.",
+            ),
+            Msg::ReportDefinitions => (
+                "季節は春3〜5月・夏6〜8月・秋9〜11月・冬12月〜翌年2月。稼働率＝パーラーが応答した時間÷（応答時間＋記録された通信断の時間）。平均搾乳頭数＝搾乳頭数÷応答時間。月は日本時間の暦月です。",
+                "Seasons: spring March–May, summer June–August, autumn September–November, winter December–February of the next year. Uptime = time the parlors answered ÷ (that time + recorded offline gaps). Average cows per hour = cows milked ÷ hours answered. Months are Japan Standard Time calendar months.",
+            ),
+            Msg::NoReportData => (
+                "この期間のデータはありません。",
+                "There is no data for this period.",
+            ),
+            Msg::DrillDown => ("内訳", "Details"),
+            Msg::OpenData => ("オープンデータ", "Open data"),
+            Msg::OpenDataIntro => (
+                "地区・月別の散布と搾乳の集計を、サインインなしで自由に利用できます（CSVとJSON）。",
+                "District and month totals of spraying and milking, free to use without signing in (CSV and JSON).",
+            ),
+            Msg::OpenDataSuppression => (
+                "1〜2戸の農家・牧場から成る値は個々の経営が特定されないよう秘匿しています（CSVでは「x」、JSONではnull）。合計値は公表しないため、差し引きで秘匿値を求めることはできません。",
+                "Figures built from only one or two farms are suppressed so that no single farm can be identified (\"x\" in CSV, null in JSON). No totals are published, so a suppressed value cannot be recovered by subtraction.",
+            ),
+            Msg::OpenDataSchema => ("データ定義（JSON Schema）", "Data definition (JSON Schema)"),
+            Msg::NotApplicable => (
+                "「-」は該当なし（時間の記録がない）を表します。",
+                "\"-\" means not applicable (no time recorded).",
+            ),
         };
         match lang {
             Lang::Ja => ja,

@@ -16,6 +16,7 @@ pub mod gonogo;
 pub mod i18n;
 pub mod launch;
 pub mod pages;
+pub mod reports;
 pub mod ring;
 pub mod routes;
 pub mod storage;

@@ -37,6 +37,9 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                                 @if matches!(u.user.role, Role::Admin | Role::Staff | Role::Dairy) {
                                     li { a href="/parlors" { (Msg::Parlors.text(lang)) } }
                                 }
+                                @if u.user.role.sees_all_farms() {
+                                    li { a href="/reports" { (Msg::Reports.text(lang)) } }
+                                }
                                 @if u.user.role == Role::Admin {
                                     li { a href="/admin" { (Msg::Admin.text(lang)) } }
                                 }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod fly;
 pub mod modbus;
 pub mod plan;
+pub mod rollups;
 pub mod serve;
 pub mod tlog;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Fly(fly::Args),
     /// Recorded flights: `tlog summary FILE`, `tlog coverage FILE --plan PLAN`.
     Tlog(tlog::Args),
+    /// Report roll-ups: `rollups rebuild` recomputes them from the raw records.
+    Rollups(rollups::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -66,5 +69,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Modbus(args) => modbus::run(args),
         Command::Fly(args) => fly::run(args),
         Command::Tlog(args) => tlog::run(args),
+        Command::Rollups(args) => rollups::run(args),
     }
 }

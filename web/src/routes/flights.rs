@@ -16,7 +16,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Msg;
 use crate::pages::{self, fmt_duration, map_assets};
-use crate::storage::{FlightResult, FlightRow, NewFlight, PlanRow, Role, SampleRow};
+use crate::storage::{FlightFact, FlightResult, FlightRow, NewFlight, PlanRow, Role, SampleRow};
 
 /// Largest `.tlog` accepted (an hour of telemetry at typical rates is a few MB).
 const MAX_TLOG: usize = 64 << 20;
@@ -196,6 +196,20 @@ pub async fn record_flight_from_tlog(
             (flight_id, pilot.unwrap_or_default())
         }
     };
+    // The regional reports count the flight now; its pesticide comes with its spray record.
+    let area = rec.sprayed_m2.unwrap_or(0.0);
+    state
+        .db
+        .upsert_flight_fact(&FlightFact {
+            flight_id: id,
+            farm_id: field.farm_id,
+            flown_at: rec.samples.first().map_or_else(chrono::Utc::now, |s| s.t),
+            area_m2: area,
+            litres: litres.unwrap_or(0.0),
+            pesticide_name: None,
+            pesticide_reg_no: None,
+        })
+        .await?;
     // The spray record and logbook drafts, prefilled from the flight and its .tlog.
     let flight = state.db.flight(id).await?;
     crate::routes::records::draft_records(state, &flight, &operator, Some(tlog)).await?;
@@ -571,6 +585,21 @@ pub(crate) mod tests {
             "{summary}"
         );
         assert!(f.started_at < f.ended_at);
+        // The regional reports count the flight at once, pesticide not recorded.
+        let month = crate::reports::YearMonth::of(f.started_at.unwrap());
+        let spray = app
+            .state
+            .db
+            .pesticide_months(month.start(), month.next().start())
+            .await
+            .unwrap();
+        assert_eq!(spray.len(), 1, "{spray:?}");
+        assert_eq!(
+            (spray[0].flights, spray[0].pesticide_name.as_deref()),
+            (1, None)
+        );
+        assert!((spray[0].area_m2 - sprayed).abs() < 1e-9);
+        assert!((spray[0].litres - f.litres.unwrap()).abs() < 1e-9);
         let page = app.get(&format!("/flights/{id}"), &b.cookies).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("計画に対する散布率"));

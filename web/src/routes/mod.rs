@@ -10,8 +10,10 @@ pub mod home;
 pub mod ingest;
 pub mod launch;
 pub mod openapi;
+pub mod opendata;
 pub mod parlors;
 pub mod records;
+pub mod reports;
 pub mod session;
 pub mod vehicles;
 
@@ -184,6 +186,7 @@ mod authorization {
             .unwrap()
             .unwrap()
             .id;
+        let district = app.state.db.farm(farm_a).await.unwrap().district_id;
         // Expected status for: admin, staff, farmer-a, dairy-a, farmer-b, dairy-b.
         let table: Vec<(String, [StatusCode; 6])> = vec![
             ("/".into(), [OK, OK, OK, OK, OK, OK]),
@@ -250,11 +253,39 @@ mod authorization {
             (format!("/vehicles/{vehicle}"), [OK, OK, OK, NO, NO, NO]),
             ("/api/v1/vehicles".into(), [OK, OK, OK, NO, OK, NO]),
             (format!("/pilots/{farmer_a_id}"), [OK, NO, OK, NO, NO, NO]),
+            // --- reports ---
+            ("/reports".into(), [OK, OK, NO, NO, NO, NO]),
+            ("/reports/csv".into(), [OK, OK, NO, NO, NO, NO]),
+            (
+                format!("/reports/districts/{district}"),
+                [OK, OK, NO, NO, NO, NO],
+            ),
+            (
+                format!("/reports/districts/{district}/csv"),
+                [OK, OK, NO, NO, NO, NO],
+            ),
+            (format!("/reports/farms/{farm_a}"), [OK, OK, OK, OK, NO, NO]),
+            (
+                format!("/reports/farms/{farm_a}/csv"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
+            ("/opendata".into(), [OK, OK, OK, OK, OK, OK]),
+            (
+                "/opendata/district-month.csv".into(),
+                [OK, OK, OK, OK, OK, OK],
+            ),
+            (
+                "/opendata/district-month.json".into(),
+                [OK, OK, OK, OK, OK, OK],
+            ),
+            ("/opendata/schema.json".into(), [OK, OK, OK, OK, OK, OK]),
         ];
         for (path, expect) in &table {
             let anon = app.get(path, "").await.status;
             let want_anon = if path == "/" {
                 StatusCode::SEE_OTHER
+            } else if path.starts_with("/opendata") {
+                OK // open data is public
             } else {
                 ANON
             };

@@ -223,10 +223,36 @@ pub async fn draft_records(
         .db
         .create_spray_record(flight.id, flight.farm_id, &p.record)
         .await?;
-    // The reports roll-up is fed here (new record) and in `save_record`/`sign_record`.
+    feed_reports(state, flight).await?;
     state
         .db
         .create_logbook(flight.id, flight.farm_id, &p.logbook)
+        .await?;
+    Ok(())
+}
+
+/// Gives the regional reports the figures of the flight's newest spray record (area, litres,
+/// pesticide), replacing what they counted for the flight before.
+///
+/// # Errors
+/// The database failed, or the record holds a value the reports refuse.
+pub async fn feed_reports(state: &AppState, flight: &FlightRow) -> Result<(), AppError> {
+    let Some(newest) = state.db.spray_record_versions(flight.id).await?.pop() else {
+        return Ok(());
+    };
+    let r = &newest.fields;
+    let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    state
+        .db
+        .upsert_flight_fact(&crate::storage::FlightFact {
+            flight_id: flight.id,
+            farm_id: flight.farm_id,
+            flown_at: flight.started_at.unwrap_or(flight.created_at),
+            area_m2: r.area_m2.or(flight.sprayed_area_m2).unwrap_or(0.0),
+            litres: r.litres.or(flight.litres).unwrap_or(0.0),
+            pesticide_name: non_empty(&r.pesticide_name),
+            pesticide_reg_no: non_empty(&r.pesticide_reg_no),
+        })
         .await?;
     Ok(())
 }
@@ -545,7 +571,7 @@ async fn save_record(
         .update_spray_record(id, form.version, &r)
         .await
         .map_err(frozen(lang))?;
-    // Reports: feed the flight's fact here (area, litres, pesticide of the saved record).
+    feed_reports(&state, &state.db.flight(id).await?).await?;
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
@@ -571,7 +597,7 @@ async fn sign_record(
         .sign_spray_record(id, form.version, &user.user.display_name)
         .await
         .map_err(frozen(user.lang))?;
-    // Reports: feed the flight's fact here too (the signed figures).
+    feed_reports(&state, &state.db.flight(id).await?).await?;
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
@@ -1578,6 +1604,20 @@ mod tests {
             (Some(1000.0), Some(0.8))
         );
         assert_eq!(v[0].fields.notes, notes);
+        // The regional reports count the flight under the recorded pesticide, once.
+        let months = app
+            .state
+            .db
+            .pesticide_months(
+                "2000-01-01T00:00:00Z".parse().unwrap(),
+                "2100-01-01T00:00:00Z".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+        let flights: i64 = months.iter().map(|m| m.flights).sum();
+        assert_eq!(flights, 1, "{months:?}");
+        assert_eq!(months[0].pesticide_reg_no.as_deref(), Some("20887"));
+        assert_eq!(Some(months[0].litres), v[0].fields.litres);
 
         let sign = |who: Browser| async move {
             app.post_form(

@@ -9,6 +9,7 @@ mod fields;
 mod flights;
 mod parlors;
 mod records;
+mod reports;
 mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
@@ -16,8 +17,12 @@ pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow};
 pub use parlors::{
     BailsRow, IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start,
+    jst_month_start,
 };
 pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRecord};
+#[cfg(test)]
+pub(crate) use reports::fixtures as reports_fixtures;
+pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
 pub use vehicles::{
     FlightResult, GoNoGoRecord, NewLaunch, NewVehicle, PilotCredentials, VehicleRow,
 };

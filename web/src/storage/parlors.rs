@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, DurationRound, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, DurationRound, FixedOffset, TimeZone, Utc};
 use parlor_bridge::wire::{BailState, IngestBatch, Record};
 use serde::Serialize;
 
@@ -156,7 +156,7 @@ fn jst() -> FixedOffset {
 }
 
 /// Start of the hour containing `t`.
-fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::hours(1)).unwrap_or(t)
 }
 
@@ -180,6 +180,32 @@ struct Delta {
     kickoffs: f64,
     stops: f64,
     alerts: i64,
+    /// Seconds offline (gaps), kept only in the monthly roll-up.
+    offline_s: f64,
+}
+
+impl Delta {
+    fn add(&mut self, d: &Delta) {
+        self.cows += d.cows;
+        self.milk_kg += d.milk_kg;
+        self.milkings += d.milkings;
+        self.online_s += d.online_s;
+        self.kickoffs += d.kickoffs;
+        self.stops += d.stops;
+        self.alerts += d.alerts;
+        self.offline_s += d.offline_s;
+    }
+}
+
+/// Start (as a UTC instant) of the Asia/Tokyo calendar month containing `t`.
+pub fn jst_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let local = t.with_timezone(&jst()).date_naive();
+    let first = local.with_day(1).unwrap_or(local);
+    jst()
+        .from_local_datetime(&first.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or(t)
 }
 
 impl Db {
@@ -279,6 +305,7 @@ impl Db {
             }
             let mut parlor_ids: HashMap<String, i64> = HashMap::new();
             let mut rollups: HashMap<(i64, &'static str, DateTime<Utc>), Delta> = HashMap::new();
+            let mut months: HashMap<(i64, DateTime<Utc>), Delta> = HashMap::new();
             let mut accepted = 0u64;
             let mut milkings = 0u64;
             for rec in &batch.records {
@@ -347,7 +374,8 @@ impl Db {
                             .bind(parlor_id).bind(&g.key).bind(g.start).bind(g.end)
                             .bind(g.controller_restarted)
                             .execute(&mut *tx).await?.rows_affected() == 1;
-                        (ins, g.start, Delta::default())
+                        let offline_s = (g.end - g.start).num_milliseconds().max(0) as f64 / 1000.0;
+                        (ins, g.start, Delta { offline_s, ..Delta::default() })
                     }
                     Record::Session(s) => {
                         let ins = sqlx::query(
@@ -387,15 +415,9 @@ impl Db {
                 }
                 milkings += u64::from(matches!(rec, Record::Milking(_)));
                 for (gran, bucket) in [("hour", hour_start(at)), ("day", jst_day_start(at))] {
-                    let d = rollups.entry((parlor_id, gran, bucket)).or_default();
-                    d.cows += delta.cows;
-                    d.milk_kg += delta.milk_kg;
-                    d.milkings += delta.milkings;
-                    d.online_s += delta.online_s;
-                    d.kickoffs += delta.kickoffs;
-                    d.stops += delta.stops;
-                    d.alerts += delta.alerts;
+                    rollups.entry((parlor_id, gran, bucket)).or_default().add(&delta);
                 }
+                months.entry((parlor_id, jst_month_start(at))).or_default().add(&delta);
             }
             for ((parlor_id, gran, bucket), d) in &rollups {
                 sqlx::query(
@@ -412,6 +434,21 @@ impl Db {
                      alerts = parlor_rollups.alerts + excluded.alerts")
                     .bind(parlor_id).bind(*gran).bind(bucket).bind(d.cows).bind(d.milk_kg)
                     .bind(d.milkings).bind(d.online_s).bind(d.kickoffs).bind(d.stops).bind(d.alerts)
+                    .execute(&mut *tx).await?;
+            }
+            for ((parlor_id, month), d) in &months {
+                sqlx::query(
+                    "INSERT INTO parlor_month_rollups (parlor_id, month_start, cows, milk_kg, \
+                     milkings, online_s, offline_s, alerts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (parlor_id, month_start) DO UPDATE SET \
+                     cows = parlor_month_rollups.cows + excluded.cows, \
+                     milk_kg = parlor_month_rollups.milk_kg + excluded.milk_kg, \
+                     milkings = parlor_month_rollups.milkings + excluded.milkings, \
+                     online_s = parlor_month_rollups.online_s + excluded.online_s, \
+                     offline_s = parlor_month_rollups.offline_s + excluded.offline_s, \
+                     alerts = parlor_month_rollups.alerts + excluded.alerts")
+                    .bind(parlor_id).bind(month).bind(d.cows).bind(d.milk_kg).bind(d.milkings)
+                    .bind(d.online_s).bind(d.offline_s).bind(d.alerts)
                     .execute(&mut *tx).await?;
             }
             sqlx::query("UPDATE ingest_batches SET n_accepted = $1 WHERE token_id = $2 AND batch_key = $3")
