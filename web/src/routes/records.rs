@@ -320,6 +320,61 @@ fn num_input(id: &str, label: Msg, lang: Lang, value: Option<f64>) -> Markup {
 }
 
 /// The rows of a record as (label, value) for the table and the print.
+/// A version's figures as a table of (label, value) rows.
+fn rows_table(lang: Lang, rows: Vec<(Msg, String)>) -> Markup {
+    html! {
+        table { tbody { @for (label, value) in rows {
+            tr { th scope="row" { (label.text(lang)) } td { (value) } }
+        } } }
+    }
+}
+
+/// The sign-off form of the newest version while it is a draft, the amend form once it is
+/// signed, and the earlier versions `(version, signed at, signed by, rows)` folded away.
+fn sign_and_history<'a>(
+    user: &CurrentUser,
+    action: &str,
+    can_write: bool,
+    (version, signed): (i64, bool),
+    earlier: impl Iterator<
+        Item = (
+            i64,
+            Option<DateTime<Utc>>,
+            Option<&'a str>,
+            Vec<(Msg, String)>,
+        ),
+    >,
+) -> Markup {
+    let lang = user.lang;
+    let earlier: Vec<_> = earlier.collect();
+    html! {
+        @if can_write && !signed {
+            form.no-print method="post" action=(format!("{action}/sign")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                input type="hidden" name="version" value=(version);
+                p #sign-help { (Msg::SignHelp.text(lang)) }
+                p { button type="submit" aria-describedby="sign-help" { (Msg::SignOff.text(lang)) } }
+            }
+        }
+        @if can_write && signed {
+            form.no-print method="post" action=(format!("{action}/amend")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                p #amend-help { (Msg::AmendHelp.text(lang)) }
+                p { button.secondary type="submit" aria-describedby="amend-help" { (Msg::Amend.text(lang)) } }
+            }
+        }
+        @if !earlier.is_empty() {
+            h2 { (Msg::RecHistory.text(lang)) }
+            @for (v, at, by, rows) in earlier {
+                details {
+                    summary { (Msg::RecVersion.text(lang)) " " (v) " — " (Msg::RecSigned.text(lang)) " " (jst_time(at)) " " (by.unwrap_or_default()) }
+                    (rows_table(lang, rows))
+                }
+            }
+        }
+    }
+}
+
 fn record_rows(lang: Lang, r: &RecordFields) -> Vec<(Msg, String)> {
     vec![
         (Msg::RecDate, r.sprayed_on.clone()),
@@ -376,9 +431,7 @@ async fn record_page(
         }
         p { (Msg::RecVersion.text(lang)) " " (cur.version) }
         (signature(lang, cur.signed_at, cur.signed_by.as_deref()))
-        table { tbody { @for (label, value) in record_rows(lang, r) {
-            tr { th scope="row" { (label.text(lang)) } td { (value) } }
-        } } }
+        (rows_table(lang, record_rows(lang, r)))
         p.no-print { button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) } }
         @if can_write && cur.signed_at.is_none() {
             h2.no-print { (Msg::RecEdit.text(lang)) }
@@ -411,31 +464,16 @@ async fn record_page(
                 textarea #notes name="notes" rows="3" { (r.notes) }
                 p { button type="submit" { (Msg::Save.text(lang)) } }
             }
-            form.no-print method="post" action=(format!("/flights/{id}/record/sign")) {
-                input type="hidden" name="csrf" value=(user.csrf_token);
-                input type="hidden" name="version" value=(cur.version);
-                p #sign-help { (Msg::SignHelp.text(lang)) }
-                p { button type="submit" aria-describedby="sign-help" { (Msg::SignOff.text(lang)) } }
-            }
         }
-        @if can_write && cur.signed_at.is_some() {
-            form.no-print method="post" action=(format!("/flights/{id}/record/amend")) {
-                input type="hidden" name="csrf" value=(user.csrf_token);
-                p #amend-help { (Msg::AmendHelp.text(lang)) }
-                p { button.secondary type="submit" aria-describedby="amend-help" { (Msg::Amend.text(lang)) } }
-            }
-        }
-        @if versions.len() > 1 {
-            h2 { (Msg::RecHistory.text(lang)) }
-            @for v in versions.iter().rev().skip(1) {
-                details {
-                    summary { (Msg::RecVersion.text(lang)) " " (v.version) " — " (Msg::RecSigned.text(lang)) " " (jst_time(v.signed_at)) " " (v.signed_by.as_deref().unwrap_or_default()) }
-                    table { tbody { @for (label, value) in record_rows(lang, &v.fields) {
-                        tr { th scope="row" { (label.text(lang)) } td { (value) } }
-                    } } }
-                }
-            }
-        }
+        (sign_and_history(
+            &user,
+            &format!("/flights/{id}/record"),
+            can_write,
+            (cur.version, cur.signed_at.is_some()),
+            versions.iter().rev().skip(1).map(|v| {
+                (v.version, v.signed_at, v.signed_by.as_deref(), record_rows(lang, &v.fields))
+            }),
+        ))
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
 }
@@ -708,9 +746,7 @@ async fn logbook_page(
         }
         p { (Msg::RecVersion.text(lang)) " " (cur.version) }
         (signature(lang, cur.signed_at, cur.signed_by.as_deref()))
-        table { tbody { @for (label, value) in logbook_rows(l) {
-            tr { th scope="row" { (label.text(lang)) } td { (value) } }
-        } } }
+        (rows_table(lang, logbook_rows(l)))
         h2 { (Msg::LogFailsafes.text(lang)) }
         @if failsafes.is_empty() { p { (Msg::LogNone.text(lang)) } }
         @else { ul { @for e in &failsafes { li { (e) } } } }
@@ -732,31 +768,16 @@ async fn logbook_page(
                 textarea #notes name="notes" rows="3" { (l.notes) }
                 p { button type="submit" { (Msg::Save.text(lang)) } }
             }
-            form.no-print method="post" action=(format!("/flights/{id}/logbook/sign")) {
-                input type="hidden" name="csrf" value=(user.csrf_token);
-                input type="hidden" name="version" value=(cur.version);
-                p #sign-help { (Msg::SignHelp.text(lang)) }
-                p { button type="submit" aria-describedby="sign-help" { (Msg::SignOff.text(lang)) } }
-            }
         }
-        @if can_write && cur.signed_at.is_some() {
-            form.no-print method="post" action=(format!("/flights/{id}/logbook/amend")) {
-                input type="hidden" name="csrf" value=(user.csrf_token);
-                p #amend-help { (Msg::AmendHelp.text(lang)) }
-                p { button.secondary type="submit" aria-describedby="amend-help" { (Msg::Amend.text(lang)) } }
-            }
-        }
-        @if versions.len() > 1 {
-            h2 { (Msg::RecHistory.text(lang)) }
-            @for v in versions.iter().rev().skip(1) {
-                details {
-                    summary { (Msg::RecVersion.text(lang)) " " (v.version) " — " (Msg::RecSigned.text(lang)) " " (jst_time(v.signed_at)) " " (v.signed_by.as_deref().unwrap_or_default()) }
-                    table { tbody { @for (label, value) in logbook_rows(&v.fields) {
-                        tr { th scope="row" { (label.text(lang)) } td { (value) } }
-                    } } }
-                }
-            }
-        }
+        (sign_and_history(
+            &user,
+            &format!("/flights/{id}/logbook"),
+            can_write,
+            (cur.version, cur.signed_at.is_some()),
+            versions.iter().rev().skip(1).map(|v| {
+                (v.version, v.signed_at, v.signed_by.as_deref(), logbook_rows(&v.fields))
+            }),
+        ))
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
 }
