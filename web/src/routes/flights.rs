@@ -35,16 +35,29 @@ pub fn router() -> Router<AppState> {
         .route("/flights/{id}/track.json", get(track_json))
 }
 
+/// Roles that may read flights (farmers and dairy operators only their own farm's).
+pub(crate) const FLIGHT_READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy];
+
+/// The flight `id` if `user` has one of `roles` and may see its farm.
+pub(crate) async fn flight_for(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    roles: &[Role],
+) -> Result<FlightRow, AppError> {
+    user.require_role(roles)?;
+    let f = state.db.flight(id).await?;
+    user.require_farm(f.farm_id)?;
+    Ok(f)
+}
+
 /// The flight `id` if `user` may read it.
 async fn readable_flight(
     state: &AppState,
     user: &CurrentUser,
     id: i64,
 ) -> Result<FlightRow, AppError> {
-    user.require_role(&[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy])?;
-    let f = state.db.flight(id).await?;
-    user.require_farm(f.farm_id)?;
-    Ok(f)
+    flight_for(state, user, id, FLIGHT_READERS).await
 }
 
 /// What a `.tlog` amounts to against its plan.

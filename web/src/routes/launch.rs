@@ -29,7 +29,7 @@ use crate::storage::{FieldRow, FlightRow, GoNoGoRecord, NewLaunch, PlanRow, Role
 /// Who may launch and command flights: the farm's farmer, and admin.
 const PILOTS: &[Role] = &[Role::Admin, Role::Farmer];
 /// Who may read flights.
-const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy];
+const READERS: &[Role] = super::flights::FLIGHT_READERS;
 /// Least time between two live events of one stream.
 const LIVE_EVERY: Duration = Duration::from_millis(500);
 
@@ -63,10 +63,7 @@ async fn readable_flight(
     user: &CurrentUser,
     id: i64,
 ) -> Result<FlightRow, AppError> {
-    user.require_role(READERS)?;
-    let f = state.db.flight(id).await?;
-    user.require_farm(f.farm_id)?;
-    Ok(f)
+    super::flights::flight_for(state, user, id, READERS).await
 }
 
 /// The launch form (also the "check" submission).

@@ -25,7 +25,7 @@ use crate::storage::{
 pub const SPRAY_PURPOSE: &str = "農薬散布（物件投下・危険物輸送）";
 
 /// Roles that read records (farmers and dairy operators only their own farm's).
-const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy];
+const READERS: &[Role] = super::flights::FLIGHT_READERS;
 /// Roles that write records (farmers and dairy operators only their own farm's).
 const WRITERS: &[Role] = &[Role::Admin, Role::Farmer, Role::Dairy];
 
@@ -74,10 +74,7 @@ async fn readable_flight(
     user: &CurrentUser,
     id: i64,
 ) -> Result<FlightRow, AppError> {
-    user.require_role(READERS)?;
-    let f = state.db.flight(id).await?;
-    user.require_farm(f.farm_id)?;
-    Ok(f)
+    super::flights::flight_for(state, user, id, READERS).await
 }
 
 /// The flight `id` if `user` may write its records.
@@ -86,10 +83,7 @@ async fn writable_flight(
     user: &CurrentUser,
     id: i64,
 ) -> Result<FlightRow, AppError> {
-    user.require_role(WRITERS)?;
-    let f = state.db.flight(id).await?;
-    user.require_farm(f.farm_id)?;
-    Ok(f)
+    super::flights::flight_for(state, user, id, WRITERS).await
 }
 
 /// The prefilled spray record and logbook entry of a flight (pure: everything is passed in).
