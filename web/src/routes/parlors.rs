@@ -104,8 +104,9 @@ async fn summary(state: &AppState, parlor: &Parlor, lang: Lang) -> Result<Summar
         .db
         .parlor_rollups(parlor.id, "day", day, day + chrono::Duration::days(1))
         .await?;
-    let cows_today: f64 = today.iter().map(|r| r.cows).sum();
-    let kg_today: f64 = today.iter().map(|r| r.milk_kg).sum();
+    // `+ 0.0`: an empty float sum is -0.0, which would print as "-0".
+    let cows_today: f64 = today.iter().map(|r| r.cows).sum::<f64>() + 0.0;
+    let kg_today: f64 = today.iter().map(|r| r.milk_kg).sum::<f64>() + 0.0;
     let alerts_today: i64 = today.iter().map(|r| r.alerts).sum();
     let online = last.as_ref().is_some_and(|l| {
         (now - l.end_t)
@@ -591,6 +592,43 @@ mod tests {
             app.get("/parlors/999999", &op.cookies).await.status,
             StatusCode::NOT_FOUND
         );
+    });
+
+    both_apps!(a_parlor_without_milkings_today_shows_zero, |app| {
+        let farm = app.farm("quiet", "dairy").await;
+        let tok = app
+            .state
+            .db
+            .create_bridge_token(farm.id, "b", "quiet")
+            .await
+            .unwrap();
+        // Only an offline span: the parlor exists but milked nobody today.
+        let end = Utc::now() - chrono::Duration::days(3);
+        let gap = Record::Gap(parlor_bridge::wire::OfflineGap {
+            key: "quiet/gap".into(),
+            parlor: "quiet-rotary".into(),
+            farm: "quiet".into(),
+            start: end - chrono::Duration::hours(1),
+            end,
+            controller_restarted: false,
+        });
+        let batch = IngestBatch {
+            version: WIRE_VERSION,
+            bridge_id: "b".into(),
+            batch_key: "quiet".into(),
+            records: vec![gap],
+        };
+        app.state
+            .db
+            .ingest_batch(tok, farm.id, &batch)
+            .await
+            .unwrap();
+        let parlor = app.state.db.parlors_of_farm(farm.id).await.unwrap()[0].id;
+        let op = app.user("op-quiet", Role::Dairy, Some(farm.id)).await;
+        let page = app.get(&format!("/parlors/{parlor}"), &op.cookies).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(!page.body.contains(">-0<"), "{}", page.body);
+        assert!(!page.body.contains("-0 kg"), "{}", page.body);
     });
 
     both_apps!(staff_sees_all_and_farmers_none, |app| {
