@@ -750,45 +750,7 @@ mod tests {
     use crate::storage::Role;
     use crate::testutil::{Browser, TestApp, both_apps};
 
-    const PADDY: &str = r#"{"type":"Feature","properties":{"id":"paddy"},"geometry":{"type":"Polygon",
-      "coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}}"#;
-
-    /// Imports the paddy and plans it through the pages; returns the plan id.
-    async fn planned(app: &TestApp, b: &Browser, farm: i64) -> i64 {
-        app.post_multipart(
-            "/fields/import",
-            &b.cookies,
-            &[
-                ("csrf", None, b.csrf.as_bytes()),
-                ("file", Some("p.geojson"), PADDY.as_bytes()),
-            ],
-        )
-        .await;
-        let field = app.state.db.fields(Some(farm)).await.unwrap()[0].id;
-        let form = [
-            ("csrf", b.csrf.as_str()),
-            ("swath_width", "5"),
-            ("rate_l_per_10a", "0.8"),
-            ("tank_l", "20"),
-            ("endurance_min", "15"),
-            ("speed_mps", "5"),
-            ("height_m", "2"),
-            ("headland_passes", "1"),
-            ("drift_buffer_m", "5"),
-            ("autopilot", "ardupilot"),
-        ];
-        let r = app
-            .post_form(&format!("/fields/{field}/plan"), &b.cookies, &form)
-            .await;
-        r.headers["location"]
-            .to_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
+    use crate::routes::flights::tests::planned;
 
     async fn user_id(app: &TestApp, name: &str) -> i64 {
         app.state
@@ -850,7 +812,7 @@ mod tests {
     both_apps!(launch_is_refused_while_a_check_fails, |app| {
         let farm = app.farm("nasu", "crop").await;
         let b = app.user("pilot", Role::Farmer, Some(farm.id)).await;
-        let plan = planned(app, &b, farm.id).await;
+        let plan = planned(app, &b).await;
         // Vehicle validation: a link address telemetry cannot parse is refused.
         let bad = app
             .post_form(
@@ -967,7 +929,7 @@ mod tests {
     both_apps!(station_wind_and_did_layer_are_checked, |app| {
         let farm = app.farm("did", "crop").await;
         let b = app.user("did", Role::Farmer, Some(farm.id)).await;
-        let plan = planned(app, &b, farm.id).await;
+        let plan = planned(app, &b).await;
         let v = vehicle_and_pilot(app, &b, "did", "udpout:127.0.0.1:9")
             .await
             .to_string();
@@ -1103,7 +1065,7 @@ mod tests {
         |app| {
             let farm = app.farm("tobu", "crop").await;
             let b = app.user("tobu", Role::Farmer, Some(farm.id)).await;
-            let plan_id = planned(app, &b, farm.id).await;
+            let plan_id = planned(app, &b).await;
             let plan = app.state.db.plan(plan_id).await.unwrap();
             let path = std::path::Path::new("plan");
             let home = telemetry::Plan::from_json(&plan.plan_file, path)
@@ -1256,11 +1218,10 @@ mod tests {
     async fn launched_and_started(
         app: &TestApp,
         b: &Browser,
-        farm: i64,
         who: &str,
         time_scale: f64,
     ) -> (SimDrone, i64) {
-        let plan_id = planned(app, b, farm).await;
+        let plan_id = planned(app, b).await;
         let plan = app.state.db.plan(plan_id).await.unwrap();
         let path = std::path::Path::new("plan");
         let home = telemetry::Plan::from_json(&plan.plan_file, path)
@@ -1307,7 +1268,7 @@ mod tests {
     both_apps!(launched_sortie_completes_with_its_record, |app| {
         let farm = app.farm("kan", "crop").await;
         let b = app.user("kan", Role::Farmer, Some(farm.id)).await;
-        let (sim, id) = launched_and_started(app, &b, farm.id, "kan", 10.0).await;
+        let (sim, id) = launched_and_started(app, &b, "kan", 10.0).await;
         let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
         assert_eq!(
             end["live"]["ended_status"], "completed",
@@ -1359,7 +1320,7 @@ mod tests {
     both_apps!(a_lost_link_fails_the_flight_and_keeps_the_record, |app| {
         let farm = app.farm("lost", "crop").await;
         let b = app.user("lost", Role::Farmer, Some(farm.id)).await;
-        let (sim, id) = launched_and_started(app, &b, farm.id, "lost", 10.0).await;
+        let (sim, id) = launched_and_started(app, &b, "lost", 10.0).await;
         watch_events(app, &b.cookies, id, |v| {
             v["live"]["item"].as_u64().unwrap_or(0) >= 3
         })
