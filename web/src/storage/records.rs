@@ -151,8 +151,53 @@ macro_rules! logbook_cols {
     };
 }
 
-/// The newest version of each flight only.
-const NEWEST: &str = "version = (SELECT MAX(version) FROM";
+/// A table of per-flight documents kept as versions that signing freezes.
+struct Versioned {
+    /// The table.
+    table: &'static str,
+    /// Its written columns (after the version bookkeeping ones).
+    cols: &'static str,
+    /// The column holding the document's `YYYY-MM-DD` date.
+    date_col: &'static str,
+    /// What a conflict names.
+    what: &'static str,
+}
+
+/// 農薬使用記録, one row per version.
+const SPRAY: Versioned = Versioned {
+    table: "spray_records",
+    cols: record_cols!(),
+    date_col: "sprayed_on",
+    what: "spray record",
+};
+
+/// 飛行日誌 entries, one row per version.
+const LOGBOOK: Versioned = Versioned {
+    table: "flight_logbooks",
+    cols: logbook_cols!(),
+    date_col: "flown_on",
+    what: "logbook entry",
+};
+
+/// The condition that only the newest, unsigned version (`$1` flight, `$2` version) of `table`
+/// matches.
+fn newest_unsigned(table: &str) -> String {
+    format!(
+        "flight_id = $1 AND version = $2 AND signed_at IS NULL AND version = \
+         (SELECT MAX(version) FROM {table} s WHERE s.flight_id = $1)"
+    )
+}
+
+/// A row type the versioned queries can read on both backends.
+trait VersionRow:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+impl VersionRow for SprayRecord {}
+impl VersionRow for LogbookEntry {}
 
 /// Inclusive date bounds for the lists (`YYYY-MM-DD`; none = unbounded).
 fn bounds<'a>(from: Option<&'a str>, to: Option<&'a str>) -> (&'a str, &'a str) {
@@ -172,6 +217,89 @@ fn touched(rows: u64, what: &'static str) -> Result<(), StorageError> {
 }
 
 impl Db {
+    /// Every version of a flight's document in `v`, oldest first.
+    async fn versions<T: VersionRow>(
+        &self,
+        v: &Versioned,
+        flight_id: i64,
+    ) -> Result<Vec<T>, StorageError> {
+        let sql = format!(
+            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, {} \
+             FROM {} WHERE flight_id = $1 ORDER BY version",
+            v.cols, v.table
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
+            .bind(flight_id).fetch_all(pool).await?),
+        )
+    }
+
+    /// Signs the newest, unsigned version of a flight's document in `v`.
+    async fn sign_version(
+        &self,
+        v: &Versioned,
+        flight_id: i64,
+        version: i64,
+        by: &str,
+    ) -> Result<(), StorageError> {
+        let sql = format!(
+            "UPDATE {} SET signed_at = $3, signed_by = $4 WHERE {}",
+            v.table,
+            newest_unsigned(v.table)
+        );
+        let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(flight_id).bind(version).bind(Utc::now()).bind(by)
+            .execute(pool).await?.rows_affected());
+        touched(n, v.what)
+    }
+
+    /// Copies the signed newest version of a flight's document in `v` into a new unsigned
+    /// version; returns its number.
+    async fn amend_version(&self, v: &Versioned, flight_id: i64) -> Result<i64, StorageError> {
+        let sql = format!(
+            "INSERT INTO {t} (flight_id, version, farm_id, created_at, {c}) \
+             SELECT flight_id, version + 1, farm_id, $2, {c} FROM {t} \
+             WHERE flight_id = $1 AND signed_at IS NOT NULL \
+             AND version = (SELECT MAX(version) FROM {t} s WHERE s.flight_id = $1) \
+             RETURNING version",
+            t = v.table,
+            c = v.cols
+        );
+        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .bind(flight_id).bind(Utc::now())
+            .fetch_optional(pool).await
+            .map_err(|e| StorageError::conflict(v.what, e))?)
+        .ok_or(StorageError::Conflict {
+            what: v.what,
+            constraint: "only a signed version is amended".into(),
+        })
+    }
+
+    /// The newest version of each of a farm's documents in `v` dated between `from` and `to`
+    /// (inclusive `YYYY-MM-DD`), by date.
+    async fn newest_of_farm<T: VersionRow>(
+        &self,
+        v: &Versioned,
+        farm_id: i64,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<T>, StorageError> {
+        let (from, to) = bounds(from, to);
+        let sql = format!(
+            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, {c} \
+             FROM {t} r WHERE farm_id = $1 AND {d} >= $2 AND {d} <= $3 \
+             AND version = (SELECT MAX(version) FROM {t} s WHERE s.flight_id = r.flight_id) \
+             ORDER BY {d}, flight_id",
+            c = v.cols,
+            t = v.table,
+            d = v.date_col
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
+            .bind(farm_id).bind(from).bind(to).fetch_all(pool).await?),
+        )
+    }
+
     /// The registration number of the drone that flew a flight, when the flight names one.
     ///
     /// # Errors
@@ -249,12 +377,7 @@ impl Db {
         &self,
         flight_id: i64,
     ) -> Result<Vec<SprayRecord>, StorageError> {
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, SprayRecord>(concat!(
-            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, ",
-            record_cols!(), " FROM spray_records WHERE flight_id = $1 ORDER BY version"))
-            .bind(flight_id).fetch_all(pool).await?),
-        )
+        self.versions(&SPRAY, flight_id).await
     }
 
     /// Changes the newest version of a flight's spray record while it is unsigned.
@@ -267,12 +390,11 @@ impl Db {
         version: i64,
         r: &RecordFields,
     ) -> Result<(), StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(
+        let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE spray_records SET sprayed_on = $3, place = $4, fude_polygon_id = $5, \
              address = $6, crop = $7, pesticide_name = $8, pesticide_reg_no = $9, dilution = $10, \
              l_per_10a = $11, litres = $12, area_m2 = $13, operator = $14, notes = $15 \
-             WHERE flight_id = $1 AND version = $2 AND signed_at IS NULL \
-             AND version = (SELECT MAX(version) FROM spray_records s WHERE s.flight_id = $1)")
+             WHERE {}", newest_unsigned("spray_records"))))
             .bind(flight_id).bind(version)
             .bind(&r.sprayed_on).bind(&r.place).bind(&r.fude_polygon_id).bind(&r.address)
             .bind(&r.crop).bind(&r.pesticide_name).bind(&r.pesticide_reg_no).bind(r.dilution)
@@ -292,13 +414,7 @@ impl Db {
         version: i64,
         by: &str,
     ) -> Result<(), StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(
-            "UPDATE spray_records SET signed_at = $3, signed_by = $4 \
-             WHERE flight_id = $1 AND version = $2 AND signed_at IS NULL \
-             AND version = (SELECT MAX(version) FROM spray_records s WHERE s.flight_id = $1)")
-            .bind(flight_id).bind(version).bind(Utc::now()).bind(by)
-            .execute(pool).await?.rows_affected());
-        touched(n, "spray record")
+        self.sign_version(&SPRAY, flight_id, version, by).await
     }
 
     /// Starts an amendment: a new unsigned version copied from the signed newest one; returns
@@ -307,19 +423,7 @@ impl Db {
     /// # Errors
     /// [`StorageError::Conflict`] when the newest version is not signed (edit it instead).
     pub async fn amend_spray_record(&self, flight_id: i64) -> Result<i64, StorageError> {
-        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(concat!(
-            "INSERT INTO spray_records (flight_id, version, farm_id, created_at, ", record_cols!(), ") \
-             SELECT flight_id, version + 1, farm_id, $2, ", record_cols!(), " FROM spray_records \
-             WHERE flight_id = $1 AND signed_at IS NOT NULL \
-             AND version = (SELECT MAX(version) FROM spray_records s WHERE s.flight_id = $1) \
-             RETURNING version"))
-            .bind(flight_id).bind(Utc::now())
-            .fetch_optional(pool).await
-            .map_err(|e| StorageError::conflict("spray record", e))?)
-        .ok_or(StorageError::Conflict {
-            what: "spray record",
-            constraint: "only a signed record is amended".into(),
-        })
+        self.amend_version(&SPRAY, flight_id).await
     }
 
     /// The newest version of each spray record of a farm sprayed between `from` and `to`
@@ -333,15 +437,7 @@ impl Db {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Vec<SprayRecord>, StorageError> {
-        let (from, to) = bounds(from, to);
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, SprayRecord>(sqlx::AssertSqlSafe(format!(
-            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, {} \
-             FROM spray_records r WHERE farm_id = $1 AND sprayed_on >= $2 AND sprayed_on <= $3 \
-             AND {NEWEST} spray_records s WHERE s.flight_id = r.flight_id) \
-             ORDER BY sprayed_on, flight_id", record_cols!())))
-            .bind(farm_id).bind(from).bind(to).fetch_all(pool).await?),
-        )
+        self.newest_of_farm(&SPRAY, farm_id, from, to).await
     }
 
     /// Stores the first draft of a flight's logbook entry unless it has one; true if stored.
@@ -376,12 +472,7 @@ impl Db {
         &self,
         flight_id: i64,
     ) -> Result<Vec<LogbookEntry>, StorageError> {
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, LogbookEntry>(concat!(
-            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, ",
-            logbook_cols!(), " FROM flight_logbooks WHERE flight_id = $1 ORDER BY version"))
-            .bind(flight_id).fetch_all(pool).await?),
-        )
+        self.versions(&LOGBOOK, flight_id).await
     }
 
     /// Changes what a person may write on the newest, unsigned logbook version.
@@ -394,11 +485,10 @@ impl Db {
         version: i64,
         l: &LogbookFields,
     ) -> Result<(), StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(
+        let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE flight_logbooks SET pilot = $3, drone_reg_no = $4, takeoff_place = $5, \
              landing_place = $6, purpose = $7, notes = $8 \
-             WHERE flight_id = $1 AND version = $2 AND signed_at IS NULL \
-             AND version = (SELECT MAX(version) FROM flight_logbooks s WHERE s.flight_id = $1)")
+             WHERE {}", newest_unsigned("flight_logbooks"))))
             .bind(flight_id).bind(version).bind(&l.pilot).bind(&l.drone_reg_no)
             .bind(&l.takeoff_place).bind(&l.landing_place).bind(&l.purpose).bind(&l.notes)
             .execute(pool).await?.rows_affected());
@@ -415,13 +505,7 @@ impl Db {
         version: i64,
         by: &str,
     ) -> Result<(), StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(
-            "UPDATE flight_logbooks SET signed_at = $3, signed_by = $4 \
-             WHERE flight_id = $1 AND version = $2 AND signed_at IS NULL \
-             AND version = (SELECT MAX(version) FROM flight_logbooks s WHERE s.flight_id = $1)")
-            .bind(flight_id).bind(version).bind(Utc::now()).bind(by)
-            .execute(pool).await?.rows_affected());
-        touched(n, "logbook entry")
+        self.sign_version(&LOGBOOK, flight_id, version, by).await
     }
 
     /// Starts a logbook amendment from the signed newest version; returns its version number.
@@ -429,19 +513,7 @@ impl Db {
     /// # Errors
     /// [`StorageError::Conflict`] when the newest version is not signed.
     pub async fn amend_logbook(&self, flight_id: i64) -> Result<i64, StorageError> {
-        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(concat!(
-            "INSERT INTO flight_logbooks (flight_id, version, farm_id, created_at, ", logbook_cols!(), ") \
-             SELECT flight_id, version + 1, farm_id, $2, ", logbook_cols!(), " FROM flight_logbooks \
-             WHERE flight_id = $1 AND signed_at IS NOT NULL \
-             AND version = (SELECT MAX(version) FROM flight_logbooks s WHERE s.flight_id = $1) \
-             RETURNING version"))
-            .bind(flight_id).bind(Utc::now())
-            .fetch_optional(pool).await
-            .map_err(|e| StorageError::conflict("logbook entry", e))?)
-        .ok_or(StorageError::Conflict {
-            what: "logbook entry",
-            constraint: "only a signed entry is amended".into(),
-        })
+        self.amend_version(&LOGBOOK, flight_id).await
     }
 
     /// The newest version of each logbook entry of a farm flown between `from` and `to`.
@@ -454,15 +526,7 @@ impl Db {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Vec<LogbookEntry>, StorageError> {
-        let (from, to) = bounds(from, to);
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, LogbookEntry>(sqlx::AssertSqlSafe(format!(
-            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, {} \
-             FROM flight_logbooks r WHERE farm_id = $1 AND flown_on >= $2 AND flown_on <= $3 \
-             AND {NEWEST} flight_logbooks s WHERE s.flight_id = r.flight_id) \
-             ORDER BY flown_on, flight_id", logbook_cols!())))
-            .bind(farm_id).bind(from).bind(to).fetch_all(pool).await?),
-        )
+        self.newest_of_farm(&LOGBOOK, farm_id, from, to).await
     }
 }
 
