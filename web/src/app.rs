@@ -129,6 +129,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Flights launched from the web, one task each.
     pub flights: Arc<crate::launch::FlightManager>,
+    /// The go/no-go's weather station and its newest reading.
+    pub weather: Arc<crate::weather::WeatherStation>,
 }
 
 impl AppState {
@@ -141,6 +143,7 @@ impl AppState {
         AppState {
             db,
             flights: Arc::new(flights),
+            weather: Arc::new(crate::weather::WeatherStation::new()),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             login_limiter: Arc::new(LoginLimiter::new(5, Duration::from_secs(300))),

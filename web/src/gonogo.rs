@@ -63,6 +63,8 @@ pub struct GoNoGoConfig {
     pub weather_station_url: Option<String>,
     /// JSON pointer of the wind speed in the station's answer. Default `/wind_mps`.
     pub weather_wind_pointer: String,
+    /// A station reading is reused for this many seconds. Default 60.
+    pub weather_max_age_s: u64,
     /// GeoJSON of 人口集中地区 (DID) polygons.
     pub did_geojson: Option<PathBuf>,
     /// GeoJSON of airport surroundings (polygons).
@@ -96,6 +98,7 @@ impl Default for GoNoGoConfig {
             expiry_warn_days: 30,
             weather_station_url: None,
             weather_wind_pointer: "/wind_mps".to_owned(),
+            weather_max_age_s: 60,
             did_geojson: None,
             airport_geojson: None,
             houses_roads_geojson: None,

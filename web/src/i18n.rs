@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Japan Standard Time (+09:00, no daylight saving): the calendar and clock the pages show.
+pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {
+    Some(offset) => offset,
+    None => panic!("+09:00 is a valid offset"),
+};
+
 /// A language the pages speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -480,6 +486,8 @@ pub enum Msg {
     WindMps,
     /// Wind came from the station.
     WindFromStation,
+    /// "read at" before a time.
+    ReadAt,
     /// Label: height above crop.
     HeightAboveCrop,
     /// Checkbox: neighbours notified.
@@ -1158,6 +1166,7 @@ impl Msg {
                 "気象観測所の値を使いました。",
                 "The weather station's value was used.",
             ),
+            Msg::ReadAt => ("観測時刻", "read at"),
             Msg::HeightAboveCrop => ("作物上の散布高度 (m)", "Spray height above the crop (m)"),
             Msg::NeighboursNotified => (
                 "周辺住民への周知を済ませました",

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod ring;
 pub mod routes;
 pub mod storage;
+pub mod weather;
 
 #[cfg(test)]
 mod testutil;

@@ -8,8 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::storage::FarmMonth;
 
@@ -77,10 +78,6 @@ pub struct YearMonth {
     pub month: u32,
 }
 
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset")
-}
-
 impl YearMonth {
     /// The month after this one.
     pub fn next(self) -> YearMonth {
@@ -99,8 +96,7 @@ impl YearMonth {
 
     /// 00:00 JST on the 1st, as a UTC instant (the roll-ups' `month_start`).
     pub fn start(self) -> DateTime<Utc> {
-        jst()
-            .with_ymd_and_hms(self.year, self.month, 1, 0, 0, 0)
+        JST.with_ymd_and_hms(self.year, self.month, 1, 0, 0, 0)
             .single()
             .map(|d| d.with_timezone(&Utc))
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
@@ -108,7 +104,7 @@ impl YearMonth {
 
     /// The Asia/Tokyo month containing `t`.
     pub fn of(t: DateTime<Utc>) -> YearMonth {
-        let l = t.with_timezone(&jst());
+        let l = t.with_timezone(&JST);
         YearMonth {
             year: l.year(),
             month: l.month(),

@@ -4,9 +4,9 @@
 use std::f64::consts::PI;
 use std::fmt::Write as _;
 
-use chrono::FixedOffset;
 use maud::{Markup, PreEscaped, html};
 
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg, bail_state_name};
 use crate::storage::BailsRow;
 
@@ -196,7 +196,6 @@ pub fn ring_svg(lang: Lang, row: &BailsRow) -> String {
 
 /// The ring, its legend and the bail table; the content of the live `#bail-ring` region.
 pub fn ring_section(lang: Lang, row: Option<&BailsRow>) -> Markup {
-    let jst = FixedOffset::east_opt(9 * 3600).expect("valid offset");
     let Some(row) = row else {
         return html! { p data-bails="none" { (Msg::NoBailsYet.text(lang)) } };
     };
@@ -204,7 +203,7 @@ pub fn ring_section(lang: Lang, row: Option<&BailsRow>) -> Markup {
     html! {
         p data-bails=(row.bails.len()) data-occupied=(occupied) {
             (Msg::OccupiedBails.text(lang)) ": " strong { (occupied) " / " (row.bails.len()) }
-            " · " (Msg::BailsReadAt.text(lang)) " " (row.t.with_timezone(&jst).format("%H:%M:%S"))
+            " · " (Msg::BailsReadAt.text(lang)) " " (row.t.with_timezone(&JST).format("%H:%M:%S"))
         }
         div.ring { (PreEscaped(ring_svg(lang, row))) }
         ul.legend {

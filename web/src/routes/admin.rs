@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::{self, CurrentUser};
 use crate::error::{AppError, AppForm};
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg, district_name, farm_kind_name, role_name};
 use crate::pages;
 use crate::routes::account::MIN_PASSWORD_CHARS;
@@ -184,8 +185,7 @@ async fn render(
 
 /// A time as Tokyo wall-clock minutes.
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("valid offset");
-    t.with_timezone(&jst).format("%Y-%m-%d %H:%M").to_string()
+    t.with_timezone(&JST).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// A page of the admin area with a heading, a notice and a body.

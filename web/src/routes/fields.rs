@@ -22,6 +22,7 @@ use super::openapi::ApiError;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppForm};
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::pages::{self, fmt_duration, map_assets};
 use crate::storage::{FieldRow, NewField, NewPlan, PlanRow, Role};
@@ -417,7 +418,7 @@ async fn detail(
             ul { @for p in &plans {
                 li { a href=(format!("/plans/{}", p.id)) {
                     (Msg::PlanWord.text(lang)) " #" (p.id) " — "
-                    (p.created_at.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("offset")).format("%Y-%m-%d %H:%M"))
+                    (p.created_at.with_timezone(&JST).format("%Y-%m-%d %H:%M"))
                 } }
             } }
         }

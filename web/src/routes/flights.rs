@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::i18n::JST;
 use crate::i18n::Msg;
 use crate::pages::{self, fmt_duration, map_assets};
 use crate::storage::{FlightFact, FlightResult, FlightRow, NewFlight, PlanRow, Role, SampleRow};
@@ -288,10 +289,9 @@ async fn page(
             .map(|n| format!("{n:.0}"))
             .unwrap_or_else(|| "—".into())
     };
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
     let when = f
         .started_at
-        .map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.with_timezone(&JST).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default();
     let title = format!("{} #{} — {when}", Msg::FlightWord.text(lang), f.id);
     let battery = format!(
@@ -431,7 +431,6 @@ async fn track_json(
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Vec<Value>>, AppError> {
     readable_flight(&state, &user, id).await?;
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
     Ok(axum::Json(
         state
             .db
@@ -443,7 +442,7 @@ async fn track_json(
                     s.lat,
                     s.lon,
                     s.spray,
-                    s.t.with_timezone(&jst).format("%H:%M:%S").to_string()
+                    s.t.with_timezone(&JST).format("%H:%M:%S").to_string()
                 ])
             })
             .collect(),

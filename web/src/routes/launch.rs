@@ -21,6 +21,7 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppForm};
 use crate::gonogo::{self, Check, GoNoGoInputs, Site};
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::launch::{Command, LaunchRequest, Live, Phase};
 use crate::pages::{self, map_assets};
@@ -98,17 +99,8 @@ struct Evaluation {
     inputs: GoNoGoInputs,
     checks: Vec<Check>,
     form: LaunchForm,
-}
-
-/// Wind from the configured weather station, if any answers within 3 s.
-async fn station_wind(state: &AppState) -> Option<f64> {
-    let url = state.settings.gonogo.weather_station_url.as_deref()?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .ok()?;
-    let answer: Value = client.get(url).send().await.ok()?.json().await.ok()?;
-    state.settings.gonogo.wind_from_station(&answer)
+    /// When the weather station was read, if its wind was used.
+    station_read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 async fn evaluate(
@@ -151,11 +143,11 @@ async fn evaluate(
             })?,
     };
     let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
-    let (wind, source) = match number(&form.wind_mps) {
-        Some(w) => (Some(w), "entered"),
-        None => match station_wind(state).await {
-            Some(w) => (Some(w), "station"),
-            None => (None, "entered"),
+    let (wind, source, station_read_at) = match number(&form.wind_mps) {
+        Some(w) => (Some(w), "entered", None),
+        None => match state.weather.wind(&state.settings.gonogo).await {
+            Some(r) => (Some(r.mps), "station", Some(r.at)),
+            None => (None, "entered", None),
         },
     };
     let height = if form.height_m.is_some() {
@@ -166,9 +158,8 @@ async fn evaluate(
     let pilot = state.db.pilot_credentials(user.user.id).await?;
     let field_geo: Value = serde_json::from_str(&field.geojson).unwrap_or(Value::Null);
     let plan_geo: Value = serde_json::from_str(&plan.geojson).unwrap_or(Value::Null);
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
     let inputs = GoNoGoInputs {
-        today: Some(chrono::Utc::now().with_timezone(&jst).date_naive()),
+        today: Some(chrono::Utc::now().with_timezone(&JST).date_naive()),
         wind_mps: wind,
         wind_source: source.to_owned(),
         height_above_crop_m: height,
@@ -188,6 +179,7 @@ async fn evaluate(
         inputs,
         checks,
         form,
+        station_read_at,
     })
 }
 
@@ -263,7 +255,13 @@ fn launch_body(
             input #wind_mps name="wind_mps" type="number" step="0.1" min="0" inputmode="decimal"
                 value=(wind_value) aria-describedby=[(ev.inputs.wind_source == "station").then_some("wind-source")];
             @if ev.inputs.wind_source == "station" {
-                p.muted #wind-source { (Msg::WindFromStation.text(lang)) }
+                p.muted #wind-source {
+                    (Msg::WindFromStation.text(lang))
+                    @if let Some(at) = ev.station_read_at {
+                        " (" (Msg::ReadAt.text(lang)) " "
+                        time datetime=(at.to_rfc3339()) { (at.with_timezone(&JST).format("%H:%M:%S")) } ")"
+                    }
+                }
             }
             label for="height_m" { (Msg::HeightAboveCrop.text(lang)) }
             input #height_m name="height_m" type="number" step="0.1" min="0" inputmode="decimal" value=(height_value);
@@ -676,7 +674,6 @@ pub(crate) async fn api_flights(
 async fn history(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
     let flights = readable_flights(&state, &user).await?;
     let lang = user.lang;
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
     let title = Msg::FlightHistory.text(lang);
     let body = html! {
         h1 { (title) }
@@ -699,7 +696,7 @@ async fn history(State(state): State<AppState>, user: CurrentUser) -> Result<Res
                                 a href=(format!("/flights/{}", f.id)) { "#" (f.id) }
                             }
                         }
-                        td { (f.started_at.unwrap_or(f.created_at).with_timezone(&jst).format("%Y-%m-%d %H:%M")) }
+                        td { (f.started_at.unwrap_or(f.created_at).with_timezone(&JST).format("%Y-%m-%d %H:%M")) }
                         td { @if let Some(p) = f.plan_id { a href=(format!("/plans/{p}")) { "#" (p) } } }
                         td { (status_msg(&f.status).text(lang)) }
                         td.num { (f.sprayed_area_m2.map(|a| format!("{a:.0}")).unwrap_or_else(|| "—".into())) }
@@ -985,6 +982,10 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("気象観測所の値"), "{body}");
+        assert!(
+            body.contains("観測時刻"),
+            "the reading's time is shown: {body}"
+        );
         assert!(body.contains(r#"value="4.2""#), "{body}");
         assert!(body.contains(r#"data-check="wind" data-outcome="block""#));
         assert!(body.contains(r#"data-check="did" data-outcome="block""#));

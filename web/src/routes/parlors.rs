@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use maud::{Markup, PreEscaped, html};
 use serde::Serialize;
@@ -21,6 +21,7 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::charts::{Bars, bar_chart_svg};
 use crate::error::AppError;
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg, platform_state};
 use crate::pages;
 use crate::ring;
@@ -41,10 +42,6 @@ pub fn router() -> Router<AppState> {
         .route("/parlors/{id}/days.svg", get(days_svg))
         .route("/api/v1/parlors", get(api_list))
         .route("/api/v1/parlors/{id}/summary", get(api_summary))
-}
-
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("valid offset")
 }
 
 /// The parlor `id` if `user` may see it (dairy operators: their farm's; staff and admin: all).
@@ -175,7 +172,7 @@ async fn summary(state: &AppState, parlor: &Parlor, lang: Lang) -> Result<Summar
     d.insert(
         "last_update",
         s.last_update
-            .map(|t| t.with_timezone(&jst()).format("%H:%M:%S").to_string())
+            .map(|t| t.with_timezone(&JST).format("%H:%M:%S").to_string())
             .unwrap_or_else(dash),
     );
     Ok(s)
@@ -243,7 +240,7 @@ async fn detail(
     let since = jst_day_start(now) - chrono::Duration::days(6);
     let sessions = state.db.parlor_sessions(id, since, now).await?;
     let gaps = state.db.parlor_gaps(id, since, now).await?;
-    let fmt_t = |t: DateTime<Utc>| t.with_timezone(&jst()).format("%m/%d %H:%M").to_string();
+    let fmt_t = |t: DateTime<Utc>| t.with_timezone(&JST).format("%m/%d %H:%M").to_string();
     let d = &s.display;
     let body = html! {
         h1 { (parlor.name) }
@@ -445,7 +442,7 @@ async fn days_svg(
     let labels: Vec<String> = (0..14)
         .map(|i| {
             (first + chrono::Duration::days(i))
-                .with_timezone(&jst())
+                .with_timezone(&JST)
                 .format("%m/%d")
                 .to_string()
         })

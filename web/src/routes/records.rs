@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppForm};
+use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::pages::{self, fmt_duration};
 use crate::storage::{
@@ -47,17 +48,13 @@ pub fn router() -> Router<AppState> {
         .route("/farms/{id}/pesticides", post(add_pesticide))
 }
 
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("offset")
-}
-
 fn jst_date(t: DateTime<Utc>) -> String {
-    t.with_timezone(&jst()).format("%Y-%m-%d").to_string()
+    t.with_timezone(&JST).format("%Y-%m-%d").to_string()
 }
 
 fn jst_time(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| {
-        t.with_timezone(&jst())
+        t.with_timezone(&JST)
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
     })
@@ -654,7 +651,7 @@ fn event_lines(lang: Lang, events_json: &str) -> (Vec<String>, Vec<String>) {
     let d: telemetry::LogbookDraft = serde_json::from_str(events_json).unwrap_or_default();
     let line = |e: &telemetry::LogEvent| {
         let t = DateTime::<Utc>::from_timestamp_micros(e.time_us as i64)
-            .map(|t| t.with_timezone(&jst()).format("%H:%M:%S").to_string())
+            .map(|t| t.with_timezone(&JST).format("%H:%M:%S").to_string())
             .unwrap_or_default();
         let kind = e.failsafe.map(|k| failsafe_name(lang, k)).unwrap_or("");
         [t, kind.to_owned(), e.severity.clone(), e.text.clone()]
@@ -1491,7 +1488,7 @@ mod tests {
         assert!(failsafes[0].contains("バッテリーフェールセーフ"));
         let t_ekf = DateTime::<Utc>::from_timestamp_micros((records[0].time_us + 2_000_000) as i64)
             .unwrap()
-            .with_timezone(&jst())
+            .with_timezone(&JST)
             .format("%H:%M:%S")
             .to_string();
         assert!(

@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, DurationRound, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, DurationRound, TimeZone, Utc};
 use parlor_bridge::wire::{BailState, IngestBatch, Record};
 use serde::Serialize;
 
 use super::{Db, StorageError, on_pool};
+use crate::i18n::JST;
 
 /// A rotary parlor of a farm.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -150,11 +151,6 @@ pub struct IngestOutcome {
     pub replay: bool,
 }
 
-/// Japan Standard Time: the city's calendar for daily roll-ups (no daylight saving).
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset")
-}
-
 /// Start of the hour containing `t`.
 pub(crate) fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::hours(1)).unwrap_or(t)
@@ -162,9 +158,8 @@ pub(crate) fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Start (as a UTC instant) of the Asia/Tokyo day containing `t`.
 pub fn jst_day_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    let local = t.with_timezone(&jst()).date_naive();
-    jst()
-        .from_local_datetime(&local.and_hms_opt(0, 0, 0).expect("midnight exists"))
+    let local = t.with_timezone(&JST).date_naive();
+    JST.from_local_datetime(&local.and_hms_opt(0, 0, 0).expect("midnight exists"))
         .single()
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or(t)
@@ -199,10 +194,9 @@ impl Delta {
 
 /// Start (as a UTC instant) of the Asia/Tokyo calendar month containing `t`.
 pub fn jst_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    let local = t.with_timezone(&jst()).date_naive();
+    let local = t.with_timezone(&JST).date_naive();
     let first = local.with_day(1).unwrap_or(local);
-    jst()
-        .from_local_datetime(&first.and_hms_opt(0, 0, 0).expect("midnight exists"))
+    JST.from_local_datetime(&first.and_hms_opt(0, 0, 0).expect("midnight exists"))
         .single()
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or(t)
