@@ -71,7 +71,8 @@ pub struct Args {
     pub tile_url: String,
     /// Go/no-go checklist of the launch page (TOML: max_wind_mps, max_height_above_crop_m,
     /// approval_zone_m, max_field_gap_m, expiry_warn_days, weather_station_url,
-    /// weather_wind_pointer, weather_max_age_s, did_geojson, airport_geojson, houses_roads_geojson); the documented defaults when absent.
+    /// weather_wind_pointer, weather_max_age_s, did_geojson, airport_geojson,
+    /// houses_roads_geojson); the documented defaults when absent.
     #[arg(long, env = "AGRIOPS_GONOGO_CONFIG")]
     pub gonogo_config: Option<PathBuf>,
 }
