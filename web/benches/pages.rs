@@ -4,6 +4,9 @@
 //! hide its queueing (no coordinated omission). SQLite by default; set `AGRIOPS_BENCH_DB` to a
 //! `postgres://…/db` URL (an empty database) to measure PostgreSQL.
 //!
+//! Each page first gets `AGRIOPS_BENCH_WARMUP_SECS` (default 1) of the same load, not counted,
+//! so the numbers are those of a running server, not of its pools opening.
+//!
 //! `cargo bench -p web --bench pages` (env: `AGRIOPS_BENCH_RPS`, `AGRIOPS_BENCH_SECS`).
 
 use std::time::{Duration, Instant};
@@ -158,9 +161,45 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Sends `n` GETs of `url` at `rps` per second, open loop; returns the sorted latencies (from
+/// each request's scheduled start) and the number of failures.
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    rps: u64,
+    n: u64,
+) -> (Vec<Duration>, u64) {
+    let period = Duration::from_secs_f64(1.0 / rps as f64);
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let due = start + period * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let req = client.get(url).header("cookie", cookie);
+        tasks.push(tokio::spawn(async move {
+            let ok = match req.send().await {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (due.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    let mut errors = 0;
+    for t in tasks {
+        let (d, ok) = t.await.unwrap();
+        lat.push(d);
+        errors += u64::from(!ok);
+    }
+    lat.sort();
+    (lat, errors)
+}
+
 fn main() {
     let rps = env_num("AGRIOPS_BENCH_RPS", 1000).max(1);
     let secs = env_num("AGRIOPS_BENCH_SECS", 5).max(1);
+    let warmup = env_num("AGRIOPS_BENCH_WARMUP_SECS", 1);
     let dir = tempfile::tempdir().unwrap();
     // The server gets its own runtime (2 workers), the client a single thread.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -207,7 +246,7 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "agriops page load on loopback ({backend}): {rps} requests/s for {secs} s per page, open loop"
+        "agriops page load on loopback ({backend}): {rps} requests/s for {secs} s per page after {warmup} s of warm-up, open loop"
     );
     println!(
         "{:<22} {:>8} {:>8} {:>10} {:>10} {:>10}",
@@ -221,31 +260,10 @@ fn main() {
                 .pool_max_idle_per_host(256)
                 .build()
                 .unwrap();
-            let n = rps * secs;
-            let period = Duration::from_secs_f64(1.0 / rps as f64);
-            let start = Instant::now() + Duration::from_millis(50);
-            let mut tasks = Vec::with_capacity(n as usize);
-            for i in 0..n {
-                let due = start + period * i as u32;
-                tokio::time::sleep_until(due.into()).await;
-                let req = client.get(&url).header("cookie", &cookie);
-                tasks.push(tokio::spawn(async move {
-                    let ok = match req.send().await {
-                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    (due.elapsed(), ok)
-                }));
-            }
-            let mut lat = Vec::with_capacity(tasks.len());
-            let mut errors = 0;
-            for t in tasks {
-                let (d, ok) = t.await.unwrap();
-                lat.push(d);
-                errors += u64::from(!ok);
-            }
-            lat.sort();
-            (lat, errors)
+            // Warm-up at the same rate, not counted: opens the client's and the server's
+            // connection pools, as a running server has them.
+            drive(&client, &url, &cookie, rps, rps * warmup).await;
+            drive(&client, &url, &cookie, rps, rps * secs).await
         });
         let (p50, p99) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
         worst_p99 = worst_p99.max(p99);
