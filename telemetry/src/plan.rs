@@ -7,8 +7,11 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::mission_protocol::items::{
-    CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, MissionItem, deg_to_e7,
+    CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem, deg_to_e7,
 };
+
+/// MAV_CMD_DO_CHANGE_SPEED: the swath speed, which the application rate depends on.
+const CMD_DO_CHANGE_SPEED: u16 = 178;
 use crate::modes::Firmware;
 
 /// A fence polygon in degrees.
@@ -38,6 +41,30 @@ pub struct SprayLeg {
     pub from: (f64, f64),
     /// End (lat, lon).
     pub to: (f64, f64),
+}
+
+/// A sortie cut to fly only what an interrupted flight left: see [`Plan::resume_after`].
+#[derive(Debug, Clone)]
+pub struct Resumed {
+    /// The mission to upload: takeoff, the reached waypoint, the pump and speed as they were
+    /// there, then the rest of the sortie.
+    pub plan: Plan,
+    /// The original sortie's item that was reached last.
+    pub reached: usize,
+    /// Index in `plan.items` where the original's item `reached + 1` begins.
+    pub tail_start: usize,
+}
+
+impl Resumed {
+    /// The original sortie's item index of the resumed plan's item `i` (items before the
+    /// rest of the sortie map to the reached item).
+    pub fn original_index(&self, i: usize) -> usize {
+        if i >= self.tail_start {
+            self.reached + 1 + (i - self.tail_start)
+        } else {
+            self.reached
+        }
+    }
 }
 
 /// A `.plan` as the vehicle will get it.
@@ -309,6 +336,79 @@ impl Plan {
         })
     }
 
+    /// This sortie resumed after its item `reached` (a NAV item with a position, after the
+    /// takeoff, before the last one): the items before the takeoff, the takeoff, a waypoint at
+    /// `reached`'s position and altitude, the last speed change and (if the pump was on there)
+    /// the last pump command before it, then every item after `reached`. The leg leaving
+    /// `reached` is flown again whole, so nothing between the last reached waypoint and the
+    /// interruption goes unsprayed; the pump stays off from takeoff to the resume point.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] if the plan is not one sortie (exactly one NAV_TAKEOFF) or `reached` is
+    /// not a positioned NAV item between the takeoff and the last such item.
+    pub fn resume_after(&self, reached: usize, path: &Path) -> Result<Resumed> {
+        let takeoffs: Vec<usize> = (0..self.items.len())
+            .filter(|&k| self.items[k].command == CMD_NAV_TAKEOFF)
+            .collect();
+        let [t] = takeoffs[..] else {
+            return Err(plan_err(
+                path,
+                format!(
+                    "resume needs one sortie, the plan has {} takeoffs",
+                    takeoffs.len()
+                ),
+            ));
+        };
+        let last_nav = (0..self.items.len())
+            .rev()
+            .find(|&k| self.items[k].is_nav_with_position());
+        let item = self.items.get(reached);
+        if reached <= t
+            || Some(reached) >= last_nav
+            || !item.is_some_and(MissionItem::is_nav_with_position)
+        {
+            return Err(plan_err(
+                path,
+                format!(
+                    "item {reached} is not a waypoint between the takeoff (item {t}) and the end"
+                ),
+            ));
+        }
+        let before = &self.items[..=reached];
+        let mut items: Vec<MissionItem> = self.items[..=t].to_vec();
+        let at = self.items[reached];
+        items.push(MissionItem {
+            command: CMD_NAV_WAYPOINT,
+            params: [0.0; 4],
+            ..at
+        });
+        if let Some(speed) = before
+            .iter()
+            .rev()
+            .find(|i| i.command == CMD_DO_CHANGE_SPEED)
+        {
+            items.push(*speed);
+        }
+        if self.spray_state_after()[reached]
+            && let Some(on) = before
+                .iter()
+                .rev()
+                .find(|i| i.spray_command() == Some(true))
+        {
+            items.push(*on);
+        }
+        let tail_start = items.len();
+        items.extend_from_slice(&self.items[reached + 1..]);
+        Ok(Resumed {
+            plan: Plan {
+                items,
+                ..self.clone()
+            },
+            reached,
+            tail_start,
+        })
+    }
+
     /// The mission list as uploaded: for ArduPilot the planned home is seq 0 (QGC's convention).
     pub fn mission_items(&self) -> Vec<MissionItem> {
         let mut out = Vec::with_capacity(self.items.len() + 1);
@@ -486,5 +586,129 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("mission.items[0]"), "{err}");
         assert!(Plan::from_json("nope", Path::new("p")).is_err());
+    }
+
+    /// Spray legs of `p` whose start is plan item `r` or later, as (from, to) positions.
+    fn legs_from(p: &Plan, r: usize) -> Vec<SprayLeg> {
+        let (mut on, mut last, mut legs) = (false, None::<(usize, (f64, f64))>, Vec::new());
+        for (k, it) in p.items.iter().enumerate() {
+            if let Some(s) = it.spray_command() {
+                on = s;
+            } else if it.is_nav_with_position() && (it.x != 0 || it.y != 0) {
+                let here = (it.lat(), it.lon());
+                if let Some((from_k, from)) = last
+                    && on
+                    && from_k >= r
+                {
+                    legs.push(SprayLeg { from, to: here });
+                }
+                last = Some((k, here));
+            }
+        }
+        legs
+    }
+
+    /// What every resume must keep: the same spray legs from the reached item on, the pump off
+    /// in transit, the takeoff first, and the tail mapped back to the original items.
+    fn check_resume(p: &Plan, r: usize) {
+        let res = p.resume_after(r, Path::new("x")).unwrap();
+        assert_eq!(res.plan.spray_legs(), legs_from(p, r), "resume after {r}");
+        res.plan.check_pump_off_in_transit(Path::new("x")).unwrap();
+        let t = p
+            .items
+            .iter()
+            .position(|i| i.command == CMD_NAV_TAKEOFF)
+            .unwrap();
+        // Debug text, since a NaN param (QGC's "no yaw") never equals itself.
+        let same = |a: &MissionItem, b: &MissionItem| format!("{a:?}") == format!("{b:?}");
+        assert!((0..=t).all(|k| same(&res.plan.items[k], &p.items[k])));
+        let wp = res.plan.items[t + 1];
+        assert_eq!(
+            (wp.command, wp.x, wp.y, wp.z),
+            (16, p.items[r].x, p.items[r].y, p.items[r].z)
+        );
+        for i in 0..res.plan.items.len() {
+            let o = res.original_index(i);
+            if i >= res.tail_start {
+                assert!(same(&res.plan.items[i], &p.items[o]));
+            } else {
+                assert!(o == r || i <= t);
+            }
+        }
+        assert_eq!(
+            res.original_index(res.plan.items.len() - 1),
+            p.items.len() - 1
+        );
+    }
+
+    #[test]
+    fn a_resumed_sortie_sprays_what_was_left_and_nothing_in_transit() {
+        let p = Plan::from_json(PLAN, Path::new("two_sorties.plan")).unwrap();
+        let s1 = p.sortie(1, Path::new("x")).unwrap();
+        let t = s1
+            .items
+            .iter()
+            .position(|i| i.command == CMD_NAV_TAKEOFF)
+            .unwrap();
+        let last = s1
+            .items
+            .iter()
+            .rposition(MissionItem::is_nav_with_position)
+            .unwrap();
+        let mut resumed = 0;
+        for r in t + 1..last {
+            if s1.items[r].is_nav_with_position() {
+                check_resume(&s1, r);
+                resumed += 1;
+            } else {
+                assert!(s1.resume_after(r, Path::new("x")).is_err(), "item {r}");
+            }
+        }
+        assert!(resumed >= 3);
+        for bad in [0, t, last, last + 1, s1.items.len() + 5] {
+            assert!(s1.resume_after(bad, Path::new("x")).is_err(), "item {bad}");
+        }
+        assert!(
+            p.resume_after(t + 1, Path::new("x")).is_err(),
+            "two sorties"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_sortie_resumes_with_the_same_legs_after_any_waypoint(
+            steps in proptest::collection::vec(0u8..5, 2..40),
+            pick in 0usize..1000,
+        ) {
+            // Takeoff, then waypoints (0–2), pump on (3) or off (4) in any order, then land.
+            let mut items = vec![MissionItem::nav(CMD_NAV_TAKEOFF, 36.87, 139.99, 5.0)];
+            for (k, s) in steps.iter().enumerate() {
+                let lat = 36.87 + k as f64 * 1e-4;
+                items.push(match s {
+                    3 | 4 => MissionItem {
+                        command: 216,
+                        frame: 2,
+                        params: [if *s == 3 { 1.0 } else { 0.0 }, 0.0, 0.0, 0.0],
+                        ..MissionItem::nav(216, 0.0, 0.0, 0.0)
+                    },
+                    _ => MissionItem::nav(16, lat, 139.99 + f64::from(*s) * 1e-4, 3.0),
+                });
+            }
+            items.push(MissionItem { command: 216, frame: 2, params: [0.0; 4], ..MissionItem::nav(216, 0.0, 0.0, 0.0) });
+            items.push(MissionItem::nav(CMD_NAV_LAND, 36.87, 139.99, 0.0));
+            let p = Plan {
+                firmware: Firmware::ArduPilot,
+                home: Some((36.87, 139.99, 300.0)),
+                items,
+                fence_polygons: vec![],
+                fence_circles: vec![],
+                rally: vec![],
+                cruise_speed: None,
+            };
+            let last = p.items.len() - 1;
+            let wps: Vec<usize> = (1..last).filter(|&k| p.items[k].is_nav_with_position()).collect();
+            proptest::prop_assume!(!wps.is_empty());
+            check_resume(&p, wps[pick % wps.len()]);
+        }
     }
 }
