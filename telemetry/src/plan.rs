@@ -336,16 +336,17 @@ impl Plan {
         })
     }
 
-    /// This sortie resumed after its item `reached` (a NAV item with a position, after the
-    /// takeoff, before the last one): the items before the takeoff, the takeoff, a waypoint at
+    /// This sortie resumed after its item `reached` (the last item the vehicle completed; a
+    /// command item counts as its waypoint before it, the last positioned NAV item at or before
+    /// it, which must come after the takeoff and before the last one): the items before the takeoff, the takeoff, a waypoint at
     /// `reached`'s position and altitude, the last speed change and (if the pump was on there)
     /// the last pump command before it, then every item after `reached`. The leg leaving
     /// `reached` is flown again whole, so nothing between the last reached waypoint and the
     /// interruption goes unsprayed; the pump stays off from takeoff to the resume point.
     ///
     /// # Errors
-    /// [`Error::Plan`] if the plan is not one sortie (exactly one NAV_TAKEOFF) or `reached` is
-    /// not a positioned NAV item between the takeoff and the last such item.
+    /// [`Error::Plan`] if the plan is not one sortie (exactly one NAV_TAKEOFF) or no waypoint
+    /// between the takeoff and the last positioned NAV item was reached.
     pub fn resume_after(&self, reached: usize, path: &Path) -> Result<Resumed> {
         let takeoffs: Vec<usize> = (0..self.items.len())
             .filter(|&k| self.items[k].command == CMD_NAV_TAKEOFF)
@@ -362,18 +363,20 @@ impl Plan {
         let last_nav = (0..self.items.len())
             .rev()
             .find(|&k| self.items[k].is_nav_with_position());
-        let item = self.items.get(reached);
-        if reached <= t
-            || Some(reached) >= last_nav
-            || !item.is_some_and(MissionItem::is_nav_with_position)
-        {
-            return Err(plan_err(
-                path,
-                format!(
-                    "item {reached} is not a waypoint between the takeoff (item {t}) and the end"
-                ),
-            ));
-        }
+        let waypoint = (t + 1..self.items.len().min(reached.saturating_add(1)))
+            .rev()
+            .find(|&k| self.items[k].is_nav_with_position());
+        let reached = match waypoint {
+            Some(w) if Some(w) < last_nav => w,
+            _ => {
+                return Err(plan_err(
+                    path,
+                    format!(
+                        "no waypoint between the takeoff (item {t}) and the end was reached by item {reached}"
+                    ),
+                ));
+            }
+        };
         let before = &self.items[..=reached];
         let mut items: Vec<MissionItem> = self.items[..=t].to_vec();
         let at = self.items[reached];
@@ -661,7 +664,15 @@ mod tests {
                 check_resume(&s1, r);
                 resumed += 1;
             } else {
-                assert!(s1.resume_after(r, Path::new("x")).is_err(), "item {r}");
+                // A command item resumes from the waypoint before it, if there is one.
+                let w = (t + 1..r)
+                    .rev()
+                    .find(|&k| s1.items[k].is_nav_with_position());
+                match (w, s1.resume_after(r, Path::new("x"))) {
+                    (Some(w), Ok(res)) => assert_eq!(res.reached, w, "item {r}"),
+                    (None, Err(_)) => {}
+                    (w, res) => panic!("item {r}: waypoint {w:?}, {res:?}"),
+                }
             }
         }
         assert!(resumed >= 3);

@@ -488,6 +488,14 @@ pub enum Msg {
     WindFromStation,
     /// "read at" before a time.
     ReadAt,
+    /// Legend of the resume choice.
+    StartFrom,
+    /// What resuming does.
+    ResumeHint,
+    /// Resume choice, followed by the item number.
+    ResumeFromItem,
+    /// Start-from-the-beginning choice.
+    StartFromBeginning,
     /// Label: height above crop.
     HeightAboveCrop,
     /// Checkbox: neighbours notified.
@@ -1167,6 +1175,19 @@ impl Msg {
                 "The weather station's value was used.",
             ),
             Msg::ReadAt => ("観測時刻", "read at"),
+            Msg::StartFrom => ("開始位置", "Where to start"),
+            Msg::ResumeHint => (
+                "このフライトの前回の飛行は途中で終わりました。再開すると、離陸後ポンプを止めたまま最後に到達した地点へ向かい、そこから残りを散布します。",
+                "The last flight of this sortie ended early. Resuming takes off, flies to the last point reached with the pump off, and sprays the rest from there.",
+            ),
+            Msg::ResumeFromItem => (
+                "中断した地点から再開する — 最後に到達した項目",
+                "Resume where it stopped — last item reached:",
+            ),
+            Msg::StartFromBeginning => (
+                "最初から全部飛行する",
+                "Fly the whole sortie from the start",
+            ),
             Msg::HeightAboveCrop => ("作物上の散布高度 (m)", "Spray height above the crop (m)"),
             Msg::NeighboursNotified => (
                 "周辺住民への周知を済ませました",

@@ -129,6 +129,8 @@ pub struct LaunchRequest {
     pub plan: PlanRow,
     /// The sortie (1-based).
     pub sortie: usize,
+    /// Resume the sortie after this item of it (see `telemetry::Plan::resume_after`).
+    pub resume_after: Option<usize>,
     /// The vehicle.
     pub vehicle: VehicleRow,
 }
@@ -345,11 +347,17 @@ async fn fly(
 ) -> End {
     let id = req.flight_id;
     let path = std::path::Path::new("plan");
-    let plan =
+    let sortie =
         match Plan::from_json(&req.plan.plan_file, path).and_then(|p| p.sortie(req.sortie, path)) {
             Ok(p) => p,
             Err(e) => return End::failed(e),
         };
+    // A resumed flight flies the cut plan; what it reaches is counted in the sortie's items.
+    let (plan, resumed) = match req.resume_after.map(|r| sortie.resume_after(r, path)) {
+        None => (sortie, None),
+        Some(Ok(r)) => (r.plan.clone(), Some(r)),
+        Some(Err(e)) => return End::failed(e),
+    };
     let address = match LinkAddress::parse(&req.vehicle.link_address) {
         Ok(a) => a,
         Err(e) => return End::failed(e),
@@ -441,6 +449,19 @@ async fn fly(
         track: Vec::new(),
     };
     let end = flight.run(cmds).await;
+    let home_items = plan.vehicle_seq(0);
+    let reached = flight.snapshot().0.reached_up_to.and_then(|seq| {
+        let i = usize::from(seq).checked_sub(home_items)?;
+        Some(resumed.as_ref().map_or(i, |r| r.original_index(i)))
+    });
+    let reached = reached.or(req.resume_after);
+    if let Err(e) = state
+        .db
+        .set_plan_item_reached(id, reached.map(|r| r as i64))
+        .await
+    {
+        tracing::error!(message = "Could not store the item reached.", flight = id, error = %e);
+    }
     if end.status != "completed" {
         vehicle.spray_off().await;
     }

@@ -81,6 +81,8 @@ struct LaunchForm {
     neighbours_notified: Option<String>,
     airspace_approval: Option<String>,
     acknowledge: Option<String>,
+    /// `resume` (the default when an interrupted flight can be resumed) or `beginning`.
+    start: Option<String>,
 }
 
 fn number(s: &Option<String>) -> Option<f64> {
@@ -101,6 +103,33 @@ struct Evaluation {
     form: LaunchForm,
     /// When the weather station was read, if its wind was used.
     station_read_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The sortie item an interrupted flight of this sortie reached last, with its number as
+    /// the vehicle counts items, if the sortie can resume from there.
+    resume_offer: Option<(usize, usize)>,
+    /// The item this launch resumes after (the offer, unless the pilot chose the beginning).
+    resume_after: Option<usize>,
+}
+
+/// Where an interrupted flight of `sortie` stopped, if the sortie can resume from there:
+/// (sortie item, the vehicle's number for it).
+async fn resume_offer(
+    state: &AppState,
+    plan: &PlanRow,
+    sortie: usize,
+) -> Result<Option<(usize, usize)>, AppError> {
+    let Some(reached) = state.db.resume_point(plan.id, sortie as i64).await? else {
+        return Ok(None);
+    };
+    let path = std::path::Path::new("plan");
+    let Ok(p) =
+        telemetry::Plan::from_json(&plan.plan_file, path).and_then(|p| p.sortie(sortie, path))
+    else {
+        return Ok(None);
+    };
+    Ok(usize::try_from(reached)
+        .ok()
+        .filter(|&r| p.resume_after(r, path).is_ok())
+        .map(|r| (r, p.vehicle_seq(r))))
 }
 
 async fn evaluate(
@@ -142,6 +171,16 @@ async fn evaluate(
                 AppError::BadInput(format!("sortie: choose a sortie from 1 to {n_sorties}"))
             })?,
     };
+    let resume_offer = resume_offer(state, plan, sortie).await?;
+    let resume_after = match form.start.as_deref() {
+        Some("beginning") => None,
+        None | Some("" | "resume") => resume_offer.map(|(r, _)| r),
+        Some(other) => {
+            return Err(AppError::BadInput(format!(
+                "start: {other:?} is neither resume nor beginning"
+            )));
+        }
+    };
     let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
     let (wind, source, station_read_at) = match number(&form.wind_mps) {
         Some(w) => (Some(w), "entered", None),
@@ -180,6 +219,8 @@ async fn evaluate(
         checks,
         form,
         station_read_at,
+        resume_offer,
+        resume_after,
     })
 }
 
@@ -249,6 +290,22 @@ fn launch_body(
             select #sortie name="sortie" {
                 @for n in 1..=ev.n_sorties {
                     option value=(n) selected[n == ev.sortie] { (n) " / " (ev.n_sorties) }
+                }
+            }
+            @if let Some((_, n)) = ev.resume_offer {
+                fieldset #resume aria-describedby="resume-hint" {
+                    legend { (Msg::StartFrom.text(lang)) }
+                    p.muted #resume-hint { (Msg::ResumeHint.text(lang)) }
+                    label.check for="start-resume" {
+                        input #start-resume type="radio" name="start" value="resume"
+                            checked[ev.resume_after.is_some()] style="width: auto; min-height: 0;";
+                        " " (Msg::ResumeFromItem.text(lang)) " " strong { (n) }
+                    }
+                    label.check for="start-beginning" {
+                        input #start-beginning type="radio" name="start" value="beginning"
+                            checked[ev.resume_after.is_none()] style="width: auto; min-height: 0;";
+                        " " (Msg::StartFromBeginning.text(lang))
+                    }
                 }
             }
             label for="wind_mps" { (Msg::WindMps.text(lang)) }
@@ -389,12 +446,14 @@ async fn launch(
             inputs_json: &inputs,
             checks_json: &checks,
             warnings_acknowledged: acknowledged,
+            resumed_after: ev.resume_after.map(|r| r as i64),
         })
         .await?;
     let req = LaunchRequest {
         flight_id,
         plan: plan.clone(),
         sortie: ev.sortie,
+        resume_after: ev.resume_after,
         vehicle,
     };
     if state.flights.launch(state.clone(), req).is_err() {
@@ -1315,6 +1374,126 @@ mod tests {
         assert!(log[0].fields.takeoff_at.is_some());
         // The vehicle is free again.
         assert!(app.state.flights.flight_of_vehicle(1).is_none());
+        sim.stop().await;
+    });
+
+    both_apps!(an_interrupted_sortie_resumes_where_it_stopped, |app| {
+        let farm = app.farm("resume", "crop").await;
+        let b = app.user("resume", Role::Farmer, Some(farm.id)).await;
+        let (sim, id) = launched_and_started(app, &b, "resume", 10.0).await;
+        watch_events(app, &b.cookies, id, |v| {
+            v["live"]["item"].as_u64().unwrap_or(0) >= 16
+        })
+        .await;
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/abort"),
+                &b.cookies,
+                &[("csrf", &b.csrf)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        let reached = app
+            .state
+            .db
+            .gonogo(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .plan_item_reached;
+        let k = usize::try_from(reached.expect("the item reached is stored")).unwrap();
+        assert!(k >= 14, "reached {k}");
+        // The launch page offers to resume there, chosen by default.
+        let f = app.state.db.flight(id).await.unwrap();
+        let plan_id = f.plan_id.unwrap();
+        let url = format!("/plans/{plan_id}/launch");
+        let page = app.get(&url, &b.cookies).await;
+        assert!(
+            page.body.contains("中断した地点から再開する"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains(r#"id="start-resume" type="radio" name="start" value="resume" checked"#),
+            "{}",
+            page.body
+        );
+        // The resumed flight uploads the cut mission and flies the rest to the end.
+        let vid = app
+            .state
+            .db
+            .flight_vehicle(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .to_string();
+        let r = app
+            .post_form(&url, &b.cookies, &launch_form(&b, &vid, "0.5"))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id2: i64 = r.headers["location"]
+            .to_str()
+            .unwrap()
+            .split('/')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        watch_events(app, &b.cookies, id2, |v| v["live"]["phase"] == "verified").await;
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let path = std::path::Path::new("plan");
+        let sortie = telemetry::Plan::from_json(&plan.plan_file, path)
+            .unwrap()
+            .sortie(1, path)
+            .unwrap();
+        let cut = sortie.resume_after(k, path).unwrap();
+        assert!(sortie.items[cut.reached].is_nav_with_position());
+        assert_eq!(
+            sim.snapshot().list_lengths[0],
+            cut.plan.mission_items().len()
+        );
+        assert!(cut.plan.items.len() < sortie.items.len());
+        assert_eq!(
+            app.state
+                .db
+                .gonogo(id2)
+                .await
+                .unwrap()
+                .unwrap()
+                .resumed_after,
+            Some(k as i64)
+        );
+        let r = app
+            .post_form(
+                &format!("/flights/{id2}/start"),
+                &b.cookies,
+                &[("csrf", &b.csrf), ("confirm", "on")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let end = watch_events(app, &b.cookies, id2, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(end["live"]["ended_status"], "completed", "{end}");
+        let last = sortie
+            .items
+            .iter()
+            .rposition(|i| i.is_nav_with_position())
+            .unwrap();
+        let g2 = app.state.db.gonogo(id2).await.unwrap().unwrap();
+        assert!(
+            g2.plan_item_reached >= Some(last as i64 - 1),
+            "{g2:?}, last {last}"
+        );
+        // Finished: nothing to resume any more; a bad choice is refused.
+        let page = app.get(&url, &b.cookies).await;
+        assert!(!page.body.contains("start-resume"));
+        let mut form = launch_form(&b, &vid, "0.5");
+        form.push(("start", "middle"));
+        assert_eq!(
+            app.post_form(&url, &b.cookies, &form).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         sim.stop().await;
     });
 

@@ -97,6 +97,10 @@ pub struct GoNoGoRecord {
     pub warnings_acknowledged: bool,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+    /// The sortie item this flight resumed after, if it resumed an interrupted one.
+    pub resumed_after: Option<i64>,
+    /// The last sortie item the flight reached (sortie numbering, 0-based), once it ended.
+    pub plan_item_reached: Option<i64>,
 }
 
 /// A flight launched from the web, before it flies.
@@ -120,6 +124,8 @@ pub struct NewLaunch<'a> {
     pub checks_json: &'a str,
     /// Warnings acknowledged.
     pub warnings_acknowledged: bool,
+    /// The sortie item it resumes after, when it resumes an interrupted flight.
+    pub resumed_after: Option<i64>,
 }
 
 /// The columns of [`VehicleRow`].
@@ -243,10 +249,10 @@ impl Db {
                 .map_err(|e| StorageError::conflict("flight", e))?;
             sqlx::query(
                 "INSERT INTO flight_gonogo (flight_id, pilot_user_id, sortie, inputs_json, \
-                 checks_json, warnings_acknowledged, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                 checks_json, warnings_acknowledged, created_at, resumed_after) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(id).bind(l.pilot_user_id).bind(l.sortie).bind(l.inputs_json)
-                .bind(l.checks_json).bind(l.warnings_acknowledged).bind(now)
+                .bind(l.checks_json).bind(l.warnings_acknowledged).bind(now).bind(l.resumed_after)
                 .execute(&mut *tx).await
                 .map_err(|e| StorageError::conflict("go/no-go", e))?;
             tx.commit().await?;
@@ -261,8 +267,45 @@ impl Db {
     pub async fn gonogo(&self, flight_id: i64) -> Result<Option<GoNoGoRecord>, StorageError> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, GoNoGoRecord>(
             "SELECT flight_id, pilot_user_id, sortie, inputs_json, checks_json, \
-             warnings_acknowledged, created_at FROM flight_gonogo WHERE flight_id = $1")
+             warnings_acknowledged, created_at, resumed_after, plan_item_reached \
+             FROM flight_gonogo WHERE flight_id = $1")
             .bind(flight_id).fetch_optional(pool).await?))
+    }
+
+    /// Records the last sortie item a launched flight reached.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn set_plan_item_reached(
+        &self,
+        flight_id: i64,
+        item: Option<i64>,
+    ) -> Result<(), StorageError> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE flight_gonogo SET plan_item_reached = $2 WHERE flight_id = $1")
+            .bind(flight_id).bind(item).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Where to resume sortie `sortie` of a plan: the last item reached by its newest launched
+    /// flight, if that flight was aborted or failed on the way.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn resume_point(
+        &self,
+        plan_id: i64,
+        sortie: i64,
+    ) -> Result<Option<i64>, StorageError> {
+        let newest: Option<(String, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT f.status, g.plan_item_reached FROM flights f \
+             JOIN flight_gonogo g ON g.flight_id = f.id \
+             WHERE f.plan_id = $1 AND g.sortie = $2 ORDER BY f.id DESC LIMIT 1")
+            .bind(plan_id).bind(sortie).fetch_optional(pool).await?);
+        Ok(match newest {
+            Some((status, reached)) if matches!(status.as_str(), "aborted" | "failed") => reached,
+            _ => None,
+        })
     }
 
     /// Sets a flight's status.
@@ -477,6 +520,7 @@ mod tests {
             inputs_json: r#"{"wind_mps":1.0}"#,
             checks_json: "[]",
             warnings_acknowledged: true,
+            resumed_after: None,
         };
         let flight = db.create_launch(&launch).await.unwrap();
         assert_eq!(db.flight(flight).await.unwrap().status, "uploading");
@@ -535,5 +579,36 @@ mod tests {
         assert_eq!(db.fail_orphaned_flights().await.unwrap(), 1);
         assert_eq!(db.flight(orphan).await.unwrap().status, "failed");
         assert_eq!(db.flight(flight).await.unwrap().status, "completed");
+        // Resume: only the newest flight of the sortie counts, and only if it was interrupted.
+        assert_eq!(
+            db.resume_point(plan, 1).await.unwrap(),
+            None,
+            "reached unknown"
+        );
+        db.set_plan_item_reached(orphan, Some(7)).await.unwrap();
+        assert_eq!(db.resume_point(plan, 1).await.unwrap(), Some(7));
+        assert_eq!(
+            db.resume_point(plan, 2).await.unwrap(),
+            None,
+            "another sortie"
+        );
+        let resumed = db
+            .create_launch(&NewLaunch {
+                resumed_after: Some(7),
+                ..launch
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            db.gonogo(resumed).await.unwrap().unwrap().resumed_after,
+            Some(7)
+        );
+        db.set_plan_item_reached(resumed, Some(12)).await.unwrap();
+        db.set_flight_status(resumed, "completed").await.unwrap();
+        assert_eq!(
+            db.resume_point(plan, 1).await.unwrap(),
+            None,
+            "the sortie was finished"
+        );
     });
 }
