@@ -329,12 +329,28 @@ async fn set_status(state: &AppState, id: i64, status: &str) {
     }
 }
 
+/// The pump state: as the vehicle's servo output shows it, else as the mission commands it at
+/// the current item (`spray_after` per plan item, `first_item` the vehicle's number of item 0);
+/// off while disarmed.
+fn pump_state(s: &VehicleState, spray_after: &[bool], first_item: usize) -> Option<bool> {
+    let commanded = s
+        .current_item
+        .map(usize::from)
+        .and_then(|c| c.checked_sub(first_item))
+        .and_then(|i| spray_after.get(i).copied());
+    s.sprayer_on
+        .or(if s.armed { commanded } else { Some(false) })
+}
+
 /// Shared view of the vehicle filled by the frame subscriber.
 #[derive(Default)]
 struct Seen {
     state: VehicleState,
     messages: Vec<String>,
     message_count: usize,
+    /// Every position received while armed, with the pump state then: the live coverage is
+    /// computed from the same positions as the record's (the `.tlog`), not from samples.
+    track: Vec<TrackPoint>,
 }
 
 async fn fly(
@@ -397,6 +413,8 @@ async fn fly(
     }));
     let subscriber = {
         let seen = seen.clone();
+        let spray_after = plan.spray_state_after();
+        let first_item = plan.vehicle_seq(0) + 1;
         let mut rx = link.port().subscribe();
         tokio::spawn(async move {
             loop {
@@ -404,6 +422,19 @@ async fn fly(
                     Ok(f) => {
                         let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
                         let applied = s.state.apply(&f.header, &f.msg);
+                        if applied
+                            && matches!(f.msg, telemetry::Msg::GLOBAL_POSITION_INT(_))
+                            && s.state.armed
+                            && let (Some(lat), Some(lon)) = (s.state.lat, s.state.lon)
+                        {
+                            let spraying = pump_state(&s.state, &spray_after, first_item);
+                            s.track.push(TrackPoint {
+                                time_us: telemetry::now_us(),
+                                lat,
+                                lon,
+                                spraying: spraying.unwrap_or(false),
+                            });
+                        }
                         if applied && matches!(f.msg, telemetry::Msg::STATUSTEXT(_)) {
                             let text = s
                                 .state
@@ -446,7 +477,6 @@ async fn fly(
         live,
         timing,
         swath_m: swath_of(&req.plan),
-        track: Vec::new(),
     };
     let end = flight.run(cmds).await;
     let home_items = plan.vehicle_seq(0);
@@ -489,10 +519,15 @@ struct Flight<'a> {
     live: &'a watch::Sender<Live>,
     timing: &'a FlightTiming,
     swath_m: f64,
-    track: Vec<TrackPoint>,
 }
 
 impl Flight<'_> {
+    /// The positions received while armed so far.
+    fn track(&self) -> Vec<TrackPoint> {
+        let s = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        s.track.clone()
+    }
+
     fn snapshot(&self) -> (VehicleState, Vec<String>, usize) {
         let s = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         (s.state.clone(), s.messages.clone(), s.message_count)
@@ -507,23 +542,11 @@ impl Flight<'_> {
             (Some(lat), Some(lon), Some(c)) => Some(distance_to_go(&self.items, c, (lat, lon))),
             _ => None,
         };
-        let commanded = cur
-            .map(usize::from)
-            .and_then(|c| c.checked_sub(self.plan.vehicle_seq(0) + 1))
-            .and_then(|i| self.plan.spray_state_after().get(i).copied());
-        let spray = s
-            .sprayer_on
-            .or(if s.armed { commanded } else { Some(false) });
-        if s.armed
-            && let (Some(lat), Some(lon)) = (s.lat, s.lon)
-        {
-            self.track.push(TrackPoint {
-                time_us: telemetry::now_us(),
-                lat,
-                lon,
-                spraying: spray.unwrap_or(false),
-            });
-        }
+        let spray = pump_state(
+            &s,
+            &self.plan.spray_state_after(),
+            self.plan.vehicle_seq(0) + 1,
+        );
         let link_ok = self.link.check_alive(self.timing.link_timeout).is_ok();
         self.live.send_modify(|l| {
             l.phase = phase;
@@ -552,10 +575,10 @@ impl Flight<'_> {
     }
 
     async fn coverage(&self) {
-        if self.track.len() < 2 {
+        let track = self.track();
+        if track.len() < 2 {
             return;
         }
-        let track = self.track.clone();
         let legs = self.plan.spray_legs();
         let swath = self.swath_m;
         let c = tokio::task::spawn_blocking(move || telemetry::coverage(&track, &legs, swath))
