@@ -20,11 +20,13 @@ pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable; PostgreSQL
 log "Python peers (../shared)"
 bash scripts/setup-peers.sh
 
-log "Chromium, Japanese fonts, socat (serial RTU test) and the browser-test packages"
+log "Chromium, Japanese fonts (Gothic, Mincho), socat (serial RTU test) and the browser-test packages"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 [ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
+# Mincho: the A4 print layout of the spray records and logbook sets its text in it.
+[ -e /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ] || need+=(fonts-ipaexfont-mincho)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

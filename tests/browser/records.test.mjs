@@ -84,6 +84,8 @@ test('a farmer records a flight, edits and signs its record and logbook, prints 
   assert.ok(await page.getByRole('cell', { name: 'スタークル粒剤' }).isVisible());
   const pdf = await page.pdf({ format: 'A4', path: join(artifacts, 'record-print.pdf') });
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+  // The record's text is set in Mincho (the font the print stylesheet asks for is installed).
+  assert.ok(pdf.includes('IPAexMincho'), 'the PDF embeds IPAexMincho');
   await page.emulateMedia({ media: 'screen' });
 
   // The logbook draft: takeoff and landing from the .tlog, notes editable, then signed.

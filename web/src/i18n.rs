@@ -496,6 +496,8 @@ pub enum Msg {
     ResumeFromItem,
     /// Start-from-the-beginning choice.
     StartFromBeginning,
+    /// Row of a flight record: the item a resumed flight started after.
+    ResumedAfter,
     /// Label: height above crop.
     HeightAboveCrop,
     /// Checkbox: neighbours notified.
@@ -1187,6 +1189,10 @@ impl Msg {
             Msg::StartFromBeginning => (
                 "最初から全部飛行する",
                 "Fly the whole sortie from the start",
+            ),
+            Msg::ResumedAfter => (
+                "中断した飛行の再開（最後に到達していた項目）",
+                "Resumed an interrupted flight (last item it had reached)",
             ),
             Msg::HeightAboveCrop => ("作物上の散布高度 (m)", "Spray height above the crop (m)"),
             Msg::NeighboursNotified => (

@@ -104,14 +104,14 @@ struct Evaluation {
     /// When the weather station was read, if its wind was used.
     station_read_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The sortie item an interrupted flight of this sortie reached last, with its number as
-    /// the vehicle counts items, if the sortie can resume from there.
+    /// people count (from 1), if the sortie can resume from there.
     resume_offer: Option<(usize, usize)>,
     /// The item this launch resumes after (the offer, unless the pilot chose the beginning).
     resume_after: Option<usize>,
 }
 
 /// Where an interrupted flight of `sortie` stopped, if the sortie can resume from there:
-/// (sortie item, the vehicle's number for it).
+/// (sortie item, its number counted from 1).
 async fn resume_offer(
     state: &AppState,
     plan: &PlanRow,
@@ -129,7 +129,7 @@ async fn resume_offer(
     Ok(usize::try_from(reached)
         .ok()
         .filter(|&r| p.resume_after(r, path).is_ok())
-        .map(|r| (r, p.vehicle_seq(r))))
+        .map(|r| (r, r + 1)))
 }
 
 async fn evaluate(
@@ -787,6 +787,9 @@ pub(crate) fn gonogo_section(lang: Lang, rec: &GoNoGoRecord) -> Markup {
                 tr { th scope="row" { (Msg::WindMps.text(lang)) } td.num { (num(&i["wind_mps"])) } }
                 tr { th scope="row" { (Msg::HeightAboveCrop.text(lang)) } td.num { (num(&i["height_above_crop_m"])) } }
                 tr { th scope="row" { (Msg::WarningsAcknowledged.text(lang)) } td { (if rec.warnings_acknowledged { Msg::Yes } else { Msg::No }.text(lang)) } }
+                @if let Some(r) = rec.resumed_after {
+                    tr { th scope="row" { (Msg::ResumedAfter.text(lang)) } td.num { (r + 1) } }
+                }
             } }
             (checklist_table(lang, &checks))
         }
@@ -1485,6 +1488,12 @@ mod tests {
         assert!(
             g2.plan_item_reached >= Some(last as i64 - 1),
             "{g2:?}, last {last}"
+        );
+        let record = app.get(&format!("/flights/{id2}"), &b.cookies).await;
+        assert!(
+            record.body.contains("中断した飛行の再開"),
+            "{}",
+            record.body
         );
         // Finished: nothing to resume any more; a bad choice is refused.
         let page = app.get(&url, &b.cookies).await;
