@@ -1,6 +1,7 @@
 // Browser tests of flights launched from the web, on `agriops demo` (its simulated spray drone is
 // registered as the demo farm's vehicle): the launch page with the go/no-go checklist, the live
-// page following the flight over SSE, the abort, and the flight record page; axe-core on every
+// page following the flight over SSE, the abort, the flight record page and the offer to resume
+// the interrupted sortie; axe-core on every
 // page and screenshots at phone and desktop widths (tests/artifacts/flights-*).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,5 +101,14 @@ test('launch with the go/no-go, follow it live, abort, and read the record', asy
   await assert.doesNotReject(page.getByRole('heading', { name: '記録された飛行前チェック' }).waitFor());
   await axeCheck(page, 'flight record');
   await shots(page, 'flights-record');
+
+  // The sortie was cut short while spraying: the launch page offers to resume it, by default.
+  await page.goto(`${base}/plans/1/launch`);
+  const group = page.getByRole('group', { name: '開始位置' });
+  await assert.doesNotReject(group.waitFor());
+  assert.ok(await group.getByRole('radio', { name: /中断した地点から再開する/ }).isChecked());
+  assert.ok(!(await group.getByRole('radio', { name: '最初から全部飛行する' }).isChecked()));
+  await axeCheck(page, 'launch with resume');
+  await shots(page, 'flights-launch-resume');
   await page.close();
 });
