@@ -86,6 +86,16 @@ fn placeholders(rows: usize, cols: usize) -> String {
         .join(",")
 }
 
+/// Runs `$body` with `$pool` the pool of whichever backend `$db` is.
+macro_rules! on_each {
+    ($db:expr, $pool:ident => $body:block) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Runs `$body` with `$tx` a transaction on whichever backend `$db` is.
 macro_rules! in_tx {
     ($db:expr, $tx:ident => $body:block) => {
@@ -208,48 +218,30 @@ async fn generate_events(db: &Db, parlors: &[i64], per_parlor: i64, slots: i64) 
     let t0 = year_start();
     let bar = indicatif::ProgressBar::new(parlors.len() as u64);
     for (pi, parlor) in parlors.iter().enumerate() {
-        match db {
-            Db::Sqlite(pool) => {
-                let sql = format!(
-                    "INSERT INTO milking_events (parlor_id, dedupe_key, t, bail, epoch, seq, cow_id, \
-                     yield_kg, high_conductivity, missed_before) \
-                     WITH RECURSIVE s(e) AS (SELECT 0 UNION ALL SELECT e + 1 FROM s WHERE e + 1 < $3) \
-                     SELECT $1, printf('%04d/%09d', $2, e), \
-                     strftime('%Y-%m-%dT%H:%M:%S', $6 + {secs}, 'unixepoch') || '+00:00', \
-                     e % 60 + 1, 0, e, 1000 + e % 60 + 1, 8.0 + (e % 17) * 0.5, 0, 0 FROM s"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(parlor)
-                    .bind(pi as i64)
-                    .bind(per_parlor)
-                    .bind(spacing)
-                    .bind(slots)
-                    .bind(t0.timestamp())
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-            Db::Postgres(pool) => {
-                let sql = format!(
-                    "INSERT INTO milking_events (parlor_id, dedupe_key, t, bail, epoch, seq, cow_id, \
-                     yield_kg, high_conductivity, missed_before) \
-                     SELECT $1, lpad($2::text, 4, '0') || '/' || lpad(e::text, 9, '0'), \
-                     to_timestamp($6 + {secs}), \
-                     e % 60 + 1, 0, e, 1000 + e % 60 + 1, 8.0 + (e % 17) * 0.5, false, 0 \
-                     FROM generate_series(0::bigint, $3 - 1) AS e"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(parlor)
-                    .bind(pi as i64)
-                    .bind(per_parlor)
-                    .bind(spacing)
-                    .bind(slots)
-                    .bind(t0.timestamp())
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-        }
+        let sql = match db {
+            Db::Sqlite(_) => format!(
+                "INSERT INTO milking_events (parlor_id, dedupe_key, t, bail, epoch, seq, cow_id, \
+                 yield_kg, high_conductivity, missed_before) \
+                 WITH RECURSIVE s(e) AS (SELECT 0 UNION ALL SELECT e + 1 FROM s WHERE e + 1 < $3) \
+                 SELECT $1, printf('%04d/%09d', $2, e), \
+                 strftime('%Y-%m-%dT%H:%M:%S', $6 + {secs}, 'unixepoch') || '+00:00', \
+                 e % 60 + 1, 0, e, 1000 + e % 60 + 1, 8.0 + (e % 17) * 0.5, 0, 0 FROM s"
+            ),
+            Db::Postgres(_) => format!(
+                "INSERT INTO milking_events (parlor_id, dedupe_key, t, bail, epoch, seq, cow_id, \
+                 yield_kg, high_conductivity, missed_before) \
+                 SELECT $1, lpad($2::text, 4, '0') || '/' || lpad(e::text, 9, '0'), \
+                 to_timestamp($6 + {secs}), \
+                 e % 60 + 1, 0, e, 1000 + e % 60 + 1, 8.0 + (e % 17) * 0.5, false, 0 \
+                 FROM generate_series(0::bigint, $3 - 1) AS e"
+            ),
+        };
+        on_each!(db, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(parlor).bind(pi as i64).bind(per_parlor).bind(spacing).bind(slots)
+                .bind(t0.timestamp())
+                .execute(pool).await.unwrap();
+        });
         bar.inc(1);
     }
     bar.finish();
@@ -357,6 +349,27 @@ async fn raw_insert(db: &Db, token: i64, parlor: i64, b: &IngestBatch) {
     });
 }
 
+/// The one integer `sql` answers with `$1` = `from`, `$2` = `to`.
+async fn scalar_between(db: &Db, sql: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    match db {
+        Db::Sqlite(p) => {
+            sqlx::query_scalar(sql)
+                .bind(from)
+                .bind(to)
+                .fetch_one(p)
+                .await
+        }
+        Db::Postgres(p) => {
+            sqlx::query_scalar(sql)
+                .bind(from)
+                .bind(to)
+                .fetch_one(p)
+                .await
+        }
+    }
+    .unwrap()
+}
+
 fn pct(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
@@ -405,36 +418,10 @@ async fn main() {
     let count = "SELECT COUNT(*) FROM milking_events WHERE t >= $1 AND t < $2";
     let rolled = "SELECT CAST(SUM(milkings) AS BIGINT) FROM parlor_month_rollups \
                   WHERE month_start >= $1 AND month_start < $2";
-    let (events, rolled): (i64, i64) = match &db {
-        Db::Sqlite(p) => (
-            sqlx::query_scalar(count)
-                .bind(from)
-                .bind(to)
-                .fetch_one(p)
-                .await
-                .unwrap(),
-            sqlx::query_scalar(rolled)
-                .bind(from)
-                .bind(to)
-                .fetch_one(p)
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(p) => (
-            sqlx::query_scalar(count)
-                .bind(from)
-                .bind(to)
-                .fetch_one(p)
-                .await
-                .unwrap(),
-            sqlx::query_scalar(rolled)
-                .bind(from)
-                .bind(to)
-                .fetch_one(p)
-                .await
-                .unwrap(),
-        ),
-    };
+    let (events, rolled) = (
+        scalar_between(&db, count, from, to).await,
+        scalar_between(&db, rolled, from, to).await,
+    );
     assert_eq!(
         events, rolled,
         "roll-ups disagree with the raw milking events"

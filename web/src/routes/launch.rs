@@ -1195,39 +1195,18 @@ mod tests {
             })
             .await;
             // Pause: pump off and hold; resume continues the mission.
-            let r = app
-                .post_form(
-                    &format!("/flights/{id}/pause"),
-                    &b.cookies,
-                    &[("csrf", &b.csrf)],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER);
+            assert_eq!(command(app, &b, id, "pause").await, StatusCode::SEE_OTHER);
             let v = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "paused").await;
             assert_eq!(v["live"]["spray"], false, "{v}");
             assert!(!sim.snapshot().pump_on, "pump off while paused");
             assert_eq!(app.state.db.flight(id).await.unwrap().status, "paused");
-            let r = app
-                .post_form(
-                    &format!("/flights/{id}/resume"),
-                    &b.cookies,
-                    &[("csrf", &b.csrf)],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER);
+            assert_eq!(command(app, &b, id, "resume").await, StatusCode::SEE_OTHER);
             watch_events(app, &b.cookies, id, |v| {
                 v["live"]["phase"] == "flying" && v["live"]["mode"] == "AUTO"
             })
             .await;
             // Abort: pump off at once, back to launch, landed.
-            let r = app
-                .post_form(
-                    &format!("/flights/{id}/abort"),
-                    &b.cookies,
-                    &[("csrf", &b.csrf)],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER);
+            assert_eq!(command(app, &b, id, "abort").await, StatusCode::SEE_OTHER);
             let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
             while sim.snapshot().pump_on {
                 assert!(
@@ -1264,17 +1243,45 @@ mod tests {
             assert_eq!(api[0]["id"], id);
             assert_eq!(api[0]["status"], "aborted");
             // Commands to an ended flight are refused.
-            let r = app
-                .post_form(
-                    &format!("/flights/{id}/pause"),
-                    &b.cookies,
-                    &[("csrf", &b.csrf)],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CONFLICT);
+            assert_eq!(command(app, &b, id, "pause").await, StatusCode::CONFLICT);
             sim.stop().await;
         }
     );
+
+    /// Sends the pilot's command `cmd` (pause, resume, rtl, abort) to flight `id`; returns the
+    /// answer's status.
+    async fn command(app: &TestApp, b: &Browser, id: i64, cmd: &str) -> StatusCode {
+        app.post_form(
+            &format!("/flights/{id}/{cmd}"),
+            &b.cookies,
+            &[("csrf", &b.csrf)],
+        )
+        .await
+        .status
+    }
+
+    /// Launches sortie 1 of `plan_id` on vehicle `vid` through the launch page (calm wind) and
+    /// waits until the mission is uploaded and verified; returns the flight id.
+    async fn launch_verified(app: &TestApp, b: &Browser, plan_id: i64, vid: &str) -> i64 {
+        let r = app
+            .post_form(
+                &format!("/plans/{plan_id}/launch"),
+                &b.cookies,
+                &launch_form(b, vid, "0.5"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id: i64 = r.headers["location"]
+            .to_str()
+            .unwrap()
+            .split('/')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "verified").await;
+        id
+    }
 
     /// Launches sortie 1 on a fresh SimDrone through the pages and starts it; returns the sim
     /// and the flight id.
@@ -1300,23 +1307,7 @@ mod tests {
             .unwrap();
         let link = format!("udpout:{}", sim.local_addr().unwrap());
         let vid = vehicle_and_pilot(app, b, who, &link).await.to_string();
-        let r = app
-            .post_form(
-                &format!("/plans/{plan_id}/launch"),
-                &b.cookies,
-                &launch_form(b, &vid, "0.5"),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let id: i64 = r.headers["location"]
-            .to_str()
-            .unwrap()
-            .split('/')
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap();
-        watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "verified").await;
+        let id = launch_verified(app, b, plan_id, &vid).await;
         let r = app
             .post_form(
                 &format!("/flights/{id}/start"),
@@ -1389,14 +1380,7 @@ mod tests {
             v["live"]["item"].as_u64().unwrap_or(0) >= 16
         })
         .await;
-        let r = app
-            .post_form(
-                &format!("/flights/{id}/abort"),
-                &b.cookies,
-                &[("csrf", &b.csrf)],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(command(app, &b, id, "abort").await, StatusCode::SEE_OTHER);
         watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
         let reached = app
             .state
@@ -1433,19 +1417,7 @@ mod tests {
             .unwrap()
             .unwrap()
             .to_string();
-        let r = app
-            .post_form(&url, &b.cookies, &launch_form(&b, &vid, "0.5"))
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let id2: i64 = r.headers["location"]
-            .to_str()
-            .unwrap()
-            .split('/')
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap();
-        watch_events(app, &b.cookies, id2, |v| v["live"]["phase"] == "verified").await;
+        let id2 = launch_verified(app, &b, plan_id, &vid).await;
         let plan = app.state.db.plan(plan_id).await.unwrap();
         let path = std::path::Path::new("plan");
         let sortie = telemetry::Plan::from_json(&plan.plan_file, path)
