@@ -35,7 +35,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let db = args.db.open().await?;
             match args.action {
                 Action::Rebuild => {
-                    let s = db.rebuild_rollups().await.context("rebuilding roll-ups")?;
+                    // Minutes on a city's year of data: show the stage and the time so far.
+                    let bar = indicatif::ProgressBar::new_spinner().with_style(
+                        indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+                            .context("progress style")?,
+                    );
+                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+                    let s = db
+                        .rebuild_rollups_reporting(|stage| bar.set_message(stage))
+                        .await
+                        .context("rebuilding roll-ups")?;
+                    bar.finish_and_clear();
                     println!(
                         "rebuilt: {} hour/day parlor rows, {} month parlor rows, {} spray rows ({} flights given facts)",
                         s.parlor_rows, s.month_rows, s.spray_rows, s.facts_added

@@ -358,6 +358,17 @@ impl Db {
     /// # Errors
     /// The database failed (the old roll-ups stay then).
     pub async fn rebuild_rollups(&self) -> Result<RebuildStats, StorageError> {
+        self.rebuild_rollups_reporting(|_| {}).await
+    }
+
+    /// [`Db::rebuild_rollups`], telling `stage` what it starts on (for a progress display).
+    ///
+    /// # Errors
+    /// As [`Db::rebuild_rollups`].
+    pub async fn rebuild_rollups_reporting(
+        &self,
+        stage: impl Fn(&'static str) + Send + Sync,
+    ) -> Result<RebuildStats, StorageError> {
         // Hour number since the epoch of a timestamp column, per backend.
         let hour = |col: &str| match self {
             Db::Sqlite(_) => format!("(unixepoch({col}) / 3600)"),
@@ -380,11 +391,13 @@ impl Db {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut hours: HashMap<(i64, i64), Sums> = HashMap::new();
+            stage("counting milking events per parlor and hour");
             let milk: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(milk_sql))
                 .fetch_all(&mut *tx).await?;
             for (p, h, n) in milk {
                 hours.entry((p, h)).or_default().milkings += n;
             }
+            stage("summing KPI intervals per parlor and hour");
             let ints: Vec<IntervalHour> =
                 sqlx::query_as(sqlx::AssertSqlSafe(int_sql)).fetch_all(&mut *tx).await?;
             for (p, h, cows, kg, online, kick, stops, alerts) in ints {
@@ -393,6 +406,7 @@ impl Db {
                     ..Sums::default()
                 });
             }
+            stage("reading sessions and offline gaps");
             let sessions: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sess_sql))
                 .fetch_all(&mut *tx).await?;
             for key in sessions {
@@ -414,6 +428,7 @@ impl Db {
                 buckets.entry((*p, "day", jst_day_start(at))).or_default().add(s);
                 months.entry((*p, jst_month_start(at))).or_default().add(s);
             }
+            stage("writing hour, day and month parlor roll-ups");
             sqlx::query("DELETE FROM parlor_rollups").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM parlor_month_rollups").execute(&mut *tx).await?;
             let rows: Vec<_> = buckets.into_iter().collect();
@@ -440,6 +455,7 @@ impl Db {
                 }
                 stats.month_rows += q.execute(&mut *tx).await?.rows_affected();
             }
+            stage("flight facts and spray roll-ups");
             // Flights recorded before facts existed get one (pesticide not recorded).
             let missing: Vec<FactlessFlight> =
                 sqlx::query_as(
@@ -464,6 +480,7 @@ impl Db {
                  COUNT(*), SUM(area_m2), SUM(litres) FROM flight_facts \
                  GROUP BY farm_id, month_start, {KEY_SQL}")))
                 .execute(&mut *tx).await?.rows_affected();
+            stage("committing");
             tx.commit().await?;
         });
         Ok(stats)
@@ -892,8 +909,15 @@ mod tests {
         })
         .await
         .unwrap();
-        let stats = db.rebuild_rollups().await.unwrap();
+        let stages = std::sync::Mutex::new(Vec::new());
+        let stats = db
+            .rebuild_rollups_reporting(|s| stages.lock().unwrap().push(s))
+            .await
+            .unwrap();
         assert_eq!(stats.facts_added, 1);
+        let stages = stages.into_inner().unwrap();
+        assert_eq!(stages.len(), 6, "{stages:?}");
+        assert_eq!(stages.last(), Some(&"committing"));
         let fm = db.farm_months(from, to).await.unwrap();
         assert_eq!(fm[0].flights, 4);
         assert!(close(fm[0].area_m2, want.area_m2 + 800.0));
