@@ -1,5 +1,5 @@
-//! A simulated ArduPilot-Copter-like spray multicopter: the vehicle side of the mission protocol
-//! (mission, fence, rally), COMMAND_LONG/COMMAND_INT with COMMAND_ACK, modes, and a kinematic
+//! A simulated ArduPilot-Copter-like (or, with [`SimConfig::firmware`], PX4-like) spray
+//! multicopter: the vehicle side of the mission protocol (mission, fence, rally), COMMAND_LONG/COMMAND_INT with COMMAND_ACK, modes, and a kinematic
 //! flight model that flies the mission in AUTO with the pump on the spray legs, reporting the
 //! usual telemetry streams.
 //!
@@ -31,7 +31,7 @@ use crate::mission_protocol::items::{
     CMD_DO_SET_ACTUATOR, CMD_DO_SET_SERVO, CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL,
     CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem, MissionKind,
 };
-use crate::modes::{Firmware, mode_name};
+use crate::modes::{Firmware, mode_code, mode_name};
 use crate::vehicle_state::SprayerOutput;
 
 /// MAV_CMD_DO_CHANGE_SPEED.
@@ -61,6 +61,17 @@ const MODE_LOITER: u32 = 5;
 const MODE_RTL: u32 = 6;
 const MODE_LAND: u32 = 9;
 const MODE_BRAKE: u32 = 17;
+
+/// The simulator's modes (Copter numbers) as PX4 names them.
+const PX4_NAMES: &[(u32, &str)] = &[
+    (MODE_STABILIZE, "STABILIZED"),
+    (MODE_AUTO, "MISSION"),
+    (MODE_GUIDED, "OFFBOARD"),
+    (MODE_LOITER, "POSCTL"),
+    (MODE_RTL, "RTL"),
+    (MODE_LAND, "LAND"),
+    (MODE_BRAKE, "HOLD"),
+];
 
 /// How the simulated drone is built and where it stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +112,9 @@ pub struct SimConfig {
     pub battery_cells: u8,
     /// A pre-arm check that fails: arming is refused with `PreArm: <text>`.
     pub prearm_failure: Option<String>,
+    /// Which autopilot it acts as: ArduPilot (home at mission seq 0, Copter mode numbers) or
+    /// PX4 (the mission starts at seq 0, PX4's main/sub mode encoding).
+    pub firmware: Firmware,
 }
 
 impl SimConfig {
@@ -125,6 +139,7 @@ impl SimConfig {
             armed_current_a: 40.0,
             battery_cells: 6,
             prearm_failure: None,
+            firmware: Firmware::ArduPilot,
         }
     }
 
@@ -564,7 +579,7 @@ impl Sim {
             ground_speed_m_s: self.ground_speed,
             armed: self.armed,
             landed: self.landed,
-            mode: mode_name(Firmware::ArduPilot, self.mode),
+            mode: mode_name(self.cfg.firmware, self.wire_mode()),
             pump_on: self.pump_on,
             battery_pct: self.battery_pct(),
             current_seq: self.current,
@@ -596,9 +611,12 @@ impl Sim {
             base_mode |= MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED;
         }
         self.send(Msg::HEARTBEAT(apm::HEARTBEAT_DATA {
-            custom_mode: self.mode,
+            custom_mode: self.wire_mode(),
             mavtype: MavType::MAV_TYPE_QUADROTOR,
-            autopilot: MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA,
+            autopilot: match self.cfg.firmware {
+                Firmware::ArduPilot => MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA,
+                Firmware::Px4 => MavAutopilot::MAV_AUTOPILOT_PX4,
+            },
             base_mode,
             system_status: if self.armed {
                 MavState::MAV_STATE_ACTIVE
@@ -676,7 +694,9 @@ impl Sim {
                 self.set_current(s.seq);
             }
             Msg::SET_MODE(m) if self.for_us(m.target_system) => {
-                let _ = self.set_mode(m.custom_mode);
+                if let Some(mode) = self.mode_from_wire(m.custom_mode) {
+                    let _ = self.set_mode(mode);
+                }
             }
             Msg::COMMAND_LONG(c) if self.for_us(c.target_system) => {
                 let p = [
@@ -791,9 +811,10 @@ impl Sim {
     }
 
     /// Stores items as ArduPilot Copter does: seq 0 of the mission becomes home, NAV_WAYPOINT
-    /// param2–4 are not kept, DO items come back in frame 0 without position.
+    /// param2–4 are not kept, DO items come back in frame 0 without position. As PX4 it keeps
+    /// them as sent.
     fn store(&self, list: usize, mut items: Vec<MissionItem>) -> Vec<MissionItem> {
-        if list != 0 {
+        if list != 0 || self.cfg.firmware == Firmware::Px4 {
             return items;
         }
         for (i, it) in items.iter_mut().enumerate() {
@@ -854,12 +875,40 @@ impl Sim {
         }));
     }
 
+    /// The mode as HEARTBEAT.custom_mode carries it for this firmware.
+    fn wire_mode(&self) -> u32 {
+        match self.cfg.firmware {
+            Firmware::ArduPilot => self.mode,
+            Firmware::Px4 => PX4_NAMES
+                .iter()
+                .find(|(m, _)| *m == self.mode)
+                .and_then(|(_, name)| mode_code(Firmware::Px4, name))
+                .map_or(0, |c| c.custom_mode),
+        }
+    }
+
+    /// The simulator's mode for a custom_mode word of this firmware, if it has one.
+    fn mode_from_wire(&self, wire: u32) -> Option<u32> {
+        match self.cfg.firmware {
+            Firmware::ArduPilot => Some(wire),
+            Firmware::Px4 => {
+                let name = mode_name(Firmware::Px4, wire);
+                PX4_NAMES.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+            }
+        }
+    }
+
+    /// The first mission item that is flown: 1 on ArduPilot (seq 0 is home), 0 on PX4.
+    fn first_seq(&self) -> u16 {
+        u16::from(self.cfg.firmware == Firmware::ArduPilot)
+    }
+
     /// Sets the current mission item; a flying AUTO mission continues from it.
     fn set_current(&mut self, seq: u16) -> bool {
         if usize::from(seq) >= self.lists[0].len() {
             return false;
         }
-        self.current = seq.max(1);
+        self.current = seq.max(self.first_seq());
         if self.mode == MODE_AUTO && self.mission_active {
             self.run_do_items();
         }
@@ -917,7 +966,15 @@ impl Sim {
                 if (p[0] as u32) & 1 == 0 {
                     return MavResult::MAV_RESULT_UNSUPPORTED;
                 }
-                self.set_mode(p[1] as u32)
+                // ArduPilot: param2 is the mode number; PX4: param2 main, param3 sub mode.
+                let wire = match self.cfg.firmware {
+                    Firmware::ArduPilot => p[1] as u32,
+                    Firmware::Px4 => ((p[2] as u32) << 24) | ((p[1] as u32) << 16),
+                };
+                match self.mode_from_wire(wire) {
+                    Some(mode) => self.set_mode(mode),
+                    None => MavResult::MAV_RESULT_UNSUPPORTED,
+                }
             }
             MAV_CMD_MISSION_START => {
                 if !self.has_mission() {
@@ -1062,9 +1119,9 @@ impl Sim {
 
     fn begin_mission(&mut self, first: Option<u16>) {
         let n = self.lists[0].len() as u16;
-        let mut start = first.unwrap_or(self.current).max(1);
+        let mut start = first.unwrap_or(self.current).max(self.first_seq());
         if start >= n {
-            start = 1;
+            start = self.first_seq();
         }
         self.current = start;
         self.mission_active = true;

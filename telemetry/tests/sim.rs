@@ -399,3 +399,48 @@ async fn stopping_or_dropping_the_simulator_ends_its_tasks_and_frees_the_socket(
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(rx.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn as_px4_it_flies_a_px4_plan_from_seq_0_with_px4_modes() {
+    let path = Path::new("tests/fixtures/px4_two_sorties.plan");
+    let plan = Plan::read(path).unwrap().sortie(1, path).unwrap();
+    assert_eq!(plan.firmware, telemetry::Firmware::Px4);
+    let mut cfg = config(&plan, 20.0);
+    cfg.firmware = telemetry::Firmware::Px4;
+    let (sim, port) = SimDrone::in_process(cfg);
+    let v = Vehicle::new(
+        port,
+        Target {
+            system: 1,
+            component: 1,
+            firmware: telemetry::Firmware::Px4,
+        },
+    );
+    let verified = upload_all(&v, &plan).await;
+    assert_eq!(
+        sim.snapshot().list_lengths[0],
+        plan.items.len(),
+        "no home item"
+    );
+    // An ArduPilot mode name means nothing to it.
+    assert!(v.set_mode("GUIDED").await.is_err());
+    v.arm().await.unwrap();
+    v.start_mission(&verified).await.unwrap();
+    assert_eq!(sim.snapshot().mode, "MISSION");
+    wait_for(&sim, "the pump on a spray leg (DO_SET_ACTUATOR)", |s| {
+        s.pump_on
+    })
+    .await;
+    v.pause().await.unwrap();
+    let held = sim.snapshot();
+    assert_eq!(held.mode, "HOLD");
+    assert!(!held.pump_on && held.armed);
+    v.resume_at(held.current_seq, &verified).await.unwrap();
+    assert_eq!(sim.snapshot().mode, "MISSION");
+    let last = (plan.items.len() - 1) as u16;
+    wait_for(&sim, "the landing at the end", |s| {
+        s.landed && !s.armed && s.current_seq == last
+    })
+    .await;
+    assert!(!sim.snapshot().pump_on);
+}

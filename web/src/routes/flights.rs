@@ -464,6 +464,11 @@ pub(crate) mod tests {
 
     /// Imports the paddy and plans it through the pages; returns the plan id.
     pub(crate) async fn planned(app: &TestApp, b: &Browser) -> i64 {
+        planned_for(app, b, "ardupilot").await
+    }
+
+    /// As [`planned`], for `autopilot` (`ardupilot` or `px4`).
+    pub(crate) async fn planned_for(app: &TestApp, b: &Browser, autopilot: &str) -> i64 {
         app.post_multipart(
             "/fields/import",
             &b.cookies,
@@ -484,7 +489,7 @@ pub(crate) mod tests {
             ("height_m", "2"),
             ("headland_passes", "1"),
             ("drift_buffer_m", "5"),
-            ("autopilot", "ardupilot"),
+            ("autopilot", autopilot),
         ];
         let r = app
             .post_form(&format!("/fields/{field}/plan"), &b.cookies, &form)

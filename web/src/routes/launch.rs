@@ -823,6 +823,17 @@ mod tests {
 
     /// Registers a vehicle through the page and valid pilot credentials for `who`.
     async fn vehicle_and_pilot(app: &TestApp, b: &Browser, who: &str, link: &str) -> i64 {
+        vehicle_and_pilot_for(app, b, who, link, "ardupilot").await
+    }
+
+    /// As [`vehicle_and_pilot`], for an `autopilot` (`ardupilot` or `px4`) vehicle.
+    async fn vehicle_and_pilot_for(
+        app: &TestApp,
+        b: &Browser,
+        who: &str,
+        link: &str,
+        autopilot: &str,
+    ) -> i64 {
         let r = app
             .post_form(
                 "/vehicles",
@@ -831,7 +842,7 @@ mod tests {
                     ("csrf", b.csrf.as_str()),
                     ("registration_no", "JU0123456789"),
                     ("name", "散布機1号"),
-                    ("autopilot", "ardupilot"),
+                    ("autopilot", autopilot),
                     ("link_address", link),
                     ("registration_expiry", "2099-12-31"),
                     ("pump_servo", "9"),
@@ -1478,6 +1489,58 @@ mod tests {
         );
         sim.stop().await;
     });
+
+    both_apps!(
+        a_px4_sortie_launched_from_the_web_pauses_and_completes,
+        |app| {
+            let farm = app.farm("px4", "crop").await;
+            let b = app.user("px4", Role::Farmer, Some(farm.id)).await;
+            let plan_id = crate::routes::flights::tests::planned_for(app, &b, "px4").await;
+            let plan = app.state.db.plan(plan_id).await.unwrap();
+            let path = std::path::Path::new("plan");
+            let sortie = telemetry::Plan::from_json(&plan.plan_file, path)
+                .unwrap()
+                .sortie(1, path)
+                .unwrap();
+            assert_eq!(sortie.firmware, telemetry::Firmware::Px4);
+            let mut cfg = SimConfig::new(sortie.home.unwrap());
+            cfg.time_scale = 10.0;
+            cfg.firmware = telemetry::Firmware::Px4;
+            let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+                .await
+                .unwrap();
+            let link = format!("udpout:{}", sim.local_addr().unwrap());
+            let vid = vehicle_and_pilot_for(app, &b, "px4", &link, "px4")
+                .await
+                .to_string();
+            let id = launch_verified(app, &b, plan_id, &vid).await;
+            // PX4 numbering: the mission as uploaded has no home item.
+            assert_eq!(sim.snapshot().list_lengths[0], sortie.items.len());
+            let r = app
+                .post_form(
+                    &format!("/flights/{id}/start"),
+                    &b.cookies,
+                    &[("csrf", &b.csrf), ("confirm", "on")],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+            let v = watch_events(app, &b.cookies, id, |v| v["live"]["spray"] == true).await;
+            assert_eq!(v["live"]["mode"], "MISSION", "{v}");
+            assert_eq!(command(app, &b, id, "pause").await, StatusCode::SEE_OTHER);
+            let v = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "paused").await;
+            assert!(!sim.snapshot().pump_on, "pump off while paused: {v}");
+            watch_events(app, &b.cookies, id, |v| v["live"]["mode"] == "HOLD").await;
+            assert_eq!(command(app, &b, id, "resume").await, StatusCode::SEE_OTHER);
+            let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+            assert_eq!(end["live"]["ended_status"], "completed", "{end}");
+            let f = app.state.db.flight(id).await.unwrap();
+            assert_eq!(f.status, "completed");
+            assert!(f.sprayed_area_m2.unwrap() > 0.0);
+            let s = sim.snapshot();
+            assert!(s.landed && !s.armed && !s.pump_on, "{s:?}");
+            sim.stop().await;
+        }
+    );
 
     both_apps!(a_lost_link_fails_the_flight_and_keeps_the_record, |app| {
         let farm = app.farm("lost", "crop").await;
