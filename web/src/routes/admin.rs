@@ -589,6 +589,18 @@ async fn add_farm(
         .db
         .create_farm(form.district_id, name, &form.kind, form.address.trim())
         .await?;
+    state
+        .db
+        .audit(
+            Some(user.user.id),
+            "farm.add",
+            &format!("farm {}", farm.id),
+            &format!(
+                "{}, {}, district {}",
+                farm.name, farm.kind, farm.district_id
+            ),
+        )
+        .await?;
     let notice = html! { (Msg::Created.text(user.lang)) " " (farm.name) " (ID " (farm.id) ")" };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -644,6 +656,15 @@ async fn add_user(
             lang: "ja",
         })
         .await?;
+    state
+        .db
+        .audit(
+            Some(user.user.id),
+            "user.add",
+            &created.username,
+            &format!("role {}, farm {:?}", role.as_str(), farm_id),
+        )
+        .await?;
     let notice = html! { (Msg::Created.text(user.lang)) " " (created.username) };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -669,9 +690,18 @@ async fn add_token(
     }
     state.db.farm(form.farm_id).await?;
     let token = auth::new_token();
-    state
+    let id = state
         .db
         .create_bridge_token(form.farm_id, name, &auth::token_hash(&token))
+        .await?;
+    state
+        .db
+        .audit(
+            Some(user.user.id),
+            "token.add",
+            &format!("bridge token {id}"),
+            &format!("farm {}, {name}", form.farm_id),
+        )
         .await?;
     let notice = html! {
         (Msg::TokenShownOnce.text(user.lang)) " "
@@ -757,6 +787,16 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(farm_of_token, dairy.id);
+        // Each creation is in the change log, by the admin, and never the token itself.
+        let log = app.state.db.audit_log(20).await.unwrap();
+        for action in ["farm.add", "user.add", "token.add"] {
+            assert!(
+                log.iter()
+                    .any(|a| a.action == action && a.actor.as_deref() == Some("root")),
+                "{action} in {log:?}"
+            );
+        }
+        assert!(log.iter().all(|a| !a.detail.contains(token)));
     });
 
     both_apps!(admin_forms_reject_bad_input_and_non_admins, |app| {
