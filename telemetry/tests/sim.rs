@@ -76,14 +76,16 @@ async fn wait_for(
     }
 }
 
+/// The simulator in-process, and a client for it, both speaking `cfg.firmware`.
 fn in_process(cfg: SimConfig) -> (SimDrone, Vehicle) {
+    let firmware = cfg.firmware;
     let (sim, port) = SimDrone::in_process(cfg);
     let v = Vehicle::new(
         port,
         Target {
             system: 1,
             component: 1,
-            firmware: telemetry::Firmware::ArduPilot,
+            firmware,
         },
     );
     (sim, v)
@@ -407,15 +409,7 @@ async fn as_px4_it_flies_a_px4_plan_from_seq_0_with_px4_modes() {
     assert_eq!(plan.firmware, telemetry::Firmware::Px4);
     let mut cfg = config(&plan, 20.0);
     cfg.firmware = telemetry::Firmware::Px4;
-    let (sim, port) = SimDrone::in_process(cfg);
-    let v = Vehicle::new(
-        port,
-        Target {
-            system: 1,
-            component: 1,
-            firmware: telemetry::Firmware::Px4,
-        },
-    );
+    let (sim, v) = in_process(cfg);
     let verified = upload_all(&v, &plan).await;
     assert_eq!(
         sim.snapshot().list_lengths[0],

@@ -1140,14 +1140,7 @@ mod tests {
             let farm = app.farm("tobu", "crop").await;
             let b = app.user("tobu", Role::Farmer, Some(farm.id)).await;
             let plan_id = planned(app, &b).await;
-            let plan = app.state.db.plan(plan_id).await.unwrap();
-            let path = std::path::Path::new("plan");
-            let home = telemetry::Plan::from_json(&plan.plan_file, path)
-                .unwrap()
-                .sortie(1, path)
-                .unwrap()
-                .home
-                .unwrap();
+            let home = sortie1(app, plan_id).await.home.unwrap();
             let mut cfg = SimConfig::new(home);
             cfg.time_scale = 20.0;
             let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
@@ -1259,6 +1252,41 @@ mod tests {
         }
     );
 
+    /// A farmer `who` with a farm, and a sortie launched on a SimDrone (10× speed) that has
+    /// flown to mission item `item`: (farmer, simulator, flight id).
+    async fn flying_past_item(app: &TestApp, who: &str, item: u64) -> (Browser, SimDrone, i64) {
+        let farm = app.farm(who, "crop").await;
+        let b = app.user(who, Role::Farmer, Some(farm.id)).await;
+        let (sim, id) = launched_and_started(app, &b, who, 10.0).await;
+        watch_events(app, &b.cookies, id, |v| {
+            v["live"]["item"].as_u64().unwrap_or(0) >= item
+        })
+        .await;
+        (b, sim, id)
+    }
+
+    /// Sortie 1 of stored plan `plan_id`, as the flight task reads it.
+    async fn sortie1(app: &TestApp, plan_id: i64) -> telemetry::Plan {
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let path = std::path::Path::new("plan");
+        telemetry::Plan::from_json(&plan.plan_file, path)
+            .unwrap()
+            .sortie(1, path)
+            .unwrap()
+    }
+
+    /// Starts verified flight `id` with the pilot's confirmation tick.
+    async fn start_confirmed(app: &TestApp, b: &Browser, id: i64) {
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/start"),
+                &b.cookies,
+                &[("csrf", &b.csrf), ("confirm", "on")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+
     /// Sends the pilot's command `cmd` (pause, resume, rtl, abort) to flight `id`; returns the
     /// answer's status.
     async fn command(app: &TestApp, b: &Browser, id: i64, cmd: &str) -> StatusCode {
@@ -1303,14 +1331,7 @@ mod tests {
         time_scale: f64,
     ) -> (SimDrone, i64) {
         let plan_id = planned(app, b).await;
-        let plan = app.state.db.plan(plan_id).await.unwrap();
-        let path = std::path::Path::new("plan");
-        let home = telemetry::Plan::from_json(&plan.plan_file, path)
-            .unwrap()
-            .sortie(1, path)
-            .unwrap()
-            .home
-            .unwrap();
+        let home = sortie1(app, plan_id).await.home.unwrap();
         let mut cfg = SimConfig::new(home);
         cfg.time_scale = time_scale;
         let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
@@ -1319,14 +1340,7 @@ mod tests {
         let link = format!("udpout:{}", sim.local_addr().unwrap());
         let vid = vehicle_and_pilot(app, b, who, &link).await.to_string();
         let id = launch_verified(app, b, plan_id, &vid).await;
-        let r = app
-            .post_form(
-                &format!("/flights/{id}/start"),
-                &b.cookies,
-                &[("csrf", &b.csrf), ("confirm", "on")],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        start_confirmed(app, b, id).await;
         (sim, id)
     }
 
@@ -1384,13 +1398,7 @@ mod tests {
     });
 
     both_apps!(an_interrupted_sortie_resumes_where_it_stopped, |app| {
-        let farm = app.farm("resume", "crop").await;
-        let b = app.user("resume", Role::Farmer, Some(farm.id)).await;
-        let (sim, id) = launched_and_started(app, &b, "resume", 10.0).await;
-        watch_events(app, &b.cookies, id, |v| {
-            v["live"]["item"].as_u64().unwrap_or(0) >= 16
-        })
-        .await;
+        let (b, sim, id) = flying_past_item(app, "resume", 16).await;
         assert_eq!(command(app, &b, id, "abort").await, StatusCode::SEE_OTHER);
         watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
         let reached = app
@@ -1429,12 +1437,8 @@ mod tests {
             .unwrap()
             .to_string();
         let id2 = launch_verified(app, &b, plan_id, &vid).await;
-        let plan = app.state.db.plan(plan_id).await.unwrap();
         let path = std::path::Path::new("plan");
-        let sortie = telemetry::Plan::from_json(&plan.plan_file, path)
-            .unwrap()
-            .sortie(1, path)
-            .unwrap();
+        let sortie = sortie1(app, plan_id).await;
         let cut = sortie.resume_after(k, path).unwrap();
         assert!(sortie.items[cut.reached].is_nav_with_position());
         assert_eq!(
@@ -1452,14 +1456,7 @@ mod tests {
                 .resumed_after,
             Some(k as i64)
         );
-        let r = app
-            .post_form(
-                &format!("/flights/{id2}/start"),
-                &b.cookies,
-                &[("csrf", &b.csrf), ("confirm", "on")],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        start_confirmed(app, &b, id2).await;
         let end = watch_events(app, &b.cookies, id2, |v| v["live"]["phase"] == "ended").await;
         assert_eq!(end["live"]["ended_status"], "completed", "{end}");
         let last = sortie
@@ -1496,12 +1493,7 @@ mod tests {
             let farm = app.farm("px4", "crop").await;
             let b = app.user("px4", Role::Farmer, Some(farm.id)).await;
             let plan_id = crate::routes::flights::tests::planned_for(app, &b, "px4").await;
-            let plan = app.state.db.plan(plan_id).await.unwrap();
-            let path = std::path::Path::new("plan");
-            let sortie = telemetry::Plan::from_json(&plan.plan_file, path)
-                .unwrap()
-                .sortie(1, path)
-                .unwrap();
+            let sortie = sortie1(app, plan_id).await;
             assert_eq!(sortie.firmware, telemetry::Firmware::Px4);
             let mut cfg = SimConfig::new(sortie.home.unwrap());
             cfg.time_scale = 10.0;
@@ -1516,14 +1508,7 @@ mod tests {
             let id = launch_verified(app, &b, plan_id, &vid).await;
             // PX4 numbering: the mission as uploaded has no home item.
             assert_eq!(sim.snapshot().list_lengths[0], sortie.items.len());
-            let r = app
-                .post_form(
-                    &format!("/flights/{id}/start"),
-                    &b.cookies,
-                    &[("csrf", &b.csrf), ("confirm", "on")],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+            start_confirmed(app, &b, id).await;
             let v = watch_events(app, &b.cookies, id, |v| v["live"]["spray"] == true).await;
             assert_eq!(v["live"]["mode"], "MISSION", "{v}");
             assert_eq!(command(app, &b, id, "pause").await, StatusCode::SEE_OTHER);
@@ -1543,13 +1528,7 @@ mod tests {
     );
 
     both_apps!(a_lost_link_fails_the_flight_and_keeps_the_record, |app| {
-        let farm = app.farm("lost", "crop").await;
-        let b = app.user("lost", Role::Farmer, Some(farm.id)).await;
-        let (sim, id) = launched_and_started(app, &b, "lost", 10.0).await;
-        watch_events(app, &b.cookies, id, |v| {
-            v["live"]["item"].as_u64().unwrap_or(0) >= 3
-        })
-        .await;
+        let (b, sim, id) = flying_past_item(app, "lost", 3).await;
         // The vehicle goes silent (radio out of range).
         sim.stop().await;
         let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
