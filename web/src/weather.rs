@@ -25,10 +25,17 @@ pub struct WindReading {
 }
 
 /// The station's client and its newest reading.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WeatherStation {
     client: reqwest::Client,
     last: Mutex<Option<(Instant, WindReading)>>,
+}
+
+impl Default for WeatherStation {
+    /// As [`WeatherStation::new`]: a derived default would build a client without the timeout.
+    fn default() -> Self {
+        WeatherStation::new()
+    }
 }
 
 impl WeatherStation {
