@@ -110,20 +110,19 @@ struct Evaluation {
     resume_after: Option<usize>,
 }
 
-/// Where an interrupted flight of `sortie` stopped, if the sortie can resume from there:
-/// (sortie item, its number counted from 1).
+/// Where an interrupted flight of `sortie` stopped, if the stored plan (`parsed`, when it
+/// reads) can resume that sortie from there: (sortie item, its number counted from 1).
 async fn resume_offer(
     state: &AppState,
     plan: &PlanRow,
+    parsed: Option<&telemetry::Plan>,
     sortie: usize,
 ) -> Result<Option<(usize, usize)>, AppError> {
     let Some(reached) = state.db.resume_point(plan.id, sortie as i64).await? else {
         return Ok(None);
     };
     let path = std::path::Path::new("plan");
-    let Ok(p) =
-        telemetry::Plan::from_json(&plan.plan_file, path).and_then(|p| p.sortie(sortie, path))
-    else {
+    let Some(p) = parsed.and_then(|p| p.sortie(sortie, path).ok()) else {
         return Ok(None);
     };
     Ok(usize::try_from(reached)
@@ -158,9 +157,8 @@ async fn evaluate(
         }
     };
     // An unreadable stored plan shows one sortie; its flight task then fails with the reason.
-    let n_sorties = telemetry::Plan::from_json(&plan.plan_file, std::path::Path::new("plan"))
-        .map_or(1, |p| p.n_sorties())
-        .max(1);
+    let parsed = telemetry::Plan::from_json(&plan.plan_file, std::path::Path::new("plan")).ok();
+    let n_sorties = parsed.as_ref().map_or(1, |p| p.n_sorties()).max(1);
     let sortie = match form.sortie.as_deref().map(str::trim) {
         None | Some("") => 1,
         Some(s) => s
@@ -171,7 +169,7 @@ async fn evaluate(
                 AppError::BadInput(format!("sortie: choose a sortie from 1 to {n_sorties}"))
             })?,
     };
-    let resume_offer = resume_offer(state, plan, sortie).await?;
+    let resume_offer = resume_offer(state, plan, parsed.as_ref(), sortie).await?;
     let resume_after = match form.start.as_deref() {
         Some("beginning") => None,
         None | Some("" | "resume") => resume_offer.map(|(r, _)| r),
