@@ -329,17 +329,33 @@ async fn set_status(state: &AppState, id: i64, status: &str) {
     }
 }
 
-/// The pump state: as the vehicle's servo output shows it, else as the mission commands it at
-/// the current item (`spray_after` per plan item, `first_item` the vehicle's number of item 0);
-/// off while disarmed.
-fn pump_state(s: &VehicleState, spray_after: &[bool], first_item: usize) -> Option<bool> {
-    let commanded = s
-        .current_item
-        .map(usize::from)
-        .and_then(|c| c.checked_sub(first_item))
-        .and_then(|i| spray_after.get(i).copied());
-    s.sprayer_on
-        .or(if s.armed { commanded } else { Some(false) })
+/// What the mission commands the pump to do, per item, for telling the pump state.
+struct PumpPlan {
+    /// Pump commanded on after each plan item.
+    spray_after: Vec<bool>,
+    /// The vehicle's sequence number of plan item 0, plus one.
+    first_item: usize,
+}
+
+impl PumpPlan {
+    fn of(plan: &Plan) -> PumpPlan {
+        PumpPlan {
+            spray_after: plan.spray_state_after(),
+            first_item: plan.vehicle_seq(0) + 1,
+        }
+    }
+
+    /// The pump state: as the vehicle's servo output shows it, else as the mission commands it
+    /// at the current item; off while disarmed.
+    fn state(&self, s: &VehicleState) -> Option<bool> {
+        let commanded = s
+            .current_item
+            .map(usize::from)
+            .and_then(|c| c.checked_sub(self.first_item))
+            .and_then(|i| self.spray_after.get(i).copied());
+        s.sprayer_on
+            .or(if s.armed { commanded } else { Some(false) })
+    }
 }
 
 /// Shared view of the vehicle filled by the frame subscriber.
@@ -411,10 +427,10 @@ async fn fly(
         ),
         ..Seen::default()
     }));
+    let pump = Arc::new(PumpPlan::of(&plan));
     let subscriber = {
         let seen = seen.clone();
-        let spray_after = plan.spray_state_after();
-        let first_item = plan.vehicle_seq(0) + 1;
+        let pump = pump.clone();
         let mut rx = link.port().subscribe();
         tokio::spawn(async move {
             loop {
@@ -427,7 +443,7 @@ async fn fly(
                             && s.state.armed
                             && let (Some(lat), Some(lon)) = (s.state.lat, s.state.lon)
                         {
-                            let spraying = pump_state(&s.state, &spray_after, first_item);
+                            let spraying = pump.state(&s.state);
                             s.track.push(TrackPoint {
                                 time_us: telemetry::now_us(),
                                 lat,
@@ -477,6 +493,7 @@ async fn fly(
         live,
         timing,
         swath_m: swath_of(&req.plan),
+        pump,
     };
     let end = flight.run(cmds).await;
     let home_items = plan.vehicle_seq(0);
@@ -519,6 +536,7 @@ struct Flight<'a> {
     live: &'a watch::Sender<Live>,
     timing: &'a FlightTiming,
     swath_m: f64,
+    pump: Arc<PumpPlan>,
 }
 
 impl Flight<'_> {
@@ -542,11 +560,7 @@ impl Flight<'_> {
             (Some(lat), Some(lon), Some(c)) => Some(distance_to_go(&self.items, c, (lat, lon))),
             _ => None,
         };
-        let spray = pump_state(
-            &s,
-            &self.plan.spray_state_after(),
-            self.plan.vehicle_seq(0) + 1,
-        );
+        let spray = self.pump.state(&s);
         let link_ok = self.link.check_alive(self.timing.link_timeout).is_ok();
         self.live.send_modify(|l| {
             l.phase = phase;
