@@ -212,13 +212,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                         lang: &lang,
                     })
                     .await?;
-                db.audit(
-                    None,
-                    "user.add",
-                    &u.username,
-                    &format!("role {}, farm {:?}", role.as_str(), farm),
-                )
-                .await?;
+                db.audit_user_added(None, &u).await?;
                 println!(
                     "user {} (id {}) created as {}",
                     u.username,
@@ -296,13 +290,7 @@ pub fn run_farm(args: FarmArgs) -> anyhow::Result<()> {
                         format!("unknown district {district:?}; one of {}", codes.join(", "))
                     })?;
                 let f = db.create_farm(d.id, &name, &kind, &address).await?;
-                db.audit(
-                    None,
-                    "farm.add",
-                    &format!("farm {}", f.id),
-                    &format!("{}, {kind}, district {}", f.name, d.id),
-                )
-                .await?;
+                db.audit_farm_added(None, &f).await?;
                 println!("farm {} (id {}) created in {}", f.name, f.id, d.name_ja);
             }
             FarmAction::List => {
@@ -333,20 +321,13 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
                 let id = db
                     .create_bridge_token(farm, &name, &crate::auth::token_hash(&token))
                     .await?;
-                db.audit(
-                    None,
-                    "token.add",
-                    &format!("bridge token {id}"),
-                    &format!("farm {farm}, {name}"),
-                )
-                .await?;
+                db.audit_token_added(None, id, farm, &name).await?;
                 println!("bridge token {id} for farm {farm}: {token}");
                 println!("(shown once; put it in the bridge's config as `token`)");
             }
             TokenAction::Revoke { id } => {
                 db.revoke_bridge_token(id).await?;
-                db.audit(None, "token.revoke", &format!("bridge token {id}"), "")
-                    .await?;
+                db.audit_token_revoked(None, id).await?;
                 println!("bridge token {id} revoked");
             }
         }

@@ -522,15 +522,7 @@ async fn revoke_token(
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
     state.db.revoke_bridge_token(id).await?;
-    state
-        .db
-        .audit(
-            Some(user.user.id),
-            "token.revoke",
-            &format!("bridge token {id}"),
-            "",
-        )
-        .await?;
+    state.db.audit_token_revoked(Some(user.user.id), id).await?;
     let notice = html! { (Msg::TokenRevoked.text(user.lang)) };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -589,18 +581,7 @@ async fn add_farm(
         .db
         .create_farm(form.district_id, name, &form.kind, form.address.trim())
         .await?;
-    state
-        .db
-        .audit(
-            Some(user.user.id),
-            "farm.add",
-            &format!("farm {}", farm.id),
-            &format!(
-                "{}, {}, district {}",
-                farm.name, farm.kind, farm.district_id
-            ),
-        )
-        .await?;
+    state.db.audit_farm_added(Some(user.user.id), &farm).await?;
     let notice = html! { (Msg::Created.text(user.lang)) " " (farm.name) " (ID " (farm.id) ")" };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -658,12 +639,7 @@ async fn add_user(
         .await?;
     state
         .db
-        .audit(
-            Some(user.user.id),
-            "user.add",
-            &created.username,
-            &format!("role {}, farm {:?}", role.as_str(), farm_id),
-        )
+        .audit_user_added(Some(user.user.id), &created)
         .await?;
     let notice = html! { (Msg::Created.text(user.lang)) " " (created.username) };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
@@ -696,12 +672,7 @@ async fn add_token(
         .await?;
     state
         .db
-        .audit(
-            Some(user.user.id),
-            "token.add",
-            &format!("bridge token {id}"),
-            &format!("farm {}, {name}", form.farm_id),
-        )
+        .audit_token_added(Some(user.user.id), id, form.farm_id, name)
         .await?;
     let notice = html! {
         (Msg::TokenShownOnce.text(user.lang)) " "

@@ -512,6 +512,68 @@ impl Db {
         Ok(())
     }
 
+    /// Records that `actor_id` created farm `f`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_farm_added(
+        &self,
+        actor_id: Option<i64>,
+        f: &Farm,
+    ) -> Result<(), StorageError> {
+        let detail = format!("{}, {}, district {}", f.name, f.kind, f.district_id);
+        self.audit(actor_id, "farm.add", &format!("farm {}", f.id), &detail)
+            .await
+    }
+
+    /// Records that `actor_id` created user `u`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_user_added(
+        &self,
+        actor_id: Option<i64>,
+        u: &User,
+    ) -> Result<(), StorageError> {
+        let detail = format!("role {}, farm {:?}", u.role.as_str(), u.farm_id);
+        self.audit(actor_id, "user.add", &u.username, &detail).await
+    }
+
+    /// Records that `actor_id` created bridge token `id` named `name` for farm `farm_id`
+    /// (never the token itself).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_token_added(
+        &self,
+        actor_id: Option<i64>,
+        id: i64,
+        farm_id: i64,
+        name: &str,
+    ) -> Result<(), StorageError> {
+        let detail = format!("farm {farm_id}, {name}");
+        self.audit(
+            actor_id,
+            "token.add",
+            &format!("bridge token {id}"),
+            &detail,
+        )
+        .await
+    }
+
+    /// Records that `actor_id` revoked bridge token `id`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_token_revoked(
+        &self,
+        actor_id: Option<i64>,
+        id: i64,
+    ) -> Result<(), StorageError> {
+        self.audit(actor_id, "token.revoke", &format!("bridge token {id}"), "")
+            .await
+    }
+
     /// The newest `limit` audit entries, newest first.
     ///
     /// # Errors
