@@ -351,23 +351,9 @@ async fn raw_insert(db: &Db, token: i64, parlor: i64, b: &IngestBatch) {
 
 /// The one integer `sql` answers with `$1` = `from`, `$2` = `to`.
 async fn scalar_between(db: &Db, sql: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
-    match db {
-        Db::Sqlite(p) => {
-            sqlx::query_scalar(sql)
-                .bind(from)
-                .bind(to)
-                .fetch_one(p)
-                .await
-        }
-        Db::Postgres(p) => {
-            sqlx::query_scalar(sql)
-                .bind(from)
-                .bind(to)
-                .fetch_one(p)
-                .await
-        }
-    }
-    .unwrap()
+    on_each!(db, p => {
+        sqlx::query_scalar(sql).bind(from).bind(to).fetch_one(p).await.unwrap()
+    })
 }
 
 fn pct(mut v: Vec<f64>, p: f64) -> f64 {
@@ -389,16 +375,12 @@ async fn main() {
     };
     let (mut load_s, mut rebuild_s) = (f64::NAN, f64::NAN);
     let parlors: Vec<i64> = if a.measure_only {
-        match &db {
-            Db::Sqlite(p) => sqlx::query_scalar("SELECT id FROM parlors ORDER BY id")
+        on_each!(&db, p => {
+            sqlx::query_scalar("SELECT id FROM parlors ORDER BY id")
                 .fetch_all(p)
                 .await
-                .unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar("SELECT id FROM parlors ORDER BY id")
-                .fetch_all(p)
-                .await
-                .unwrap(),
-        }
+                .unwrap()
+        })
     } else {
         let t = Instant::now();
         let parlors = load(&db, &a).await;
