@@ -40,12 +40,11 @@ pub(crate) fn best_swaths(
     }
     // The cost jumps where a swath appears or vanishes, so minima can be narrow: a 1° grid,
     // then a local refinement around each of the three best distinct headings.
-    let mut grid_added = 0;
+    let n_edges = angles.len();
     for k in 0..180 {
         let a = f64::from(k).to_radians();
         if !angles.iter().any(|&b| near(a, b)) {
             angles.push(a);
-            grid_added += 1;
         }
     }
     let eval = |a: f64| -> (f64, Swaths) {
@@ -53,7 +52,6 @@ pub(crate) fn best_swaths(
         let cells = decompose(&s).len();
         (objective.cost(&PatternStats::of(&s, cells)), s)
     };
-    let n_edges = angles.len() - grid_added;
     let mut scored: Vec<(f64, Swaths)> = angles.iter().map(|&a| eval(a)).collect();
     // Swaths parallel to a long boundary edge: what a pilot would fly, and robust (not a
     // knife-edge heading where a pass fewer just fits); kept when within 1 % of the best.
@@ -116,6 +114,12 @@ mod tests {
     use geo::{Rotate, polygon};
     use proptest::prelude::*;
 
+    /// A house-shaped field, `w` wide, walls `h` high, roof ridge at 1.5 `h`, turned by `rot`°.
+    fn house(w: f64, h: f64, rot: f64) -> MultiPolygon {
+        MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: w, y: 0.0), (x: w, y: h), (x: w / 2.0, y: h * 1.5), (x: 0.0, y: h)]])
+            .rotate_around_point(rot, geo::Point::new(0.0, 0.0))
+    }
+
     fn cost(clip: &MultiPolygon, w: f64, a: f64, ft: &FlightTime) -> f64 {
         let s = swaths_at(clip, clip, w, a);
         ft.cost(&PatternStats::of(&s, decompose(&s).len()))
@@ -142,8 +146,7 @@ mod tests {
         /// The chosen heading costs within 1 % of random headings (Fields2Cover's brute-force check).
         #[test]
         fn best_heading_beats_random_headings(w in 20.0f64..80.0, h in 10.0f64..60.0, rot in 0.0f64..180.0, a in 0.0f64..PI) {
-            let r = MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: w, y: 0.0), (x: w, y: h), (x: w / 2.0, y: h * 1.5), (x: 0.0, y: h)]]);
-            let r = r.rotate_around_point(rot, geo::Point::new(0.0, 0.0));
+            let r = house(w, h, rot);
             let ft = FlightTime { spray_speed: 5.0, transit_speed: 7.0, turn_time: 3.0 };
             let best = best_swaths(&r, &r, 5.0, &ft);
             let c_best = cost(&r, 5.0, best.angle, &ft);
@@ -172,10 +175,7 @@ mod tests {
         let mut worst = 1.0f64;
         for _ in 0..40 {
             let (w, h, rot) = (20.0 + 60.0 * rnd(), 10.0 + 50.0 * rnd(), 180.0 * rnd());
-            let r = MultiPolygon(vec![
-                polygon![(x: 0.0, y: 0.0), (x: w, y: 0.0), (x: w, y: h), (x: w / 2.0, y: h * 1.5), (x: 0.0, y: h)],
-            ]);
-            let r = r.rotate_around_point(rot, geo::Point::new(0.0, 0.0));
+            let r = house(w, h, rot);
             let ours = cost(&r, 5.0, best_swaths(&r, &r, 5.0, &ft).angle, &ft);
             let brute = (0..360)
                 .map(|k| cost(&r, 5.0, (f64::from(k) * 0.5).to_radians(), &ft))
@@ -194,10 +194,7 @@ mod tests {
             38.979_274_799_567_21,
             60.489_580_802_088_56,
         );
-        let r = MultiPolygon(vec![
-            polygon![(x: 0.0, y: 0.0), (x: w, y: 0.0), (x: w, y: h), (x: w / 2.0, y: h * 1.5), (x: 0.0, y: h)],
-        ]);
-        let r = r.rotate_around_point(rot, geo::Point::new(0.0, 0.0));
+        let r = house(w, h, rot);
         let ft = FlightTime {
             spray_speed: 5.0,
             transit_speed: 7.0,
