@@ -1,5 +1,6 @@
 //! A simulated ArduPilot-Copter-like (or, with [`SimConfig::firmware`], PX4-like) spray
-//! multicopter: the vehicle side of the mission protocol (mission, fence, rally), COMMAND_LONG/COMMAND_INT with COMMAND_ACK, modes, and a kinematic
+//! multicopter: the vehicle side of the mission protocol (mission, fence, rally),
+//! COMMAND_LONG/COMMAND_INT with COMMAND_ACK, modes, and a kinematic
 //! flight model that flies the mission in AUTO with the pump on the spray legs, reporting the
 //! usual telemetry streams.
 //!
