@@ -338,9 +338,10 @@ impl Plan {
 
     /// This sortie resumed after its item `reached` (the last item the vehicle completed; a
     /// command item counts as its waypoint before it, the last positioned NAV item at or before
-    /// it, which must come after the takeoff and before the last one): the items before the takeoff, the takeoff, a waypoint at
-    /// `reached`'s position and altitude, the last speed change and (if the pump was on there)
-    /// the last pump command before it, then every item after `reached`. The leg leaving
+    /// it, which must come after the takeoff and before the last one): the items before the
+    /// takeoff, the takeoff, a waypoint at `reached`'s position and altitude, the last speed
+    /// change and (if the pump was on there) the last pump command before it, then every item
+    /// after `reached`. The leg leaving
     /// `reached` is flown again whole, so nothing between the last reached waypoint and the
     /// interruption goes unsprayed; the pump stays off from takeoff to the resume point.
     ///
