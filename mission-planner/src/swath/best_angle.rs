@@ -143,7 +143,8 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
-        /// The chosen heading costs within 1 % of random headings (Fields2Cover's brute-force check).
+        /// The chosen heading costs within 5 % of random headings (after Fields2Cover's
+        /// brute-force check; see the bound below).
         #[test]
         fn best_heading_beats_random_headings(w in 20.0f64..80.0, h in 10.0f64..60.0, rot in 0.0f64..180.0, a in 0.0f64..PI) {
             let r = house(w, h, rot);

@@ -160,7 +160,8 @@ pub struct AuditRow {
     pub at: DateTime<Utc>,
     /// Who (username), `None` for the command line or a deleted user.
     pub actor: Option<String>,
-    /// What (`farm.edit`, `user.edit`, `user.password`, `user.disable`, `user.enable`, `token.revoke`, …).
+    /// What (`farm.add`, `farm.edit`, `user.add`, `user.edit`, `user.password`, `user.disable`,
+    /// `user.enable`, `token.add`, `token.revoke`).
     pub action: String,
     /// Which account or farm.
     pub target: String,
