@@ -103,7 +103,7 @@ impl Vehicle {
             Err(e) => return Err(e),
         }
         let back = self.download(kind).await?;
-        verify_readback(kind, self.target.firmware, items, &back)?;
+        verify_readback(kind, self.target.storage, items, &back)?;
         Ok(VerifiedMission {
             n_items: items.len(),
         })

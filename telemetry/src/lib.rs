@@ -57,6 +57,7 @@ pub use crate::{
         TransferConfig,
         items::{MissionItem, MissionKind, verify_readback},
         result_meaning,
+        stored::{Storage, Stored, stored_item},
     },
     modes::{Firmware, ModeCode, mission_mode, mode_code, mode_name, pause_mode},
     plan::{FenceCircle, FencePolygon, Plan, SprayLeg, spray_legs},

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, Msg};
+use crate::mission_protocol::stored::Storage;
 use crate::modes::Firmware;
 use crate::record::{TlogWriter, now_us};
 
@@ -99,6 +100,20 @@ pub struct Target {
     pub component: u8,
     /// Autopilot family.
     pub firmware: Firmware,
+    /// Whose rules its mission storage follows (what a read-back must return).
+    pub storage: Storage,
+}
+
+impl Target {
+    /// A target whose storage rules are its firmware's own.
+    pub fn new(system: u8, component: u8, firmware: Firmware) -> Self {
+        Self {
+            system,
+            component,
+            firmware,
+            storage: Storage::of(firmware),
+        }
+    }
 }
 
 /// What a vehicle's HEARTBEAT says about it.
@@ -132,6 +147,7 @@ pub async fn wait_vehicle(port: &Port, timeout: Duration) -> Result<VehicleInfo>
                     system: f.system_id(),
                     component: f.header.component_id,
                     firmware: Firmware::from_autopilot(hb.autopilot),
+                    storage: Storage::from_autopilot(hb.autopilot),
                 },
                 autopilot: format!("{:?}", hb.autopilot)
                     .trim_start_matches("MAV_AUTOPILOT_")

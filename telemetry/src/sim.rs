@@ -32,6 +32,7 @@ use crate::mission_protocol::items::{
     CMD_DO_SET_ACTUATOR, CMD_DO_SET_SERVO, CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL,
     CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem, MissionKind,
 };
+use crate::mission_protocol::stored::{Storage, Stored, stored_item};
 use crate::modes::{Firmware, mode_code, mode_name};
 use crate::vehicle_state::SprayerOutput;
 
@@ -779,16 +780,26 @@ impl Sim {
             return self.request(mt, expected);
         }
         let item = MissionItem::from_mav(m);
-        let allowed = match up.list {
-            0 => item.command < 5000,
-            1 => (5001..=5004).contains(&item.command),
-            _ => item.command == 5100,
+        // The autopilot converts (or refuses) each item as it arrives, by the same table the
+        // ground station verifies against.
+        let kept = match stored_item(
+            Storage::of(self.cfg.firmware),
+            kind_of(up.list),
+            m.seq,
+            &item,
+        ) {
+            Ok(Stored::Item(kept)) => kept,
+            Ok(Stored::CommandOnly(_)) => MissionItem {
+                frame: 0,
+                z: self.cfg.home.2 as f32,
+                ..MissionItem::nav(CMD_NAV_WAYPOINT, self.cfg.home.0, self.cfg.home.1, 0.0)
+            },
+            Err(result) => {
+                self.upload = None;
+                return self.mission_ack(m.mission_type, result);
+            }
         };
-        if !allowed {
-            self.upload = None;
-            return self.mission_ack(m.mission_type, MavMissionResult::MAV_MISSION_UNSUPPORTED);
-        }
-        up.items.push(item);
+        up.items.push(kept);
         up.quiet_steps = 0;
         up.retries = 0;
         if up.items.len() < usize::from(up.count) {
@@ -798,7 +809,7 @@ impl Sim {
         let Some(up) = self.upload.take() else {
             return;
         };
-        let stored = self.store(up.list, up.items);
+        let stored = up.items;
         let n = stored.len();
         self.lists[up.list] = stored;
         if up.list == 0 {
@@ -809,43 +820,6 @@ impl Sim {
             );
         }
         self.mission_ack(m.mission_type, MavMissionResult::MAV_MISSION_ACCEPTED);
-    }
-
-    /// Stores items as ArduPilot Copter does: seq 0 of the mission becomes home, NAV_WAYPOINT
-    /// param2–4 are not kept, DO items come back in frame 0 without position. As PX4 it keeps
-    /// them as sent.
-    fn store(&self, list: usize, mut items: Vec<MissionItem>) -> Vec<MissionItem> {
-        if list != 0 || self.cfg.firmware == Firmware::Px4 {
-            return items;
-        }
-        for (i, it) in items.iter_mut().enumerate() {
-            if i == 0 {
-                *it = MissionItem {
-                    frame: 0,
-                    z: self.cfg.home.2 as f32,
-                    ..MissionItem::nav(CMD_NAV_WAYPOINT, self.cfg.home.0, self.cfg.home.1, 0.0)
-                };
-                it.z = self.cfg.home.2 as f32;
-                continue;
-            }
-            if it.command == CMD_NAV_WAYPOINT {
-                it.params[1] = 0.0;
-                it.params[2] = 0.0;
-                it.params[3] = 0.0;
-            }
-            if !it.is_nav() {
-                it.frame = 0;
-                it.x = 0;
-                it.y = 0;
-                it.z = 0.0;
-                for p in &mut it.params {
-                    if p.is_nan() {
-                        *p = 0.0;
-                    }
-                }
-            }
-        }
-        items
     }
 
     fn send_item(&self, mission_type: MavMissionType, seq: u16) {

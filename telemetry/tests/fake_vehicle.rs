@@ -1,6 +1,8 @@
 //! Error paths of the mission protocol and commands against a fake vehicle of our own:
-//! NACKs, silence, 20 % packet loss, duplicate and out-of-order requests, lossy storage,
-//! refused arming.
+//! NACKs, silence, 20 % packet loss, duplicate and out-of-order requests, refused arming.
+//! The fake stores what it receives by the same table as the simulator and the verification
+//! (`telemetry::stored_item`, derived from ArduPilot's and PX4's source), as a real vehicle
+//! converts every item it keeps.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,8 +12,8 @@ use telemetry::mavlink::dialects::ardupilotmega::{
     self as apm, MavCmd, MavMissionResult, MavResult, MavSeverity,
 };
 use telemetry::{
-    Error, Firmware, Frame, MissionItem, MissionKind, Msg, Port, PortPeer, Target, TransferConfig,
-    Vehicle,
+    Error, Firmware, Frame, MissionItem, MissionKind, Msg, Port, PortPeer, Storage, Stored, Target,
+    TransferConfig, Vehicle, stored_item,
 };
 
 /// How the fake misbehaves.
@@ -33,8 +35,8 @@ struct Behaviour {
     drop_final_ack: bool,
     /// Request one item beyond the count.
     request_beyond: bool,
-    /// Store like ArduPilot (NAV_WAYPOINT param2-4 = 0, DO items frame 0).
-    ardupilot_storage: bool,
+    /// Store by this firmware's rules instead of the announced one's.
+    store_as: Option<Firmware>,
     /// Corrupt the stored latitude of this item.
     corrupt_item: Option<u16>,
     /// Refuse to arm with this STATUSTEXT.
@@ -55,6 +57,8 @@ struct Fake {
     seq: u8,
     rng: u64,
     store: Arc<Mutex<Store>>,
+    /// Whose storage rules the fake follows.
+    firmware: Firmware,
 }
 
 impl Fake {
@@ -112,21 +116,32 @@ impl Fake {
         }));
     }
 
-    fn stored(&self, mut it: apm::MISSION_ITEM_INT_DATA) -> apm::MISSION_ITEM_INT_DATA {
-        if self.b.ardupilot_storage {
-            if it.command == MavCmd::MAV_CMD_NAV_WAYPOINT {
-                it.param2 = 0.0;
-                it.param3 = 0.0;
-                it.param4 = 0.0;
-            }
-            if (it.command as u32) >= 176 && (it.command as u32) < 5000 {
-                it.frame = apm::MavFrame::MAV_FRAME_GLOBAL;
-            }
-        }
+    /// The item as the firmware keeps it, or the result it answers when it refuses it.
+    fn stored(
+        &self,
+        it: &apm::MISSION_ITEM_INT_DATA,
+    ) -> Result<apm::MISSION_ITEM_INT_DATA, MavMissionResult> {
+        let kind = match it.mission_type {
+            apm::MavMissionType::MAV_MISSION_TYPE_FENCE => MissionKind::Fence,
+            apm::MavMissionType::MAV_MISSION_TYPE_RALLY => MissionKind::Rally,
+            _ => MissionKind::Mission,
+        };
+        let kept = match stored_item(
+            Storage::of(self.firmware),
+            kind,
+            it.seq,
+            &MissionItem::from_mav(it),
+        )? {
+            Stored::Item(kept) => kept,
+            Stored::CommandOnly(_) => MissionItem::nav(16, 36.5, 139.5, 0.0),
+        };
+        let mut out = kept
+            .to_mav(it.seq, kind, (it.target_system, it.target_component))
+            .map_err(|_| MavMissionResult::MAV_MISSION_ERROR)?;
         if self.b.corrupt_item == Some(it.seq) {
-            it.x += 1000;
+            out.x += 1000;
         }
-        it
+        Ok(out)
     }
 }
 
@@ -139,13 +154,14 @@ type Upload = (
 );
 
 /// Runs the fake vehicle until the GCS side hangs up.
-async fn run_fake(mut peer: PortPeer, b: Behaviour, store: Arc<Mutex<Store>>) {
+async fn run_fake(mut peer: PortPeer, b: Behaviour, store: Arc<Mutex<Store>>, firmware: Firmware) {
     let mut fake = Fake {
         b,
         inbox: peer.inbox.clone(),
         seq: 0,
         rng: 0x9E37_79B9_7F4A_7C15,
         store,
+        firmware,
     };
     let mut upload: Option<Upload> = None;
     loop {
@@ -202,7 +218,14 @@ async fn run_fake(mut peer: PortPeer, b: Behaviour, store: Arc<Mutex<Store>>) {
                     continue;
                 }
                 if usize::from(it.seq) < got.len() {
-                    got[usize::from(it.seq)] = Some(fake.stored(it.clone()));
+                    match fake.stored(&it) {
+                        Ok(kept) => got[usize::from(it.seq)] = Some(kept),
+                        Err(result) => {
+                            upload = None;
+                            fake.ack(result, mt);
+                            continue;
+                        }
+                    }
                 }
                 pending.retain(|s| *s != it.seq);
                 if let Some(&next) = pending.first() {
@@ -297,15 +320,9 @@ async fn run_fake(mut peer: PortPeer, b: Behaviour, store: Arc<Mutex<Store>>) {
 fn start(b: Behaviour, firmware: Firmware) -> (Vehicle, Arc<Mutex<Store>>) {
     let (port, peer): (Port, PortPeer) = Port::pair();
     let store = Arc::new(Mutex::new(Store::default()));
-    tokio::spawn(run_fake(peer, b, store.clone()));
-    let mut v = Vehicle::new(
-        port,
-        Target {
-            system: 1,
-            component: 1,
-            firmware,
-        },
-    );
+    let rules = b.store_as.unwrap_or(firmware);
+    tokio::spawn(run_fake(peer, b, store.clone(), rules));
+    let mut v = Vehicle::new(port, Target::new(1, 1, firmware));
     v.transfer = TransferConfig {
         step_timeout: Duration::from_millis(120),
         max_attempts: 12,
@@ -314,12 +331,40 @@ fn start(b: Behaviour, firmware: Firmware) -> (Vehicle, Arc<Mutex<Store>>) {
     (v, store)
 }
 
-fn mission(n: usize) -> Vec<MissionItem> {
+/// A fence polygon of `n` vertices.
+fn fence(n: usize) -> Vec<MissionItem> {
+    (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            MissionItem {
+                frame: 0,
+                params: [n as f32, 0.0, 0.0, 0.0],
+                ..MissionItem::nav(5001, 36.87 + 1e-4 * a.cos(), 139.99 + 1e-4 * a.sin(), 0.0)
+            }
+        })
+        .collect()
+}
+
+/// `n` rally points, 15 m above home.
+fn rally(n: usize) -> Vec<MissionItem> {
+    (0..n)
+        .map(|i| MissionItem::nav(5100, 36.87 + i as f64 * 1e-4, 139.99, 15.0))
+        .collect()
+}
+
+/// A spray mission: waypoints with the pump switched the way `firmware` takes it
+/// (ArduPilot DO_SPRAYER, PX4 DO_SET_ACTUATOR).
+fn mission(n: usize, firmware: Firmware) -> Vec<MissionItem> {
+    let pump = if firmware == Firmware::ArduPilot {
+        216
+    } else {
+        187
+    };
     (0..n)
         .map(|i| {
             if i % 5 == 2 {
                 MissionItem {
-                    command: 216,
+                    command: pump,
                     frame: 2,
                     params: [1.0, 0.0, 0.0, 0.0],
                     x: 0,
@@ -341,12 +386,11 @@ async fn upload_and_verify_survive_20_percent_loss_with_ardupilot_storage() {
     let (v, store) = start(
         Behaviour {
             loss: 0.2,
-            ardupilot_storage: true,
             ..Behaviour::default()
         },
         Firmware::ArduPilot,
     );
-    let items = mission(30);
+    let items = mission(30, Firmware::ArduPilot);
     let verified = v
         .upload_verified(MissionKind::Mission, &items)
         .await
@@ -367,7 +411,7 @@ async fn duplicate_and_out_of_order_requests_are_served() {
         },
         Firmware::Px4,
     );
-    let items = mission(12);
+    let items = fence(12);
     v.upload_verified(MissionKind::Fence, &items)
         .await
         .expect("upload");
@@ -387,7 +431,10 @@ async fn an_error_ack_is_a_rejection_naming_the_result() {
         },
         Firmware::Px4,
     );
-    match v.upload(MissionKind::Mission, &mission(6)).await {
+    match v
+        .upload(MissionKind::Mission, &mission(6, Firmware::Px4))
+        .await
+    {
         Err(Error::MissionRejected {
             result,
             meaning,
@@ -411,7 +458,7 @@ async fn a_silent_vehicle_times_out_after_the_retries() {
         },
         Firmware::Px4,
     );
-    match v.upload(MissionKind::Rally, &mission(3)).await {
+    match v.upload(MissionKind::Rally, &rally(3)).await {
         Err(Error::Timeout { attempts, seq, .. }) => {
             assert_eq!(attempts, 12);
             assert_eq!(seq, None);
@@ -435,7 +482,8 @@ async fn a_request_beyond_the_count_is_a_protocol_violation() {
         Firmware::Px4,
     );
     assert!(matches!(
-        v.upload(MissionKind::Mission, &mission(4)).await,
+        v.upload(MissionKind::Mission, &mission(4, Firmware::Px4))
+            .await,
         Err(Error::ProtocolViolation { .. })
     ));
 }
@@ -449,20 +497,27 @@ async fn a_vehicle_that_stores_something_else_fails_verification() {
         },
         Firmware::Px4,
     );
-    match v.upload_verified(MissionKind::Mission, &mission(8)).await {
+    match v
+        .upload_verified(MissionKind::Mission, &mission(8, Firmware::Px4))
+        .await
+    {
         Err(Error::VerifyMismatch { seq, .. }) => assert_eq!(seq, 4),
         other => panic!("expected a verify mismatch, got {other:?}"),
     }
-    // PX4 does not store lossily: ArduPilot's lossy storage must not verify as PX4.
+    // Storage rules are per autopilot: what ArduPilot keeps must not verify as PX4.
     let (v, _) = start(
         Behaviour {
-            ardupilot_storage: true,
+            store_as: Some(Firmware::ArduPilot),
             ..Behaviour::default()
         },
         Firmware::Px4,
     );
+    let waypoints: Vec<MissionItem> = mission(8, Firmware::Px4)
+        .into_iter()
+        .filter(|i| i.command == 16)
+        .collect();
     assert!(matches!(
-        v.upload_verified(MissionKind::Mission, &mission(8)).await,
+        v.upload_verified(MissionKind::Mission, &waypoints).await,
         Err(Error::VerifyMismatch { .. })
     ));
 }
@@ -499,7 +554,7 @@ async fn commands_wait_through_in_progress_and_report_denial() {
         .expect("accepted after IN_PROGRESS");
     v.arm().await.expect("armed");
     let verified = v
-        .upload_verified(MissionKind::Mission, &mission(5))
+        .upload_verified(MissionKind::Mission, &mission(5, Firmware::ArduPilot))
         .await
         .expect("verified");
     v.start_mission(&verified).await.expect("started");
@@ -545,7 +600,7 @@ async fn clear_then_download_gives_an_empty_list_through_loss() {
         },
         Firmware::Px4,
     );
-    v.upload(MissionKind::Rally, &mission(3))
+    v.upload(MissionKind::Rally, &rally(3))
         .await
         .expect("upload");
     assert_eq!(
@@ -574,7 +629,7 @@ async fn a_lost_final_ack_is_settled_by_the_read_back() {
         },
         Firmware::Px4,
     );
-    let items = mission(4);
+    let items = mission(4, Firmware::Px4);
     assert!(matches!(
         v.upload(MissionKind::Mission, &items).await,
         Err(Error::AckMissing { count: 4, .. })

@@ -80,14 +80,7 @@ async fn wait_for(
 fn in_process(cfg: SimConfig) -> (SimDrone, Vehicle) {
     let firmware = cfg.firmware;
     let (sim, port) = SimDrone::in_process(cfg);
-    let v = Vehicle::new(
-        port,
-        Target {
-            system: 1,
-            component: 1,
-            firmware,
-        },
-    );
+    let v = Vehicle::new(port, Target::new(1, 1, firmware));
     (sim, v)
 }
 

@@ -4,8 +4,8 @@
 use mavlink::dialects::ardupilotmega::{self as apm, MavCmd, MavFrame, MavMissionType};
 use num_traits::{FromPrimitive, ToPrimitive};
 
+use super::stored::{Storage, Stored, stored_item};
 use crate::error::{Error, Result};
-use crate::modes::Firmware;
 
 /// MAV_CMD_NAV_WAYPOINT.
 pub const CMD_NAV_WAYPOINT: u16 = 16;
@@ -201,31 +201,20 @@ pub fn deg_to_e7(deg: f64) -> i32 {
     }
 }
 
-/// Param equality as stored: equal bits, both NaN, within f32 rounding, or (lossy) NaN vs 0.
-fn param_eq(sent: f32, got: f32, lossy_zero: bool) -> bool {
-    if sent.to_bits() == got.to_bits() || (sent.is_nan() && got.is_nan()) {
-        return true;
-    }
-    if lossy_zero && got == 0.0 {
-        return true;
-    }
-    if sent.is_nan() && got == 0.0 {
-        return true;
-    }
-    (sent - got).abs() <= 1e-4_f32.max(sent.abs() * 1e-6)
+/// Bitwise float equality, with every NaN equal to every NaN.
+fn same_f32(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
-/// Compares an uploaded list with its read-back, item by item.
-///
-/// Lossy storage accepted for ArduPilot: seq 0 of a mission is rewritten with the current home
-/// (only its command is compared); NAV_WAYPOINT param2–4 come back as 0; DO items (no position)
-/// come back with frame 0 and may lose params they do not use.
+/// Compares an uploaded list with its read-back, item by item, against exactly what the
+/// autopilot is coded to keep of each item ([`stored_item`]): nothing looser.
 ///
 /// # Errors
-/// [`Error::VerifyMismatch`] naming the first item and field that differ.
+/// [`Error::VerifyMismatch`] naming the first item and field that differ, or the item the
+/// autopilot would refuse (or that no rule covers).
 pub fn verify_readback(
     kind: MissionKind,
-    firmware: Firmware,
+    storage: Storage,
     sent: &[MissionItem],
     got: &[MissionItem],
 ) -> Result<()> {
@@ -237,7 +226,6 @@ pub fn verify_readback(
             detail: format!("uploaded {} items, vehicle holds {}", sent.len(), got.len()),
         });
     }
-    let ardupilot = firmware == Firmware::ArduPilot;
     for (i, (s, g)) in sent.iter().zip(got).enumerate() {
         let seq = i as u16;
         let mismatch = |detail: String| {
@@ -247,47 +235,64 @@ pub fn verify_readback(
                 detail,
             })
         };
-        if s.command != g.command {
+        let want = match stored_item(storage, kind, seq, s) {
+            Ok(Stored::Item(w)) => w,
+            Ok(Stored::CommandOnly(command)) => {
+                if g.command != command {
+                    return mismatch(format!(
+                        "command {command} expected, {} read back",
+                        g.command
+                    ));
+                }
+                continue;
+            }
+            Err(refusal) => {
+                return mismatch(format!(
+                    "{storage:?} does not store command {} in frame {} as sent ({refusal:?})",
+                    s.command, s.frame
+                ));
+            }
+        };
+        if want.command != g.command {
             return mismatch(format!(
                 "command {} uploaded, {} read back",
-                s.command, g.command
+                want.command, g.command
             ));
         }
-        if ardupilot && kind == MissionKind::Mission && i == 0 {
-            continue; // home: ArduPilot replaces it with the current home position
-        }
-        let do_item = !s.is_nav_with_position() && kind == MissionKind::Mission;
-        // ArduPilot keeps only positions for fence and rally points: any global frame, and
-        // the unused params, may come back changed.
-        let point_list = ardupilot && kind != MissionKind::Mission;
-        let global = |f: u8| matches!(f, 0 | 3 | 5 | 6 | 10 | 11);
-        let frame_ok = s.frame == g.frame
-            || (ardupilot && do_item && g.frame == 0)
-            || (point_list && global(s.frame) && global(g.frame));
-        if !frame_ok {
-            return mismatch(format!("frame {} uploaded, {} read back", s.frame, g.frame));
+        if want.frame != g.frame {
+            return mismatch(format!(
+                "frame {} expected, {} read back",
+                want.frame, g.frame
+            ));
         }
         for p in 0..4 {
-            let lossy = ardupilot
-                && (do_item || point_list && p >= 1 || (s.command == CMD_NAV_WAYPOINT && p >= 1));
-            if !param_eq(s.params[p], g.params[p], lossy) {
+            if !same_f32(want.params[p], g.params[p]) {
                 return mismatch(format!(
-                    "param{} {} uploaded, {} read back",
+                    "param{} {} uploaded, {} expected back, {} read back",
                     p + 1,
                     s.params[p],
+                    want.params[p],
                     g.params[p]
                 ));
             }
         }
-        let xy_lossy = ardupilot && do_item;
-        if (s.x - g.x).abs() > 1 && !(xy_lossy && g.x == 0) {
-            return mismatch(format!("x {} uploaded, {} read back", s.x, g.x));
+        if want.x != g.x {
+            return mismatch(format!("x {} expected, {} read back", want.x, g.x));
         }
-        if (s.y - g.y).abs() > 1 && !(xy_lossy && g.y == 0) {
-            return mismatch(format!("y {} uploaded, {} read back", s.y, g.y));
+        if want.y != g.y {
+            return mismatch(format!("y {} expected, {} read back", want.y, g.y));
         }
-        if !param_eq(s.z, g.z, xy_lossy) && (s.z - g.z).abs() > 0.01 {
-            return mismatch(format!("z {} uploaded, {} read back", s.z, g.z));
+        if !same_f32(want.z, g.z) {
+            return mismatch(format!(
+                "z {} uploaded, {} expected back, {} read back",
+                s.z, want.z, g.z
+            ));
+        }
+        if kind == MissionKind::Mission && want.autocontinue != g.autocontinue {
+            return mismatch(format!(
+                "autocontinue {} expected, {} read back",
+                want.autocontinue, g.autocontinue
+            ));
         }
     }
     Ok(())
@@ -315,48 +320,102 @@ mod tests {
         }
     }
 
-    #[test]
-    fn identical_lists_verify() {
-        let items = vec![wp(36.0, 140.0), sprayer(true), wp(36.001, 140.0)];
-        verify_readback(MissionKind::Mission, Firmware::Px4, &items, &items).unwrap();
+    /// What the table says the vehicle gives back (home stands in for ArduPilot's seq 0).
+    fn readback(fw: Storage, kind: MissionKind, sent: &[MissionItem]) -> Vec<MissionItem> {
+        sent.iter()
+            .enumerate()
+            .map(|(i, s)| match stored_item(fw, kind, i as u16, s).unwrap() {
+                Stored::Item(it) => it,
+                Stored::CommandOnly(c) => MissionItem {
+                    command: c,
+                    ..wp(36.5, 139.5)
+                },
+            })
+            .collect()
+    }
+
+    fn land() -> MissionItem {
+        let mut i = MissionItem::nav(CMD_NAV_LAND, 36.0, 140.0, 0.0);
+        i.params = [0.0, 0.0, 0.0, f32::NAN];
+        i
     }
 
     #[test]
-    fn ardupilot_lossy_storage_is_accepted_only_for_ardupilot() {
-        let sent = vec![wp(36.0, 140.0), wp(36.0, 140.001), sprayer(true)];
-        let mut got = sent.clone();
-        got[1].params = [0.0, 0.0, 0.0, 0.0];
-        got[2].frame = 0;
-        verify_readback(MissionKind::Mission, Firmware::ArduPilot, &sent, &got).unwrap();
-        let err = verify_readback(MissionKind::Mission, Firmware::Px4, &sent, &got).unwrap_err();
+    fn the_tables_readback_verifies_on_both_autopilots() {
+        let items = [wp(36.0, 140.0), sprayer(true), wp(36.001, 140.0), land()];
+        for fw in [Storage::ArduPilot, Storage::Px4] {
+            let sent: Vec<MissionItem> = items
+                .iter()
+                .filter(|i| fw == Storage::ArduPilot || i.command != CMD_DO_SPRAYER)
+                .copied()
+                .collect();
+            let got = readback(fw, MissionKind::Mission, &sent);
+            verify_readback(MissionKind::Mission, fw, &sent, &got).unwrap();
+        }
+    }
+
+    #[test]
+    fn ardupilots_land_with_param4_one_verifies_and_nothing_else_does() {
+        // The field failure: "param4 NaN uploaded, 1 read back" at the final NAV_LAND.
+        let sent = vec![wp(36.0, 140.0), land()];
+        let mut got = readback(Storage::ArduPilot, MissionKind::Mission, &sent);
+        assert_eq!(got[1].params[3], 1.0);
+        verify_readback(MissionKind::Mission, Storage::ArduPilot, &sent, &got).unwrap();
+        got[1].params[3] = f32::NAN;
+        let err =
+            verify_readback(MissionKind::Mission, Storage::ArduPilot, &sent, &got).unwrap_err();
         assert!(matches!(err, Error::VerifyMismatch { seq: 1, .. }), "{err}");
     }
 
     #[test]
-    fn ardupilot_fence_points_may_change_frame_but_not_position() {
+    fn the_rules_are_exact_not_tolerant() {
+        let sent = vec![wp(36.0, 140.0), wp(36.0, 140.001), sprayer(true)];
+        let good = readback(Storage::ArduPilot, MissionKind::Mission, &sent);
+        // A centimetre off in altitude, a waypoint keeping a param ArduPilot drops, a DO item
+        // in the frame it was sent in: each is a different vehicle state, and each fails.
+        let mut z = good.clone();
+        z[1].z += 0.01;
+        let mut kept = good.clone();
+        kept[1].params[1] = 2.0;
+        let mut frame = good.clone();
+        frame[2].frame = 2;
+        for bad in [z, kept, frame] {
+            let err =
+                verify_readback(MissionKind::Mission, Storage::ArduPilot, &sent, &bad).unwrap_err();
+            assert!(matches!(err, Error::VerifyMismatch { .. }), "{err}");
+        }
+        // PX4 keeps DO_SPRAYER not at all: the upload cannot be verified, so it is refused.
+        let px4 = verify_readback(MissionKind::Mission, Storage::Px4, &sent[2..], &good[2..])
+            .unwrap_err();
+        assert!(px4.to_string().contains("216"), "{px4}");
+    }
+
+    #[test]
+    fn ardupilot_fence_points_come_back_in_frame_zero_with_their_position() {
         let mut v = MissionItem::nav(5001, 36.0, 140.0, 0.0);
-        v.frame = 0;
+        v.frame = 3;
         v.params[0] = 4.0;
-        let mut got = v;
-        got.frame = 3;
-        verify_readback(MissionKind::Fence, Firmware::ArduPilot, &[v], &[got]).unwrap();
-        got.params[0] = 3.0;
-        assert!(verify_readback(MissionKind::Fence, Firmware::ArduPilot, &[v], &[got]).is_err());
-        let mut moved = v;
-        moved.y += 50;
-        assert!(verify_readback(MissionKind::Fence, Firmware::ArduPilot, &[v], &[moved]).is_err());
+        let got = readback(Storage::ArduPilot, MissionKind::Fence, &[v]);
+        assert_eq!(got[0].frame, 0);
+        verify_readback(MissionKind::Fence, Storage::ArduPilot, &[v], &got).unwrap();
+        let mut count = got.clone();
+        count[0].params[0] = 3.0;
+        assert!(verify_readback(MissionKind::Fence, Storage::ArduPilot, &[v], &count).is_err());
+        let mut moved = got;
+        moved[0].y += 1;
+        assert!(verify_readback(MissionKind::Fence, Storage::ArduPilot, &[v], &moved).is_err());
     }
 
     #[test]
     fn a_moved_waypoint_fails() {
         let sent = vec![wp(36.0, 140.0), wp(36.0, 140.001)];
-        let mut got = sent.clone();
+        let mut got = readback(Storage::ArduPilot, MissionKind::Mission, &sent);
         got[1].x += 100;
         let err =
-            verify_readback(MissionKind::Mission, Firmware::ArduPilot, &sent, &got).unwrap_err();
+            verify_readback(MissionKind::Mission, Storage::ArduPilot, &sent, &got).unwrap_err();
         assert!(matches!(err, Error::VerifyMismatch { seq: 1, .. }));
         assert!(
-            verify_readback(MissionKind::Mission, Firmware::ArduPilot, &sent, &got[..1]).is_err()
+            verify_readback(MissionKind::Mission, Storage::ArduPilot, &sent, &got[..1]).is_err()
         );
     }
 

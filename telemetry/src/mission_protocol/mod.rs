@@ -4,6 +4,7 @@
 
 pub mod download;
 pub mod items;
+pub mod stored;
 pub mod upload;
 
 use std::time::Duration;
