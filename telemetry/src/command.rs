@@ -252,7 +252,10 @@ impl Vehicle {
     }
 
     /// Starts the verified mission at item `first` (resume after a refill): sets the current
-    /// item, then MAV_CMD_MISSION_START with first/last item.
+    /// item, then MAV_CMD_MISSION_START. ArduCopter denies MISSION_START with a first or last
+    /// item (`handle_MAV_CMD_MISSION_START`: "first-item/last item not supported") and starts
+    /// from the current item instead (`start_or_resume`, MIS_RESTART 0), so it gets zeros;
+    /// PX4 takes first/last.
     ///
     /// # Errors
     /// As [`Self::set_current`] and [`Self::command`].
@@ -261,6 +264,9 @@ impl Vehicle {
             return self.start_mission(verified).await;
         }
         self.set_current(first).await?;
+        if self.target.firmware == Firmware::ArduPilot {
+            return self.command(MavCmd::MAV_CMD_MISSION_START, [0.0; 7]).await;
+        }
         let last = verified.n_items.saturating_sub(1) as f32;
         self.command(
             MavCmd::MAV_CMD_MISSION_START,

@@ -137,6 +137,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A parameter the vehicle does not have, or never answered for.
+    #[error("the vehicle has no parameter {name} (or did not answer for it)")]
+    ParamUnknown {
+        /// The parameter name asked for.
+        name: String,
+    },
+
     /// A pre-flight check failed; the mission is not started.
     #[error("pre-flight check failed: {check}: {detail}")]
     PreflightFailed {

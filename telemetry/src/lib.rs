@@ -60,6 +60,7 @@ pub use crate::{
         stored::{Storage, Stored, stored_item},
     },
     modes::{Firmware, ModeCode, mission_mode, mode_code, mode_name, pause_mode},
+    params::{FenceSetup, ParamValue, decode_param, encode_param},
     plan::{FenceCircle, FencePolygon, Plan, SprayLeg, spray_legs},
     record::{TlogRecord, TlogWriter, now_us, parse_tlog, read_tlog},
     sim::{SimConfig, SimDrone, SimSnapshot},
@@ -79,6 +80,7 @@ mod link;
 mod logbook;
 mod mission_protocol;
 mod modes;
+mod params;
 mod plan;
 mod record;
 mod sim;

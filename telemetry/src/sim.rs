@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use mavlink::MavHeader;
 use mavlink::dialects::ardupilotmega::{
-    self as apm, MavAutopilot, MavCmd, MavMissionResult, MavMissionType, MavModeFlag, MavResult,
-    MavSeverity, MavState, MavType,
+    self as apm, MavAutopilot, MavCmd, MavMissionResult, MavMissionType, MavModeFlag, MavParamType,
+    MavResult, MavSeverity, MavState, MavType,
 };
 use num_traits::ToPrimitive;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -177,6 +177,8 @@ pub struct SimSnapshot {
     pub current_seq: u16,
     /// Items held in the mission, fence and rally lists.
     pub list_lengths: [usize; 3],
+    /// The fence would act on a breach (its parameters say so).
+    pub fence_active: bool,
 }
 
 /// A running simulated drone; its tasks stop when it is dropped or [`stopped`](Self::stop).
@@ -532,6 +534,8 @@ struct Sim {
     consumed_mah: f64,
     intervals: HashMap<u32, Option<f64>>,
     last_sent: HashMap<u32, f64>,
+    /// Parameters set by the ground station (the rest read their defaults).
+    params: HashMap<String, f64>,
 }
 
 impl Sim {
@@ -569,6 +573,98 @@ impl Sim {
             consumed_mah: 0.0,
             intervals: HashMap::new(),
             last_sent: HashMap::new(),
+            params: HashMap::new(),
+        }
+    }
+
+    /// The parameters this personality has, with their types and current values. ArduPilot:
+    /// Copter defaults (FENCE_TYPE 7 = altitude, circle and polygon; FENCE_ACTION 1 = RTL;
+    /// FENCE_ENABLE 0; RTL_ALT in cm; FENCE_TOTAL / RALLY_TOTAL count what is stored). PX4:
+    /// GF_ACTION 2 (hold), RTL_RETURN_ALT in metres.
+    fn param_table(&self) -> Vec<(&'static str, MavParamType, f64)> {
+        use MavParamType::{MAV_PARAM_TYPE_INT8 as I8, MAV_PARAM_TYPE_INT16 as I16};
+        use MavParamType::{MAV_PARAM_TYPE_INT32 as I32, MAV_PARAM_TYPE_REAL32 as R32};
+        let get = |name: &str, default: f64| self.params.get(name).copied().unwrap_or(default);
+        match self.cfg.firmware {
+            Firmware::ArduPilot => vec![
+                ("FENCE_ENABLE", I8, get("FENCE_ENABLE", 0.0)),
+                ("FENCE_TYPE", I8, get("FENCE_TYPE", 7.0)),
+                ("FENCE_ACTION", I8, get("FENCE_ACTION", 1.0)),
+                ("FENCE_MARGIN", R32, get("FENCE_MARGIN", 2.0)),
+                ("FENCE_TOTAL", I16, self.lists[1].len() as f64),
+                ("RALLY_TOTAL", I8, self.lists[2].len() as f64),
+                (
+                    "RTL_ALT",
+                    I32,
+                    get("RTL_ALT", (self.cfg.rtl_alt_m * 100.0).round()),
+                ),
+                ("SPRAY_ENABLE", I8, 1.0),
+                (
+                    "SERVO9_FUNCTION",
+                    I16,
+                    if self.cfg.sprayer.servo == 9 {
+                        22.0
+                    } else {
+                        0.0
+                    },
+                ),
+            ],
+            Firmware::Px4 => vec![
+                ("GF_ACTION", I32, get("GF_ACTION", 2.0)),
+                (
+                    "RTL_RETURN_ALT",
+                    R32,
+                    get("RTL_RETURN_ALT", self.cfg.rtl_alt_m),
+                ),
+            ],
+        }
+    }
+
+    /// Answers PARAM_REQUEST_READ / PARAM_SET for `name` (silence for names it lacks, as
+    /// ArduPilot); a set value is stored unless the parameter is a count the vehicle keeps.
+    fn param_request(&mut self, name: &str, set: Option<f32>) {
+        let table = self.param_table();
+        let Some(index) = table.iter().position(|(n, _, _)| *n == name) else {
+            return;
+        };
+        let kind = table[index].1;
+        if let Some(raw) = set
+            && !name.ends_with("_TOTAL")
+        {
+            let value = crate::params::decode_param(self.cfg.firmware, raw, kind);
+            self.params.insert(name.to_string(), value);
+            match name {
+                "RTL_ALT" => self.cfg.rtl_alt_m = value / 100.0,
+                "RTL_RETURN_ALT" => self.cfg.rtl_alt_m = value,
+                _ => {}
+            }
+        }
+        let value = self.param_table()[index].2;
+        self.send(Msg::PARAM_VALUE(apm::PARAM_VALUE_DATA {
+            param_value: crate::params::encode_param(self.cfg.firmware, value, kind),
+            param_count: table.len() as u16,
+            param_index: index as u16,
+            param_id: name.into(),
+            param_type: kind,
+        }));
+    }
+
+    /// True when the fence is on and would act on a breach (ArduPilot FENCE_ENABLE 1 with a
+    /// polygon in FENCE_TYPE and an action; PX4 GF_ACTION not 0).
+    fn fence_active(&self) -> bool {
+        let get = |n: &str| {
+            self.param_table()
+                .into_iter()
+                .find(|(name, _, _)| *name == n)
+                .map_or(0.0, |(_, _, v)| v)
+        };
+        match self.cfg.firmware {
+            Firmware::ArduPilot => {
+                get("FENCE_ENABLE") >= 1.0
+                    && (get("FENCE_TYPE") as i64) & 4 != 0
+                    && get("FENCE_ACTION") >= 1.0
+            }
+            Firmware::Px4 => get("GF_ACTION") >= 1.0,
         }
     }
 
@@ -590,6 +686,7 @@ impl Sim {
                 self.lists[1].len(),
                 self.lists[2].len(),
             ],
+            fence_active: self.fence_active(),
         }
     }
 
@@ -691,6 +788,14 @@ impl Sim {
                         self.mission_ack(c.mission_type, MavMissionResult::MAV_MISSION_UNSUPPORTED)
                     }
                 }
+            }
+            Msg::PARAM_REQUEST_READ(r) if self.for_us(r.target_system) => {
+                let name = r.param_id.to_str().unwrap_or("").to_string();
+                self.param_request(&name, None);
+            }
+            Msg::PARAM_SET(r) if self.for_us(r.target_system) => {
+                let name = r.param_id.to_str().unwrap_or("").to_string();
+                self.param_request(&name, Some(r.param_value));
             }
             Msg::MISSION_SET_CURRENT(s) if self.for_us(s.target_system) => {
                 self.set_current(s.seq);
@@ -961,6 +1066,12 @@ impl Sim {
                         "Mission start: arm first",
                     );
                     return MavResult::MAV_RESULT_FAILED;
+                }
+                // ArduCopter's handle_MAV_CMD_MISSION_START: "first-item/last item not
+                // supported" — any non-zero param1/param2 is DENIED; it starts or resumes
+                // from the current item.
+                if self.cfg.firmware == Firmware::ArduPilot && (p[0] != 0.0 || p[1] != 0.0) {
+                    return MavResult::MAV_RESULT_DENIED;
                 }
                 let first = (p[0] >= 1.0).then_some(p[0] as u16);
                 if let Some(f) = first
@@ -1301,11 +1412,16 @@ impl Sim {
     }
 
     /// After a landing item: the mission waits at the next item (the next sortie's takeoff).
+    /// At the end, ArduPilot's current item goes back to the first (seen on ArduCopter SITL:
+    /// MISSION_CURRENT reads 1 once the completed mission has landed).
     fn after_landing_in_mission(&mut self) {
         if usize::from(self.current) + 1 < self.lists[0].len() {
             self.current += 1;
         } else {
             self.text(MavSeverity::MAV_SEVERITY_INFO, "Mission complete");
+            if self.cfg.firmware == Firmware::ArduPilot {
+                self.current = self.first_seq();
+            }
         }
         self.mission_active = false;
         self.send_mission_current();
@@ -1333,9 +1449,15 @@ impl Sim {
                     self.move_to(target, speed, dt)
                 };
                 if there && self.descend_and_land(dt) {
-                    self.send(Msg::MISSION_ITEM_REACHED(apm::MISSION_ITEM_REACHED_DATA {
-                        seq: self.current,
-                    }));
+                    // ArduCopter reports no ITEM_REACHED for the mission's final LAND: the
+                    // mission completes as the vehicle lands (ModeAuto's land verify, then
+                    // AP_Mission::complete).
+                    let final_land = usize::from(self.current) + 1 >= self.lists[0].len();
+                    if !(final_land && self.cfg.firmware == Firmware::ArduPilot) {
+                        self.send(Msg::MISSION_ITEM_REACHED(apm::MISSION_ITEM_REACHED_DATA {
+                            seq: self.current,
+                        }));
+                    }
                     self.after_landing_in_mission();
                 }
             }

@@ -121,6 +121,9 @@ pub struct VehicleState {
     /// Highest item known reached: MISSION_ITEM_REACHED, or implied when MISSION_CURRENT moves
     /// past an item (ArduPilot coalesces ITEM_REACHED messages).
     pub reached_up_to: Option<u16>,
+    /// Highest MISSION_CURRENT seen while armed (ArduPilot sets the current item back to 1
+    /// once a completed mission has landed, so the last value alone cannot say it ended).
+    pub highest_current_armed: Option<u16>,
     /// Pump on/off from SERVO_OUTPUT_RAW; `None` until an output report was seen.
     pub sprayer_on: Option<bool>,
     /// The servo output that drives the pump.
@@ -132,6 +135,14 @@ pub struct VehicleState {
 }
 
 impl VehicleState {
+    /// True once the mission whose last item is `last` has ended as the autopilot reports it:
+    /// the last item reached, or the vehicle disarmed after flying it as the current item
+    /// (ArduCopter sends no ITEM_REACHED for a final LAND and then resets the current item).
+    pub fn mission_finished(&self, last: u16) -> bool {
+        self.reached_up_to >= Some(last)
+            || (!self.armed && self.highest_current_armed >= Some(last))
+    }
+
     /// A state for the vehicle at `system`/`component` (or the first autopilot heard, if `None`).
     pub fn new(system: Option<u8>, component: Option<u8>, sprayer_output: SprayerOutput) -> Self {
         Self {
@@ -238,6 +249,10 @@ impl VehicleState {
                         Some(self.reached_up_to.map_or(implied, |r| r.max(implied)));
                 }
                 self.current_item = Some(c.seq);
+                if self.armed {
+                    self.highest_current_armed =
+                        Some(self.highest_current_armed.map_or(c.seq, |h| h.max(c.seq)));
+                }
                 if c.total != 0 && c.total != u16::MAX {
                     self.mission_total = Some(c.total);
                 }
@@ -360,6 +375,33 @@ mod tests {
             &Msg::MISSION_ITEM_REACHED(apm::MISSION_ITEM_REACHED_DATA { seq: 2 }),
         );
         assert_eq!(s.reached_up_to, Some(3));
+    }
+
+    #[test]
+    fn an_ardupilot_mission_ends_landed_and_disarmed_at_the_last_item() {
+        // ArduCopter: no ITEM_REACHED for the final LAND (item 5), then the current item goes
+        // back to 1 and the vehicle disarms.
+        let mut s = VehicleState::default();
+        let cur = |seq| {
+            Msg::MISSION_CURRENT(apm::MISSION_CURRENT_DATA {
+                seq,
+                ..Default::default()
+            })
+        };
+        s.apply(&hdr(1), &heartbeat(true, 3));
+        for seq in 1..=5 {
+            s.apply(&hdr(1), &cur(seq));
+        }
+        assert!(!s.mission_finished(5), "still armed, descending");
+        s.apply(&hdr(1), &cur(1));
+        s.apply(&hdr(1), &heartbeat(false, 3));
+        assert!(s.mission_finished(5));
+        // A vehicle that disarms before the last item has not finished.
+        let mut early = VehicleState::default();
+        early.apply(&hdr(1), &heartbeat(true, 3));
+        early.apply(&hdr(1), &cur(3));
+        early.apply(&hdr(1), &heartbeat(false, 3));
+        assert!(!early.mission_finished(5));
     }
 
     #[test]

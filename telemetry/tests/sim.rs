@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use telemetry::{
-    Error, Link, LinkAddress, LinkConfig, MissionKind, Msg, Plan, SimConfig, SimDrone, SprayLeg,
-    SprayerOutput, Target, Vehicle, VehicleState, VerifiedMission, coverage, read_tlog,
+    Error, Firmware, Link, LinkAddress, LinkConfig, MissionKind, Msg, Plan, SimConfig, SimDrone,
+    SprayLeg, SprayerOutput, Target, Vehicle, VehicleState, VerifiedMission, coverage, read_tlog,
     track_from_records,
 };
 
@@ -132,15 +132,17 @@ async fn a_sortie_flies_to_the_end_over_udp_with_the_pump_on_only_on_spray_legs(
             first_battery = state.battery_pct;
         }
     }
-    // Every NAV item, in order, exactly once.
+    // Every NAV item, in order, exactly once, except the final LAND: ArduCopter reports none
+    // for it, and the mission's end is judged landed and disarmed after flying it.
     let items = plan.mission_items();
+    let last = (items.len() - 1) as u16;
     let nav: Vec<u16> = (1..items.len())
-        .filter(|&k| items[k].is_nav())
+        .filter(|&k| items[k].is_nav() && k as u16 != last)
         .map(|k| k as u16)
         .collect();
     assert_eq!(reached, nav);
-    let last = (items.len() - 1) as u16;
-    assert_eq!(state.reached_up_to, Some(last));
+    assert_eq!(items[usize::from(last)].command, 21);
+    assert!(state.mission_finished(last));
     assert!(!state.armed, "disarmed at the end");
     assert!(
         state.rel_alt_m.unwrap().abs() < 0.05,
@@ -358,8 +360,38 @@ async fn a_whole_field_lands_at_the_refill_point_and_resumes_with_the_next_sorti
     wait_for(&sim, "second take-off", |s| !s.landed).await;
     wait_for(&sim, "final landing", |s| s.landed && !s.armed).await;
     let end = sim.snapshot();
-    assert_eq!(end.current_seq as usize, plan.mission_items().len() - 1);
+    assert_eq!(
+        end.current_seq, 1,
+        "ArduPilot's current item is 1 again after the mission"
+    );
     assert!(end.battery_pct < 100.0);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn ardupilot_starts_at_an_item_by_set_current_not_mission_start_params() {
+    let path = Path::new(FIXTURE);
+    let plan = Plan::read(path).unwrap();
+    let (sim, v) = in_process(config(&plan, 60.0));
+    let verified = upload_all(&v, &plan).await;
+    let second_takeoff = plan.vehicle_seq(11) as u16;
+    v.set_mode("GUIDED").await.unwrap();
+    v.arm().await.unwrap();
+    // What ArduCopter denies: MISSION_START with first/last items.
+    let denied = v
+        .command(
+            telemetry::mavlink::dialects::ardupilotmega::MavCmd::MAV_CMD_MISSION_START,
+            [f32::from(second_takeoff), 30.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        )
+        .await;
+    assert!(
+        matches!(denied, Err(Error::CommandRejected { .. })),
+        "{denied:?}"
+    );
+    // What it accepts: MISSION_SET_CURRENT, then MISSION_START from the current item.
+    v.start_mission_at(&verified, second_takeoff).await.unwrap();
+    wait_for(&sim, "take-off of the second sortie", |s| !s.landed).await;
+    assert!(sim.snapshot().current_seq >= second_takeoff);
     sim.stop().await;
 }
 
@@ -430,4 +462,30 @@ async fn as_px4_it_flies_a_px4_plan_from_seq_0_with_px4_modes() {
     })
     .await;
     assert!(!sim.snapshot().pump_on);
+}
+
+#[tokio::test]
+async fn the_fence_is_switched_on_by_its_parameters_and_rtl_altitude_is_read_and_set() {
+    for firmware in [Firmware::ArduPilot, Firmware::Px4] {
+        let plan = sortie1();
+        let mut cfg = config(&plan, 10.0);
+        cfg.firmware = firmware;
+        let (sim, mut v) = in_process(cfg);
+        v.ack_timeout = Duration::from_millis(300);
+        let before = v.fence_setup().await.unwrap();
+        if firmware == Firmware::ArduPilot {
+            assert!(!before.active(), "ArduCopter ships with FENCE_ENABLE 0");
+            assert!(!sim.snapshot().fence_active);
+        }
+        let after = v.enable_fence().await.unwrap();
+        assert!(after.active(), "{firmware:?}: {after:?}");
+        assert!(sim.snapshot().fence_active);
+        assert!(matches!(
+            v.param("NO_SUCH_PARAM").await,
+            Err(Error::ParamUnknown { .. })
+        ));
+        assert_eq!(v.set_rtl_altitude_m(6.0).await.unwrap(), 6.0);
+        assert_eq!(v.rtl_altitude_m().await.unwrap(), 6.0);
+        sim.stop().await;
+    }
 }

@@ -287,6 +287,7 @@ fn agriops_fly_and_tlog_against_the_mavsdk_peer() {
                 "--sortie",
                 "1",
                 "--yes",
+                "--fence-unchecked",
                 "--no-gps-check",
                 "--land-wait-s",
                 "0.5",

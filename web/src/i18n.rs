@@ -506,6 +506,8 @@ pub enum Msg {
     AirspaceApproval,
     /// Checkbox: acknowledge warnings.
     AcknowledgeWarnings,
+    /// Checkbox: switch the vehicle's geofence on before take-off.
+    EnableFence,
     /// Button: evaluate the checklist.
     CheckNow,
     /// Button: upload and verify.
@@ -1274,6 +1276,10 @@ impl Msg {
             Msg::PilotWord => ("操縦者", "Pilot"),
             Msg::ProblemWord => ("問題", "Problem"),
             Msg::WarningsAcknowledged => ("注意事項の了承", "Cautions acknowledged"),
+            Msg::EnableFence => (
+                "機体のジオフェンスが無効なら、離陸前に有効にする（FENCE_ENABLE など）",
+                "If the vehicle's geofence is off, switch it on before take-off (FENCE_ENABLE etc.)",
+            ),
             Msg::ConfirmNeeded => (
                 "確認のチェックを入れてください。",
                 "Tick the confirmation first.",

@@ -133,6 +133,8 @@ pub struct LaunchRequest {
     pub resume_after: Option<usize>,
     /// The vehicle.
     pub vehicle: VehicleRow,
+    /// The pilot agreed to have the vehicle's geofence switched on if it is off.
+    pub enable_fence: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -494,6 +496,7 @@ async fn fly(
         timing,
         swath_m: swath_of(&req.plan),
         pump,
+        enable_fence: req.enable_fence,
     };
     let end = flight.run(cmds).await;
     let home_items = plan.vehicle_seq(0);
@@ -537,6 +540,8 @@ struct Flight<'a> {
     timing: &'a FlightTiming,
     swath_m: f64,
     pump: Arc<PumpPlan>,
+    /// The pilot agreed to have the geofence switched on.
+    enable_fence: bool,
 }
 
 impl Flight<'_> {
@@ -637,6 +642,11 @@ impl Flight<'_> {
         {
             return End::failed(format!("rally upload: {e}"));
         }
+        if !fence.is_empty()
+            && let Err(e) = self.fence_on().await
+        {
+            return End::failed(e);
+        }
         let counts = [self.items.len(), fence.len(), rally.len()];
         self.live.send_modify(|l| l.verified = Some(counts));
         set_status(self.state, self.id, "planned").await;
@@ -681,6 +691,41 @@ impl Flight<'_> {
         }
         set_status(self.state, self.id, "flying").await;
         self.follow(&verified, cmds).await
+    }
+
+    /// The uploaded fence acts on a breach, or is switched on with the pilot's consent.
+    async fn fence_on(&self) -> Result<(), String> {
+        let setup = self
+            .vehicle
+            .fence_setup()
+            .await
+            .map_err(|e| format!("the vehicle's fence parameters could not be read: {e}"))?;
+        if setup.active() {
+            return Ok(());
+        }
+        if !self.enable_fence {
+            return Err(format!(
+                "the vehicle's geofence is off (enabled {}, polygon {}, action {}); \
+                 tick \"switch it on\" to have it switched on before take-off",
+                setup.enabled, setup.polygon, setup.action
+            ));
+        }
+        let after = self
+            .vehicle
+            .enable_fence()
+            .await
+            .map_err(|e| format!("switching the geofence on: {e}"))?;
+        if !after.active() {
+            return Err(format!(
+                "the vehicle did not switch its geofence on: {after:?}"
+            ));
+        }
+        tracing::info!(
+            message = "Geofence switched on with the pilot's consent.",
+            flight = self.id,
+            action = after.action
+        );
+        Ok(())
     }
 
     async fn start(&mut self, verified: &telemetry::VerifiedMission) -> Result<(), String> {
@@ -775,7 +820,7 @@ impl Flight<'_> {
             if aborted || phase == Phase::Returning {
                 if landed {
                     self.coverage().await;
-                    let done = !aborted && s.reached_up_to >= Some(last);
+                    let done = !aborted && s.mission_finished(last);
                     return End {
                         status: if done { "completed" } else { "aborted" },
                         error: None,
@@ -783,7 +828,7 @@ impl Flight<'_> {
                 }
                 continue;
             }
-            let at_end = s.reached_up_to >= Some(last) || (landed && s.current_item >= Some(last));
+            let at_end = s.mission_finished(last);
             if at_end {
                 let since = *end_seen.get_or_insert_with(Instant::now);
                 if !s.armed || !lands || since.elapsed() >= self.timing.land_wait {

@@ -53,6 +53,18 @@ pub struct Args {
     /// After the last item, wait this long for the vehicle to land and disarm, seconds.
     #[arg(long, default_value_t = 120.0)]
     pub land_wait_s: f64,
+    /// Switch the vehicle's geofence on if it is off (ArduPilot FENCE_ENABLE 1, the polygon
+    /// bit in FENCE_TYPE, FENCE_ACTION RTL if it only reports; PX4 GF_ACTION RTL if 0). Without
+    /// it the pilot is asked, and with --yes the flight is refused.
+    #[arg(long)]
+    pub enable_fence: bool,
+    /// Fly although the fence parameters cannot be read (autopilots other than ArduPilot and
+    /// PX4 name them differently); the uploaded fence is then not known to be on.
+    #[arg(long)]
+    pub fence_unchecked: bool,
+    /// Set the vehicle's RTL altitude to this many metres above home before flying.
+    #[arg(long)]
+    pub rtl_alt_m: Option<f64>,
     /// MAVLink 2 signing key, 64 hex digits.
     #[arg(long, env = "AGRIOPS_SIGNING_KEY")]
     pub signing_key: Option<String>,
@@ -220,6 +232,10 @@ async fn fly_connected(
     if args.upload_only {
         return Ok(());
     }
+    if !fence.is_empty() {
+        ensure_fence_on(args, vehicle).await?;
+    }
+    ensure_rtl_altitude(args, plan, vehicle).await?;
 
     // Pre-flight checks, on fresh telemetry.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -268,6 +284,86 @@ async fn fly_connected(
         .context("starting the mission")?;
     println!("Mission started. Ctrl-C pauses.");
     follow(args, plan, items, vehicle, link, state, &verified).await
+}
+
+/// Refuses to fly with the uploaded fence switched off, unless the pilot lets it be switched on.
+async fn ensure_fence_on(args: &Args, vehicle: &Vehicle) -> anyhow::Result<()> {
+    let setup = match vehicle.fence_setup().await {
+        Ok(setup) => setup,
+        Err(e) if args.fence_unchecked => {
+            println!(
+                "Warning: the vehicle's fence parameters could not be read ({e}); flying with --fence-unchecked."
+            );
+            return Ok(());
+        }
+        Err(e) => bail!(
+            "the vehicle's fence parameters could not be read ({e}), so the uploaded fence is not known to be on; \
+             pass --fence-unchecked to fly anyway"
+        ),
+    };
+    if setup.active() {
+        println!("Geofence on (breach action {}).", setup.action);
+        return Ok(());
+    }
+    let consent = args.enable_fence
+        || (!args.yes
+            && std::io::stdin().is_terminal()
+            && {
+                let q = format!(
+                    "The vehicle's geofence is off (enabled {}, polygon {}, action {}). Switch it on? [y/N]",
+                    setup.enabled, setup.polygon, setup.action
+                );
+                tokio::task::spawn_blocking(move || ask(&q))
+                    .await
+                    .unwrap_or(false)
+            });
+    if !consent {
+        bail!(
+            "the vehicle's geofence is off (enabled {}, polygon {}, action {}): the field's fence would not act on a breach; \
+             pass --enable-fence (or answer y) to switch it on",
+            setup.enabled,
+            setup.polygon,
+            setup.action
+        );
+    }
+    let after = vehicle
+        .enable_fence()
+        .await
+        .context("switching the geofence on")?;
+    if !after.active() {
+        bail!("the vehicle did not switch its geofence on: {after:?}");
+    }
+    println!("Geofence switched on (breach action {}).", after.action);
+    Ok(())
+}
+
+/// Shows the altitude RTL climbs to, and sets it when the pilot asked for it.
+async fn ensure_rtl_altitude(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::Result<()> {
+    if let Some(m) = args.rtl_alt_m {
+        if !(1.0..=120.0).contains(&m) {
+            bail!("--rtl-alt-m {m}: give 1 to 120 metres");
+        }
+        let got = vehicle
+            .set_rtl_altitude_m(m)
+            .await
+            .context("setting the RTL altitude")?;
+        if (got - m).abs() > 0.05 {
+            bail!("the vehicle kept an RTL altitude of {got:.1} m instead of {m:.1} m");
+        }
+    }
+    match vehicle.rtl_altitude_m().await {
+        Ok(alt) => {
+            let spray = plan
+                .items
+                .iter()
+                .filter(|i| i.is_nav_with_position() && i.z > 0.0)
+                .map(|i| f64::from(i.z))
+                .fold(0.0, f64::max);
+            println!("RTL climbs to {alt:.1} m above home (plan flies at {spray:.1} m).");
+        }
+        Err(e) => tracing::debug!(message = "RTL altitude not readable.", error = %e),
+    }
+    Ok(())
 }
 
 /// Shows progress until the last item is reached; Ctrl-C pauses and offers RTL.
@@ -373,8 +469,7 @@ async fn follow(
             tracing::warn!(message = "Vehicle reports a problem.", text = %t.text);
         }
         was_armed |= s.armed;
-        let at_end = s.reached_up_to >= Some(last)
-            || (was_armed && !s.armed && s.current_item >= Some(last));
+        let at_end = s.mission_finished(last);
         if at_end {
             let lands = items.last().is_some_and(|i| i.command == 21);
             let since = *end_seen.get_or_insert_with(std::time::Instant::now);

@@ -81,6 +81,8 @@ struct LaunchForm {
     neighbours_notified: Option<String>,
     airspace_approval: Option<String>,
     acknowledge: Option<String>,
+    /// Consent to switch the vehicle's geofence on (ticked by default on a fresh form).
+    enable_fence: Option<String>,
     /// `resume` (the default when an interrupted flight can be resumed) or `beginning`.
     start: Option<String>,
 }
@@ -341,6 +343,12 @@ fn launch_body(
                     " " (Msg::AcknowledgeWarnings.text(lang))
                 }
             }
+            label.check for="enable_fence" {
+                input #enable_fence type="checkbox" name="enable_fence" value="on"
+                    checked[ev.form.enable_fence.is_some() || ev.form.action.is_empty()]
+                    style="width: auto; min-height: 0;";
+                " " (Msg::EnableFence.text(lang))
+            }
             p { button type="submit" name="action" value="launch"
                 disabled[blocked || ev.vehicles.is_empty()] { (Msg::UploadAndVerify.text(lang)) } }
         }
@@ -453,6 +461,7 @@ async fn launch(
         sortie: ev.sortie,
         resume_after: ev.resume_after,
         vehicle,
+        enable_fence: ev.form.enable_fence.is_some(),
     };
     if state.flights.launch(state.clone(), req).is_err() {
         // Another launch took the vehicle in between.
@@ -874,6 +883,7 @@ mod tests {
             ("sortie", "1"),
             ("wind_mps", wind),
             ("height_m", "2"),
+            ("enable_fence", "on"),
         ]
     }
 
@@ -1356,6 +1366,11 @@ mod tests {
         let live_pct = end["live"]["covered_pct"].as_f64().unwrap();
         let s = sim.snapshot();
         assert!(s.landed && !s.armed && !s.pump_on, "{s:?}");
+        assert!(
+            s.fence_active,
+            "the fence was switched on with the pilot's consent"
+        );
+        assert!(s.list_lengths[1] > 0, "the field's fence is on the vehicle");
         let f = app.state.db.flight(id).await.unwrap();
         assert_eq!(f.status, "completed");
         let summary: serde_json::Value = serde_json::from_str(&f.summary_json).unwrap();
@@ -1394,6 +1409,53 @@ mod tests {
         assert!(app.state.flights.flight_of_vehicle(1).is_none());
         sim.stop().await;
     });
+
+    both_apps!(
+        without_consent_a_vehicle_with_its_fence_off_is_not_flown,
+        |app| {
+            let farm = app.farm("nofence", "crop").await;
+            let b = app.user("nofence", Role::Farmer, Some(farm.id)).await;
+            let plan_id = planned(app, &b).await;
+            let home = sortie1(app, plan_id).await.home.unwrap();
+            let mut cfg = SimConfig::new(home);
+            cfg.time_scale = 10.0;
+            let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+                .await
+                .unwrap();
+            let link = format!("udpout:{}", sim.local_addr().unwrap());
+            let vid = vehicle_and_pilot(app, &b, "nofence", &link)
+                .await
+                .to_string();
+            let form: Vec<(&str, &str)> = launch_form(&b, &vid, "0.5")
+                .into_iter()
+                .filter(|(k, _)| *k != "enable_fence")
+                .collect();
+            let r = app
+                .post_form(&format!("/plans/{plan_id}/launch"), &b.cookies, &form)
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+            let id: i64 = r.headers["location"]
+                .to_str()
+                .unwrap()
+                .split('/')
+                .nth(2)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+            assert_eq!(end["live"]["ended_status"], "failed", "{end}");
+            assert!(
+                end["live"]["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("geofence is off"),
+                "{end}"
+            );
+            let s = sim.snapshot();
+            assert!(!s.armed && !s.fence_active, "{s:?}");
+            sim.stop().await;
+        }
+    );
 
     both_apps!(an_interrupted_sortie_resumes_where_it_stopped, |app| {
         let (b, sim, id) = flying_past_item(app, "resume", 16).await;
