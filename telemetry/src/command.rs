@@ -349,13 +349,48 @@ impl Vehicle {
         }
     }
 
-    /// Resumes the verified mission at item `seq` (after a pause or a refill).
+    /// Resumes the verified mission at item `seq` (after a pause or a refill), with the pump
+    /// as the leg toward `seq` commands it (`pump_on`, see [`crate::Plan::pump_on_toward`]):
+    /// an autopilot resumed at a NAV item does not replay the DO_SPRAYER before it, so a leg
+    /// interrupted mid-spray would otherwise be flown dry.
     ///
     /// # Errors
-    /// As [`Self::set_current`] and [`Self::set_mode`].
-    pub async fn resume_at(&self, seq: u16, _verified: &VerifiedMission) -> Result<()> {
+    /// As [`Self::set_current`] and [`Self::set_mode`]; the pump command as [`Self::command`].
+    pub async fn resume_at(
+        &self,
+        seq: u16,
+        pump_on: bool,
+        _verified: &VerifiedMission,
+    ) -> Result<()> {
         self.set_current(seq).await?;
-        self.set_mode(mission_mode(self.target.firmware)).await
+        self.set_mode(mission_mode(self.target.firmware)).await?;
+        if pump_on {
+            self.spray_on().await?;
+        }
+        Ok(())
+    }
+
+    /// Commands the pump on (ArduPilot DO_SPRAYER 1, PX4 DO_SET_ACTUATOR 1).
+    ///
+    /// # Errors
+    /// As [`Self::command`].
+    pub async fn spray_on(&self) -> Result<()> {
+        match self.target.firmware {
+            Firmware::ArduPilot => {
+                self.command(
+                    MavCmd::MAV_CMD_DO_SPRAYER,
+                    [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                )
+                .await
+            }
+            Firmware::Px4 => {
+                self.command(
+                    MavCmd::MAV_CMD_DO_SET_ACTUATOR,
+                    [1.0, f32::NAN, f32::NAN, f32::NAN, f32::NAN, f32::NAN, 0.0],
+                )
+                .await
+            }
+        }
     }
 
     /// Pump off, then return to launch.

@@ -471,6 +471,15 @@ impl Plan {
         spray_legs(&self.items)
     }
 
+    /// The pump state the plan commands while flying toward vehicle item `seq` (what a resume
+    /// at `seq` must restore).
+    pub fn pump_on_toward(&self, seq: u16) -> bool {
+        usize::from(seq)
+            .checked_sub(self.vehicle_seq(0) + 1)
+            .and_then(|i| self.spray_state_after().get(i).copied())
+            .unwrap_or(false)
+    }
+
     /// The commanded pump state after each plan item (index = plan item).
     pub fn spray_state_after(&self) -> Vec<bool> {
         let mut on = false;

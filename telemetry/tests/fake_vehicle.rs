@@ -563,7 +563,7 @@ async fn commands_wait_through_in_progress_and_report_denial() {
         .expect("started at item 2 (refill resume)");
     assert_eq!(store.lock().unwrap().current, 2);
     v.pause().await.expect("paused");
-    v.resume_at(3, &verified).await.expect("resumed");
+    v.resume_at(3, false, &verified).await.expect("resumed");
     assert_eq!(store.lock().unwrap().current, 3);
     assert!(matches!(
         v.set_mode("NO_SUCH_MODE").await,

@@ -257,9 +257,28 @@ async fn pause_holds_with_the_pump_off_resume_continues_and_rtl_lands_home() {
     );
     assert_eq!(later.current_seq, held.current_seq);
 
-    // Resume at the item it was flying to: it moves on along the mission.
-    v.resume_at(held.current_seq, &verified).await.unwrap();
+    // Resume at the item it was flying to: it moves on along the mission, with the pump on
+    // again for the rest of the interrupted spray leg (the autopilot does not replay the
+    // DO_SPRAYER before that item).
+    assert!(
+        plan.pump_on_toward(held.current_seq),
+        "paused on a spray leg"
+    );
+    v.resume_at(
+        held.current_seq,
+        plan.pump_on_toward(held.current_seq),
+        &verified,
+    )
+    .await
+    .unwrap();
     assert_eq!(sim.snapshot().mode, "AUTO");
+    // The sprayer runs once the vehicle is back above its minimum spray speed.
+    wait_for(
+        &sim,
+        "the interrupted spray leg sprayed, not flown dry",
+        |s| s.pump_on,
+    )
+    .await;
     wait_for(&sim, "moving again", |s| {
         (s.lat, s.lon) != (held.lat, held.lon) || s.current_seq > held.current_seq
     })
@@ -454,8 +473,16 @@ async fn as_px4_it_flies_a_px4_plan_from_seq_0_with_px4_modes() {
     let held = sim.snapshot();
     assert_eq!(held.mode, "HOLD");
     assert!(!held.pump_on && held.armed);
-    v.resume_at(held.current_seq, &verified).await.unwrap();
-    assert_eq!(sim.snapshot().mode, "MISSION");
+    let pump = plan.pump_on_toward(held.current_seq);
+    v.resume_at(held.current_seq, pump, &verified)
+        .await
+        .unwrap();
+    let resumed = sim.snapshot();
+    assert_eq!(resumed.mode, "MISSION");
+    assert_eq!(
+        resumed.pump_on, pump,
+        "the pump as the resumed leg commands it"
+    );
     let last = (plan.items.len() - 1) as u16;
     wait_for(&sim, "the landing at the end", |s| {
         s.landed && !s.armed && s.current_seq == last

@@ -776,7 +776,8 @@ impl Flight<'_> {
                         }),
                         Some(Command::Resume) => {
                             let cur = self.snapshot().0.current_item.unwrap_or(0);
-                            self.vehicle.resume_at(cur, verified).await.map(|()| {
+                            let pump = self.plan.pump_on_toward(cur);
+                            self.vehicle.resume_at(cur, pump, verified).await.map(|()| {
                                 phase = Phase::Flying;
                                 "flying"
                             })

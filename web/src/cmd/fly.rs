@@ -418,7 +418,8 @@ async fn follow(
                     }
                     "c" => {
                         let cur = state.lock().ok().and_then(|s| s.current_item).unwrap_or(0);
-                        vehicle.resume_at(cur, verified).await.context("resuming")?;
+                        let pump = plan.pump_on_toward(cur);
+                        vehicle.resume_at(cur, pump, verified).await.context("resuming")?;
                         println!("Resumed at item {cur}.");
                     }
                     _ => bail!("flight interrupted: the vehicle holds position, pump off"),
