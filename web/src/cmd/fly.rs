@@ -366,6 +366,47 @@ async fn ensure_rtl_altitude(args: &Args, plan: &Plan, vehicle: &Vehicle) -> any
     Ok(())
 }
 
+/// Follows an RTL to the landing: the pilot sees the return instead of a prompt back.
+async fn follow_return(
+    args: &Args,
+    link: &Link,
+    state: &Arc<Mutex<VehicleState>>,
+) -> anyhow::Result<()> {
+    println!("Returning to launch …");
+    let timeout = Duration::from_secs_f64(args.link_timeout_s);
+    let deadline =
+        std::time::Instant::now() + Duration::from_secs_f64(args.land_wait_s.max(60.0) * 5.0);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last = String::new();
+    loop {
+        tick.tick().await;
+        link.check_alive(timeout).map_err(|e| {
+            anyhow::anyhow!("{e} during the return: the vehicle's failsafe takes over")
+        })?;
+        let s = state.lock().map(|s| s.clone()).unwrap_or_default();
+        if !s.armed {
+            println!("Landed and disarmed.");
+            return Ok(());
+        }
+        let line = format!(
+            "{} | {:.1} m above home | {:.1} m/s",
+            s.mode,
+            s.rel_alt_m.unwrap_or(f64::NAN),
+            s.ground_speed_m_s.unwrap_or(f64::NAN)
+        );
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the vehicle has not landed from RTL in time; it is still armed ({})",
+                s.mode
+            );
+        }
+    }
+}
+
 /// Shows progress until the last item is reached; Ctrl-C pauses and offers RTL.
 async fn follow(
     args: &Args,
@@ -414,7 +455,8 @@ async fn follow(
                 match choice.as_str() {
                     "r" | "rtl" => {
                         vehicle.rtl().await.context("RTL")?;
-                        bail!("flight interrupted: returning to launch");
+                        follow_return(args, link, state).await?;
+                        bail!("flight interrupted: returned to launch and landed, pump off");
                     }
                     "c" => {
                         let cur = state.lock().ok().and_then(|s| s.current_item).unwrap_or(0);
