@@ -60,6 +60,15 @@ pub enum PlanError {
         /// What went wrong.
         message: String,
     },
+    /// The KML document nests elements deeper than the planner accepts (refused before parsing,
+    /// so a hostile file cannot exhaust the stack).
+    #[error("KML elements are nested more than {limit} levels deep (at byte {byte})")]
+    TooDeep {
+        /// The deepest nesting accepted.
+        limit: usize,
+        /// Byte offset of the element that went past the limit.
+        byte: u64,
+    },
     /// The input is neither GeoJSON, KML nor KMZ.
     #[error("unrecognised input format (expected GeoJSON, KML or KMZ)")]
     UnknownFormat,

@@ -228,6 +228,8 @@ pub enum Msg {
     FieldErrors,
     /// Nothing to import.
     NothingToImport,
+    /// A KML file nests folders or other elements too deeply (followed by the limit).
+    ImportTooDeep,
     /// Map.
     Map,
     /// Plan a spray flight.
@@ -1003,6 +1005,10 @@ impl Msg {
             Msg::NothingToImport => (
                 "ファイルを選ぶか、地図に描くか、GeoJSON を貼り付けてください。",
                 "Choose a file, draw on the map or paste GeoJSON.",
+            ),
+            Msg::ImportTooDeep => (
+                "KMLのフォルダーなどの入れ子が深すぎるため読み込めません。入れ子の上限（階層）:",
+                "The KML file nests folders or other elements too deeply to be read. Deepest nesting accepted (levels):",
             ),
             Msg::Map => ("地図", "Map"),
             Msg::PlanSpray => ("散布飛行を計画する", "Plan a spray flight"),

@@ -9,6 +9,12 @@ use std::io::Read;
 
 /// Zones farther than this from a field (in degrees of latitude, ~110 m) are not attached to it.
 const ZONE_REACH_DEG: f64 = 0.001;
+/// The deepest element nesting a KML document may have. Real files nest a placemark's
+/// coordinates about ten levels deep (`kml/Document/Folder/Placemark/MultiGeometry/Polygon/
+/// outerBoundaryIs/LinearRing/coordinates`) plus a few folders. The `kml` crate reads
+/// recursively with large frames (an unoptimised build overflows a 2 MiB thread stack, a
+/// tokio worker's, at about 45 levels), so the depth is checked before it sees the document.
+pub const MAX_KML_DEPTH: usize = 32;
 /// Radius of a point exclusion/sensitive zone without a `radius_m` property, metres.
 const DEFAULT_POINT_RADIUS_M: f64 = 3.0;
 
@@ -238,6 +244,8 @@ fn kml_data(children: &[kml::types::Element], key: &str) -> Option<String> {
     None
 }
 
+/// Collects the placemarks and polygons of `k`; its recursion is bounded by [`check_xml`]'s
+/// depth limit, since every KML level is at least one XML element.
 fn walk_kml(k: &kml::Kml, out: &mut Vec<RawFeature>) {
     use kml::Kml as K;
     match k {
@@ -284,14 +292,21 @@ fn walk_kml(k: &kml::Kml, out: &mut Vec<RawFeature>) {
     }
 }
 
-/// Checks that the document is well-formed XML (balanced, properly nested tags) before the
-/// `kml` crate sees it: its reader does not stop at an unexpected end of input.
+/// Checks that the document is well-formed XML (balanced, properly nested tags) and nests no
+/// deeper than [`MAX_KML_DEPTH`] before the `kml` crate sees it: its reader does not stop at an
+/// unexpected end of input, and it (like [`walk_kml`]) recurses once per nesting level.
 fn check_xml(text: &str) -> Result<(), PlanError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
     let mut depth = 0usize;
     loop {
         match reader.read_event() {
+            Ok(Event::Start(_)) if depth >= MAX_KML_DEPTH => {
+                return Err(PlanError::TooDeep {
+                    limit: MAX_KML_DEPTH,
+                    byte: reader.buffer_position(),
+                });
+            }
             Ok(Event::Start(_)) => depth += 1,
             Ok(Event::End(_)) => depth = depth.saturating_sub(1),
             Ok(Event::Eof) if depth == 0 => return Ok(()),
@@ -532,6 +547,116 @@ mod tests {
         }
         let set = read_fields(buf.get_ref()).unwrap();
         assert_eq!(set.fields[0].as_ref().unwrap().id, "paddy-1");
+    }
+
+    /// A placemark wrapped in `depth` nested folders.
+    fn nested_kml(depth: usize) -> String {
+        let mut s = String::from(
+            r#"<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>"#,
+        );
+        s.push_str(&"<Folder>".repeat(depth));
+        s.push_str(
+            "<Placemark><name>deep</name><Polygon><outerBoundaryIs><LinearRing><coordinates>\
+             139.9,36.9 139.901,36.9 139.901,36.901 139.9,36.901 139.9,36.9\
+             </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>",
+        );
+        s.push_str(&"</Folder>".repeat(depth));
+        s.push_str("</Document></kml>");
+        s
+    }
+
+    #[test]
+    fn deeply_nested_kml_is_refused_not_a_stack_overflow() {
+        for depth in [2_000, 100_000] {
+            let kml = nested_kml(depth);
+            match read_fields(kml.as_bytes()) {
+                Err(PlanError::TooDeep { limit, byte }) => {
+                    assert_eq!(limit, MAX_KML_DEPTH);
+                    assert!(byte > 0 && byte < kml.len() as u64);
+                }
+                other => panic!("depth {depth}: expected TooDeep, got {other:?}"),
+            }
+            let msg = read_fields(kml.as_bytes()).unwrap_err().to_string();
+            assert!(msg.contains("nested more than 32 levels"), "{msg}");
+        }
+        // Unclosed nesting is refused the same way, before the end of input is reached.
+        let open = format!("<kml>{}", "<Folder>".repeat(100_000));
+        assert!(matches!(
+            read_fields(open.as_bytes()),
+            Err(PlanError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_still_imports() {
+        // kml + Document + folders + Placemark/Polygon/outerBoundaryIs/LinearRing/coordinates.
+        let folders = MAX_KML_DEPTH - 2 - 5;
+        let set = read_fields(nested_kml(folders).as_bytes()).unwrap();
+        assert_eq!(set.fields[0].as_ref().unwrap().id, "deep");
+        assert!(matches!(
+            read_fields(nested_kml(folders + 1).as_bytes()),
+            Err(PlanError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn every_recursive_kml_element_at_the_limit_fits_a_worker_stack() {
+        let wrap = |open: &str, close: &str, n: usize, inner: &str| {
+            format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+        };
+        let poly = "<Polygon><outerBoundaryIs><LinearRing><coordinates>\
+                    139.9,36.9 139.901,36.9 139.901,36.901 139.9,36.9\
+                    </coordinates></LinearRing></outerBoundaryIs></Polygon>";
+        let placemark = format!("<Placemark>{poly}</Placemark>");
+        let d = MAX_KML_DEPTH;
+        let docs = [
+            wrap("<Folder>", "</Folder>", d - 6, &placemark),
+            wrap("<Document>", "</Document>", d - 6, &placemark),
+            format!(
+                "<Placemark>{}</Placemark>",
+                wrap("<MultiGeometry>", "</MultiGeometry>", d - 6, poly)
+            ),
+            format!(
+                "<Placemark><ExtendedData>{}</ExtendedData>{poly}</Placemark>",
+                wrap("<x>", "</x>", d - 3, "v")
+            ),
+        ];
+        for body in docs {
+            let kml = format!("<kml>{body}</kml>");
+            // The same stack size as a tokio worker thread, where the server parses uploads.
+            let ok = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || read_fields(kml.as_bytes()).map(|s| s.fields.len()))
+                .unwrap()
+                .join()
+                .unwrap();
+            assert_eq!(ok.unwrap(), 1);
+        }
+    }
+
+    #[test]
+    fn deeply_nested_geojson_is_a_parse_error() {
+        // serde_json stops at 128 levels (its recursion limit is on: no `unbounded_depth`).
+        for depth in [200, 100_000] {
+            let props = format!(
+                r#"{{"type":"Feature","properties":{{"x":{}1{}}},"geometry":null}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let e = read_fields(props.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&e, PlanError::GeoJson { message } if message.contains("recursion limit")),
+                "{e:?}"
+            );
+            let mut gc = String::new();
+            for _ in 0..depth {
+                gc.push_str(r#"{"type":"GeometryCollection","geometries":["#);
+            }
+            gc.push_str(r#"{"type":"Point","coordinates":[0,0]}"#);
+            gc.push_str(&"]}".repeat(depth));
+            let e = read_fields(gc.as_bytes()).unwrap_err();
+            assert!(matches!(e, PlanError::GeoJson { .. }), "{e:?}");
+        }
     }
 
     #[test]

@@ -261,7 +261,8 @@ async fn import(
     };
     let name = name.trim().chars().take(100).collect::<String>();
     let crop = crop.trim().chars().take(50).collect::<String>();
-    let set = mission_planner::read_fields(input).map_err(|e| AppError::BadInput(e.to_string()))?;
+    let set = mission_planner::read_fields(input)
+        .map_err(|e| AppError::BadInput(import_error(&e, user.lang)))?;
     let n_fields = set.fields.len();
     let mut imported = Vec::new();
     let mut errors = Vec::new();
@@ -298,6 +299,16 @@ async fn import(
         StatusCode::OK
     };
     render_list(&state, &user, Some(&imported), &errors, status).await
+}
+
+/// Why a file could not be read, for the person: the planner's own safety limits in their
+/// language, other parse errors as the planner words them (they name the feature and place).
+fn import_error(e: &mission_planner::PlanError, lang: Lang) -> String {
+    use mission_planner::PlanError as E;
+    match e {
+        E::TooDeep { limit, .. } => format!("{} {limit}", Msg::ImportTooDeep.text(lang)),
+        other => other.to_string(),
+    }
 }
 
 async fn all_geojson(
@@ -836,6 +847,59 @@ mod tests {
         let r = post_plan(app, &b, f, &form).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         assert!(app.state.db.plans_of_field(f).await.unwrap().is_empty());
+    });
+
+    both_apps!(deeply_nested_kml_is_a_clear_422, |app| {
+        let farm = app.farm("kita", "crop").await;
+        let b = app.user("kita", Role::Farmer, Some(farm.id)).await;
+        let placemark = "<Placemark><name>p</name><Polygon><outerBoundaryIs><LinearRing>\
+            <coordinates>139.98,36.97 139.98134,36.97 139.98134,36.97054 139.98,36.97054 139.98,36.97\
+            </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>";
+        let nested = |depth: usize| {
+            format!(
+                "<?xml version=\"1.0\"?><kml><Document>{}{placemark}{}</Document></kml>",
+                "<Folder>".repeat(depth),
+                "</Folder>".repeat(depth)
+            )
+        };
+        for (depth, lang_cookie, expected) in [
+            (2_000, "", "KMLのフォルダーなどの入れ子が深すぎる"),
+            (
+                100_000,
+                "; lang=en",
+                "nests folders or other elements too deeply",
+            ),
+        ] {
+            let kml = nested(depth);
+            let cookies = format!("{}{lang_cookie}", b.cookies);
+            let r = app
+                .post_multipart(
+                    "/fields/import",
+                    &cookies,
+                    &[
+                        ("csrf", None, b.csrf.as_bytes()),
+                        ("file", Some("deep.kml"), kml.as_bytes()),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains(expected), "{}", r.body);
+            assert!(r.body.contains("32"), "names the limit: {}", r.body);
+        }
+        assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+        // An ordinary KML with a few folders still imports.
+        let r = app
+            .post_multipart(
+                "/fields/import",
+                &b.cookies,
+                &[
+                    ("csrf", None, b.csrf.as_bytes()),
+                    ("file", Some("ok.kml"), nested(3).as_bytes()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(app.state.db.fields(Some(farm.id)).await.unwrap().len(), 1);
     });
 
     both_apps!(other_farms_fields_are_forbidden_everywhere, |app| {
