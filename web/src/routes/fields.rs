@@ -304,9 +304,16 @@ async fn import(
 /// Why a file could not be read, for the person: the planner's own safety limits in their
 /// language, other parse errors as the planner words them (they name the feature and place).
 fn import_error(e: &mission_planner::PlanError, lang: Lang) -> String {
-    use mission_planner::PlanError as E;
+    use mission_planner::{KmzLimit as K, PlanError as E};
     match e {
         E::TooDeep { limit, .. } => format!("{} {limit}", Msg::ImportTooDeep.text(lang)),
+        E::KmzLimit {
+            limit: K::Entries(n),
+        } => format!("{} {n}", Msg::KmzTooManyEntries.text(lang)),
+        E::KmzLimit {
+            limit: K::Inflated(n),
+        } => format!("{} {}", Msg::KmzTooLarge.text(lang), n >> 20),
+        E::KmzLimit { limit: K::Ratio(r) } => format!("{} {r}", Msg::KmzBadRatio.text(lang)),
         other => other.to_string(),
     }
 }
@@ -900,6 +907,42 @@ mod tests {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(app.state.db.fields(Some(farm.id)).await.unwrap().len(), 1);
+    });
+
+    /// A KMZ whose `doc.kml` is `<kml>` and then `len` blanks, built in chunks.
+    fn kmz_bomb(len: usize) -> Vec<u8> {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        z.start_file("doc.kml", opts).unwrap();
+        std::io::Write::write_all(&mut z, b"<kml>").unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..len / chunk.len() {
+            std::io::Write::write_all(&mut z, &chunk).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    }
+
+    both_apps!(kmz_bombs_are_a_clear_422, |app| {
+        let farm = app.farm("higashi", "crop").await;
+        let b = app.user("higashi", Role::Farmer, Some(farm.id)).await;
+        let bomb = kmz_bomb(256 << 20);
+        for (lang_cookie, expected) in [("", "圧縮爆弾"), ("; lang=en", "zip bomb")] {
+            let r = app
+                .post_multipart(
+                    "/fields/import",
+                    &format!("{}{lang_cookie}", b.cookies),
+                    &[
+                        ("csrf", None, b.csrf.as_bytes()),
+                        ("file", Some("bomb.kmz"), &bomb),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains(expected), "{}", r.body);
+        }
+        assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
     });
 
     both_apps!(other_farms_fields_are_forbidden_everywhere, |app| {
