@@ -230,6 +230,10 @@ pub enum Msg {
     NothingToImport,
     /// A KML file nests folders or other elements too deeply (followed by the limit).
     ImportTooDeep,
+    /// A text input holds NUL or another control character.
+    TextControlChars,
+    /// A text input is too long (followed by the limit in characters).
+    TextTooLong,
     /// A KMZ archive lists too many files (followed by the limit).
     KmzTooManyEntries,
     /// A KMZ archive's KML inflates past the size limit (followed by the limit in MiB).
@@ -1027,6 +1031,14 @@ impl Msg {
             Msg::KmzBadRatio => (
                 "KMZファイルの圧縮率が通常のKMLではありえない値のため読み込めません（圧縮爆弾の可能性）。圧縮率の上限（倍）:",
                 "The KMZ file inflates far more than real KML does (possibly a zip bomb) and was not read. Largest ratio accepted (times):",
+            ),
+            Msg::TextControlChars => (
+                "制御文字（NULなど）は使えません。",
+                "must not contain control characters (such as NUL).",
+            ),
+            Msg::TextTooLong => (
+                "長すぎます。最大文字数:",
+                "too long. Most characters accepted:",
             ),
             Msg::Map => ("地図", "Map"),
             Msg::PlanSpray => ("散布飛行を計画する", "Plan a spray flight"),

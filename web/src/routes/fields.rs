@@ -26,6 +26,10 @@ use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::pages::{self, fmt_duration, map_assets};
 use crate::storage::{FieldRow, NewField, NewPlan, PlanRow, Role};
+use crate::validate::{Lines, MAX_NAME, check_text, clean_text};
+
+/// Longest crop name, in characters.
+const MAX_CROP: usize = 50;
 
 /// Largest upload accepted (a KMZ of a whole village's fields fits easily).
 const MAX_UPLOAD: usize = 16 << 20;
@@ -259,8 +263,10 @@ async fn import(
             Msg::NothingToImport.text(user.lang).to_owned(),
         ));
     };
-    let name = name.trim().chars().take(100).collect::<String>();
-    let crop = crop.trim().chars().take(50).collect::<String>();
+    let lang = user.lang;
+    let (name, crop) = (name.trim(), crop.trim());
+    check_text(lang, Msg::Name.text(lang), name, MAX_NAME, Lines::One)?;
+    check_text(lang, Msg::Crop.text(lang), crop, MAX_CROP, Lines::One)?;
     let set = mission_planner::read_fields(input)
         .map_err(|e| AppError::BadInput(import_error(&e, user.lang)))?;
     let n_fields = set.fields.len();
@@ -269,11 +275,13 @@ async fn import(
     for (i, result) in set.fields.into_iter().enumerate() {
         match result {
             Ok(f) => {
+                // A name from the file (its feature id) is cleaned, not refused.
                 let display = match (name.is_empty(), n_fields) {
-                    (false, 1) => name.clone(),
+                    (false, 1) => name.to_owned(),
                     (false, _) => format!("{name} {}", i + 1),
-                    (true, _) => f.id.clone(),
+                    (true, _) => clean_text(&f.id, MAX_NAME),
                 };
+                let land_type = f.land_type.as_deref().map(|t| clean_text(t, MAX_NAME));
                 let area_ha = f.boundary.chamberlain_duquette_unsigned_area() / 10_000.0;
                 let fc = field_collection(&f, &display).to_string();
                 let row = state
@@ -281,9 +289,9 @@ async fn import(
                     .create_field(&NewField {
                         farm_id,
                         name: &display,
-                        crop: &crop,
+                        crop,
                         fude_polygon_id: looks_like_uuid(&f.id).then_some(f.id.as_str()),
-                        land_type: f.land_type.as_deref(),
+                        land_type: land_type.as_deref(),
                         geojson: &fc,
                         area_ha,
                     })
@@ -944,6 +952,47 @@ mod tests {
         }
         assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
     });
+
+    both_apps!(
+        nul_field_names_are_a_422_and_file_names_are_cleaned,
+        |app| {
+            let farm = app.farm("nishi", "crop").await;
+            let b = app.user("nishi", Role::Farmer, Some(farm.id)).await;
+            let post = |name: &'static str, file: &'static str| {
+                let cookies = b.cookies.clone();
+                let csrf = b.csrf.clone();
+                async move {
+                    app.post_multipart(
+                        "/fields/import",
+                        &cookies,
+                        &[
+                            ("csrf", None, csrf.as_bytes()),
+                            ("file", Some("f.geojson"), file.as_bytes()),
+                            ("name", None, name.as_bytes()),
+                        ],
+                    )
+                    .await
+                }
+            };
+            let r = post("北の\0田", PADDY).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("制御文字"), "{}", r.body);
+            let long: &'static str = Box::leak("田".repeat(101).into_boxed_str());
+            let r = post(long, PADDY).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+            // A NUL inside the file's own feature id and land type is dropped, not stored.
+            let r = post(
+            "",
+            r#"{"type":"Feature","properties":{"id":"a\u0000b","land_type":"田\u0000"},"geometry":{"type":"Polygon","coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}}"#,
+        )
+        .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let fields = app.state.db.fields(Some(farm.id)).await.unwrap();
+            assert_eq!(fields[0].name, "ab");
+            assert_eq!(fields[0].land_type.as_deref(), Some("田"));
+        }
+    );
 
     both_apps!(other_farms_fields_are_forbidden_everywhere, |app| {
         let a = app.farm("a-farm", "crop").await;
