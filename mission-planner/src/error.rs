@@ -38,6 +38,33 @@ impl fmt::Display for Ring {
     }
 }
 
+/// Which safety limit a KMZ archive went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KmzLimit {
+    /// The archive lists more entries than this.
+    Entries(usize),
+    /// The KML document inflates to more bytes than this.
+    Inflated(u64),
+    /// The KML document inflates to more than this many times its compressed size.
+    Ratio(u64),
+}
+
+impl fmt::Display for KmzLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KmzLimit::Entries(n) => write!(f, "more than {n} entries"),
+            KmzLimit::Inflated(n) => write!(f, "the document inflates to more than {n} bytes"),
+            KmzLimit::Ratio(r) => {
+                write!(
+                    f,
+                    "the document inflates to more than {r} times its compressed size"
+                )
+            }
+        }
+    }
+}
+
 /// Everything that can go wrong while reading a field or planning a mission.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -59,6 +86,22 @@ pub enum PlanError {
     Kmz {
         /// What went wrong.
         message: String,
+    },
+    /// The KML document nests elements deeper than the planner accepts (refused before parsing,
+    /// so a hostile file cannot exhaust the stack).
+    #[error("KML elements are nested more than {limit} levels deep (at byte {byte})")]
+    TooDeep {
+        /// The deepest nesting accepted.
+        limit: usize,
+        /// Byte offset of the element that went past the limit.
+        byte: u64,
+    },
+    /// A KMZ archive goes past a safety limit (a zip bomb or a far too large document); the
+    /// limits are enforced while inflating, whatever the archive's headers claim.
+    #[error("KMZ archive refused: {limit}")]
+    KmzLimit {
+        /// Which limit, and its value.
+        limit: KmzLimit,
     },
     /// The input is neither GeoJSON, KML nor KMZ.
     #[error("unrecognised input format (expected GeoJSON, KML or KMZ)")]

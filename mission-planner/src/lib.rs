@@ -34,7 +34,7 @@ pub use geo::{Coord, MultiPolygon, Polygon};
 pub use crate::{
     baseline::naive_grid_length,
     config::PlanConfig,
-    error::{FeatureRef, PlanError, Ring},
+    error::{FeatureRef, KmzLimit, PlanError, Ring},
     export::{Autopilot, to_geojson, to_kml, to_qgc_plan, to_waypoints},
     field::{Field, FieldSet, Repair, Role, read_fields},
     headland::headland_rings,

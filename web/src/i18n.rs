@@ -228,6 +228,18 @@ pub enum Msg {
     FieldErrors,
     /// Nothing to import.
     NothingToImport,
+    /// A KML file nests folders or other elements too deeply (followed by the limit).
+    ImportTooDeep,
+    /// A text input holds NUL or another control character.
+    TextControlChars,
+    /// A text input is too long (followed by the limit in characters).
+    TextTooLong,
+    /// A KMZ archive lists too many files (followed by the limit).
+    KmzTooManyEntries,
+    /// A KMZ archive's KML inflates past the size limit (followed by the limit in MiB).
+    KmzTooLarge,
+    /// A KMZ archive inflates far more than real KML does (followed by the ratio limit).
+    KmzBadRatio,
     /// Map.
     Map,
     /// Plan a spray flight.
@@ -1005,6 +1017,30 @@ impl Msg {
             Msg::NothingToImport => (
                 "ファイルを選ぶか、地図に描くか、GeoJSON を貼り付けてください。",
                 "Choose a file, draw on the map or paste GeoJSON.",
+            ),
+            Msg::ImportTooDeep => (
+                "KMLのフォルダーなどの入れ子が深すぎるため読み込めません。入れ子の上限（階層）:",
+                "The KML file nests folders or other elements too deeply to be read. Deepest nesting accepted (levels):",
+            ),
+            Msg::KmzTooManyEntries => (
+                "KMZファイルに含まれるファイルが多すぎるため読み込めません。ファイル数の上限:",
+                "The KMZ file holds too many files to be read. Most files accepted:",
+            ),
+            Msg::KmzTooLarge => (
+                "KMZファイルを展開したKMLが大きすぎるため読み込めません。展開後の上限（MiB）:",
+                "The KML inside the KMZ file is too large to be read. Largest inflated size accepted (MiB):",
+            ),
+            Msg::KmzBadRatio => (
+                "KMZファイルの圧縮率が通常のKMLではありえない値のため読み込めません（圧縮爆弾の可能性）。圧縮率の上限（倍）:",
+                "The KMZ file inflates far more than real KML does (possibly a zip bomb) and was not read. Largest ratio accepted (times):",
+            ),
+            Msg::TextControlChars => (
+                "制御文字（NULなど）は使えません。",
+                "must not contain control characters (such as NUL).",
+            ),
+            Msg::TextTooLong => (
+                "長すぎます。最大文字数:",
+                "too long. Most characters accepted:",
             ),
             Msg::Map => ("地図", "Map"),
             Msg::PlanSpray => ("散布飛行を計画する", "Plan a spray flight"),

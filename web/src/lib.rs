@@ -20,6 +20,7 @@ pub mod reports;
 pub mod ring;
 pub mod routes;
 pub mod storage;
+pub mod validate;
 pub mod weather;
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Reading fields and zones from GeoJSON, KML and KMZ bytes (no file system access).
 
-use crate::error::{FeatureRef, PlanError};
+use crate::error::{FeatureRef, KmzLimit, PlanError};
 use crate::field::validate::validate_polygon;
 use crate::field::{Field, Role};
 use crate::projection::LocalFrame;
@@ -9,6 +9,34 @@ use std::io::Read;
 
 /// Zones farther than this from a field (in degrees of latitude, ~110 m) are not attached to it.
 const ZONE_REACH_DEG: f64 = 0.001;
+/// The deepest element nesting a KML document may have. Real files nest a placemark's
+/// coordinates about ten levels deep (`kml/Document/Folder/Placemark/MultiGeometry/Polygon/
+/// outerBoundaryIs/LinearRing/coordinates`) plus a few folders. The `kml` crate reads
+/// recursively with large frames (an unoptimised build overflows a 2 MiB thread stack, a
+/// tokio worker's, at about 45 levels), so the depth is checked before it sees the document.
+pub const MAX_KML_DEPTH: usize = 32;
+/// The limits a KMZ archive must keep, enforced while inflating (never trusting its headers).
+#[derive(Debug, Clone, Copy)]
+struct KmzLimits {
+    /// Most entries the archive may list.
+    entries: usize,
+    /// Most bytes the KML document may inflate to.
+    inflated: u64,
+    /// Most times its compressed size the document may inflate to, once past `ratio_floor`.
+    ratio: u64,
+    /// Inflated size below which the ratio is not checked (small files compress very well).
+    ratio_floor: u64,
+}
+
+/// The limits of every KMZ read: 64 MiB of KML is several villages' fude polygons, a real
+/// archive holds a document and a few images, and deflate on KML text stays far below 200:1
+/// (a bomb of repeated bytes reaches about 1 000:1).
+const KMZ_LIMITS: KmzLimits = KmzLimits {
+    entries: 1_000,
+    inflated: 64 << 20,
+    ratio: 200,
+    ratio_floor: 1 << 20,
+};
 /// Radius of a point exclusion/sensitive zone without a `radius_m` property, metres.
 const DEFAULT_POINT_RADIUS_M: f64 = 3.0;
 
@@ -66,13 +94,21 @@ pub fn read_fields(bytes: &[u8]) -> Result<FieldSet, PlanError> {
 }
 
 fn kmz_to_kml(bytes: &[u8]) -> Result<String, PlanError> {
+    kmz_to_kml_within(bytes, &KMZ_LIMITS)
+}
+
+fn kmz_to_kml_within(bytes: &[u8], limits: &KmzLimits) -> Result<String, PlanError> {
     let kmz = |e: &dyn std::fmt::Display| PlanError::Kmz {
         message: e.to_string(),
     };
+    let refuse = |limit| PlanError::KmzLimit { limit };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| kmz(&e))?;
+    if archive.len() > limits.entries {
+        return Err(refuse(KmzLimit::Entries(limits.entries)));
+    }
     let mut best: Option<usize> = None;
     for i in 0..archive.len() {
-        let file = archive.by_index(i).map_err(|e| kmz(&e))?;
+        let file = archive.by_index_raw(i).map_err(|e| kmz(&e))?;
         let name = file.name().map_err(|e| kmz(&e))?.to_ascii_lowercase();
         if name.ends_with("doc.kml") {
             best = Some(i);
@@ -83,10 +119,26 @@ fn kmz_to_kml(bytes: &[u8]) -> Result<String, PlanError> {
         }
     }
     let i = best.ok_or_else(|| kmz(&"the archive holds no .kml file"))?;
-    let mut file = archive.by_index(i).map_err(|e| kmz(&e))?;
-    let mut text = String::new();
-    file.read_to_string(&mut text).map_err(|e| kmz(&e))?;
-    Ok(text)
+    let file = archive.by_index(i).map_err(|e| kmz(&e))?;
+    // The decoder reads at most the entry's compressed size from the archive, so the ratio
+    // bound holds whatever the header claims the inflated size to be.
+    let compressed = file.compressed_size().min(bytes.len() as u64);
+    let by_ratio = compressed
+        .saturating_mul(limits.ratio)
+        .max(limits.ratio_floor);
+    let cap = limits.inflated.min(by_ratio);
+    let mut out = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| kmz(&e))?;
+    if out.len() as u64 > cap {
+        return Err(refuse(if cap == limits.inflated {
+            KmzLimit::Inflated(limits.inflated)
+        } else {
+            KmzLimit::Ratio(limits.ratio)
+        }));
+    }
+    String::from_utf8(out).map_err(|e| kmz(&e))
 }
 
 fn prop_str(props: Option<&geojson::JsonObject>, key: &str) -> Option<String> {
@@ -238,6 +290,8 @@ fn kml_data(children: &[kml::types::Element], key: &str) -> Option<String> {
     None
 }
 
+/// Collects the placemarks and polygons of `k`; its recursion is bounded by [`check_xml`]'s
+/// depth limit, since every KML level is at least one XML element.
 fn walk_kml(k: &kml::Kml, out: &mut Vec<RawFeature>) {
     use kml::Kml as K;
     match k {
@@ -284,14 +338,21 @@ fn walk_kml(k: &kml::Kml, out: &mut Vec<RawFeature>) {
     }
 }
 
-/// Checks that the document is well-formed XML (balanced, properly nested tags) before the
-/// `kml` crate sees it: its reader does not stop at an unexpected end of input.
+/// Checks that the document is well-formed XML (balanced, properly nested tags) and nests no
+/// deeper than [`MAX_KML_DEPTH`] before the `kml` crate sees it: its reader does not stop at an
+/// unexpected end of input, and it (like [`walk_kml`]) recurses once per nesting level.
 fn check_xml(text: &str) -> Result<(), PlanError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
     let mut depth = 0usize;
     loop {
         match reader.read_event() {
+            Ok(Event::Start(_)) if depth >= MAX_KML_DEPTH => {
+                return Err(PlanError::TooDeep {
+                    limit: MAX_KML_DEPTH,
+                    byte: reader.buffer_position(),
+                });
+            }
             Ok(Event::Start(_)) => depth += 1,
             Ok(Event::End(_)) => depth = depth.saturating_sub(1),
             Ok(Event::Eof) if depth == 0 => return Ok(()),
@@ -532,6 +593,250 @@ mod tests {
         }
         let set = read_fields(buf.get_ref()).unwrap();
         assert_eq!(set.fields[0].as_ref().unwrap().id, "paddy-1");
+    }
+
+    /// A placemark wrapped in `depth` nested folders.
+    fn nested_kml(depth: usize) -> String {
+        let mut s = String::from(
+            r#"<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>"#,
+        );
+        s.push_str(&"<Folder>".repeat(depth));
+        s.push_str(
+            "<Placemark><name>deep</name><Polygon><outerBoundaryIs><LinearRing><coordinates>\
+             139.9,36.9 139.901,36.9 139.901,36.901 139.9,36.901 139.9,36.9\
+             </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>",
+        );
+        s.push_str(&"</Folder>".repeat(depth));
+        s.push_str("</Document></kml>");
+        s
+    }
+
+    #[test]
+    fn deeply_nested_kml_is_refused_not_a_stack_overflow() {
+        for depth in [2_000, 100_000] {
+            let kml = nested_kml(depth);
+            match read_fields(kml.as_bytes()) {
+                Err(PlanError::TooDeep { limit, byte }) => {
+                    assert_eq!(limit, MAX_KML_DEPTH);
+                    assert!(byte > 0 && byte < kml.len() as u64);
+                }
+                other => panic!("depth {depth}: expected TooDeep, got {other:?}"),
+            }
+            let msg = read_fields(kml.as_bytes()).unwrap_err().to_string();
+            assert!(msg.contains("nested more than 32 levels"), "{msg}");
+        }
+        // Unclosed nesting is refused the same way, before the end of input is reached.
+        let open = format!("<kml>{}", "<Folder>".repeat(100_000));
+        assert!(matches!(
+            read_fields(open.as_bytes()),
+            Err(PlanError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_still_imports() {
+        // kml + Document + folders + Placemark/Polygon/outerBoundaryIs/LinearRing/coordinates.
+        let folders = MAX_KML_DEPTH - 2 - 5;
+        let set = read_fields(nested_kml(folders).as_bytes()).unwrap();
+        assert_eq!(set.fields[0].as_ref().unwrap().id, "deep");
+        assert!(matches!(
+            read_fields(nested_kml(folders + 1).as_bytes()),
+            Err(PlanError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn every_recursive_kml_element_at_the_limit_fits_a_worker_stack() {
+        let wrap = |open: &str, close: &str, n: usize, inner: &str| {
+            format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+        };
+        let poly = "<Polygon><outerBoundaryIs><LinearRing><coordinates>\
+                    139.9,36.9 139.901,36.9 139.901,36.901 139.9,36.9\
+                    </coordinates></LinearRing></outerBoundaryIs></Polygon>";
+        let placemark = format!("<Placemark>{poly}</Placemark>");
+        let d = MAX_KML_DEPTH;
+        let docs = [
+            wrap("<Folder>", "</Folder>", d - 6, &placemark),
+            wrap("<Document>", "</Document>", d - 6, &placemark),
+            format!(
+                "<Placemark>{}</Placemark>",
+                wrap("<MultiGeometry>", "</MultiGeometry>", d - 6, poly)
+            ),
+            format!(
+                "<Placemark><ExtendedData>{}</ExtendedData>{poly}</Placemark>",
+                wrap("<x>", "</x>", d - 3, "v")
+            ),
+        ];
+        for body in docs {
+            let kml = format!("<kml>{body}</kml>");
+            // The same stack size as a tokio worker thread, where the server parses uploads.
+            let ok = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || read_fields(kml.as_bytes()).map(|s| s.fields.len()))
+                .unwrap()
+                .join()
+                .unwrap();
+            assert_eq!(ok.unwrap(), 1);
+        }
+    }
+
+    #[test]
+    fn deeply_nested_geojson_is_a_parse_error() {
+        // serde_json stops at 128 levels (its recursion limit is on: no `unbounded_depth`).
+        for depth in [200, 100_000] {
+            let props = format!(
+                r#"{{"type":"Feature","properties":{{"x":{}1{}}},"geometry":null}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let e = read_fields(props.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&e, PlanError::GeoJson { message } if message.contains("recursion limit")),
+                "{e:?}"
+            );
+            let mut gc = String::new();
+            for _ in 0..depth {
+                gc.push_str(r#"{"type":"GeometryCollection","geometries":["#);
+            }
+            gc.push_str(r#"{"type":"Point","coordinates":[0,0]}"#);
+            gc.push_str(&"]}".repeat(depth));
+            let e = read_fields(gc.as_bytes()).unwrap_err();
+            assert!(matches!(e, PlanError::GeoJson { .. }), "{e:?}");
+        }
+    }
+
+    /// A zip holding `entries` (name, bytes), deflated.
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .large_file(true);
+            for (name, data) in entries {
+                z.start_file(*name, opts).unwrap();
+                std::io::Write::write_all(&mut z, data).unwrap();
+            }
+            z.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    /// A zip whose `doc.kml` is `len` spaces, written in chunks so the test never holds it.
+    fn bomb(len: u64) -> Vec<u8> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .large_file(true);
+            z.start_file("doc.kml", opts).unwrap();
+            std::io::Write::write_all(&mut z, b"<kml>").unwrap();
+            let chunk = vec![b' '; 1 << 20];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                std::io::Write::write_all(&mut z, &chunk[..n]).unwrap();
+                left -= n as u64;
+            }
+            z.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    #[test]
+    fn a_kmz_bomb_is_refused_while_inflating() {
+        // 256 MiB of blanks deflate to about 250 KB; reading stops at the ratio bound.
+        let b = bomb(256 << 20);
+        assert!(b.len() < 1 << 20, "{}", b.len());
+        let e = read_fields(&b).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::KmzLimit {
+                    limit: KmzLimit::Ratio(200)
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("200 times"), "{e}");
+    }
+
+    #[test]
+    fn kmz_limits_are_enforced_one_by_one() {
+        let kml = br#"<kml><Placemark><name>p</name><Polygon><outerBoundaryIs><LinearRing><coordinates>139.9,36.9 139.901,36.9 139.901,36.901 139.9,36.9</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>"#;
+        let lax = KmzLimits {
+            entries: 10,
+            inflated: 1 << 20,
+            ratio: 1_000,
+            ratio_floor: 0,
+        };
+        let ok = zip_of(&[("doc.kml", kml)]);
+        assert!(kmz_to_kml_within(&ok, &lax).is_ok());
+        // Entry count.
+        let names: Vec<String> = (0..11).map(|i| format!("img{i}.png")).collect();
+        let mut many: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        many.push(("doc.kml", kml));
+        assert!(matches!(
+            kmz_to_kml_within(&zip_of(&many), &lax),
+            Err(PlanError::KmzLimit {
+                limit: KmzLimit::Entries(10)
+            })
+        ));
+        // Inflated size: just at the limit passes, one byte over is refused.
+        let exact = KmzLimits {
+            inflated: kml.len() as u64,
+            ..lax
+        };
+        assert!(kmz_to_kml_within(&ok, &exact).is_ok());
+        let short = KmzLimits {
+            inflated: kml.len() as u64 - 1,
+            ..lax
+        };
+        assert!(matches!(
+            kmz_to_kml_within(&ok, &short),
+            Err(PlanError::KmzLimit {
+                limit: KmzLimit::Inflated(_)
+            })
+        ));
+        // Ratio: repeated bytes compress far better than 2:1.
+        let blank = vec![b' '; 100_000];
+        let tight = KmzLimits { ratio: 2, ..lax };
+        assert!(matches!(
+            kmz_to_kml_within(&zip_of(&[("doc.kml", &blank)]), &tight),
+            Err(PlanError::KmzLimit {
+                limit: KmzLimit::Ratio(2)
+            })
+        ));
+    }
+
+    #[test]
+    fn a_kmz_header_that_understates_the_size_is_not_trusted() {
+        let blank = vec![b' '; 100_000];
+        let mut z = zip_of(&[("doc.kml", &blank)]);
+        // Claim 10 bytes inflated in the local header (offset 22) and the central directory
+        // entry (offset 24); the inflated size limit must still stop the read.
+        let claim = 10u32.to_le_bytes();
+        z[22..26].copy_from_slice(&claim);
+        let cd = z
+            .windows(4)
+            .position(|w| w == b"PK\x01\x02")
+            .expect("central directory");
+        z[cd + 24..cd + 28].copy_from_slice(&claim);
+        let limits = KmzLimits {
+            entries: 10,
+            inflated: 50_000,
+            ratio: 1_000_000,
+            ratio_floor: 0,
+        };
+        match kmz_to_kml_within(&z, &limits) {
+            Err(PlanError::KmzLimit {
+                limit: KmzLimit::Inflated(50_000),
+            }) => {}
+            // The zip reader may itself stop at the claimed size; then nothing past it was read.
+            Err(PlanError::Kmz { .. }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -559,6 +559,21 @@ fn report(tlog: &Path, plan: &Plan, sprayer: SprayerOutput, swath_m: f64) {
 mod tests {
     use super::*;
 
+    /// A `.plan` is read through serde_json, whose recursion limit (128) is on: a hostile file
+    /// nested 100 000 levels deep is a parse error, not a stack overflow.
+    #[test]
+    fn deeply_nested_plan_files_are_an_error() {
+        for depth in [200, 100_000] {
+            let text = format!(
+                r#"{{"fileType":"Plan","mission":{{"items":{}0{}}}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let e = Plan::from_json(&text, std::path::Path::new("deep.plan")).unwrap_err();
+            assert!(e.to_string().contains("recursion limit"), "{e}");
+        }
+    }
+
     #[test]
     fn signing_keys_are_64_hex_digits() {
         assert_eq!(parse_key(&"0f".repeat(32)).unwrap()[0], 15);

@@ -329,6 +329,28 @@ mod tests {
     }
 
     #[test]
+    fn a_deeply_nested_kml_is_a_bad_file_not_an_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("deep.kml");
+        let kml = format!(
+            "<kml><Document>{}{}</Document></kml>",
+            "<Folder>".repeat(2_000),
+            "</Folder>".repeat(2_000)
+        );
+        std::fs::write(&deep, kml).unwrap();
+        let out = dir.path().join("out");
+        let e = run(args(&[
+            deep.to_str().unwrap(),
+            "--swath-width",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().starts_with("1 of 1 inputs"), "{e}");
+    }
+
+    #[test]
     fn plans_samples_and_fails_on_bad_fields_but_writes_the_others() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let dir = tempfile::tempdir().unwrap();

@@ -26,6 +26,10 @@ use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::pages::{self, fmt_duration, map_assets};
 use crate::storage::{FieldRow, NewField, NewPlan, PlanRow, Role};
+use crate::validate::{Lines, MAX_NAME, check_text, clean_text};
+
+/// Longest crop name, in characters.
+const MAX_CROP: usize = 50;
 
 /// Largest upload accepted (a KMZ of a whole village's fields fits easily).
 const MAX_UPLOAD: usize = 16 << 20;
@@ -259,20 +263,25 @@ async fn import(
             Msg::NothingToImport.text(user.lang).to_owned(),
         ));
     };
-    let name = name.trim().chars().take(100).collect::<String>();
-    let crop = crop.trim().chars().take(50).collect::<String>();
-    let set = mission_planner::read_fields(input).map_err(|e| AppError::BadInput(e.to_string()))?;
+    let lang = user.lang;
+    let (name, crop) = (name.trim(), crop.trim());
+    check_text(lang, Msg::Name.text(lang), name, MAX_NAME, Lines::One)?;
+    check_text(lang, Msg::Crop.text(lang), crop, MAX_CROP, Lines::One)?;
+    let set = mission_planner::read_fields(input)
+        .map_err(|e| AppError::BadInput(import_error(&e, user.lang)))?;
     let n_fields = set.fields.len();
     let mut imported = Vec::new();
     let mut errors = Vec::new();
     for (i, result) in set.fields.into_iter().enumerate() {
         match result {
             Ok(f) => {
+                // A name from the file (its feature id) is cleaned, not refused.
                 let display = match (name.is_empty(), n_fields) {
-                    (false, 1) => name.clone(),
+                    (false, 1) => name.to_owned(),
                     (false, _) => format!("{name} {}", i + 1),
-                    (true, _) => f.id.clone(),
+                    (true, _) => clean_text(&f.id, MAX_NAME),
                 };
+                let land_type = f.land_type.as_deref().map(|t| clean_text(t, MAX_NAME));
                 let area_ha = f.boundary.chamberlain_duquette_unsigned_area() / 10_000.0;
                 let fc = field_collection(&f, &display).to_string();
                 let row = state
@@ -280,9 +289,9 @@ async fn import(
                     .create_field(&NewField {
                         farm_id,
                         name: &display,
-                        crop: &crop,
+                        crop,
                         fude_polygon_id: looks_like_uuid(&f.id).then_some(f.id.as_str()),
-                        land_type: f.land_type.as_deref(),
+                        land_type: land_type.as_deref(),
                         geojson: &fc,
                         area_ha,
                     })
@@ -298,6 +307,23 @@ async fn import(
         StatusCode::OK
     };
     render_list(&state, &user, Some(&imported), &errors, status).await
+}
+
+/// Why a file could not be read, for the person: the planner's own safety limits in their
+/// language, other parse errors as the planner words them (they name the feature and place).
+fn import_error(e: &mission_planner::PlanError, lang: Lang) -> String {
+    use mission_planner::{KmzLimit as K, PlanError as E};
+    match e {
+        E::TooDeep { limit, .. } => format!("{} {limit}", Msg::ImportTooDeep.text(lang)),
+        E::KmzLimit {
+            limit: K::Entries(n),
+        } => format!("{} {n}", Msg::KmzTooManyEntries.text(lang)),
+        E::KmzLimit {
+            limit: K::Inflated(n),
+        } => format!("{} {}", Msg::KmzTooLarge.text(lang), n >> 20),
+        E::KmzLimit { limit: K::Ratio(r) } => format!("{} {r}", Msg::KmzBadRatio.text(lang)),
+        other => other.to_string(),
+    }
 }
 
 async fn all_geojson(
@@ -837,6 +863,136 @@ mod tests {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         assert!(app.state.db.plans_of_field(f).await.unwrap().is_empty());
     });
+
+    both_apps!(deeply_nested_kml_is_a_clear_422, |app| {
+        let farm = app.farm("kita", "crop").await;
+        let b = app.user("kita", Role::Farmer, Some(farm.id)).await;
+        let placemark = "<Placemark><name>p</name><Polygon><outerBoundaryIs><LinearRing>\
+            <coordinates>139.98,36.97 139.98134,36.97 139.98134,36.97054 139.98,36.97054 139.98,36.97\
+            </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>";
+        let nested = |depth: usize| {
+            format!(
+                "<?xml version=\"1.0\"?><kml><Document>{}{placemark}{}</Document></kml>",
+                "<Folder>".repeat(depth),
+                "</Folder>".repeat(depth)
+            )
+        };
+        for (depth, lang_cookie, expected) in [
+            (2_000, "", "KMLのフォルダーなどの入れ子が深すぎる"),
+            (
+                100_000,
+                "; lang=en",
+                "nests folders or other elements too deeply",
+            ),
+        ] {
+            let kml = nested(depth);
+            let cookies = format!("{}{lang_cookie}", b.cookies);
+            let r = app
+                .post_multipart(
+                    "/fields/import",
+                    &cookies,
+                    &[
+                        ("csrf", None, b.csrf.as_bytes()),
+                        ("file", Some("deep.kml"), kml.as_bytes()),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains(expected), "{}", r.body);
+            assert!(r.body.contains("32"), "names the limit: {}", r.body);
+        }
+        assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+        // An ordinary KML with a few folders still imports.
+        let r = app
+            .post_multipart(
+                "/fields/import",
+                &b.cookies,
+                &[
+                    ("csrf", None, b.csrf.as_bytes()),
+                    ("file", Some("ok.kml"), nested(3).as_bytes()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(app.state.db.fields(Some(farm.id)).await.unwrap().len(), 1);
+    });
+
+    /// A KMZ whose `doc.kml` is `<kml>` and then `len` blanks, built in chunks.
+    fn kmz_bomb(len: usize) -> Vec<u8> {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        z.start_file("doc.kml", opts).unwrap();
+        std::io::Write::write_all(&mut z, b"<kml>").unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..len / chunk.len() {
+            std::io::Write::write_all(&mut z, &chunk).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    }
+
+    both_apps!(kmz_bombs_are_a_clear_422, |app| {
+        let farm = app.farm("higashi", "crop").await;
+        let b = app.user("higashi", Role::Farmer, Some(farm.id)).await;
+        let bomb = kmz_bomb(256 << 20);
+        for (lang_cookie, expected) in [("", "圧縮爆弾"), ("; lang=en", "zip bomb")] {
+            let r = app
+                .post_multipart(
+                    "/fields/import",
+                    &format!("{}{lang_cookie}", b.cookies),
+                    &[
+                        ("csrf", None, b.csrf.as_bytes()),
+                        ("file", Some("bomb.kmz"), &bomb),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains(expected), "{}", r.body);
+        }
+        assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+    });
+
+    both_apps!(
+        nul_field_names_are_a_422_and_file_names_are_cleaned,
+        |app| {
+            let farm = app.farm("nishi", "crop").await;
+            let b = app.user("nishi", Role::Farmer, Some(farm.id)).await;
+            let post = |name: &'static str, file: &'static str| {
+                let cookies = b.cookies.clone();
+                let csrf = b.csrf.clone();
+                async move {
+                    app.post_multipart(
+                        "/fields/import",
+                        &cookies,
+                        &[
+                            ("csrf", None, csrf.as_bytes()),
+                            ("file", Some("f.geojson"), file.as_bytes()),
+                            ("name", None, name.as_bytes()),
+                        ],
+                    )
+                    .await
+                }
+            };
+            let r = post("北の\0田", PADDY).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("制御文字"), "{}", r.body);
+            let long: &'static str = Box::leak("田".repeat(101).into_boxed_str());
+            let r = post(long, PADDY).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+            // A NUL inside the file's own feature id and land type is dropped, not stored.
+            let r = post(
+            "",
+            r#"{"type":"Feature","properties":{"id":"a\u0000b","land_type":"田\u0000"},"geometry":{"type":"Polygon","coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}}"#,
+        )
+        .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let fields = app.state.db.fields(Some(farm.id)).await.unwrap();
+            assert_eq!(fields[0].name, "ab");
+            assert_eq!(fields[0].land_type.as_deref(), Some("田"));
+        }
+    );
 
     both_apps!(other_farms_fields_are_forbidden_everywhere, |app| {
         let a = app.farm("a-farm", "crop").await;

@@ -4,13 +4,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use parlor_bridge::wire::{IngestAck, IngestBatch, WIRE_VERSION};
+use parlor_bridge::wire::{IngestAck, IngestBatch, Record, WIRE_VERSION};
 
 #[allow(unused_imports)]
 use super::openapi::ApiError;
 use crate::app::AppState;
 use crate::auth::token_hash;
 use crate::error::{AppError, AppJson};
+use crate::validate::{Lines, MAX_KEY, MAX_NAME, check_text};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -57,11 +58,12 @@ pub(crate) async fn ingest(
             batch.version
         )));
     }
-    if batch.batch_key.is_empty() || batch.batch_key.len() > 200 {
+    if batch.batch_key.is_empty() {
         return Err(AppError::BadInput(
             "batch_key: must be 1 to 200 characters".to_owned(),
         ));
     }
+    check_batch_text(crate::auth::request_lang(&headers), &batch)?;
     if let Some(k) = headers.get("idempotency-key")
         && k.to_str().ok() != Some(batch.batch_key.as_str())
     {
@@ -89,6 +91,36 @@ pub(crate) async fn ingest(
         accepted: out.accepted,
         duplicates: out.duplicates,
     }))
+}
+
+/// Every string of `batch` through the shared text check: keys up to [`MAX_KEY`] characters,
+/// names and states up to [`MAX_NAME`], one line each, no control characters.
+fn check_batch_text(lang: crate::i18n::Lang, batch: &IngestBatch) -> Result<(), AppError> {
+    let key = |label: &str, v: &str| check_text(lang, label, v, MAX_KEY, Lines::One);
+    let name = |label: &str, v: &str| check_text(lang, label, v, MAX_NAME, Lines::One);
+    key("batch_key", &batch.batch_key)?;
+    name("bridge_id", &batch.bridge_id)?;
+    for (i, rec) in batch.records.iter().enumerate() {
+        let (k, parlor, farm) = match rec {
+            Record::Milking(m) => (&m.key, &m.parlor, &m.farm),
+            Record::Interval(r) => (&r.key, &r.parlor, &r.farm),
+            Record::Gap(g) => (&g.key, &g.parlor, &g.farm),
+            Record::Session(s) => (&s.key, &s.parlor, &s.farm),
+            Record::Bails(b) => (&b.key, &b.parlor, &b.farm),
+        };
+        key(&format!("records[{i}].key"), k)?;
+        name(&format!("records[{i}].parlor"), parlor)?;
+        name(&format!("records[{i}].farm"), farm)?;
+        if let Record::Interval(r) = rec {
+            name(&format!("records[{i}].state"), &r.state)?;
+        }
+        if let Record::Bails(b) = rec {
+            for (j, bail) in b.bails.iter().enumerate() {
+                name(&format!("records[{i}].bails[{j}].state"), &bail.state)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -157,6 +189,64 @@ mod tests {
             .unwrap();
         token
     }
+
+    both_apps!(
+        nul_names_and_overlong_keys_are_a_422_on_both_backends,
+        |app| {
+            let farm = app.farm("dairy-nul", "dairy").await;
+            let token = token_for(app, farm.id).await;
+            let mut nul = batch("k-nul", &[1]);
+            let Record::Milking(m) = &mut nul.records[0] else {
+                unreachable!()
+            };
+            m.parlor = "rotary\0-1".into();
+            let r = post(app, &token, serde_json::to_string(&nul).unwrap(), None).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(
+                r.body
+                    .contains("records[0].parlor: must not contain control characters"),
+                "{}",
+                r.body
+            );
+            let mut long = batch("k-long", &[1]);
+            let Record::Milking(m) = &mut long.records[0] else {
+                unreachable!()
+            };
+            m.key = "k".repeat(2_800);
+            let r = post(app, &token, serde_json::to_string(&long).unwrap(), None).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("records[0].key: too long"), "{}", r.body);
+            let long_batch = batch(&"b".repeat(2_800), &[1]);
+            let r = post(
+                app,
+                &token,
+                serde_json::to_string(&long_batch).unwrap(),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("batch_key: too long"), "{}", r.body);
+            assert!(
+                app.state
+                    .db
+                    .parlors_of_farm(farm.id)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            // Refused batches left nothing behind: the same keys, cleaned, are fresh.
+            let r = post(
+                app,
+                &token,
+                serde_json::to_string(&batch("k-nul", &[1])).unwrap(),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let ack: IngestAck = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(ack.accepted, 1);
+        }
+    );
 
     both_apps!(batches_are_idempotent, |app| {
         let farm = app.farm("dairy-1", "dairy").await;

@@ -21,6 +21,7 @@ use crate::pages::{self, fmt_duration};
 use crate::storage::{
     FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord, StorageError,
 };
+use crate::validate::{Lines, MAX_LINE, MAX_NAME, MAX_NOTES, check_text};
 
 /// What the logbook names as the purpose of a spray flight (MLIT: 物件投下・危険物輸送).
 pub const SPRAY_PURPOSE: &str = "農薬散布（物件投下・危険物輸送）";
@@ -550,6 +551,28 @@ async fn save_record(
     let f = writable_flight(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
     let lang = user.lang;
+    for (label, value, max, lines) in [
+        (Msg::RecPlace, &form.place, MAX_NAME, Lines::One),
+        (Msg::RecFude, &form.fude_polygon_id, MAX_NAME, Lines::One),
+        (Msg::RecAddress, &form.address, MAX_LINE, Lines::One),
+        (Msg::RecCrop, &form.crop, MAX_NAME, Lines::One),
+        (
+            Msg::RecPesticide,
+            &form.pesticide_name,
+            MAX_NAME,
+            Lines::One,
+        ),
+        (
+            Msg::RecRegNoInput,
+            &form.pesticide_reg_no,
+            MAX_NAME,
+            Lines::One,
+        ),
+        (Msg::RecOperator, &form.operator, MAX_NAME, Lines::One),
+        (Msg::RecNotes, &form.notes, MAX_NOTES, Lines::Many),
+    ] {
+        check_text(lang, label.text(lang), value.trim(), max, lines)?;
+    }
     let reg_no = form.pesticide_reg_no.trim().to_owned();
     if !reg_no.chars().all(|c| c.is_ascii_digit()) {
         return Err(AppError::BadInput(format!(
@@ -801,6 +824,27 @@ async fn save_logbook(
 ) -> Result<Response, AppError> {
     writable_flight(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
+    let lang = user.lang;
+    for (label, value, max, lines) in [
+        (Msg::LogPilot, &form.pilot, MAX_NAME, Lines::One),
+        (Msg::LogDrone, &form.drone_reg_no, MAX_NAME, Lines::One),
+        (
+            Msg::LogTakeoffPlace,
+            &form.takeoff_place,
+            MAX_NAME,
+            Lines::One,
+        ),
+        (
+            Msg::LogLandingPlace,
+            &form.landing_place,
+            MAX_NAME,
+            Lines::One,
+        ),
+        (Msg::LogPurpose, &form.purpose, MAX_LINE, Lines::One),
+        (Msg::RecNotes, &form.notes, MAX_NOTES, Lines::Many),
+    ] {
+        check_text(lang, label.text(lang), value.trim(), max, lines)?;
+    }
     let l = LogbookFields {
         pilot: form.pilot.trim().to_owned(),
         drone_reg_no: form.drone_reg_no.trim().to_owned(),
@@ -1072,6 +1116,20 @@ async fn add_pesticide(
     let lang = user.lang;
     let name = form.name.trim();
     let reg_no = form.reg_no.trim();
+    check_text(
+        lang,
+        Msg::RecPesticide.text(lang),
+        name,
+        MAX_NAME,
+        Lines::One,
+    )?;
+    check_text(
+        lang,
+        Msg::RecRegNoInput.text(lang),
+        reg_no,
+        MAX_NAME,
+        Lines::One,
+    )?;
     if name.is_empty() {
         return Err(AppError::BadInput(format!(
             "{}: {}",
@@ -1535,6 +1593,115 @@ mod tests {
         )
         .await
     }
+
+    both_apps!(nul_and_overlong_text_is_a_422_on_both_backends, |app| {
+        let farm = app.farm("seigyo", "crop").await;
+        let b = app.user("seigyo", Role::Farmer, Some(farm.id)).await;
+        let id = app
+            .state
+            .db
+            .create_flight(&crate::storage::NewFlight {
+                farm_id: farm.id,
+                field_id: None,
+                plan_id: None,
+                status: "completed",
+                sprayed_area_m2: Some(1875.0),
+                litres: Some(1.5),
+                summary_json: "{}",
+                samples: &[],
+                tlog: None,
+            })
+            .await
+            .unwrap();
+        for page in ["record", "logbook"] {
+            let r = app.get(&format!("/flights/{id}/{page}"), &b.cookies).await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        let pesticide = |name: &'static str| {
+            let path = format!("/farms/{}/pesticides", farm.id);
+            let csrf = b.csrf.clone();
+            let cookies = b.cookies.clone();
+            async move {
+                app.post_form(
+                    &path,
+                    &cookies,
+                    &[("csrf", csrf.as_str()), ("name", name), ("reg_no", "20887")],
+                )
+                .await
+            }
+        };
+        let r = pesticide("スタークル\0粒剤").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("農薬名: 制御文字"), "{}", r.body);
+        let long = "剤".repeat(crate::validate::MAX_NAME + 1);
+        let long: &'static str = Box::leak(long.into_boxed_str());
+        let r = pesticide(long).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("長すぎます"), "{}", r.body);
+        assert!(app.state.db.pesticides(farm.id).await.unwrap().is_empty());
+        assert_eq!(
+            pesticide("スタークル粒剤").await.status,
+            StatusCode::SEE_OTHER
+        );
+
+        let record = |name: &'static str| {
+            let path = format!("/flights/{id}/record");
+            let csrf = b.csrf.clone();
+            let cookies = format!("{}; lang=en", b.cookies);
+            async move {
+                app.post_form(
+                    &path,
+                    &cookies,
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("version", "1"),
+                        ("sprayed_on", "2026-06-10"),
+                        ("pesticide_name", name),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = record("a\0b").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body.contains("Pesticide: must not contain control"),
+            "{}",
+            r.body
+        );
+
+        let logbook = |purpose: &'static str, notes: &'static str| {
+            let path = format!("/flights/{id}/logbook");
+            let csrf = b.csrf.clone();
+            let cookies = b.cookies.clone();
+            async move {
+                app.post_form(
+                    &path,
+                    &cookies,
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("version", "1"),
+                        ("purpose", purpose),
+                        ("notes", notes),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = logbook("農薬散布\0", "").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("飛行目的: 制御文字"), "{}", r.body);
+        let r = logbook("農薬散布\n危険物輸送", "").await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "one line: {}",
+            r.body
+        );
+        // Notes may have several lines.
+        let r = logbook("農薬散布", "一行目\n二行目").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    });
 
     both_apps!(a_signed_record_refuses_edits_and_is_amended, |app| {
         let farm = app.farm("shomei", "crop").await;

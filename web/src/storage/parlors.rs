@@ -786,6 +786,155 @@ mod tests {
         })
     }
 
+    /// Every kind of keyed record of parlor `p1` at `base`, with `kg` as the milk figure.
+    fn keyed_records(base: i64, kg: f64) -> Vec<Record> {
+        vec![
+            milking(1, 1, base, kg),
+            milking(2, 1, base + 10, kg),
+            interval(base, 2.0, kg),
+            Record::Gap(OfflineGap {
+                key: format!("p1/{}", (base + 60) * 1000),
+                parlor: "p1".into(),
+                farm: "f".into(),
+                start: t(base + 60),
+                end: t(base + 120),
+                controller_restarted: false,
+            }),
+            Record::Session(parlor_bridge::wire::SessionSummary {
+                key: format!("p1/{}", base * 1000),
+                parlor: "p1".into(),
+                farm: "f".into(),
+                start: t(base),
+                end: t(base + 60),
+                cows: 2.0,
+                kg,
+                cows_per_hour: 120.0,
+                kg_per_hour: kg * 60.0,
+            }),
+        ]
+    }
+
+    both_backends!(dedupe_keys_are_per_farm_parlor, |db| {
+        let d = db.districts().await.unwrap();
+        let a = db.create_farm(d[0].id, "a", "dairy", "").await.unwrap();
+        let b = db.create_farm(d[0].id, "b", "dairy", "").await.unwrap();
+        let tok_a = db.create_bridge_token(a.id, "a", "hash-a").await.unwrap();
+        let tok_b = db.create_bridge_token(b.id, "b", "hash-b").await.unwrap();
+        let base = 1_764_000_000;
+        // Farm B's token sends farm A's keys first (same parlor name, same instants) …
+        let out = db
+            .ingest_batch(tok_b, b.id, &batch("k", keyed_records(base, 99.0)))
+            .await
+            .unwrap();
+        assert_eq!((out.accepted, out.duplicates), (5, 0));
+        // … and farm A's own records under those keys are still all stored.
+        let out = db
+            .ingest_batch(tok_a, a.id, &batch("k", keyed_records(base, 12.5)))
+            .await
+            .unwrap();
+        assert_eq!((out.accepted, out.duplicates, out.replay), (5, 0, false));
+        // A re-send within one farm is still a duplicate.
+        let out = db
+            .ingest_batch(tok_a, a.id, &batch("k2", keyed_records(base, 12.5)))
+            .await
+            .unwrap();
+        assert_eq!((out.accepted, out.duplicates), (0, 5));
+
+        let (from, to) = (t(base - 3600), t(base + 3600));
+        for (farm, kg) in [(a.id, 12.5), (b.id, 99.0)] {
+            let parlors = db.parlors_of_farm(farm).await.unwrap();
+            assert_eq!(parlors.len(), 1, "one parlor p1 per farm");
+            assert_eq!(parlors[0].name, "p1");
+            let p = parlors[0].id;
+            let m = db.milkings(p, from, to).await.unwrap();
+            assert_eq!(m.len(), 2);
+            assert!(m.iter().all(|m| m.yield_kg == kg), "{m:?}");
+            let i = db.latest_interval(p).await.unwrap().expect("interval");
+            assert_eq!(i.milk_kg, kg);
+            assert_eq!(db.parlor_gaps(p, from, to).await.unwrap().len(), 1);
+            let sessions = db.parlor_sessions(p, from, to).await.unwrap();
+            assert_eq!(sessions.len(), 1);
+            assert_eq!(sessions[0].3, kg);
+        }
+    });
+
+    /// The SQLite table rebuild keeps every stored record, its id and the indexes.
+    #[tokio::test]
+    async fn sqlite_upgrade_to_parlor_scoped_keys_keeps_rows() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("old.db"))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        let migrator = sqlx::migrate!("migrations/sqlite");
+        migrator.run_to(7, &pool).await.unwrap();
+        let db = Db::Sqlite(pool.clone());
+        let d = db.districts().await.unwrap();
+        let a = db.create_farm(d[0].id, "a", "dairy", "").await.unwrap();
+        let b = db.create_farm(d[0].id, "b", "dairy", "").await.unwrap();
+        let tok_a = db.create_bridge_token(a.id, "a", "hash-a").await.unwrap();
+        let tok_b = db.create_bridge_token(b.id, "b", "hash-b").await.unwrap();
+        let base = 1_764_000_000;
+        let old = db
+            .ingest_batch(tok_a, a.id, &batch("k", keyed_records(base, 12.5)))
+            .await
+            .unwrap();
+        assert_eq!(old.accepted, 5);
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM milking_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+
+        migrator.run(&pool).await.unwrap();
+        let after: Vec<i64> = sqlx::query_scalar("SELECT id FROM milking_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(after, ids);
+        for (table, n) in [
+            ("parlor_intervals", 1),
+            ("parlor_gaps", 1),
+            ("parlor_sessions", 1),
+        ] {
+            let got: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(got, n, "{table}");
+        }
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN \
+             ('milking_events_parlor_t', 'parlor_gaps_parlor', 'parlor_sessions_parlor') ORDER BY name",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(indexes.len(), 3, "{indexes:?}");
+        // Farm B's same keys are now stored beside A's, and new ids follow the old ones.
+        let out = db
+            .ingest_batch(tok_b, b.id, &batch("k", keyed_records(base, 99.0)))
+            .await
+            .unwrap();
+        assert_eq!((out.accepted, out.duplicates), (5, 0));
+        let max: i64 = sqlx::query_scalar("SELECT MAX(id) FROM milking_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(max, ids.last().unwrap() + 2);
+        let fk: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert!(fk.is_empty(), "{fk:?}");
+    }
+
     both_backends!(latest_bail_snapshot_wins, |db| {
         let d = db.districts().await.unwrap();
         let farm = db.create_farm(d[0].id, "b", "dairy", "").await.unwrap();
