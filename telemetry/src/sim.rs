@@ -591,7 +591,7 @@ impl Sim {
                 ("FENCE_TYPE", I8, get("FENCE_TYPE", 7.0)),
                 ("FENCE_ACTION", I8, get("FENCE_ACTION", 1.0)),
                 ("FENCE_MARGIN", R32, get("FENCE_MARGIN", 2.0)),
-                ("FENCE_TOTAL", I16, self.lists[1].len() as f64),
+                ("FENCE_TOTAL", I16, self.fence_total()),
                 ("RALLY_TOTAL", I8, self.lists[2].len() as f64),
                 (
                     "RTL_ALT",
@@ -618,6 +618,17 @@ impl Sim {
                 ),
             ],
         }
+    }
+
+    /// ArduPilot's FENCE_TOTAL after a fence upload: the stored vertices and circles, plus 2
+    /// once there are at least 3 (AC_PolyFence_loader::write_fence: `new_total =
+    /// total_vertex_count + 2`; seen on ArduCopter SITL: 12 vertices gave 14).
+    fn fence_total(&self) -> f64 {
+        let n = self.lists[1]
+            .iter()
+            .filter(|i| (5001..=5004).contains(&i.command))
+            .count();
+        if n >= 3 { (n + 2) as f64 } else { n as f64 }
     }
 
     /// Answers PARAM_REQUEST_READ / PARAM_SET for `name` (silence for names it lacks, as

@@ -66,6 +66,20 @@ fn opt_num(x: Option<f64>, decimals: usize) -> String {
     x.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
 }
 
+/// Decimals people read an area in: whole square metres.
+const AREA_DECIMALS: usize = 0;
+/// Decimals people read a volume in: 0.1 L.
+const LITRE_DECIMALS: usize = 1;
+
+/// The stored value when the submitted text is that value as the form showed it (rounded
+/// for people), so saving an untouched form keeps full precision; otherwise the submission.
+fn keep_precision(submitted: Option<f64>, stored: Option<f64>, decimals: usize) -> Option<f64> {
+    match (submitted, stored) {
+        (Some(s), Some(v)) if opt_num(Some(v), decimals) == opt_num(Some(s), decimals) => Some(v),
+        _ => submitted,
+    }
+}
+
 /// The flight `id` if `user` may read it.
 async fn readable_flight(
     state: &AppState,
@@ -303,11 +317,17 @@ fn text_input(id: &str, label: Msg, lang: Lang, value: &str) -> Markup {
 }
 
 fn num_input(id: &str, label: Msg, lang: Lang, value: Option<f64>) -> Markup {
-    // `step="any"`: prefilled values (area, litres) are not multiples of any step.
+    // `step="any"`: prefilled values (area, litres) are not multiples of any step. Area and
+    // volume are shown as people read them; saving them unchanged keeps the stored precision.
+    let shown = match id {
+        "area_m2" => opt_num(value, AREA_DECIMALS),
+        "litres" => opt_num(value, LITRE_DECIMALS),
+        _ => value.map(|v| v.to_string()).unwrap_or_default(),
+    };
     html! {
         label for=(id) { (label.text(lang)) }
         input id=(id) name=(id) type="number" inputmode="decimal" step="any" min="0"
-            value=(value.map(|v| v.to_string()).unwrap_or_default());
+            value=(shown);
     }
 }
 
@@ -388,8 +408,8 @@ fn record_rows(lang: Lang, r: &RecordFields) -> Vec<(Msg, String)> {
         ),
         (Msg::RecDilution, opt_num(r.dilution, 0)),
         (Msg::RecRate, opt_num(r.l_per_10a, 2)),
-        (Msg::RecLitres, opt_num(r.litres, 2)),
-        (Msg::RecArea, opt_num(r.area_m2, 0)),
+        (Msg::RecLitres, opt_num(r.litres, LITRE_DECIMALS)),
+        (Msg::RecArea, opt_num(r.area_m2, AREA_DECIMALS)),
         (Msg::RecOperator, r.operator.clone()),
         (Msg::RecNotes, r.notes.clone()),
     ]
@@ -617,6 +637,10 @@ async fn save_record(
         r.pesticide_reg_no = p.reg_no;
         r.dilution = r.dilution.or(p.dilution);
         r.l_per_10a = r.l_per_10a.or(p.l_per_10a);
+    }
+    if let Some(before) = state.db.spray_record_versions(id).await?.pop() {
+        r.litres = keep_precision(r.litres, before.fields.litres, LITRE_DECIMALS);
+        r.area_m2 = keep_precision(r.area_m2, before.fields.area_m2, AREA_DECIMALS);
     }
     state
         .db
@@ -1019,8 +1043,8 @@ async fn farm_records(
                     td { (r.fields.place) }
                     td { (r.fields.crop) }
                     td { (r.fields.pesticide_name) }
-                    td.num { (opt_num(r.fields.litres, 2)) }
-                    td.num { (opt_num(r.fields.area_m2, 0)) }
+                    td.num { (opt_num(r.fields.litres, LITRE_DECIMALS)) }
+                    td.num { (opt_num(r.fields.area_m2, AREA_DECIMALS)) }
                     td { (r.fields.operator) }
                     td { (signed(&r.signed_at)) " (" (Msg::RecVersion.text(lang)) " " (r.version) ")" }
                 } } }
@@ -1243,8 +1267,8 @@ pub fn record_csv_row(r: &SprayRecord) -> Vec<String> {
         f.pesticide_reg_no.clone(),
         n(f.dilution),
         n(f.l_per_10a),
-        n(f.litres),
-        n(f.area_m2),
+        opt_num(f.litres, LITRE_DECIMALS),
+        opt_num(f.area_m2, AREA_DECIMALS),
         f.operator.clone(),
         f.notes.clone(),
         r.version.to_string(),
@@ -1593,6 +1617,66 @@ mod tests {
         )
         .await
     }
+
+    both_apps!(
+        areas_and_volumes_read_rounded_and_keep_their_precision,
+        |app| {
+            let farm = app.farm("marume", "crop").await;
+            let b = app.user("marume", Role::Farmer, Some(farm.id)).await;
+            let id = app
+                .state
+                .db
+                .create_flight(&crate::storage::NewFlight {
+                    farm_id: farm.id,
+                    field_id: None,
+                    plan_id: None,
+                    status: "completed",
+                    sprayed_area_m2: Some(1874.6382),
+                    litres: Some(1.49873),
+                    summary_json: "{}",
+                    samples: &[],
+                    tlog: None,
+                })
+                .await
+                .unwrap();
+            let page = app.get(&format!("/flights/{id}/record"), &b.cookies).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.body.contains(r#"value="1875""#), "{}", page.body);
+            assert!(page.body.contains(r#"value="1.5""#), "{}", page.body);
+            assert!(!page.body.contains("1874.6382"), "{}", page.body);
+            // Saved as shown: the stored figures keep their precision.
+            let r = save(app, &b, id, "1", "", "").await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+            let v = app.state.db.spray_record_versions(id).await.unwrap();
+            let f = &v.last().unwrap().fields;
+            assert_eq!((f.area_m2, f.litres), (Some(1874.6382), Some(1.49873)));
+            let csv = app
+                .get(
+                    &format!("/farms/{}/records.csv?year=2026", farm.id),
+                    &b.cookies,
+                )
+                .await;
+            assert!(csv.body.contains(",1.5,1875,"), "{}", csv.body);
+            // A changed figure is taken as typed.
+            let r = app
+                .post_form(
+                    &format!("/flights/{id}/record"),
+                    &b.cookies,
+                    &[
+                        ("csrf", b.csrf.as_str()),
+                        ("version", "1"),
+                        ("sprayed_on", "2026-06-10"),
+                        ("litres", "1.6"),
+                        ("area_m2", "1900"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+            let v = app.state.db.spray_record_versions(id).await.unwrap();
+            let f = &v.last().unwrap().fields;
+            assert_eq!((f.area_m2, f.litres), (Some(1900.0), Some(1.6)));
+        }
+    );
 
     both_apps!(nul_and_overlong_text_is_a_422_on_both_backends, |app| {
         let farm = app.farm("seigyo", "crop").await;
