@@ -1,5 +1,8 @@
-//! Frames/s decoded on the golden mix (../shared/mavlink/golden), printed beside pymavlink's
-//! rate measured in the same run, and the time to upload 500 items to the MAVSDK peer.
+//! MAVLink decode rates, every figure measured in this run on the same bytes and by the same
+//! clock (CPU time of the decoding thread): ours (`FrameDecoder`, as the link uses it), the
+//! bare `mavlink` reader underneath (the ceiling) and pymavlink, on the golden mix
+//! (../shared/mavlink/golden) and on a ≥ 64 MiB stream; then the time to upload 500 items
+//! to the MAVSDK peer. Linux only (thread CPU time from /proc/thread-self/schedstat).
 //!
 //! `cargo bench -p telemetry --bench decode`. Without ../shared or the peer venv the parts
 //! that need them print SKIP.
@@ -9,7 +12,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use telemetry::{Link, LinkAddress, LinkConfig, MissionItem, MissionKind, Vehicle, decode_all};
+use telemetry::mavlink::dialects::ardupilotmega::MavMessage;
+use telemetry::{
+    FrameDecoder, Link, LinkAddress, LinkConfig, MissionItem, MissionKind, Vehicle, decode_all,
+    mavlink,
+};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -27,27 +34,133 @@ fn python() -> Option<PathBuf> {
         .or_else(|| Some(workspace().join(".venv-peers/bin/python")).filter(|p| p.exists()))
 }
 
+/// pymavlink's decode rate over `argv[1]`, streamed in 64 KiB chunks as a ground station
+/// reads a link, timed by the CPU time of the decoding thread (`time.thread_time`) for
+/// `argv[2]` seconds.
 const PYMAVLINK_RATE: &str = r#"
 import sys, time
 from pymavlink.dialects.v20 import ardupilotmega as m
-buf = open(sys.argv[1], 'rb').read()
-n = 0
-t0 = time.process_time()
-while time.process_time() - t0 < 2.0:
+data = open(sys.argv[1], 'rb').read()
+limit = float(sys.argv[2])
+def fresh():
     mav = m.MAVLink(None)
     mav.robust_parsing = True
-    n += sum(1 for x in (mav.parse_buffer(buf) or []) if x.get_type() != 'BAD_DATA')
-print(n / (time.process_time() - t0))
+    return mav
+mav, off, n = fresh(), 0, 0
+t0 = time.thread_time()
+while time.thread_time() - t0 < limit:
+    chunk = data[off:off + 65536]
+    off += 65536
+    if not chunk:
+        mav, off = fresh(), 0
+        continue
+    n += sum(1 for x in (mav.parse_buffer(chunk) or []) if x.get_type() != 'BAD_DATA')
+print(n / (time.thread_time() - t0))
 "#;
 
-/// Our frames per CPU-bound second over ~2 s.
-fn our_rate(bin: &[u8]) -> f64 {
-    let start = Instant::now();
+/// CPU time of the calling thread, seconds (Linux `/proc/thread-self/schedstat`, in ns: the
+/// same clock as Python's `time.thread_time`).
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns / 1e9)
+}
+
+/// Frames per thread-CPU second of `pass` (one pass returns its frame count), over ≥ `limit` s.
+fn cpu_rate(limit: f64, mut pass: impl FnMut() -> usize) -> f64 {
+    let t0 = thread_cpu_s();
     let mut n = 0usize;
-    while start.elapsed() < Duration::from_secs(2) {
-        n += decode_all(std::hint::black_box(bin)).len();
+    loop {
+        n += pass();
+        let dt = thread_cpu_s() - t0;
+        if dt >= limit {
+            return n as f64 / dt;
+        }
     }
-    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Ours: the push decoder as the link uses it, fed in 64 KiB chunks, every frame built.
+fn ours(bytes: &[u8]) -> usize {
+    let mut d = FrameDecoder::new();
+    let mut n = 0;
+    for chunk in bytes.chunks(65_536) {
+        d.push(chunk);
+        while let Some(f) = d.next_frame() {
+            std::hint::black_box(&f);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The ceiling: the bare `mavlink` reader over the same bytes, decoding every message.
+fn bare(bytes: &[u8]) -> usize {
+    let mut r = mavlink::MavlinkReader::new(bytes);
+    let mut n = 0;
+    loop {
+        match r.read_any_message::<MavMessage>() {
+            Ok(m) => {
+                std::hint::black_box(&m);
+                n += 1;
+            }
+            Err(mavlink::error::MessageReadError::Io(_)) => return n,
+            Err(_) => {}
+        }
+    }
+}
+
+fn pymavlink(path: &Path, limit: f64) -> Option<f64> {
+    let out = Command::new(python()?)
+        .arg("-c")
+        .arg(PYMAVLINK_RATE)
+        .arg(path)
+        .arg(limit.to_string())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .ok()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Three interleaved rounds (ours, bare, pymavlink) on one input; prints the medians.
+fn compare(name: &str, bytes: &[u8], path: &Path, limit: f64, rounds: usize) {
+    let (mut o, mut b, mut p) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        o.push(cpu_rate(limit, || ours(std::hint::black_box(bytes))));
+        b.push(cpu_rate(limit, || bare(std::hint::black_box(bytes))));
+        if let Some(r) = pymavlink(path, limit) {
+            p.push(r);
+        }
+    }
+    let (o, b) = (median(o), median(b));
+    println!();
+    println!(
+        "{name}: frames per second of thread CPU time, median of {rounds} interleaved rounds of {limit} s"
+    );
+    println!("| decoder | frames/s | vs bare reader |");
+    println!("|---|---:|---:|");
+    println!(
+        "| telemetry `FrameDecoder` (ours) | {o:.0} | {:.2} |",
+        o / b
+    );
+    println!("| `mavlink` 0.21 `MavlinkReader` (ceiling) | {b:.0} | 1.00 |");
+    if p.is_empty() {
+        println!("| pymavlink | SKIP (no .venv-peers) | |");
+    } else {
+        let p = median(p);
+        println!(
+            "| pymavlink (same input, same clock) | {p:.0} | {:.3} |",
+            p / b
+        );
+        println!("ours / pymavlink: {:.1}x", o / p);
+    }
 }
 
 fn upload_500(python: &Path, shared: &Path) -> Option<(Duration, Duration)> {
@@ -126,30 +239,29 @@ fn main() {
     });
     g.finish();
 
-    let ours = our_rate(&bin);
-    let theirs = python().and_then(|py| {
-        let out = Command::new(py)
-            .arg("-c")
-            .arg(PYMAVLINK_RATE)
-            .arg(shared.join("mavlink/golden/golden.bin"))
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<f64>()
-            .ok()
-    });
-    println!();
-    println!("| decoder                       | frames/s (golden mix, {n_frames} frames/pass) |");
-    println!("|-------------------------------|------------------:|");
-    println!("| telemetry (mavlink 0.21)      | {ours:>17.0} |");
-    match theirs {
-        Some(r) => {
-            println!("| pymavlink 2.4.50 (same run)   | {r:>17.0} |");
-            println!("| ratio                         | {:>16.1}x |", ours / r);
-        }
-        None => println!("| pymavlink                     | SKIP (no .venv-peers) |"),
+    let golden = shared.join("mavlink/golden/golden.bin");
+    compare(
+        &format!("golden mix ({} bytes, {n_frames} frames)", bin.len()),
+        &bin,
+        &golden,
+        2.0,
+        3,
+    );
+    // A stream that does not fit in any cache: the golden mix repeated to ≥ 64 MiB.
+    let mut big = Vec::with_capacity((64 << 20) + bin.len());
+    while big.len() < 64 << 20 {
+        big.extend_from_slice(&bin);
     }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big_path = dir.path().join("stream.bin");
+    std::fs::write(&big_path, &big).expect("write stream");
+    compare(
+        &format!("64 MiB stream ({} bytes)", big.len()),
+        &big,
+        &big_path,
+        3.0,
+        3,
+    );
     match python().and_then(|py| upload_500(&py, &shared)) {
         Some((up, ver)) => {
             println!();
