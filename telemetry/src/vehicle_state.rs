@@ -17,11 +17,16 @@ pub struct SprayerOutput {
 }
 
 impl Default for SprayerOutput {
-    /// ArduPilot's usual pump output (SERVO9, function 22 SprayerPump), on from 1300 µs.
+    /// ArduPilot's usual pump output (SERVO9, function 22 SprayerPump), on from 1150 µs.
+    /// AC_Sprayer drives the pump in proportion to ground speed (SPRAY_PUMP_RATE, 10 % per
+    /// m/s by default) between SERVO9_MIN and SERVO9_MAX (1100–1900), and only above
+    /// SPRAY_SPEED_MIN (1 m/s): on is at least 10 %, 1180 µs; off is exactly SERVO9_MIN.
+    /// Seen on ArduCopter SITL: 1116–1440 µs on the legs, 1100 off; a 1300 µs threshold
+    /// missed a quarter of the sprayed length.
     fn default() -> Self {
         Self {
             servo: 9,
-            on_at_or_above_pwm: 1300,
+            on_at_or_above_pwm: 1150,
         }
     }
 }
