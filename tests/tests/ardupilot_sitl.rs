@@ -18,8 +18,8 @@ use agriops_e2e::{KillOnDrop, workspace_root};
 use telemetry::mavlink::dialects::ardupilotmega as apm;
 use telemetry::mavlink::types::CharArray;
 use telemetry::{
-    Error, Link, LinkAddress, LinkConfig, MissionItem, MissionKind, Msg, Plan, Port, Target,
-    Vehicle,
+    Error, Link, LinkAddress, LinkConfig, MissionItem, MissionKind, Msg, Plan, Port, SprayerOutput,
+    Target, Vehicle, coverage, read_tlog, track_from_records,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -186,6 +186,7 @@ async fn observer(sitl: &Sitl) -> (Link, Vehicle) {
     loop {
         let mut cfg = LinkConfig::new(LinkAddress::parse(&addr).expect("address"));
         cfg.system_id = 250;
+        cfg.tlog = Some(sitl.dir.path().join("observer.tlog"));
         if let Ok(link) = Link::connect(&cfg).await {
             if let Ok(info) = link.wait_vehicle(Duration::from_secs(10)).await {
                 let vehicle = Vehicle::new(link.port().clone(), info.target);
@@ -601,6 +602,12 @@ async fn sitl_flies_a_planned_sortie_with_the_pump_on_only_on_spray_legs() {
     assert!(out.contains("Mission complete"), "{out}");
 
     judge(&seen, &items);
+
+    // What agriops makes of its own record: the spray legs were covered.
+    let records = read_tlog(&work.path().join("fly.tlog")).expect("the flight record");
+    let track = track_from_records(&records, Some(&sortie), SprayerOutput::default());
+    let cov = coverage(&track, &sortie.spray_legs(), 5.0).expect("coverage");
+    assert!(cov.covered_pct > 80.0, "as-applied coverage {cov:?}");
     link.close().await;
     drop(sitl);
 }
@@ -773,6 +780,23 @@ async fn sitl_flies_the_planned_items_with_the_pump_on_only_on_spray_legs() {
         .unwrap_or_else(|_| panic!("the flight did not end in 400 s:\n{}", sitl.output()))
         .expect("observer");
     judge(&seen, &items);
+    // The observer's own record, read as agriops reads a flight: the spray legs were covered.
+    let sortie = plan.sortie(1, &plan_path).expect("sortie 1");
+    let records = read_tlog(&sitl.dir.path().join("observer.tlog")).expect("observer record");
+    let track = track_from_records(&records, Some(&sortie), SprayerOutput::default());
+    let cov = coverage(&track, &sortie.spray_legs(), 5.0).expect("coverage");
+    let just_above_min = SprayerOutput {
+        servo: 9,
+        on_at_or_above_pwm: PUMP_OFF_PWM + PUMP_ON_MARGIN,
+    };
+    let track_min = track_from_records(&records, Some(&sortie), just_above_min);
+    let cov_min = coverage(&track_min, &sortie.spray_legs(), 5.0).expect("coverage");
+    eprintln!(
+        "as-applied coverage from the observer's record: {:.1} % (pump on at >= 1300 us), {:.1} % (on above {} us)",
+        cov.covered_pct,
+        cov_min.covered_pct,
+        PUMP_OFF_PWM + PUMP_ON_MARGIN
+    );
     // ArduPilot reports no MISSION_ITEM_REACHED for the final NAV_LAND: it disarms instead.
     let last = (items.len() - 1) as u16;
     assert!(!seen.reached.contains(&last), "{:?}", seen.reached);
