@@ -563,7 +563,7 @@ async fn rig(test: &str) -> Option<(Sitl, Link, Vehicle, PathBuf, Plan, tempfile
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sitl_flies_a_planned_sortie_with_the_pump_on_only_on_spray_legs() {
     let test = "sitl_flies_a_planned_sortie_with_the_pump_on_only_on_spray_legs";
-    let Some((sitl, link, _vehicle, plan_path, plan, work)) = rig(test).await else {
+    let Some((sitl, link, vehicle, plan_path, plan, work)) = rig(test).await else {
         return;
     };
     let sortie = plan.sortie(1, &plan_path).expect("sortie 1");
@@ -585,6 +585,7 @@ async fn sitl_flies_a_planned_sortie_with_the_pump_on_only_on_spray_legs() {
         "--sortie".into(),
         "1".into(),
         "--yes".into(),
+        "--enable-fence".into(),
         "--land-wait-s".into(),
         "60".into(),
         "--tlog".into(),
@@ -602,6 +603,13 @@ async fn sitl_flies_a_planned_sortie_with_the_pump_on_only_on_spray_legs() {
     assert!(out.contains("Mission complete"), "{out}");
 
     judge(&seen, &items);
+    // The fence agriops uploaded was switched on (with --enable-fence) and would act.
+    let target = vehicle.target();
+    assert_eq!(
+        get_param(&link, target, "FENCE_ENABLE").await,
+        Some(1.0),
+        "FENCE_ENABLE"
+    );
 
     // What agriops makes of its own record: the spray legs were covered.
     let records = read_tlog(&work.path().join("fly.tlog")).expect("the flight record");
