@@ -35,7 +35,7 @@ async function startDemo() {
 before(async () => {
   const fly = await startDemo();
   tlogPath = join(dataDir, 'flight.tlog');
-  cli(env, ['fly', '--connect', fly.connect, fly.plan, '--sortie', '1', '--yes', '--tlog', tlogPath]);
+  cli(env, ['fly', '--connect', fly.connect, fly.plan, '--sortie', '1', '--yes', '--enable-fence', '--tlog', tlogPath]);
   browser = await launchBrowser();
 });
 
