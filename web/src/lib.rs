@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod charts;
 pub mod cmd;
+pub mod csv;
 pub mod error;
 pub mod gonogo;
 pub mod i18n;
