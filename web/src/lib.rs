@@ -17,6 +17,7 @@ pub mod gonogo;
 pub mod i18n;
 pub mod launch;
 pub mod pages;
+pub mod plausible;
 pub mod reports;
 pub mod ring;
 pub mod routes;
