@@ -52,6 +52,16 @@ pub(crate) fn forwarded(records: u64, url: &str) {
     tracing::debug!(message = "Forwarded records.", records, url);
 }
 
+/// The server refused a batch for its content; its records were set aside.
+pub(crate) fn batch_rejected(batch_key: &str, records: u64, reason: &str) {
+    tracing::error!(
+        message = "Server refused a batch as unprocessable; its records are kept in the rejected table and forwarding goes on.",
+        batch = batch_key,
+        records,
+        reason
+    );
+}
+
 /// Delivery failed; it is retried after `retry_in_ms`.
 pub(crate) fn forward_failed(error: &BridgeError, retry_in_ms: u64) {
     tracing::warn!(message = "Forwarding failed; will retry.", %error, retry_in_ms);

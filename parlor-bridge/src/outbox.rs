@@ -26,6 +26,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tracker_state (parlor TEXT PRIMARY KEY, json TEXT NOT NULL, updated_ms INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, batch_id INTEGER, UNIQUE (kind, key))",
     "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_key TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, acked_ms INTEGER)",
+    "CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_key TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, rejected_ms INTEGER NOT NULL)",
 ];
 
 /// The local database.
@@ -396,6 +397,66 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Takes a batch the server refused for its content out of the queue, keeping its records
+    /// with the server's `status` and `reason` in the `rejected` table for a person to look at
+    /// and send again, so the records behind it are not held up forever; returns how many.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn reject_batch(
+        &self,
+        id: i64,
+        status: u16,
+        reason: &str,
+    ) -> Result<u64, BridgeError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(BridgeError::store("begin"))?;
+        let moved = sqlx::query(
+            "INSERT INTO rejected (batch_key, status, reason, kind, key, payload, rejected_ms) \
+             SELECT b.batch_key, ?, ?, o.kind, o.key, o.payload, ? \
+             FROM outbox o JOIN batches b ON b.id = o.batch_id WHERE o.batch_id = ? ORDER BY o.id",
+        )
+        .bind(i64::from(status))
+        .bind(reason)
+        .bind(Utc::now().timestamp_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(BridgeError::store("keep rejected"))?
+        .rows_affected();
+        sqlx::query("UPDATE batches SET acked_ms = ? WHERE id = ?")
+            .bind(Utc::now().timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(BridgeError::store("close rejected batch"))?;
+        sqlx::query("DELETE FROM outbox WHERE batch_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(BridgeError::store("drop rejected"))?;
+        tx.commit()
+            .await
+            .map_err(BridgeError::store("commit reject"))?;
+        Ok(moved)
+    }
+
+    /// Records the server refused, kept by [`Store::reject_batch`].
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn rejected(&self) -> Result<u64, BridgeError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM rejected")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(BridgeError::store("count rejected"))?
+            .get(0);
+        Ok(n as u64)
+    }
+
     /// Closes the pool (waits for in-flight statements).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -403,7 +464,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::MilkingEvent;
 
@@ -427,7 +488,7 @@ mod tests {
         }
     }
 
-    fn commit(keys: &[&str]) -> Commit {
+    pub(crate) fn commit(keys: &[&str]) -> Commit {
         Commit {
             parlor: "p".into(),
             output: Output {

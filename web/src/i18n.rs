@@ -234,6 +234,8 @@ pub enum Msg {
     TextControlChars,
     /// A text input is too long (followed by the limit in characters).
     TextTooLong,
+    /// A bridge record holds a value no parlor can produce (followed by the bound).
+    ImpossibleValue,
     /// A KMZ archive lists too many files (followed by the limit).
     KmzTooManyEntries,
     /// A KMZ archive's KML inflates past the size limit (followed by the limit in MiB).
@@ -1037,6 +1039,10 @@ impl Msg {
             Msg::TextControlChars => (
                 "制御文字（NULなど）は使えません。",
                 "must not contain control characters (such as NUL).",
+            ),
+            Msg::ImpossibleValue => (
+                "物理的にありえない値のため受け付けません。許容範囲:",
+                "is physically impossible and was refused. Accepted range:",
             ),
             Msg::TextTooLong => (
                 "長すぎます。最大文字数:",

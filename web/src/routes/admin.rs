@@ -15,6 +15,7 @@ use crate::i18n::{Lang, Msg, district_name, farm_kind_name, role_name};
 use crate::pages;
 use crate::routes::account::MIN_PASSWORD_CHARS;
 use crate::storage::{NewUser, Role};
+use crate::validate::{Lines, MAX_LINE, MAX_NAME, check_text};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -261,7 +262,7 @@ async fn edit_farm(
 ) -> Result<Response, AppError> {
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
-    let name = check_farm(&form)?;
+    let name = check_farm(user.lang, &form)?;
     let before = state.db.farm(id).await?;
     let farm = state
         .db
@@ -385,6 +386,13 @@ async fn edit_user(
         return Err(AppError::BadInput("lang: ja or en".into()));
     }
     let display = form.display_name.trim();
+    check_text(
+        user.lang,
+        Msg::DisplayName.text(user.lang),
+        display,
+        MAX_NAME,
+        Lines::One,
+    )?;
     if display.is_empty() || display.chars().count() > 100 {
         return Err(AppError::BadInput(
             "display_name: 1 to 100 characters".into(),
@@ -528,8 +536,11 @@ async fn revoke_token(
 }
 
 /// The name of a farm form, checked (kind checked too).
-fn check_farm(form: &FarmForm) -> Result<&str, AppError> {
+fn check_farm(lang: Lang, form: &FarmForm) -> Result<&str, AppError> {
     let name = form.name.trim();
+    check_text(lang, Msg::Name.text(lang), name, MAX_NAME, Lines::One)?;
+    let address = form.address.trim();
+    check_text(lang, Msg::Address.text(lang), address, MAX_LINE, Lines::One)?;
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadInput("name: 1 to 100 characters".into()));
     }
@@ -576,7 +587,7 @@ async fn add_farm(
 ) -> Result<Response, AppError> {
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
-    let name = check_farm(&form)?;
+    let name = check_farm(user.lang, &form)?;
     let farm = state
         .db
         .create_farm(form.district_id, name, &form.kind, form.address.trim())
@@ -620,8 +631,15 @@ async fn add_user(
     if form.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AppError::BadInput("password: at least 8 characters".into()));
     }
-    let hash = auth::hash_password(&form.password)?;
     let display = form.display_name.trim();
+    check_text(
+        user.lang,
+        Msg::DisplayName.text(user.lang),
+        display,
+        MAX_NAME,
+        Lines::One,
+    )?;
+    let hash = auth::hash_password(&form.password)?;
     let created = state
         .db
         .create_user(&NewUser {
@@ -661,6 +679,13 @@ async fn add_token(
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
     let name = form.name.trim();
+    check_text(
+        user.lang,
+        Msg::Name.text(user.lang),
+        name,
+        MAX_NAME,
+        Lines::One,
+    )?;
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadInput("name: 1 to 100 characters".into()));
     }
@@ -687,6 +712,91 @@ mod tests {
 
     use crate::storage::Role;
     use crate::testutil::both_apps;
+
+    both_apps!(admin_text_with_a_nul_is_a_422_on_both_backends, |app| {
+        let admin = app.user("root3", Role::Admin, None).await;
+        let d = app.state.db.districts().await.unwrap()[0].id.to_string();
+        let farm = app.farm("nul-farm", "crop").await;
+        let refused = |path: String, form: Vec<(&'static str, String)>| {
+            let cookies = admin.cookies.clone();
+            let csrf = admin.csrf.clone();
+            async move {
+                let mut form = form;
+                form.push(("csrf", csrf));
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let r = app.post_form(&path, &cookies, &pairs).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{path}: {}",
+                    r.body
+                );
+                assert!(r.body.contains("制御文字"), "{path}: {}", r.body);
+            }
+        };
+        let farm_form = |name: &str, address: &str| {
+            vec![
+                ("name", name.to_owned()),
+                ("district_id", d.clone()),
+                ("kind", "crop".to_owned()),
+                ("address", address.to_owned()),
+            ]
+        };
+        refused("/admin/farms".into(), farm_form("高久\0農園", "")).await;
+        refused("/admin/farms".into(), farm_form("高久農園", "高久\0甲")).await;
+        refused(format!("/admin/farms/{}", farm.id), farm_form("x\0", "")).await;
+        refused(
+            "/admin/users".into(),
+            vec![
+                ("username", "nul-user".to_owned()),
+                ("display_name", "山田\0".to_owned()),
+                ("password", "password1".to_owned()),
+                ("role", "staff".to_owned()),
+            ],
+        )
+        .await;
+        let id = app
+            .state
+            .db
+            .user_by_username("root3")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        refused(
+            format!("/admin/users/{id}"),
+            vec![
+                ("display_name", "管理\0者".to_owned()),
+                ("role", "admin".to_owned()),
+                ("lang", "ja".to_owned()),
+            ],
+        )
+        .await;
+        refused(
+            "/admin/tokens".into(),
+            vec![
+                ("farm_id", farm.id.to_string()),
+                ("name", "bridge\0".to_owned()),
+            ],
+        )
+        .await;
+        // Nothing of it was stored; a clean farm still goes through.
+        assert!(
+            app.state
+                .db
+                .user_by_username("nul-user")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let f = app.state.db.farm(farm.id).await.unwrap();
+        assert_eq!(f.name, "nul-farm");
+        let mut ok = farm_form("高久農園", "高久甲");
+        ok.push(("csrf", admin.csrf.clone()));
+        let pairs: Vec<(&str, &str)> = ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.post_form("/admin/farms", &admin.cookies, &pairs).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    });
 
     both_apps!(admin_manages_farms_users_and_tokens, |app| {
         let admin = app.user("root", Role::Admin, None).await;

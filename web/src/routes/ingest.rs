@@ -37,7 +37,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     responses(
         (status = 200, description = "`IngestAck`: {batch_key, accepted, duplicates}; a replayed batch accepts 0", body = inline(Object)),
         (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
-        (status = 422, description = "Malformed body, unknown wire version or a key mismatch", body = ApiError),
+        (status = 422, description = "Malformed body, unknown wire version, a key mismatch or a physically impossible value (named `records[i].field`); nothing of the batch is stored", body = ApiError),
     ),
     security(("bridge_token" = []))
 )]
@@ -63,7 +63,9 @@ pub(crate) async fn ingest(
             "batch_key: must be 1 to 200 characters".to_owned(),
         ));
     }
-    check_batch_text(crate::auth::request_lang(&headers), &batch)?;
+    let lang = crate::auth::request_lang(&headers);
+    check_batch_text(lang, &batch)?;
+    crate::plausible::check_batch(lang, &batch, chrono::Utc::now())?;
     if let Some(k) = headers.get("idempotency-key")
         && k.to_str().ok() != Some(batch.batch_key.as_str())
     {
@@ -245,6 +247,72 @@ mod tests {
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             let ack: IngestAck = serde_json::from_str(&r.body).unwrap();
             assert_eq!(ack.accepted, 1);
+        }
+    );
+
+    both_apps!(
+        impossible_values_are_a_named_422_and_nothing_is_stored,
+        |app| {
+            use crate::plausible::tests::{gap, interval, session};
+            let farm = app.farm("dairy-odd", "dairy").await;
+            let token = token_for(app, farm.id).await;
+            let now = chrono::Utc::now();
+            let h = |n: i64| now - chrono::Duration::hours(n);
+            let mut bad = batch("k-neg", &[1, 2]);
+            let Record::Milking(m) = &mut bad.records[1] else {
+                unreachable!()
+            };
+            m.yield_kg = -3.5;
+            let r = post(app, &token, serde_json::to_string(&bad).unwrap(), None).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(
+                r.body
+                    .contains("records[1].yield_kg: is physically impossible"),
+                "{}",
+                r.body
+            );
+            let mut huge = batch("k-huge", &[1]);
+            let Record::Milking(m) = &mut huge.records[0] else {
+                unreachable!()
+            };
+            m.yield_kg = 1e300;
+            let r = post(app, &token, serde_json::to_string(&huge).unwrap(), None).await;
+            assert!(r.body.contains("records[0].yield_kg"), "{}", r.body);
+            let year =
+                |y| chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, y, 1, 1, 0, 0, 0).unwrap();
+            for (rec, field) in [
+                (Record::Gap(gap(year(1), year(9999))), "records[0].start"),
+                (Record::Interval(interval(h(0), h(1))), "records[0].end"),
+                (Record::Session(session(h(0), h(2))), "records[0].end"),
+            ] {
+                let mut b = batch(&format!("k-{field}"), &[]);
+                b.records.push(rec);
+                let r = post(app, &token, serde_json::to_string(&b).unwrap(), None).await;
+                assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+                assert!(r.body.contains(field), "{field}: {}", r.body);
+            }
+            assert!(
+                app.state
+                    .db
+                    .parlors_of_farm(farm.id)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "a refused batch stores none of its records"
+            );
+            // A normal batch, odd values included (a 60 kg milking, a week offline), is taken whole.
+            let mut good = batch("k-good", &[1, 2]);
+            let Record::Milking(m) = &mut good.records[1] else {
+                unreachable!()
+            };
+            m.yield_kg = 60.0;
+            good.records.push(Record::Gap(gap(h(24 * 7), h(1))));
+            good.records.push(Record::Interval(interval(h(1), h(0))));
+            good.records.push(Record::Session(session(h(2), h(0))));
+            let r = post(app, &token, serde_json::to_string(&good).unwrap(), None).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let ack: IngestAck = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(ack.accepted, 5);
         }
     );
 

@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::request_lang;
+use crate::csv::{self, CsvCell};
 use crate::error::AppError;
 use crate::i18n::Msg;
 use crate::pages;
 use crate::reports::{Cell, MIN_FARMS, Period, YearMonth};
-use crate::routes::reports::{csv_response, csv_text};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -155,17 +155,18 @@ pub const CSV_HEADER: [&str; 14] = [
 ];
 
 /// One record as CSV cells: `x` for a suppressed value, `-` for a rate that does not apply.
-pub fn csv_cells(r: &OpenRecord) -> Vec<String> {
+pub fn csv_cells(r: &OpenRecord) -> Vec<CsvCell> {
     let num = |v: Option<String>, suppressed: bool| {
-        v.unwrap_or_else(|| if suppressed { "x" } else { "-" }.to_owned())
+        CsvCell::Figure(v.unwrap_or_else(|| if suppressed { "x" } else { "-" }.to_owned()))
     };
+    let text = |s: &String| CsvCell::Text(s.clone());
     let sp = r.spray_suppressed;
     let dp = r.dairy_suppressed;
     vec![
-        r.district_code.clone(),
-        r.district_name_ja.clone(),
-        r.district_name_en.clone(),
-        r.month.clone(),
+        text(&r.district_code),
+        text(&r.district_name_ja),
+        text(&r.district_name_en),
+        text(&r.month),
         num(r.farms_sprayed.map(|v| v.to_string()), sp),
         num(r.flights.map(|v| v.to_string()), sp),
         num(r.sprayed_ha.map(|v| format!("{v:.2}")), sp),
@@ -184,8 +185,8 @@ async fn csv(
     q: Result<Query<YearQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let (year, recs) = records(&state, q).await?;
-    let body = csv_text(CSV_HEADER, recs.iter().map(csv_cells));
-    Ok(csv_response(
+    let body = csv::document(CSV_HEADER, recs.iter().map(csv_cells));
+    Ok(csv::response(
         &format!("agriops-district-month-{year}.csv"),
         body,
     ))

@@ -4,7 +4,6 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;
+use crate::csv::{self, CsvCell, CsvCell::Figure, CsvCell::Text};
 use crate::error::{AppError, AppForm};
 use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
@@ -1231,95 +1231,61 @@ pub const LOGBOOK_CSV_HEADER: [&str; 19] = [
     "飛行ID",
 ];
 
-/// One CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-/// A CSV document: UTF-8 with a BOM (so Excel in Japanese opens it), CRLF line ends.
-pub fn csv_document<const N: usize>(header: [&str; N], rows: &[Vec<String>]) -> String {
-    let mut out = String::from("\u{feff}");
-    let line = |fields: &mut dyn Iterator<Item = String>| {
-        fields.map(|f| csv_field(&f)).collect::<Vec<_>>().join(",") + "\r\n"
-    };
-    out += &line(&mut header.iter().map(|h| (*h).to_owned()));
-    for r in rows {
-        out += &line(&mut r.iter().cloned());
-    }
-    out
-}
-
 /// The CSV row of a spray record, in [`RECORD_CSV_HEADER`] order.
-pub fn record_csv_row(r: &SprayRecord) -> Vec<String> {
+pub fn record_csv_row(r: &SprayRecord) -> Vec<CsvCell> {
     let f = &r.fields;
-    let n = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let n = |x: Option<f64>| Figure(x.map(|v| v.to_string()).unwrap_or_default());
+    let t = |s: &str| Text(s.to_owned());
     vec![
-        f.sprayed_on.clone(),
-        f.place.clone(),
-        f.fude_polygon_id.clone(),
-        f.address.clone(),
-        f.crop.clone(),
-        f.pesticide_name.clone(),
-        f.pesticide_reg_no.clone(),
+        t(&f.sprayed_on),
+        t(&f.place),
+        t(&f.fude_polygon_id),
+        t(&f.address),
+        t(&f.crop),
+        t(&f.pesticide_name),
+        t(&f.pesticide_reg_no),
         n(f.dilution),
         n(f.l_per_10a),
-        opt_num(f.litres, LITRE_DECIMALS),
-        opt_num(f.area_m2, AREA_DECIMALS),
-        f.operator.clone(),
-        f.notes.clone(),
-        r.version.to_string(),
-        jst_time(r.signed_at),
-        r.signed_by.clone().unwrap_or_default(),
-        r.flight_id.to_string(),
+        Figure(opt_num(f.litres, LITRE_DECIMALS)),
+        Figure(opt_num(f.area_m2, AREA_DECIMALS)),
+        t(&f.operator),
+        t(&f.notes),
+        Figure(r.version.to_string()),
+        Figure(jst_time(r.signed_at)),
+        t(r.signed_by.as_deref().unwrap_or_default()),
+        Figure(r.flight_id.to_string()),
     ]
 }
 
-fn logbook_csv_row(l: &LogbookEntry) -> Vec<String> {
+fn logbook_csv_row(l: &LogbookEntry) -> Vec<CsvCell> {
     let f = &l.fields;
-    let n = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let n = |x: Option<f64>| Figure(x.map(|v| v.to_string()).unwrap_or_default());
+    let t = |s: &str| Text(s.to_owned());
     let (_, failsafes) = event_lines(Lang::Ja, &f.events_json);
     let (anomalies, _) = event_lines(Lang::Ja, &f.events_json);
     let mut events = failsafes;
     events.extend(anomalies);
     vec![
-        f.flown_on.clone(),
-        f.pilot.clone(),
-        f.drone_reg_no.clone(),
-        jst_time(f.takeoff_at),
-        f.takeoff_place.clone(),
+        t(&f.flown_on),
+        t(&f.pilot),
+        t(&f.drone_reg_no),
+        Figure(jst_time(f.takeoff_at)),
+        t(&f.takeoff_place),
         n(f.takeoff_lat),
         n(f.takeoff_lon),
-        jst_time(f.landing_at),
-        f.landing_place.clone(),
+        Figure(jst_time(f.landing_at)),
+        t(&f.landing_place),
         n(f.landing_lat),
         n(f.landing_lon),
-        f.flight_s.map(|s| format!("{s:.0}")).unwrap_or_default(),
-        f.purpose.clone(),
-        events.join(" / "),
-        f.notes.clone(),
-        l.version.to_string(),
-        jst_time(l.signed_at),
-        l.signed_by.clone().unwrap_or_default(),
-        l.flight_id.to_string(),
+        Figure(f.flight_s.map(|s| format!("{s:.0}")).unwrap_or_default()),
+        t(&f.purpose),
+        Text(events.join(" / ")),
+        t(&f.notes),
+        Figure(l.version.to_string()),
+        Figure(jst_time(l.signed_at)),
+        t(l.signed_by.as_deref().unwrap_or_default()),
+        Figure(l.flight_id.to_string()),
     ]
-}
-
-fn csv_response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 fn csv_name(kind: &str, farm: i64, from: &Option<String>, to: &Option<String>) -> String {
@@ -1338,16 +1304,16 @@ async fn records_csv(
 ) -> Result<Response, AppError> {
     readable_farm(&state, &user, id).await?;
     let (from, to) = period.bounds(user.lang)?;
-    let rows: Vec<Vec<String>> = state
+    let rows: Vec<Vec<CsvCell>> = state
         .db
         .spray_records_of_farm(id, from.as_deref(), to.as_deref())
         .await?
         .iter()
         .map(record_csv_row)
         .collect();
-    Ok(csv_response(
+    Ok(csv::response(
         &csv_name("spray-records", id, &from, &to),
-        csv_document(RECORD_CSV_HEADER, &rows),
+        csv::document(RECORD_CSV_HEADER, rows),
     ))
 }
 
@@ -1359,16 +1325,16 @@ async fn logbook_csv(
 ) -> Result<Response, AppError> {
     readable_farm(&state, &user, id).await?;
     let (from, to) = period.bounds(user.lang)?;
-    let rows: Vec<Vec<String>> = state
+    let rows: Vec<Vec<CsvCell>> = state
         .db
         .logbooks_of_farm(id, from.as_deref(), to.as_deref())
         .await?
         .iter()
         .map(logbook_csv_row)
         .collect();
-    Ok(csv_response(
+    Ok(csv::response(
         &csv_name("flight-logbook", id, &from, &to),
-        csv_document(LOGBOOK_CSV_HEADER, &rows),
+        csv::document(LOGBOOK_CSV_HEADER, rows),
     ))
 }
 
@@ -1377,6 +1343,8 @@ mod tests {
     use axum::http::StatusCode;
     use telemetry::mavlink::dialects::ardupilotmega as apm;
     use telemetry::mavlink::{self, MavlinkVersion};
+
+    use axum::http::header;
 
     use super::*;
     use crate::routes::flights::tests::{fly, planned};
@@ -1787,6 +1755,63 @@ mod tests {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     });
 
+    both_apps!(formula_text_is_neutralised_in_both_farm_csvs, |app| {
+        let farm = app.farm("shiki", "crop").await;
+        let b = app.user("shiki", Role::Farmer, Some(farm.id)).await;
+        let id = app
+            .state
+            .db
+            .create_flight(&crate::storage::NewFlight {
+                farm_id: farm.id,
+                field_id: None,
+                plan_id: None,
+                status: "completed",
+                sprayed_area_m2: Some(1875.0),
+                litres: Some(1.5),
+                summary_json: "{}",
+                samples: &[],
+                tlog: None,
+            })
+            .await
+            .unwrap();
+        for page in ["record", "logbook"] {
+            let r = app.get(&format!("/flights/{id}/{page}"), &b.cookies).await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        let hostile = "=HYPERLINK(\"http://evil.example\",\"x\")";
+        let r = save(app, &b, id, "1", hostile, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let csv = app
+            .get(&format!("/farms/{}/records.csv", farm.id), &b.cookies)
+            .await;
+        let rows = read_csv(csv.body.trim_start_matches('\u{feff}'));
+        assert_eq!(rows[1][12], format!("'{hostile}"), "notes neutralised");
+        assert_eq!(rows[1][1], "北の田", "plain text unchanged");
+        assert_eq!(rows[1][9], "1.5", "a figure stays a number");
+
+        let r = app
+            .post_form(
+                &format!("/flights/{id}/logbook"),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("version", "1"),
+                    ("pilot", "@SUM(A1)"),
+                    ("purpose", "農薬散布"),
+                    ("notes", "  -2+3"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let csv = app
+            .get(&format!("/farms/{}/logbook.csv", farm.id), &b.cookies)
+            .await;
+        let rows = read_csv(csv.body.trim_start_matches('\u{feff}'));
+        assert_eq!(rows[1][1], "'@SUM(A1)");
+        assert_eq!(rows[1][14], "'-2+3");
+        assert_eq!(rows[1][12], "農薬散布");
+    });
+
     both_apps!(a_signed_record_refuses_edits_and_is_amended, |app| {
         let farm = app.farm("shomei", "crop").await;
         let b = app.user("shomei", Role::Farmer, Some(farm.id)).await;
@@ -1993,7 +2018,7 @@ mod tests {
         let rows = read_csv(body);
         assert_eq!(rows[0], RECORD_CSV_HEADER);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1], record_csv_row(&v[1]));
+        assert_eq!(rows[1], written(&record_csv_row(&v[1])));
         assert_eq!(rows[1][12], "訂正");
         assert_eq!(rows[1][0], "2026-06-10");
         let other_year = app
@@ -2031,15 +2056,33 @@ mod tests {
         );
     });
 
+    /// The cells as the CSV writes them.
+    fn written(cells: &[CsvCell]) -> Vec<String> {
+        cells.iter().map(|c| c.written().into_owned()).collect()
+    }
+
     proptest::proptest! {
         #[test]
         fn any_csv_rows_read_back_as_written(
             rows in proptest::collection::vec(
-                proptest::collection::vec("[a-z,\"\r\n 田畑、。]{0,12}", 4), 0..6)
+                proptest::collection::vec("[a-z,\"\r\n =+@田畑、。-]{0,12}", 4), 0..6)
         ) {
-            let doc = csv_document(["一", "二", "三", "四"], &rows);
+            let cells: Vec<Vec<CsvCell>> = rows
+                .iter()
+                .map(|r| r.iter().map(|c| Text(c.clone())).collect())
+                .collect();
+            let doc = csv::document(["一", "二", "三", "四"], cells.clone());
             let back = read_csv(doc.strip_prefix('\u{feff}').unwrap());
-            proptest::prop_assert_eq!(&back[1..], &rows[..]);
+            let want: Vec<Vec<String>> = cells.iter().map(|r| written(r)).collect();
+            proptest::prop_assert_eq!(&back[1..], &want[..]);
+            for (b, r) in back[1..].iter().zip(&rows) {
+                for (b, r) in b.iter().zip(r) {
+                    // Never a formula start left, and the typed text follows any added quote.
+                    let first = b.trim_start_matches(' ').chars().next();
+                    proptest::prop_assert!(!matches!(first, Some('=' | '+' | '-' | '@' | '\t' | '\r')));
+                    proptest::prop_assert!(b == r || b.strip_prefix('\'') == Some(r.as_str()));
+                }
+            }
         }
     }
 
@@ -2047,18 +2090,25 @@ mod tests {
     fn csv_fields_round_trip() {
         let rows = vec![
             vec![
-                "a,b".to_owned(),
-                "\"q\"".into(),
-                "改行\r\nあり".into(),
-                String::new(),
+                Text("a,b".to_owned()),
+                Text("\"q\"".into()),
+                Text("改行\r\nあり".into()),
+                Text(String::new()),
             ],
-            vec!["素".to_owned(), "x".into(), "y".into(), "z".into()],
+            vec![
+                Text("素".to_owned()),
+                Text("x".into()),
+                Figure("-1.5".into()),
+                Text("z".into()),
+            ],
         ];
-        let doc = csv_document(["一", "二", "三", "四"], &rows);
+        let doc = csv::document(["一", "二", "三", "四"], rows.clone());
         assert!(doc.starts_with('\u{feff}'));
         let back = read_csv(doc.trim_start_matches('\u{feff}'));
         assert_eq!(back[0], ["一", "二", "三", "四"]);
         // The reader drops bare CRs outside quotes only, so the quoted CRLF survives.
-        assert_eq!(back[1..], rows[..]);
+        let want: Vec<Vec<String>> = rows.iter().map(|r| written(r)).collect();
+        assert_eq!(back[1..], want[..]);
+        assert_eq!(back[2][2], "-1.5", "a figure stays a number");
     }
 }

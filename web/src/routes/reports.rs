@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, PreEscaped, html};
@@ -16,6 +15,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::charts::{Bars, bar_chart_svg};
+use crate::csv::{self, CsvCell, CsvCell::Figure, CsvCell::Text};
 use crate::error::AppError;
 use crate::i18n::{Lang, Msg};
 use crate::pages;
@@ -73,8 +73,8 @@ pub struct Table {
 /// One table row.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// Cell texts.
-    pub cells: Vec<String>,
+    /// Cells: names as text, figures as figures.
+    pub cells: Vec<CsvCell>,
     /// Where the first cell links to.
     pub link: Option<String>,
 }
@@ -100,7 +100,7 @@ fn figure_headers(counts: bool) -> Vec<Msg> {
 }
 
 /// The figure cells of `c`, in the order of [`figure_headers`]; `-` where a rate is undefined.
-fn figure_cells(c: &Cell, counts: bool) -> Vec<String> {
+fn figure_cells(c: &Cell, counts: bool) -> Vec<CsvCell> {
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
     let mut out = Vec::new();
     if counts {
@@ -121,7 +121,7 @@ fn figure_cells(c: &Cell, counts: bool) -> Vec<String> {
         opt(c.uptime_pct()),
         c.alerts.to_string(),
     ]);
-    out
+    out.into_iter().map(CsvCell::Figure).collect()
 }
 
 fn district_label(d: &District, lang: Lang) -> String {
@@ -163,7 +163,7 @@ impl Data {
             .districts
             .iter()
             .map(|d| {
-                let mut cells = vec![district_label(d, lang)];
+                let mut cells = vec![Text(district_label(d, lang))];
                 cells.extend(figure_cells(&self.cell(|m| m.district_id == d.id), true));
                 Row {
                     cells,
@@ -171,7 +171,7 @@ impl Data {
                 }
             })
             .collect();
-        let mut total = vec![Msg::Total.text(lang).to_owned()];
+        let mut total = vec![Text(Msg::Total.text(lang).to_owned())];
         total.extend(figure_cells(&self.cell(|_| true), true));
         rows.push(Row {
             cells: total,
@@ -194,7 +194,7 @@ impl Data {
         for d in &self.districts {
             for ym in self.period.months() {
                 let start = ym.start();
-                let mut cells = vec![district_label(d, lang), ym.label()];
+                let mut cells = vec![Text(district_label(d, lang)), Text(ym.label())];
                 cells.extend(figure_cells(
                     &self.cell(|m| m.district_id == d.id && m.month_start == start),
                     true,
@@ -250,17 +250,17 @@ impl Data {
                 };
                 let mut cells = Vec::new();
                 if farm.is_none() {
-                    cells.push(names.get(&d).cloned().unwrap_or_default());
+                    cells.push(Text(names.get(&d).cloned().unwrap_or_default()));
                 }
                 cells.extend([
-                    name,
-                    reg,
-                    flights.to_string(),
-                    format!("{:.2}", area / 10_000.0),
-                    format!("{litres:.1}"),
+                    Text(name),
+                    Text(reg),
+                    Figure(flights.to_string()),
+                    Figure(format!("{:.2}", area / 10_000.0)),
+                    Figure(format!("{litres:.1}")),
                 ]);
                 if farm.is_none() {
-                    cells.push(farms.len().to_string());
+                    cells.push(Figure(farms.len().to_string()));
                 }
                 Row { cells, link: None }
             })
@@ -296,7 +296,7 @@ impl Data {
             .iter()
             .filter(|f| f.district_id == district_id)
             .map(|f| {
-                let mut cells = vec![f.name.clone()];
+                let mut cells = vec![Text(f.name.clone())];
                 cells.extend(figure_cells(&self.cell(|m| m.farm_id == f.id), false));
                 Row {
                     cells,
@@ -323,7 +323,7 @@ impl Data {
             .into_iter()
             .map(|ym| {
                 let start = ym.start();
-                let mut cells = vec![ym.label()];
+                let mut cells = vec![Text(ym.label())];
                 cells.extend(figure_cells(
                     &self.cell(|m| m.farm_id == farm_id && m.month_start == start),
                     false,
@@ -378,11 +378,11 @@ fn table_html(t: &Table, lang: Lang, csv_base: &str) -> Markup {
                     } } }
                     tbody { @for r in &t.rows { tr { @for (i, c) in r.cells.iter().enumerate() {
                         @if i == 0 {
-                            th scope="row" { @if let Some(l) = &r.link { a href=(l) { (c) } } @else { (c) } }
+                            th scope="row" { @if let Some(l) = &r.link { a href=(l) { (c.as_str()) } } @else { (c.as_str()) } }
                         } @else if i < t.keys {
-                            th scope="row" { (c) }
+                            th scope="row" { (c.as_str()) }
                         } @else {
-                            td.num { (c) }
+                            td.num { (c.as_str()) }
                         }
                     } } } }
                 }
@@ -391,55 +391,8 @@ fn table_html(t: &Table, lang: Lang, csv_base: &str) -> Markup {
     }
 }
 
-/// A CSV field, quoted when it needs to be.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-/// `header` and `rows` as CSV text: UTF-8 with a BOM (so spreadsheet software reads the
-/// Japanese right), CRLF line ends.
-pub fn csv_text<'a>(
-    header: impl IntoIterator<Item = &'a str>,
-    rows: impl IntoIterator<Item = Vec<String>>,
-) -> String {
-    let mut out = String::from("\u{feff}");
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .map(|c| csv_field(c))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    out.push_str(&line(header.into_iter().map(str::to_owned).collect()));
-    out.push_str("\r\n");
-    for r in rows {
-        out.push_str(&line(r));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// A CSV download response named `filename`.
-pub fn csv_response(filename: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 fn table_csv(t: &Table) -> String {
-    csv_text(
+    csv::document(
         t.headers.iter().map(|h| h.text(Lang::Ja)),
         t.rows.iter().map(|r| r.cells.clone()),
     )
@@ -577,7 +530,7 @@ async fn city_csv(
         period.code(),
         t.id
     );
-    Ok(csv_response(&name, table_csv(&t)))
+    Ok(csv::response(&name, table_csv(&t)))
 }
 
 async fn district_of(state: &AppState, id: i64) -> Result<District, AppError> {
@@ -632,7 +585,7 @@ async fn district_csv(
         period.code(),
         t.id
     );
-    Ok(csv_response(&name, table_csv(&t)))
+    Ok(csv::response(&name, table_csv(&t)))
 }
 
 /// The farm `id` if `user` may read its report (staff, admin, or the farm's own people).
@@ -692,7 +645,7 @@ async fn farm_csv(
         period.code(),
         t.id
     );
-    Ok(csv_response(&name, table_csv(&t)))
+    Ok(csv::response(&name, table_csv(&t)))
 }
 
 #[cfg(test)]
@@ -714,6 +667,14 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// The figure cells of `c` as the CSV writes them.
+    fn figures(c: &crate::reports::Cell, counts: bool) -> Vec<String> {
+        crate::routes::reports::figure_cells(c, counts)
+            .iter()
+            .map(|c| c.written().into_owned())
+            .collect()
+    }
+
     /// Farms a, b in district 0 and c in district 1, each with a parlor's raw records and flights.
     async fn seeded(app: &TestApp) -> Vec<(i64, Expected)> {
         let db = &app.state.db;
@@ -731,6 +692,34 @@ pub(crate) mod tests {
         }
         out
     }
+
+    both_apps!(
+        a_formula_farm_name_is_neutralised_in_the_report_csv,
+        |app| {
+            let db = &app.state.db;
+            let d = db.districts().await.unwrap();
+            let hostile = "=cmd|' /C calc'!A0";
+            let farm = db.create_farm(d[0].id, hostile, "mixed", "").await.unwrap();
+            let (recs, exp) = dairy("evil", 7, t0(), 60);
+            ingest(db, farm.id, &recs).await;
+            let staff = app.user("staff", Role::Staff, None).await;
+            let csv = app
+                .get(
+                    &format!("/reports/districts/{}/csv?year=2025&period=spring", d[0].id),
+                    &staff.cookies,
+                )
+                .await;
+            assert_eq!(csv.status, StatusCode::OK);
+            let rows = parse_csv(&csv.body);
+            let row = rows.iter().find(|r| r[0].contains("cmd")).unwrap();
+            assert_eq!(row[0], format!("'{hostile}"));
+            let spring = crate::reports::Cell::of(exp.get(&YearMonth {
+                year: 2025,
+                month: 5,
+            }));
+            assert_eq!(row[1..], figures(&spring, false)[..], "figures as figures");
+        }
+    );
 
     both_apps!(report_tables_show_the_sums_of_what_was_sent, |app| {
         let farms = seeded(app).await;
@@ -771,7 +760,7 @@ pub(crate) mod tests {
             .iter()
             .find(|r| r[0] == d[0].name_ja && r[1] == "2025-05")
             .unwrap();
-        let expect = crate::routes::reports::figure_cells(&want, true);
+        let expect = figures(&want, true);
         assert_eq!(row[2..], expect[..], "{row:?}");
         assert_eq!(row[2], "2");
         assert_eq!(row[3], want.flights.to_string());
@@ -806,10 +795,7 @@ pub(crate) mod tests {
         let a = &farms[0];
         let a_may = crate::reports::Cell::of(a.1.get(&may));
         let row_a = rows.iter().find(|r| r[0] == "a").unwrap();
-        assert_eq!(
-            row_a[1..],
-            crate::routes::reports::figure_cells(&a_may, false)[..]
-        );
+        assert_eq!(row_a[1..], figures(&a_may, false)[..]);
         assert!(
             app.get(
                 &format!("/reports/districts/{}?period=5", d[0].id),
@@ -836,10 +822,7 @@ pub(crate) mod tests {
         }));
         let rows = parse_csv(&fcsv.body);
         assert_eq!(rows[1][0], "2025-06");
-        assert_eq!(
-            rows[1][1..],
-            crate::routes::reports::figure_cells(&june, false)[..]
-        );
+        assert_eq!(rows[1][1..], figures(&june, false)[..]);
         assert_eq!(
             app.get(&format!("/reports/farms/{}", a.0), &other.cookies)
                 .await

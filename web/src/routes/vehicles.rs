@@ -16,6 +16,7 @@ use crate::i18n::{Lang, Msg};
 use crate::pages;
 use crate::routes::openapi::ApiError;
 use crate::storage::{Farm, NewVehicle, PilotCredentials, Role, VehicleRow};
+use crate::validate::{Lines, MAX_NAME, check_text};
 
 /// Who may see vehicles.
 const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer];
@@ -103,7 +104,14 @@ impl ValidVehicle {
 }
 
 /// Checks a vehicle form.
-fn validated(f: &VehicleForm) -> Result<ValidVehicle, AppError> {
+fn validated(lang: Lang, f: &VehicleForm) -> Result<ValidVehicle, AppError> {
+    for (label, value) in [
+        (Msg::RegistrationNo, &f.registration_no),
+        (Msg::Name, &f.name),
+        (Msg::LinkAddress, &f.link_address),
+    ] {
+        check_text(lang, label.text(lang), value.trim(), MAX_NAME, Lines::One)?;
+    }
     let reg = f.registration_no.trim();
     if reg.is_empty() || reg.chars().count() > 32 {
         return Err(AppError::BadInput(
@@ -233,7 +241,7 @@ async fn create(
     } else {
         user.user.farm_id.ok_or(AppError::Forbidden)?
     };
-    let v = validated(&form)?;
+    let v = validated(user.lang, &form)?;
     state.db.create_vehicle(&v.row(farm_id)).await?;
     Ok(Redirect::to("/vehicles").into_response())
 }
@@ -290,7 +298,7 @@ async fn update(
 ) -> Result<Response, AppError> {
     let v = writable_vehicle(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
-    let valid = validated(&form)?;
+    let valid = validated(user.lang, &form)?;
     state.db.update_vehicle(id, &valid.row(v.farm_id)).await?;
     Ok(Redirect::to("/vehicles").into_response())
 }
@@ -384,4 +392,49 @@ async fn pilot_save(
     };
     state.db.set_pilot_credentials(&c).await?;
     Ok(Redirect::to(&format!("/pilots/{user_id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::storage::Role;
+    use crate::testutil::both_apps;
+
+    both_apps!(vehicle_text_with_a_nul_is_a_422_on_both_backends, |app| {
+        let farm = app.farm("kiki", "crop").await;
+        let b = app.user("kiki", Role::Farmer, Some(farm.id)).await;
+        let form = |reg: &'static str, name: &'static str| {
+            [
+                ("csrf", b.csrf.clone()),
+                ("registration_no", reg.to_owned()),
+                ("name", name.to_owned()),
+                ("autopilot", "ardupilot".to_owned()),
+                ("link_address", "udpout:127.0.0.1:9".to_owned()),
+                ("pump_servo", "9".to_owned()),
+            ]
+        };
+        let post = |path: String, form: [(&'static str, String); 6]| {
+            let cookies = b.cookies.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                app.post_form(&path, &cookies, &pairs).await
+            }
+        };
+        for f in [form("JU\0-1", "散布機1号"), form("JU1", "散布機\0号")] {
+            let r = post("/vehicles".into(), f).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("制御文字"), "{}", r.body);
+        }
+        assert!(app.state.db.vehicles(None).await.unwrap().is_empty());
+        let r = post("/vehicles".into(), form("JU1", "散布機1号")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id = app.state.db.vehicles(None).await.unwrap()[0].id;
+        let r = post(format!("/vehicles/{id}"), form("JU1", "散布機\n1号")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(
+            app.state.db.vehicles(None).await.unwrap()[0].name,
+            "散布機1号"
+        );
+    });
 }
