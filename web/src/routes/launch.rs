@@ -1307,27 +1307,48 @@ mod tests {
         .status
     }
 
-    /// Launches sortie 1 of `plan_id` on vehicle `vid` through the launch page (calm wind) and
-    /// waits until the mission is uploaded and verified; returns the flight id.
-    async fn launch_verified(app: &TestApp, b: &Browser, plan_id: i64, vid: &str) -> i64 {
+    /// Posts the launch `form` of `plan_id`; returns the flight id the page redirects to.
+    async fn post_launch(app: &TestApp, b: &Browser, plan_id: i64, form: &[(&str, &str)]) -> i64 {
         let r = app
-            .post_form(
-                &format!("/plans/{plan_id}/launch"),
-                &b.cookies,
-                &launch_form(b, vid, "0.5"),
-            )
+            .post_form(&format!("/plans/{plan_id}/launch"), &b.cookies, form)
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let id: i64 = r.headers["location"]
+        r.headers["location"]
             .to_str()
             .unwrap()
             .split('/')
             .nth(2)
             .unwrap()
             .parse()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Launches sortie 1 of `plan_id` on vehicle `vid` through the launch page (calm wind) and
+    /// waits until the mission is uploaded and verified; returns the flight id.
+    async fn launch_verified(app: &TestApp, b: &Browser, plan_id: i64, vid: &str) -> i64 {
+        let id = post_launch(app, b, plan_id, &launch_form(b, vid, "0.5")).await;
         watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "verified").await;
         id
+    }
+
+    /// A planned field, a fresh SimDrone at its sortie 1 home and `who`'s vehicle on it;
+    /// returns the plan id, the sim and the vehicle id.
+    async fn planned_on_a_sim(
+        app: &TestApp,
+        b: &Browser,
+        who: &str,
+        time_scale: f64,
+    ) -> (i64, SimDrone, String) {
+        let plan_id = planned(app, b).await;
+        let home = sortie1(app, plan_id).await.home.unwrap();
+        let mut cfg = SimConfig::new(home);
+        cfg.time_scale = time_scale;
+        let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+            .await
+            .unwrap();
+        let link = format!("udpout:{}", sim.local_addr().unwrap());
+        let vid = vehicle_and_pilot(app, b, who, &link).await.to_string();
+        (plan_id, sim, vid)
     }
 
     /// Launches sortie 1 on a fresh SimDrone through the pages and starts it; returns the sim
@@ -1338,15 +1359,7 @@ mod tests {
         who: &str,
         time_scale: f64,
     ) -> (SimDrone, i64) {
-        let plan_id = planned(app, b).await;
-        let home = sortie1(app, plan_id).await.home.unwrap();
-        let mut cfg = SimConfig::new(home);
-        cfg.time_scale = time_scale;
-        let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
-            .await
-            .unwrap();
-        let link = format!("udpout:{}", sim.local_addr().unwrap());
-        let vid = vehicle_and_pilot(app, b, who, &link).await.to_string();
+        let (plan_id, sim, vid) = planned_on_a_sim(app, b, who, time_scale).await;
         let id = launch_verified(app, b, plan_id, &vid).await;
         start_confirmed(app, b, id).await;
         (sim, id)
@@ -1415,33 +1428,12 @@ mod tests {
         |app| {
             let farm = app.farm("nofence", "crop").await;
             let b = app.user("nofence", Role::Farmer, Some(farm.id)).await;
-            let plan_id = planned(app, &b).await;
-            let home = sortie1(app, plan_id).await.home.unwrap();
-            let mut cfg = SimConfig::new(home);
-            cfg.time_scale = 10.0;
-            let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
-                .await
-                .unwrap();
-            let link = format!("udpout:{}", sim.local_addr().unwrap());
-            let vid = vehicle_and_pilot(app, &b, "nofence", &link)
-                .await
-                .to_string();
+            let (plan_id, sim, vid) = planned_on_a_sim(app, &b, "nofence", 10.0).await;
             let form: Vec<(&str, &str)> = launch_form(&b, &vid, "0.5")
                 .into_iter()
                 .filter(|(k, _)| *k != "enable_fence")
                 .collect();
-            let r = app
-                .post_form(&format!("/plans/{plan_id}/launch"), &b.cookies, &form)
-                .await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-            let id: i64 = r.headers["location"]
-                .to_str()
-                .unwrap()
-                .split('/')
-                .nth(2)
-                .unwrap()
-                .parse()
-                .unwrap();
+            let id = post_launch(app, &b, plan_id, &form).await;
             let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
             assert_eq!(end["live"]["ended_status"], "failed", "{end}");
             assert!(

@@ -1556,6 +1556,26 @@ mod tests {
         assert!(page.body.contains(SPRAY_PURPOSE));
     });
 
+    /// A completed flight of `farm_id` with no field or plan (a flight recorded before records
+    /// existed), having flown `area_m2` and used `litres`.
+    async fn flight_without_field(app: &TestApp, farm_id: i64, area_m2: f64, litres: f64) -> i64 {
+        app.state
+            .db
+            .create_flight(&crate::storage::NewFlight {
+                farm_id,
+                field_id: None,
+                plan_id: None,
+                status: "completed",
+                sprayed_area_m2: Some(area_m2),
+                litres: Some(litres),
+                summary_json: "{}",
+                samples: &[],
+                tlog: None,
+            })
+            .await
+            .unwrap()
+    }
+
     /// Saves the record form of flight `id` with `notes` and a catalogue pesticide.
     async fn save(
         app: &TestApp,
@@ -1591,22 +1611,7 @@ mod tests {
         |app| {
             let farm = app.farm("marume", "crop").await;
             let b = app.user("marume", Role::Farmer, Some(farm.id)).await;
-            let id = app
-                .state
-                .db
-                .create_flight(&crate::storage::NewFlight {
-                    farm_id: farm.id,
-                    field_id: None,
-                    plan_id: None,
-                    status: "completed",
-                    sprayed_area_m2: Some(1874.6382),
-                    litres: Some(1.49873),
-                    summary_json: "{}",
-                    samples: &[],
-                    tlog: None,
-                })
-                .await
-                .unwrap();
+            let id = flight_without_field(app, farm.id, 1874.6382, 1.49873).await;
             let page = app.get(&format!("/flights/{id}/record"), &b.cookies).await;
             assert_eq!(page.status, StatusCode::OK);
             assert!(page.body.contains(r#"value="1875""#), "{}", page.body);
@@ -1649,22 +1654,7 @@ mod tests {
     both_apps!(nul_and_overlong_text_is_a_422_on_both_backends, |app| {
         let farm = app.farm("seigyo", "crop").await;
         let b = app.user("seigyo", Role::Farmer, Some(farm.id)).await;
-        let id = app
-            .state
-            .db
-            .create_flight(&crate::storage::NewFlight {
-                farm_id: farm.id,
-                field_id: None,
-                plan_id: None,
-                status: "completed",
-                sprayed_area_m2: Some(1875.0),
-                litres: Some(1.5),
-                summary_json: "{}",
-                samples: &[],
-                tlog: None,
-            })
-            .await
-            .unwrap();
+        let id = flight_without_field(app, farm.id, 1875.0, 1.5).await;
         for page in ["record", "logbook"] {
             let r = app.get(&format!("/flights/{id}/{page}"), &b.cookies).await;
             assert_eq!(r.status, StatusCode::OK);
@@ -1758,22 +1748,7 @@ mod tests {
     both_apps!(formula_text_is_neutralised_in_both_farm_csvs, |app| {
         let farm = app.farm("shiki", "crop").await;
         let b = app.user("shiki", Role::Farmer, Some(farm.id)).await;
-        let id = app
-            .state
-            .db
-            .create_flight(&crate::storage::NewFlight {
-                farm_id: farm.id,
-                field_id: None,
-                plan_id: None,
-                status: "completed",
-                sprayed_area_m2: Some(1875.0),
-                litres: Some(1.5),
-                summary_json: "{}",
-                samples: &[],
-                tlog: None,
-            })
-            .await
-            .unwrap();
+        let id = flight_without_field(app, farm.id, 1875.0, 1.5).await;
         for page in ["record", "logbook"] {
             let r = app.get(&format!("/flights/{id}/{page}"), &b.cookies).await;
             assert_eq!(r.status, StatusCode::OK);
@@ -1816,22 +1791,7 @@ mod tests {
         let farm = app.farm("shomei", "crop").await;
         let b = app.user("shomei", Role::Farmer, Some(farm.id)).await;
         let staff = app.user("shomei-staff", Role::Staff, None).await;
-        let id = app
-            .state
-            .db
-            .create_flight(&crate::storage::NewFlight {
-                farm_id: farm.id,
-                field_id: None,
-                plan_id: None,
-                status: "completed",
-                sprayed_area_m2: Some(1875.0),
-                litres: Some(1.5),
-                summary_json: "{}",
-                samples: &[],
-                tlog: None,
-            })
-            .await
-            .unwrap();
+        let id = flight_without_field(app, farm.id, 1875.0, 1.5).await;
         // A flight recorded before records existed gets its drafts on first view.
         assert_eq!(
             app.get(&format!("/flights/{id}/record"), &b.cookies)
