@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use agriops_e2e::{KillOnDrop, workspace_root};
+use agriops_e2e::{KillOnDrop, run_bounded, workspace_root};
 use telemetry::mavlink::dialects::ardupilotmega as apm;
 use telemetry::mavlink::types::CharArray;
 use telemetry::{
@@ -335,29 +335,7 @@ fn real_field() -> PathBuf {
 
 /// Runs `agriops` with `args`, killing it after `limit`; returns (success, stdout, stderr).
 fn run_agriops(args: &[String], limit: Duration) -> (bool, String, String) {
-    let child = Command::new(agriops())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn agriops");
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
-        _ => {
-            let _ = Command::new("kill").arg(id.to_string()).status();
-            panic!("agriops {args:?} overran {limit:?}");
-        }
-    }
+    run_bounded(Command::new(agriops()).args(args), limit)
 }
 
 /// What the vehicle reported while `agriops` flew, one row per SERVO_OUTPUT_RAW.

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use agriops_e2e::{
-    KillOnDrop, free_tcp_port, free_udp_port, require_peer_python, require_shared, wait_for_file,
+    KillOnDrop, free_tcp_port, free_udp_port, require_peer_python, require_shared, run_bounded,
+    wait_for_file,
 };
 use serde_json::Value;
 use telemetry::{
@@ -230,32 +231,6 @@ fn agriops_binary() -> PathBuf {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     target.join("debug/agriops")
-}
-
-/// Runs a command to completion within `limit`, killing it if it overruns.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
-        _ => {
-            let _ = Command::new("kill").arg(id.to_string()).status();
-            panic!("command overran {limit:?}: {cmd:?}");
-        }
-    }
 }
 
 #[test]
