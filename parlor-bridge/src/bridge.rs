@@ -192,6 +192,17 @@ async fn store_writer(store: Store, mut rx: mpsc::Receiver<Commit>) {
     }
 }
 
+/// Pause after the `failures`-th failed read in a row: the poll rate's 50 ms for the first three
+/// (a drop or a reboot is usually over by then), then doubling from 100 ms to at most 2 s.
+fn backoff(failures: u32) -> Duration {
+    let ms = if failures <= 3 {
+        50
+    } else {
+        (100u64 << (failures - 4).min(5)).min(2000)
+    };
+    Duration::from_millis(ms)
+}
+
 fn interval(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
@@ -288,7 +299,12 @@ async fn device_task(
         let fatal = res.errors.iter().any(|e| !e.is_exception());
         let mut bails_read = false;
         if due.contains(&Group::Bails) && n_bails.is_some() && !fatal {
+            let started = chrono::Utc::now().timestamp_millis();
             let r = poll::read_blocks(&mut conn, name, cfg.unit, &bail_plan, timeout).await;
+            if !r.image.is_empty() {
+                let finished = chrono::Utc::now().timestamp_millis();
+                events::bails_read(name, started, finished, r.errors.is_empty());
+            }
             res.image.extend(r.image);
             res.errors.extend(r.errors);
             bails_read = true;
@@ -316,8 +332,11 @@ async fn device_task(
                 online = false;
                 events::parlor_offline(name);
             }
-            // Back off a little so a dead parlor is not hammered; others are unaffected.
-            let pause = Duration::from_millis((50u64 << failures.min(5)).min(2000));
+            // A dropped connection or a controller reboot usually answers again within a
+            // second, and while it is silent a non-retentive controller can forget a milking
+            // on restart: retry at the poll rate for the first failures, then back off so a
+            // dead parlor is not hammered (others are unaffected).
+            let pause = backoff(failures);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
@@ -394,4 +413,20 @@ async fn device_task(
             state: tracker.state().clone(),
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn short_outages_are_retried_at_the_poll_rate_then_backed_off_to_two_seconds() {
+        let ms: Vec<u128> = (1..=12).map(|f| backoff(f).as_millis()).collect();
+        assert_eq!(
+            ms,
+            [50, 50, 50, 100, 200, 400, 800, 1600, 2000, 2000, 2000, 2000]
+        );
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
+    }
 }

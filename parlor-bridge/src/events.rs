@@ -66,3 +66,16 @@ pub(crate) fn batch_rejected(batch_key: &str, records: u64, reason: &str) {
 pub(crate) fn forward_failed(error: &BridgeError, retry_in_ms: u64) {
     tracing::warn!(message = "Forwarding failed; will retry.", %error, retry_in_ms);
 }
+
+/// One read of a parlor's bail blocks finished (trace level: one per poll cycle). `complete` is
+/// false when a block went unanswered; the times are UNIX ms of the first request and the last
+/// answer, so a reader of the log can tell which register states the bridge could have seen.
+pub(crate) fn bails_read(device: &str, started_ms: i64, finished_ms: i64, complete: bool) {
+    tracing::trace!(
+        message = "Bail registers read.",
+        device,
+        started_ms,
+        finished_ms,
+        complete
+    );
+}
