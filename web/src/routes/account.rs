@@ -133,19 +133,18 @@ async fn change_password(
     state.login_limiter.succeeded(&key);
     let hash = auth::hash_password(&form.new)?;
     let keep = jar.get(SESSION_COOKIE).map(|c| token_hash(c.value()));
-    state
-        .db
-        .set_password(user.user.id, &hash, keep.as_deref())
+    // The new password and its audit row are one transaction.
+    let mut tx = state.db.begin().await?;
+    tx.set_password(user.user.id, &hash, keep.as_deref())
         .await?;
-    state
-        .db
-        .audit(
-            Some(user.user.id),
-            "user.password",
-            &user.user.username,
-            "own",
-        )
-        .await?;
+    tx.audit(
+        Some(user.user.id),
+        "user.password",
+        &user.user.username,
+        "own",
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(message = "Password changed.", user_id = user.user.id);
     render(
         &state,
