@@ -5,6 +5,9 @@ use serde::Serialize;
 
 use super::{Db, On, StorageError, Tx, on_exec, on_pool, on_tx};
 
+/// Browsers remembered per user for the sign-in limiter; older ones are forgotten.
+pub const MAX_KNOWN_DEVICES: i64 = 20;
+
 /// A district of Nasushiobara (黒磯, 西那須野, 塩原 …).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct District {
@@ -280,24 +283,14 @@ impl Db {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    /// Stores a session keyed by the hash of its cookie token.
+    /// The user a known browser (by its token's hash) belongs to.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        csrf_token: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)")
-            .bind(token_hash).bind(user_id).bind(csrf_token).bind(now).bind(expires_at)
-            .execute(pool).await.map(|r| r.rows_affected())?);
-        Ok(())
+    pub async fn known_device_user(&self, token_hash: &str) -> Result<Option<i64>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT user_id FROM known_devices WHERE token_hash = $1")
+            .bind(token_hash).fetch_optional(pool).await?))
     }
 
     /// The unexpired session with this token hash, with its user.
@@ -900,6 +893,90 @@ impl Tx {
         id: i64,
     ) -> Result<(), StorageError> {
         self.on().audit_token_revoked(actor_id, id).await
+    }
+}
+
+impl On<'_> {
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn create_session(
+        self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash).bind(user_id).bind(csrf_token).bind(now).bind(expires_at)
+            .execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.on()
+            .create_session(token_hash, user_id, csrf_token, expires_at)
+            .await
+    }
+}
+
+impl Tx {
+    /// Remembers a browser `user_id` signed in from (by its token's hash), forgetting that
+    /// user's browsers beyond the newest [`MAX_KNOWN_DEVICES`].
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn add_known_device(
+        &mut self,
+        token_hash: &str,
+        user_id: i64,
+    ) -> Result<(), StorageError> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO known_devices (token_hash, user_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (token_hash) DO NOTHING")
+                .bind(token_hash).bind(user_id).bind(Utc::now())
+                .execute(&mut *c).await?;
+            sqlx::query(
+                "DELETE FROM known_devices WHERE user_id = $1 AND token_hash NOT IN \
+                 (SELECT token_hash FROM known_devices WHERE user_id = $1 \
+                  ORDER BY created_at DESC LIMIT $2)")
+                .bind(user_id).bind(MAX_KNOWN_DEVICES)
+                .execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn create_session(
+        &mut self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.on()
+            .create_session(token_hash, user_id, csrf_token, expires_at)
+            .await
     }
 }
 
