@@ -938,7 +938,7 @@ impl Db {
 
 impl Tx {
     /// Remembers a browser `user_id` signed in from (by its token's hash), forgetting that
-    /// user's browsers beyond the newest [`MAX_KNOWN_DEVICES`].
+    /// user's browsers beyond the newest `MAX_KNOWN_DEVICES`.
     ///
     /// # Errors
     /// The database failed.

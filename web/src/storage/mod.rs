@@ -3,6 +3,11 @@
 //! Every query is written once, with `$1`-style parameters that both backends accept, and run
 //! on whichever pool is open through the [`on_pool!`] macro, which compiles the query body once
 //! per backend. Migrations live in `web/migrations/{sqlite,postgres}` and run at start-up.
+//!
+//! The writes of one user action go through one [`Tx`] ([`Db::begin`], then [`Tx::commit`]):
+//! multi-statement writes are methods of `Tx` (their `Db` namesakes run them as a transaction
+//! of their own), single-query functions run on either through `On`. A `Tx` reads only through
+//! itself: while it holds SQLite's write lock it must not wait for a second pooled connection.
 
 mod accounts;
 mod fields;
