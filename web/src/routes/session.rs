@@ -65,24 +65,30 @@ pub const DEVICE_COOKIE: &str = "agriops_device";
 /// How long a browser stays known without signing in again.
 const DEVICE_TTL: time::Duration = time::Duration::days(400);
 
-/// The address a request came from: the peer, or behind a trusted reverse proxy the address
-/// it appended last to `X-Forwarded-For`.
+/// The source a request is counted under by the sign-in limiter: the peer's address, or behind
+/// a trusted reverse proxy the address it appended last to `X-Forwarded-For`. An IPv6 address
+/// counts by its /64, the block one subscriber is usually given.
 pub fn client_addr(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
-    if state.settings.trust_proxy
-        && let Some(last) = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .rfind(|a| !a.is_empty())
-        && let Ok(ip) = last.parse::<IpAddr>()
-    {
-        return ip.to_string();
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|a| !a.is_empty())
+        .and_then(|a| a.parse::<IpAddr>().ok());
+    let ip = match forwarded {
+        Some(ip) if state.settings.trust_proxy => Some(ip),
+        _ => ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+    };
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_owned(),
     }
-    ext.get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 async fn login(
@@ -331,6 +337,55 @@ mod tests {
         let home = app.get("/", &again.cookies).await;
         assert!(home.body.contains("Sign out"), "{}", home.body);
     });
+
+    #[tokio::test]
+    async fn the_source_is_the_peer_unless_a_trusted_proxy_names_it() {
+        use std::net::SocketAddr;
+
+        use axum::extract::ConnectInfo;
+        use axum::http::{Extensions, HeaderMap};
+
+        use super::client_addr;
+        use crate::app::{AppState, Settings};
+        use crate::storage::testdb::TestDb;
+
+        let t = TestDb::sqlite().await;
+        let direct = AppState::new(t.db.clone(), Settings::default());
+        let proxied = AppState::new(
+            t.db.clone(),
+            Settings {
+                trust_proxy: true,
+                ..Settings::default()
+            },
+        );
+        let peer = |addr: &str| {
+            let mut ext = Extensions::new();
+            ext.insert(ConnectInfo(addr.parse::<SocketAddr>().unwrap()));
+            ext
+        };
+        let mut xff = HeaderMap::new();
+        xff.append(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let none = HeaderMap::new();
+        let from_proxy = peer("127.0.0.1:5000");
+        // Without trust the header is the client's own word, and is ignored.
+        assert_eq!(client_addr(&direct, &xff, &from_proxy), "127.0.0.1");
+        assert_eq!(client_addr(&proxied, &xff, &from_proxy), "198.51.100.7");
+        assert_eq!(client_addr(&proxied, &none, &from_proxy), "127.0.0.1");
+        // IPv6 counts per /64; an IPv4-mapped address is the IPv4 one.
+        let v6a = peer("[2001:db8:1:2:aaaa::1]:443");
+        let v6b = peer("[2001:db8:1:2:bbbb::9]:443");
+        assert_eq!(client_addr(&direct, &none, &v6a), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_addr(&direct, &none, &v6a),
+            client_addr(&direct, &none, &v6b)
+        );
+        let mapped = peer("[::ffff:192.0.2.1]:80");
+        assert_eq!(client_addr(&direct, &none, &mapped), "192.0.2.1");
+        assert_eq!(client_addr(&direct, &none, &Extensions::new()), "unknown");
+    }
 
     /// Posts the sign-in form with `extra` cookies (`name=value; …`) besides its CSRF one.
     async fn post_login(
