@@ -28,6 +28,9 @@ pub struct Settings {
     pub data_dir: std::path::PathBuf,
     /// Go/no-go thresholds and layers of the launch page.
     pub gonogo: crate::gonogo::GoNoGoConfig,
+    /// The server runs behind a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For`: the sign-in limiter then counts that address, not the proxy's.
+    pub trust_proxy: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             tile_url: "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png".to_owned(),
             data_dir: std::env::temp_dir().join("agriops-data"),
             gonogo: crate::gonogo::GoNoGoConfig::default(),
+            trust_proxy: false,
         }
     }
 }
@@ -134,7 +138,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `db` with `settings`, fresh metrics and a limiter of 5 failures per 5 minutes.
+    /// State over `db` with `settings`, fresh metrics and a sign-in limiter of 5 attempts per
+    /// account and 20 per source address in 5 minutes.
     pub fn new(db: Db, settings: Settings) -> AppState {
         let flights = crate::launch::FlightManager::new(
             settings.data_dir.join("tlogs"),
@@ -146,7 +151,7 @@ impl AppState {
             weather: Arc::new(crate::weather::WeatherStation::new()),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
-            login_limiter: Arc::new(LoginLimiter::new(5, Duration::from_secs(300))),
+            login_limiter: Arc::new(LoginLimiter::new(5, 20, Duration::from_secs(300))),
         }
     }
 }

@@ -154,13 +154,16 @@ async fn set_disabled(
         .user_by_username(username)
         .await?
         .with_context(|| format!("no user {username:?}"))?;
-    db.set_user_disabled(u.id, disable).await?;
     let action = if disable {
         "user.disable"
     } else {
         "user.enable"
     };
-    db.audit(None, action, &u.username, "").await?;
+    // The change and its audit row are one transaction.
+    let mut tx = db.begin().await?;
+    tx.set_user_disabled(u.id, disable).await?;
+    tx.audit(None, action, &u.username, "").await?;
+    tx.commit().await?;
     println!(
         "{} {}",
         u.username,
@@ -202,7 +205,8 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                 let hash =
                     crate::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let display = display_name.unwrap_or_else(|| username.clone());
-                let u = db
+                let mut tx = db.begin().await?;
+                let u = tx
                     .create_user(&NewUser {
                         username: &username,
                         display_name: &display,
@@ -212,7 +216,8 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                         lang: &lang,
                     })
                     .await?;
-                db.audit_user_added(None, &u).await?;
+                tx.audit_user_added(None, &u).await?;
+                tx.commit().await?;
                 println!(
                     "user {} (id {}) created as {}",
                     u.username,
@@ -234,9 +239,11 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                 let (password, generated) = read_or_make_password(password_stdin)?;
                 let hash =
                     crate::auth::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-                db.set_password(u.id, &hash, None).await?;
-                db.audit(None, "user.password", &u.username, "reset")
+                let mut tx = db.begin().await?;
+                tx.set_password(u.id, &hash, None).await?;
+                tx.audit(None, "user.password", &u.username, "reset")
                     .await?;
+                tx.commit().await?;
                 println!("password of {} changed; their sessions ended", u.username);
                 if generated {
                     println!("password: {password}");
@@ -289,8 +296,10 @@ pub fn run_farm(args: FarmArgs) -> anyhow::Result<()> {
                         let codes: Vec<_> = districts.iter().map(|d| d.code.as_str()).collect();
                         format!("unknown district {district:?}; one of {}", codes.join(", "))
                     })?;
-                let f = db.create_farm(d.id, &name, &kind, &address).await?;
-                db.audit_farm_added(None, &f).await?;
+                let mut tx = db.begin().await?;
+                let f = tx.create_farm(d.id, &name, &kind, &address).await?;
+                tx.audit_farm_added(None, &f).await?;
+                tx.commit().await?;
                 println!("farm {} (id {}) created in {}", f.name, f.id, d.name_ja);
             }
             FarmAction::List => {
@@ -318,16 +327,20 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
             TokenAction::Add { farm, name } => {
                 db.farm(farm).await?;
                 let token = crate::auth::new_token();
-                let id = db
+                let mut tx = db.begin().await?;
+                let id = tx
                     .create_bridge_token(farm, &name, &crate::auth::token_hash(&token))
                     .await?;
-                db.audit_token_added(None, id, farm, &name).await?;
+                tx.audit_token_added(None, id, farm, &name).await?;
+                tx.commit().await?;
                 println!("bridge token {id} for farm {farm}: {token}");
                 println!("(shown once; put it in the bridge's config as `token`)");
             }
             TokenAction::Revoke { id } => {
-                db.revoke_bridge_token(id).await?;
-                db.audit_token_revoked(None, id).await?;
+                let mut tx = db.begin().await?;
+                tx.revoke_bridge_token(id).await?;
+                tx.audit_token_revoked(None, id).await?;
+                tx.commit().await?;
                 println!("bridge token {id} revoked");
             }
         }

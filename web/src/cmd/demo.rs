@@ -86,9 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 tile_url: args.tile_url,
                 data_dir: dir.clone(),
                 gonogo: crate::gonogo::GoNoGoConfig::default(),
+                trust_proxy: false,
             },
         );
-        let server = tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        let server = tokio::spawn(async move { axum::serve(
+                listener,
+                app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            ).await });
 
         // Two 60-bail rotaries behind one Modbus TCP gateway (unit ids 1 and 2).
         let map_path = dir.join("map_a.toml");

@@ -75,6 +75,10 @@ pub struct Args {
     /// houses_roads_geojson); the documented defaults when absent.
     #[arg(long, env = "AGRIOPS_GONOGO_CONFIG")]
     pub gonogo_config: Option<PathBuf>,
+    /// Behind a reverse proxy: take the client's address from the last `X-Forwarded-For`
+    /// entry (the sign-in limiter counts per address). Set it only when a proxy always sets it.
+    #[arg(long, env = "AGRIOPS_TRUST_PROXY")]
+    pub trust_proxy: bool,
 }
 
 /// Runs the server until Ctrl-C.
@@ -105,6 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 tile_url: args.tile_url,
                 data_dir: args.db.data_dir.clone(),
                 gonogo,
+                trust_proxy: args.trust_proxy,
             },
         );
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -113,12 +118,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(message = "Serving.", %addr, backend = ?db.backend());
         println!("agriops: serving on http://{addr}/  (Ctrl-C stops)");
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving HTTP")?;
         db.close().await;
         Ok(())
     })

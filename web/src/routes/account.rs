@@ -91,7 +91,9 @@ async fn change_password(
 ) -> Result<Response, AppError> {
     user.check_csrf(&form.csrf)?;
     let key = format!("password-change:{}", user.user.id);
-    if !state.login_limiter.allowed(&key) {
+    let limit = state.login_limiter.per_account();
+    // Counted before the current password is checked, as a sign-in is.
+    let Some(attempt) = state.login_limiter.begin(&[(key.clone(), limit)]) else {
         tracing::warn!(
             message = "Password-change rate limit hit.",
             user_id = user.user.id
@@ -103,9 +105,11 @@ async fn change_password(
             Some(Err(Msg::TooManyAttempts)),
         )
         .await;
-    }
-    if !auth::verify_password(&form.current, &user.user.password_hash) {
-        state.login_limiter.failed(&key);
+    };
+    if !attempt
+        .verify(&form.current, Some(&user.user.password_hash))
+        .await
+    {
         return render(
             &state,
             &user,
@@ -114,6 +118,8 @@ async fn change_password(
         )
         .await;
     }
+    // The right current password: the attempt is no failure, whatever the new one is.
+    attempt.succeeded(&[key.as_str()]);
     let problem = if form.new.chars().count() < MIN_PASSWORD_CHARS {
         Some(Msg::PasswordTooShort)
     } else if form.new != form.again {
@@ -130,22 +136,20 @@ async fn change_password(
         )
         .await;
     }
-    state.login_limiter.succeeded(&key);
     let hash = auth::hash_password(&form.new)?;
     let keep = jar.get(SESSION_COOKIE).map(|c| token_hash(c.value()));
-    state
-        .db
-        .set_password(user.user.id, &hash, keep.as_deref())
+    // The new password and its audit row are one transaction.
+    let mut tx = state.db.begin().await?;
+    tx.set_password(user.user.id, &hash, keep.as_deref())
         .await?;
-    state
-        .db
-        .audit(
-            Some(user.user.id),
-            "user.password",
-            &user.user.username,
-            "own",
-        )
-        .await?;
+    tx.audit(
+        Some(user.user.id),
+        "user.password",
+        &user.user.username,
+        "own",
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(message = "Password changed.", user_id = user.user.id);
     render(
         &state,

@@ -263,24 +263,24 @@ async fn edit_farm(
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
     let name = check_farm(user.lang, &form)?;
-    let before = state.db.farm(id).await?;
-    let farm = state
-        .db
+    // The change and its audit row are one transaction.
+    let mut tx = state.db.begin().await?;
+    let before = tx.farm(id).await?;
+    let farm = tx
         .update_farm(id, form.district_id, name, &form.kind, form.address.trim())
         .await?;
     let detail = format!(
         "{} → {}, {} → {}, district {} → {}",
         before.name, farm.name, before.kind, farm.kind, before.district_id, farm.district_id
     );
-    state
-        .db
-        .audit(
-            Some(user.user.id),
-            "farm.edit",
-            &format!("farm {id}"),
-            &detail,
-        )
-        .await?;
+    tx.audit(
+        Some(user.user.id),
+        "farm.edit",
+        &format!("farm {id}"),
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
     let notice = html! { (Msg::Saved.text(user.lang)) };
     render_farm(&state, &user, id, Some(notice)).await
 }
@@ -403,9 +403,9 @@ async fn edit_user(
             "role: you cannot take the administrator role from yourself".into(),
         ));
     }
-    let before = state.db.user(id).await?;
-    let after = state
-        .db
+    let mut tx = state.db.begin().await?;
+    let before = tx.user(id).await?;
+    let after = tx
         .update_user(id, display, role, farm_id, &form.lang)
         .await?;
     let detail = format!(
@@ -417,10 +417,9 @@ async fn edit_user(
         before.lang,
         after.lang
     );
-    state
-        .db
-        .audit(Some(user.user.id), "user.edit", &after.username, &detail)
+    tx.audit(Some(user.user.id), "user.edit", &after.username, &detail)
         .await?;
+    tx.commit().await?;
     render_user(
         &state,
         &user,
@@ -448,18 +447,18 @@ async fn reset_password(
     if form.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AppError::BadInput("password: at least 8 characters".into()));
     }
-    let target = state.db.user(id).await?;
     let hash = auth::hash_password(&form.password)?;
-    state.db.set_password(id, &hash, None).await?;
-    state
-        .db
-        .audit(
-            Some(user.user.id),
-            "user.password",
-            &target.username,
-            "reset",
-        )
-        .await?;
+    let mut tx = state.db.begin().await?;
+    let target = tx.user(id).await?;
+    tx.set_password(id, &hash, None).await?;
+    tx.audit(
+        Some(user.user.id),
+        "user.password",
+        &target.username,
+        "reset",
+    )
+    .await?;
+    tx.commit().await?;
     if id == user.user.id {
         // Resetting one's own password ended this session too.
         return Ok(axum::response::Redirect::to("/login").into_response());
@@ -496,17 +495,17 @@ async fn set_status(
         )
             .into_response());
     }
-    let target = state.db.user(id).await?;
-    state.db.set_user_disabled(id, form.disabled).await?;
+    let mut tx = state.db.begin().await?;
+    let target = tx.user(id).await?;
+    tx.set_user_disabled(id, form.disabled).await?;
     let action = if form.disabled {
         "user.disable"
     } else {
         "user.enable"
     };
-    state
-        .db
-        .audit(Some(user.user.id), action, &target.username, "")
+    tx.audit(Some(user.user.id), action, &target.username, "")
         .await?;
+    tx.commit().await?;
     let msg = if form.disabled {
         Msg::UserDisabled
     } else {
@@ -529,8 +528,10 @@ async fn revoke_token(
 ) -> Result<Response, AppError> {
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
-    state.db.revoke_bridge_token(id).await?;
-    state.db.audit_token_revoked(Some(user.user.id), id).await?;
+    let mut tx = state.db.begin().await?;
+    tx.revoke_bridge_token(id).await?;
+    tx.audit_token_revoked(Some(user.user.id), id).await?;
+    tx.commit().await?;
     let notice = html! { (Msg::TokenRevoked.text(user.lang)) };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -588,11 +589,12 @@ async fn add_farm(
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
     let name = check_farm(user.lang, &form)?;
-    let farm = state
-        .db
+    let mut tx = state.db.begin().await?;
+    let farm = tx
         .create_farm(form.district_id, name, &form.kind, form.address.trim())
         .await?;
-    state.db.audit_farm_added(Some(user.user.id), &farm).await?;
+    tx.audit_farm_added(Some(user.user.id), &farm).await?;
+    tx.commit().await?;
     let notice = html! { (Msg::Created.text(user.lang)) " " (farm.name) " (ID " (farm.id) ")" };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -640,8 +642,8 @@ async fn add_user(
         Lines::One,
     )?;
     let hash = auth::hash_password(&form.password)?;
-    let created = state
-        .db
+    let mut tx = state.db.begin().await?;
+    let created = tx
         .create_user(&NewUser {
             username,
             display_name: if display.is_empty() {
@@ -655,10 +657,8 @@ async fn add_user(
             lang: "ja",
         })
         .await?;
-    state
-        .db
-        .audit_user_added(Some(user.user.id), &created)
-        .await?;
+    tx.audit_user_added(Some(user.user.id), &created).await?;
+    tx.commit().await?;
     let notice = html! { (Msg::Created.text(user.lang)) " " (created.username) };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -691,14 +691,13 @@ async fn add_token(
     }
     state.db.farm(form.farm_id).await?;
     let token = auth::new_token();
-    let id = state
-        .db
+    let mut tx = state.db.begin().await?;
+    let id = tx
         .create_bridge_token(form.farm_id, name, &auth::token_hash(&token))
         .await?;
-    state
-        .db
-        .audit_token_added(Some(user.user.id), id, form.farm_id, name)
+    tx.audit_token_added(Some(user.user.id), id, form.farm_id, name)
         .await?;
+    tx.commit().await?;
     let notice = html! {
         (Msg::TokenShownOnce.text(user.lang)) " "
         code data-token { (token) }

@@ -270,7 +270,15 @@ async fn import(
     let set = mission_planner::read_fields(input)
         .map_err(|e| AppError::BadInput(import_error(&e, user.lang)))?;
     let n_fields = set.fields.len();
-    let mut imported = Vec::new();
+    // What each readable field becomes, worked out before the transaction that stores them.
+    struct Prepared {
+        display: String,
+        land_type: Option<String>,
+        fude_polygon_id: Option<String>,
+        geojson: String,
+        area_ha: f64,
+    }
+    let mut prepared = Vec::new();
     let mut errors = Vec::new();
     for (i, result) in set.fields.into_iter().enumerate() {
         match result {
@@ -281,26 +289,36 @@ async fn import(
                     (false, _) => format!("{name} {}", i + 1),
                     (true, _) => clean_text(&f.id, MAX_NAME),
                 };
-                let land_type = f.land_type.as_deref().map(|t| clean_text(t, MAX_NAME));
-                let area_ha = f.boundary.chamberlain_duquette_unsigned_area() / 10_000.0;
-                let fc = field_collection(&f, &display).to_string();
-                let row = state
-                    .db
-                    .create_field(&NewField {
-                        farm_id,
-                        name: &display,
-                        crop,
-                        fude_polygon_id: looks_like_uuid(&f.id).then_some(f.id.as_str()),
-                        land_type: land_type.as_deref(),
-                        geojson: &fc,
-                        area_ha,
-                    })
-                    .await?;
-                imported.push(row);
+                prepared.push(Prepared {
+                    land_type: f.land_type.as_deref().map(|t| clean_text(t, MAX_NAME)),
+                    fude_polygon_id: looks_like_uuid(&f.id).then(|| f.id.clone()),
+                    area_ha: f.boundary.chamberlain_duquette_unsigned_area() / 10_000.0,
+                    geojson: field_collection(&f, &display).to_string(),
+                    display,
+                });
             }
             Err(e) => errors.push(e.to_string()),
         }
     }
+    // The fields of one file are stored together or not at all.
+    let mut imported = Vec::new();
+    let mut tx = state.db.begin().await?;
+    for p in &prepared {
+        let row = tx
+            .create_field(&NewField {
+                farm_id,
+                name: &p.display,
+                crop,
+                fude_polygon_id: p.fude_polygon_id.as_deref(),
+                land_type: p.land_type.as_deref(),
+                geojson: &p.geojson,
+                area_ha: p.area_ha,
+            })
+            .await?;
+        imported.push(row);
+        tx.checkpoint("fields.after_field").await?;
+    }
+    tx.commit().await?;
     let status = if imported.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -684,6 +702,27 @@ mod tests {
     /// A bow-tie: the boundary crosses itself.
     const BOWTIE: &str = r#"{"type":"Feature","properties":{"id":"bowtie"},"geometry":{"type":"Polygon",
       "coordinates":[[[139.98,36.97],[139.981,36.971],[139.981,36.97],[139.98,36.971],[139.98,36.97]]]}}"#;
+
+    /// Two paddies side by side in one file.
+    const TWO_PADDIES: &str = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"id":"west"},
+       "geometry":{"type":"Polygon","coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}},
+      {"type":"Feature","properties":{"id":"east"},
+       "geometry":{"type":"Polygon","coordinates":[[[139.982,36.97],[139.98334,36.97],[139.98334,36.97054],[139.982,36.97054],[139.982,36.97]]]}}]}"#;
+
+    both_apps!(an_import_cut_short_keeps_none_of_its_fields, |app| {
+        let farm = app.farm("ta", "crop").await;
+        let b = app.user("ta", Role::Farmer, Some(farm.id)).await;
+        // A failure after the first field is stored, as a crash there would be.
+        let r =
+            crate::storage::fault::armed("fields.after_field", import(app, &b, TWO_PADDIES)).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+        assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+        // Without the failure both are stored.
+        let r = import(app, &b, TWO_PADDIES).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(app.state.db.fields(Some(farm.id)).await.unwrap().len(), 2);
+    });
 
     async fn import(app: &TestApp, b: &Browser, geojson: &str) -> crate::testutil::Resp {
         app.post_multipart(

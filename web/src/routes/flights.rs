@@ -17,7 +17,11 @@ use crate::error::AppError;
 use crate::i18n::JST;
 use crate::i18n::Msg;
 use crate::pages::{self, fmt_duration, map_assets};
-use crate::storage::{FlightFact, FlightResult, FlightRow, NewFlight, PlanRow, Role, SampleRow};
+use crate::routes::records::DraftSource;
+use crate::storage::{
+    FlightFact, FlightResult, FlightRow, NewFlight, PlanRow, Role, SampleRow, StorageError,
+    tlog_sha256,
+};
 
 /// Largest `.tlog` accepted (an hour of telemetry at typical rates is a few MB).
 const MAX_TLOG: usize = 64 << 20;
@@ -151,51 +155,33 @@ pub async fn record_flight_from_tlog(
     origin: FlightOrigin<'_>,
 ) -> Result<i64, AppError> {
     let field = state.db.field(plan.field_id).await?;
+    let hash = tlog_sha256(&tlog);
+    // A retry of an upload (same bytes, same farm) answers with the flight already stored.
+    if matches!(origin, FlightOrigin::Upload { .. })
+        && let Some(id) = state.db.flight_by_tlog(field.farm_id, &hash).await?
+    {
+        return Ok(id);
+    }
     let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
     let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
     let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
     let plan_file = plan.plan_file.clone();
-    let (rec, tlog) = tokio::task::spawn_blocking(move || {
-        analyse(&tlog, &plan_file, swath_m).map(|rec| (rec, tlog))
+    let (rec, draft, tlog) = tokio::task::spawn_blocking(move || {
+        analyse(&tlog, &plan_file, swath_m).map(|rec| {
+            let draft = crate::routes::records::logbook_draft(&tlog);
+            (rec, draft, tlog)
+        })
     })
     .await
     .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
     .map_err(AppError::BadInput)?;
     let summary = rec.summary.to_string();
     let litres = rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r);
-    let (id, operator) = match origin {
-        FlightOrigin::Upload { operator } => {
-            let id = state
-                .db
-                .create_flight(&NewFlight {
-                    farm_id: field.farm_id,
-                    field_id: Some(field.id),
-                    plan_id: Some(plan.id),
-                    status: "completed",
-                    sprayed_area_m2: rec.sprayed_m2,
-                    litres,
-                    summary_json: &summary,
-                    samples: &rec.samples,
-                    tlog: Some(&tlog),
-                })
-                .await?;
-            (id, operator.to_owned())
-        }
-        FlightOrigin::Launched { flight_id, status } => {
-            state
-                .db
-                .finish_flight(
-                    flight_id,
-                    &FlightResult {
-                        status,
-                        sprayed_area_m2: rec.sprayed_m2,
-                        litres,
-                        summary_json: &summary,
-                        samples: &rec.samples,
-                        tlog: Some(&tlog),
-                    },
-                )
-                .await?;
+    // Everything read from the pool is read before the transaction begins: a transaction that
+    // waited for a second pooled connection could starve the pool.
+    let (operator, launched) = match origin {
+        FlightOrigin::Upload { operator } => (operator.to_owned(), None),
+        FlightOrigin::Launched { flight_id, .. } => {
             // The pilot who launched it is the operator.
             let pilot = match state.db.gonogo(flight_id).await? {
                 Some(g) => state
@@ -207,26 +193,82 @@ pub async fn record_flight_from_tlog(
                     .map(|u| u.display_name),
                 None => None,
             };
-            (flight_id, pilot.unwrap_or_default())
+            (pilot.unwrap_or_default(), Some(flight_id))
         }
     };
+    let source = DraftSource::read(
+        state,
+        field.farm_id,
+        Some(field.id),
+        Some(plan.id),
+        launched,
+        &operator,
+        draft,
+    )
+    .await?;
+    // The flight, its report facts, its spray record and its logbook: all or nothing.
+    let mut tx = state.db.begin().await?;
+    let id = match origin {
+        FlightOrigin::Upload { .. } => {
+            let stored = tx
+                .create_flight(&NewFlight {
+                    farm_id: field.farm_id,
+                    field_id: Some(field.id),
+                    plan_id: Some(plan.id),
+                    status: "completed",
+                    sprayed_area_m2: rec.sprayed_m2,
+                    litres,
+                    summary_json: &summary,
+                    samples: &rec.samples,
+                    tlog: Some(&tlog),
+                })
+                .await;
+            match stored {
+                Ok(id) => id,
+                Err(e @ StorageError::Conflict { .. }) => {
+                    // The same upload, sent twice at once, committed first in the other request.
+                    drop(tx);
+                    return match state.db.flight_by_tlog(field.farm_id, &hash).await? {
+                        Some(id) => Ok(id),
+                        None => Err(e.into()),
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        FlightOrigin::Launched { flight_id, status } => {
+            tx.finish_flight(
+                flight_id,
+                &FlightResult {
+                    status,
+                    sprayed_area_m2: rec.sprayed_m2,
+                    litres,
+                    summary_json: &summary,
+                    samples: &rec.samples,
+                    tlog: Some(&tlog),
+                },
+            )
+            .await?;
+            flight_id
+        }
+    };
+    tx.checkpoint("flights.after_flight").await?;
     // The regional reports count the flight now; its pesticide comes with its spray record.
-    let area = rec.sprayed_m2.unwrap_or(0.0);
-    state
-        .db
-        .upsert_flight_fact(&FlightFact {
-            flight_id: id,
-            farm_id: field.farm_id,
-            flown_at: rec.samples.first().map_or_else(chrono::Utc::now, |s| s.t),
-            area_m2: area,
-            litres: litres.unwrap_or(0.0),
-            pesticide_name: None,
-            pesticide_reg_no: None,
-        })
-        .await?;
+    tx.upsert_flight_fact(&FlightFact {
+        flight_id: id,
+        farm_id: field.farm_id,
+        flown_at: rec.samples.first().map_or_else(chrono::Utc::now, |s| s.t),
+        area_m2: rec.sprayed_m2.unwrap_or(0.0),
+        litres: litres.unwrap_or(0.0),
+        pesticide_name: None,
+        pesticide_reg_no: None,
+    })
+    .await?;
+    tx.checkpoint("flights.after_facts").await?;
     // The spray record and logbook drafts, prefilled from the flight and its .tlog.
-    let flight = state.db.flight(id).await?;
-    crate::routes::records::draft_records(state, &flight, &operator, Some(tlog)).await?;
+    let flight = tx.flight(id).await?;
+    source.store(&mut tx, &flight).await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -671,6 +713,133 @@ pub(crate) mod tests {
         assert_eq!(
             app.state.db.flights_of_plan(plan_id).await.unwrap().len(),
             1
+        );
+    });
+
+    /// Rows in `table` (each test has a database of its own).
+    async fn count(app: &TestApp, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        crate::storage::on_pool!(&app.state.db, pool => sqlx::query_scalar::<_, i64>(
+            sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.unwrap())
+    }
+
+    /// Every recorded flight has its report facts, spray record and logbook, and nothing of a
+    /// flight exists without its flight; returns the number of flights.
+    async fn every_flight_is_whole(app: &TestApp) -> i64 {
+        let flights = count(app, "flights").await;
+        for table in [
+            "flight_facts",
+            "spray_records",
+            "flight_logbooks",
+            "flight_tlogs",
+        ] {
+            assert_eq!(count(app, table).await, flights, "{table}");
+        }
+        if flights == 0 {
+            assert_eq!(count(app, "flight_samples").await, 0);
+        }
+        flights
+    }
+
+    /// POSTs `tlog` as a flight of `plan_id`.
+    async fn upload(
+        app: &TestApp,
+        b: &Browser,
+        plan_id: i64,
+        tlog: &[u8],
+    ) -> crate::testutil::Resp {
+        app.post_multipart(
+            &format!("/plans/{plan_id}/flights"),
+            &b.cookies,
+            &[
+                ("csrf", None, b.csrf.as_bytes()),
+                ("tlog", Some("f.tlog"), tlog),
+            ],
+        )
+        .await
+    }
+
+    both_apps!(an_upload_is_stored_whole_or_not_at_all, |app| {
+        let farm = app.farm("whole", "crop").await;
+        let b = app.user("whole", Role::Farmer, Some(farm.id)).await;
+        let plan_id = planned(app, &b).await;
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let tlog = fly(&plan.plan_file).await;
+        // A failure (as a crash) after the flight, after its facts, after its spray record:
+        // nothing of the flight remains.
+        for point in [
+            "flights.after_flight",
+            "flights.after_facts",
+            "records.after_spray_record",
+        ] {
+            let r = crate::storage::fault::armed(point, upload(app, &b, plan_id, &tlog)).await;
+            assert_eq!(
+                r.status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{point}: {}",
+                r.body
+            );
+            assert_eq!(every_flight_is_whole(app).await, 0, "{point}");
+        }
+        let r = upload(app, &b, plan_id, &tlog).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(every_flight_is_whole(app).await, 1);
+        // A retry of the same file (after a timeout, say) is the same flight, not a second one.
+        let again = upload(app, &b, plan_id, &tlog).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER);
+        assert_eq!(again.headers["location"], r.headers["location"]);
+        assert_eq!(every_flight_is_whole(app).await, 1);
+        // The same bytes on another farm's plan are that farm's own flight.
+        let farm2 = app.farm("other", "crop").await;
+        let b2 = app.user("other", Role::Farmer, Some(farm2.id)).await;
+        let plan2 = planned(app, &b2).await;
+        let r2 = upload(app, &b2, plan2, &tlog).await;
+        assert_eq!(r2.status, StatusCode::SEE_OTHER, "{}", r2.body);
+        assert_ne!(r2.headers["location"], r.headers["location"]);
+        assert_eq!(every_flight_is_whole(app).await, 2);
+    });
+
+    both_apps!(concurrent_uploads_all_succeed_once_each, |app| {
+        let farm = app.farm("busy", "crop").await;
+        let b = app.user("busy", Role::Farmer, Some(farm.id)).await;
+        let plan_id = planned(app, &b).await;
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let tlog = fly(&plan.plan_file).await;
+        // Eight different files (trailing bytes the reader skips), each sent twice at once.
+        let files: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                let mut t = tlog.clone();
+                t.extend(std::iter::repeat_n(0xA5, i + 1));
+                t
+            })
+            .collect();
+        let sends = files.iter().chain(files.iter());
+        let answers = futures::future::join_all(sends.map(|f| upload(app, &b, plan_id, f))).await;
+        for r in &answers {
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        }
+        let ids: std::collections::BTreeSet<String> = answers
+            .iter()
+            .map(|r| r.headers["location"].to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 8);
+        for (first, second) in answers[..8].iter().zip(&answers[8..]) {
+            assert_eq!(first.headers["location"], second.headers["location"]);
+        }
+        assert_eq!(every_flight_is_whole(app).await, 8);
+        // The month's roll-up counted every one of them (no lost update between uploads).
+        let f = app.state.db.flights_of_plan(plan_id).await.unwrap();
+        let month = crate::reports::YearMonth::of(f[0].started_at.unwrap());
+        let months = app
+            .state
+            .db
+            .pesticide_months(month.start(), month.next().start())
+            .await
+            .unwrap();
+        assert_eq!(
+            months.iter().map(|m| m.flights).sum::<i64>(),
+            8,
+            "{months:?}"
         );
     });
 }

@@ -19,7 +19,7 @@ use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::pages::{self, fmt_duration};
 use crate::storage::{
-    FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord, StorageError,
+    FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord, StorageError, Tx,
 };
 use crate::validate::{Lines, MAX_LINE, MAX_NAME, MAX_NOTES, check_text};
 
@@ -174,8 +174,97 @@ pub fn prefill(
     }
 }
 
-/// Stores the first drafts of a flight's spray record and logbook entry unless it has them.
-/// `operator` is who recorded the flight; `tlog` its bytes when at hand (else the stored ones).
+/// What the first drafts of a flight's spray record and logbook entry are made from: read
+/// before the transaction that stores them, which then reads nothing else from the pool.
+#[derive(Debug, Clone)]
+pub struct DraftSource {
+    field: Option<crate::storage::FieldRow>,
+    farm_address: String,
+    rate_l_per_10a: Option<f64>,
+    drone_reg_no: String,
+    operator: String,
+    draft: telemetry::LogbookDraft,
+}
+
+impl DraftSource {
+    /// Reads the field, farm address, planned rate and drone behind a flight of `farm_id`;
+    /// `operator` is who recorded it, `draft` what its `.tlog` says (see [`logbook_draft`]).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn read(
+        state: &AppState,
+        farm_id: i64,
+        field_id: Option<i64>,
+        plan_id: Option<i64>,
+        flight_id: Option<i64>,
+        operator: &str,
+        draft: telemetry::LogbookDraft,
+    ) -> Result<DraftSource, AppError> {
+        let field = match field_id {
+            Some(id) => Some(state.db.field(id).await?),
+            None => None,
+        };
+        let farm = state.db.farm(farm_id).await?;
+        let rate_l_per_10a = match plan_id {
+            Some(p) => {
+                let plan = state.db.plan(p).await?;
+                serde_json::from_str::<Value>(&plan.config_json)
+                    .ok()
+                    .and_then(|c| c["rate_l_per_10a"].as_f64())
+            }
+            None => None,
+        };
+        let drone_reg_no = match flight_id {
+            Some(id) => state
+                .db
+                .vehicle_registration_of_flight(id)
+                .await?
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(DraftSource {
+            field,
+            farm_address: farm.address,
+            rate_l_per_10a,
+            drone_reg_no,
+            operator: operator.to_owned(),
+            draft,
+        })
+    }
+
+    /// Stores the drafts of `flight` in `tx` unless it has them, and feeds the reports.
+    ///
+    /// # Errors
+    /// The database failed, or the record holds a value the reports refuse.
+    pub async fn store(&self, tx: &mut Tx, flight: &FlightRow) -> Result<(), AppError> {
+        let p = prefill(
+            flight,
+            self.field.as_ref(),
+            &self.farm_address,
+            self.rate_l_per_10a,
+            &self.operator,
+            &self.drone_reg_no,
+            &self.draft,
+        );
+        tx.create_spray_record(flight.id, flight.farm_id, &p.record)
+            .await?;
+        tx.checkpoint("records.after_spray_record").await?;
+        feed_reports(tx, flight).await?;
+        tx.create_logbook(flight.id, flight.farm_id, &p.logbook)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Takeoff, landing and events of a `.tlog` for its logbook draft (blocking work).
+pub fn logbook_draft(tlog: &[u8]) -> telemetry::LogbookDraft {
+    telemetry::logbook_draft(&telemetry::parse_tlog(tlog).0)
+}
+
+/// Stores the first drafts of a flight's spray record and logbook entry unless it has them,
+/// in one transaction, from its stored `.tlog` (a flight recorded before records existed).
+/// `operator` is who recorded the flight.
 ///
 /// # Errors
 /// The database failed.
@@ -183,83 +272,50 @@ pub async fn draft_records(
     state: &AppState,
     flight: &FlightRow,
     operator: &str,
-    tlog: Option<Vec<u8>>,
 ) -> Result<(), AppError> {
-    let field = match flight.field_id {
-        Some(id) => Some(state.db.field(id).await?),
-        None => None,
-    };
-    let farm = state.db.farm(flight.farm_id).await?;
-    let rate = match flight.plan_id {
-        Some(p) => {
-            let plan = state.db.plan(p).await?;
-            serde_json::from_str::<Value>(&plan.config_json)
-                .ok()
-                .and_then(|c| c["rate_l_per_10a"].as_f64())
-        }
-        None => None,
-    };
-    let drone = state
-        .db
-        .vehicle_registration_of_flight(flight.id)
-        .await?
-        .unwrap_or_default();
-    let tlog = match tlog {
-        Some(t) => Some(t),
-        None => state.db.flight_tlog(flight.id).await?,
-    };
-    let draft = match tlog {
-        Some(bytes) => tokio::task::spawn_blocking(move || {
-            telemetry::logbook_draft(&telemetry::parse_tlog(&bytes).0)
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("logbook task failed: {e}")))?,
+    let draft = match state.db.flight_tlog(flight.id).await? {
+        Some(bytes) => tokio::task::spawn_blocking(move || logbook_draft(&bytes))
+            .await
+            .map_err(|e| AppError::Internal(format!("logbook task failed: {e}")))?,
         None => telemetry::LogbookDraft::default(),
     };
-    let p = prefill(
-        flight,
-        field.as_ref(),
-        &farm.address,
-        rate,
+    let source = DraftSource::read(
+        state,
+        flight.farm_id,
+        flight.field_id,
+        flight.plan_id,
+        Some(flight.id),
         operator,
-        &drone,
-        &draft,
-    );
-    state
-        .db
-        .create_spray_record(flight.id, flight.farm_id, &p.record)
-        .await?;
-    feed_reports(state, flight).await?;
-    state
-        .db
-        .create_logbook(flight.id, flight.farm_id, &p.logbook)
-        .await?;
+        draft,
+    )
+    .await?;
+    let mut tx = state.db.begin().await?;
+    source.store(&mut tx, flight).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Gives the regional reports the figures of the flight's newest spray record (area, litres,
-/// pesticide), replacing what they counted for the flight before.
+/// pesticide), replacing what they counted for the flight before, in `tx`.
 ///
 /// # Errors
 /// The database failed, or the record holds a value the reports refuse.
-pub async fn feed_reports(state: &AppState, flight: &FlightRow) -> Result<(), AppError> {
-    let Some(newest) = state.db.spray_record_versions(flight.id).await?.pop() else {
+pub async fn feed_reports(tx: &mut Tx, flight: &FlightRow) -> Result<(), AppError> {
+    let Some(newest) = tx.spray_record_versions(flight.id).await?.pop() else {
         return Ok(());
     };
     let r = &newest.fields;
     let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    state
-        .db
-        .upsert_flight_fact(&crate::storage::FlightFact {
-            flight_id: flight.id,
-            farm_id: flight.farm_id,
-            flown_at: flight.started_at.unwrap_or(flight.created_at),
-            area_m2: r.area_m2.or(flight.sprayed_area_m2).unwrap_or(0.0),
-            litres: r.litres.or(flight.litres).unwrap_or(0.0),
-            pesticide_name: non_empty(&r.pesticide_name),
-            pesticide_reg_no: non_empty(&r.pesticide_reg_no),
-        })
-        .await?;
+    tx.upsert_flight_fact(&crate::storage::FlightFact {
+        flight_id: flight.id,
+        farm_id: flight.farm_id,
+        flown_at: flight.started_at.unwrap_or(flight.created_at),
+        area_m2: r.area_m2.or(flight.sprayed_area_m2).unwrap_or(0.0),
+        litres: r.litres.or(flight.litres).unwrap_or(0.0),
+        pesticide_name: non_empty(&r.pesticide_name),
+        pesticide_reg_no: non_empty(&r.pesticide_reg_no),
+    })
+    .await?;
     Ok(())
 }
 
@@ -268,7 +324,7 @@ pub async fn feed_reports(state: &AppState, flight: &FlightRow) -> Result<(), Ap
 async fn record_versions(state: &AppState, f: &FlightRow) -> Result<Vec<SprayRecord>, AppError> {
     let mut v = state.db.spray_record_versions(f.id).await?;
     if v.is_empty() {
-        draft_records(state, f, "", None).await?;
+        draft_records(state, f, "").await?;
         v = state.db.spray_record_versions(f.id).await?;
     }
     Ok(v)
@@ -277,7 +333,7 @@ async fn record_versions(state: &AppState, f: &FlightRow) -> Result<Vec<SprayRec
 async fn logbook_versions(state: &AppState, f: &FlightRow) -> Result<Vec<LogbookEntry>, AppError> {
     let mut v = state.db.logbook_versions(f.id).await?;
     if v.is_empty() {
-        draft_records(state, f, "", None).await?;
+        draft_records(state, f, "").await?;
         v = state.db.logbook_versions(f.id).await?;
     }
     Ok(v)
@@ -638,16 +694,18 @@ async fn save_record(
         r.dilution = r.dilution.or(p.dilution);
         r.l_per_10a = r.l_per_10a.or(p.l_per_10a);
     }
-    if let Some(before) = state.db.spray_record_versions(id).await?.pop() {
+    // The edit and the reports' figures of it are one transaction.
+    let mut tx = state.db.begin().await?;
+    if let Some(before) = tx.spray_record_versions(id).await?.pop() {
         r.litres = keep_precision(r.litres, before.fields.litres, LITRE_DECIMALS);
         r.area_m2 = keep_precision(r.area_m2, before.fields.area_m2, AREA_DECIMALS);
     }
-    state
-        .db
-        .update_spray_record(id, form.version, &r)
+    tx.update_spray_record(id, form.version, &r)
         .await
         .map_err(frozen(lang))?;
-    feed_reports(&state, &state.db.flight(id).await?).await?;
+    let flight = tx.flight(id).await?;
+    feed_reports(&mut tx, &flight).await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
@@ -668,12 +726,14 @@ async fn sign_record(
 ) -> Result<Response, AppError> {
     writable_flight(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
-    state
-        .db
-        .sign_spray_record(id, form.version, &user.user.display_name)
+    // The signature and the reports' figures of the signed record are one transaction.
+    let mut tx = state.db.begin().await?;
+    tx.sign_spray_record(id, form.version, &user.user.display_name)
         .await
         .map_err(frozen(user.lang))?;
-    feed_reports(&state, &state.db.flight(id).await?).await?;
+    let flight = tx.flight(id).await?;
+    feed_reports(&mut tx, &flight).await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 

@@ -1,8 +1,10 @@
 //! Sign-in, sign-out and the language switch.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
@@ -58,9 +60,41 @@ struct LoginForm {
     csrf: String,
 }
 
+/// Cookie naming a browser its user signed in from before (see `known_devices`).
+pub const DEVICE_COOKIE: &str = "agriops_device";
+/// How long a browser stays known without signing in again.
+const DEVICE_TTL: time::Duration = time::Duration::days(400);
+
+/// The source a request is counted under by the sign-in limiter: the peer's address, or behind
+/// a trusted reverse proxy the address it appended last to `X-Forwarded-For`. An IPv6 address
+/// counts by its /64, the block one subscriber is usually given.
+pub fn client_addr(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|a| !a.is_empty())
+        .and_then(|a| a.parse::<IpAddr>().ok());
+    let ip = match forwarded {
+        Some(ip) if state.settings.trust_proxy => Some(ip),
+        _ => ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+    };
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_owned(),
+    }
+}
+
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ext: Extensions,
     jar: CookieJar,
     AppForm(form): AppForm<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -69,21 +103,40 @@ async fn login(
     if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
         return Err(AppError::Csrf);
     }
-    let key = form.username.trim().to_lowercase();
-    if !state.login_limiter.allowed(&key) {
-        tracing::warn!(message = "Sign-in rate limit hit.", username = %key);
+    let name = form.username.trim();
+    let user = state.db.user_by_username(name).await?;
+    // A browser this account signed in from before is not held by the account's lock, so
+    // guesses from elsewhere cannot lock the owner out; the per-address limit still holds.
+    let device = jar.get(DEVICE_COOKIE).map(|c| token_hash(c.value()));
+    let known = match (&device, &user) {
+        (Some(d), Some(u)) => state.db.known_device_user(d).await? == Some(u.id),
+        _ => false,
+    };
+    let limiter = &state.login_limiter;
+    let source_key = format!("source:{}", client_addr(&state, &headers, &ext));
+    let account_key = format!("account:{}", name.to_lowercase());
+    let mut keys = vec![(source_key, limiter.per_source())];
+    if !known {
+        keys.push((account_key.clone(), limiter.per_account()));
+    }
+    // Counted now, before the password is checked: concurrent guesses cannot outrun the limit.
+    let Some(attempt) = limiter.begin(&keys) else {
+        tracing::warn!(message = "Sign-in rate limit hit.", username = %name, known);
         return Ok(render_login(
             &state,
             lang,
             Some(Msg::TooManyAttempts),
             &form.username,
         ));
-    }
-    let user = state.db.user_by_username(form.username.trim()).await?;
-    let Some(user) =
-        user.filter(|u| !u.disabled && auth::verify_password(&form.password, &u.password_hash))
-    else {
-        state.login_limiter.failed(&key);
+    };
+    // Unknown names are checked against a dummy hash: the same argon2 work as a known one.
+    let ok = attempt
+        .verify(
+            &form.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
+        .await;
+    let Some(user) = user.filter(|u| ok && !u.disabled) else {
         return Ok(render_login(
             &state,
             lang,
@@ -91,20 +144,28 @@ async fn login(
             &form.username,
         ));
     };
-    state.login_limiter.succeeded(&key);
+    attempt.succeeded(&[account_key.as_str()]);
     let token = auth::new_token();
     let csrf = auth::new_token();
     let ttl =
         chrono::Duration::from_std(SESSION_TTL).map_err(|e| AppError::Internal(e.to_string()))?;
-    state
-        .db
-        .create_session(&token_hash(&token), user.id, &csrf, Utc::now() + ttl)
-        .await?;
     let secure = state.settings.secure_cookies;
-    let jar = jar
+    let mut jar = jar
         .remove(Cookie::from(LOGIN_CSRF_COOKIE))
-        .add(site_cookie(SESSION_COOKIE, token, secure))
+        .add(site_cookie(SESSION_COOKIE, token.clone(), secure))
         .add(site_cookie(LANG_COOKIE, user.lang.clone(), secure));
+    // The session and the browser it makes known are one transaction.
+    let mut tx = state.db.begin().await?;
+    tx.create_session(&token_hash(&token), user.id, &csrf, Utc::now() + ttl)
+        .await?;
+    if !known {
+        let device = auth::new_token();
+        tx.add_known_device(&token_hash(&device), user.id).await?;
+        let mut cookie = site_cookie(DEVICE_COOKIE, device, secure);
+        cookie.set_max_age(DEVICE_TTL);
+        jar = jar.add(cookie);
+    }
+    tx.commit().await?;
     Ok((jar, Redirect::to("/")).into_response())
 }
 
@@ -275,5 +336,184 @@ mod tests {
         let again = app.sign_in("kato", "password1").await.unwrap();
         let home = app.get("/", &again.cookies).await;
         assert!(home.body.contains("Sign out"), "{}", home.body);
+    });
+
+    #[tokio::test]
+    async fn the_source_is_the_peer_unless_a_trusted_proxy_names_it() {
+        use std::net::SocketAddr;
+
+        use axum::extract::ConnectInfo;
+        use axum::http::{Extensions, HeaderMap};
+
+        use super::client_addr;
+        use crate::app::{AppState, Settings};
+        use crate::storage::testdb::TestDb;
+
+        let t = TestDb::sqlite().await;
+        let direct = AppState::new(t.db.clone(), Settings::default());
+        let proxied = AppState::new(
+            t.db.clone(),
+            Settings {
+                trust_proxy: true,
+                ..Settings::default()
+            },
+        );
+        let peer = |addr: &str| {
+            let mut ext = Extensions::new();
+            ext.insert(ConnectInfo(addr.parse::<SocketAddr>().unwrap()));
+            ext
+        };
+        let mut xff = HeaderMap::new();
+        xff.append(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let none = HeaderMap::new();
+        let from_proxy = peer("127.0.0.1:5000");
+        // Without trust the header is the client's own word, and is ignored.
+        assert_eq!(client_addr(&direct, &xff, &from_proxy), "127.0.0.1");
+        assert_eq!(client_addr(&proxied, &xff, &from_proxy), "198.51.100.7");
+        assert_eq!(client_addr(&proxied, &none, &from_proxy), "127.0.0.1");
+        // IPv6 counts per /64; an IPv4-mapped address is the IPv4 one.
+        let v6a = peer("[2001:db8:1:2:aaaa::1]:443");
+        let v6b = peer("[2001:db8:1:2:bbbb::9]:443");
+        assert_eq!(client_addr(&direct, &none, &v6a), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_addr(&direct, &none, &v6a),
+            client_addr(&direct, &none, &v6b)
+        );
+        let mapped = peer("[::ffff:192.0.2.1]:80");
+        assert_eq!(client_addr(&direct, &none, &mapped), "192.0.2.1");
+        assert_eq!(client_addr(&direct, &none, &Extensions::new()), "unknown");
+    }
+
+    /// Posts the sign-in form with `extra` cookies (`name=value; …`) besides its CSRF one.
+    async fn post_login(
+        app: &crate::testutil::TestApp,
+        extra: &str,
+        username: &str,
+        password: &str,
+    ) -> crate::testutil::Resp {
+        let c = app.get("/login", "").await.cookie("login_csrf").unwrap();
+        let cookies = if extra.is_empty() {
+            format!("login_csrf={c}")
+        } else {
+            format!("login_csrf={c}; {extra}")
+        };
+        app.post_form(
+            "/login",
+            &cookies,
+            &[("username", username), ("password", password), ("csrf", &c)],
+        )
+        .await
+    }
+
+    both_apps!(concurrent_guesses_evaluate_at_most_the_limit, |app| {
+        app.user("target", Role::Staff, None).await;
+        let limit = app.state.login_limiter.per_account() as usize;
+        let (before, _) = app.state.login_limiter.verifications();
+        let c = app.get("/login", "").await.cookie("login_csrf").unwrap();
+        let cookies = format!("login_csrf={c}");
+        let guesses: Vec<String> = (0..200).map(|i| format!("guess-{i}")).collect();
+        let forms: Vec<[(&str, &str); 3]> = guesses
+            .iter()
+            .map(|g| [("username", "target"), ("password", g), ("csrf", &c)])
+            .collect();
+        let answers =
+            futures::future::join_all(forms.iter().map(|f| app.post_form("/login", &cookies, f)))
+                .await;
+        let (after, _) = app.state.login_limiter.verifications();
+        let evaluated = (after - before) as usize;
+        assert!(
+            evaluated <= limit,
+            "{evaluated} of 200 guesses reached argon2"
+        );
+        let refused = answers
+            .iter()
+            .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        let wrong = answers
+            .iter()
+            .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+            .count();
+        assert_eq!((wrong, refused), (evaluated, 200 - evaluated));
+    });
+
+    both_apps!(
+        a_locked_account_still_admits_its_owner_from_a_known_browser,
+        |app| {
+            app.user("owner", Role::Staff, None).await;
+            // The owner's browser signed in before and keeps its device cookie.
+            let first = post_login(app, "", "owner", "password1").await;
+            assert_eq!(first.status, StatusCode::SEE_OTHER);
+            let device = first
+                .cookie(crate::routes::session::DEVICE_COOKIE)
+                .expect("a device cookie");
+            let known = format!("{}={device}", crate::routes::session::DEVICE_COOKIE);
+            // Someone else guesses until the account is locked.
+            for i in 0..app.state.login_limiter.per_account() {
+                let r = post_login(app, "", "owner", &format!("guess{i}")).await;
+                assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+            }
+            let locked = post_login(app, "", "owner", "password1").await;
+            assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+            // The owner's own browser, with the right password, still gets in …
+            let owner = post_login(app, &known, "owner", "password1").await;
+            assert_eq!(owner.status, StatusCode::SEE_OTHER, "{}", owner.body);
+            assert!(owner.cookie(crate::auth::SESSION_COOKIE).is_some());
+            // … but a wrong password from it is still refused, and the lock holds for others.
+            let wrong = post_login(app, &known, "owner", "nope").await;
+            assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+            let still = post_login(app, "", "owner", "password1").await;
+            assert_eq!(still.status, StatusCode::TOO_MANY_REQUESTS);
+            // A device cookie of another account, or a made-up one, exempts nothing.
+            app.user("other", Role::Staff, None).await;
+            let forged = format!("{}=made-up", crate::routes::session::DEVICE_COOKIE);
+            let r = post_login(app, &forged, "owner", "password1").await;
+            assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        }
+    );
+
+    both_apps!(the_source_address_is_limited_across_accounts, |app| {
+        let per_source = app.state.login_limiter.per_source();
+        // Guesses spread over many names, from one address: the address runs out.
+        for i in 0..per_source {
+            let r = post_login(app, "", &format!("name{i}"), "guess").await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "guess {i}");
+        }
+        let hash = crate::auth::hash_password("password1").unwrap();
+        app.state
+            .db
+            .create_user(&crate::storage::NewUser {
+                username: "fresh",
+                display_name: "fresh",
+                password_hash: &hash,
+                role: Role::Staff,
+                farm_id: None,
+                lang: "ja",
+            })
+            .await
+            .unwrap();
+        let r = post_login(app, "", "fresh", "password1").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    });
+
+    both_apps!(unknown_names_cost_the_same_argon2_work, |app| {
+        app.user("known", Role::Staff, None).await;
+        let l = &app.state.login_limiter;
+        let (n0, d0) = l.verifications();
+        let r = post_login(app, "", "nobody-by-this-name", "password1").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        // The unknown name ran argon2, on the dummy hash.
+        assert_eq!(l.verifications(), (n0 + 1, d0 + 1));
+        let r = post_login(app, "", "known", "wrong-password").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(l.verifications(), (n0 + 2, d0 + 1));
+        // The same answer either way: nothing in the page tells the two apart.
+        let unknown = post_login(app, "", "nobody-by-this-name", "x").await;
+        let known = post_login(app, "", "known", "x").await;
+        assert_eq!(unknown.status, known.status);
+        let msg = crate::i18n::Msg::BadCredentials.text(crate::i18n::Lang::Ja);
+        assert!(unknown.body.contains(msg) && known.body.contains(msg));
     });
 }

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Db, StorageError, on_pool};
+use super::{Db, On, StorageError, Tx, on_exec, on_pool, on_tx};
+
+/// Browsers remembered per user for the sign-in limiter; older ones are forgotten.
+pub const MAX_KNOWN_DEVICES: i64 = 20;
 
 /// A district of Nasushiobara (黒磯, 西那須野, 塩原 …).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -247,27 +250,6 @@ impl Db {
         )
     }
 
-    /// Registers a farm and returns it.
-    ///
-    /// # Errors
-    /// [`StorageError::Conflict`] for a duplicate name in the district or an unknown district.
-    pub async fn create_farm(
-        &self,
-        district_id: i64,
-        name: &str,
-        kind: &str,
-        address: &str,
-    ) -> Result<Farm, StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query_as::<_, Farm>(
-            "INSERT INTO farms (district_id, name, kind, address, created_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             RETURNING id, district_id, name, kind, address, created_at")
-            .bind(district_id).bind(name).bind(kind).bind(address).bind(now)
-            .fetch_one(pool).await)
-        .map_err(|e| StorageError::conflict("farm", e))
-    }
-
     /// Every farm, by district then name.
     ///
     /// # Errors
@@ -277,33 +259,6 @@ impl Db {
             "SELECT id, district_id, name, kind, address, created_at FROM farms \
              ORDER BY district_id, name")
             .fetch_all(pool).await?))
-    }
-
-    /// One farm by id.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] when there is no such farm.
-    pub async fn farm(&self, id: i64) -> Result<Farm, StorageError> {
-        on_pool!(self, pool => sqlx::query_as::<_, Farm>(
-            "SELECT id, district_id, name, kind, address, created_at FROM farms WHERE id = $1")
-            .bind(id).fetch_optional(pool).await?)
-        .ok_or(StorageError::NotFound { what: "farm" })
-    }
-
-    /// Creates a user and returns it.
-    ///
-    /// # Errors
-    /// [`StorageError::Conflict`] for a taken username, a farmer without a farm or an unknown farm.
-    pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User, StorageError> {
-        let now = Utc::now();
-        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
-            "INSERT INTO users (username, display_name, password_hash, role, farm_id, lang, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ", user_cols!()))
-            .bind(u.username).bind(u.display_name).bind(u.password_hash)
-            .bind(u.role.as_str()).bind(u.farm_id).bind(u.lang).bind(now)
-            .fetch_one(pool).await)
-        .map_err(|e| StorageError::conflict("user", e))?;
-        row.try_into()
     }
 
     /// The user with this sign-in name, if any.
@@ -328,24 +283,14 @@ impl Db {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    /// Stores a session keyed by the hash of its cookie token.
+    /// The user a known browser (by its token's hash) belongs to.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        csrf_token: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)")
-            .bind(token_hash).bind(user_id).bind(csrf_token).bind(now).bind(expires_at)
-            .execute(pool).await.map(|r| r.rows_affected())?);
-        Ok(())
+    pub async fn known_device_user(&self, token_hash: &str) -> Result<Option<i64>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT user_id FROM known_devices WHERE token_hash = $1")
+            .bind(token_hash).fetch_optional(pool).await?))
     }
 
     /// The unexpired session with this token hash, with its user.
@@ -387,63 +332,6 @@ impl Db {
         Ok(())
     }
 
-    /// Changes a farm's district, name, kind and address and returns it.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] for an unknown farm; [`StorageError::Conflict`] for a
-    /// duplicate name in the district, an unknown district or a bad kind.
-    pub async fn update_farm(
-        &self,
-        id: i64,
-        district_id: i64,
-        name: &str,
-        kind: &str,
-        address: &str,
-    ) -> Result<Farm, StorageError> {
-        on_pool!(self, pool => sqlx::query_as::<_, Farm>(
-            "UPDATE farms SET district_id = $1, name = $2, kind = $3, address = $4 WHERE id = $5 \
-             RETURNING id, district_id, name, kind, address, created_at")
-            .bind(district_id).bind(name).bind(kind).bind(address).bind(id)
-            .fetch_optional(pool).await)
-        .map_err(|e| StorageError::conflict("farm", e))?
-        .ok_or(StorageError::NotFound { what: "farm" })
-    }
-
-    /// One user by id.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] when there is no such user.
-    pub async fn user(&self, id: i64) -> Result<User, StorageError> {
-        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ", user_cols!(), " FROM users WHERE id = $1"))
-            .bind(id).fetch_optional(pool).await?);
-        row.ok_or(StorageError::NotFound { what: "user" })?
-            .try_into()
-    }
-
-    /// Changes a user's display name, role, farm and language and returns the user.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] for an unknown user; [`StorageError::Conflict`] for a farmer
-    /// or dairy operator without a farm, an unknown farm or a bad language.
-    pub async fn update_user(
-        &self,
-        id: i64,
-        display_name: &str,
-        role: Role,
-        farm_id: Option<i64>,
-        lang: &str,
-    ) -> Result<User, StorageError> {
-        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
-            "UPDATE users SET display_name = $1, role = $2, farm_id = $3, lang = $4 WHERE id = $5 \
-             RETURNING ", user_cols!()))
-            .bind(display_name).bind(role.as_str()).bind(farm_id).bind(lang).bind(id)
-            .fetch_optional(pool).await)
-        .map_err(|e| StorageError::conflict("user", e))?;
-        row.ok_or(StorageError::NotFound { what: "user" })?
-            .try_into()
-    }
-
     /// Replaces a user's password hash and ends their sessions, except the one hashed `keep`.
     ///
     /// # Errors
@@ -454,18 +342,9 @@ impl Db {
         password_hash: &str,
         keep: Option<&str>,
     ) -> Result<(), StorageError> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
-                return Err(StorageError::NotFound { what: "user" });
-            }
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-                .bind(user_id).bind(keep.unwrap_or("")).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        let mut tx = self.begin().await?;
+        tx.set_password(user_id, password_hash, keep).await?;
+        tx.commit().await
     }
 
     /// Disables (ending every session) or re-enables a user.
@@ -477,102 +356,9 @@ impl Db {
         user_id: i64,
         disabled: bool,
     ) -> Result<(), StorageError> {
-        let at = disabled.then(Utc::now);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
-                .bind(at).bind(user_id).execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
-                return Err(StorageError::NotFound { what: "user" });
-            }
-            if disabled {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    /// Records who (`actor_id`, `None` for the command line) did `action` to `target`.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn audit(
-        &self,
-        actor_id: Option<i64>,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> Result<(), StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO account_audit (at, actor_id, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
-            .bind(now).bind(actor_id).bind(action).bind(target).bind(detail)
-            .execute(pool).await.map(|r| r.rows_affected())?);
-        Ok(())
-    }
-
-    /// Records that `actor_id` created farm `f`.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn audit_farm_added(
-        &self,
-        actor_id: Option<i64>,
-        f: &Farm,
-    ) -> Result<(), StorageError> {
-        let detail = format!("{}, {}, district {}", f.name, f.kind, f.district_id);
-        self.audit(actor_id, "farm.add", &format!("farm {}", f.id), &detail)
-            .await
-    }
-
-    /// Records that `actor_id` created user `u`.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn audit_user_added(
-        &self,
-        actor_id: Option<i64>,
-        u: &User,
-    ) -> Result<(), StorageError> {
-        let detail = format!("role {}, farm {:?}", u.role.as_str(), u.farm_id);
-        self.audit(actor_id, "user.add", &u.username, &detail).await
-    }
-
-    /// Records that `actor_id` created bridge token `id` named `name` for farm `farm_id`
-    /// (never the token itself).
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn audit_token_added(
-        &self,
-        actor_id: Option<i64>,
-        id: i64,
-        farm_id: i64,
-        name: &str,
-    ) -> Result<(), StorageError> {
-        let detail = format!("farm {farm_id}, {name}");
-        self.audit(
-            actor_id,
-            "token.add",
-            &format!("bridge token {id}"),
-            &detail,
-        )
-        .await
-    }
-
-    /// Records that `actor_id` revoked bridge token `id`.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn audit_token_revoked(
-        &self,
-        actor_id: Option<i64>,
-        id: i64,
-    ) -> Result<(), StorageError> {
-        self.audit(actor_id, "token.revoke", &format!("bridge token {id}"), "")
-            .await
+        let mut tx = self.begin().await?;
+        tx.set_user_disabled(user_id, disabled).await?;
+        tx.commit().await
     }
 
     /// The newest `limit` audit entries, newest first.
@@ -596,6 +382,601 @@ impl Db {
             .bind(lang).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))
         .map_err(|e| StorageError::conflict("language", e))?;
         Ok(())
+    }
+}
+
+impl On<'_> {
+    /// Registers a farm and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a duplicate name in the district or an unknown district.
+    async fn create_farm(
+        self,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query_as::<_, Farm>(
+            "INSERT INTO farms (district_id, name, kind, address, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id, district_id, name, kind, address, created_at")
+            .bind(district_id).bind(name).bind(kind).bind(address).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("farm", e))
+    }
+
+    /// One farm by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such farm.
+    async fn farm(self, id: i64) -> Result<Farm, StorageError> {
+        on_exec!(self, pool => sqlx::query_as::<_, Farm>(
+            "SELECT id, district_id, name, kind, address, created_at FROM farms WHERE id = $1")
+            .bind(id).fetch_optional(pool).await?)
+        .ok_or(StorageError::NotFound { what: "farm" })
+    }
+
+    /// Creates a user and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a taken username, a farmer without a farm or an unknown farm.
+    async fn create_user(self, u: &NewUser<'_>) -> Result<User, StorageError> {
+        let now = Utc::now();
+        let row = on_exec!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "INSERT INTO users (username, display_name, password_hash, role, farm_id, lang, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ", user_cols!()))
+            .bind(u.username).bind(u.display_name).bind(u.password_hash)
+            .bind(u.role.as_str()).bind(u.farm_id).bind(u.lang).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("user", e))?;
+        row.try_into()
+    }
+
+    /// Changes a farm's district, name, kind and address and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown farm; [`StorageError::Conflict`] for a
+    /// duplicate name in the district, an unknown district or a bad kind.
+    async fn update_farm(
+        self,
+        id: i64,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        on_exec!(self, pool => sqlx::query_as::<_, Farm>(
+            "UPDATE farms SET district_id = $1, name = $2, kind = $3, address = $4 WHERE id = $5 \
+             RETURNING id, district_id, name, kind, address, created_at")
+            .bind(district_id).bind(name).bind(kind).bind(address).bind(id)
+            .fetch_optional(pool).await)
+        .map_err(|e| StorageError::conflict("farm", e))?
+        .ok_or(StorageError::NotFound { what: "farm" })
+    }
+
+    /// One user by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such user.
+    async fn user(self, id: i64) -> Result<User, StorageError> {
+        let row = on_exec!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StorageError::NotFound { what: "user" })?
+            .try_into()
+    }
+
+    /// Changes a user's display name, role, farm and language and returns the user.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user; [`StorageError::Conflict`] for a farmer
+    /// or dairy operator without a farm, an unknown farm or a bad language.
+    async fn update_user(
+        self,
+        id: i64,
+        display_name: &str,
+        role: Role,
+        farm_id: Option<i64>,
+        lang: &str,
+    ) -> Result<User, StorageError> {
+        let row = on_exec!(self, pool => sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET display_name = $1, role = $2, farm_id = $3, lang = $4 WHERE id = $5 \
+             RETURNING ", user_cols!()))
+            .bind(display_name).bind(role.as_str()).bind(farm_id).bind(lang).bind(id)
+            .fetch_optional(pool).await)
+        .map_err(|e| StorageError::conflict("user", e))?;
+        row.ok_or(StorageError::NotFound { what: "user" })?
+            .try_into()
+    }
+
+    /// Records who (`actor_id`, `None` for the command line) did `action` to `target`.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn audit(
+        self,
+        actor_id: Option<i64>,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query(
+            "INSERT INTO account_audit (at, actor_id, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+            .bind(now).bind(actor_id).bind(action).bind(target).bind(detail)
+            .execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// Records that `actor_id` created farm `f`.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn audit_farm_added(self, actor_id: Option<i64>, f: &Farm) -> Result<(), StorageError> {
+        let detail = format!("{}, {}, district {}", f.name, f.kind, f.district_id);
+        self.audit(actor_id, "farm.add", &format!("farm {}", f.id), &detail)
+            .await
+    }
+
+    /// Records that `actor_id` created user `u`.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn audit_user_added(self, actor_id: Option<i64>, u: &User) -> Result<(), StorageError> {
+        let detail = format!("role {}, farm {:?}", u.role.as_str(), u.farm_id);
+        self.audit(actor_id, "user.add", &u.username, &detail).await
+    }
+
+    /// Records that `actor_id` created bridge token `id` named `name` for farm `farm_id`
+    /// (never the token itself).
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn audit_token_added(
+        self,
+        actor_id: Option<i64>,
+        id: i64,
+        farm_id: i64,
+        name: &str,
+    ) -> Result<(), StorageError> {
+        let detail = format!("farm {farm_id}, {name}");
+        self.audit(
+            actor_id,
+            "token.add",
+            &format!("bridge token {id}"),
+            &detail,
+        )
+        .await
+    }
+
+    /// Records that `actor_id` revoked bridge token `id`.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn audit_token_revoked(self, actor_id: Option<i64>, id: i64) -> Result<(), StorageError> {
+        self.audit(actor_id, "token.revoke", &format!("bridge token {id}"), "")
+            .await
+    }
+}
+
+impl Db {
+    /// Registers a farm and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a duplicate name in the district or an unknown district.
+    pub async fn create_farm(
+        &self,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        self.on()
+            .create_farm(district_id, name, kind, address)
+            .await
+    }
+
+    /// One farm by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such farm.
+    pub async fn farm(&self, id: i64) -> Result<Farm, StorageError> {
+        self.on().farm(id).await
+    }
+
+    /// Creates a user and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a taken username, a farmer without a farm or an unknown farm.
+    pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User, StorageError> {
+        self.on().create_user(u).await
+    }
+
+    /// Changes a farm's district, name, kind and address and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown farm; [`StorageError::Conflict`] for a
+    /// duplicate name in the district, an unknown district or a bad kind.
+    pub async fn update_farm(
+        &self,
+        id: i64,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        self.on()
+            .update_farm(id, district_id, name, kind, address)
+            .await
+    }
+
+    /// One user by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such user.
+    pub async fn user(&self, id: i64) -> Result<User, StorageError> {
+        self.on().user(id).await
+    }
+
+    /// Changes a user's display name, role, farm and language and returns the user.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user; [`StorageError::Conflict`] for a farmer
+    /// or dairy operator without a farm, an unknown farm or a bad language.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        display_name: &str,
+        role: Role,
+        farm_id: Option<i64>,
+        lang: &str,
+    ) -> Result<User, StorageError> {
+        self.on()
+            .update_user(id, display_name, role, farm_id, lang)
+            .await
+    }
+
+    /// Records who (`actor_id`, `None` for the command line) did `action` to `target`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit(
+        &self,
+        actor_id: Option<i64>,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StorageError> {
+        self.on().audit(actor_id, action, target, detail).await
+    }
+
+    /// Records that `actor_id` created farm `f`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_farm_added(
+        &self,
+        actor_id: Option<i64>,
+        f: &Farm,
+    ) -> Result<(), StorageError> {
+        self.on().audit_farm_added(actor_id, f).await
+    }
+
+    /// Records that `actor_id` created user `u`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_user_added(
+        &self,
+        actor_id: Option<i64>,
+        u: &User,
+    ) -> Result<(), StorageError> {
+        self.on().audit_user_added(actor_id, u).await
+    }
+
+    /// Records that `actor_id` created bridge token `id` named `name` for farm `farm_id`
+    /// (never the token itself).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_token_added(
+        &self,
+        actor_id: Option<i64>,
+        id: i64,
+        farm_id: i64,
+        name: &str,
+    ) -> Result<(), StorageError> {
+        self.on()
+            .audit_token_added(actor_id, id, farm_id, name)
+            .await
+    }
+
+    /// Records that `actor_id` revoked bridge token `id`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_token_revoked(
+        &self,
+        actor_id: Option<i64>,
+        id: i64,
+    ) -> Result<(), StorageError> {
+        self.on().audit_token_revoked(actor_id, id).await
+    }
+}
+
+impl Tx {
+    /// Replaces a user's password hash and ends their sessions, except the one hashed `keep`.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user.
+    pub async fn set_password(
+        &mut self,
+        user_id: i64,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StorageError> {
+        on_tx!(self, tx => {
+            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StorageError::NotFound { what: "user" });
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id).bind(keep.unwrap_or("")).execute(&mut *tx).await?;
+            Ok(())
+        })
+    }
+    /// Disables (ending every session) or re-enables a user.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user.
+    pub async fn set_user_disabled(
+        &mut self,
+        user_id: i64,
+        disabled: bool,
+    ) -> Result<(), StorageError> {
+        let at = disabled.then(Utc::now);
+        on_tx!(self, tx => {
+            let n = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+                .bind(at).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StorageError::NotFound { what: "user" });
+            }
+            if disabled {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id).execute(&mut *tx).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Registers a farm and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a duplicate name in the district or an unknown district.
+    pub async fn create_farm(
+        &mut self,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        self.on()
+            .create_farm(district_id, name, kind, address)
+            .await
+    }
+
+    /// One farm by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such farm.
+    pub async fn farm(&mut self, id: i64) -> Result<Farm, StorageError> {
+        self.on().farm(id).await
+    }
+
+    /// Creates a user and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a taken username, a farmer without a farm or an unknown farm.
+    pub async fn create_user(&mut self, u: &NewUser<'_>) -> Result<User, StorageError> {
+        self.on().create_user(u).await
+    }
+
+    /// Changes a farm's district, name, kind and address and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown farm; [`StorageError::Conflict`] for a
+    /// duplicate name in the district, an unknown district or a bad kind.
+    pub async fn update_farm(
+        &mut self,
+        id: i64,
+        district_id: i64,
+        name: &str,
+        kind: &str,
+        address: &str,
+    ) -> Result<Farm, StorageError> {
+        self.on()
+            .update_farm(id, district_id, name, kind, address)
+            .await
+    }
+
+    /// One user by id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such user.
+    pub async fn user(&mut self, id: i64) -> Result<User, StorageError> {
+        self.on().user(id).await
+    }
+
+    /// Changes a user's display name, role, farm and language and returns the user.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown user; [`StorageError::Conflict`] for a farmer
+    /// or dairy operator without a farm, an unknown farm or a bad language.
+    pub async fn update_user(
+        &mut self,
+        id: i64,
+        display_name: &str,
+        role: Role,
+        farm_id: Option<i64>,
+        lang: &str,
+    ) -> Result<User, StorageError> {
+        self.on()
+            .update_user(id, display_name, role, farm_id, lang)
+            .await
+    }
+
+    /// Records who (`actor_id`, `None` for the command line) did `action` to `target`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit(
+        &mut self,
+        actor_id: Option<i64>,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), StorageError> {
+        self.on().audit(actor_id, action, target, detail).await
+    }
+
+    /// Records that `actor_id` created farm `f`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_farm_added(
+        &mut self,
+        actor_id: Option<i64>,
+        f: &Farm,
+    ) -> Result<(), StorageError> {
+        self.on().audit_farm_added(actor_id, f).await
+    }
+
+    /// Records that `actor_id` created user `u`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_user_added(
+        &mut self,
+        actor_id: Option<i64>,
+        u: &User,
+    ) -> Result<(), StorageError> {
+        self.on().audit_user_added(actor_id, u).await
+    }
+
+    /// Records that `actor_id` created bridge token `id` named `name` for farm `farm_id`
+    /// (never the token itself).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_token_added(
+        &mut self,
+        actor_id: Option<i64>,
+        id: i64,
+        farm_id: i64,
+        name: &str,
+    ) -> Result<(), StorageError> {
+        self.on()
+            .audit_token_added(actor_id, id, farm_id, name)
+            .await
+    }
+
+    /// Records that `actor_id` revoked bridge token `id`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn audit_token_revoked(
+        &mut self,
+        actor_id: Option<i64>,
+        id: i64,
+    ) -> Result<(), StorageError> {
+        self.on().audit_token_revoked(actor_id, id).await
+    }
+}
+
+impl On<'_> {
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn create_session(
+        self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash).bind(user_id).bind(csrf_token).bind(now).bind(expires_at)
+            .execute(pool).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.on()
+            .create_session(token_hash, user_id, csrf_token, expires_at)
+            .await
+    }
+}
+
+impl Tx {
+    /// Remembers a browser `user_id` signed in from (by its token's hash), forgetting that
+    /// user's browsers beyond the newest `MAX_KNOWN_DEVICES`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn add_known_device(
+        &mut self,
+        token_hash: &str,
+        user_id: i64,
+    ) -> Result<(), StorageError> {
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO known_devices (token_hash, user_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (token_hash) DO NOTHING")
+                .bind(token_hash).bind(user_id).bind(Utc::now())
+                .execute(&mut *c).await?;
+            sqlx::query(
+                "DELETE FROM known_devices WHERE user_id = $1 AND token_hash NOT IN \
+                 (SELECT token_hash FROM known_devices WHERE user_id = $1 \
+                  ORDER BY created_at DESC LIMIT $2)")
+                .bind(user_id).bind(MAX_KNOWN_DEVICES)
+                .execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a session keyed by the hash of its cookie token.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn create_session(
+        &mut self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.on()
+            .create_session(token_hash, user_id, csrf_token, expires_at)
+            .await
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Db, StorageError, on_pool};
+use super::{Db, On, StorageError, Tx, on_exec, on_pool};
 
 /// A stored field.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -101,22 +101,6 @@ macro_rules! plan_cols {
 }
 
 impl Db {
-    /// Stores a field and returns it.
-    ///
-    /// # Errors
-    /// [`StorageError::Conflict`] for an unknown farm.
-    pub async fn create_field(&self, f: &NewField<'_>) -> Result<FieldRow, StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query_as::<_, FieldRow>(
-            "INSERT INTO fields (farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             RETURNING id, farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at")
-            .bind(f.farm_id).bind(f.name).bind(f.crop).bind(f.fude_polygon_id).bind(f.land_type)
-            .bind(f.geojson).bind(f.area_ha).bind(now)
-            .fetch_one(pool).await)
-        .map_err(|e| StorageError::conflict("field", e))
-    }
-
     /// One field by id.
     ///
     /// # Errors
@@ -175,6 +159,44 @@ impl Db {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, PlanRow>(concat!(
             "SELECT ", plan_cols!(), " FROM plans WHERE field_id = $1 ORDER BY created_at DESC, id DESC"))
             .bind(field_id).fetch_all(pool).await?))
+    }
+}
+
+impl On<'_> {
+    /// Stores a field and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm.
+    async fn create_field(self, f: &NewField<'_>) -> Result<FieldRow, StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query_as::<_, FieldRow>(
+            "INSERT INTO fields (farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING id, farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at")
+            .bind(f.farm_id).bind(f.name).bind(f.crop).bind(f.fude_polygon_id).bind(f.land_type)
+            .bind(f.geojson).bind(f.area_ha).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("field", e))
+    }
+}
+
+impl Db {
+    /// Stores a field and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm.
+    pub async fn create_field(&self, f: &NewField<'_>) -> Result<FieldRow, StorageError> {
+        self.on().create_field(f).await
+    }
+}
+
+impl Tx {
+    /// Stores a field and returns it.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm.
+    pub async fn create_field(&mut self, f: &NewField<'_>) -> Result<FieldRow, StorageError> {
+        self.on().create_field(f).await
     }
 }
 

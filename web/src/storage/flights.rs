@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Db, StorageError, on_pool};
+use sha2::{Digest, Sha256};
+
+use super::{Db, StorageError, Tx, on_exec, on_pool, on_tx};
 
 /// A stored flight.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -80,23 +82,30 @@ macro_rules! flight_cols {
     };
 }
 
-impl Db {
-    /// Stores a flight with its whole track in one transaction; returns its id.
+/// The SHA-256 of a `.tlog`, in hex: what makes a retried upload the same flight.
+pub fn tlog_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Tx {
+    /// Stores a flight with its whole track (and the SHA-256 of its `.tlog`); returns its id.
     ///
     /// # Errors
-    /// [`StorageError::Conflict`] for an unknown farm, field or plan; nothing is stored then.
-    pub async fn create_flight(&self, f: &NewFlight<'_>) -> Result<i64, StorageError> {
+    /// [`StorageError::Conflict`] for an unknown farm, field or plan, or a `.tlog` this farm
+    /// already recorded (see [`Db::flight_by_tlog`]).
+    pub async fn create_flight(&mut self, f: &NewFlight<'_>) -> Result<i64, StorageError> {
         let now = Utc::now();
         let started = f.samples.first().map(|s| s.t);
         let ended = f.samples.last().map(|s| s.t);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let hash = f.tlog.map(tlog_sha256);
+        on_tx!(self, tx => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO flights (farm_id, field_id, plan_id, status, started_at, ended_at, \
-                 sprayed_area_m2, litres, summary_json, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+                 sprayed_area_m2, litres, summary_json, created_at, tlog_sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
                 .bind(f.farm_id).bind(f.field_id).bind(f.plan_id).bind(f.status).bind(started)
                 .bind(ended).bind(f.sprayed_area_m2).bind(f.litres).bind(f.summary_json).bind(now)
+                .bind(&hash)
                 .fetch_one(&mut *tx).await
                 .map_err(|e| StorageError::conflict("flight", e))?;
             for s in f.samples {
@@ -111,9 +120,51 @@ impl Db {
                 sqlx::query("INSERT INTO flight_tlogs (flight_id, bytes) VALUES ($1, $2)")
                     .bind(id).bind(bytes).execute(&mut *tx).await?;
             }
-            tx.commit().await?;
             Ok(id)
         })
+    }
+
+    /// One flight by id, as this transaction sees it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such flight.
+    pub async fn flight(&mut self, id: i64) -> Result<FlightRow, StorageError> {
+        flight_on(self.on(), id).await
+    }
+}
+
+/// One flight by id.
+async fn flight_on(on: super::On<'_>, id: i64) -> Result<FlightRow, StorageError> {
+    on_exec!(on, e => sqlx::query_as::<_, FlightRow>(concat!(
+        "SELECT ", flight_cols!(), " FROM flights WHERE id = $1"))
+        .bind(id).fetch_optional(e).await?)
+    .ok_or(StorageError::NotFound { what: "flight" })
+}
+
+impl Db {
+    /// Stores a flight with its whole track in one transaction; returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm, field or plan; nothing is stored then.
+    pub async fn create_flight(&self, f: &NewFlight<'_>) -> Result<i64, StorageError> {
+        let mut tx = self.begin().await?;
+        let id = tx.create_flight(f).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The flight of `farm_id` recorded from the `.tlog` whose SHA-256 is `sha256`, if any.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn flight_by_tlog(
+        &self,
+        farm_id: i64,
+        sha256: &str,
+    ) -> Result<Option<i64>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM flights WHERE farm_id = $1 AND tlog_sha256 = $2")
+            .bind(farm_id).bind(sha256).fetch_optional(pool).await?))
     }
 
     /// One flight by id.
@@ -121,10 +172,7 @@ impl Db {
     /// # Errors
     /// [`StorageError::NotFound`] when there is no such flight.
     pub async fn flight(&self, id: i64) -> Result<FlightRow, StorageError> {
-        on_pool!(self, pool => sqlx::query_as::<_, FlightRow>(concat!(
-            "SELECT ", flight_cols!(), " FROM flights WHERE id = $1"))
-            .bind(id).fetch_optional(pool).await?)
-        .ok_or(StorageError::NotFound { what: "flight" })
+        flight_on(self.on(), id).await
     }
 
     /// The flights of a plan, newest first.

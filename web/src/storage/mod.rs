@@ -3,6 +3,11 @@
 //! Every query is written once, with `$1`-style parameters that both backends accept, and run
 //! on whichever pool is open through the [`on_pool!`] macro, which compiles the query body once
 //! per backend. Migrations live in `web/migrations/{sqlite,postgres}` and run at start-up.
+//!
+//! The writes of one user action go through one [`Tx`] ([`Db::begin`], then [`Tx::commit`]):
+//! multi-statement writes are methods of `Tx` (their `Db` namesakes run them as a transaction
+//! of their own), single-query functions run on either through `On`. A `Tx` reads only through
+//! itself: while it holds SQLite's write lock it must not wait for a second pooled connection.
 
 mod accounts;
 mod fields;
@@ -14,7 +19,7 @@ mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
-pub use flights::{FlightRow, NewFlight, SampleRow};
+pub use flights::{FlightRow, NewFlight, SampleRow, tlog_sha256};
 pub use parlors::{
     BailsRow, IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start,
     jst_month_start,
@@ -112,6 +117,163 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// An open write transaction on either backend: every write of one user action goes through
+/// one, so the action is stored whole or not at all.
+///
+/// On SQLite it begins `IMMEDIATE`: the write lock is taken at `BEGIN`, where the busy timeout
+/// makes a second writer wait, instead of at the first write of a deferred transaction, where
+/// SQLite answers `SQLITE_BUSY` at once (see <https://www.sqlite.org/lang_transaction.html>,
+/// "deferred … upgrade", and <https://www.sqlite.org/c3ref/busy_timeout.html>). Dropping a
+/// `Tx` without [`Tx::commit`] rolls it back.
+#[derive(Debug)]
+pub struct Tx {
+    inner: TxInner,
+}
+
+/// The backend's own transaction behind a [`Tx`].
+#[derive(Debug)]
+enum TxInner {
+    /// SQLite, begun `IMMEDIATE`.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL, `READ COMMITTED`.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    /// Makes every write of this transaction durable.
+    ///
+    /// # Errors
+    /// The database refused the commit; nothing of the transaction is stored then.
+    pub async fn commit(self) -> Result<(), StorageError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Fails at the named point when a test armed it (see `fault`); nothing otherwise.
+    ///
+    /// # Errors
+    /// Only in tests, at an armed point.
+    #[cfg_attr(not(test), allow(clippy::unused_async))]
+    pub async fn checkpoint(&self, point: &'static str) -> Result<(), StorageError> {
+        #[cfg(test)]
+        fault::hit(point)?;
+        #[cfg(not(test))]
+        let _ = point;
+        Ok(())
+    }
+}
+
+/// Starts a write transaction on a pool: `BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL.
+pub(crate) trait BeginWrite {
+    /// The backend.
+    type Database: sqlx::Database;
+    /// Begins the transaction.
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the open transaction's connection (`&mut` of the
+/// backend's connection type; reborrow it as `&mut *$conn` per query); compiled per backend.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::storage::TxInner::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::storage::TxInner::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+/// Where one query runs: on a pool (as its own statement) or inside an open [`Tx`].
+pub(crate) enum On<'a> {
+    /// A statement of its own on the SQLite pool.
+    SqlitePool(&'a SqlitePool),
+    /// A statement of its own on the PostgreSQL pool.
+    PgPool(&'a PgPool),
+    /// Inside a SQLite transaction.
+    SqliteTx(&'a mut sqlx::SqliteConnection),
+    /// Inside a PostgreSQL transaction.
+    PgTx(&'a mut sqlx::PgConnection),
+}
+
+/// Runs the single query `$body` with `$e` bound to the executor of an [`On`]; compiled per
+/// backend and per pool-or-transaction, so `$e` may be used once only.
+macro_rules! on_exec {
+    ($on:expr, $e:ident => $body:expr) => {
+        match $on {
+            $crate::storage::On::SqlitePool($e) => $body,
+            $crate::storage::On::PgPool($e) => $body,
+            $crate::storage::On::SqliteTx($e) => $body,
+            $crate::storage::On::PgTx($e) => $body,
+        }
+    };
+}
+pub(crate) use on_exec;
+
+impl Tx {
+    /// Where queries of this transaction run.
+    pub(crate) fn on(&mut self) -> On<'_> {
+        match &mut self.inner {
+            TxInner::Sqlite(t) => On::SqliteTx(t),
+            TxInner::Postgres(t) => On::PgTx(t),
+        }
+    }
+}
+
+/// Test-only fault injection: a test arms a named point for the task it runs in, and
+/// [`Tx::checkpoint`] at that point then fails, as a crash there would.
+#[cfg(test)]
+pub(crate) mod fault {
+    tokio::task_local! {
+        static ARMED: &'static str;
+    }
+
+    /// Runs `fut` with `point` armed.
+    pub(crate) async fn armed<F: Future>(point: &'static str, fut: F) -> F::Output {
+        ARMED.scope(point, fut).await
+    }
+
+    /// Fails if `point` is armed for this task.
+    pub(crate) fn hit(point: &'static str) -> Result<(), super::StorageError> {
+        if ARMED.try_with(|p| *p == point).unwrap_or(false) {
+            return Err(super::StorageError::Sqlx(sqlx::Error::Protocol(format!(
+                "fault injected at {point}"
+            ))));
+        }
+        Ok(())
+    }
+}
+
 /// Runs `$body` with `$pool` bound to the open backend's pool; the body is compiled per backend.
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
@@ -187,6 +349,27 @@ impl Db {
             Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Begins a write transaction (see [`Tx`]).
+    ///
+    /// # Errors
+    /// No connection, or the write lock was not had within the busy timeout (SQLite).
+    pub async fn begin(&self) -> Result<Tx, StorageError> {
+        Ok(Tx {
+            inner: match self {
+                Db::Sqlite(pool) => TxInner::Sqlite(pool.begin_write().await?),
+                Db::Postgres(pool) => TxInner::Postgres(pool.begin_write().await?),
+            },
+        })
+    }
+
+    /// Where a query of its own runs.
+    pub(crate) fn on(&self) -> On<'_> {
+        match self {
+            Db::Sqlite(pool) => On::SqlitePool(pool),
+            Db::Postgres(pool) => On::PgPool(pool),
+        }
     }
 
     /// The engine behind this pool.
@@ -334,8 +517,97 @@ pub(crate) mod testdb {
 
 #[cfg(test)]
 mod tests {
-    use super::Db;
-    use super::testdb::TestDb;
+    use std::time::Duration;
+
+    use super::testdb::{TestDb, both_backends};
+    use super::{Db, StorageError};
+
+    /// 16 write transactions at once that each read, pause, then write.
+    async fn read_then_write_concurrently(db: &Db) -> Vec<Result<(), StorageError>> {
+        let district = db.districts().await.unwrap()[0].id;
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut tx = db.begin().await?;
+                    let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM farms")
+                        .fetch_one(&mut *c).await?);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tx.create_farm(district, &format!("farm {i} after {n}"), "crop", "")
+                        .await?;
+                    tx.commit().await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("task"));
+        }
+        out
+    }
+
+    both_backends!(
+        concurrent_write_transactions_wait_instead_of_failing,
+        |db| {
+            let before = db.farms().await.unwrap().len();
+            for r in read_then_write_concurrently(db).await {
+                r.unwrap();
+            }
+            assert_eq!(db.farms().await.unwrap().len(), before + 16);
+        }
+    );
+
+    /// Why SQLite write transactions begin IMMEDIATE: the same load on deferred transactions
+    /// fails at once with "database is locked" (SQLITE_BUSY), whatever the busy timeout.
+    #[tokio::test]
+    async fn sqlite_deferred_transactions_fail_under_the_same_load() {
+        let t = TestDb::sqlite().await;
+        let Db::Sqlite(pool) = &t.db else {
+            panic!("not SQLite")
+        };
+        let district = t.db.districts().await.unwrap()[0].id;
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let mut tx = pool.begin().await?;
+                    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM farms")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    sqlx::query(
+                        "INSERT INTO farms (district_id, name, kind, address, created_at) \
+                         VALUES ($1, $2, 'crop', '', '2026-01-01T00:00:00Z')",
+                    )
+                    .bind(district)
+                    .bind(format!("deferred {i}"))
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await
+                })
+            })
+            .collect();
+        let mut locked = 0;
+        for task in tasks {
+            if let Err(e) = task.await.expect("task") {
+                assert!(e.to_string().contains("database is locked"), "{e}");
+                locked += 1;
+            }
+        }
+        assert!(locked > 0, "every deferred transaction went through");
+    }
+
+    both_backends!(a_dropped_transaction_leaves_nothing, |db| {
+        let district = db.districts().await.unwrap()[0].id;
+        let before = db.farms().await.unwrap().len();
+        let mut tx = db.begin().await.unwrap();
+        tx.create_farm(district, "never", "crop", "").await.unwrap();
+        let farm = tx.create_farm(district, "kept?", "crop", "").await.unwrap();
+        tx.audit_farm_added(None, &farm).await.unwrap();
+        drop(tx);
+        assert_eq!(db.farms().await.unwrap().len(), before);
+        assert!(db.audit_log(10).await.unwrap().is_empty());
+    });
 
     /// PostgreSQL connections run without JIT, whose compile time dwarfed our short queries.
     #[tokio::test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, DurationRound, TimeZone, Utc};
 use parlor_bridge::wire::{BailState, IngestBatch, Record};
 use serde::Serialize;
 
-use super::{Db, StorageError, on_pool};
+use super::{BeginWrite, Db, On, StorageError, Tx, on_exec, on_pool};
 use crate::i18n::JST;
 
 /// A rotary parlor of a farm.
@@ -203,25 +203,6 @@ pub fn jst_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl Db {
-    /// Registers a bridge token for a farm; only its hash is stored.
-    ///
-    /// # Errors
-    /// [`StorageError::Conflict`] for an unknown farm or a token that exists.
-    pub async fn create_bridge_token(
-        &self,
-        farm_id: i64,
-        name: &str,
-        token_hash: &str,
-    ) -> Result<i64, StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO bridge_tokens (farm_id, name, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(farm_id).bind(name).bind(token_hash).bind(now)
-            .fetch_one(pool).await)
-        .map_err(|e| StorageError::conflict("bridge token", e))
-    }
-
     /// The (token id, farm id) of an unrevoked bridge token with this hash.
     ///
     /// # Errors
@@ -240,23 +221,6 @@ impl Db {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, BridgeTokenRow>(
             "SELECT id, farm_id, name, created_at, revoked_at FROM bridge_tokens ORDER BY id DESC")
             .fetch_all(pool).await?))
-    }
-
-    /// Revokes a bridge token.
-    ///
-    /// # Errors
-    /// [`StorageError::NotFound`] for an unknown token.
-    pub async fn revoke_bridge_token(&self, id: i64) -> Result<(), StorageError> {
-        let now = Utc::now();
-        let n = on_pool!(self, pool => sqlx::query(
-            "UPDATE bridge_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now).bind(id).execute(pool).await?.rows_affected());
-        if n == 0 {
-            return Err(StorageError::NotFound {
-                what: "bridge token",
-            });
-        }
-        Ok(())
     }
 
     /// The parlors of a farm, by name.
@@ -287,7 +251,7 @@ impl Db {
         let now = Utc::now();
         let n = batch.records.len() as u64;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let fresh = sqlx::query(
                 "INSERT INTO ingest_batches (token_id, batch_key, received_at, n_records, n_accepted) \
                  VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING")
@@ -572,6 +536,94 @@ impl Db {
              FROM parlor_rollups WHERE parlor_id = $1 AND granularity = $2 \
              AND bucket_start >= $3 AND bucket_start < $4 ORDER BY bucket_start")
             .bind(parlor_id).bind(granularity).bind(from).bind(to).fetch_all(pool).await?))
+    }
+}
+
+impl On<'_> {
+    /// Registers a bridge token for a farm; only its hash is stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm or a token that exists.
+    async fn create_bridge_token(
+        self,
+        farm_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<i64, StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO bridge_tokens (farm_id, name, token_hash, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(farm_id).bind(name).bind(token_hash).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("bridge token", e))
+    }
+
+    /// Revokes a bridge token.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown token.
+    async fn revoke_bridge_token(self, id: i64) -> Result<(), StorageError> {
+        let now = Utc::now();
+        let n = on_exec!(self, pool => sqlx::query(
+            "UPDATE bridge_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now).bind(id).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StorageError::NotFound {
+                what: "bridge token",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Registers a bridge token for a farm; only its hash is stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm or a token that exists.
+    pub async fn create_bridge_token(
+        &self,
+        farm_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<i64, StorageError> {
+        self.on()
+            .create_bridge_token(farm_id, name, token_hash)
+            .await
+    }
+
+    /// Revokes a bridge token.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown token.
+    pub async fn revoke_bridge_token(&self, id: i64) -> Result<(), StorageError> {
+        self.on().revoke_bridge_token(id).await
+    }
+}
+
+impl Tx {
+    /// Registers a bridge token for a farm; only its hash is stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown farm or a token that exists.
+    pub async fn create_bridge_token(
+        &mut self,
+        farm_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<i64, StorageError> {
+        self.on()
+            .create_bridge_token(farm_id, name, token_hash)
+            .await
+    }
+
+    /// Revokes a bridge token.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for an unknown token.
+    pub async fn revoke_bridge_token(&mut self, id: i64) -> Result<(), StorageError> {
+        self.on().revoke_bridge_token(id).await
     }
 }
 

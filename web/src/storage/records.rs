@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Db, StorageError, on_pool};
+use super::{Db, On, StorageError, Tx, on_exec, on_pool};
 
 /// A pesticide of a farm's catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -217,64 +217,6 @@ fn touched(rows: u64, what: &'static str) -> Result<(), StorageError> {
 }
 
 impl Db {
-    /// Every version of a flight's document in `v`, oldest first.
-    async fn versions<T: VersionRow>(
-        &self,
-        v: &Versioned,
-        flight_id: i64,
-    ) -> Result<Vec<T>, StorageError> {
-        let sql = format!(
-            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, {} \
-             FROM {} WHERE flight_id = $1 ORDER BY version",
-            v.cols, v.table
-        );
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
-            .bind(flight_id).fetch_all(pool).await?),
-        )
-    }
-
-    /// Signs the newest, unsigned version of a flight's document in `v`.
-    async fn sign_version(
-        &self,
-        v: &Versioned,
-        flight_id: i64,
-        version: i64,
-        by: &str,
-    ) -> Result<(), StorageError> {
-        let sql = format!(
-            "UPDATE {} SET signed_at = $3, signed_by = $4 WHERE {}",
-            v.table,
-            newest_unsigned(v.table)
-        );
-        let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(flight_id).bind(version).bind(Utc::now()).bind(by)
-            .execute(pool).await?.rows_affected());
-        touched(n, v.what)
-    }
-
-    /// Copies the signed newest version of a flight's document in `v` into a new unsigned
-    /// version; returns its number.
-    async fn amend_version(&self, v: &Versioned, flight_id: i64) -> Result<i64, StorageError> {
-        let sql = format!(
-            "INSERT INTO {t} (flight_id, version, farm_id, created_at, {c}) \
-             SELECT flight_id, version + 1, farm_id, $2, {c} FROM {t} \
-             WHERE flight_id = $1 AND signed_at IS NOT NULL \
-             AND version = (SELECT MAX(version) FROM {t} s WHERE s.flight_id = $1) \
-             RETURNING version",
-            t = v.table,
-            c = v.cols
-        );
-        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-            .bind(flight_id).bind(Utc::now())
-            .fetch_optional(pool).await
-            .map_err(|e| StorageError::conflict(v.what, e))?)
-        .ok_or(StorageError::Conflict {
-            what: v.what,
-            constraint: "only a signed version is amended".into(),
-        })
-    }
-
     /// The newest version of each of a farm's documents in `v` dated between `from` and `to`
     /// (inclusive `YYYY-MM-DD`), by date.
     async fn newest_of_farm<T: VersionRow>(
@@ -298,20 +240,6 @@ impl Db {
             on_pool!(self, pool => sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
             .bind(farm_id).bind(from).bind(to).fetch_all(pool).await?),
         )
-    }
-
-    /// The registration number of the drone that flew a flight, when the flight names one.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn vehicle_registration_of_flight(
-        &self,
-        flight_id: i64,
-    ) -> Result<Option<String>, StorageError> {
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, String>(
-            "SELECT v.registration_no FROM flights f JOIN vehicles v ON v.id = f.vehicle_id \
-             WHERE f.id = $1")
-            .bind(flight_id).fetch_optional(pool).await?))
     }
 
     /// Adds a pesticide to a farm's catalogue; returns its id.
@@ -346,17 +274,118 @@ impl Db {
             .bind(farm_id).fetch_all(pool).await?))
     }
 
+    /// The newest version of each spray record of a farm sprayed between `from` and `to`
+    /// (inclusive `YYYY-MM-DD`), by date.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn spray_records_of_farm(
+        &self,
+        farm_id: i64,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<SprayRecord>, StorageError> {
+        self.newest_of_farm(&SPRAY, farm_id, from, to).await
+    }
+
+    /// The newest version of each logbook entry of a farm flown between `from` and `to`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn logbooks_of_farm(
+        &self,
+        farm_id: i64,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<LogbookEntry>, StorageError> {
+        self.newest_of_farm(&LOGBOOK, farm_id, from, to).await
+    }
+}
+
+impl On<'_> {
+    /// Every version of a flight's document in `v`, oldest first.
+    async fn versions<T: VersionRow>(
+        self,
+        v: &Versioned,
+        flight_id: i64,
+    ) -> Result<Vec<T>, StorageError> {
+        let sql = format!(
+            "SELECT id, flight_id, version, farm_id, signed_at, signed_by, created_at, {} \
+             FROM {} WHERE flight_id = $1 ORDER BY version",
+            v.cols, v.table
+        );
+        Ok(
+            on_exec!(self, pool => sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
+            .bind(flight_id).fetch_all(pool).await?),
+        )
+    }
+
+    /// Signs the newest, unsigned version of a flight's document in `v`.
+    async fn sign_version(
+        self,
+        v: &Versioned,
+        flight_id: i64,
+        version: i64,
+        by: &str,
+    ) -> Result<(), StorageError> {
+        let sql = format!(
+            "UPDATE {} SET signed_at = $3, signed_by = $4 WHERE {}",
+            v.table,
+            newest_unsigned(v.table)
+        );
+        let n = on_exec!(self, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(flight_id).bind(version).bind(Utc::now()).bind(by)
+            .execute(pool).await?.rows_affected());
+        touched(n, v.what)
+    }
+
+    /// Copies the signed newest version of a flight's document in `v` into a new unsigned
+    /// version; returns its number.
+    async fn amend_version(self, v: &Versioned, flight_id: i64) -> Result<i64, StorageError> {
+        let sql = format!(
+            "INSERT INTO {t} (flight_id, version, farm_id, created_at, {c}) \
+             SELECT flight_id, version + 1, farm_id, $2, {c} FROM {t} \
+             WHERE flight_id = $1 AND signed_at IS NOT NULL \
+             AND version = (SELECT MAX(version) FROM {t} s WHERE s.flight_id = $1) \
+             RETURNING version",
+            t = v.table,
+            c = v.cols
+        );
+        on_exec!(self, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .bind(flight_id).bind(Utc::now())
+            .fetch_optional(pool).await
+            .map_err(|e| StorageError::conflict(v.what, e))?)
+        .ok_or(StorageError::Conflict {
+            what: v.what,
+            constraint: "only a signed version is amended".into(),
+        })
+    }
+
+    /// The registration number of the drone that flew a flight, when the flight names one.
+    ///
+    /// # Errors
+    /// The database failed.
+    async fn vehicle_registration_of_flight(
+        self,
+        flight_id: i64,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(on_exec!(self, pool => sqlx::query_scalar::<_, String>(
+            "SELECT v.registration_no FROM flights f JOIN vehicles v ON v.id = f.vehicle_id \
+             WHERE f.id = $1")
+            .bind(flight_id).fetch_optional(pool).await?))
+    }
+
     /// Stores the first draft of a flight's spray record unless it has one; true if stored.
     ///
     /// # Errors
     /// [`StorageError::Conflict`] for an unknown flight or farm.
-    pub async fn create_spray_record(
-        &self,
+    async fn create_spray_record(
+        self,
         flight_id: i64,
         farm_id: i64,
         r: &RecordFields,
     ) -> Result<bool, StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(concat!(
+        let n = on_exec!(self, pool => sqlx::query(concat!(
             "INSERT INTO spray_records (flight_id, version, farm_id, created_at, ", record_cols!(), ") \
              VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (flight_id, version) DO NOTHING"))
@@ -373,10 +402,7 @@ impl Db {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn spray_record_versions(
-        &self,
-        flight_id: i64,
-    ) -> Result<Vec<SprayRecord>, StorageError> {
+    async fn spray_record_versions(self, flight_id: i64) -> Result<Vec<SprayRecord>, StorageError> {
         self.versions(&SPRAY, flight_id).await
     }
 
@@ -384,13 +410,13 @@ impl Db {
     ///
     /// # Errors
     /// [`StorageError::Conflict`] when that version is signed or not the newest.
-    pub async fn update_spray_record(
-        &self,
+    async fn update_spray_record(
+        self,
         flight_id: i64,
         version: i64,
         r: &RecordFields,
     ) -> Result<(), StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
+        let n = on_exec!(self, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE spray_records SET sprayed_on = $3, place = $4, fude_polygon_id = $5, \
              address = $6, crop = $7, pesticide_name = $8, pesticide_reg_no = $9, dilution = $10, \
              l_per_10a = $11, litres = $12, area_m2 = $13, operator = $14, notes = $15 \
@@ -408,8 +434,8 @@ impl Db {
     ///
     /// # Errors
     /// [`StorageError::Conflict`] when that version is already signed or not the newest.
-    pub async fn sign_spray_record(
-        &self,
+    async fn sign_spray_record(
+        self,
         flight_id: i64,
         version: i64,
         by: &str,
@@ -422,35 +448,21 @@ impl Db {
     ///
     /// # Errors
     /// [`StorageError::Conflict`] when the newest version is not signed (edit it instead).
-    pub async fn amend_spray_record(&self, flight_id: i64) -> Result<i64, StorageError> {
+    async fn amend_spray_record(self, flight_id: i64) -> Result<i64, StorageError> {
         self.amend_version(&SPRAY, flight_id).await
-    }
-
-    /// The newest version of each spray record of a farm sprayed between `from` and `to`
-    /// (inclusive `YYYY-MM-DD`), by date.
-    ///
-    /// # Errors
-    /// The database failed.
-    pub async fn spray_records_of_farm(
-        &self,
-        farm_id: i64,
-        from: Option<&str>,
-        to: Option<&str>,
-    ) -> Result<Vec<SprayRecord>, StorageError> {
-        self.newest_of_farm(&SPRAY, farm_id, from, to).await
     }
 
     /// Stores the first draft of a flight's logbook entry unless it has one; true if stored.
     ///
     /// # Errors
     /// [`StorageError::Conflict`] for an unknown flight or farm.
-    pub async fn create_logbook(
-        &self,
+    async fn create_logbook(
+        self,
         flight_id: i64,
         farm_id: i64,
         l: &LogbookFields,
     ) -> Result<bool, StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(concat!(
+        let n = on_exec!(self, pool => sqlx::query(concat!(
             "INSERT INTO flight_logbooks (flight_id, version, farm_id, created_at, ", logbook_cols!(), ") \
              VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (flight_id, version) DO NOTHING"))
@@ -468,10 +480,7 @@ impl Db {
     ///
     /// # Errors
     /// The database failed.
-    pub async fn logbook_versions(
-        &self,
-        flight_id: i64,
-    ) -> Result<Vec<LogbookEntry>, StorageError> {
+    async fn logbook_versions(self, flight_id: i64) -> Result<Vec<LogbookEntry>, StorageError> {
         self.versions(&LOGBOOK, flight_id).await
     }
 
@@ -479,13 +488,13 @@ impl Db {
     ///
     /// # Errors
     /// [`StorageError::Conflict`] when that version is signed or not the newest.
-    pub async fn update_logbook(
-        &self,
+    async fn update_logbook(
+        self,
         flight_id: i64,
         version: i64,
         l: &LogbookFields,
     ) -> Result<(), StorageError> {
-        let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
+        let n = on_exec!(self, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE flight_logbooks SET pilot = $3, drone_reg_no = $4, takeoff_place = $5, \
              landing_place = $6, purpose = $7, notes = $8 \
              WHERE {}", newest_unsigned("flight_logbooks"))))
@@ -499,8 +508,8 @@ impl Db {
     ///
     /// # Errors
     /// [`StorageError::Conflict`] when that version is already signed or not the newest.
-    pub async fn sign_logbook(
-        &self,
+    async fn sign_logbook(
+        self,
         flight_id: i64,
         version: i64,
         by: &str,
@@ -512,21 +521,268 @@ impl Db {
     ///
     /// # Errors
     /// [`StorageError::Conflict`] when the newest version is not signed.
-    pub async fn amend_logbook(&self, flight_id: i64) -> Result<i64, StorageError> {
+    async fn amend_logbook(self, flight_id: i64) -> Result<i64, StorageError> {
         self.amend_version(&LOGBOOK, flight_id).await
     }
+}
 
-    /// The newest version of each logbook entry of a farm flown between `from` and `to`.
+impl Db {
+    /// The registration number of the drone that flew a flight, when the flight names one.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn logbooks_of_farm(
+    pub async fn vehicle_registration_of_flight(
         &self,
+        flight_id: i64,
+    ) -> Result<Option<String>, StorageError> {
+        self.on().vehicle_registration_of_flight(flight_id).await
+    }
+
+    /// Stores the first draft of a flight's spray record unless it has one; true if stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown flight or farm.
+    pub async fn create_spray_record(
+        &self,
+        flight_id: i64,
         farm_id: i64,
-        from: Option<&str>,
-        to: Option<&str>,
+        r: &RecordFields,
+    ) -> Result<bool, StorageError> {
+        self.on().create_spray_record(flight_id, farm_id, r).await
+    }
+
+    /// Every version of a flight's spray record, oldest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn spray_record_versions(
+        &self,
+        flight_id: i64,
+    ) -> Result<Vec<SprayRecord>, StorageError> {
+        self.on().spray_record_versions(flight_id).await
+    }
+
+    /// Changes the newest version of a flight's spray record while it is unsigned.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is signed or not the newest.
+    pub async fn update_spray_record(
+        &self,
+        flight_id: i64,
+        version: i64,
+        r: &RecordFields,
+    ) -> Result<(), StorageError> {
+        self.on().update_spray_record(flight_id, version, r).await
+    }
+
+    /// Signs the newest, unsigned version of a flight's spray record.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is already signed or not the newest.
+    pub async fn sign_spray_record(
+        &self,
+        flight_id: i64,
+        version: i64,
+        by: &str,
+    ) -> Result<(), StorageError> {
+        self.on().sign_spray_record(flight_id, version, by).await
+    }
+
+    /// Starts an amendment: a new unsigned version copied from the signed newest one; returns
+    /// its version number.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when the newest version is not signed (edit it instead).
+    pub async fn amend_spray_record(&self, flight_id: i64) -> Result<i64, StorageError> {
+        self.on().amend_spray_record(flight_id).await
+    }
+
+    /// Stores the first draft of a flight's logbook entry unless it has one; true if stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown flight or farm.
+    pub async fn create_logbook(
+        &self,
+        flight_id: i64,
+        farm_id: i64,
+        l: &LogbookFields,
+    ) -> Result<bool, StorageError> {
+        self.on().create_logbook(flight_id, farm_id, l).await
+    }
+
+    /// Every version of a flight's logbook entry, oldest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn logbook_versions(
+        &self,
+        flight_id: i64,
     ) -> Result<Vec<LogbookEntry>, StorageError> {
-        self.newest_of_farm(&LOGBOOK, farm_id, from, to).await
+        self.on().logbook_versions(flight_id).await
+    }
+
+    /// Changes what a person may write on the newest, unsigned logbook version.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is signed or not the newest.
+    pub async fn update_logbook(
+        &self,
+        flight_id: i64,
+        version: i64,
+        l: &LogbookFields,
+    ) -> Result<(), StorageError> {
+        self.on().update_logbook(flight_id, version, l).await
+    }
+
+    /// Signs the newest, unsigned logbook version.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is already signed or not the newest.
+    pub async fn sign_logbook(
+        &self,
+        flight_id: i64,
+        version: i64,
+        by: &str,
+    ) -> Result<(), StorageError> {
+        self.on().sign_logbook(flight_id, version, by).await
+    }
+
+    /// Starts a logbook amendment from the signed newest version; returns its version number.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when the newest version is not signed.
+    pub async fn amend_logbook(&self, flight_id: i64) -> Result<i64, StorageError> {
+        self.on().amend_logbook(flight_id).await
+    }
+}
+
+impl Tx {
+    /// The registration number of the drone that flew a flight, when the flight names one.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn vehicle_registration_of_flight(
+        &mut self,
+        flight_id: i64,
+    ) -> Result<Option<String>, StorageError> {
+        self.on().vehicle_registration_of_flight(flight_id).await
+    }
+
+    /// Stores the first draft of a flight's spray record unless it has one; true if stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown flight or farm.
+    pub async fn create_spray_record(
+        &mut self,
+        flight_id: i64,
+        farm_id: i64,
+        r: &RecordFields,
+    ) -> Result<bool, StorageError> {
+        self.on().create_spray_record(flight_id, farm_id, r).await
+    }
+
+    /// Every version of a flight's spray record, oldest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn spray_record_versions(
+        &mut self,
+        flight_id: i64,
+    ) -> Result<Vec<SprayRecord>, StorageError> {
+        self.on().spray_record_versions(flight_id).await
+    }
+
+    /// Changes the newest version of a flight's spray record while it is unsigned.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is signed or not the newest.
+    pub async fn update_spray_record(
+        &mut self,
+        flight_id: i64,
+        version: i64,
+        r: &RecordFields,
+    ) -> Result<(), StorageError> {
+        self.on().update_spray_record(flight_id, version, r).await
+    }
+
+    /// Signs the newest, unsigned version of a flight's spray record.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is already signed or not the newest.
+    pub async fn sign_spray_record(
+        &mut self,
+        flight_id: i64,
+        version: i64,
+        by: &str,
+    ) -> Result<(), StorageError> {
+        self.on().sign_spray_record(flight_id, version, by).await
+    }
+
+    /// Starts an amendment: a new unsigned version copied from the signed newest one; returns
+    /// its version number.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when the newest version is not signed (edit it instead).
+    pub async fn amend_spray_record(&mut self, flight_id: i64) -> Result<i64, StorageError> {
+        self.on().amend_spray_record(flight_id).await
+    }
+
+    /// Stores the first draft of a flight's logbook entry unless it has one; true if stored.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown flight or farm.
+    pub async fn create_logbook(
+        &mut self,
+        flight_id: i64,
+        farm_id: i64,
+        l: &LogbookFields,
+    ) -> Result<bool, StorageError> {
+        self.on().create_logbook(flight_id, farm_id, l).await
+    }
+
+    /// Every version of a flight's logbook entry, oldest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn logbook_versions(
+        &mut self,
+        flight_id: i64,
+    ) -> Result<Vec<LogbookEntry>, StorageError> {
+        self.on().logbook_versions(flight_id).await
+    }
+
+    /// Changes what a person may write on the newest, unsigned logbook version.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is signed or not the newest.
+    pub async fn update_logbook(
+        &mut self,
+        flight_id: i64,
+        version: i64,
+        l: &LogbookFields,
+    ) -> Result<(), StorageError> {
+        self.on().update_logbook(flight_id, version, l).await
+    }
+
+    /// Signs the newest, unsigned logbook version.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when that version is already signed or not the newest.
+    pub async fn sign_logbook(
+        &mut self,
+        flight_id: i64,
+        version: i64,
+        by: &str,
+    ) -> Result<(), StorageError> {
+        self.on().sign_logbook(flight_id, version, by).await
+    }
+
+    /// Starts a logbook amendment from the signed newest version; returns its version number.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when the newest version is not signed.
+    pub async fn amend_logbook(&mut self, flight_id: i64) -> Result<i64, StorageError> {
+        self.on().amend_logbook(flight_id).await
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::parlors::{hour_start, jst_day_start, jst_month_start};
-use super::{Db, StorageError, on_pool};
+use super::{BeginWrite, Db, StorageError, Tx, on_pool, on_tx};
 
 /// What one flight contributes to the spray reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,65 +195,9 @@ impl Db {
     /// [`StorageError::Conflict`] for an unknown flight or farm, or a negative or non-finite
     /// area or volume; nothing is stored then.
     pub async fn upsert_flight_fact(&self, f: &FlightFact) -> Result<(), StorageError> {
-        if !(f.area_m2.is_finite() && f.area_m2 >= 0.0 && f.litres.is_finite() && f.litres >= 0.0) {
-            return Err(StorageError::Conflict {
-                what: "flight fact",
-                constraint: "area and litres must be finite and not negative".to_owned(),
-            });
-        }
-        let name = clean(&f.pesticide_name);
-        let reg_no = clean(&f.pesticide_reg_no);
-        let key = pesticide_key(&name, &reg_no);
-        let month = jst_month_start(f.flown_at);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let old: Option<(i64, DateTime<Utc>, String)> = sqlx::query_as(
-                "SELECT farm_id, month_start, COALESCE(pesticide_reg_no, pesticide_name, '') \
-                 FROM flight_facts WHERE flight_id = $1")
-                .bind(f.flight_id).fetch_optional(&mut *tx).await?;
-            sqlx::query(
-                "INSERT INTO flight_facts (flight_id, farm_id, flown_at, month_start, area_m2, litres, \
-                 pesticide_name, pesticide_reg_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (flight_id) DO UPDATE SET farm_id = excluded.farm_id, \
-                 flown_at = excluded.flown_at, month_start = excluded.month_start, \
-                 area_m2 = excluded.area_m2, litres = excluded.litres, \
-                 pesticide_name = excluded.pesticide_name, pesticide_reg_no = excluded.pesticide_reg_no")
-                .bind(f.flight_id).bind(f.farm_id).bind(f.flown_at).bind(month).bind(f.area_m2)
-                .bind(f.litres).bind(&name).bind(&reg_no)
-                .execute(&mut *tx).await
-                .map_err(|e| StorageError::conflict("flight fact", e))?;
-            let mut touched = vec![(f.farm_id, month, key)];
-            if let Some(o) = old && o != touched[0] {
-                touched.push(o);
-            }
-            for (farm_id, month, key) in &touched {
-                let (n, area, litres, pname, preg): (i64, Option<f64>, Option<f64>, Option<String>, Option<String>) =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT COUNT(*), SUM(area_m2), SUM(litres), MIN(pesticide_name), \
-                         MIN(pesticide_reg_no) FROM flight_facts \
-                         WHERE farm_id = $1 AND month_start = $2 AND {KEY_SQL} = $3")))
-                    .bind(farm_id).bind(month).bind(key).fetch_one(&mut *tx).await?;
-                if n == 0 {
-                    sqlx::query("DELETE FROM spray_month_rollups \
-                                 WHERE farm_id = $1 AND month_start = $2 AND pesticide_key = $3")
-                        .bind(farm_id).bind(month).bind(key).execute(&mut *tx).await?;
-                } else {
-                    sqlx::query(
-                        "INSERT INTO spray_month_rollups (farm_id, month_start, pesticide_key, \
-                         pesticide_name, pesticide_reg_no, flights, area_m2, litres) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (farm_id, month_start, pesticide_key) DO UPDATE SET \
-                         pesticide_name = excluded.pesticide_name, \
-                         pesticide_reg_no = excluded.pesticide_reg_no, flights = excluded.flights, \
-                         area_m2 = excluded.area_m2, litres = excluded.litres")
-                        .bind(farm_id).bind(month).bind(key).bind(pname).bind(preg).bind(n)
-                        .bind(area.unwrap_or(0.0)).bind(litres.unwrap_or(0.0))
-                        .execute(&mut *tx).await?;
-                }
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        let mut tx = self.begin().await?;
+        tx.upsert_flight_fact(f).await?;
+        tx.commit().await
     }
 
     /// Every farm's monthly figures for months starting in `[from, to)`, by farm then month.
@@ -389,7 +333,7 @@ impl Db {
         );
         let mut stats = RebuildStats::default();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut hours: HashMap<(i64, i64), Sums> = HashMap::new();
             stage("counting milking events per parlor and hour");
             let milk: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(milk_sql))
@@ -484,6 +428,83 @@ impl Db {
             tx.commit().await?;
         });
         Ok(stats)
+    }
+}
+
+impl Tx {
+    /// Stores (or replaces) one flight's contribution to the spray reports and brings the
+    /// monthly spray roll-up of the touched months and pesticides up to date, in one transaction.
+    ///
+    /// Idempotent per flight: upserting the same fact twice changes nothing, and upserting a
+    /// changed fact (another pesticide, corrected litres) replaces the old contribution.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown flight or farm, or a negative or non-finite
+    /// area or volume; nothing is stored then.
+    pub async fn upsert_flight_fact(&mut self, f: &FlightFact) -> Result<(), StorageError> {
+        if !(f.area_m2.is_finite() && f.area_m2 >= 0.0 && f.litres.is_finite() && f.litres >= 0.0) {
+            return Err(StorageError::Conflict {
+                what: "flight fact",
+                constraint: "area and litres must be finite and not negative".to_owned(),
+            });
+        }
+        let name = clean(&f.pesticide_name);
+        let reg_no = clean(&f.pesticide_reg_no);
+        let key = pesticide_key(&name, &reg_no);
+        let month = jst_month_start(f.flown_at);
+        on_tx!(self, tx => {
+            // The roll-ups below are read-modify-write: on PostgreSQL (READ COMMITTED) two
+            // transactions counting flights of one farm at once would each miss the other's.
+            // Locking the farm's row serialises them (SQLite already has one writer at a time).
+            sqlx::query("UPDATE farms SET name = name WHERE id = $1")
+                .bind(f.farm_id).execute(&mut *tx).await
+                .map_err(|e| StorageError::conflict("flight fact", e))?;
+            let old: Option<(i64, DateTime<Utc>, String)> = sqlx::query_as(
+                "SELECT farm_id, month_start, COALESCE(pesticide_reg_no, pesticide_name, '') \
+                 FROM flight_facts WHERE flight_id = $1")
+                .bind(f.flight_id).fetch_optional(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO flight_facts (flight_id, farm_id, flown_at, month_start, area_m2, litres, \
+                 pesticide_name, pesticide_reg_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (flight_id) DO UPDATE SET farm_id = excluded.farm_id, \
+                 flown_at = excluded.flown_at, month_start = excluded.month_start, \
+                 area_m2 = excluded.area_m2, litres = excluded.litres, \
+                 pesticide_name = excluded.pesticide_name, pesticide_reg_no = excluded.pesticide_reg_no")
+                .bind(f.flight_id).bind(f.farm_id).bind(f.flown_at).bind(month).bind(f.area_m2)
+                .bind(f.litres).bind(&name).bind(&reg_no)
+                .execute(&mut *tx).await
+                .map_err(|e| StorageError::conflict("flight fact", e))?;
+            let mut touched = vec![(f.farm_id, month, key)];
+            if let Some(o) = old && o != touched[0] {
+                touched.push(o);
+            }
+            for (farm_id, month, key) in &touched {
+                let (n, area, litres, pname, preg): (i64, Option<f64>, Option<f64>, Option<String>, Option<String>) =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*), SUM(area_m2), SUM(litres), MIN(pesticide_name), \
+                         MIN(pesticide_reg_no) FROM flight_facts \
+                         WHERE farm_id = $1 AND month_start = $2 AND {KEY_SQL} = $3")))
+                    .bind(farm_id).bind(month).bind(key).fetch_one(&mut *tx).await?;
+                if n == 0 {
+                    sqlx::query("DELETE FROM spray_month_rollups \
+                                 WHERE farm_id = $1 AND month_start = $2 AND pesticide_key = $3")
+                        .bind(farm_id).bind(month).bind(key).execute(&mut *tx).await?;
+                } else {
+                    sqlx::query(
+                        "INSERT INTO spray_month_rollups (farm_id, month_start, pesticide_key, \
+                         pesticide_name, pesticide_reg_no, flights, area_m2, litres) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (farm_id, month_start, pesticide_key) DO UPDATE SET \
+                         pesticide_name = excluded.pesticide_name, \
+                         pesticide_reg_no = excluded.pesticide_reg_no, flights = excluded.flights, \
+                         area_m2 = excluded.area_m2, litres = excluded.litres")
+                        .bind(farm_id).bind(month).bind(key).bind(pname).bind(preg).bind(n)
+                        .bind(area.unwrap_or(0.0)).bind(litres.unwrap_or(0.0))
+                        .execute(&mut *tx).await?;
+                }
+            }
+            Ok(())
+        })
     }
 }
 
@@ -811,6 +832,59 @@ mod tests {
         for (a, b) in again.iter().zip(&got) {
             assert_month(a, b);
         }
+    });
+
+    both_backends!(concurrent_flight_facts_of_one_farm_are_all_counted, |db| {
+        let d = db.districts().await.unwrap();
+        let farm = db.create_farm(d[0].id, "kumo", "crop", "").await.unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 8, 1, 3, 0, 0).unwrap();
+        // Eight transactions that each count a flight of the same farm and month and stay
+        // open a moment: none may miss another's flight in the month's roll-up.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                let farm_id = farm.id;
+                tokio::spawn(async move {
+                    let mut tx = db.begin().await?;
+                    let flight_id = tx
+                        .create_flight(&crate::storage::NewFlight {
+                            farm_id,
+                            field_id: None,
+                            plan_id: None,
+                            status: "completed",
+                            sprayed_area_m2: Some(100.0),
+                            litres: Some(1.0),
+                            summary_json: "{}",
+                            samples: &[],
+                            tlog: None,
+                        })
+                        .await?;
+                    tx.upsert_flight_fact(&FlightFact {
+                        flight_id,
+                        farm_id,
+                        flown_at: at,
+                        area_m2: 100.0,
+                        litres: 1.0,
+                        pesticide_name: None,
+                        pesticide_reg_no: None,
+                    })
+                    .await?;
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    tx.commit().await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let ym = YearMonth::of(at);
+        let rows = db
+            .pesticide_months(ym.start(), ym.next().start())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].flights, 8);
+        assert!(close(rows[0].litres, 8.0));
     });
 
     both_backends!(flight_facts_are_idempotent_and_replaceable, |db| {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{Db, FlightRow, SampleRow, StorageError, on_pool};
+use super::{BeginWrite, Db, FlightRow, SampleRow, StorageError, Tx, on_pool, on_tx};
 
 /// A registered vehicle.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -238,7 +238,7 @@ impl Db {
     pub async fn create_launch(&self, l: &NewLaunch<'_>) -> Result<i64, StorageError> {
         let now = Utc::now();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO flights (farm_id, field_id, plan_id, vehicle_id, pilot_user_id, \
                  status, summary_json, created_at) \
@@ -325,43 +325,9 @@ impl Db {
     /// # Errors
     /// [`StorageError::Conflict`] for a refused status; nothing is changed then.
     pub async fn finish_flight(&self, id: i64, r: &FlightResult<'_>) -> Result<(), StorageError> {
-        let FlightResult {
-            status,
-            sprayed_area_m2,
-            litres,
-            summary_json,
-            samples,
-            tlog,
-        } = *r;
-        let started = samples.first().map(|s| s.t);
-        let ended = samples.last().map(|s| s.t);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE flights SET status = $1, started_at = $2, ended_at = $3, \
-                 sprayed_area_m2 = $4, litres = $5, summary_json = $6 WHERE id = $7")
-                .bind(status).bind(started).bind(ended).bind(sprayed_area_m2).bind(litres)
-                .bind(summary_json).bind(id)
-                .execute(&mut *tx).await
-                .map_err(|e| StorageError::conflict("flight", e))?;
-            for s in samples {
-                sqlx::query(
-                    "INSERT INTO flight_samples (flight_id, t, lat, lon, alt_m, spray, battery_pct) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING")
-                    .bind(id).bind(s.t).bind(s.lat).bind(s.lon).bind(s.alt_m).bind(s.spray)
-                    .bind(s.battery_pct)
-                    .execute(&mut *tx).await?;
-            }
-            if let Some(bytes) = tlog {
-                sqlx::query(
-                    "INSERT INTO flight_tlogs (flight_id, bytes) VALUES ($1, $2) \
-                     ON CONFLICT (flight_id) DO UPDATE SET bytes = excluded.bytes")
-                    .bind(id).bind(bytes)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        let mut tx = self.begin().await?;
+        tx.finish_flight(id, r).await?;
+        tx.commit().await
     }
 
     /// The flights of one farm, or of every farm for `None`, newest first (at most `limit`).
@@ -401,6 +367,56 @@ impl Db {
             "SELECT vehicle_id FROM flights WHERE id = $1")
             .bind(flight_id).fetch_optional(pool).await?)
         .flatten())
+    }
+}
+
+impl Tx {
+    /// Completes a launched flight with its record: status, results, summary, track and `.tlog`.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for a refused status; nothing is changed then.
+    pub async fn finish_flight(
+        &mut self,
+        id: i64,
+        r: &FlightResult<'_>,
+    ) -> Result<(), StorageError> {
+        let FlightResult {
+            status,
+            sprayed_area_m2,
+            litres,
+            summary_json,
+            samples,
+            tlog,
+        } = *r;
+        let started = samples.first().map(|s| s.t);
+        let ended = samples.last().map(|s| s.t);
+        let hash = tlog.map(super::tlog_sha256);
+        on_tx!(self, tx => {
+            sqlx::query(
+                "UPDATE flights SET status = $1, started_at = $2, ended_at = $3, \
+                 sprayed_area_m2 = $4, litres = $5, summary_json = $6, \
+                 tlog_sha256 = COALESCE($8, tlog_sha256) WHERE id = $7")
+                .bind(status).bind(started).bind(ended).bind(sprayed_area_m2).bind(litres)
+                .bind(summary_json).bind(id).bind(&hash)
+                .execute(&mut *tx).await
+                .map_err(|e| StorageError::conflict("flight", e))?;
+            for s in samples {
+                sqlx::query(
+                    "INSERT INTO flight_samples (flight_id, t, lat, lon, alt_m, spray, battery_pct) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING")
+                    .bind(id).bind(s.t).bind(s.lat).bind(s.lon).bind(s.alt_m).bind(s.spray)
+                    .bind(s.battery_pct)
+                    .execute(&mut *tx).await?;
+            }
+            if let Some(bytes) = tlog {
+                sqlx::query(
+                    "INSERT INTO flight_tlogs (flight_id, bytes) VALUES ($1, $2) \
+                     ON CONFLICT (flight_id) DO UPDATE SET bytes = excluded.bytes")
+                    .bind(id).bind(bytes)
+                    .execute(&mut *tx).await?;
+            }
+            Ok(())
+        })
     }
 }
 
