@@ -14,6 +14,7 @@ pub mod cmd;
 pub mod csv;
 pub mod error;
 pub mod gonogo;
+pub mod http_server;
 pub mod i18n;
 pub mod launch;
 pub mod pages;

@@ -32,7 +32,7 @@ impl Resp {
 /// An app over a fresh database.
 pub(crate) struct TestApp {
     pub(crate) state: AppState,
-    router: Router,
+    pub(crate) router: Router,
     _db: TestDb,
     /// The data directory (launched flights' `.tlog`s), removed with the app.
     _data: tempfile::TempDir,
@@ -84,6 +84,31 @@ impl TestApp {
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
+    }
+
+    /// The `/metrics` text as Prometheus on this machine reads it (a loopback peer).
+    pub(crate) async fn metrics(&self) -> String {
+        use axum::extract::connect_info::MockConnectInfo;
+        let local = self
+            .router
+            .clone()
+            .layer(MockConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                9090,
+            ))));
+        let resp = local
+            .oneshot(
+                Request::get("/metrics")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), axum::http::StatusCode::OK, "/metrics");
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20)
+            .await
+            .expect("body");
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// GET `uri` with `cookies`.

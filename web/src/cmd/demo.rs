@@ -82,17 +82,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let state = AppState::new(
             db.clone(),
             Settings {
-                secure_cookies: false,
                 tile_url: args.tile_url,
                 data_dir: dir.clone(),
-                gonogo: crate::gonogo::GoNoGoConfig::default(),
-                trust_proxy: false,
+                ..Settings::default()
             },
         );
-        let server = tokio::spawn(async move { axum::serve(
-                listener,
-                app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            ).await });
+        let server = tokio::spawn(crate::http_server::serve(
+            listener,
+            app(state),
+            crate::http_server::ServerLimits::default(),
+            std::future::pending(),
+        ));
 
         // Two 60-bail rotaries behind one Modbus TCP gateway (unit ids 1 and 2).
         let map_path = dir.join("map_a.toml");

@@ -62,6 +62,13 @@ pub struct Args {
     /// Mark cookies Secure (set this when the server is reached over HTTPS).
     #[arg(long, env = "AGRIOPS_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Seconds a client may take to send a request's head before the connection is closed.
+    #[arg(long, env = "AGRIOPS_HEADER_READ_TIMEOUT_S", default_value_t = 10)]
+    pub header_read_timeout_s: u64,
+    /// Bearer token Prometheus must send for `/metrics`; without one, only this machine
+    /// (loopback) may read it.
+    #[arg(long, env = "AGRIOPS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Map tile URL template (`{z}/{x}/{y}`); empty for a plain background (offline).
     #[arg(
         long,
@@ -106,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             db.clone(),
             Settings {
                 secure_cookies: args.secure_cookies,
+                metrics_token: args.metrics_token.filter(|t| !t.is_empty()),
                 tile_url: args.tile_url,
                 data_dir: args.db.data_dir.clone(),
                 gonogo,
@@ -118,11 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(message = "Serving.", %addr, backend = ?db.backend());
         println!("agriops: serving on http://{addr}/  (Ctrl-C stops)");
-        axum::serve(
-            listener,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        let limits = crate::http_server::ServerLimits {
+            header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_s.max(1)),
+            ..Default::default()
+        };
+        crate::http_server::serve(listener, app(state), limits, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

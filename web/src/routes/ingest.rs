@@ -352,7 +352,7 @@ mod tests {
             .unwrap();
         assert_eq!(all.len(), 4);
         assert!(all.iter().all(|m| m.cow() == 9_876_543_210));
-        let metrics = app.get("/metrics", "").await.body;
+        let metrics = app.metrics().await;
         assert!(
             metrics.contains("agriops_ingest_replays_total 1"),
             "{metrics}"
