@@ -29,6 +29,9 @@ pub enum AppError {
     /// `422 Unprocessable Entity`: a malformed form field or API body; the detail says which.
     #[error("bad input: {0}")]
     BadInput(String),
+    /// `413 Content Too Large`: the body is over the route's size limit.
+    #[error("request body too large")]
+    TooLarge,
     /// `409 Conflict`: the write conflicts with existing data.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -69,9 +72,20 @@ impl AppError {
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             AppError::Storage(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// An extractor's rejection: a body over the size limit is [`AppError::TooLarge`], anything
+    /// else a malformed input naming what was wrong.
+    pub fn rejected(status: StatusCode, text: String) -> AppError {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge
+        } else {
+            AppError::BadInput(text)
         }
     }
 
@@ -83,6 +97,7 @@ impl AppError {
             AppError::Csrf => Msg::StaleForm,
             AppError::NotFound => Msg::NotFound,
             AppError::BadInput(_) => Msg::BadInput,
+            AppError::TooLarge => Msg::TooLarge,
             AppError::Conflict(_) => Msg::Conflict,
             AppError::TooManyAttempts => Msg::TooManyAttempts,
             AppError::Storage(_) | AppError::Internal(_) => Msg::ServerError,
@@ -159,7 +174,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(v)) => Ok(AppForm(v)),
-            Err(rej) => Err(AppError::BadInput(rej.body_text())),
+            Err(rej) => Err(AppError::rejected(rej.status(), rej.body_text())),
         }
     }
 }
@@ -178,7 +193,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(AppJson(v)),
-            Err(rej) => Err(AppError::BadInput(rej.body_text())),
+            Err(rej) => Err(AppError::rejected(rej.status(), rej.body_text())),
         }
     }
 }

@@ -88,6 +88,8 @@ pub enum Msg {
     BadCredentials,
     /// Too many sign-in attempts.
     TooManyAttempts,
+    /// A request body over the size limit.
+    TooLarge,
     /// Please sign in.
     SignInRequired,
     /// Not allowed for this role or farm.
@@ -915,6 +917,10 @@ impl Msg {
             Msg::BadCredentials => (
                 "ユーザー名またはパスワードが違います。",
                 "Wrong username or password.",
+            ),
+            Msg::TooLarge => (
+                "送信されたデータが大きすぎます。ファイルを小さくする（分割する）か、圧縮してからもう一度お試しください。",
+                "What was sent is too large. Make the file smaller (or split it) and try again.",
             ),
             Msg::TooManyAttempts => (
                 "ログインの試行が多すぎます。しばらく待ってからもう一度お試しください。",

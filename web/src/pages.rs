@@ -54,6 +54,7 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                     }
                     form method="post" action="/lang" {
                         input type="hidden" name="lang" value=(lang.other().tag());
+                        @if let Some(u) = user { input type="hidden" name="csrf" value=(u.csrf_token); }
                         button.secondary type="submit" lang=(lang.other().tag())
                             aria-label=(format!("{}: {}", Msg::Language.text(lang), Msg::LangName.text(lang.other()))) {
                             (Msg::LangName.text(lang.other()))

@@ -28,6 +28,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/live.js"),
     ),
     (
+        "parlor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/parlor.js"),
+    ),
+    (
+        "print.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/print.js"),
+    ),
+    (
         "vendor/leaflet/leaflet.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/vendor/leaflet/leaflet.js"),

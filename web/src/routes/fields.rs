@@ -229,7 +229,7 @@ async fn import(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, AppError> {
     let farm_id = writable_farm(&user)?;
-    let mut mp = multipart.map_err(|e| AppError::BadInput(e.body_text()))?;
+    let mut mp = multipart.map_err(|e| AppError::rejected(e.status(), e.body_text()))?;
     let (mut csrf, mut file, mut pasted, mut name, mut crop) = (
         String::new(),
         Vec::new(),
@@ -240,10 +240,12 @@ async fn import(
     while let Some(part) = mp
         .next_field()
         .await
-        .map_err(|e| AppError::BadInput(e.body_text()))?
+        .map_err(|e| AppError::rejected(e.status(), e.body_text()))?
     {
         let key = part.name().unwrap_or_default().to_owned();
-        let bad = |e: axum::extract::multipart::MultipartError| AppError::BadInput(e.body_text());
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            AppError::rejected(e.status(), e.body_text())
+        };
         match key.as_str() {
             "file" => file = part.bytes().await.map_err(bad)?.to_vec(),
             "csrf" => csrf = part.text().await.map_err(bad)?,
@@ -853,6 +855,19 @@ mod tests {
             StatusCode::NOT_FOUND
         );
     });
+
+    both_apps!(
+        an_upload_over_the_limit_is_413_in_the_users_language,
+        |app| {
+            let farm = app.farm("oki", "crop").await;
+            let b = app.user("oki", Role::Farmer, Some(farm.id)).await;
+            let big = " ".repeat(crate::routes::fields::MAX_UPLOAD + 1024);
+            let r = import(app, &b, &big).await;
+            assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+            assert!(r.body.contains("大きすぎます"), "{}", r.body);
+            assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+        }
+    );
 
     both_apps!(bad_fields_and_forms_are_422, |app| {
         let farm = app.farm("minami", "crop").await;

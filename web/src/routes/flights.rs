@@ -282,14 +282,16 @@ async fn record(
     let plan = state.db.plan(plan_id).await?;
     let field = state.db.field(plan.field_id).await?;
     user.require_farm(field.farm_id)?;
-    let mut mp = multipart.map_err(|e| AppError::BadInput(e.body_text()))?;
+    let mut mp = multipart.map_err(|e| AppError::rejected(e.status(), e.body_text()))?;
     let (mut csrf, mut tlog) = (String::new(), Vec::new());
     while let Some(part) = mp
         .next_field()
         .await
-        .map_err(|e| AppError::BadInput(e.body_text()))?
+        .map_err(|e| AppError::rejected(e.status(), e.body_text()))?
     {
-        let bad = |e: axum::extract::multipart::MultipartError| AppError::BadInput(e.body_text());
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            AppError::rejected(e.status(), e.body_text())
+        };
         match part.name().unwrap_or_default() {
             "csrf" => csrf = part.text().await.map_err(bad)?,
             "tlog" => tlog = part.bytes().await.map_err(bad)?.to_vec(),

@@ -114,7 +114,7 @@ async fn records(
 ) -> Result<(i32, Vec<OpenRecord>), AppError> {
     let q = q
         .map(|Query(q)| q)
-        .map_err(|e| AppError::BadInput(e.body_text()))?;
+        .map_err(|e| AppError::rejected(e.status(), e.body_text()))?;
     let now = YearMonth::of(Utc::now());
     let period = Period::parse(q.year.as_deref(), None, now.year).map_err(AppError::BadInput)?;
     let year = period.year();

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Serialize;
 
 #[allow(unused_imports)]
@@ -260,7 +260,7 @@ async fn detail(
         }
         section aria-labelledby="bail-ring-h" {
             h2 id="bail-ring-h" { (Msg::BailRing.text(lang)) }
-            div id="bail-ring" { (ring::ring_section(lang, bails.as_ref())) }
+            div id="bail-ring" data-parlor-events=(format!("/parlors/{id}/events")) { (ring::ring_section(lang, bails.as_ref())) }
         }
         figure {
             img src=(format!("/parlors/{id}/today.svg")) width="720" height="320"
@@ -296,29 +296,7 @@ async fn detail(
                      @if *restarted { " (" (Msg::ControllerRestarted.text(lang)) ")" } }
             } }
         }
-        script {
-            (PreEscaped(format!(r#"
-(function () {{
-  if (!window.EventSource) return;
-  var es = new EventSource('/parlors/{id}/events');
-  es.addEventListener('summary', function (e) {{
-    var d = JSON.parse(e.data).display;
-    document.querySelectorAll('[data-field]').forEach(function (el) {{
-      var v = d[el.getAttribute('data-field')];
-      if (v !== undefined && el.textContent !== v) el.textContent = v;
-    }});
-  }});
-  es.addEventListener('bails', function (e) {{
-    var box = document.getElementById('bail-ring');
-    var old = box.querySelector('details');
-    var open = old && old.open;
-    box.innerHTML = JSON.parse(e.data).html;
-    var d = box.querySelector('details');
-    if (open && d) d.open = true;
-  }});
-}})();
-"#)))
-        }
+        script src="/static/parlor.js" defer {}
     };
     Ok(pages::layout(lang, &parlor.name, Some(&user), body).into_response())
 }

@@ -500,7 +500,8 @@ async fn record_page(
         p { (Msg::RecVersion.text(lang)) " " (cur.version) }
         (signature(lang, cur.signed_at, cur.signed_by.as_deref()))
         (rows_table(lang, record_rows(lang, r)))
-        p.no-print { button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) } }
+        p.no-print { button.secondary type="button" data-print { (Msg::Print.text(lang)) } }
+        script src="/static/print.js" defer {}
         @if can_write && cur.signed_at.is_none() {
             h2.no-print { (Msg::RecEdit.text(lang)) }
             form.no-print method="post" action=(format!("/flights/{id}/record")) {
@@ -851,7 +852,8 @@ async fn logbook_page(
         h2 { (Msg::LogAnomalies.text(lang)) }
         @if anomalies.is_empty() { p { (Msg::LogNone.text(lang)) } }
         @else { ul { @for e in &anomalies { li { (e) } } } }
-        p.no-print { button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) } }
+        p.no-print { button.secondary type="button" data-print { (Msg::Print.text(lang)) } }
+        script src="/static/print.js" defer {}
         @if can_write && cur.signed_at.is_none() {
             h2.no-print { (Msg::RecEdit.text(lang)) }
             form.no-print method="post" action=(format!("/flights/{id}/logbook")) {
@@ -1081,7 +1083,8 @@ async fn farm_records(
         p.no-print {
             a href=(format!("/farms/{id}/records.csv?{q}")) download { (Msg::RecCsv.text(lang)) } " · "
             a href=(format!("/farms/{id}/logbook.csv?{q}")) download { (Msg::LogCsv.text(lang)) } " · "
-            button.secondary type="button" onclick="window.print()" { (Msg::Print.text(lang)) }
+            button.secondary type="button" data-print { (Msg::Print.text(lang)) }
+            script src="/static/print.js" defer {}
         }
         h2 { (Msg::RecTitle.text(lang)) }
         @if records.is_empty() { p role="status" { (Msg::RecNone.text(lang)) } }

@@ -52,7 +52,7 @@ impl ReportQuery {
 
 fn query(q: Result<Query<ReportQuery>, QueryRejection>) -> Result<ReportQuery, AppError> {
     q.map(|Query(q)| q)
-        .map_err(|e| AppError::BadInput(e.body_text()))
+        .map_err(|e| AppError::rejected(e.status(), e.body_text()))
 }
 
 /// A table shown as HTML and downloadable as CSV.

@@ -33,15 +33,21 @@ pub fn router() -> Router<AppState> {
 
 async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let lang = request_lang(&headers);
-    render_login(&state, lang, None, "")
+    render_login(&state, &headers, lang, None, "")
 }
 
-fn render_login(state: &AppState, lang: Lang, error: Option<Msg>, username: &str) -> Response {
+fn render_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    error: Option<Msg>,
+    username: &str,
+) -> Response {
     let token = auth::new_token();
     let jar = CookieJar::new().add(site_cookie(
         LOGIN_CSRF_COOKIE,
         token.clone(),
-        state.settings.secure_cookies,
+        secure_cookies(state, headers),
     ));
     let page = pages::login_page(lang, error, username, &token);
     let status = match error {
@@ -58,6 +64,30 @@ struct LoginForm {
     username: String,
     password: String,
     csrf: String,
+}
+
+/// Whether this response's cookies are `Secure`: always with `--secure-cookies`, and on their
+/// own when the request reached us over HTTPS through a TLS-terminating proxy
+/// (`X-Forwarded-Proto: https` or `Forwarded: proto=https`). A client that sends the header
+/// over plain HTTP only makes its own cookies unusable, so it is honoured without
+/// `--trust-proxy`.
+pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+    let header = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+            .to_ascii_lowercase()
+    };
+    let xfp = header("x-forwarded-proto");
+    let forwarded = header("forwarded");
+    state.settings.secure_cookies
+        || xfp.split(',').next().map(str::trim) == Some("https")
+        || forwarded
+            .split([';', ','])
+            .any(|p| p.trim() == "proto=https")
 }
 
 /// Cookie naming a browser its user signed in from before (see `known_devices`).
@@ -124,6 +154,7 @@ async fn login(
         tracing::warn!(message = "Sign-in rate limit hit.", username = %name, known);
         return Ok(render_login(
             &state,
+            &headers,
             lang,
             Some(Msg::TooManyAttempts),
             &form.username,
@@ -139,6 +170,7 @@ async fn login(
     let Some(user) = user.filter(|u| ok && !u.disabled) else {
         return Ok(render_login(
             &state,
+            &headers,
             lang,
             Some(Msg::BadCredentials),
             &form.username,
@@ -149,7 +181,7 @@ async fn login(
     let csrf = auth::new_token();
     let ttl =
         chrono::Duration::from_std(SESSION_TTL).map_err(|e| AppError::Internal(e.to_string()))?;
-    let secure = state.settings.secure_cookies;
+    let secure = secure_cookies(&state, &headers);
     let mut jar = jar
         .remove(Cookie::from(LOGIN_CSRF_COOKIE))
         .add(site_cookie(SESSION_COOKIE, token.clone(), secure))
@@ -193,6 +225,34 @@ async fn logout(
 #[derive(Debug, Deserialize)]
 struct LangForm {
     lang: String,
+    /// The session's token, when signed in (the switch also changes the stored preference).
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Whether a signed-out POST comes from one of our own pages: browsers send `Sec-Fetch-Site`
+/// and `Origin` on form posts; a cross-site one (another site's form aimed at us) is refused.
+fn same_site_post(headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if fetch_site == "cross-site" || fetch_site == "same-site" {
+        return false;
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(origin) => {
+            let origin_host = origin.split_once("://").map(|(_, h)| h);
+            origin_host.is_some() && origin_host == host
+        }
+    }
 }
 
 async fn switch_lang(
@@ -210,11 +270,21 @@ async fn switch_lang(
             )));
         }
     };
-    // A signed-in user keeps the choice across devices.
-    if let Some(c) = jar.get(SESSION_COOKIE)
-        && let Some(s) = state.db.session(&token_hash(c.value())).await?
-    {
-        state.db.set_user_lang(s.user.id, lang.tag()).await?;
+    // A signed-in user keeps the choice across devices: the form must carry the session's
+    // token. Signed out, only the cookie changes, and a cross-site post is still refused.
+    let session = match jar.get(SESSION_COOKIE) {
+        Some(c) => state.db.session(&token_hash(c.value())).await?,
+        None => None,
+    };
+    match session {
+        Some(s) => {
+            if token_hash(&form.csrf) != token_hash(&s.csrf_token) || form.csrf.is_empty() {
+                return Err(AppError::Csrf);
+            }
+            state.db.set_user_lang(s.user.id, lang.tag()).await?;
+        }
+        None if !same_site_post(&headers) => return Err(AppError::Csrf),
+        None => {}
     }
     let back = headers
         .get(axum::http::header::REFERER)
@@ -226,7 +296,7 @@ async fn switch_lang(
     let jar = jar.add(site_cookie(
         LANG_COOKIE,
         lang.tag().to_owned(),
-        state.settings.secure_cookies,
+        secure_cookies(&state, &headers),
     ));
     Ok((jar, Redirect::to(&back)).into_response())
 }
@@ -326,7 +396,22 @@ mod tests {
 
     both_apps!(language_switch_sticks_to_the_user, |app| {
         let b = app.user("kato", Role::Staff, None).await;
+        // Signed in, the switch changes the stored preference: it needs the session's token.
         let r = app.post_form("/lang", &b.cookies, &[("lang", "en")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app
+            .post_form("/lang", &b.cookies, &[("lang", "en"), ("csrf", "forged")])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let page = app.get("/", &b.cookies).await;
+        assert!(
+            page.body
+                .contains(&format!("name=\"csrf\" value=\"{}\"", b.csrf)),
+            "the switch in the header carries the token"
+        );
+        let r = app
+            .post_form("/lang", &b.cookies, &[("lang", "en"), ("csrf", &b.csrf)])
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(r.cookie("lang").as_deref(), Some("en"));
         let home = app.get("/", &format!("{}; lang=en", b.cookies)).await;
@@ -336,6 +421,29 @@ mod tests {
         let again = app.sign_in("kato", "password1").await.unwrap();
         let home = app.get("/", &again.cookies).await;
         assert!(home.body.contains("Sign out"), "{}", home.body);
+    });
+
+    both_apps!(a_cross_site_language_post_is_refused, |app| {
+        use axum::body::Body;
+        use axum::http::{Request, header};
+        let post = |site: &str, origin: &str| {
+            Request::post("/lang")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::HOST, "agri.example.jp")
+                .header("sec-fetch-site", site)
+                .header(header::ORIGIN, origin)
+                .body(Body::from("lang=en"))
+                .unwrap()
+        };
+        let r = app.send(post("cross-site", "https://evil.example")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app.send(post("same-origin", "https://evil.example")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "Origin must match Host");
+        let r = app
+            .send(post("same-origin", "https://agri.example.jp"))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.cookie("lang").as_deref(), Some("en"));
     });
 
     #[tokio::test]
