@@ -250,7 +250,7 @@ pub enum PlanError {
     /// A leg of the emitted mission would come closer than the fence margin to the geofence or
     /// leave it (a refill point inside an exclusion zone, or a corridor to it that crosses one).
     #[error(
-        "field {field_id}: {outside_m:.2} m of the mission path would be closer than {margin_m} m to the geofence or outside it (refill point inside or behind an exclusion zone?)"
+        "圃場 {field_id}: 飛行経路のうち {outside_m:.2} m がジオフェンスから {margin_m} m 以内またはその外に出ます（補給地点が除外区域の中か向こうにありませんか） / field {field_id}: {outside_m:.2} m of the mission path would be closer than {margin_m} m to the geofence or outside it (is the refill point inside or behind an exclusion zone?)"
     )]
     PathOutsideFence {
         /// The field.
@@ -263,7 +263,7 @@ pub enum PlanError {
     /// The fence cannot be made to fit the vehicle's fence storage without letting the vehicle
     /// beyond the fence margin or cutting into the region the legs fly in.
     #[error(
-        "field {field_id}: the geofence needs at least {needed} points, the vehicle stores {budget}"
+        "圃場 {field_id}: ジオフェンスには少なくとも {needed} 点が必要ですが、機体に保存できるのは {budget} 点です / field {field_id}: the geofence needs at least {needed} points, the vehicle stores {budget}"
     )]
     FenceTooLarge {
         /// The field.

@@ -154,6 +154,22 @@ pub struct Plan {
     pub report: PlanReport,
 }
 
+impl Plan {
+    /// The horizontal path each sortie's mission flies, local metres: the positions of its
+    /// positioned items exactly as the mission files write them (degrees rounded to 1e-8), in
+    /// item order; take-off and landing are vertical at their item's position.
+    pub fn emitted_paths(&self) -> Vec<Vec<Coord>> {
+        emitted_paths(self)
+    }
+
+    /// Length of [`Plan::emitted_paths`] (every sortie, every segment kind) outside `region`
+    /// (its boundary counts as inside), metres: with [`Plan::allowed`] this is the report's
+    /// `outside_m`.
+    pub fn length_outside(&self, region: &MultiPolygon) -> f64 {
+        coverage::path_length_outside(&self.emitted_paths(), &Region::new(region))
+    }
+}
+
 /// Clearance the default refill point keeps from the edge of the flyable area, metres: on the
 /// edge it would sit on the geofence, where an autopilot may refuse to arm.
 pub const REFILL_CLEARANCE_M: f64 = 2.0;
@@ -388,7 +404,6 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
 
     let tracks = || sorties.iter().map(|s| &s.track);
     let foot = coverage::footprint(&coverage::spray_lines(tracks()), w);
-    let field_region = Region::new(&MultiPolygon(vec![local.clone()]));
     let exclusion_m = if exclusions.is_empty() {
         0.0
     } else {
@@ -451,10 +466,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     };
     // The exact check, on what the mission file holds: every sortie's positioned items as
     // written (rounded degrees), back in local metres.
-    let paths = emitted_paths(&plan);
-    let allowed_region = Region::new(&plan.allowed);
-    plan.report.outside_m = coverage::path_length_outside(&paths, &allowed_region);
-    plan.report.outside_field_m = coverage::path_length_outside(&paths, &field_region);
+    plan.report.outside_m = plan.length_outside(&plan.allowed);
+    plan.report.outside_field_m = plan.length_outside(&MultiPolygon(vec![plan.field.clone()]));
     if plan.report.outside_m > 0.0 {
         return Err(PlanError::PathOutsideFence {
             field_id: field.id.clone(),

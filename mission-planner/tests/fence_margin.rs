@@ -421,3 +421,53 @@ proptest! {
         }
     }
 }
+
+/// The planner's own measure agrees with GEOS where the answer is not 0: the emitted path
+/// against regions it does leave (the allowed region inset by a few metres, the sprayable
+/// area), on the shared fields below 5 ha.
+#[test]
+fn the_planners_measure_agrees_with_geos_on_paths_that_leave() {
+    let Some(fields) = shared_fields() else {
+        return;
+    };
+    let mut compared = 0;
+    for f in &fields {
+        let frame = LocalFrame::centred_on(&f.boundary);
+        if geo::Area::unsigned_area(&frame.polygon_to_local(&f.boundary)) > 50_000.0 {
+            continue;
+        }
+        let cfg = config_for(4.0, 20_000.0, 3);
+        let p = plan(f, &cfg).unwrap();
+        // Segment by segment: GEOS nodes a multi-line first, so legs flown twice (out and back
+        // on the same transit) would count once.
+        let segments: Vec<Geometry> = read_mission(&p)
+            .sorties
+            .iter()
+            .flat_map(|s| {
+                s.windows(2)
+                    .map(|w| geos_lines(&[w.to_vec()]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let shrunk = geo::Buffer::buffer(&p.allowed, -3.0);
+        for region in [shrunk, p.sprayable.clone()] {
+            if region.0.is_empty() {
+                continue;
+            }
+            let ours = p.length_outside(&region);
+            let geos_region =
+                Geometry::create_multipolygon(region.0.iter().map(geos_of).collect()).unwrap();
+            let theirs: f64 = segments
+                .iter()
+                .map(|g| g.difference(&geos_region).unwrap().length().unwrap())
+                .sum();
+            assert!(
+                (ours - theirs).abs() <= 1e-6 * (1.0 + theirs),
+                "{}: planner {ours} m, GEOS {theirs} m",
+                p.field_id
+            );
+            compared += usize::from(ours > 1.0);
+        }
+    }
+    assert!(compared >= 20, "only {compared} paths left a region");
+}
