@@ -471,3 +471,59 @@ fn the_planners_measure_agrees_with_geos_on_paths_that_leave() {
     }
     assert!(compared >= 20, "only {compared} paths left a region");
 }
+
+#[test]
+fn a_dense_round_field_with_poles_fits_small_budgets_or_is_refused() {
+    // A round paddy drawn with 360 vertices and six 2 m poles (4 points each): 384 points.
+    let ring: Vec<(f64, f64)> = (0..360)
+        .map(|i| {
+            let a = f64::from(i).to_radians();
+            (60.0 * a.cos(), 60.0 * a.sin())
+        })
+        .collect();
+    let poles: Vec<Vec<(f64, f64)>> = (0..6)
+        .map(|k| {
+            let a = f64::from(k) * 1.0;
+            let (x, y) = (30.0 * a.cos(), 30.0 * a.sin());
+            vec![
+                (x - 1.0, y - 1.0),
+                (x + 1.0, y - 1.0),
+                (x + 1.0, y + 1.0),
+                (x - 1.0, y + 1.0),
+            ]
+        })
+        .collect();
+    let f = field_from_local(&[ring], &poles);
+    let cfg = PlanConfig::new(SwathWidth::new(5.0).unwrap());
+    let p = plan(&f, &cfg).unwrap();
+    assert_eq!(p.fence.points(), 384);
+    // 70 points: the ring is simplified inside the band, the poles stay (they are minimal).
+    let fit = fit_fence(&p, 70).unwrap();
+    assert!(
+        fit.points_after <= 70 && fit.dropped_exclusions.is_empty(),
+        "{fit:?}"
+    );
+    assert!(fit.max_shift_m > 0.0 && fit.max_shift_m <= 2.0);
+    check_fit(&p, &fit, 2.0);
+    // 30 points: the ring alone needs about 20, so poles are left out of the fence (the mission
+    // still keeps its distance from them).
+    let fit = fit_fence(&p, 30).unwrap();
+    assert!(
+        fit.points_after <= 30 && !fit.dropped_exclusions.is_empty(),
+        "{fit:?}"
+    );
+    check_fit(&p, &fit, 2.0);
+    // 8 points cannot hold a 60 m circle within 2 m: refused, in Japanese first.
+    let e = fit_fence(&p, 8).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            mission_planner::PlanError::FenceTooLarge { budget: 8, .. }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with("圃場"), "{e}");
+    // A fence that fits is returned unchanged.
+    let fit = fit_fence(&p, 400).unwrap();
+    assert!(!fit.changed() && fit.fence == p.fence);
+}
