@@ -38,6 +38,9 @@ pub struct PlanReport {
     /// narrower than twice the fence margin: not flown by this plan (plan them with a refill
     /// point inside them), ha. Included in `unreachable_ha`.
     pub cut_off_ha: f64,
+    /// A refill point inside each cut-off part, `[lat, lon]`: plan again with it as the refill
+    /// point to spray that part.
+    pub cut_off_refills: Vec<[f64; 2]>,
     /// Interior spray legs.
     pub n_swaths: usize,
     /// Boustrophedon cells.
@@ -197,6 +200,25 @@ fn default_refill(field: &Polygon, transit: &Region) -> Option<Coord> {
         .find_map(|i| inset_corner(ring[i], ring[(i + n - 1) % n], ring[(i + 1) % n], transit))
 }
 
+/// A point of `region` with [`REFILL_CLEARANCE_M`] from its edge on one of the axis directions
+/// from `c`, within 30 m (for parts whose corners are not the field's).
+fn inset_any(c: Coord, region: &Region) -> Option<Coord> {
+    let axes = [
+        Coord { x: 1.0, y: 0.0 },
+        Coord { x: 0.0, y: 1.0 },
+        Coord { x: -1.0, y: 0.0 },
+        Coord { x: 0.0, y: -1.0 },
+    ];
+    axes.iter().find_map(|&dir| {
+        (1..=60).map(|k| c + dir * (0.5 * f64::from(k))).find(|&p| {
+            region.contains(p)
+                && region
+                    .nearest_boundary_point(p)
+                    .is_some_and(|q| (q.x - p.x).hypot(q.y - p.y) >= REFILL_CLEARANCE_M)
+        })
+    })
+}
+
 /// A point along the bisector of the corner `c` (edges to `prev` and `next`) that lies inside
 /// `region` with [`REFILL_CLEARANCE_M`] from its edge, or the clearest such point within 30 m.
 fn inset_corner(c: Coord, prev: Coord, next: Coord, region: &Region) -> Option<Coord> {
@@ -301,8 +323,27 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         .ok_or_else(nothing)?;
     let main = MultiPolygon(vec![main]);
     let mut cut_off_m2 = 0.0;
+    let mut cut_off_refills = Vec::new();
     if split {
         let before = areas.reachable.unsigned_area();
+        // A refill point for each other part that has something to spray, to plan it on its own.
+        for part in field_transit.0.iter().filter(|p| **p != main.0[0]) {
+            let part = MultiPolygon(vec![part.clone()]);
+            if areas.centre.intersection(&part).unsigned_area() < 1.0 {
+                continue;
+            }
+            let region = Region::new(&part);
+            let at = default_refill(&local, &region).or_else(|| {
+                part.0[0]
+                    .exterior()
+                    .coords()
+                    .find_map(|&c| inset_any(c, &region))
+            });
+            if let Some(c) = at {
+                let g = frame.to_wgs84(c);
+                cut_off_refills.push([g.y, g.x]);
+            }
+        }
         areas.centre = areas.centre.intersection(&main);
         areas.reachable = sprayable::reachable(&areas.centre, &areas.raw, w);
         cut_off_m2 = (before - areas.reachable.unsigned_area()).max(0.0);
@@ -425,6 +466,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         sprayable_ha: sprayable_m2 / 10_000.0,
         unreachable_ha: (areas.raw.unsigned_area() - sprayable_m2).max(0.0) / 10_000.0,
         cut_off_ha: cut_off_m2 / 10_000.0,
+        cut_off_refills,
         n_swaths: swaths.n_legs(),
         n_cells: cells.len(),
         n_headland_rings: hl.rings.len(),

@@ -144,11 +144,11 @@ fn check(p: &Plan, cfg: &PlanConfig) -> Result<(), TestCaseError> {
         p.field_id,
         p.report.outside_m
     );
-    let field = geos_of(&p.field);
     let inclusion = geos_polygon(std::slice::from_ref(&m.fence[0].1));
-    if cfg.refill.is_none() {
-        // The default refill point is inside: the fence is the field, and every leg lies inside
-        // the field minus the margin.
+    let outline = geos_polygon(&[p.field.exterior().0.clone()]);
+    if p.report.ferry_m == 0.0 {
+        // The refill point is inside: the fence is the field, and every leg lies inside the
+        // field minus the margin.
         let by_field = path
             .difference(&field_minus_margin(p, margin))
             .unwrap()
@@ -176,7 +176,9 @@ fn check(p: &Plan, cfg: &PlanConfig) -> Result<(), TestCaseError> {
         // behind the refill point, and the margin and a metre into the field.
         let hw = mission_planner::CORRIDOR_HALF_WIDTH_M + margin;
         let reach = (hw * std::f64::consts::SQRT_2).max((margin + 1.0).hypot(hw)) + 0.01;
-        let bound = field.union(&hop.buffer(reach, QUADSEGS).unwrap()).unwrap();
+        let bound = outline
+            .union(&hop.buffer(reach, QUADSEGS).unwrap())
+            .unwrap();
         let extra = inclusion
             .difference(&bound.buffer(0.005, QUADSEGS).unwrap())
             .unwrap()
@@ -526,4 +528,44 @@ fn a_dense_round_field_with_poles_fits_small_budgets_or_is_refused() {
     // A fence that fits is returned unchanged.
     let fit = fit_fence(&p, 400).unwrap();
     assert!(!fit.changed() && fit.fence == p.fence);
+}
+
+/// Parts cut off by necks narrower than twice the margin come with a refill point each, and
+/// planning from it sprays that part, again with every leg inside the fence minus the margin.
+#[test]
+fn cut_off_parts_plan_from_their_own_refill_point() {
+    let Some(fields) = shared_fields() else {
+        return;
+    };
+    let mut parts = 0;
+    for f in &fields {
+        let cfg = PlanConfig::new(SwathWidth::new(5.0).unwrap());
+        let p = plan(f, &cfg).unwrap();
+        if p.report.cut_off_ha == 0.0 {
+            assert!(p.report.cut_off_refills.is_empty());
+            continue;
+        }
+        let mut sprayed = 0.0;
+        for &[lat, lon] in &p.report.cut_off_refills {
+            let mut c = cfg.clone();
+            c.refill = Some(Coord { x: lon, y: lat });
+            let q = plan(f, &c).unwrap_or_else(|e| panic!("{}: {e}", f.id));
+            check(&q, &c).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                q.report.ferry_m, 0.0,
+                "{}: the refill point is inside",
+                f.id
+            );
+            sprayed += q.report.sprayable_ha;
+            parts += 1;
+        }
+        println!(
+            "{}: {:.3} ha cut off, {} parts planned on their own spray {:.3} ha",
+            f.id,
+            p.report.cut_off_ha,
+            p.report.cut_off_refills.len(),
+            sprayed
+        );
+    }
+    assert!(parts >= 3, "{parts}");
 }
