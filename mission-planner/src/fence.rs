@@ -201,6 +201,29 @@ impl FenceFit {
 /// # Errors
 /// [`PlanError::FenceTooLarge`] when the simplified inclusion ring alone, or a budget below 3,
 /// does not fit.
+///
+/// # Examples
+/// ```
+/// use mission_planner::{Field, LocalFrame, PlanConfig, Polygon, SwathWidth, fit_fence, plan};
+/// // A 100 m × 60 m paddy surveyed with a point every metre: 320 fence points.
+/// let frame = LocalFrame::new(139.98, 36.96);
+/// let mut ring = Vec::new();
+/// for i in 0..100 { ring.push((f64::from(i), 0.0)); }
+/// for i in 0..60 { ring.push((100.0, f64::from(i))); }
+/// for i in 0..100 { ring.push((100.0 - f64::from(i), 60.0)); }
+/// for i in 0..60 { ring.push((0.0, 60.0 - f64::from(i))); }
+/// let wgs: Vec<(f64, f64)> = ring
+///     .iter()
+///     .map(|&(x, y)| { let c = frame.to_wgs84((x, y).into()); (c.x, c.y) })
+///     .collect();
+/// let field = Field::new("paddy", &Polygon::new(wgs.into(), vec![]))?;
+/// let mut p = plan(&field, &PlanConfig::new(SwathWidth::new(5.0)?))?;
+/// assert_eq!(p.fence.points(), 320);
+/// let fit = fit_fence(&p, 70)?;
+/// assert!(fit.points_after <= 70 && fit.dropped_exclusions.is_empty());
+/// p.fence = fit.fence; // what `to_qgc_plan` writes from now on
+/// # Ok::<(), mission_planner::PlanError>(())
+/// ```
 pub fn fit_fence(plan: &Plan, budget: usize) -> Result<FenceFit, PlanError> {
     let fence = &plan.fence;
     let before = fence.points();
@@ -389,4 +412,80 @@ fn simplify_ring(ring: &LineString, ok: impl Fn(Coord, Coord) -> bool) -> LineSt
     let mut closed = best;
     closed.push(closed[0]);
     LineString(closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Contains, polygon};
+
+    #[test]
+    fn rings_with_crossing_edges_are_not_simple() {
+        let square =
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)];
+        assert!(simple(square.exterior()));
+        let bow =
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0), (x: 0.0, y: 10.0)];
+        assert!(!simple(bow.exterior()));
+    }
+
+    #[test]
+    fn collinear_points_are_dropped_within_the_band() {
+        // A square with a point every metre, in a 1 m band: the greedy walk keeps the 4 corners.
+        let mut pts = Vec::new();
+        for i in 0..10 {
+            pts.push(Coord {
+                x: f64::from(i),
+                y: 0.0,
+            });
+        }
+        for i in 0..10 {
+            pts.push(Coord {
+                x: 10.0,
+                y: f64::from(i),
+            });
+        }
+        for i in 0..10 {
+            pts.push(Coord {
+                x: 10.0 - f64::from(i),
+                y: 10.0,
+            });
+        }
+        for i in 0..10 {
+            pts.push(Coord {
+                x: 0.0,
+                y: 10.0 - f64::from(i),
+            });
+        }
+        pts.push(pts[0]);
+        let ring = LineString(pts);
+        let square = Polygon::new(ring.clone(), vec![]);
+        let outer = Region::new(&square.buffer(0.5));
+        let inner = Region::new(&square.buffer(-0.5));
+        let s = simplify_ring(&ring, |a, b| {
+            outer.segment_inside(a, b) && length_inside(&inner, a, b) == 0.0
+        });
+        assert_eq!(open_len(&s), 4, "{s:?}");
+    }
+
+    #[test]
+    fn the_corridor_joins_an_outside_refill_point_to_the_field() {
+        let field =
+            polygon![(x: 0.0, y: 0.0), (x: 50.0, y: 0.0), (x: 50.0, y: 40.0), (x: 0.0, y: 40.0)];
+        let refill = Coord { x: -20.0, y: 20.0 };
+        let gate = Coord { x: 2.05, y: 20.0 };
+        let joined = with_corridor(&field, refill, gate, 2.0);
+        assert!(joined.contains(&geo::Point(refill)));
+        // 4 m + the margin to either side, as far behind the refill point, 3 m into the field.
+        let expected = field.unsigned_area() + 8.0 * (20.0 + 4.0);
+        assert!(
+            (joined.unsigned_area() - expected).abs() < 1e-6,
+            "{}",
+            joined.unsigned_area()
+        );
+        let allowed = allowed_region(&joined, &[], 2.0, 2.0);
+        let r = Region::new(&allowed);
+        assert!(r.segment_inside(refill, gate));
+        assert!(!r.contains(Coord { x: -20.0, y: 25.0 }));
+    }
 }
