@@ -52,8 +52,8 @@ fn every_shared_field_plans_inside_the_field_with_full_coverage() {
         }
         if r.cut_off_ha > 0.0 {
             println!(
-                "  {:.3} ha beyond necks narrower than twice the fence margin",
-                r.cut_off_ha
+                "  {:.3} ha beyond necks narrower than twice the fence margin; plan it from {:?}",
+                r.cut_off_ha, r.cut_off_refills
             );
         }
         if r.coverage < 0.99 {
