@@ -45,6 +45,11 @@ pub struct PlanConfig {
     /// the autopilot reports a margin breach and its avoidance stops short of the fence. Set it
     /// to the vehicle's `FENCE_MARGIN` when that differs.
     pub fence_margin: Metres,
+    /// Fence vertices the vehicle stores (default 70: ArduPilot keeps about 84 fence items on
+    /// common boards and refused 90 points with `MAV_MISSION_NO_SPACE`); a larger fence is
+    /// fitted with [`fit_fence`](crate::fit_fence) and [`Plan::fence_fit`](crate::Plan::fence_fit)
+    /// says how. `None` keeps the full fence.
+    pub fence_points: Option<usize>,
     /// Refill / take-off point (WGS84, x = lon, y = lat); default: the field corner nearest the
     /// south-west corner of its bounding box. A point outside the field (a farm road beside the
     /// paddy) gets a launch corridor in the fence, see [`Fence`](crate::Fence).
@@ -78,6 +83,7 @@ impl PlanConfig {
             turn_time: s(3.0),
             resume_overlap: m(1.0),
             fence_margin: m(2.0),
+            fence_points: Some(70),
             refill: None,
             heading_deg: None,
             max_field_ha: 500.0,
@@ -118,6 +124,11 @@ impl PlanConfig {
         }
         if self.fence_margin.get() > 20.0 {
             return bad("fence margin (m)", self.fence_margin.get(), "at most 20 m");
+        }
+        if let Some(n) = self.fence_points
+            && n < 3
+        {
+            return bad("fence points", n as f64, "at least 3");
         }
         if let Some(h) = self.heading_deg
             && !h.is_finite()

@@ -166,6 +166,8 @@ pub(crate) fn build(inclusion: &Polygon, zones: &[Polygon], margin: f64) -> Fenc
 pub struct FenceFit {
     /// The fence to upload (the plan's own when it already fits).
     pub fence: Fence,
+    /// The full fence it was fitted from.
+    pub original: Fence,
     /// Vertices before.
     pub points_before: usize,
     /// Vertices after.
@@ -174,8 +176,8 @@ pub struct FenceFit {
     /// ring at most this far beyond the real boundary, each exclusion at most this far beyond
     /// its zone (never inside it). 0 when nothing was simplified; at most the fence margin.
     pub max_shift_m: f64,
-    /// Exclusions left out of the uploaded fence (indexes into the plan's
-    /// [`Fence::exclusions`]); the mission still keeps the margin from them.
+    /// Exclusions left out of the uploaded fence (indexes into `original.exclusions`); the
+    /// mission still keeps the margin from them.
     pub dropped_exclusions: Vec<usize>,
 }
 
@@ -186,15 +188,17 @@ impl FenceFit {
     }
 }
 
-/// Fits the plan's fence into `budget` vertices (what the vehicle can store, less any return
-/// point), keeping two promises: the plan's allowed region (and so every leg) stays inside the
-/// simplified inclusion polygon and outside every simplified exclusion, and the simplified
-/// fence lets the vehicle at most the fence margin beyond the real boundary.
+/// Fits the plan's full fence (as built from the field, before any fitting [`plan`](crate::plan)
+/// did) into `budget` vertices (what the vehicle can store, less any return point), keeping two
+/// promises: the plan's allowed region (and so every leg) stays inside the simplified inclusion
+/// polygon and outside every simplified exclusion, and the simplified fence lets the vehicle at
+/// most the fence margin beyond the real boundary.
 ///
-/// Rings are simplified to vertices of the ring itself, each shortcut lying in a band: for the
-/// inclusion, outside the allowed region and inside the boundary grown by the band width; for
-/// an exclusion, outside the zone (so it only ever grows) and clear of the allowed region. The
-/// band starts at a quarter of the margin and widens to the whole margin only as far as the
+/// Rings are simplified to vertices of the ring itself, each shortcut lying in a band of width
+/// `max_shift_m` to either side of the ring: for the inclusion, never into the allowed region;
+/// for an exclusion, never into the zone (so it only ever grows) and never into the allowed
+/// region. Every leg then keeps at least the margin less `max_shift_m` from the fitted fence.
+/// The band starts at a quarter of the margin and widens to the whole margin only as far as the
 /// budget needs. When even that does not fit, exclusions are left out of the fence (most
 /// points first) but not out of the mission, which still keeps the margin from them.
 ///
@@ -217,19 +221,22 @@ impl FenceFit {
 ///     .map(|&(x, y)| { let c = frame.to_wgs84((x, y).into()); (c.x, c.y) })
 ///     .collect();
 /// let field = Field::new("paddy", &Polygon::new(wgs.into(), vec![]))?;
-/// let mut p = plan(&field, &PlanConfig::new(SwathWidth::new(5.0)?))?;
+/// let mut cfg = PlanConfig::new(SwathWidth::new(5.0)?);
+/// cfg.fence_points = None; // `plan` would fit 70 points itself
+/// let mut p = plan(&field, &cfg)?;
 /// assert_eq!(p.fence.points(), 320);
-/// let fit = fit_fence(&p, 70)?;
-/// assert!(fit.points_after <= 70 && fit.dropped_exclusions.is_empty());
+/// let fit = fit_fence(&p, 12)?; // a vehicle that stores 12
+/// assert!(fit.points_after <= 12 && fit.dropped_exclusions.is_empty());
 /// p.fence = fit.fence; // what `to_qgc_plan` writes from now on
 /// # Ok::<(), mission_planner::PlanError>(())
 /// ```
 pub fn fit_fence(plan: &Plan, budget: usize) -> Result<FenceFit, PlanError> {
-    let fence = &plan.fence;
+    let fence = plan.fence_fit.as_ref().map_or(&plan.fence, |f| &f.original);
     let before = fence.points();
     if before <= budget {
         return Ok(FenceFit {
             fence: fence.clone(),
+            original: fence.clone(),
             points_before: before,
             points_after: before,
             max_shift_m: 0.0,
@@ -250,9 +257,15 @@ pub fn fit_fence(plan: &Plan, budget: usize) -> Result<FenceFit, PlanError> {
         if band <= 0.0 {
             continue;
         }
+        // The band reaches `band` to either side of the boundary (at the full margin, inward
+        // as far as the allowed region itself), so the path keeps margin − band from the
+        // simplified fence.
         let outer = Region::new(&fence.inclusion_polygon().buffer(band));
+        let inner = (k < 1.0).then(|| Region::new(&fence.inclusion_polygon().buffer(-band)));
         let inclusion = simplify_ring(&fence.inclusion, |a, b| {
-            outer.segment_inside(a, b) && length_inside(&allowed, a, b) == 0.0
+            outer.segment_inside(a, b)
+                && length_inside(&allowed, a, b) == 0.0
+                && inner.as_ref().is_none_or(|r| length_inside(r, a, b) == 0.0)
         });
         // The simplified inclusion must still hold the whole allowed region.
         let inc_region = Region::new(&MultiPolygon(vec![Polygon::new(inclusion.clone(), vec![])]));
@@ -323,6 +336,7 @@ pub fn fit_fence(plan: &Plan, budget: usize) -> Result<FenceFit, PlanError> {
     }
     Ok(FenceFit {
         fence: simplified,
+        original: fence.clone(),
         points_before: before,
         points_after: after,
         max_shift_m: band,

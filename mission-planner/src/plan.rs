@@ -5,7 +5,7 @@ use crate::coverage;
 use crate::decompose::decompose;
 use crate::error::PlanError;
 use crate::export::emitted_paths;
-use crate::fence::{self, Fence};
+use crate::fence::{self, Fence, FenceFit};
 use crate::field::Field;
 use crate::headland;
 use crate::projection::LocalFrame;
@@ -76,8 +76,10 @@ pub struct PlanReport {
     /// Length of the emitted mission path outside the field polygon itself (the hop through the
     /// launch corridor to a refill point outside the field), metres.
     pub outside_field_m: f64,
-    /// The geofence's vertex count (inclusion and exclusion polygons), before any budget fit.
+    /// Vertices of the fence the mission files carry (after fitting `fence_points`).
     pub fence_points: usize,
+    /// Vertices of the full fence built from the field, before any fitting.
+    pub fence_points_full: usize,
     /// Path length inside exclusion zones, metres.
     pub exclusion_m: f64,
     /// Length of ferry hops between the field and a refill point outside it, metres.
@@ -139,8 +141,12 @@ pub struct Plan {
     pub sensitive: Vec<Polygon>,
     /// The sprayable area coverage is measured against, local metres.
     pub sprayable: MultiPolygon,
-    /// The geofence built from the field (and the launch corridor), local metres.
+    /// The geofence the mission files carry, local metres: built from the field (and the launch
+    /// corridor), fitted into [`PlanConfig::fence_points`].
     pub fence: Fence,
+    /// How the fence was fitted into the point budget (`None`: it fitted as built, or no
+    /// budget was set); tell the pilot before upload.
+    pub fence_fit: Option<FenceFit>,
     /// Where every leg lies: the fence's inside minus its margin, local metres.
     pub allowed: MultiPolygon,
     /// The refill / take-off / landing point, local metres.
@@ -484,6 +490,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         outside_m: 0.0,
         outside_field_m: 0.0,
         fence_points: plan_fence.points(),
+        fence_points_full: plan_fence.points(),
         exclusion_m,
         ferry_m: tracks()
             .map(|t| t.length_of(SegmentKind::Ferry))
@@ -498,6 +505,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         sensitive,
         sprayable: areas.reachable,
         fence: plan_fence,
+        fence_fit: None,
         allowed,
         refill,
         height_m: config.height.get(),
@@ -516,6 +524,15 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
             outside_m: plan.report.outside_m,
             margin_m: margins.fence,
         });
+    }
+    // A fence that cannot be fitted stays whole: the vehicle then says how much it stores.
+    if let Some(budget) = config.fence_points
+        && let Ok(fit) = fence::fit_fence(&plan, budget)
+        && fit.changed()
+    {
+        plan.fence = fit.fence.clone();
+        plan.report.fence_points = fit.points_after;
+        plan.fence_fit = Some(fit);
     }
     plan.report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(plan)

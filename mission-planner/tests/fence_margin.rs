@@ -124,12 +124,15 @@ fn field_minus_margin(p: &Plan, margin: f64) -> Geometry {
 /// with a corridor no wider than promised to an outside refill point).
 fn check(p: &Plan, cfg: &PlanConfig) -> Result<(), TestCaseError> {
     let margin = cfg.fence_margin.get();
+    // A fence fitted into the point budget may come up to `max_shift_m` closer.
+    let shift = p.fence_fit.as_ref().map_or(0.0, |f| f.max_shift_m);
+    prop_assert!(shift <= margin);
     let m = read_mission(p);
     prop_assert_eq!(m.sorties.len(), p.sorties.len());
     let path = geos_lines(&m.sorties);
     let total = path.length().unwrap();
     let by_fence = path
-        .difference(&fence_minus_margin(&m.fence, margin))
+        .difference(&fence_minus_margin(&m.fence, margin - shift))
         .unwrap()
         .length()
         .unwrap();
@@ -156,13 +159,24 @@ fn check(p: &Plan, cfg: &PlanConfig) -> Result<(), TestCaseError> {
             .unwrap();
         prop_assert!(by_field < 1e-6, "{}: {by_field} m", p.field_id);
         let outline = geos_polygon(std::slice::from_ref(&p.field.exterior().0));
-        // The mission file rounds degrees to 1e-8 (about a millimetre).
-        let apart = inclusion.hausdorff_distance(&outline).unwrap();
-        prop_assert!(
-            apart < 0.005,
-            "{}: the inclusion fence is {apart} m off the field",
-            p.field_id
-        );
+        // The mission file rounds degrees to 1e-8 (about a millimetre). A fitted fence may cut
+        // corners inward (never into the allowed region: the path check above) and reach at
+        // most `shift` beyond the field.
+        if p.fence_fit.is_none() {
+            let apart = inclusion.hausdorff_distance(&outline).unwrap();
+            prop_assert!(
+                apart < 0.005,
+                "{}: the inclusion fence is {apart} m off the field",
+                p.field_id
+            );
+        } else {
+            let beyond = inclusion
+                .difference(&outline.buffer(0.005 + shift, QUADSEGS).unwrap())
+                .unwrap()
+                .area()
+                .unwrap();
+            prop_assert!(beyond < 1e-9, "{}: {beyond} m² beyond", p.field_id);
+        }
         prop_assert!(p.report.outside_field_m == 0.0);
     } else {
         // The inclusion is the field plus a corridor around the hop to the refill point.
@@ -180,7 +194,7 @@ fn check(p: &Plan, cfg: &PlanConfig) -> Result<(), TestCaseError> {
             .union(&hop.buffer(reach, QUADSEGS).unwrap())
             .unwrap();
         let extra = inclusion
-            .difference(&bound.buffer(0.005, QUADSEGS).unwrap())
+            .difference(&bound.buffer(0.005 + shift, QUADSEGS).unwrap())
             .unwrap()
             .area()
             .unwrap();
@@ -302,11 +316,16 @@ fn the_shared_fields_fence_fits_70_points() {
         let p = plan(f, &cfg).unwrap();
         let fit = fit_fence(&p, 70).unwrap_or_else(|e| panic!("{}: {e}", f.id));
         assert!(fit.points_after <= 70, "{}: {fit:?}", f.id);
-        assert_eq!(fit.points_before, p.fence.points());
+        assert_eq!(fit.points_before, p.report.fence_points_full);
+        assert_eq!(p.report.fence_points, fit.points_after);
         if !fit.changed() {
             assert_eq!(fit.fence, p.fence);
+            assert!(p.fence_fit.is_none());
             continue;
         }
+        // `plan` fitted its default budget of 70 the same way.
+        assert_eq!(p.fence_fit.as_ref(), Some(&fit));
+        assert_eq!(p.fence, fit.fence);
         fitted += 1;
         assert!(fit.max_shift_m <= cfg.fence_margin.get() + 1e-9);
         println!(
@@ -336,7 +355,7 @@ fn check_fit(p: &Plan, fit: &mission_planner::FenceFit, margin: f64) {
         "{}: {out} m² of the allowed region outside the fitted inclusion",
         p.field_id
     );
-    let real = geos_polygon(std::slice::from_ref(&p.fence.inclusion.0));
+    let real = geos_polygon(std::slice::from_ref(&fit.original.inclusion.0));
     let beyond = inc
         .difference(&real.buffer(margin + 1e-6, QUADSEGS).unwrap())
         .unwrap()
@@ -347,12 +366,12 @@ fn check_fit(p: &Plan, fit: &mission_planner::FenceFit, margin: f64) {
         "{}: the fitted inclusion reaches {beyond} m² past the margin",
         p.field_id
     );
-    let kept: Vec<usize> = (0..p.fence.exclusions.len())
+    let kept: Vec<usize> = (0..fit.original.exclusions.len())
         .filter(|i| !fit.dropped_exclusions.contains(i))
         .collect();
     assert_eq!(kept.len(), fit.fence.exclusions.len());
     for (k, &i) in kept.iter().enumerate() {
-        let zone = geos_polygon(&[p.fence.exclusions[i].0.clone()]);
+        let zone = geos_polygon(std::slice::from_ref(&fit.original.exclusions[i].0));
         let simplified = geos_polygon(&[fit.fence.exclusions[k].0.clone()]);
         let uncovered = zone.difference(&simplified).unwrap().area().unwrap();
         assert!(
@@ -498,7 +517,8 @@ fn a_dense_round_field_with_poles_fits_small_budgets_or_is_refused() {
     let f = field_from_local(&[ring], &poles);
     let cfg = PlanConfig::new(SwathWidth::new(5.0).unwrap());
     let p = plan(&f, &cfg).unwrap();
-    assert_eq!(p.fence.points(), 384);
+    assert_eq!(p.report.fence_points_full, 384);
+    assert!(p.report.fence_points <= 70 && p.fence_fit.is_some());
     // 70 points: the ring is simplified inside the band, the poles stay (they are minimal).
     let fit = fit_fence(&p, 70).unwrap();
     assert!(
@@ -527,7 +547,7 @@ fn a_dense_round_field_with_poles_fits_small_budgets_or_is_refused() {
     assert!(e.to_string().starts_with("圃場"), "{e}");
     // A fence that fits is returned unchanged.
     let fit = fit_fence(&p, 400).unwrap();
-    assert!(!fit.changed() && fit.fence == p.fence);
+    assert!(!fit.changed() && fit.fence == fit.original && fit.points_after == 384);
 }
 
 /// Parts cut off by necks narrower than twice the margin come with a refill point each, and
