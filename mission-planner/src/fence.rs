@@ -28,6 +28,7 @@
 use crate::error::PlanError;
 use crate::plan::Plan;
 use crate::region::Region;
+use geo::algorithm::buffer::{BufferStyle, LineJoin};
 use geo::{Area, BooleanOps, Buffer, Coord, LineString, MultiPolygon, Polygon, unary_union};
 
 /// How far inside the allowed region the planner keeps its legs, metres: room for the 1e-8°
@@ -73,8 +74,47 @@ impl Fence {
     }
 }
 
-fn inset(mp: &MultiPolygon, d: f64) -> MultiPolygon {
-    if d <= 0.0 { mp.clone() } else { mp.buffer(-d) }
+/// How the region's corners are offset: round (the exact distance, for the allowed region the
+/// path is measured against) or mitred (for the planning region: a mitre lies beyond the round
+/// arc, so the region only shrinks, and it adds one vertex per corner instead of an arc's
+/// dozen, which keeps the router's visibility graph small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joins {
+    Round,
+    Mitre,
+}
+
+/// Mitres sharper than this are cut (still beyond the arc), radians.
+const MITRE_LIMIT_RAD: f64 = 0.1;
+
+fn offset(p: &MultiPolygon, d: f64, joins: Joins) -> MultiPolygon {
+    if d == 0.0 {
+        return p.clone();
+    }
+    match joins {
+        Joins::Round => p.buffer(d),
+        Joins::Mitre => {
+            p.buffer_with_style(BufferStyle::new(d).line_join(LineJoin::Miter(MITRE_LIMIT_RAD)))
+        }
+    }
+}
+
+fn region_within(
+    inclusion: &Polygon,
+    zones: &[Polygon],
+    inset: f64,
+    zone_keep: f64,
+    joins: Joins,
+) -> MultiPolygon {
+    let base = offset(&MultiPolygon(vec![inclusion.clone()]), -inset, joins);
+    if zones.is_empty() || base.0.is_empty() {
+        return base;
+    }
+    let grown: Vec<MultiPolygon> = zones
+        .iter()
+        .map(|z| offset(&MultiPolygon(vec![z.clone()]), zone_keep, joins))
+        .collect();
+    base.difference(&unary_union(grown.iter()))
 }
 
 /// The allowed region of an inclusion polygon (its holes are exclusions too): the polygon inset
@@ -85,26 +125,23 @@ pub(crate) fn allowed_region(
     margin: f64,
     zone_keep: f64,
 ) -> MultiPolygon {
-    let base = inset(&MultiPolygon(vec![inclusion.clone()]), margin);
-    if zones.is_empty() || base.0.is_empty() {
-        return base;
-    }
-    let grown: Vec<MultiPolygon> = zones
-        .iter()
-        .map(|z| {
-            if zone_keep > 0.0 {
-                z.buffer(zone_keep)
-            } else {
-                MultiPolygon(vec![z.clone()])
-            }
-        })
-        .collect();
-    base.difference(&unary_union(grown.iter()))
+    region_within(inclusion, zones, margin, zone_keep, Joins::Round)
 }
 
-/// Where legs are planned: the allowed region inset by [`SLACK_M`].
-pub(crate) fn planning_region(allowed: &MultiPolygon) -> MultiPolygon {
-    inset(allowed, SLACK_M)
+/// Where legs are planned: inside the allowed region by [`SLACK_M`], with mitred corners.
+pub(crate) fn planning_region(
+    inclusion: &Polygon,
+    zones: &[Polygon],
+    margin: f64,
+    zone_keep: f64,
+) -> MultiPolygon {
+    region_within(
+        inclusion,
+        zones,
+        margin + SLACK_M,
+        zone_keep + SLACK_M,
+        Joins::Mitre,
+    )
 }
 
 /// The field joined with the launch corridor from `refill` (outside the allowed region) to
@@ -252,7 +289,7 @@ pub fn fit_fence(plan: &Plan, budget: usize) -> Result<FenceFit, PlanError> {
     let allowed = Region::new(&plan.allowed);
     let allowed_pts: Vec<Coord> = allowed.rings().iter().flatten().copied().collect();
     let mut best: Option<(Fence, f64)> = None;
-    for k in [0.25, 0.5, 0.75, 1.0] {
+    for k in [0.25, 0.5, 1.0] {
         let band = k * margin;
         if band <= 0.0 {
             continue;
@@ -390,7 +427,7 @@ fn simple(ring: &LineString) -> bool {
 }
 
 /// Starts tried per ring (spread evenly): the greedy walk depends on where it starts.
-const STARTS: usize = 12;
+const STARTS: usize = 6;
 
 /// The fewest-vertex ring found by greedy walks over the ring's own vertices: from each vertex
 /// the walk jumps to the farthest following vertex whose shortcut `ok` accepts, scanning on

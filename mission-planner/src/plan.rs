@@ -373,7 +373,9 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         let inclusion = fence::with_corridor(&local, refill, gate, margins.fence);
         let allowed =
             fence::allowed_region(&inclusion, &exclusions, margins.fence, margins.zone_keep());
-        let transit = fence::planning_region(&allowed).orient(Direction::Default);
+        let transit =
+            fence::planning_region(&inclusion, &exclusions, margins.fence, margins.zone_keep())
+                .orient(Direction::Default);
         let transit = MultiPolygon(
             transit
                 .0

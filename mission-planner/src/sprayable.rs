@@ -1,6 +1,7 @@
 //! Sprayable area: field − edge margin − exclusion zones (with clearance) − drift buffers.
 
 use crate::fence;
+use crate::region::Region;
 use geo::{BooleanOps, Buffer, MultiPolygon, Polygon, unary_union};
 
 /// The regions derived from a field, all in local metres.
@@ -117,17 +118,21 @@ pub(crate) fn areas(
         drift_buffer,
     );
     let allowed = fence::allowed_region(field, exclusions, m.fence, m.zone_keep());
-    let transit = fence::planning_region(&allowed);
+    let transit = fence::planning_region(field, exclusions, m.fence, m.zone_keep());
     let mut centre = inset(&raw, swath_width / 2.0);
     // The spray centre is half a swath inside the sprayable area; where that is not deeper than
-    // the planning region (narrow swaths, a wide fence margin), clip it so spray legs keep the
-    // fence margin too.
-    let deep = fence::SLACK_M + CENTRE_SAFETY_M;
-    let edge_ok = edge_margin + swath_width / 2.0 >= m.fence + deep;
-    let zones_ok = exclusions.is_empty() || clearance + swath_width / 2.0 >= m.zone_keep() + deep;
-    let deep_enough = edge_ok && zones_ok;
-    if !deep_enough && !centre.0.is_empty() {
-        centre = centre.intersection(&inset(&transit, CENTRE_SAFETY_M));
+    // the planning region (narrow swaths, a wide fence margin, the planning region's mitred
+    // corners), clip it so spray legs keep the fence margin too and the router reaches them.
+    if !centre.0.is_empty() {
+        let planning = Region::new(&transit);
+        let inside = centre.0.iter().all(|p| {
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .all(|r| r.0.windows(2).all(|w| planning.segment_inside(w[0], w[1])))
+        });
+        if !inside {
+            centre = centre.intersection(&inset(&transit, CENTRE_SAFETY_M));
+        }
     }
     let reachable = reachable(&centre, &raw, swath_width);
     Areas {
