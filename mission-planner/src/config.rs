@@ -40,8 +40,19 @@ pub struct PlanConfig {
     pub turn_time: Seconds,
     /// Overlap flown again when a sortie resumes an interrupted spray leg (default 1 m).
     pub resume_overlap: Metres,
+    /// Distance every leg keeps from the geofence (the field boundary, its holes and the
+    /// exclusion zones), default 2 m: ArduPilot's `FENCE_MARGIN` default, the distance at which
+    /// the autopilot reports a margin breach and its avoidance stops short of the fence. Set it
+    /// to the vehicle's `FENCE_MARGIN` when that differs.
+    pub fence_margin: Metres,
+    /// Fence vertices the vehicle stores (default 70: ArduPilot keeps about 84 fence items on
+    /// common boards and refused 90 points with `MAV_MISSION_NO_SPACE`); a larger fence is
+    /// fitted with [`fit_fence`](crate::fit_fence) and [`Plan::fence_fit`](crate::Plan::fence_fit)
+    /// says how. `None` keeps the full fence.
+    pub fence_points: Option<usize>,
     /// Refill / take-off point (WGS84, x = lon, y = lat); default: the field corner nearest the
-    /// south-west corner of its bounding box.
+    /// south-west corner of its bounding box. A point outside the field (a farm road beside the
+    /// paddy) gets a launch corridor in the fence, see [`Fence`](crate::Fence).
     pub refill: Option<Coord>,
     /// Fixed swath heading in degrees clockwise from north; default: the best heading by estimated flight time.
     pub heading_deg: Option<f64>,
@@ -71,6 +82,8 @@ impl PlanConfig {
             height: m(2.0),
             turn_time: s(3.0),
             resume_overlap: m(1.0),
+            fence_margin: m(2.0),
+            fence_points: Some(70),
             refill: None,
             heading_deg: None,
             max_field_ha: 500.0,
@@ -108,6 +121,14 @@ impl PlanConfig {
         }
         if self.drift_buffer.get() > 100.0 {
             return bad("drift buffer (m)", self.drift_buffer.get(), "at most 100 m");
+        }
+        if self.fence_margin.get() > 20.0 {
+            return bad("fence margin (m)", self.fence_margin.get(), "at most 20 m");
+        }
+        if let Some(n) = self.fence_points
+            && n < 3
+        {
+            return bad("fence points", n as f64, "at least 3");
         }
         if let Some(h) = self.heading_deg
             && !h.is_finite()

@@ -45,16 +45,12 @@ pub(crate) fn coverage(footprint: &MultiPolygon, target: &MultiPolygon) -> f64 {
     (footprint.intersection(target).unsigned_area() / total).min(1.0)
 }
 
-/// Length of the tracks outside `region`, ferry hops to an outside refill point excepted.
-pub(crate) fn length_outside<'a>(
-    tracks: impl IntoIterator<Item = &'a Track>,
-    region: &Region,
-) -> f64 {
-    tracks
-        .into_iter()
-        .flat_map(Track::segments)
-        .filter(|s| s.2 != SegmentKind::Ferry)
-        .map(|(a, b, _)| region.length_outside(a, b))
+/// Length of polylines (every segment, whatever it is for) outside `region`, metres.
+pub(crate) fn path_length_outside(paths: &[Vec<Coord>], region: &Region) -> f64 {
+    paths
+        .iter()
+        .flat_map(|p| p.windows(2))
+        .map(|w| region.length_outside(w[0], w[1]))
         .fold(0.0, |acc, x| acc + x)
 }
 

@@ -247,4 +247,30 @@ pub enum PlanError {
         /// Why.
         reason: String,
     },
+    /// A leg of the emitted mission would come closer than the fence margin to the geofence or
+    /// leave it (a refill point inside an exclusion zone, or a corridor to it that crosses one).
+    #[error(
+        "圃場 {field_id}: 飛行経路のうち {outside_m:.2} m がジオフェンスから {margin_m} m 以内またはその外に出ます（補給地点が除外区域の中か向こうにありませんか） / field {field_id}: {outside_m:.2} m of the mission path would be closer than {margin_m} m to the geofence or outside it (is the refill point inside or behind an exclusion zone?)"
+    )]
+    PathOutsideFence {
+        /// The field.
+        field_id: String,
+        /// Length of the path outside the allowed region, metres.
+        outside_m: f64,
+        /// The fence margin, metres.
+        margin_m: f64,
+    },
+    /// The fence cannot be made to fit the vehicle's fence storage without letting the vehicle
+    /// beyond the fence margin or cutting into the region the legs fly in.
+    #[error(
+        "圃場 {field_id}: ジオフェンスには少なくとも {needed} 点が必要ですが、機体に保存できるのは {budget} 点です / field {field_id}: the geofence needs at least {needed} points, the vehicle stores {budget}"
+    )]
+    FenceTooLarge {
+        /// The field.
+        field_id: String,
+        /// The fewest points the fence could be simplified to.
+        needed: usize,
+        /// The vehicle's fence point budget.
+        budget: usize,
+    },
 }

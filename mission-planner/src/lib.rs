@@ -36,6 +36,7 @@ pub use crate::{
     config::PlanConfig,
     error::{FeatureRef, KmzLimit, PlanError, Ring},
     export::{Autopilot, to_geojson, to_kml, to_qgc_plan, to_waypoints},
+    fence::{CORRIDOR_HALF_WIDTH_M, Fence, FenceFit, fit_fence},
     field::{Field, FieldSet, Repair, Role, read_fields},
     headland::headland_rings,
     plan::{Plan, PlanReport, plan},
@@ -53,6 +54,7 @@ mod coverage;
 mod decompose;
 mod error;
 mod export;
+mod fence;
 mod field;
 mod headland;
 mod plan;

@@ -4,6 +4,8 @@ use crate::config::PlanConfig;
 use crate::coverage;
 use crate::decompose::decompose;
 use crate::error::PlanError;
+use crate::export::emitted_paths;
+use crate::fence::{self, Fence, FenceFit};
 use crate::field::Field;
 use crate::headland;
 use crate::projection::LocalFrame;
@@ -12,10 +14,10 @@ use crate::route::nearest::NearestNeighbour;
 use crate::route::transit::Router;
 use crate::route::{Element, SegmentKind, SwathOrder, Track, build_track};
 use crate::sortie::{self, Base, Sortie, SortieError, SortieModel};
-use crate::sprayable;
+use crate::sprayable::{self, Margins};
 use crate::swath::best_angle::{best_swaths, swaths_at};
 use crate::swath::objective::FlightTime;
-use geo::{Area, Coord, MultiPolygon, Orient, Polygon, orient::Direction};
+use geo::{Area, BooleanOps, Coord, MultiPolygon, Orient, Polygon, orient::Direction};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -32,6 +34,13 @@ pub struct PlanReport {
     pub sprayable_ha: f64,
     /// Area inside the margins that no spray disc can reach without spraying outside (slivers, sharp corners), ha.
     pub unreachable_ha: f64,
+    /// Sprayable area in parts of the field joined to the planned part only through necks
+    /// narrower than twice the fence margin: not flown by this plan (plan them with a refill
+    /// point inside them), ha. Included in `unreachable_ha`.
+    pub cut_off_ha: f64,
+    /// A refill point inside each cut-off part, `[lat, lon]`: plan again with it as the refill
+    /// point to spray that part.
+    pub cut_off_refills: Vec<[f64; 2]>,
     /// Interior spray legs.
     pub n_swaths: usize,
     /// Boustrophedon cells.
@@ -60,8 +69,17 @@ pub struct PlanReport {
     pub coverage: f64,
     /// Sprayed ∩ (field − margin − zones − buffers) / the same, before the opening.
     pub coverage_raw: f64,
-    /// Path length outside the field (ferry hops to an outside refill point excepted), metres.
+    /// Length of the emitted mission path (every sortie, every segment kind, as the mission file
+    /// has it) outside the allowed region: closer than the fence margin to the geofence or
+    /// beyond it, metres. [`plan`] refuses a plan where this is not 0.
     pub outside_m: f64,
+    /// Length of the emitted mission path outside the field polygon itself (the hop through the
+    /// launch corridor to a refill point outside the field), metres.
+    pub outside_field_m: f64,
+    /// Vertices of the fence the mission files carry (after fitting `fence_points`).
+    pub fence_points: usize,
+    /// Vertices of the full fence built from the field, before any fitting.
+    pub fence_points_full: usize,
     /// Path length inside exclusion zones, metres.
     pub exclusion_m: f64,
     /// Length of ferry hops between the field and a refill point outside it, metres.
@@ -123,6 +141,14 @@ pub struct Plan {
     pub sensitive: Vec<Polygon>,
     /// The sprayable area coverage is measured against, local metres.
     pub sprayable: MultiPolygon,
+    /// The geofence the mission files carry, local metres: built from the field (and the launch
+    /// corridor), fitted into [`PlanConfig::fence_points`].
+    pub fence: Fence,
+    /// How the fence was fitted into the point budget (`None`: it fitted as built, or no
+    /// budget was set); tell the pilot before upload.
+    pub fence_fit: Option<FenceFit>,
+    /// Where every leg lies: the fence's inside minus its margin, local metres.
+    pub allowed: MultiPolygon,
     /// The refill / take-off / landing point, local metres.
     pub refill: Coord,
     /// Spray height above ground, metres.
@@ -137,12 +163,29 @@ pub struct Plan {
     pub report: PlanReport,
 }
 
+impl Plan {
+    /// The horizontal path each sortie's mission flies, local metres: the positions of its
+    /// positioned items exactly as the mission files write them (degrees rounded to 1e-8), in
+    /// item order; take-off and landing are vertical at their item's position.
+    pub fn emitted_paths(&self) -> Vec<Vec<Coord>> {
+        emitted_paths(self)
+    }
+
+    /// Length of [`Plan::emitted_paths`] (every sortie, every segment kind) outside `region`
+    /// (its boundary counts as inside), metres: with [`Plan::allowed`] this is the report's
+    /// `outside_m`.
+    pub fn length_outside(&self, region: &MultiPolygon) -> f64 {
+        coverage::path_length_outside(&self.emitted_paths(), &Region::new(region))
+    }
+}
+
 /// Clearance the default refill point keeps from the edge of the flyable area, metres: on the
 /// edge it would sit on the geofence, where an autopilot may refuse to arm.
 pub const REFILL_CLEARANCE_M: f64 = 2.0;
 
 /// The default refill point: just inside the field's corner nearest the south-west corner of its
-/// bounding box, at [`REFILL_CLEARANCE_M`] from the flyable area's edge when the corner allows.
+/// bounding box, at [`REFILL_CLEARANCE_M`] inside the planning region (which keeps the fence
+/// margin from the field edge) when the corner allows; the next nearest corner otherwise.
 fn default_refill(field: &Polygon, transit: &Region) -> Option<Coord> {
     let (mut min_x, mut min_y) = (f64::MAX, f64::MAX);
     for c in field.exterior().coords() {
@@ -152,19 +195,38 @@ fn default_refill(field: &Polygon, transit: &Region) -> Option<Coord> {
     let ring: Vec<Coord> = field.exterior().coords().copied().collect();
     // The exterior is closed: the last point repeats the first.
     let n = ring.len().saturating_sub(1);
-    let i = (0..n)
-        .filter(|&i| transit.contains(ring[i]))
-        .min_by(|&a, &b| {
-            (ring[a].x - min_x)
-                .hypot(ring[a].y - min_y)
-                .total_cmp(&(ring[b].x - min_x).hypot(ring[b].y - min_y))
-        })?;
-    let corner = ring[i];
-    Some(inset_corner(corner, ring[(i + n - 1) % n], ring[(i + 1) % n], transit).unwrap_or(corner))
+    let mut corners: Vec<usize> = (0..n).collect();
+    corners.sort_by(|&a, &b| {
+        (ring[a].x - min_x)
+            .hypot(ring[a].y - min_y)
+            .total_cmp(&(ring[b].x - min_x).hypot(ring[b].y - min_y))
+    });
+    corners
+        .into_iter()
+        .find_map(|i| inset_corner(ring[i], ring[(i + n - 1) % n], ring[(i + 1) % n], transit))
+}
+
+/// A point of `region` with [`REFILL_CLEARANCE_M`] from its edge on one of the axis directions
+/// from `c`, within 30 m (for parts whose corners are not the field's).
+fn inset_any(c: Coord, region: &Region) -> Option<Coord> {
+    let axes = [
+        Coord { x: 1.0, y: 0.0 },
+        Coord { x: 0.0, y: 1.0 },
+        Coord { x: -1.0, y: 0.0 },
+        Coord { x: 0.0, y: -1.0 },
+    ];
+    axes.iter().find_map(|&dir| {
+        (1..=60).map(|k| c + dir * (0.5 * f64::from(k))).find(|&p| {
+            region.contains(p)
+                && region
+                    .nearest_boundary_point(p)
+                    .is_some_and(|q| (q.x - p.x).hypot(q.y - p.y) >= REFILL_CLEARANCE_M)
+        })
+    })
 }
 
 /// A point along the bisector of the corner `c` (edges to `prev` and `next`) that lies inside
-/// `region` with [`REFILL_CLEARANCE_M`] from its edge, or the clearest such point within 15 m.
+/// `region` with [`REFILL_CLEARANCE_M`] from its edge, or the clearest such point within 30 m.
 fn inset_corner(c: Coord, prev: Coord, next: Coord, region: &Region) -> Option<Coord> {
     let unit = |v: Coord| {
         let l = v.x.hypot(v.y);
@@ -178,7 +240,7 @@ fn inset_corner(c: Coord, prev: Coord, next: Coord, region: &Region) -> Option<C
     let bisector = unit(u + v).unwrap_or(Coord { x: -u.y, y: u.x });
     let mut best: Option<(f64, Coord)> = None;
     for dir in [bisector, -bisector] {
-        for step in 1..=30 {
+        for step in 1..=60 {
             let p = c + dir * (0.5 * f64::from(step));
             if !region.contains(p) {
                 continue;
@@ -231,21 +293,100 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         .map(|p| frame.polygon_to_local(p))
         .collect();
     let w = config.swath_width.get();
-    let areas = sprayable::areas(
-        &local,
-        &exclusions,
-        &sensitive,
-        config.edge_margin.get(),
-        config.exclusion_clearance.get(),
-        config.drift_buffer.get(),
-        w,
-    );
+    let margins = Margins {
+        edge: config.edge_margin.get(),
+        clearance: config.exclusion_clearance.get(),
+        drift: config.drift_buffer.get(),
+        fence: config.fence_margin.get(),
+    };
+    let mut areas = sprayable::areas(&local, &exclusions, &sensitive, margins, w);
     let nothing = || PlanError::NothingToSpray {
         field_id: field.id.clone(),
     };
     if areas.centre.0.is_empty() {
         return Err(nothing());
     }
+    // Parts of the field joined to the rest only through a neck narrower than twice the margin
+    // cannot be reached without coming closer to the fence than the margin: the plan covers
+    // the largest part of the planning region, and the others are not part of its sprayable
+    // area (the report's unreachable area grows by them).
+    // A configured refill point inside one part picks that part (fly the others from a refill
+    // point of their own).
+    let field_transit = areas.transit.orient(Direction::Default);
+    let split = field_transit.0.len() > 1;
+    let configured = config.refill.map(|r| frame.to_local(r));
+    let holds = |p: &Polygon, c: Coord| Region::new(&MultiPolygon(vec![p.clone()])).contains(c);
+    let main = configured
+        .filter(|_| split)
+        .and_then(|c| field_transit.0.iter().find(|p| holds(p, c)))
+        .or_else(|| {
+            field_transit
+                .0
+                .iter()
+                .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
+        })
+        .cloned()
+        .ok_or_else(nothing)?;
+    let main = MultiPolygon(vec![main]);
+    let mut cut_off_m2 = 0.0;
+    let mut cut_off_refills = Vec::new();
+    if split {
+        let before = areas.reachable.unsigned_area();
+        // A refill point for each other part that has something to spray, to plan it on its own.
+        for part in field_transit.0.iter().filter(|p| **p != main.0[0]) {
+            let part = MultiPolygon(vec![part.clone()]);
+            if areas.centre.intersection(&part).unsigned_area() < 1.0 {
+                continue;
+            }
+            let region = Region::new(&part);
+            let at = default_refill(&local, &region).or_else(|| {
+                part.0[0]
+                    .exterior()
+                    .coords()
+                    .find_map(|&c| inset_any(c, &region))
+            });
+            if let Some(c) = at {
+                let g = frame.to_wgs84(c);
+                cut_off_refills.push([g.y, g.x]);
+            }
+        }
+        areas.centre = areas.centre.intersection(&main);
+        areas.reachable = sprayable::reachable(&areas.centre, &areas.raw, w);
+        cut_off_m2 = (before - areas.reachable.unsigned_area()).max(0.0);
+        if areas.centre.0.is_empty() {
+            return Err(nothing());
+        }
+    }
+    let main_region = Region::new(&main);
+    let refill = match configured {
+        Some(r) => r,
+        None => default_refill(&local, &main_region).ok_or_else(nothing)?,
+    };
+    // A refill point outside the allowed region gets a launch corridor in the fence (see
+    // `fence`): the straight hop to the nearest point of the planning region.
+    let (inclusion, allowed, transit, gate) = if main_region.contains(refill) {
+        (local.clone(), areas.allowed.clone(), main, refill)
+    } else {
+        let gate = main_region
+            .nearest_boundary_point(refill)
+            .ok_or_else(nothing)?;
+        let inclusion = fence::with_corridor(&local, refill, gate, margins.fence);
+        let allowed =
+            fence::allowed_region(&inclusion, &exclusions, margins.fence, margins.zone_keep());
+        let transit =
+            fence::planning_region(&inclusion, &exclusions, margins.fence, margins.zone_keep())
+                .orient(Direction::Default);
+        let transit = MultiPolygon(
+            transit
+                .0
+                .into_iter()
+                .filter(|p| Region::new(&MultiPolygon(vec![p.clone()])).contains(gate))
+                .collect(),
+        );
+        (inclusion, allowed, transit, gate)
+    };
+    let router = Router::new(Region::new(&transit));
+    let plan_fence = fence::build(&inclusion, &exclusions, margins.fence);
     let hl = headland::split(&areas.centre, w, config.headland_passes);
     let swaths = if hl.interior.0.is_empty() {
         swaths_at(&hl.swath_clip, &hl.interior, w, 0.0)
@@ -278,20 +419,6 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     if elements.is_empty() {
         return Err(nothing());
     }
-    let transit = areas.transit.orient(Direction::Default);
-    let router = Router::new(Region::new(&transit));
-    let refill = match config.refill {
-        Some(r) => frame.to_local(r),
-        None => default_refill(&local, router.region()).ok_or_else(nothing)?,
-    };
-    let gate = if router.region().contains(refill) {
-        refill
-    } else {
-        router
-            .region()
-            .nearest_boundary_point(refill)
-            .ok_or_else(nothing)?
-    };
     let no_route = |(a, b): (Coord, Coord)| PlanError::NoRoute {
         field_id: field.id.clone(),
         from_x: a.x,
@@ -326,7 +453,6 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
 
     let tracks = || sorties.iter().map(|s| &s.track);
     let foot = coverage::footprint(&coverage::spray_lines(tracks()), w);
-    let field_region = Region::new(&MultiPolygon(vec![local.clone()]));
     let exclusion_m = if exclusions.is_empty() {
         0.0
     } else {
@@ -347,6 +473,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         area_ha: area_m2 / 10_000.0,
         sprayable_ha: sprayable_m2 / 10_000.0,
         unreachable_ha: (areas.raw.unsigned_area() - sprayable_m2).max(0.0) / 10_000.0,
+        cut_off_ha: cut_off_m2 / 10_000.0,
+        cut_off_refills,
         n_swaths: swaths.n_legs(),
         n_cells: cells.len(),
         n_headland_rings: hl.rings.len(),
@@ -361,7 +489,10 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         sorties: sorties.len(),
         coverage: coverage::coverage(&foot, &areas.reachable),
         coverage_raw: coverage::coverage(&foot, &areas.raw),
-        outside_m: coverage::length_outside(tracks(), &field_region),
+        outside_m: 0.0,
+        outside_field_m: 0.0,
+        fence_points: plan_fence.points(),
+        fence_points_full: plan_fence.points(),
         exclusion_m,
         ferry_m: tracks()
             .map(|t| t.length_of(SegmentKind::Ferry))
@@ -375,6 +506,9 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         exclusions,
         sensitive,
         sprayable: areas.reachable,
+        fence: plan_fence,
+        fence_fit: None,
+        allowed,
         refill,
         height_m: config.height.get(),
         spray_speed: config.spray_speed.get(),
@@ -382,6 +516,26 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         sorties,
         report,
     };
+    // The exact check, on what the mission file holds: every sortie's positioned items as
+    // written (rounded degrees), back in local metres.
+    plan.report.outside_m = plan.length_outside(&plan.allowed);
+    plan.report.outside_field_m = plan.length_outside(&MultiPolygon(vec![plan.field.clone()]));
+    if plan.report.outside_m > 0.0 {
+        return Err(PlanError::PathOutsideFence {
+            field_id: field.id.clone(),
+            outside_m: plan.report.outside_m,
+            margin_m: margins.fence,
+        });
+    }
+    // A fence that cannot be fitted stays whole: the vehicle then says how much it stores.
+    if let Some(budget) = config.fence_points
+        && let Ok(fit) = fence::fit_fence(&plan, budget)
+        && fit.changed()
+    {
+        plan.fence = fit.fence.clone();
+        plan.report.fence_points = fit.points_after;
+        plan.fence_fit = Some(fit);
+    }
     plan.report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(plan)
 }

@@ -162,7 +162,17 @@ impl Region {
     pub fn length_outside(&self, a: Coord, b: Coord) -> f64 {
         let mut ts = vec![0.0, 1.0];
         let d = sub(b, a);
+        let (minx, maxx) = (a.x.min(b.x), a.x.max(b.x));
+        let (miny, maxy) = (a.y.min(b.y), a.y.max(b.y));
         for &(c, e) in &self.edges {
+            // Only an edge whose box meets the segment's can cross it.
+            if c.x.max(e.x) < minx
+                || c.x.min(e.x) > maxx
+                || c.y.max(e.y) < miny
+                || c.y.min(e.y) > maxy
+            {
+                continue;
+            }
             let f = sub(e, c);
             let den = cross(d, f);
             if den.abs() < 1e-300 {

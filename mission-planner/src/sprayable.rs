@@ -1,5 +1,7 @@
 //! Sprayable area: field − edge margin − exclusion zones (with clearance) − drift buffers.
 
+use crate::fence;
+use crate::region::Region;
 use geo::{BooleanOps, Buffer, MultiPolygon, Polygon, unary_union};
 
 /// The regions derived from a field, all in local metres.
@@ -12,7 +14,10 @@ pub(crate) struct Areas {
     /// The part of `raw` a spray disc can reach (`centre` grown back by half a swath, the
     /// morphological opening of `raw`): the sprayable area coverage is measured against.
     pub reachable: MultiPolygon,
-    /// Where the drone may fly at all: the field minus exclusion zones with half the clearance.
+    /// Where the drone may be at all: the field inset by the fence margin, minus the exclusion
+    /// zones grown by the larger of the margin and half the clearance (see [`crate::fence`]).
+    pub allowed: MultiPolygon,
+    /// Where legs are planned: `allowed` inset by [`fence::SLACK_M`].
     pub transit: MultiPolygon,
 }
 
@@ -58,16 +63,52 @@ fn grow(z: &Polygon, d: f64) -> MultiPolygon {
     }
 }
 
+/// The margins of one plan, metres.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Margins {
+    /// Strip along the field boundary that is not sprayed.
+    pub edge: f64,
+    /// Clearance around exclusion zones for spraying (half of it for flying).
+    pub clearance: f64,
+    /// No-spray buffer around sensitive zones.
+    pub drift: f64,
+    /// Distance every leg keeps from the geofence.
+    pub fence: f64,
+}
+
+impl Margins {
+    /// Distance legs keep from exclusion zones: the fence margin, or half the clearance if larger.
+    pub fn zone_keep(&self) -> f64 {
+        self.fence.max(self.clearance / 2.0)
+    }
+}
+
+/// Extra depth beyond the planning region below which the spray centre region is clipped to it
+/// (the headland rings are simplified by 0.05 m; buffers are polygonal), metres.
+const CENTRE_SAFETY_M: f64 = 0.1;
+
+/// The part of `raw` spray discs centred in `centre` reach (`centre` grown by half a swath).
+pub(crate) fn reachable(
+    centre: &MultiPolygon,
+    raw: &MultiPolygon,
+    swath_width: f64,
+) -> MultiPolygon {
+    if centre.0.is_empty() {
+        MultiPolygon(vec![])
+    } else {
+        centre.buffer(swath_width / 2.0).intersection(raw)
+    }
+}
+
 /// All regions the later stages need.
 pub(crate) fn areas(
     field: &Polygon,
     exclusions: &[Polygon],
     sensitive: &[Polygon],
-    edge_margin: f64,
-    clearance: f64,
-    drift_buffer: f64,
+    m: Margins,
     swath_width: f64,
 ) -> Areas {
+    let (edge_margin, clearance, drift_buffer) = (m.edge, m.clearance, m.drift);
     let raw = sprayable_area(
         field,
         exclusions,
@@ -76,26 +117,29 @@ pub(crate) fn areas(
         clearance,
         drift_buffer,
     );
-    let centre = inset(&raw, swath_width / 2.0);
-    let reachable = if centre.0.is_empty() {
-        MultiPolygon(vec![])
-    } else {
-        centre.buffer(swath_width / 2.0)
-    };
-    let reachable = reachable.intersection(&raw);
-    let transit = if exclusions.is_empty() {
-        MultiPolygon(vec![field.clone()])
-    } else {
-        let blocked: Vec<MultiPolygon> = exclusions
-            .iter()
-            .map(|z| grow(z, clearance / 2.0))
-            .collect();
-        MultiPolygon(vec![field.clone()]).difference(&unary_union(blocked.iter()))
-    };
+    let allowed = fence::allowed_region(field, exclusions, m.fence, m.zone_keep());
+    let transit = fence::planning_region(field, exclusions, m.fence, m.zone_keep());
+    let mut centre = inset(&raw, swath_width / 2.0);
+    // The spray centre is half a swath inside the sprayable area; where that is not deeper than
+    // the planning region (narrow swaths, a wide fence margin, the planning region's mitred
+    // corners), clip it so spray legs keep the fence margin too and the router reaches them.
+    if !centre.0.is_empty() {
+        let planning = Region::new(&transit);
+        let inside = centre.0.iter().all(|p| {
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .all(|r| r.0.windows(2).all(|w| planning.segment_inside(w[0], w[1])))
+        });
+        if !inside {
+            centre = centre.intersection(&inset(&transit, CENTRE_SAFETY_M));
+        }
+    }
+    let reachable = reachable(&centre, &raw, swath_width);
     Areas {
         raw,
         centre,
         reachable,
+        allowed,
         transit,
     }
 }
@@ -109,11 +153,17 @@ mod tests {
     fn opening_removes_slivers_narrower_than_a_swath() {
         // An L: a 40 × 40 square with a 2 m wide, 30 m long arm.
         let field = polygon![(x: 0.0, y: 0.0), (x: 70.0, y: 0.0), (x: 70.0, y: 2.0), (x: 40.0, y: 2.0), (x: 40.0, y: 40.0), (x: 0.0, y: 40.0)];
-        let a = areas(&field, &[], &[], 0.0, 0.0, 0.0, 5.0);
+        let m = Margins {
+            edge: 0.0,
+            clearance: 0.0,
+            drift: 0.0,
+            fence: 0.0,
+        };
+        let a = areas(&field, &[], &[], m, 5.0);
         assert!((a.raw.unsigned_area() - (1600.0 + 60.0)).abs() < 1e-6);
         // The arm is narrower than the swath, so it is unreachable; the square's corners lose a little.
         let lost = a.raw.unsigned_area() - a.reachable.unsigned_area();
         assert!(lost > 60.0 && lost < 70.0, "{lost}");
-        assert!((a.transit.unsigned_area() - field.unsigned_area()).abs() < 1e-6);
+        assert!((a.allowed.unsigned_area() - field.unsigned_area()).abs() < 1e-6);
     }
 }

@@ -1,7 +1,8 @@
 //! Plans every field of `../shared/fields/fields.geojson` with the default configuration and
-//! 5 m swaths: no error, nothing outside the field, coverage ≥ 99 %; prints the table.
+//! 5 m swaths: no error, no leg of the mission closer than the fence margin to the fence,
+//! coverage ≥ 99 %, a fence that fits ArduPilot's ~70 points; prints the table.
 
-use mission_planner::{PlanConfig, SwathWidth, plan, read_fields};
+use mission_planner::{PlanConfig, SwathWidth, fit_fence, plan, read_fields};
 
 #[test]
 fn every_shared_field_plans_inside_the_field_with_full_coverage() {
@@ -34,6 +35,26 @@ fn every_shared_field_plans_inside_the_field_with_full_coverage() {
         println!("{}", r.table_row());
         if r.outside_m != 0.0 {
             failures.push(format!("{}: outside_m = {}", r.field_id, r.outside_m));
+        }
+        if r.outside_field_m != 0.0 {
+            failures.push(format!(
+                "{}: outside_field_m = {}",
+                r.field_id, r.outside_field_m
+            ));
+        }
+        match fit_fence(&p, 70) {
+            Ok(fit) if fit.changed() => println!(
+                "  fence {} → {} points (within {} m), exclusions left out of the fence: {:?}",
+                fit.points_before, fit.points_after, fit.max_shift_m, fit.dropped_exclusions
+            ),
+            Ok(_) => {}
+            Err(e) => failures.push(e.to_string()),
+        }
+        if r.cut_off_ha > 0.0 {
+            println!(
+                "  {:.3} ha beyond necks narrower than twice the fence margin; plan it from {:?}",
+                r.cut_off_ha, r.cut_off_refills
+            );
         }
         if r.coverage < 0.99 {
             failures.push(format!("{}: coverage = {}", r.field_id, r.coverage));

@@ -183,6 +183,25 @@ pub(crate) fn sortie_items(plan: &Plan, sortie_idx: usize, autopilot: Autopilot)
     items
 }
 
+/// The path each sortie's mission flies, in local metres: the positions of its NAV items as
+/// the mission files write them (degrees rounded by [`round8`]), in item order. Take-off and
+/// landing are vertical at their item's position, so these polylines are the whole horizontal
+/// path.
+pub(crate) fn emitted_paths(plan: &Plan) -> Vec<Vec<Coord>> {
+    (0..plan.sorties.len())
+        .map(|s| {
+            sortie_items(plan, s, Autopilot::ArduPilot)
+                .iter()
+                .filter(|it| it.is_nav())
+                .filter_map(|it| match (it.params[4], it.params[5]) {
+                    (Some(lat), Some(lon)) => Some(plan.frame.to_local(Coord { x: lon, y: lat })),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The selected sorties' indexes (all, or the 1-based `sortie`).
 pub(crate) fn selected(plan: &Plan, sortie: Option<usize>) -> Vec<usize> {
     match sortie {

@@ -46,8 +46,10 @@ fn ring_latlon(plan: &Plan, r: &LineString) -> Vec<[f64; 2]> {
 
 /// The plan as a QGroundControl `.plan` file: every sortie (`sortie = None`) or the 1-based
 /// sortie `n` alone. Each sortie starts with NAV_TAKEOFF and ends with NAV_LAND at the refill
-/// point; the geofence is the field boundary (inclusion) plus its holes and the exclusion zones
-/// (exclusion); the rally point is the refill point.
+/// point; the geofence is [`Plan::fence`] (the field boundary, joined with the launch corridor
+/// to a refill point outside the field, as inclusion; its holes and the exclusion zones as
+/// exclusions; replace it with [`fit_fence`](crate::fit_fence)'s to fit a vehicle's storage);
+/// the rally point is the refill point.
 pub fn to_qgc_plan(plan: &Plan, autopilot: Autopilot, sortie: Option<usize>) -> String {
     let mut items = Vec::new();
     for s in selected(plan, sortie) {
@@ -58,16 +60,11 @@ pub fn to_qgc_plan(plan: &Plan, autopilot: Autopilot, sortie: Option<usize>) -> 
     }
     let home = plan.frame.to_wgs84(plan.refill);
     let mut polygons = vec![
-        json!({"version": 1, "inclusion": true, "polygon": ring_latlon(plan, plan.field.exterior())}),
+        json!({"version": 1, "inclusion": true, "polygon": ring_latlon(plan, &plan.fence.inclusion)}),
     ];
-    for hole in plan.field.interiors() {
+    for ring in &plan.fence.exclusions {
         polygons
-            .push(json!({"version": 1, "inclusion": false, "polygon": ring_latlon(plan, hole)}));
-    }
-    for z in &plan.exclusions {
-        polygons.push(
-            json!({"version": 1, "inclusion": false, "polygon": ring_latlon(plan, z.exterior())}),
-        );
+            .push(json!({"version": 1, "inclusion": false, "polygon": ring_latlon(plan, ring)}));
     }
     let doc = json!({
         "fileType": "Plan",

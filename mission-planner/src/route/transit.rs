@@ -83,6 +83,7 @@ impl Router {
     }
 
     /// The region.
+    #[cfg(test)]
     pub fn region(&self) -> &Region {
         &self.region
     }
