@@ -61,6 +61,12 @@ impl Bridge {
             Sink::Local(p) => (p.clone(), None),
             Sink::Forward { store, settings } => (store.clone(), Some(settings.clone())),
         };
+        // Certificates are read before anything starts, so a bad path fails the start.
+        let mqtt_settings = config
+            .mqtt
+            .as_ref()
+            .map(|m| MqttSettings::new(m, &config.bridge_id))
+            .transpose()?;
         let store = Store::open_with(
             &store_path,
             Outboxes {
@@ -131,10 +137,8 @@ impl Bridge {
         let forwarder =
             fwd.map(|settings| tokio::spawn(forward::run(store.clone(), settings, frx)));
         let (mqtt_shutdown, mrx) = watch::channel(false);
-        let publisher = config.mqtt.as_ref().map(|m| {
-            let settings = MqttSettings::new(m, &config.bridge_id);
-            tokio::spawn(mqtt::run(store.clone(), settings, mrx))
-        });
+        let publisher =
+            mqtt_settings.map(|settings| tokio::spawn(mqtt::run(store.clone(), settings, mrx)));
         Ok(Bridge {
             shutdown,
             forward_shutdown,

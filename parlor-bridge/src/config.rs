@@ -33,9 +33,9 @@ pub struct BridgeConfig {
 pub struct MqttConfig {
     /// Broker host name or address, e.g. `127.0.0.1` or `broker.farm.lan`.
     pub host: String,
-    /// Broker port.
-    #[serde(default = "default_mqtt_port")]
-    pub port: u16,
+    /// Broker port; default 1883, or 8883 with TLS.
+    #[serde(default)]
+    pub port: Option<u16>,
     /// MQTT client id; default `agriops-bridge-{bridge_id}`. Keep it unique per bridge.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -60,6 +60,19 @@ pub struct MqttConfig {
     /// Longest delay between reconnection attempts, seconds.
     #[serde(default = "default_max_backoff")]
     pub max_backoff_s: f64,
+    /// Connect over TLS (also implied by `ca_file` or `client_cert`); the broker's name is checked against `host`.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CA certificate(s) the broker's certificate must chain to; default: the
+    /// system's roots. Relative paths are from the config file.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain for brokers that require client certificates (with `client_key`).
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 /// The ingest server.
@@ -139,9 +152,6 @@ fn default_batch() -> u32 {
 fn default_max_backoff() -> f64 {
     60.0
 }
-fn default_mqtt_port() -> u16 {
-    1883
-}
 fn default_topic_prefix() -> String {
     "agriops".into()
 }
@@ -204,6 +214,16 @@ impl BridgeConfig {
             && s.is_relative()
         {
             *s = dir.join(&*s);
+        }
+        if let Some(m) = &mut cfg.mqtt {
+            for f in [&mut m.ca_file, &mut m.client_cert, &mut m.client_key]
+                .into_iter()
+                .flatten()
+            {
+                if f.is_relative() {
+                    *f = dir.join(&*f);
+                }
+            }
         }
         cfg.validate(path)?;
         Ok(cfg)
@@ -274,6 +294,17 @@ pub(crate) fn topic_level_problem(s: &str) -> Option<&'static str> {
 }
 
 impl MqttConfig {
+    /// Whether the connection is TLS: `tls`, or a CA or client certificate given.
+    pub fn uses_tls(&self) -> bool {
+        self.tls || self.ca_file.is_some() || self.client_cert.is_some()
+    }
+
+    /// The port: `port`, else 8883 with TLS and 1883 without.
+    pub fn port(&self) -> u16 {
+        self.port
+            .unwrap_or(if self.uses_tls() { 8883 } else { 1883 })
+    }
+
     /// The client id: `client_id`, else `agriops-bridge-{bridge_id}`.
     pub fn client_id(&self, bridge_id: &str) -> String {
         self.client_id
@@ -298,7 +329,7 @@ impl MqttConfig {
         if self.host.trim().is_empty() {
             return Err("[mqtt] host が空です / [mqtt] host is empty".into());
         }
-        if self.port == 0 {
+        if self.port == Some(0) {
             return Err("[mqtt] port は 1〜65535 です / [mqtt] port must be 1..65535".into());
         }
         let id = self.client_id(&cfg.bridge_id);
@@ -320,6 +351,9 @@ impl MqttConfig {
         }
         if self.inflight == 0 || self.inflight > 1000 {
             return Err("[mqtt] inflight は 1〜1000 です / inflight must be 1..1000".into());
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err("[mqtt] client_cert と client_key は両方必要です / client_cert and client_key go together".into());
         }
         if !(self.max_backoff_s.is_finite() && self.max_backoff_s > 0.0) {
             return Err("[mqtt] max_backoff_s は正の秒数です / max_backoff_s must be a positive number of seconds".into());
@@ -430,12 +464,23 @@ mod tests {
         let c = load_str(&format!("bridge_id = \"tanaka\"\n[mqtt]\nhost = \"127.0.0.1\"\nusername = \"u\"\npassword_env = \"AGRIOPS_TEST_UNSET_VAR\"\n{DEVICE}")).unwrap();
         let m = c.mqtt.unwrap();
         assert_eq!(
-            (m.port, m.topic_prefix.as_str(), m.keep_alive_s, m.inflight),
+            (
+                m.port(),
+                m.topic_prefix.as_str(),
+                m.keep_alive_s,
+                m.inflight
+            ),
             (1883, "agriops", 30, 32)
         );
+        assert!(!m.uses_tls());
+        let tls = load_str(&format!("[mqtt]\nhost = \"b\"\ntls = true\n{DEVICE}"))
+            .unwrap()
+            .mqtt
+            .unwrap();
+        assert_eq!((tls.uses_tls(), tls.port()), (true, 8883));
         assert_eq!(m.client_id("tanaka"), "agriops-bridge-tanaka");
         assert_eq!(m.password(), None);
-        let s = crate::MqttSettings::new(&m, "tanaka");
+        let s = crate::MqttSettings::new(&m, "tanaka").unwrap();
         assert_eq!(s.credentials, Some(("u".into(), String::new())));
         assert_eq!(s.broker(), "127.0.0.1:1883");
         // Without [mqtt] nothing is published.
@@ -471,6 +516,8 @@ mod tests {
         assert!(m.contains("collides"), "{m}");
         let m = invalid(&format!("bridge_id = \"b#1\"\n{}", with("", DEVICE)));
         assert!(m.contains("bridge_id"), "{m}");
+        let m = invalid(&with("client_cert = \"c.pem\"", DEVICE));
+        assert!(m.contains("client_key"), "{m}");
         match load_str(&with("hots = \"x\"", DEVICE)) {
             Err(BridgeError::Syntax { line, message, .. }) => {
                 assert_eq!(line, 3, "{message}");

@@ -96,6 +96,11 @@ struct OwnBroker {
 
 impl OwnBroker {
     async fn start(bin: PathBuf) -> OwnBroker {
+        OwnBroker::start_with(bin, |_| String::new()).await
+    }
+
+    /// A broker whose listener gets the lines `extra` writes, given the broker's folder.
+    async fn start_with(bin: PathBuf, extra: impl FnOnce(&Path) -> String) -> OwnBroker {
         let dir = tempfile::tempdir().unwrap();
         // Started as root, Mosquitto drops to its own user, which must still write its database.
         std::fs::set_permissions(
@@ -108,7 +113,8 @@ impl OwnBroker {
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+                "listener {port} 127.0.0.1\n{}allow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+                extra(dir.path()),
                 dir.path().display()
             ),
         )
@@ -174,7 +180,19 @@ struct Subscriber {
 
 impl Subscriber {
     async fn start(sub: &Path, publ: &Path, port: u16, prefix: &str) -> Subscriber {
+        Subscriber::start_with(sub, publ, port, prefix, &[]).await
+    }
+
+    /// With `extra` arguments for both clients (e.g. `--cafile`).
+    async fn start_with(
+        sub: &Path,
+        publ: &Path,
+        port: u16,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Subscriber {
         let mut child = Command::new(sub)
+            .args(extra)
             .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-c"])
             .args(["-i", &format!("sub-{}", std::process::id())])
             .args(["-t", &format!("{prefix}/#"), "-F", "%r %t %p"])
@@ -205,6 +223,7 @@ impl Subscriber {
         let probe = format!("{prefix}/probe");
         for _ in 0..100 {
             let _ = Command::new(publ)
+                .args(extra)
                 .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
                 .args(["-t", &probe, "-m", "\"probe\""])
                 .status();
@@ -694,4 +713,161 @@ async fn sigkill_of_the_bridge_binary_loses_and_doubles_no_milking_on_mqtt() {
         "three last wills and one clean stop say offline ({wills})"
     );
     drop(broker);
+}
+
+/// Makes a CA and a broker certificate for 127.0.0.1 signed by it, with `openssl`; returns the CA's PEM path.
+fn make_ca(openssl: &Path, dir: &Path, name: &str) -> PathBuf {
+    let run = |args: &[&str]| {
+        let ok = Command::new(openssl)
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "openssl {args:?} failed");
+    };
+    let ca_key = format!("{name}-ca.key");
+    let ca = format!("{name}-ca.pem");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN={name} test CA"),
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &format!("{name}-server.key"),
+        "-out",
+        &format!("{name}-server.csr"),
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &format!("{name}-server.csr"),
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &format!("{name}-server.pem"),
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    // The broker reads its key after dropping to its own user.
+    for f in [
+        format!("{name}-server.key"),
+        format!("{name}-server.pem"),
+        ca.clone(),
+    ] {
+        std::fs::set_permissions(
+            dir.join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    dir.join(ca)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_over_tls_only_to_a_broker_whose_certificate_checks_out() {
+    let test = "publishes_over_tls_only_to_a_broker_whose_certificate_checks_out";
+    let Some(tools) = tools(test) else { return };
+    let Some(openssl) = need(
+        test,
+        find_program("openssl", "/usr/bin/openssl"),
+        "no openssl to make test certificates",
+    ) else {
+        return;
+    };
+    let _one = SERIAL.lock().await;
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        certs.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let ca = make_ca(&openssl, certs.path(), "farm");
+    let other_ca = make_ca(&openssl, certs.path(), "stranger");
+    let (server_pem, server_key) = (
+        certs.path().join("farm-server.pem"),
+        certs.path().join("farm-server.key"),
+    );
+    let broker = OwnBroker::start_with(tools.broker.clone(), |_| {
+        format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\n",
+            ca.display(),
+            server_pem.display(),
+            server_key.display()
+        )
+    })
+    .await;
+    let prefix = unique_prefix("tls");
+    let ca_arg = ca.display().to_string();
+    let sub = Subscriber::start_with(
+        &tools.sub,
+        &tools.publ,
+        broker.port,
+        &prefix,
+        &["--cafile", &ca_arg],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.jsonl");
+    let db = dir.path().join("b.db");
+    let sim = start_sim("map_a.toml", &truth).await;
+    let tls_config = |ca: &Path| {
+        let mut m = mqtt_config(broker.port, &prefix);
+        m.ca_file = Some(ca.to_path_buf());
+        config(&map_path("map_a.toml"), &format!("tcp:{}", sim.addr), m)
+    };
+    // A broker whose certificate another CA signed is refused: milkings wait in the outbox.
+    let bridge = Bridge::start(&tls_config(&other_ca), Sink::Local(db.clone()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = bridge.store().mqtt_queued().await.unwrap();
+    bridge.stop().await;
+    assert!(waiting > 0, "nothing was queued");
+    assert!(
+        sub.of_kind("milking").is_empty(),
+        "published to a broker it could not verify"
+    );
+    // The farm's own CA: what waited and what follows arrive.
+    let bridge = Bridge::start(&tls_config(&ca), Sink::Local(db.clone()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bridge.stop().await;
+    drop(sim);
+    let stored = stored_milkings(&db).await;
+    let keys: BTreeSet<String> = stored.iter().map(|m| m.key.clone()).collect();
+    let (seen, _) = settle(&sub, &keys).await;
+    eprintln!(
+        "{test}: {waiting} waited out the refused broker; {} milkings seen over TLS",
+        seen.len()
+    );
+    assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), keys);
+    assert_exact(&truth, &seen.values().cloned().collect::<Vec<_>>());
 }
