@@ -17,7 +17,8 @@
 //! | `alarm` | one alarm raised or cleared, [`AlarmEvent`] with `"type": "alarm"` | no |
 //!
 //! The record payloads are exactly the records of the HTTP ingest's batches, `type` tag
-//! included. `{prefix}/bridges/{bridge_id}` holds, retained, `{"bridge_id", "online", "t"}`:
+//! included. Every new connection publishes each parlor's newest `state` again, so the retained
+//! state is back even on a broker that lost it. `{prefix}/bridges/{bridge_id}` holds, retained, `{"bridge_id", "online", "t"}`:
 //! `online: true` when the bridge connects, `false` when it stops, and the broker publishes
 //! `false` (its last will) when the bridge dies or loses the connection.
 //!
@@ -416,6 +417,21 @@ async fn session(
         )
         .await
         .map_err(|e| fail(mqtt_error(s, e)))?;
+    // The newest state of each parlor again, so a broker that lost its retained messages has
+    // them back (the outbox may hold a newer one still, which then follows).
+    let states = store.mqtt_states().await.map_err(fail)?;
+    for st in &states {
+        t.handed.push_back(None);
+        client
+            .publish(
+                topic(&s.topic_prefix, &st.farm, &st.parlor, STATE),
+                QoS::AtLeastOnce,
+                true,
+                st.payload.clone(),
+            )
+            .await
+            .map_err(|e| fail(mqtt_error(s, e)))?;
+    }
     let window = usize::from(s.inflight);
     let mut cursor = 0i64;
     let mut draining: Option<tokio::time::Instant> = None;

@@ -34,6 +34,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, batch_id INTEGER, UNIQUE (kind, key))",
     "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_key TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, acked_ms INTEGER)",
     "CREATE TABLE IF NOT EXISTS mqtt_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, farm TEXT NOT NULL, parlor TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, UNIQUE (kind, key))",
+    "CREATE TABLE IF NOT EXISTS mqtt_state (parlor TEXT PRIMARY KEY, farm TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_key TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, rejected_ms INTEGER NOT NULL)",
 ];
 
@@ -85,6 +86,18 @@ async fn enqueue_mqtt(
         ));
     }
     for (kind, farm, parlor, key, payload) in rows {
+        if kind == crate::mqtt::STATE {
+            // Kept after its PUBACK too: every new session publishes it again, so the retained
+            // state is back even on a broker that lost it (one without persistence, restarted).
+            sqlx::query("INSERT INTO mqtt_state (parlor, farm, key, payload) VALUES (?,?,?,?) ON CONFLICT (parlor) DO UPDATE SET farm = excluded.farm, key = excluded.key, payload = excluded.payload")
+                .bind(&parlor)
+                .bind(&farm)
+                .bind(&key)
+                .bind(&payload)
+                .execute(&mut *tx)
+                .await
+                .map_err(BridgeError::store("keep state"))?;
+        }
         if crate::mqtt::latest_wins(kind) {
             sqlx::query("DELETE FROM mqtt_outbox WHERE kind = ? AND parlor = ?")
                 .bind(kind)
@@ -348,6 +361,28 @@ impl Store {
                 parlor: r.get(3),
                 key: r.get(4),
                 payload: r.get(5),
+            })
+            .collect())
+    }
+
+    /// The newest platform state of every parlor, as last queued for MQTT.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn mqtt_states(&self) -> Result<Vec<MqttRow>, BridgeError> {
+        let rows = sqlx::query("SELECT farm, parlor, key, payload FROM mqtt_state ORDER BY parlor")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(BridgeError::store("read mqtt states"))?;
+        Ok(rows
+            .iter()
+            .map(|r| MqttRow {
+                id: 0,
+                kind: crate::mqtt::STATE.to_string(),
+                farm: r.get(0),
+                parlor: r.get(1),
+                key: r.get(2),
+                payload: r.get(3),
             })
             .collect())
     }
@@ -872,6 +907,12 @@ pub(crate) mod tests {
         .await
         .unwrap();
         assert_eq!(s.mqtt_queued().await.unwrap(), 4);
+        let states = s.mqtt_states().await.unwrap();
+        assert_eq!(states.len(), 1);
+        assert_eq!(
+            states[0].key, "p/state/2",
+            "the newest state is kept for every new session"
+        );
         assert_eq!(s.mqtt_after(rows[3].id, 100).await.unwrap().len(), 2);
         // Without [mqtt] nothing is queued for it.
         let plain = Store::open(&dir.path().join("p.db"), true).await.unwrap();

@@ -99,6 +99,16 @@ impl OwnBroker {
         OwnBroker::start_with(bin, |_| String::new()).await
     }
 
+    /// A broker that keeps nothing across a restart (no persistence), as many installs run.
+    async fn start_forgetful(bin: PathBuf) -> OwnBroker {
+        let b = OwnBroker::start_with(bin, |_| String::new()).await;
+        let conf = std::fs::read_to_string(&b.conf)
+            .unwrap()
+            .replace("persistence true", "persistence false");
+        std::fs::write(&b.conf, conf).unwrap();
+        b
+    }
+
     /// A broker whose listener gets the lines `extra` writes, given the broker's folder.
     async fn start_with(bin: PathBuf, extra: impl FnOnce(&Path) -> String) -> OwnBroker {
         let dir = tempfile::tempdir().unwrap();
@@ -870,4 +880,91 @@ async fn publishes_over_tls_only_to_a_broker_whose_certificate_checks_out() {
     );
     assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), keys);
     assert_exact(&truth, &seen.values().cloned().collect::<Vec<_>>());
+}
+
+/// The retained `state` messages a newcomer gets, by topic.
+fn retained_states(sub_bin: &Path, port: u16, prefix: &str) -> BTreeMap<String, serde_json::Value> {
+    let out = Command::new(sub_bin)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "--retained-only",
+            "-W",
+            "2",
+        ])
+        .args(["-t", &format!("{prefix}/+/+/state"), "-F", "%t %p"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(t, p)| (t.to_string(), serde_json::from_str(p).unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_state_is_back_after_a_broker_that_forgot_it_restarts() {
+    let test = "retained_state_is_back_after_a_broker_that_forgot_it_restarts";
+    let Some(tools) = tools(test) else { return };
+    let _one = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.jsonl");
+    let db = dir.path().join("b.db");
+    let prefix = unique_prefix("forgetful");
+    let mut broker = OwnBroker::start_forgetful(tools.broker.clone()).await;
+    // Started before the switch to no persistence took effect: restart it as configured.
+    broker.down().await;
+    broker.up().await;
+    let sim = start_sim("map_a.toml", &truth).await;
+    let mut cfg = config(
+        &map_path("map_a.toml"),
+        &format!("tcp:{}", sim.addr),
+        mqtt_config(broker.port, &prefix),
+    );
+    // Snapshots off: only the state topic is retained here.
+    for d in &mut cfg.devices {
+        d.bail_snapshot_interval_ms = 0;
+    }
+    let bridge = Bridge::start(&cfg, Sink::Local(db.clone())).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = retained_states(&tools.sub, broker.port, &prefix);
+    assert_eq!(before.len(), 2, "{before:?}");
+    // A retained message nobody publishes again tells whether the broker forgot.
+    let marker = format!("{prefix}/marker/x/state");
+    let _ = Command::new(&tools.publ)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-q",
+            "1",
+            "-r",
+        ])
+        .args(["-t", &marker, "-m", "{}"])
+        .status();
+    assert!(retained_states(&tools.sub, broker.port, &prefix).contains_key(&marker));
+    broker.down().await;
+    broker.up().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut after = retained_states(&tools.sub, broker.port, &prefix);
+    bridge.stop().await;
+    assert!(
+        after.remove(&marker).is_none(),
+        "the broker kept its retained messages"
+    );
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "every parlor's state is retained again"
+    );
+    for (topic, st) in &after {
+        assert_eq!(st["type"], "state", "{topic}: {st}");
+        assert!(
+            st["t"].as_str() >= before[topic]["t"].as_str(),
+            "{topic}: an older state came back"
+        );
+    }
 }
