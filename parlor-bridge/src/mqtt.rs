@@ -289,11 +289,11 @@ pub async fn run(store: Store, s: MqttSettings, mut shutdown: watch::Receiver<bo
                 let wait = backoff
                     + Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 4));
                 backoff = (backoff * 2).min(s.max_backoff);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
-                }
-                if *shutdown.borrow() {
+                let closed = tokio::select! {
+                    () = tokio::time::sleep(wait) => false,
+                    changed = shutdown.changed() => changed.is_err(),
+                };
+                if closed || *shutdown.borrow() {
                     return;
                 }
             }
@@ -479,8 +479,9 @@ async fn session(
                     break Err(fail(e));
                 }
             }
-            _ = shutdown.changed(), if draining.is_none() => {
-                if *shutdown.borrow() {
+            changed = shutdown.changed(), if draining.is_none() => {
+                // A dropped sender (the bridge is gone) is a stop too.
+                if changed.is_err() || *shutdown.borrow() {
                     draining = Some(tokio::time::Instant::now() + s.drain_timeout);
                 }
             }
