@@ -914,6 +914,35 @@ pub(crate) mod tests {
             "the newest state is kept for every new session"
         );
         assert_eq!(s.mqtt_after(rows[3].id, 100).await.unwrap().len(), 2);
+        // A server and a broker: each outbox gets every record, and draining one leaves the other.
+        let both = Store::open_with(
+            &dir.path().join("both.db"),
+            Outboxes {
+                http: true,
+                mqtt: true,
+            },
+        )
+        .await
+        .unwrap();
+        both.commit(&[commit(&["x", "y"])]).await.unwrap();
+        let batch = both.next_batch("br", 10).await.unwrap().unwrap();
+        both.ack_batch(batch.id).await.unwrap();
+        assert_eq!(
+            (
+                both.queued().await.unwrap(),
+                both.mqtt_queued().await.unwrap()
+            ),
+            (0, 2)
+        );
+        let ids: Vec<i64> = both
+            .mqtt_after(0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        both.mqtt_acked(&ids).await.unwrap();
+        assert_eq!(both.mqtt_queued().await.unwrap(), 0);
         // Without [mqtt] nothing is queued for it.
         let plain = Store::open(&dir.path().join("p.db"), true).await.unwrap();
         plain.commit(&[commit(&["x"])]).await.unwrap();
