@@ -181,7 +181,8 @@ struct Message {
     payload: serde_json::Value,
 }
 
-/// `mosquitto_sub` on `{prefix}/#` at QoS 1 with a persistent session (`-c`): it reconnects by
+/// `mosquitto_sub` on `{prefix}/#` at QoS 1, with a persistent session (`-c`) on the brokers of
+/// the tests' own (not on the shared one): it reconnects by
 /// itself after a broker restart and the broker keeps what arrived meanwhile.
 struct Subscriber {
     child: Child,
@@ -190,10 +191,11 @@ struct Subscriber {
 
 impl Subscriber {
     async fn start(sub: &Path, publ: &Path, port: u16, prefix: &str) -> Subscriber {
-        Subscriber::start_with(sub, publ, port, prefix, &[]).await
+        Subscriber::start_with(sub, publ, port, prefix, &["-c"]).await
     }
 
-    /// With `extra` arguments for both clients (e.g. `--cafile`).
+    /// With `extra` arguments for both clients (e.g. `--cafile`); a clean session unless
+    /// `extra` holds `-c`, which is for the subscriber alone.
     async fn start_with(
         sub: &Path,
         publ: &Path,
@@ -203,7 +205,7 @@ impl Subscriber {
     ) -> Subscriber {
         let mut child = Command::new(sub)
             .args(extra)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-c"])
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
             .args(["-i", &format!("sub-{}", std::process::id())])
             .args(["-t", &format!("{prefix}/#"), "-F", "%r %t %p"])
             .stdout(Stdio::piped())
@@ -233,7 +235,7 @@ impl Subscriber {
         let probe = format!("{prefix}/probe");
         for _ in 0..100 {
             let _ = Command::new(publ)
-                .args(extra)
+                .args(extra.iter().filter(|a| **a != "-c"))
                 .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
                 .args(["-t", &probe, "-m", "\"probe\""])
                 .status();
@@ -483,7 +485,8 @@ async fn publishes_every_kind_to_the_shared_broker() {
     let truth = dir.path().join("truth.jsonl");
     let db = dir.path().join("b.db");
     let prefix = unique_prefix("shared");
-    let sub = Subscriber::start(&tools.sub, &tools.publ, 1883, &prefix).await;
+    // A clean session: the shared broker keeps no session of this test once it is over.
+    let sub = Subscriber::start_with(&tools.sub, &tools.publ, 1883, &prefix, &[]).await;
     let sim = start_sim("map_a.toml", &truth).await;
     let cfg = config(
         &map_path("map_a.toml"),
@@ -840,7 +843,7 @@ async fn publishes_over_tls_only_to_a_broker_whose_certificate_checks_out() {
         &tools.publ,
         broker.port,
         &prefix,
-        &["--cafile", &ca_arg],
+        &["--cafile", &ca_arg, "-c"],
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
