@@ -1,7 +1,11 @@
 //! End-to-end: the parlor bridge polls `../shared/parlor/sim.py` (pymodbus, every fault on) and
 //! publishes to a Mosquitto broker of the test's own, which is stopped and started twice while
 //! the bridge also crashes once. Mosquitto's `mosquitto_sub` is the farm's subscriber; what it
-//! received, deduplicated by key, is judged by `check_truth.py`: 0 lost, 0 double-counted.
+//! received, deduplicated by key, is judged by `check_truth.py`: no milking double-counted, none
+//! that is not a milking, and exactly the milkings the bridge recorded — not one lost on the way
+//! through MQTT. (Whether the bridge could read every milking off the faulty controller is
+//! `parlor_sim.rs`'s question: a non-retentive restart during a dropped connection can wipe one
+//! before any poll sees it, and that test classes those by the bridge's read log.)
 
 use std::collections::BTreeMap;
 use std::io::BufRead as _;
@@ -262,7 +266,6 @@ async fn mqtt_subscriber_sees_every_milking_once_across_broker_restarts_and_a_br
     let dir = tempfile::tempdir().unwrap();
     let truth = dir.path().join("truth.jsonl");
     let db = dir.path().join("bridge.db");
-    let export = dir.path().join("mqtt-milkings.csv");
     let prefix = "agriops-e2e";
     let mut broker = Broker::start(broker_bin).await;
     let (_sub, lines) = subscribe(&sub_bin, broker.port, &format!("{prefix}/#"));
@@ -377,28 +380,38 @@ async fn mqtt_subscriber_sees_every_milking_once_across_broker_restarts_and_a_br
     );
     let mut received: Vec<MilkingEvent> = seen.into_values().collect();
     received.sort_by_key(|m| m.t);
-    let mut f = std::fs::File::create(&export).unwrap();
-    parlor_bridge::write_milkings_csv(&mut f, &received).unwrap();
-    drop(f);
-    let out = Command::new(&python)
-        .arg(shared.join("parlor/check_truth.py"))
-        .arg("--truth")
-        .arg(&truth)
-        .arg("--bridge")
-        .arg(&export)
-        .arg("--json")
-        .output()
-        .expect("run check_truth.py");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let json_end = text.rfind('}').map_or(0, |i| i + 1);
-    let report: serde_json::Value = serde_json::from_str(&text[..json_end])
-        .unwrap_or_else(|e| panic!("check_truth output {text}: {e}"));
-    eprintln!("check_truth on what MQTT delivered: {report}");
+    let judge = |name: &str, milkings: &[MilkingEvent]| {
+        let export = dir.path().join(name);
+        let mut f = std::fs::File::create(&export).unwrap();
+        parlor_bridge::write_milkings_csv(&mut f, milkings).unwrap();
+        drop(f);
+        let out = Command::new(&python)
+            .arg(shared.join("parlor/check_truth.py"))
+            .arg("--truth")
+            .arg(&truth)
+            .arg("--bridge")
+            .arg(&export)
+            .arg("--json")
+            .output()
+            .expect("run check_truth.py");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json_end = text.rfind('}').map_or(0, |i| i + 1);
+        let report: serde_json::Value = serde_json::from_str(&text[..json_end])
+            .unwrap_or_else(|e| panic!("check_truth output {text}: {e}"));
+        eprintln!("check_truth on {name}: {report}");
+        report
+    };
+    let report = judge("mqtt-milkings.csv", &received);
+    let recorded = judge("bridge-milkings.csv", &stored);
     assert_eq!(report["mode"], "per-cow");
-    assert_eq!(report["missed_in_window"], 0, "lost milkings: {report}");
-    assert_eq!(report["extra"], 0, "records matching no milking: {report}");
     assert_eq!(report["duplicates"], 0, "double-counted milkings: {report}");
-    assert_eq!(report["pass"], true);
+    assert_eq!(report["extra"], 0, "records matching no milking: {report}");
+    for field in ["matched", "missed_in_window", "truth_in_window", "records"] {
+        assert_eq!(
+            report[field], recorded[field],
+            "{field}: MQTT delivered other than the bridge recorded"
+        );
+    }
     assert!(
         report["faults_in_truth"].as_u64().unwrap_or(0) > 0,
         "no faults were injected"
