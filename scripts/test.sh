@@ -17,6 +17,22 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; the
 fi
 pg_isready -h 127.0.0.1 -p 5432 || echo "PostgreSQL is not reachable; PostgreSQL storage tests will fail"
 
+log "Mosquitto on 127.0.0.1:1883 (the bridge's MQTT tests)"
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v mosquitto_sub >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+mqtt_up() { (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; }
+if ! mqtt_up; then
+  # The packaged config listens on 127.0.0.1:1883; without it, mosquitto 2 listens there alone.
+  mkdir -p /run/mosquitto /var/log/mosquitto 2>/dev/null && chown mosquitto: /run/mosquitto /var/log/mosquitto 2>/dev/null || true
+  [ -f /etc/mosquitto/mosquitto.conf ] && PATH="$PATH:/usr/sbin" mosquitto -d -c /etc/mosquitto/mosquitto.conf || true
+  for _ in $(seq 25); do mqtt_up && break; sleep 0.2; done
+  mqtt_up || PATH="$PATH:/usr/sbin" mosquitto -d || true
+  for _ in $(seq 25); do mqtt_up && break; sleep 0.2; done
+fi
+mqtt_up || echo "Mosquitto is not reachable on 127.0.0.1:1883; the MQTT tests will fail"
+
 log "Python peers (../shared)"
 bash scripts/setup-peers.sh
 

@@ -342,6 +342,7 @@ fn main() {
             bridge_id: "bench".into(),
             store: None,
             server: None,
+            mqtt: None,
             devices: (1..=200u8)
                 .map(|u| {
                     let mut d = DeviceConfig::new(

@@ -13,7 +13,8 @@ use crate::error::BridgeError;
 use crate::events;
 use crate::forward::{self, ForwardSettings};
 use crate::milking::{ParlorTracker, Sample, TrackerConfig};
-use crate::outbox::{Commit, Store};
+use crate::mqtt::{self, MqttSettings};
+use crate::outbox::{Commit, Outboxes, Store};
 use crate::poll::{self, Connection, Group, SharedConnection, Transport};
 use crate::register_map::RegisterMap;
 
@@ -25,10 +26,12 @@ pub struct Bridge {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     writer: tokio::task::JoinHandle<()>,
     forwarder: Option<tokio::task::JoinHandle<()>>,
+    mqtt_shutdown: watch::Sender<bool>,
+    publisher: Option<tokio::task::JoinHandle<()>>,
     store: Store,
 }
 
-/// Where the bridge writes.
+/// Where the bridge writes. Whichever it is, a config with `[mqtt]` also publishes to that broker.
 #[derive(Debug, Clone)]
 pub enum Sink {
     /// Only the local database (`--local DB`).
@@ -58,7 +61,20 @@ impl Bridge {
             Sink::Local(p) => (p.clone(), None),
             Sink::Forward { store, settings } => (store.clone(), Some(settings.clone())),
         };
-        let store = Store::open(&store_path, fwd.is_some()).await?;
+        // Certificates are read before anything starts, so a bad path fails the start.
+        let mqtt_settings = config
+            .mqtt
+            .as_ref()
+            .map(|m| MqttSettings::new(m, &config.bridge_id))
+            .transpose()?;
+        let store = Store::open_with(
+            &store_path,
+            Outboxes {
+                http: fwd.is_some(),
+                mqtt: config.mqtt.is_some(),
+            },
+        )
+        .await?;
         let mut maps: HashMap<PathBuf, Arc<RegisterMap>> = HashMap::new();
         let mut buses: HashMap<Transport, SharedConnection> = HashMap::new();
         let mut devices = Vec::new();
@@ -120,12 +136,17 @@ impl Bridge {
         let (forward_shutdown, frx) = watch::channel(false);
         let forwarder =
             fwd.map(|settings| tokio::spawn(forward::run(store.clone(), settings, frx)));
+        let (mqtt_shutdown, mrx) = watch::channel(false);
+        let publisher =
+            mqtt_settings.map(|settings| tokio::spawn(mqtt::run(store.clone(), settings, mrx)));
         Ok(Bridge {
             shutdown,
             forward_shutdown,
             tasks,
             writer,
             forwarder,
+            mqtt_shutdown,
+            publisher,
             store,
         })
     }
@@ -135,7 +156,7 @@ impl Bridge {
         &self.store
     }
 
-    /// Stops polling, writes what is pending, forwards it (one last attempt) and waits for every task.
+    /// Stops polling, writes what is pending, forwards and publishes it (one last attempt) and waits for every task.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
@@ -143,8 +164,12 @@ impl Bridge {
         }
         let _ = self.writer.await;
         let _ = self.forward_shutdown.send(true);
+        let _ = self.mqtt_shutdown.send(true);
         if let Some(f) = self.forwarder {
             let _ = f.await;
+        }
+        if let Some(p) = self.publisher {
+            let _ = p.await;
         }
     }
 
@@ -156,6 +181,9 @@ impl Bridge {
         self.writer.abort();
         if let Some(f) = &self.forwarder {
             f.abort();
+        }
+        if let Some(p) = &self.publisher {
+            p.abort();
         }
     }
 }
@@ -331,6 +359,17 @@ async fn device_task(
             if online && failures >= 3 {
                 online = false;
                 events::parlor_offline(name);
+                let out = tracker.mark_offline(chrono::Utc::now());
+                if !out.is_empty() {
+                    let c = Commit {
+                        parlor: cfg.name.clone(),
+                        output: out,
+                        state: tracker.state().clone(),
+                    };
+                    if tx.send(c).await.is_err() {
+                        return;
+                    }
+                }
             }
             // A dropped connection or a controller reboot usually answers again within a
             // second, and while it is silent a non-retentive controller can forget a milking

@@ -122,6 +122,14 @@ pub enum BridgeError {
         /// The start of the response body.
         body: String,
     },
+    /// The MQTT broker could not be reached, refused the connection, or the session broke off.
+    #[error("MQTT broker {broker}: {message}")]
+    Mqtt {
+        /// `host:port` of the broker.
+        broker: String,
+        /// What failed.
+        message: String,
+    },
     /// A time argument could not be parsed.
     #[error(
         "bad time {input:?}: expected RFC 3339 (2026-11-25T06:00:00Z), UNIX seconds or a duration like 2h"

@@ -79,3 +79,18 @@ pub(crate) fn bails_read(device: &str, started_ms: i64, finished_ms: i64, comple
         complete
     );
 }
+
+/// Connected to the MQTT broker (a new clean session: everything unacknowledged is published again).
+pub(crate) fn mqtt_connected(broker: &str, client_id: &str) {
+    tracing::info!(message = "Connected to the MQTT broker.", broker, client_id);
+}
+
+/// Messages were published to the broker during one session.
+pub(crate) fn mqtt_published(messages: u64, broker: &str) {
+    tracing::debug!(message = "Published to MQTT.", messages, broker);
+}
+
+/// The MQTT session failed or could not start; it is retried after `retry_in_ms`.
+pub(crate) fn mqtt_failed(error: &BridgeError, retry_in_ms: u64) {
+    tracing::warn!(message = "MQTT publishing failed; will reconnect.", %error, retry_in_ms);
+}

@@ -10,8 +10,9 @@
 //! words into values; [`ParlorTracker`] (pure) turns successive [`Sample`]s into
 //! [`wire::MilkingEvent`]s, [`wire::KpiInterval`]s, sessions and offline gaps. The [`Store`]
 //! (SQLite, WAL) keeps records, tracker state and the outbox in one transaction; the forwarder
-//! posts outbox batches to the server. [`Bridge`] runs all of it, one task per parlor; [`sim`]
-//! is a parlor simulator serving any map.
+//! posts outbox batches to the server, and [`mqtt`] publishes to the farm's own broker from an
+//! outbox of its own. [`Bridge`] runs all of it, one task per parlor; [`sim`] is a parlor
+//! simulator serving any map.
 //!
 //! ```
 //! use parlor_bridge::{RegisterMap, Value};
@@ -32,7 +33,7 @@
 
 pub use crate::{
     bridge::{Bridge, Sink},
-    config::{BridgeConfig, DeviceConfig, ServerConfig},
+    config::{BridgeConfig, DeviceConfig, MqttConfig, ServerConfig},
     decode::{RawValue, Scaling, ShortWords, ValueType, WordOrder, decode, encode},
     error::BridgeError,
     export::{parse_since, write_intervals_csv, write_milkings_csv},
@@ -40,7 +41,8 @@ pub use crate::{
     milking::{
         BailReading, Output, ParlorTracker, Sample, TrackerConfig, TrackerState, counter_delta,
     },
-    outbox::{Batch, Commit, Store},
+    mqtt::MqttSettings,
+    outbox::{Batch, Commit, MqttRow, Outboxes, Store},
     poll::{Connection, Group, Image, ReadBlock, Transport, plan_bails, plan_platform, probe},
     register_map::{BailLayout, CounterSample, Field, Kind, RegisterMap, Table, Value},
 };
@@ -53,6 +55,7 @@ mod events;
 mod export;
 mod forward;
 pub mod milking;
+pub mod mqtt;
 mod outbox;
 pub mod poll;
 mod register_map;

@@ -5,14 +5,21 @@
 //! value is the delta; a float total that went down was reset. A milking is recorded when a bail's
 //! `(milking_seq, last_*)` changes, keyed by `(parlor, bail, epoch, seq, content)` so that neither
 //! a reconnect, nor a restart of the bridge from its saved [`TrackerState`], repeats one.
+//!
+//! The tracker also follows the platform's state and alarms: a [`PlatformStatus`] whenever the
+//! state, the set of active alarms or whether the parlor answers changes, and one
+//! [`AlarmEvent`] per alarm raised or cleared. Like the records, these edges are remembered in
+//! the [`TrackerState`], so a restart of the bridge neither repeats nor skips one.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::register_map::{CounterSample, Value};
-use crate::wire::{KpiInterval, MilkingEvent, OfflineGap, SessionSummary};
+use crate::wire::{
+    AlarmEvent, KpiInterval, MilkingEvent, OfflineGap, PlatformStatus, SessionSummary,
+};
 
 /// The completed-milking fields of one bail, decoded from one read of its block.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +191,12 @@ pub struct TrackerState {
     pub alarm_high_cond: bool,
     /// Rolling window of (t_ms, cows) deltas.
     pub rolling: VecDeque<(i64, f64)>,
+    /// Alarms active at the last sample that showed them (see [`AlarmEvent::alarm`]).
+    #[serde(default)]
+    pub alarms: BTreeSet<String>,
+    /// The parlor was marked offline ([`ParlorTracker::mark_offline`]) and has not answered since.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 /// What one sample produced.
@@ -201,6 +214,10 @@ pub struct Output {
     pub restart_detected: bool,
     /// The state of every bail, when one is due (latest wins; the bridge sets it, not the tracker).
     pub bails: Option<crate::wire::BailSnapshot>,
+    /// The platform's state, when it changed (state, active alarms, online).
+    pub status: Option<PlatformStatus>,
+    /// Alarms raised or cleared.
+    pub alarms: Vec<AlarmEvent>,
 }
 
 impl Output {
@@ -211,8 +228,15 @@ impl Output {
             && self.gaps.is_empty()
             && self.sessions.is_empty()
             && self.bails.is_none()
+            && self.status.is_none()
+            && self.alarms.is_empty()
     }
 }
+
+/// The alarm name of a map's summary bit (`alarm_active`) when it has no `alarm_bits`.
+const ALARM_ACTIVE: &str = "alarm_active";
+/// The alarm name of a platform in the `fault` state.
+const PLATFORM_FAULT: &str = "platform_fault";
 
 const COUNTERS: [&str; 8] = [
     "cows_milked_total",
@@ -454,6 +478,7 @@ impl ParlorTracker {
     pub fn observe(&mut self, s: &Sample) -> Output {
         let mut out = Output::default();
         let now = ms(s.t);
+        let status_before = self.status_view();
         let restart = self.detect_restart(s);
         out.restart_detected = restart;
 
@@ -709,6 +734,97 @@ impl ParlorTracker {
                 state: "offline".into(),
             });
             out.gaps.push(g);
+        }
+        self.follow_alarms(s, &mut out);
+        self.state.offline = false;
+        if self.status_view() != status_before {
+            out.status = Some(self.status(s.t));
+        }
+        out
+    }
+
+    /// What a [`PlatformStatus`] shows, to tell whether it changed.
+    fn status_view(&self) -> (Option<String>, BTreeSet<String>, bool) {
+        (
+            self.state.state.clone(),
+            self.state.alarms.clone(),
+            self.state.offline,
+        )
+    }
+
+    fn status(&self, t: DateTime<Utc>) -> PlatformStatus {
+        PlatformStatus {
+            key: format!("{}/state/{}", self.cfg.parlor, ms(t)),
+            parlor: self.cfg.parlor.clone(),
+            farm: self.cfg.farm.clone(),
+            unit: self.cfg.unit,
+            t,
+            online: !self.state.offline,
+            state: self.state.state.clone().unwrap_or_else(|| "unknown".into()),
+            alarms: self.state.alarms.iter().cloned().collect(),
+        }
+    }
+
+    /// Updates the active alarms from what this sample shows (a poll that did not read the
+    /// alarm registers or the state keeps what was known) and emits one event per edge.
+    fn follow_alarms(&mut self, s: &Sample, out: &mut Output) {
+        let mut now = self.state.alarms.clone();
+        let flags = match (s.platform.get("alarm_bits"), s.platform.get("alarm_active")) {
+            (Some(Value::Flags(_, names)), _) => Some(names.iter().cloned().collect()),
+            (None, Some(v)) => {
+                let on = match v {
+                    Value::Bit(b) => *b,
+                    other => other.as_f64().is_some_and(|x| x != 0.0),
+                };
+                Some(if on {
+                    BTreeSet::from([ALARM_ACTIVE.to_string()])
+                } else {
+                    BTreeSet::new()
+                })
+            }
+            _ => None,
+        };
+        if let Some(flags) = flags {
+            now.retain(|a| a == PLATFORM_FAULT);
+            now.extend(flags);
+        }
+        if let Some(state) = platform_state(&s.platform) {
+            if state == "fault" {
+                now.insert(PLATFORM_FAULT.to_string());
+            } else {
+                now.remove(PLATFORM_FAULT);
+            }
+        }
+        let before = std::mem::replace(&mut self.state.alarms, now);
+        let edge = |alarm: &str, active: bool| AlarmEvent {
+            key: format!(
+                "{}/alarm/{alarm}/{}/{}",
+                self.cfg.parlor,
+                ms(s.t),
+                if active { "on" } else { "off" }
+            ),
+            parlor: self.cfg.parlor.clone(),
+            farm: self.cfg.farm.clone(),
+            unit: self.cfg.unit,
+            t: s.t,
+            alarm: alarm.to_string(),
+            active,
+        };
+        for a in self.state.alarms.difference(&before) {
+            out.alarms.push(edge(a, true));
+        }
+        for a in before.difference(&self.state.alarms) {
+            out.alarms.push(edge(a, false));
+        }
+    }
+
+    /// The parlor stopped answering at `t`: a [`PlatformStatus`] with `online = false` the
+    /// first time (the next successful [`ParlorTracker::observe`] brings it back online).
+    pub fn mark_offline(&mut self, t: DateTime<Utc>) -> Output {
+        let mut out = Output::default();
+        if !self.state.offline {
+            self.state.offline = true;
+            out.status = Some(self.status(t));
         }
         out
     }
@@ -997,5 +1113,117 @@ mod tests {
             70,
             "after a gap the interval starts at the reconnect"
         );
+    }
+
+    fn with_alarms(mut s: Sample, state: Option<&str>, alarms: Option<&[&str]>) -> Sample {
+        if let Some(st) = state {
+            s.platform
+                .insert("platform_state".into(), Value::Label(st.into()));
+        }
+        if let Some(a) = alarms {
+            s.platform.insert(
+                "alarm_bits".into(),
+                Value::Flags(0, a.iter().map(|x| (*x).to_string()).collect()),
+            );
+        }
+        s
+    }
+
+    fn edges(o: &Output) -> Vec<(String, bool)> {
+        o.alarms
+            .iter()
+            .map(|a| (a.alarm.clone(), a.active))
+            .collect()
+    }
+
+    #[test]
+    fn state_and_alarm_edges_are_emitted_once_and_survive_a_restart() {
+        let mut t = ParlorTracker::new(cfg(), TrackerState::default());
+        let o = t.observe(&with_alarms(
+            sample(0, 10_000, 0, 5, vec![]),
+            Some("running"),
+            Some(&[]),
+        ));
+        let st = o
+            .status
+            .expect("the first sight of the platform is a state");
+        assert_eq!(
+            (st.online, st.state.as_str(), st.alarms.len()),
+            (true, "running", 0)
+        );
+        assert!(o.alarms.is_empty());
+        // Nothing changed: no state, no alarm.
+        let o = t.observe(&with_alarms(
+            sample(1, 10_001, 1, 5, vec![]),
+            Some("running"),
+            Some(&[]),
+        ));
+        assert!(o.status.is_none() && o.alarms.is_empty(), "{o:?}");
+        let o = t.observe(&with_alarms(
+            sample(2, 10_002, 2, 5, vec![]),
+            Some("fault"),
+            Some(&["vacuum_low"]),
+        ));
+        assert_eq!(
+            edges(&o),
+            [("platform_fault".into(), true), ("vacuum_low".into(), true)]
+        );
+        assert_eq!(o.status.unwrap().alarms, ["platform_fault", "vacuum_low"]);
+        assert!(
+            o.alarms
+                .iter()
+                .all(|a| a.key.starts_with("p/alarm/") && a.key.ends_with("/on"))
+        );
+        // A poll that read neither state nor alarms keeps them.
+        let o = t.observe(&sample(3, 10_003, 3, 5, vec![]));
+        assert!(o.status.is_none() && o.alarms.is_empty(), "{o:?}");
+        // The bridge restarts from the saved state: the alarm is not raised again.
+        let saved: TrackerState =
+            serde_json::from_str(&serde_json::to_string(t.state()).unwrap()).unwrap();
+        let mut t = ParlorTracker::new(cfg(), saved);
+        let o = t.observe(&with_alarms(
+            sample(4, 10_004, 4, 5, vec![]),
+            Some("fault"),
+            Some(&["vacuum_low"]),
+        ));
+        assert!(o.status.is_none() && o.alarms.is_empty(), "{o:?}");
+        // Offline once, then back with the fault cleared.
+        let o = t.mark_offline(at(6_000));
+        let st = o.status.unwrap();
+        assert!(!st.online && st.state == "fault", "{st:?}");
+        assert!(t.mark_offline(at(7_000)).is_empty());
+        let o = t.observe(&with_alarms(
+            sample(9, 10_009, 9, 5, vec![]),
+            Some("stopped"),
+            Some(&[]),
+        ));
+        assert_eq!(
+            edges(&o),
+            [
+                ("platform_fault".into(), false),
+                ("vacuum_low".into(), false)
+            ]
+        );
+        let st = o.status.unwrap();
+        assert!(
+            st.online && st.state == "stopped" && st.alarms.is_empty(),
+            "{st:?}"
+        );
+        // A state saved before alarms were followed still loads.
+        let old = r#"{"bails":{},"counters":{},"boot":null,"heartbeat":null,"last_ok_ms":null,"restarted_in_gap":false,"open":null,"session":null,"state":"running","alarm_high_cond":false,"rolling":[]}"#;
+        let s: TrackerState = serde_json::from_str(old).unwrap();
+        assert!(s.alarms.is_empty() && !s.offline);
+    }
+
+    #[test]
+    fn a_summary_alarm_bit_is_an_alarm_when_the_map_has_no_alarm_bits() {
+        let mut t = ParlorTracker::new(cfg(), TrackerState::default());
+        let mut s = sample(0, 10_000, 0, 5, vec![]);
+        s.platform.insert("alarm_active".into(), Value::Bit(true));
+        let o = t.observe(&s);
+        assert_eq!(edges(&o), [("alarm_active".into(), true)]);
+        let mut s = sample(1, 10_001, 1, 5, vec![]);
+        s.platform.insert("alarm_active".into(), Value::Bit(false));
+        assert_eq!(edges(&t.observe(&s)), [("alarm_active".into(), false)]);
     }
 }

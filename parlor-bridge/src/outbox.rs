@@ -4,13 +4,20 @@
 //! transaction, so a `kill -9` either keeps both or neither. Records are unique by their
 //! dedupe key (`INSERT OR IGNORE`), and the outbox hands out batches whose idempotency key is
 //! fixed when the batch is formed, so a retry after a crash resends the very same batch.
+//!
+//! A second, independent queue, `mqtt_outbox`, holds what the MQTT sink publishes (the same
+//! records plus platform state and alarm edges), filled in the same transaction; a row leaves it
+//! only after the broker's PUBACK, so neither a broker outage nor a crash loses a message (a
+//! crash between PUBACK and the delete republishes it under the same key).
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
+use tokio::sync::Notify;
 
 use crate::error::BridgeError;
 use crate::milking::{Output, TrackerState};
@@ -26,14 +33,125 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tracker_state (parlor TEXT PRIMARY KEY, json TEXT NOT NULL, updated_ms INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, batch_id INTEGER, UNIQUE (kind, key))",
     "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_key TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL, acked_ms INTEGER)",
+    "CREATE TABLE IF NOT EXISTS mqtt_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, farm TEXT NOT NULL, parlor TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, UNIQUE (kind, key))",
+    "CREATE TABLE IF NOT EXISTS mqtt_state (parlor TEXT PRIMARY KEY, farm TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS rejected (id INTEGER PRIMARY KEY AUTOINCREMENT, batch_key TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, rejected_ms INTEGER NOT NULL)",
 ];
+
+/// Queues for MQTT what one commit produced: the records stored for the first time, the
+/// newest bail snapshot and platform state (latest wins: older unpublished ones of the parlor
+/// are dropped) and the alarm edges.
+async fn enqueue_mqtt(
+    tx: &mut sqlx::SqliteConnection,
+    records: &[Record],
+    output: &Output,
+) -> Result<(), BridgeError> {
+    let mut rows: Vec<(&'static str, String, String, String, String)> = Vec::new();
+    let record_row = |r: &Record| {
+        let (farm, parlor) = match r {
+            Record::Milking(m) => (&m.farm, &m.parlor),
+            Record::Interval(i) => (&i.farm, &i.parlor),
+            Record::Gap(g) => (&g.farm, &g.parlor),
+            Record::Session(s) => (&s.farm, &s.parlor),
+            Record::Bails(b) => (&b.farm, &b.parlor),
+        };
+        (
+            crate::mqtt::topic_kind(r),
+            farm.clone(),
+            parlor.clone(),
+            r.key().to_string(),
+            serde_json::to_string(r).unwrap_or_default(),
+        )
+    };
+    rows.extend(records.iter().map(record_row));
+    if let Some(b) = &output.bails {
+        rows.push(record_row(&Record::Bails(b.clone())));
+    }
+    if let Some(st) = &output.status {
+        rows.push((
+            crate::mqtt::STATE,
+            st.farm.clone(),
+            st.parlor.clone(),
+            st.key.clone(),
+            crate::mqtt::state_payload(st),
+        ));
+    }
+    for a in &output.alarms {
+        rows.push((
+            crate::mqtt::ALARM,
+            a.farm.clone(),
+            a.parlor.clone(),
+            a.key.clone(),
+            crate::mqtt::alarm_payload(a),
+        ));
+    }
+    for (kind, farm, parlor, key, payload) in rows {
+        if kind == crate::mqtt::STATE {
+            // Kept after its PUBACK too: every new session publishes it again, so the retained
+            // state is back even on a broker that lost it (one without persistence, restarted).
+            sqlx::query("INSERT INTO mqtt_state (parlor, farm, key, payload) VALUES (?,?,?,?) ON CONFLICT (parlor) DO UPDATE SET farm = excluded.farm, key = excluded.key, payload = excluded.payload")
+                .bind(&parlor)
+                .bind(&farm)
+                .bind(&key)
+                .bind(&payload)
+                .execute(&mut *tx)
+                .await
+                .map_err(BridgeError::store("keep state"))?;
+        }
+        if crate::mqtt::latest_wins(kind) {
+            sqlx::query("DELETE FROM mqtt_outbox WHERE kind = ? AND parlor = ?")
+                .bind(kind)
+                .bind(&parlor)
+                .execute(&mut *tx)
+                .await
+                .map_err(BridgeError::store("drop older state"))?;
+        }
+        sqlx::query("INSERT OR IGNORE INTO mqtt_outbox (kind, farm, parlor, key, payload) VALUES (?,?,?,?,?)")
+            .bind(kind)
+            .bind(farm)
+            .bind(parlor)
+            .bind(key)
+            .bind(payload)
+            .execute(&mut *tx)
+            .await
+            .map_err(BridgeError::store("enqueue mqtt"))?;
+    }
+    Ok(())
+}
 
 /// The local database.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
     forward: bool,
+    mqtt: bool,
+    mqtt_queued: Arc<Notify>,
+}
+
+/// Which outboxes a [`Store`] fills besides its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outboxes {
+    /// The HTTP forwarding outbox (`outbox`, `batches`).
+    pub http: bool,
+    /// The MQTT outbox (`mqtt_outbox`).
+    pub mqtt: bool,
+}
+
+/// One message waiting in the MQTT outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttRow {
+    /// Row id: messages are published in this order.
+    pub id: i64,
+    /// Topic kind (`milking`, `kpi`, `session`, `gap`, `bails`, `state`, `alarm`).
+    pub kind: String,
+    /// Farm of the parlor (a topic level).
+    pub farm: String,
+    /// Parlor name (a topic level).
+    pub parlor: String,
+    /// The message's idempotency key (also inside the payload).
+    pub key: String,
+    /// The JSON payload.
+    pub payload: String,
 }
 
 /// One parlor's poll result to commit: its records and the tracker state after them.
@@ -68,6 +186,21 @@ impl Store {
     /// # Errors
     /// [`BridgeError::Store`] when the file cannot be opened or the schema not created.
     pub async fn open(path: &Path, forward: bool) -> Result<Store, BridgeError> {
+        Store::open_with(
+            path,
+            Outboxes {
+                http: forward,
+                mqtt: false,
+            },
+        )
+        .await
+    }
+
+    /// Opens (creating if needed) the database at `path`, filling the given outboxes.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] when the file cannot be opened or the schema not created.
+    pub async fn open_with(path: &Path, outboxes: Outboxes) -> Result<Store, BridgeError> {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(BridgeError::store("open"))?
             .create_if_missing(true)
@@ -85,7 +218,12 @@ impl Store {
                 .await
                 .map_err(BridgeError::store("create schema"))?;
         }
-        Ok(Store { pool, forward })
+        Ok(Store {
+            pool,
+            forward: outboxes.http,
+            mqtt: outboxes.mqtt,
+            mqtt_queued: Arc::new(Notify::new()),
+        })
     }
 
     /// The saved tracker state of `parlor`, if any.
@@ -183,12 +321,100 @@ impl Store {
                     .await
                     .map_err(BridgeError::store("enqueue snapshot"))?;
             }
+            if self.mqtt {
+                enqueue_mqtt(&mut tx, &records, &c.output).await?;
+            }
             let state = serde_json::to_string(&c.state).unwrap_or_default();
             sqlx::query("INSERT INTO tracker_state (parlor, json, updated_ms) VALUES (?,?,?) ON CONFLICT (parlor) DO UPDATE SET json = excluded.json, updated_ms = excluded.updated_ms")
                 .bind(&c.parlor).bind(state).bind(now)
                 .execute(&mut *tx).await.map_err(BridgeError::store("save state"))?;
         }
-        tx.commit().await.map_err(BridgeError::store("commit"))
+        tx.commit().await.map_err(BridgeError::store("commit"))?;
+        if self.mqtt {
+            self.mqtt_queued.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits until a commit queued MQTT messages (returns at once if one did since the last wait).
+    pub async fn mqtt_queued_notice(&self) {
+        self.mqtt_queued.notified().await;
+    }
+
+    /// Up to `max` MQTT messages with a row id above `after`, oldest first.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn mqtt_after(&self, after: i64, max: u32) -> Result<Vec<MqttRow>, BridgeError> {
+        let rows = sqlx::query("SELECT id, kind, farm, parlor, key, payload FROM mqtt_outbox WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after)
+            .bind(i64::from(max))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(BridgeError::store("read mqtt outbox"))?;
+        Ok(rows
+            .iter()
+            .map(|r| MqttRow {
+                id: r.get(0),
+                kind: r.get(1),
+                farm: r.get(2),
+                parlor: r.get(3),
+                key: r.get(4),
+                payload: r.get(5),
+            })
+            .collect())
+    }
+
+    /// The newest platform state of every parlor, as last queued for MQTT.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn mqtt_states(&self) -> Result<Vec<MqttRow>, BridgeError> {
+        let rows = sqlx::query("SELECT farm, parlor, key, payload FROM mqtt_state ORDER BY parlor")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(BridgeError::store("read mqtt states"))?;
+        Ok(rows
+            .iter()
+            .map(|r| MqttRow {
+                id: 0,
+                kind: crate::mqtt::STATE.to_string(),
+                farm: r.get(0),
+                parlor: r.get(1),
+                key: r.get(2),
+                payload: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Drops MQTT messages the broker acknowledged (PUBACK).
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn mqtt_acked(&self, ids: &[i64]) -> Result<(), BridgeError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        sqlx::query("DELETE FROM mqtt_outbox WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(list)
+            .execute(&self.pool)
+            .await
+            .map_err(BridgeError::store("drop published"))?;
+        Ok(())
+    }
+
+    /// MQTT messages still waiting for the broker's PUBACK.
+    ///
+    /// # Errors
+    /// [`BridgeError::Store`] on a database failure.
+    pub async fn mqtt_queued(&self) -> Result<u64, BridgeError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM mqtt_outbox")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(BridgeError::store("count mqtt outbox"))?
+            .get(0);
+        Ok(n as u64)
     }
 
     /// Milkings recorded at or after `since`, oldest first.
@@ -593,5 +819,133 @@ pub(crate) mod tests {
         assert!(s.next_batch("br", 2).await.unwrap().is_none());
         let m = &s.milkings_since(DateTime::UNIX_EPOCH).await.unwrap()[0];
         assert_eq!(m.cow_id, 4_000_000_000);
+    }
+
+    fn status(parlor: &str, t: i64, state: &str) -> crate::wire::PlatformStatus {
+        crate::wire::PlatformStatus {
+            key: format!("{parlor}/state/{t}"),
+            parlor: parlor.into(),
+            farm: "f".into(),
+            unit: 1,
+            t: DateTime::from_timestamp_millis(t).unwrap(),
+            online: true,
+            state: state.into(),
+            alarms: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_mqtt_outbox_keeps_history_once_and_state_latest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let s = Store::open_with(
+            &path,
+            Outboxes {
+                http: false,
+                mqtt: true,
+            },
+        )
+        .await
+        .unwrap();
+        let mut c = commit(&["a", "b"]);
+        c.output.status = Some(status("p", 1, "running"));
+        c.output.bails = Some(snapshot("p", 1, "prep"));
+        c.output.alarms = vec![crate::wire::AlarmEvent {
+            key: "p/alarm/vacuum_low/1/on".into(),
+            parlor: "p".into(),
+            farm: "f".into(),
+            unit: 1,
+            t: DateTime::from_timestamp_millis(1).unwrap(),
+            alarm: "vacuum_low".into(),
+            active: true,
+        }];
+        s.commit(&[c]).await.unwrap();
+        // The same milkings again (a replayed poll) are not queued twice; newer state replaces older.
+        let mut again = commit(&["b", "c"]);
+        again.output.status = Some(status("p", 2, "stopped"));
+        again.output.bails = Some(snapshot("p", 2, "milking"));
+        s.commit(&[again]).await.unwrap();
+        let rows = s.mqtt_after(0, 100).await.unwrap();
+        let kinds: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.kind.as_str(), r.key.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("milking", "a"),
+                ("milking", "b"),
+                ("alarm", "p/alarm/vacuum_low/1/on"),
+                ("milking", "c"),
+                ("bails", "p/2"),
+                ("state", "p/state/2"),
+            ]
+        );
+        let state: serde_json::Value = serde_json::from_str(&rows[5].payload).unwrap();
+        assert_eq!(
+            (state["type"].as_str(), state["state"].as_str()),
+            (Some("state"), Some("stopped"))
+        );
+        let milking: Record = serde_json::from_str(&rows[0].payload).unwrap();
+        assert_eq!(milking.key(), "a", "the payload is the ingest's record");
+        assert_eq!((rows[0].farm.as_str(), rows[0].parlor.as_str()), ("f", "p"));
+        assert_eq!(
+            s.queued().await.unwrap(),
+            0,
+            "no HTTP outbox without a server"
+        );
+        // Acknowledged rows leave, across a reopen the rest is still there.
+        s.mqtt_acked(&[rows[0].id, rows[2].id]).await.unwrap();
+        s.close().await;
+        let s = Store::open_with(
+            &path,
+            Outboxes {
+                http: false,
+                mqtt: true,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.mqtt_queued().await.unwrap(), 4);
+        let states = s.mqtt_states().await.unwrap();
+        assert_eq!(states.len(), 1);
+        assert_eq!(
+            states[0].key, "p/state/2",
+            "the newest state is kept for every new session"
+        );
+        assert_eq!(s.mqtt_after(rows[3].id, 100).await.unwrap().len(), 2);
+        // A server and a broker: each outbox gets every record, and draining one leaves the other.
+        let both = Store::open_with(
+            &dir.path().join("both.db"),
+            Outboxes {
+                http: true,
+                mqtt: true,
+            },
+        )
+        .await
+        .unwrap();
+        both.commit(&[commit(&["x", "y"])]).await.unwrap();
+        let batch = both.next_batch("br", 10).await.unwrap().unwrap();
+        both.ack_batch(batch.id).await.unwrap();
+        assert_eq!(
+            (
+                both.queued().await.unwrap(),
+                both.mqtt_queued().await.unwrap()
+            ),
+            (0, 2)
+        );
+        let ids: Vec<i64> = both
+            .mqtt_after(0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        both.mqtt_acked(&ids).await.unwrap();
+        assert_eq!(both.mqtt_queued().await.unwrap(), 0);
+        // Without [mqtt] nothing is queued for it.
+        let plain = Store::open(&dir.path().join("p.db"), true).await.unwrap();
+        plain.commit(&[commit(&["x"])]).await.unwrap();
+        assert_eq!(plain.mqtt_queued().await.unwrap(), 0);
     }
 }

@@ -183,6 +183,50 @@ impl BailSnapshot {
     }
 }
 
+/// A parlor's platform state now: published retained on MQTT `…/state` whenever it changes
+/// (platform state, active alarms, or whether the parlor answers). Latest wins; not sent to
+/// the HTTP ingest (it is not a [`Record`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformStatus {
+    /// Key: `parlor/state/t_ms`.
+    pub key: String,
+    /// Parlor name.
+    pub parlor: String,
+    /// Farm.
+    pub farm: String,
+    /// Unit id of the parlor.
+    pub unit: u8,
+    /// When the change was seen (bridge clock, UTC).
+    pub t: DateTime<Utc>,
+    /// The parlor answers Modbus polls.
+    pub online: bool,
+    /// Canonical platform state (`off`, `running`, `stopped`, `washing`, `fault`), `unknown`
+    /// when the map has none; the last known state while offline.
+    pub state: String,
+    /// Alarms active now, by name (the map's `alarm_bits` names, `alarm_active`, `platform_fault`).
+    pub alarms: Vec<String>,
+}
+
+/// An alarm raised or cleared on a parlor: published on MQTT `…/alarm`, once per edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmEvent {
+    /// Dedupe key: `parlor/alarm/name/t_ms/on` (or `/off`).
+    pub key: String,
+    /// Parlor name.
+    pub parlor: String,
+    /// Farm.
+    pub farm: String,
+    /// Unit id of the parlor.
+    pub unit: u8,
+    /// When the edge was seen (bridge clock, UTC).
+    pub t: DateTime<Utc>,
+    /// The alarm: a name from the map's `alarm_bits`, `alarm_active` (a map with only a summary
+    /// bit) or `platform_fault` (the platform state is `fault`).
+    pub alarm: String,
+    /// True when raised, false when cleared.
+    pub active: bool,
+}
+
 /// Any record the bridge forwards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

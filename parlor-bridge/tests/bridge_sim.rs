@@ -23,6 +23,7 @@ fn config(map: &Path, address: &str, units: &[u8]) -> BridgeConfig {
         bridge_id: "t".into(),
         store: None,
         server: None,
+        mqtt: None,
         devices: units
             .iter()
             .map(|u| {

@@ -176,6 +176,7 @@ fn config(map: &Path, address: &str) -> BridgeConfig {
         bridge_id: "e2e".into(),
         store: None,
         server: None,
+        mqtt: None,
         devices: (1..=3u8)
             .map(|unit| {
                 let mut d = DeviceConfig::new(&format!("parlor-{unit}"), address, unit, map);

@@ -123,6 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bridge_id: "demo-bridge".to_owned(),
             store: None,
             server: None,
+            mqtt: None,
             devices,
         };
         let bridge = Bridge::start(
