@@ -380,12 +380,15 @@ impl Plan {
         };
         let before = &self.items[..=reached];
         let mut items: Vec<MissionItem> = self.items[..=t].to_vec();
-        let at = self.items[reached];
-        items.push(MissionItem {
-            command: CMD_NAV_WAYPOINT,
-            params: [0.0; 4],
-            ..at
-        });
+        // The way in: pump off, along the original path where a straight line would leave
+        // the fence (a concave field), straight where the fence allows.
+        for k in self.way_in(t, reached) {
+            items.push(MissionItem {
+                command: CMD_NAV_WAYPOINT,
+                params: [0.0; 4],
+                ..self.items[k]
+            });
+        }
         if let Some(speed) = before
             .iter()
             .rev()
@@ -411,6 +414,41 @@ impl Plan {
             reached,
             tail_start,
         })
+    }
+
+    /// The original items a resume flies through from the takeoff `t` to `reached` (which is
+    /// last): greedily the farthest original waypoint a straight hop can reach while keeping
+    /// [`WAY_IN_CLEARANCE_M`] inside the plan's fence, so the way in is never outside where the
+    /// original sortie flew. Without a fence, straight to `reached`.
+    fn way_in(&self, t: usize, reached: usize) -> Vec<usize> {
+        let Some(fence) = FenceCheck::new(self) else {
+            return vec![reached];
+        };
+        let chain: Vec<usize> = (t + 1..=reached)
+            .filter(|&k| self.items[k].is_nav_with_position() && self.items[k].x != 0)
+            .collect();
+        let start = self
+            .home
+            .map(|(lat, lon, _)| (lat, lon))
+            .filter(|_| self.items[t].x == 0)
+            .unwrap_or((self.items[t].lat(), self.items[t].lon()));
+        let pos = |k: usize| (self.items[k].lat(), self.items[k].lon());
+        let (mut out, mut here, mut i) = (Vec::new(), start, 0usize);
+        while i < chain.len() {
+            // The farthest point of the chain reachable in one hop; at worst the next one
+            // (the original path itself, which a plan from another tool may not keep clear).
+            let j = (i..chain.len())
+                .rev()
+                .find(|&j| fence.segment_ok(here, pos(chain[j])))
+                .unwrap_or(i);
+            out.push(chain[j]);
+            here = pos(chain[j]);
+            i = j + 1;
+        }
+        if out.last() != Some(&reached) {
+            out.push(reached);
+        }
+        out
     }
 
     /// The mission list as uploaded: for ArduPilot the planned home is seq 0 (QGC's convention).
@@ -542,6 +580,83 @@ pub fn spray_legs(items: &[MissionItem]) -> Vec<SprayLeg> {
     legs
 }
 
+/// Clearance a resume's way in keeps from every fence edge, m: under ArduPilot's default
+/// FENCE_MARGIN (2 m), which the planner keeps its own legs inside, so the original path passes.
+pub const WAY_IN_CLEARANCE_M: f64 = 1.5;
+
+/// The plan's fence in local metres, to test straight hops against.
+struct FenceCheck {
+    origin: (f64, f64),
+    inclusions: Vec<geo::Polygon>,
+    exclusions: Vec<geo::Polygon>,
+    circles: Vec<(geo::Coord, f64, bool)>,
+}
+
+impl FenceCheck {
+    fn new(plan: &Plan) -> Option<FenceCheck> {
+        let first = plan
+            .fence_polygons
+            .first()
+            .and_then(|p| p.vertices.first().copied())
+            .or_else(|| plan.fence_circles.first().map(|c| c.center))?;
+        let mut f = FenceCheck {
+            origin: first,
+            inclusions: Vec::new(),
+            exclusions: Vec::new(),
+            circles: Vec::new(),
+        };
+        for p in &plan.fence_polygons {
+            let ring: Vec<geo::Coord> = p.vertices.iter().map(|&(a, b)| f.xy((a, b))).collect();
+            let poly = geo::Polygon::new(geo::LineString::from(ring), vec![]);
+            if p.inclusion {
+                f.inclusions.push(poly);
+            } else {
+                f.exclusions.push(poly);
+            }
+        }
+        for c in &plan.fence_circles {
+            let centre = f.xy(c.center);
+            f.circles.push((centre, c.radius_m, c.inclusion));
+        }
+        Some(f)
+    }
+
+    /// Local east/north metres of (lat, lon) around the fence's first vertex (equirectangular:
+    /// exact enough over a few kilometres).
+    fn xy(&self, (lat, lon): (f64, f64)) -> geo::Coord {
+        let (lat0, lon0) = self.origin;
+        geo::Coord {
+            x: (lon - lon0).to_radians() * 6_371_000.0 * lat0.to_radians().cos(),
+            y: (lat - lat0).to_radians() * 6_371_000.0,
+        }
+    }
+
+    /// Whether the straight hop a→b stays inside every inclusion and outside every exclusion,
+    /// [`WAY_IN_CLEARANCE_M`] from each edge (ArduPilot: several inclusions are all binding).
+    fn segment_ok(&self, a: (f64, f64), b: (f64, f64)) -> bool {
+        use geo::{Contains, Distance, Euclidean, Intersects};
+        let (pa, pb) = (self.xy(a), self.xy(b));
+        let line = geo::Line::new(pa, pb);
+        let clear = WAY_IN_CLEARANCE_M;
+        let inside = self
+            .inclusions
+            .iter()
+            .all(|p| p.contains(&line) && Euclidean.distance(&line, p.exterior()) >= clear);
+        let outside = self
+            .exclusions
+            .iter()
+            .all(|p| !p.intersects(&line) && Euclidean.distance(&line, p) >= clear);
+        let circles = self.circles.iter().all(|&(c, r, inclusion)| {
+            if inclusion {
+                Euclidean.distance(pa, c) <= r - clear && Euclidean.distance(pb, c) <= r - clear
+            } else {
+                Euclidean.distance(&line, c) >= r + clear
+            }
+        });
+        inside && outside && circles
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,11 +750,26 @@ mod tests {
         // Debug text, since a NaN param (QGC's "no yaw") never equals itself.
         let same = |a: &MissionItem, b: &MissionItem| format!("{a:?}") == format!("{b:?}");
         assert!((0..=t).all(|k| same(&res.plan.items[k], &p.items[k])));
-        let wp = res.plan.items[t + 1];
+        // The way in: plain waypoints at points of the original path up to `r`, in order,
+        // ending at `r`.
+        let way: Vec<MissionItem> = res.plan.items[t + 1..res.tail_start]
+            .iter()
+            .copied()
+            .filter(MissionItem::is_nav_with_position)
+            .collect();
+        let wp = *way.last().expect("a way in");
         assert_eq!(
             (wp.command, wp.x, wp.y, wp.z),
             (16, p.items[r].x, p.items[r].y, p.items[r].z)
         );
+        let mut from = t + 1;
+        for w in &way {
+            assert_eq!(w.command, 16);
+            let k = (from..=r)
+                .find(|&k| (p.items[k].x, p.items[k].y) == (w.x, w.y))
+                .expect("a way-in point off the original path, or out of order");
+            from = k + 1;
+        }
         for i in 0..res.plan.items.len() {
             let o = res.original_index(i);
             if i >= res.tail_start {
@@ -693,6 +823,96 @@ mod tests {
             p.resume_after(t + 1, Path::new("x")).is_err(),
             "two sorties"
         );
+    }
+
+    /// A U-shaped field (a notch in the north edge): resuming in the east arm from a home in
+    /// the west arm must not cut across the notch, and where the fence allows it flies straight.
+    #[test]
+    fn a_resume_way_in_goes_round_a_notch_not_across_it() {
+        // Degrees per metre near 36.87 N.
+        let (dlat, dlon) = (1.0 / 111_000.0, 1.0 / 88_900.0);
+        let at = |x: f64, y: f64| (36.87 + y * dlat, 139.99 + x * dlon);
+        // 100 m × 100 m, with a notch 40 m wide, 70 m deep from the north edge.
+        let ring = [
+            (0.0, 0.0),
+            (100.0, 0.0),
+            (100.0, 100.0),
+            (70.0, 100.0),
+            (70.0, 30.0),
+            (30.0, 30.0),
+            (30.0, 100.0),
+            (0.0, 100.0),
+        ];
+        let wp = |x: f64, y: f64| {
+            let (lat, lon) = at(x, y);
+            MissionItem::nav(16, lat, lon, 3.0)
+        };
+        let spray = |on: bool| MissionItem {
+            command: 216,
+            frame: 2,
+            params: [if on { 1.0 } else { 0.0 }, 0.0, 0.0, 0.0],
+            ..MissionItem::nav(216, 0.0, 0.0, 0.0)
+        };
+        let (hlat, hlon) = at(15.0, 90.0);
+        // Down the west arm, along the south band, up the east arm: the original path.
+        let items = vec![
+            MissionItem::nav(CMD_NAV_TAKEOFF, 0.0, 0.0, 3.0),
+            wp(15.0, 85.0),
+            spray(true),
+            wp(15.0, 15.0),
+            wp(50.0, 15.0),
+            wp(85.0, 15.0),
+            wp(85.0, 85.0),
+            wp(85.0, 95.0),
+            spray(false),
+            MissionItem::nav(CMD_NAV_LAND, hlat, hlon, 0.0),
+        ];
+        let p = Plan {
+            firmware: Firmware::ArduPilot,
+            home: Some((hlat, hlon, 300.0)),
+            items,
+            fence_polygons: vec![FencePolygon {
+                inclusion: true,
+                vertices: ring.iter().map(|&(x, y)| at(x, y)).collect(),
+            }],
+            fence_circles: vec![],
+            rally: vec![],
+            cruise_speed: None,
+        };
+        let reached = 6; // (85, 85), up the east arm
+        check_resume(&p, reached);
+        let res = p.resume_after(reached, Path::new("u.plan")).unwrap();
+        let way: Vec<(f64, f64)> = res.plan.items[1..res.tail_start]
+            .iter()
+            .filter(|i| i.is_nav_with_position())
+            .map(|i| (i.lat(), i.lon()))
+            .collect();
+        // Independent check: every hop inside the U (geo's own containment, in degrees).
+        use geo::Contains;
+        let u = geo::Polygon::new(
+            geo::LineString::from(
+                ring.iter()
+                    .map(|&(x, y)| {
+                        let (la, lo) = at(x, y);
+                        (lo, la)
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            vec![],
+        );
+        let mut here = (hlat, hlon);
+        for &next in &way {
+            let hop = geo::Line::new((here.1, here.0), (next.1, next.0));
+            assert!(
+                u.contains(&hop),
+                "hop {here:?} -> {next:?} leaves the field"
+            );
+            here = next;
+        }
+        // Straight across the notch would have been one hop; round it takes more, but not
+        // the whole original path (it skips what the fence allows).
+        assert!(way.len() >= 2, "{way:?}");
+        assert!(way.len() < 5, "{way:?}");
     }
 
     proptest::proptest! {
