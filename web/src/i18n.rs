@@ -389,6 +389,8 @@ pub enum Msg {
     RecNotes,
     /// What signing does.
     SignHelp,
+    /// Before signing, these items of the record must be filled in.
+    SignNeeds,
     /// Sign-off button.
     SignOff,
     /// What an amendment is.
@@ -1143,6 +1145,10 @@ impl Msg {
                 "Signing freezes this version; later corrections become a new version.",
             ),
             Msg::SignOff => ("確認して署名する", "Sign off"),
+            Msg::SignNeeds => (
+                "署名の前に、次の項目を記入して保存してください:",
+                "Before signing, fill in and save:",
+            ),
             Msg::AmendHelp => (
                 "署名済みの版はそのまま残し、訂正用の新しい版を作ります。",
                 "Keeps the signed version as it is and starts a new version for corrections.",

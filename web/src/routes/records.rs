@@ -106,6 +106,37 @@ pub struct Prefill {
     pub logbook: LogbookFields,
 }
 
+/// Square metres in 10 a (1 a = 100 m²), the unit of Japanese application rates.
+const M2_PER_10A: f64 = 1000.0;
+
+/// What a 農薬使用記録 must state before it may be signed, in the order of the form: the items
+/// the MAFF/MOE 農薬を使用する者が遵守すべき基準を定める省令 (第9条) asks a user to record —
+/// date, place, crop, the pesticide used, the amount per area or the dilution — and the total
+/// used, without which the record cannot be checked against the label's maximum.
+pub fn missing_for_signing(r: &RecordFields) -> Vec<Msg> {
+    let blank = |s: &str| s.trim().is_empty();
+    let mut missing = Vec::new();
+    if blank(&r.sprayed_on) {
+        missing.push(Msg::RecDate);
+    }
+    if blank(&r.place) && blank(&r.address) {
+        missing.push(Msg::RecPlace);
+    }
+    if blank(&r.crop) {
+        missing.push(Msg::RecCrop);
+    }
+    if blank(&r.pesticide_name) {
+        missing.push(Msg::RecPesticide);
+    }
+    if r.l_per_10a.is_none() && r.dilution.is_none() {
+        missing.push(Msg::RecRate);
+    }
+    if r.litres.is_none() {
+        missing.push(Msg::RecLitres);
+    }
+    missing
+}
+
 /// Builds the drafts of `flight` from its field, farm address, plan rate, operator, drone
 /// registration and the logbook items derived from its `.tlog`.
 pub fn prefill(
@@ -140,8 +171,21 @@ pub fn prefill(
                 .unwrap_or_default(),
             address: address.to_owned(),
             crop: field.map(|f| f.crop.clone()).unwrap_or_default(),
-            l_per_10a: rate_l_per_10a,
-            litres: flight.litres,
+            // The plan's rate, or what the flight's own figures give.
+            l_per_10a: rate_l_per_10a.or_else(|| {
+                flight
+                    .litres
+                    .zip(flight.sprayed_area_m2)
+                    .filter(|&(_, a)| a > 0.0)
+                    .map(|(l, a)| l / (a / M2_PER_10A))
+            }),
+            // What the vehicle pumped where it reports it, else the plan's rate over the
+            // sprayed area (10 a = 1 000 m²).
+            litres: flight.litres.or_else(|| {
+                rate_l_per_10a
+                    .zip(flight.sprayed_area_m2)
+                    .map(|(r, a)| r * a / M2_PER_10A)
+            }),
             area_m2: flight.sprayed_area_m2,
             operator: operator.to_owned(),
             ..RecordFields::default()
@@ -403,6 +447,7 @@ fn sign_and_history<'a>(
     user: &CurrentUser,
     action: &str,
     can_write: bool,
+    missing: &[Msg],
     (version, signed): (i64, bool),
     earlier: impl Iterator<
         Item = (
@@ -416,7 +461,13 @@ fn sign_and_history<'a>(
     let lang = user.lang;
     let earlier: Vec<_> = earlier.collect();
     html! {
-        @if can_write && !signed {
+        @if can_write && !signed && !missing.is_empty() {
+            div.alert.no-print role="status" {
+                p { (Msg::SignNeeds.text(lang)) }
+                ul { @for m in missing { li { (m.text(lang)) } } }
+            }
+        }
+        @if can_write && !signed && missing.is_empty() {
             form.no-print method="post" action=(format!("{action}/sign")) {
                 input type="hidden" name="csrf" value=(user.csrf_token);
                 input type="hidden" name="version" value=(version);
@@ -538,6 +589,7 @@ async fn record_page(
             &user,
             &format!("/flights/{id}/record"),
             can_write,
+            &missing_for_signing(&cur.fields),
             (cur.version, cur.signed_at.is_some()),
             versions.iter().rev().skip(1).map(|v| {
                 (v.version, v.signed_at, v.signed_by.as_deref(), record_rows(lang, &v.fields))
@@ -729,6 +781,20 @@ async fn sign_record(
     user.check_csrf(&form.csrf)?;
     // The signature and the reports' figures of the signed record are one transaction.
     let mut tx = state.db.begin().await?;
+    if let Some(cur) = tx.spray_record_versions(id).await?.into_iter().last() {
+        let missing = missing_for_signing(&cur.fields);
+        if !missing.is_empty() && cur.version == form.version {
+            let names: Vec<&str> = missing.iter().map(|m| m.text(user.lang)).collect();
+            return Err(AppError::BadInput(format!(
+                "{} {}",
+                Msg::SignNeeds.text(user.lang),
+                names.join(match user.lang {
+                    Lang::Ja => "、",
+                    Lang::En => ", ",
+                })
+            )));
+        }
+    }
     tx.sign_spray_record(id, form.version, &user.user.display_name)
         .await
         .map_err(frozen(user.lang))?;
@@ -873,6 +939,7 @@ async fn logbook_page(
             &user,
             &format!("/flights/{id}/logbook"),
             can_write,
+            &[],
             (cur.version, cur.signed_at.is_some()),
             versions.iter().rev().skip(1).map(|v| {
                 (v.version, v.signed_at, v.signed_by.as_deref(), logbook_rows(&v.fields))
@@ -1849,6 +1916,121 @@ mod tests {
         assert_eq!(rows[1][14], "'-2+3");
         assert_eq!(rows[1][12], "農薬散布");
     });
+
+    both_apps!(a_record_without_its_legal_items_cannot_be_signed, |app| {
+        let farm = app.farm("kisai", "crop").await;
+        let b = app.user("kisai", Role::Farmer, Some(farm.id)).await;
+        let id = flight_without_field(app, farm.id, 1875.0, 1.5).await;
+        // The draft knows date, area and litres, not the pesticide nor the crop.
+        let page = app.get(&format!("/flights/{id}/record"), &b.cookies).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("署名の前に"), "{}", page.body);
+        assert!(
+            !page
+                .body
+                .contains(&format!("action=\"/flights/{id}/record/sign\""))
+        );
+        let sign = || async {
+            app.post_form(
+                &format!("/flights/{id}/record/sign"),
+                &b.cookies,
+                &[("csrf", b.csrf.as_str()), ("version", "1")],
+            )
+            .await
+        };
+        let r = sign().await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body.contains("農薬"),
+            "the reason names what is missing: {}",
+            r.body
+        );
+        let v = app.state.db.spray_record_versions(id).await.unwrap();
+        assert!(v[0].signed_at.is_none(), "nothing was signed");
+        // Filled in and saved, it signs.
+        let r = app
+            .post_form(
+                &format!("/farms/{}/pesticides", farm.id),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("name", "ブラシン粉剤"),
+                    ("reg_no", "17744"),
+                    ("dilution", ""),
+                    ("l_per_10a", "3"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let pid = app.state.db.pesticides(farm.id).await.unwrap()[0]
+            .id
+            .to_string();
+        assert_eq!(
+            save(app, &b, id, "1", "", &pid).await.status,
+            StatusCode::SEE_OTHER
+        );
+        let page = app.get(&format!("/flights/{id}/record"), &b.cookies).await;
+        assert!(!page.body.contains("署名の前に"), "{}", page.body);
+        assert_eq!(sign().await.status, StatusCode::SEE_OTHER);
+    });
+
+    both_apps!(
+        the_draft_total_is_the_plan_rate_over_the_sprayed_area,
+        |app| {
+            let farm = app.farm("gokei", "crop").await;
+            let id = flight_without_field(app, farm.id, 1875.0, 1.5).await;
+            let mut row = app.state.db.flight(id).await.unwrap();
+            // The vehicle reported no pumped volume: plan rate 0.8 L/10a over 1 875 m² = 1.5 L.
+            row.litres = None;
+            let draft = telemetry::LogbookDraft::default();
+            let p = super::prefill(&row, None, "", Some(0.8), "山田", "", &draft);
+            assert!(
+                (p.record.litres.unwrap() - 1.5).abs() < 1e-9,
+                "{:?}",
+                p.record.litres
+            );
+            assert_eq!(p.record.l_per_10a, Some(0.8));
+            // Pumped volume reported, no plan: the rate follows from it.
+            row.litres = Some(3.0);
+            let p = super::prefill(&row, None, "", None, "山田", "", &draft);
+            assert_eq!(p.record.litres, Some(3.0));
+            assert!((p.record.l_per_10a.unwrap() - 1.6).abs() < 1e-9);
+        }
+    );
+
+    #[test]
+    fn the_legal_items_of_a_record_are_required_for_signing() {
+        let full = RecordFields {
+            sprayed_on: "2026-06-10".into(),
+            place: "北の田".into(),
+            crop: "水稲".into(),
+            pesticide_name: "ブラシン粉剤".into(),
+            l_per_10a: Some(3.0),
+            litres: Some(5.6),
+            ..RecordFields::default()
+        };
+        assert!(super::missing_for_signing(&full).is_empty());
+        let diluted = RecordFields {
+            l_per_10a: None,
+            dilution: Some(1000.0),
+            ..full.clone()
+        };
+        assert!(
+            super::missing_for_signing(&diluted).is_empty(),
+            "dilution instead of rate"
+        );
+        assert_eq!(
+            super::missing_for_signing(&RecordFields::default()),
+            [
+                Msg::RecDate,
+                Msg::RecPlace,
+                Msg::RecCrop,
+                Msg::RecPesticide,
+                Msg::RecRate,
+                Msg::RecLitres
+            ]
+        );
+    }
 
     both_apps!(a_signed_record_refuses_edits_and_is_amended, |app| {
         let farm = app.farm("shomei", "crop").await;
