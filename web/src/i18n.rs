@@ -122,6 +122,8 @@ pub enum Msg {
     CowsPerHour,
     /// Milk per hour.
     KgPerHour,
+    /// How the parlor page's hourly rates are made.
+    RateNote,
     /// Rotation time.
     RotationTime,
     /// Bail occupancy.
@@ -954,6 +956,10 @@ impl Msg {
             Msg::Parlors => ("ロータリーパーラー", "Rotary parlors"),
             Msg::Language => ("言語", "Language"),
             Msg::PlatformState => ("プラットフォーム", "Platform"),
+            Msg::RateNote => (
+                "頭/時は直近の搾乳の流れ、kg/時はそれに本日の1頭あたり乳量を掛けた値です。",
+                "Cows/h is the recent milking rate; kg/h is that rate times today's yield per cow.",
+            ),
             Msg::CowsPerHour => ("頭/時", "cows/h"),
             Msg::KgPerHour => ("kg/時", "kg/h"),
             Msg::RotationTime => ("1回転の時間", "Rotation time"),

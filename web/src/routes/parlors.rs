@@ -121,7 +121,16 @@ async fn summary(state: &AppState, parlor: &Parlor, lang: Lang) -> Result<Summar
         state: st,
         online,
         cows_per_hour: last.as_ref().map(|l| l.cows_per_hour_rolling),
-        kg_per_hour: last.as_ref().map(|l| l.kg_per_hour()),
+        // Over the same window as cows/h: the rolling cow rate times the day's yield per cow
+        // (the last interval's alone can hold no completed milking and read 0 beside 300 cows/h).
+        kg_per_hour: last.as_ref().and_then(|l| {
+            let per_cow = if cows_today > 0.0 {
+                Some(kg_today / cows_today)
+            } else {
+                (l.cows > 0.0).then(|| l.milk_kg / l.cows)
+            };
+            per_cow.map(|k| l.cows_per_hour_rolling * k)
+        }),
         rotation_s: last.as_ref().and_then(|l| l.rotation_s),
         occupancy: last.as_ref().and_then(|l| l.occupancy),
         cows_today,
@@ -258,6 +267,7 @@ async fn detail(
             (stat(lang, Msg::MilkToday, "kg_today", &d["kg_today"]))
             (stat(lang, Msg::AlertsToday, "alerts_today", &d["alerts_today"]))
         }
+        p.muted { (Msg::RateNote.text(lang)) }
         section aria-labelledby="bail-ring-h" {
             h2 id="bail-ring-h" { (Msg::BailRing.text(lang)) }
             div id="bail-ring" data-parlor-events=(format!("/parlors/{id}/events")) { (ring::ring_section(lang, bails.as_ref())) }
@@ -568,6 +578,23 @@ mod tests {
             StatusCode::NOT_FOUND
         );
     });
+
+    both_apps!(
+        kg_per_hour_is_over_the_same_window_as_cows_per_hour,
+        |app| {
+            let (north, north_p, _, _) = two_farms(app).await;
+            let parlor = app.state.db.parlor(north_p).await.unwrap();
+            let s = crate::routes::parlors::summary(&app.state, &parlor, crate::i18n::Lang::Ja)
+                .await
+                .unwrap();
+            assert_eq!(parlor.farm_id, north);
+            // 300 cows/h rolling, 12 kg per cow today: 3 600 kg/h, not the last interval's own rate.
+            assert_eq!(s.cows_per_hour, Some(300.0));
+            let kg_h = s.kg_per_hour.unwrap();
+            assert!((kg_h - 3600.0).abs() < 1e-6, "{kg_h}");
+            assert_eq!(s.display["kg_per_hour"], "3600");
+        }
+    );
 
     both_apps!(a_parlor_without_milkings_today_shows_zero, |app| {
         let farm = app.farm("quiet", "dairy").await;
