@@ -875,6 +875,60 @@ mod tests {
         forget_session(&id).await;
     });
 
+    /// Runs one statement on the test database, whichever backend it is.
+    async fn exec(app: &TestApp, sql: &'static str) {
+        match &app.state.db {
+            crate::storage::Db::Sqlite(p) => {
+                sqlx::query(sql).execute(p).await.unwrap();
+            }
+            crate::storage::Db::Postgres(p) => {
+                sqlx::query(sql).execute(p).await.unwrap();
+            }
+        }
+    }
+
+    both_apps!(a_record_whose_commit_failed_is_delivered_again, |app| {
+        let farm = app.farm("dairy-mqtt3", "dairy").await;
+        let (_, token) = token_for(app, farm.id).await;
+        let prefix = unique("commit");
+        let id = format!("{prefix}-server");
+        let mut sub = start(app.state.clone(), source(&prefix, &id, &token))
+            .await
+            .unwrap();
+        sub.wait_subscribed().await;
+        let st = sub.stats.clone();
+        // The database refuses the insert: the message must stay unacknowledged.
+        exec(
+            app,
+            "ALTER TABLE milking_events RENAME TO milking_events_away",
+        )
+        .await;
+        publish(
+            &id,
+            &[(milking_topic(&prefix, FARM), json(&milking(FARM, 1)))],
+        )
+        .await;
+        wait_for("the failed store drops the connection", || {
+            Stats::get(&st.disconnects) >= 1
+        })
+        .await;
+        assert_eq!(Stats::get(&st.stored), 0);
+        exec(
+            app,
+            "ALTER TABLE milking_events_away RENAME TO milking_events",
+        )
+        .await;
+        // The broker delivers it again on the next connection of the session.
+        wait_for("stored after the database is back", || {
+            Stats::get(&st.stored) == 1
+        })
+        .await;
+        assert_eq!(milkings_of(app, farm.id).await, 1);
+        assert_eq!(Stats::get(&st.duplicates), 0);
+        sub.stop().await;
+        forget_session(&id).await;
+    });
+
     #[test]
     fn bad_sources_are_refused_in_both_languages() {
         let ok = "[[source]]\nbroker = \"mqtt://h:1884\"\nfarm = \"f\"\ntoken = \"t\"\nclient_id = \"c\"\n";
