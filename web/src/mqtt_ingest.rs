@@ -7,10 +7,11 @@
 //! [[source]]
 //! broker = "mqtt://127.0.0.1:1883"  # mqtt://HOST[:PORT] (1883 by default)
 //! farm = "田中牧場"                  # the {farm} topic level, the bridge's `farm`
-//! token = "…"                        # the bridge token this source acts as
+//! token = "…"                        # the bridge token this source acts as,
+//! # token_env = "FARM_A_TOKEN"       # or the environment variable that holds it
 //! topic_prefix = "agriops"           # the bridge's `[mqtt] topic_prefix`
 //! client_id = "agriops-server"       # unique per broker: it names the persistent session
-//! # username = "…"  password = "…"
+//! # username = "…"  password = "…" (or password_env = "…")
 //! ```
 //!
 //! # Trust model
@@ -112,7 +113,11 @@ pub struct SourceConfig {
     /// The `{farm}` topic level this source takes (the bridge's device `farm`).
     pub farm: String,
     /// The bridge token the source acts as; its farm receives every record.
+    #[serde(default)]
     pub token: String,
+    /// The environment variable holding the token instead (keeps it out of the file).
+    #[serde(default)]
+    pub token_env: Option<String>,
     /// First topic level(s), the bridge's `[mqtt] topic_prefix`.
     #[serde(default = "default_prefix")]
     pub topic_prefix: String,
@@ -124,6 +129,9 @@ pub struct SourceConfig {
     /// Broker password.
     #[serde(default)]
     pub password: Option<String>,
+    /// The environment variable holding the broker password instead.
+    #[serde(default)]
+    pub password_env: Option<String>,
     /// Keep-alive interval in seconds.
     #[serde(default = "default_keep_alive")]
     pub keep_alive_s: u64,
@@ -173,12 +181,13 @@ impl MqttIngestConfig {
     /// # Errors
     /// Not valid TOML of this shape, or a source is invalid.
     pub fn parse(text: &str) -> Result<MqttIngestConfig, MqttIngestError> {
-        let cfg: MqttIngestConfig = toml::from_str(text).map_err(|e| MqttIngestError::Read {
-            path: String::new(),
-            message: e.to_string(),
-        })?;
+        let mut cfg: MqttIngestConfig =
+            toml::from_str(text).map_err(|e| MqttIngestError::Read {
+                path: String::new(),
+                message: e.to_string(),
+            })?;
         let mut ids = std::collections::HashSet::new();
-        for (i, s) in cfg.source.iter().enumerate() {
+        for (i, s) in cfg.source.iter_mut().enumerate() {
             let name = if s.client_id.is_empty() {
                 format!("#{}", i + 1)
             } else {
@@ -206,8 +215,24 @@ impl MqttIngestConfig {
                     "client_id は空でなく重複しない値にしてください / client_id must be non-empty and unique",
                 ));
             }
+            if let Some(var) = s.token_env.take() {
+                if !s.token.is_empty() {
+                    return Err(bad(
+                        "token と token_env のどちらか一方にしてください / give token or token_env, not both",
+                    ));
+                }
+                s.token = from_env(&var).map_err(|m| bad(&m))?;
+            }
             if s.token.is_empty() {
                 return Err(bad("token がありません / token is empty"));
+            }
+            if let Some(var) = s.password_env.take() {
+                if s.password.is_some() {
+                    return Err(bad(
+                        "password と password_env のどちらか一方にしてください / give password or password_env, not both",
+                    ));
+                }
+                s.password = Some(from_env(&var).map_err(|m| bad(&m))?);
             }
             if s.username.is_none() && s.password.is_some() {
                 return Err(bad(
@@ -217,6 +242,13 @@ impl MqttIngestConfig {
         }
         Ok(cfg)
     }
+}
+
+/// The value of an environment variable named in the file.
+fn from_env(var: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| {
+        format!("環境変数 {var} が設定されていません / the environment variable {var} is not set")
+    })
 }
 
 impl SourceConfig {
@@ -935,6 +967,12 @@ mod tests {
         let cfg = MqttIngestConfig::parse(ok).unwrap();
         assert_eq!(cfg.source[0].host_port().unwrap(), ("h".to_owned(), 1884));
         assert_eq!(cfg.source[0].topic_prefix, "agriops");
+        if let Ok(home) = std::env::var("HOME") {
+            let from_env =
+                MqttIngestConfig::parse(&ok.replace("token = \"t\"", "token_env = \"HOME\""))
+                    .unwrap();
+            assert_eq!(from_env.source[0].token, home);
+        }
         for (bad, needle) in [
             (ok.replace("mqtt://h:1884", "mqtts://h"), "must be mqtt://"),
             (ok.replace("mqtt://h:1884", "mqtt://h:port"), "not a number"),
@@ -949,6 +987,11 @@ mod tests {
             ),
             (format!("{ok}{ok}"), "unique"),
             (ok.replace("client_id", "clientid"), "unknown field"),
+            (
+                ok.replace("token = \"t\"", "token_env = \"AGRIOPS_SURELY_UNSET_7f3a\""),
+                "AGRIOPS_SURELY_UNSET_7f3a is not set",
+            ),
+            (format!("{ok}token_env = \"HOME\"\n"), "not both"),
         ] {
             let e = MqttIngestConfig::parse(&bad).unwrap_err().to_string();
             assert!(e.contains(needle), "{bad}: {e}");
