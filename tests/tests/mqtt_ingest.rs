@@ -383,6 +383,8 @@ async fn the_server_ingests_every_milking_once_from_the_farms_broker() {
     at(8).await;
     broker.up().await;
     at(12).await;
+    let server_db = data.join("agriops.db");
+    let before_kill = server_milkings(&sqlite, &server_db).len();
     let _ = server.0.kill();
     let _ = server.0.wait();
     at(15).await;
@@ -406,7 +408,6 @@ async fn the_server_ingests_every_milking_once_from_the_farms_broker() {
         .into_iter()
         .map(|m| format!("{farm_id}|{}|{}", m.parlor, m.key))
         .collect();
-    let server_db = data.join("agriops.db");
     let mut got = Vec::new();
     let wait = Instant::now();
     while wait.elapsed() < Duration::from_secs(30) {
@@ -417,11 +418,16 @@ async fn the_server_ingests_every_milking_once_from_the_farms_broker() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!(
-        "{test}: the bridge recorded {} milkings, the server holds {}",
+        "{test}: the bridge recorded {} milkings, the server holds {} ({before_kill} before it was killed)",
         expected.len(),
         got.len()
     );
     assert!(expected.len() > 20, "too few milkings: {}", expected.len());
+    assert!(
+        before_kill > 0 && before_kill < expected.len(),
+        "the server was killed while milkings flowed ({before_kill} of {} stored)",
+        expected.len()
+    );
     let unique: BTreeSet<String> = got.iter().cloned().collect();
     assert_eq!(unique.len(), got.len(), "a milking stored twice");
     assert_eq!(
