@@ -17,6 +17,7 @@ pub mod gonogo;
 pub mod http_server;
 pub mod i18n;
 pub mod launch;
+pub mod mqtt_ingest;
 pub mod pages;
 pub mod plausible;
 pub mod reports;

@@ -86,6 +86,10 @@ pub struct Args {
     /// entry (the sign-in limiter counts per address). Set it only when a proxy always sets it.
     #[arg(long, env = "AGRIOPS_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Also ingest parlor records from farms' MQTT brokers (TOML: one `[[source]]` per broker
+    /// with broker, farm, token, topic_prefix, client_id; see the `mqtt_ingest` module docs).
+    #[arg(long, env = "AGRIOPS_MQTT_INGEST")]
+    pub mqtt_ingest: Option<PathBuf>,
 }
 
 /// Runs the server until Ctrl-C.
@@ -98,6 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let gonogo = match &args.gonogo_config {
         Some(path) => crate::gonogo::GoNoGoConfig::load(path)?,
         None => crate::gonogo::GoNoGoConfig::default(),
+    };
+    let mqtt_ingest = match &args.mqtt_ingest {
+        Some(path) => Some(crate::mqtt_ingest::MqttIngestConfig::load(path)?),
+        None => None,
     };
     rt.block_on(async move {
         let db = args.db.open().await?;
@@ -120,6 +128,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 trust_proxy: args.trust_proxy,
             },
         );
+        let subscribers = match &mqtt_ingest {
+            Some(cfg) => crate::mqtt_ingest::start_all(&state, cfg).await?,
+            None => Vec::new(),
+        };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
@@ -135,6 +147,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .await
         .context("serving HTTP")?;
+        for s in subscribers {
+            s.stop().await;
+        }
         db.close().await;
         Ok(())
     })

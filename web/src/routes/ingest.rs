@@ -11,6 +11,7 @@ use super::openapi::ApiError;
 use crate::app::AppState;
 use crate::auth::token_hash;
 use crate::error::{AppError, AppJson};
+use crate::storage::{IngestOutcome, StorageError};
 use crate::validate::{Lines, MAX_KEY, MAX_NAME, check_text};
 
 /// Routes of this module.
@@ -52,6 +53,30 @@ pub(crate) async fn ingest(
         .bridge_token(&token_hash(token))
         .await?
         .ok_or(AppError::Unauthorized)?;
+    let lang = crate::auth::request_lang(&headers);
+    validate_batch(lang, &batch)?;
+    if let Some(k) = headers.get("idempotency-key")
+        && k.to_str().ok() != Some(batch.batch_key.as_str())
+    {
+        return Err(AppError::BadInput(
+            "Idempotency-Key: must equal the body's batch_key".to_owned(),
+        ));
+    }
+    let out = store_batch(&state, token_id, farm_id, &batch).await?;
+    Ok(axum::Json(IngestAck {
+        batch_key: batch.batch_key,
+        accepted: out.accepted,
+        duplicates: out.duplicates,
+    }))
+}
+
+/// Refuses a batch the server must not store: an unknown wire version, an empty batch key,
+/// text that breaks the shared text rules, or a physically impossible value (named
+/// `records[i].field`, in `lang`). The HTTP and the MQTT ingest both go through it.
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the first offending field.
+pub(crate) fn validate_batch(lang: crate::i18n::Lang, batch: &IngestBatch) -> Result<(), AppError> {
     if batch.version == 0 || batch.version > WIRE_VERSION {
         return Err(AppError::BadInput(format!(
             "version: this server reads wire versions 1..={WIRE_VERSION}, got {}",
@@ -63,17 +88,24 @@ pub(crate) async fn ingest(
             "batch_key: must be 1 to 200 characters".to_owned(),
         ));
     }
-    let lang = crate::auth::request_lang(&headers);
-    check_batch_text(lang, &batch)?;
-    crate::plausible::check_batch(lang, &batch, chrono::Utc::now())?;
-    if let Some(k) = headers.get("idempotency-key")
-        && k.to_str().ok() != Some(batch.batch_key.as_str())
-    {
-        return Err(AppError::BadInput(
-            "Idempotency-Key: must equal the body's batch_key".to_owned(),
-        ));
-    }
-    let out = state.db.ingest_batch(token_id, farm_id, &batch).await?;
+    check_batch_text(lang, batch)?;
+    crate::plausible::check_batch(lang, batch, chrono::Utc::now())?;
+    Ok(())
+}
+
+/// Stores a batch [`validate_batch`] accepted for the token's farm, once (the batch key and
+/// every record's dedupe key), and counts it in the metrics. The HTTP and the MQTT ingest both
+/// go through it.
+///
+/// # Errors
+/// The database failed; nothing of the batch is stored then.
+pub(crate) async fn store_batch(
+    state: &AppState,
+    token_id: i64,
+    farm_id: i64,
+    batch: &IngestBatch,
+) -> Result<IngestOutcome, StorageError> {
+    let out = state.db.ingest_batch(token_id, farm_id, batch).await?;
     if out.replay {
         state.metrics.ingest_replays.inc();
     } else {
@@ -88,11 +120,7 @@ pub(crate) async fn ingest(
         duplicates = out.duplicates,
         replay = out.replay
     );
-    Ok(axum::Json(IngestAck {
-        batch_key: batch.batch_key,
-        accepted: out.accepted,
-        duplicates: out.duplicates,
-    }))
+    Ok(out)
 }
 
 /// Every string of `batch` through the shared text check: keys up to [`MAX_KEY`] characters,
