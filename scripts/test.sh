@@ -36,10 +36,12 @@ mqtt_up || echo "Mosquitto is not reachable on 127.0.0.1:1883; the MQTT tests wi
 log "Python peers (../shared)"
 bash scripts/setup-peers.sh
 
-log "Chromium, Japanese fonts (Gothic, Mincho), socat (serial RTU test) and the browser-test packages"
+log "Chromium, Japanese fonts (Gothic, Mincho), socat (serial RTU test), sqlite3 and the browser-test packages"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# sqlite3: the MQTT ingest end-to-end test reads the server's database with it.
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 [ -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
 # Mincho: the A4 print layout of the spray records and logbook sets its text in it.
 [ -e /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ] || need+=(fonts-ipaexfont-mincho)
