@@ -4,6 +4,8 @@
 //! The tests themselves live in `tests/tests/*.rs`, one file per real peer.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -136,6 +138,111 @@ pub fn run_bounded(
                 .arg(id.to_string())
                 .status();
             panic!("command overran {limit:?}: {cmd:?}");
+        }
+    }
+}
+
+/// An installed program: at its usual path, else the first on `PATH`.
+pub fn program(name: &str, fixed: &str) -> Option<PathBuf> {
+    if Path::new(fixed).exists() {
+        return Some(PathBuf::from(fixed));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.exists())
+    })
+}
+
+/// Waits (up to 15 s) until 127.0.0.1:`port` accepts connections (`up`) or refuses them.
+pub async fn wait_port(port: u16, up: bool) {
+    for _ in 0..600 {
+        let open = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok();
+        if open == up {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "port {port} did not become {}",
+        if up { "open" } else { "closed" }
+    );
+}
+
+/// A broker on a free port with its database in a temporary folder: a stop (SIGTERM) and a
+/// start keep the subscriber's persistent session and what was queued for it.
+pub struct Broker {
+    bin: PathBuf,
+    conf: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    /// Starts `bin` (mosquitto) on a free port with its own configuration and database.
+    pub async fn start(bin: PathBuf) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        // Started as root, Mosquitto drops to its own user, which must still write its database.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        let port = free_tcp_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut b = Broker {
+            bin,
+            conf,
+            port,
+            child: None,
+            _dir: dir,
+        };
+        b.up().await;
+        b
+    }
+
+    /// Starts it (again) with the same configuration and database.
+    pub async fn up(&mut self) {
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        self.child = Some(child);
+        wait_port(self.port, true).await;
+    }
+
+    /// Stops it cleanly (SIGTERM: it writes its database) and waits for the port to close.
+    pub async fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+        wait_port(self.port, false).await;
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }

@@ -10,29 +10,19 @@
 use std::collections::BTreeMap;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agriops_e2e::{
-    KillOnDrop, free_tcp_port, require_peer_python, require_shared, shared_required, wait_for_file,
+    Broker, KillOnDrop, free_tcp_port, program, require_peer_python, require_shared,
+    shared_required, wait_for_file, wait_port,
 };
 use parlor_bridge::wire::{MilkingEvent, Record};
 use parlor_bridge::{Bridge, BridgeConfig, DeviceConfig, MqttConfig, Sink, Store};
 
 /// Real seconds the simulator runs.
 const DURATION_S: u64 = 30;
-
-fn program(name: &str, fixed: &str) -> Option<PathBuf> {
-    if Path::new(fixed).exists() {
-        return Some(PathBuf::from(fixed));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.exists())
-    })
-}
 
 /// The Mosquitto programs, or `None` after saying why the test is skipped (a failure in CI).
 fn mosquitto(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
@@ -53,94 +43,6 @@ fn mosquitto(test: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
                 "SKIP {test}: Mosquitto is missing (apt-get install mosquitto mosquitto-clients)"
             );
             None
-        }
-    }
-}
-
-async fn wait_port(port: u16, up: bool) {
-    for _ in 0..400 {
-        let open = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok();
-        if open == up {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!(
-        "port {port} did not become {}",
-        if up { "open" } else { "closed" }
-    );
-}
-
-/// A broker on a free port with its database in a temporary folder: a stop (SIGTERM) and a
-/// start keep the subscriber's persistent session and what was queued for it.
-struct Broker {
-    bin: PathBuf,
-    conf: PathBuf,
-    port: u16,
-    child: Option<Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    async fn start(bin: PathBuf) -> Broker {
-        let dir = tempfile::tempdir().unwrap();
-        // Started as root, Mosquitto drops to its own user, which must still write its database.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o777),
-        )
-        .unwrap();
-        let port = free_tcp_port();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut b = Broker {
-            bin,
-            conf,
-            port,
-            child: None,
-            _dir: dir,
-        };
-        b.up().await;
-        b
-    }
-
-    async fn up(&mut self) {
-        let child = Command::new(&self.bin)
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto");
-        self.child = Some(child);
-        wait_port(self.port, true).await;
-    }
-
-    async fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let _ = c.wait();
-        }
-        wait_port(self.port, false).await;
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agriops_e2e::{
-    KillOnDrop, free_tcp_port, require_peer_python, require_shared, shared_required, wait_for_file,
-    workspace_root,
+    Broker, KillOnDrop, free_tcp_port, program, require_peer_python, require_shared,
+    shared_required, wait_for_file, wait_port, workspace_root,
 };
 use parlor_bridge::{Bridge, BridgeConfig, DeviceConfig, MqttConfig, Sink, Store};
 
@@ -33,17 +33,6 @@ fn agriops() -> PathBuf {
     bin
 }
 
-fn program(name: &str, fixed: &str) -> Option<PathBuf> {
-    if Path::new(fixed).exists() {
-        return Some(PathBuf::from(fixed));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.exists())
-    })
-}
-
 /// `mosquitto` and `sqlite3`, or `None` after saying why the test is skipped (a failure in CI).
 fn programs(test: &str) -> Option<(PathBuf, PathBuf)> {
     match (
@@ -59,94 +48,6 @@ fn programs(test: &str) -> Option<(PathBuf, PathBuf)> {
                 "SKIP {test}: mosquitto or sqlite3 is missing (apt-get install mosquitto sqlite3)"
             );
             None
-        }
-    }
-}
-
-async fn wait_port(port: u16, up: bool) {
-    for _ in 0..600 {
-        let open = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok();
-        if open == up {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!(
-        "port {port} did not become {}",
-        if up { "open" } else { "closed" }
-    );
-}
-
-/// A broker on a free port with persistence in a temporary folder, so a restart keeps the
-/// server's persistent session and what was queued for it.
-struct Broker {
-    bin: PathBuf,
-    conf: PathBuf,
-    port: u16,
-    child: Option<Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    async fn start(bin: PathBuf) -> Broker {
-        let dir = tempfile::tempdir().unwrap();
-        // Started as root, Mosquitto drops to its own user, which must still write its database.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o777),
-        )
-        .unwrap();
-        let port = free_tcp_port();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut b = Broker {
-            bin,
-            conf,
-            port,
-            child: None,
-            _dir: dir,
-        };
-        b.up().await;
-        b
-    }
-
-    async fn up(&mut self) {
-        let child = Command::new(&self.bin)
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto");
-        self.child = Some(child);
-        wait_port(self.port, true).await;
-    }
-
-    async fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let _ = c.wait();
-        }
-        wait_port(self.port, false).await;
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }
