@@ -394,7 +394,7 @@ mod tests {
         // 20 000 points around a 50 m radius: a GPS trace at a few centimetres' spacing.
         let (p, repairs) = run(&[circle(20_000, 50.0, false)]).unwrap();
         let kept = p.exterior().0.len() - 1;
-        assert!((3..=5_000).contains(&kept), "{kept}");
+        assert!((3..=2_000).contains(&kept), "{kept}");
         assert!(
             matches!(
                 repairs[..],
@@ -420,8 +420,8 @@ mod tests {
             "{a_thin} vs {a_dense}"
         );
         // A ring within the limit is left alone.
-        let (p, repairs) = run(&[circle(5_000, 50.0, false)]).unwrap();
-        assert_eq!(p.exterior().0.len(), 5_001);
+        let (p, repairs) = run(&[circle(2_000, 50.0, false)]).unwrap();
+        assert_eq!(p.exterior().0.len(), 2_001);
         assert!(
             !repairs
                 .iter()
@@ -437,7 +437,7 @@ mod tests {
         assert!(
             matches!(
                 e,
-                PlanError::TooManyVertices { ring: Ring::Exterior, limit: 5_000, simplified: true, n_vertices, .. } if n_vertices > 5_000
+                PlanError::TooManyVertices { ring: Ring::Exterior, limit: 2_000, simplified: true, n_vertices, .. } if n_vertices > 2_000
             ),
             "{e:?}"
         );
@@ -464,7 +464,7 @@ mod tests {
                 e,
                 PlanError::TooManyHoles {
                     n_holes: 2_500,
-                    limit: 200,
+                    limit: 50,
                     ..
                 }
             ),
@@ -475,12 +475,12 @@ mod tests {
             simplify_area_m2: 0.0,
             ..FieldLimits::DEFAULT
         };
-        let e = validate_polygon(&feat(), &[circle(5_001, 50.0, false)], &strict).unwrap_err();
+        let e = validate_polygon(&feat(), &[circle(2_001, 50.0, false)], &strict).unwrap_err();
         assert!(
             matches!(
                 e,
                 PlanError::TooManyVertices {
-                    n_vertices: 5_001,
+                    n_vertices: 2_001,
                     simplified: false,
                     ..
                 }
