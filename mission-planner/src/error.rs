@@ -252,6 +252,18 @@ pub enum PlanError {
         /// The most accepted.
         limit: usize,
     },
+    /// More exclusion and sensitive zones lie near a field than the limit.
+    #[error(
+        "{feature}: {n_zones} exclusion and sensitive zones lie near the field, more than the {limit} accepted; merge neighbouring zones or split the field"
+    )]
+    TooManyZones {
+        /// The field.
+        feature: FeatureRef,
+        /// How many zones lie near it.
+        n_zones: usize,
+        /// The most accepted.
+        limit: usize,
+    },
     /// The input file holds more vertices than the limit (counted before parsing).
     #[error(
         "the file holds about {n_vertices} vertices, more than the {limit} accepted in one file; split it into smaller files"

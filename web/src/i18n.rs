@@ -326,6 +326,8 @@ pub enum Msg {
     NothingLeftToSpray,
     /// A feature's geometry cannot be a field (followed by its type).
     UnsupportedShape,
+    /// Too many zones near a field (followed by the count and the limit).
+    FieldTooManyZones,
     /// The word for one shape of an input file.
     FeatureWord,
     /// The outer boundary of a polygon.
@@ -1188,6 +1190,10 @@ impl Msg {
             Msg::UnsupportedShape => (
                 "ほ場として使えない図形です（Polygon か MultiPolygon が必要です）。図形の種類:",
                 "This shape cannot be a field (expected Polygon or MultiPolygon). Shape type:",
+            ),
+            Msg::FieldTooManyZones => (
+                "ほ場の近くの除外区域・配慮区域が多すぎます。隣り合う区域をまとめるか、ほ場を分けてください。区域の数／上限:",
+                "Too many exclusion and sensitive zones lie near the field. Merge neighbouring zones or split the field. Zones / most accepted:",
             ),
             Msg::FeatureWord => ("図形", "feature"),
             Msg::ExteriorRing => ("外周", "exterior ring"),

@@ -551,6 +551,14 @@ fn assemble(raws: Vec<RawFeature>, limits: &FieldLimits) -> Result<FieldSet, Pla
                             Role::Exclusion => field.exclusions.push(poly),
                             _ => field.sensitive.push(poly),
                         }
+                        let n_zones = field.exclusions.len() + field.sensitive.len();
+                        if n_zones > limits.max_zones {
+                            return Err(PlanError::TooManyZones {
+                                feature: feature.clone(),
+                                n_zones,
+                                limit: limits.max_zones,
+                            });
+                        }
                     }
                     Ok(field)
                 });
@@ -929,5 +937,40 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("feature #0 (id \"circle\")"), "{e}");
+    }
+
+    #[test]
+    fn a_field_among_too_many_zones_is_refused() {
+        let field = r#"{"type":"Feature","properties":{"id":"f"},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.902,36.9],[139.902,36.902],[139.9,36.902],[139.9,36.9]]]}}"#;
+        let zones: Vec<String> = (0..60)
+            .map(|k| {
+                format!(
+                    r#"{{"type":"Feature","properties":{{"role":"exclusion"}},"geometry":{{"type":"Point","coordinates":[{},{}]}}}}"#,
+                    139.9002 + 0.0002 * f64::from(k % 8),
+                    36.9002 + 0.0002 * f64::from(k / 8)
+                )
+            })
+            .collect();
+        let fc = |n: usize| {
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{field},{}]}}"#,
+                zones[..n].join(",")
+            )
+        };
+        let set = read_fields(fc(50).as_bytes()).unwrap();
+        assert_eq!(set.fields[0].as_ref().unwrap().exclusions.len(), 50);
+        let set = read_fields(fc(60).as_bytes()).unwrap();
+        let e = set.fields[0].as_ref().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyZones {
+                    n_zones: 51,
+                    limit: 50,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

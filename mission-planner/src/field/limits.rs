@@ -23,6 +23,9 @@ pub struct FieldLimits {
     pub max_polygon_vertices: usize,
     /// Most holes one polygon may have (default 50; a paddy has none or a few).
     pub max_holes: usize,
+    /// Most exclusion and sensitive zones one field may have near it together (default 50):
+    /// each is an obstacle the route goes around, as costly as a hole.
+    pub max_zones: usize,
     /// Rings with more vertices than this are refused without trying to thin them
     /// (default 200 000), which bounds the thinning's own cost.
     pub max_simplify_vertices: usize,
@@ -41,6 +44,7 @@ impl FieldLimits {
         max_ring_vertices: 2_000,
         max_polygon_vertices: 8_000,
         max_holes: 50,
+        max_zones: 50,
         max_simplify_vertices: 200_000,
         simplify_area_m2: 0.05,
         max_file_vertices: 4_000_000,

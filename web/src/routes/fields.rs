@@ -541,6 +541,15 @@ fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> String {
             place(lang, feature, None, None),
             Msg::FieldTooManyHoles.text(lang)
         ),
+        E::TooManyZones {
+            feature,
+            n_zones,
+            limit,
+        } => format!(
+            "{}: {} {n_zones} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyZones.text(lang)
+        ),
         E::TooManyFileVertices { n_vertices, limit } => format!(
             "{} {n_vertices} / {limit}",
             Msg::FileTooManyVertices.text(lang)
