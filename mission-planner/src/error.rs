@@ -38,6 +38,23 @@ impl fmt::Display for Ring {
     }
 }
 
+/// A number as people read it: plain when it is of everyday size, otherwise in scientific
+/// notation (`1e308`, not 309 digits), so a wild value in an error stays readable.
+pub(crate) fn shown(v: f64) -> String {
+    if v == 0.0 || (v.is_finite() && (1e-3..1e9).contains(&v.abs())) {
+        let s = format!("{v:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_owned()
+    } else if v.is_finite() {
+        format!("{v:.3e}")
+            .replace(".000e", "e")
+            .replace("00e", "e")
+            .replace("0e", "e")
+    } else {
+        v.to_string()
+    }
+}
+
 /// Which safety limit a KMZ archive went past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -138,7 +155,7 @@ pub enum PlanError {
         vertex: usize,
     },
     /// A coordinate lies outside longitude ±180 / latitude ±90.
-    #[error("{feature}: {ring}, vertex {vertex}: coordinate ({lon}, {lat}) is out of range{hint}", hint = if *.swapped { " (latitude and longitude look swapped; GeoJSON is [lon, lat])" } else { "" })]
+    #[error("{feature}: {ring}, vertex {vertex}: coordinate ({}, {}) is out of range{hint}", shown(*.lon), shown(*.lat), hint = if *.swapped { " (latitude and longitude look swapped; GeoJSON is [lon, lat])" } else { "" })]
     OutOfRange {
         /// The feature.
         feature: FeatureRef,
@@ -187,16 +204,91 @@ pub enum PlanError {
         /// geo's description of the defect.
         reason: String,
     },
-    /// The polygon has (almost) no area.
-    #[error("{feature}: zero area ({area_m2:.3} m²)")]
+    /// The polygon has (almost) no area: its points lie on one line, or it is smaller than 1 m².
+    #[error("{feature}: zero area ({} m², under 1 m²): do the points lie (almost) on one line?", shown(*.area_m2))]
     ZeroArea {
         /// The feature.
         feature: FeatureRef,
         /// Its area in square metres.
         area_m2: f64,
     },
+    /// A ring has more vertices than the limit, after thinning where thinning was tried.
+    #[error(
+        "{feature}: {ring} has {n_vertices} vertices{after}, more than the {limit} accepted; simplify the boundary (for example QGIS Vector > Geometry > Simplify) or split the field", after = if *.simplified { " after thinning" } else { "" }
+    )]
+    TooManyVertices {
+        /// The feature.
+        feature: FeatureRef,
+        /// The ring.
+        ring: Ring,
+        /// How many vertices it has (after thinning when `simplified`).
+        n_vertices: usize,
+        /// The most accepted.
+        limit: usize,
+        /// True when the ring was thinned and still has too many.
+        simplified: bool,
+    },
+    /// All rings of a polygon together have more vertices than the limit.
+    #[error(
+        "{feature}: the polygon has {n_vertices} vertices in all its rings, more than the {limit} accepted; simplify the boundary or split the field"
+    )]
+    TooManyPolygonVertices {
+        /// The feature.
+        feature: FeatureRef,
+        /// How many vertices all rings keep together.
+        n_vertices: usize,
+        /// The most accepted.
+        limit: usize,
+    },
+    /// A polygon has more holes than the limit.
+    #[error(
+        "{feature}: the polygon has {n_holes} holes, more than the {limit} accepted; draw small obstacles as exclusion zones or split the field"
+    )]
+    TooManyHoles {
+        /// The feature.
+        feature: FeatureRef,
+        /// How many holes it has.
+        n_holes: usize,
+        /// The most accepted.
+        limit: usize,
+    },
+    /// More exclusion and sensitive zones lie near a field than the limit.
+    #[error(
+        "{feature}: {n_zones} exclusion and sensitive zones lie near the field, more than the {limit} accepted; merge neighbouring zones or split the field"
+    )]
+    TooManyZones {
+        /// The field.
+        feature: FeatureRef,
+        /// How many zones lie near it.
+        n_zones: usize,
+        /// The most accepted.
+        limit: usize,
+    },
+    /// The input file holds more vertices than the limit (counted before parsing).
+    #[error(
+        "the file holds about {n_vertices} vertices, more than the {limit} accepted in one file; split it into smaller files"
+    )]
+    TooManyFileVertices {
+        /// About how many vertices it holds.
+        n_vertices: usize,
+        /// The most accepted.
+        limit: usize,
+    },
+    /// An edge of a ring jumps more than 180° in longitude: the polygon crosses the 180th
+    /// meridian (or its longitudes are wrong), which the planner does not handle.
+    #[error(
+        "{feature}: {ring}, vertex {vertex}: the edge crosses the 180° meridian (antimeridian); split the field there, or check the longitudes"
+    )]
+    CrossesAntimeridian {
+        /// The feature.
+        feature: FeatureRef,
+        /// The ring.
+        ring: Ring,
+        /// Zero-based index of the edge's start vertex in the ring as given.
+        vertex: usize,
+    },
     /// The field is larger than the configured limit (often a wrong CRS or a whole region).
-    #[error("{feature}: field area {area_ha:.1} ha exceeds the limit of {limit_ha:.1} ha")]
+    #[error("{feature}: field area {} ha exceeds the limit of {} ha (is it in another coordinate system than WGS84 lon/lat, or a whole district?)", shown(*.area_ha), shown(*.limit_ha))]
     TooLarge {
         /// The feature.
         feature: FeatureRef,
@@ -206,7 +298,7 @@ pub enum PlanError {
         limit_ha: f64,
     },
     /// A configuration value is out of range.
-    #[error("invalid {quantity}: {value} (expected {expected})")]
+    #[error("invalid {quantity}: {} (expected {expected})", shown(*.value))]
     InvalidValue {
         /// What the value is.
         quantity: &'static str,
@@ -273,4 +365,29 @@ pub enum PlanError {
         /// The vehicle's fence point budget.
         budget: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wild_numbers_are_shown_short() {
+        assert_eq!(shown(1e308), "1e308");
+        assert_eq!(shown(-1.5e300), "-1.5e300");
+        assert_eq!(shown(1.25e-9), "1.25e-9");
+        assert_eq!(shown(36.9), "36.9");
+        assert_eq!(shown(0.0), "0");
+        assert_eq!(shown(443_124.0), "443124");
+        assert_eq!(shown(f64::NAN), "NaN");
+        let e = PlanError::InvalidValue {
+            quantity: "swath width",
+            value: 1e308,
+            expected: "a finite number in [0.5, 50]".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid swath width: 1e308 (expected a finite number in [0.5, 50])"
+        );
+    }
 }

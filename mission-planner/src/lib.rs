@@ -37,7 +37,7 @@ pub use crate::{
     error::{FeatureRef, KmzLimit, PlanError, Ring},
     export::{Autopilot, to_geojson, to_kml, to_qgc_plan, to_waypoints},
     fence::{CORRIDOR_HALF_WIDTH_M, Fence, FenceFit, fit_fence},
-    field::{Field, FieldSet, Repair, Role, read_fields},
+    field::{Field, FieldLimits, FieldSet, Repair, Role, read_fields, read_fields_with},
     headland::headland_rings,
     plan::{Plan, PlanReport, plan},
     projection::LocalFrame,

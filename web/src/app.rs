@@ -33,6 +33,9 @@ pub struct Settings {
     /// The server runs behind a reverse proxy that appends the client's address to
     /// `X-Forwarded-For`: the sign-in limiter then counts that address, not the proxy's.
     pub trust_proxy: bool,
+    /// Where field imports and plans run: off the request workers, a few at a time, each
+    /// with a deadline (default 2 at once, 30 s).
+    pub planner: crate::routes::fields::PlannerPool,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             data_dir: std::env::temp_dir().join("agriops-data"),
             gonogo: crate::gonogo::GoNoGoConfig::default(),
             trust_proxy: false,
+            planner: crate::routes::fields::PlannerPool::default(),
         }
     }
 }

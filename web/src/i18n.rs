@@ -292,6 +292,50 @@ pub enum Msg {
     Downloads,
     /// The planner refused the field.
     PlanFailed,
+    /// The planner is busy with other fields (503).
+    PlannerBusy,
+    /// A field import or plan ran past its deadline (503).
+    PlannerDeadline,
+    /// A ring has too many vertices (followed by the count and the limit).
+    FieldTooManyVertices,
+    /// Said of a vertex count left after automatic thinning.
+    AfterThinning,
+    /// A polygon has too many holes (followed by the count and the limit).
+    FieldTooManyHoles,
+    /// A file holds too many vertices (followed by the count and the limit).
+    FileTooManyVertices,
+    /// A boundary crosses the 180° meridian.
+    CrossesAntimeridian,
+    /// A boundary crosses itself (followed by the crossing edges).
+    SelfIntersection,
+    /// A polygon has no area (followed by the area in m²).
+    ZeroAreaField,
+    /// A field is larger than the limit (followed by the area and the limit in ha).
+    FieldTooLargeHa,
+    /// A coordinate is out of range (followed by the coordinate).
+    CoordOutOfRange,
+    /// The latitude and longitude of a coordinate look swapped.
+    CoordSwapped,
+    /// A coordinate is NaN or infinite.
+    CoordNotFinite,
+    /// A ring has fewer than 3 distinct points (followed by the count).
+    TooFewPointsField,
+    /// A planner setting is out of range (followed by which and what is accepted).
+    SettingOutOfRange,
+    /// Margins and zones leave nothing to spray.
+    NothingLeftToSpray,
+    /// A feature's geometry cannot be a field (followed by its type).
+    UnsupportedShape,
+    /// Too many zones near a field (followed by the count and the limit).
+    FieldTooManyZones,
+    /// The word for one shape of an input file.
+    FeatureWord,
+    /// The outer boundary of a polygon.
+    ExteriorRing,
+    /// A hole of a polygon (followed by its number).
+    InteriorRing,
+    /// The word for a vertex (followed by its number).
+    VertexWord,
     /// Map legend.
     Legend,
     /// Legend: spraying.
@@ -1085,6 +1129,76 @@ impl Msg {
             Msg::Coverage => ("散布カバー率", "Coverage"),
             Msg::Downloads => ("ミッションファイル", "Mission files"),
             Msg::PlanFailed => ("このほ場は計画できません:", "This field cannot be planned:"),
+            Msg::PlannerBusy => (
+                "ほかのほ場の計画で混み合っています。しばらくしてからもう一度お試しください。",
+                "The planner is busy with other fields. Please try again in a moment.",
+            ),
+            Msg::PlannerDeadline => (
+                "処理に時間がかかりすぎたため中止しました。ほ場の境界を単純にするか、ほ場を分けてからもう一度お試しください。",
+                "This took too long and was stopped. Simplify the field boundary or split the field, then try again.",
+            ),
+            Msg::FieldTooManyVertices => (
+                "境界の頂点が多すぎます。境界を単純化するか（QGIS の「単純化」など）、ほ場を分けてください。頂点数／上限:",
+                "The boundary has too many vertices. Simplify it (for example with QGIS Simplify) or split the field. Vertices / most accepted:",
+            ),
+            Msg::AfterThinning => ("（自動で間引いた後）", "(after automatic thinning)"),
+            Msg::FieldTooManyHoles => (
+                "穴（くり抜き部分）が多すぎます。小さな障害物は除外区域として描くか、ほ場を分けてください。穴の数／上限:",
+                "The polygon has too many holes. Draw small obstacles as exclusion zones or split the field. Holes / most accepted:",
+            ),
+            Msg::FileTooManyVertices => (
+                "ファイル全体の頂点が多すぎます。ファイルを分けてください。頂点数（概数）／上限:",
+                "The file holds too many vertices. Split it into smaller files. Vertices (about) / most accepted:",
+            ),
+            Msg::CrossesAntimeridian => (
+                "境界が180度の経線（日付変更線）をまたいでいます。そこでほ場を分けるか、経度を確かめてください。",
+                "The boundary crosses the 180° meridian (antimeridian). Split the field there, or check the longitudes.",
+            ),
+            Msg::SelfIntersection => (
+                "境界が自分自身と交差しています（8の字など）。交差している辺の頂点を直してください。交差する辺:",
+                "The boundary crosses itself (a figure-eight or bow-tie). Fix the vertices of the crossing edges. Crossing edges:",
+            ),
+            Msg::ZeroAreaField => (
+                "面積がほとんどありません（1 m² 未満）。点が一直線に並んでいないか確かめてください。面積 (m²):",
+                "The polygon has (almost) no area (under 1 m²). Check that its points are not on one line. Area (m²):",
+            ),
+            Msg::FieldTooLargeHa => (
+                "ほ場が大きすぎます。座標が WGS84 の経度・緯度か、地区全体を取り込んでいないか確かめてください。面積 (ha)／上限:",
+                "The field is too large. Check that the coordinates are WGS84 longitude/latitude and that this is not a whole district. Area (ha) / most accepted:",
+            ),
+            Msg::CoordOutOfRange => (
+                "座標が範囲外です（経度は ±180、緯度は ±90）。座標:",
+                "A coordinate is out of range (longitude ±180, latitude ±90). Coordinate:",
+            ),
+            Msg::CoordSwapped => (
+                "緯度と経度が入れ替わっているようです（GeoJSON は [経度, 緯度] の順です）。",
+                "Latitude and longitude look swapped (GeoJSON is [lon, lat]).",
+            ),
+            Msg::CoordNotFinite => (
+                "座標が数値ではありません（NaN や無限大）。",
+                "A coordinate is not a number (NaN or infinite).",
+            ),
+            Msg::TooFewPointsField => (
+                "異なる点が3つ未満のため図形になりません。点の数:",
+                "Fewer than 3 distinct points, so this is not a polygon. Distinct points:",
+            ),
+            Msg::SettingOutOfRange => ("設定値が範囲外です:", "A setting is out of range:"),
+            Msg::NothingLeftToSpray => (
+                "余白・除外区域・ドリフト緩衝帯を除くと、散布できる部分が残りません。余白や緩衝帯を小さくしてください。",
+                "Nothing is left to spray after margins, exclusion zones and drift buffers. Make the margins or buffers smaller.",
+            ),
+            Msg::UnsupportedShape => (
+                "ほ場として使えない図形です（Polygon か MultiPolygon が必要です）。図形の種類:",
+                "This shape cannot be a field (expected Polygon or MultiPolygon). Shape type:",
+            ),
+            Msg::FieldTooManyZones => (
+                "ほ場の近くの除外区域・配慮区域が多すぎます。隣り合う区域をまとめるか、ほ場を分けてください。区域の数／上限:",
+                "Too many exclusion and sensitive zones lie near the field. Merge neighbouring zones or split the field. Zones / most accepted:",
+            ),
+            Msg::FeatureWord => ("図形", "feature"),
+            Msg::ExteriorRing => ("外周", "exterior ring"),
+            Msg::InteriorRing => ("穴", "interior ring"),
+            Msg::VertexWord => ("頂点", "vertex"),
             Msg::Legend => ("凡例", "Legend"),
             Msg::LegendSpray => ("散布（色はフライトごと）", "spraying (colour per sortie)"),
             Msg::LegendTransit => ("移動・散布停止", "transit, spray off"),

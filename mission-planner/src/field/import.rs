@@ -1,6 +1,7 @@
 //! Reading fields and zones from GeoJSON, KML and KMZ bytes (no file system access).
 
 use crate::error::{FeatureRef, KmzLimit, PlanError};
+use crate::field::limits::{FieldLimits, rough_vertex_count};
 use crate::field::validate::validate_polygon;
 use crate::field::{Field, Role};
 use crate::projection::LocalFrame;
@@ -77,20 +78,46 @@ struct RawFeature {
 /// when the document cannot be parsed at all, and [`PlanError::NoFields`] when it holds no field.
 /// Per-feature defects are reported inside [`FieldSet::fields`].
 pub fn read_fields(bytes: &[u8]) -> Result<FieldSet, PlanError> {
+    read_fields_with(bytes, &FieldLimits::DEFAULT)
+}
+
+/// [`read_fields`] with the given vertex and hole limits instead of [`FieldLimits::DEFAULT`].
+///
+/// # Errors
+/// Those of [`read_fields`], and [`PlanError::TooManyFileVertices`] when the text holds more
+/// vertices than `limits.max_file_vertices` (counted before parsing). Polygons over the other
+/// limits are [`PlanError::TooManyVertices`], [`PlanError::TooManyPolygonVertices`] or
+/// [`PlanError::TooManyHoles`] inside [`FieldSet::fields`].
+pub fn read_fields_with(bytes: &[u8], limits: &FieldLimits) -> Result<FieldSet, PlanError> {
+    let check_size = |text: &[u8]| {
+        let n_vertices = rough_vertex_count(text);
+        if n_vertices > limits.max_file_vertices {
+            Err(PlanError::TooManyFileVertices {
+                n_vertices,
+                limit: limits.max_file_vertices,
+            })
+        } else {
+            Ok(())
+        }
+    };
     let raws = if bytes.starts_with(b"PK\x03\x04") {
-        read_kml(&kmz_to_kml(bytes)?)?
+        let kml = kmz_to_kml(bytes)?;
+        check_size(kml.as_bytes())?;
+        read_kml(&kml)?
     } else {
         let text = std::str::from_utf8(bytes).map_err(|_| PlanError::UnknownFormat)?;
         let trimmed = text.trim_start_matches('\u{feff}').trim_start();
         if trimmed.starts_with('{') {
+            check_size(trimmed.as_bytes())?;
             read_geojson(trimmed)?
         } else if trimmed.starts_with('<') {
+            check_size(trimmed.as_bytes())?;
             read_kml(trimmed)?
         } else {
             return Err(PlanError::UnknownFormat);
         }
     };
-    assemble(raws)
+    assemble(raws, limits)
 }
 
 fn kmz_to_kml(bytes: &[u8]) -> Result<String, PlanError> {
@@ -423,7 +450,7 @@ type FieldEntry = (
     Result<Vec<Vec<Vec<[f64; 2]>>>, PlanError>,
 );
 
-fn assemble(raws: Vec<RawFeature>) -> Result<FieldSet, PlanError> {
+fn assemble(raws: Vec<RawFeature>, limits: &FieldLimits) -> Result<FieldSet, PlanError> {
     struct Zone {
         role: Role,
         bbox: Option<Rect>,
@@ -464,7 +491,7 @@ fn assemble(raws: Vec<RawFeature>) -> Result<FieldSet, PlanError> {
                         zones.push(Zone {
                             role,
                             bbox: finite_bbox(&rings),
-                            poly: validate_polygon(&feature, &rings).map(|(p, _)| p),
+                            poly: validate_polygon(&feature, &rings, limits).map(|(p, _)| p),
                         });
                     }
                 }
@@ -499,33 +526,42 @@ fn assemble(raws: Vec<RawFeature>) -> Result<FieldSet, PlanError> {
             } else {
                 base.clone()
             };
-            let field = validate_polygon(&feature, rings).and_then(|(boundary, repairs)| {
-                let bbox = boundary.bounding_rect();
-                let mut field = Field {
-                    id,
-                    land_type: land_type.clone(),
-                    source: feature.clone(),
-                    boundary,
-                    exclusions: Vec::new(),
-                    sensitive: Vec::new(),
-                    repairs,
-                };
-                for z in &zones {
-                    let close = match (&bbox, &z.bbox) {
-                        (Some(a), Some(b)) => near(a, b),
-                        _ => true,
+            let field =
+                validate_polygon(&feature, rings, limits).and_then(|(boundary, repairs)| {
+                    let bbox = boundary.bounding_rect();
+                    let mut field = Field {
+                        id,
+                        land_type: land_type.clone(),
+                        source: feature.clone(),
+                        boundary,
+                        exclusions: Vec::new(),
+                        sensitive: Vec::new(),
+                        repairs,
                     };
-                    if !close {
-                        continue;
+                    for z in &zones {
+                        let close = match (&bbox, &z.bbox) {
+                            (Some(a), Some(b)) => near(a, b),
+                            _ => true,
+                        };
+                        if !close {
+                            continue;
+                        }
+                        let poly = z.poly.clone()?;
+                        match z.role {
+                            Role::Exclusion => field.exclusions.push(poly),
+                            _ => field.sensitive.push(poly),
+                        }
+                        let n_zones = field.exclusions.len() + field.sensitive.len();
+                        if n_zones > limits.max_zones {
+                            return Err(PlanError::TooManyZones {
+                                feature: feature.clone(),
+                                n_zones,
+                                limit: limits.max_zones,
+                            });
+                        }
                     }
-                    let poly = z.poly.clone()?;
-                    match z.role {
-                        Role::Exclusion => field.exclusions.push(poly),
-                        _ => field.sensitive.push(poly),
-                    }
-                }
-                Ok(field)
-            });
+                    Ok(field)
+                });
             out.push(field);
         }
     }
@@ -861,5 +897,80 @@ mod tests {
             read_fields(b"PK\x03\x04garbage"),
             Err(PlanError::Kmz { .. })
         ));
+    }
+
+    #[test]
+    fn vertex_limits_apply_to_files_and_fields() {
+        let ring: Vec<String> = (0..=300_000)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from(i % 300_000) / 300_000.0;
+                format!("[{},{}]", 139.9 + 0.002 * a.cos(), 36.9 + 0.002 * a.sin())
+            })
+            .collect();
+        let gj = format!(
+            r#"{{"type":"Feature","properties":{{"id":"circle"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#,
+            ring.join(",")
+        );
+        // Over the file limit: refused on the raw text, before parsing.
+        let small = FieldLimits {
+            max_file_vertices: 100_000,
+            ..FieldLimits::DEFAULT
+        };
+        let e = read_fields_with(gj.as_bytes(), &small).unwrap_err();
+        assert!(
+            matches!(e, PlanError::TooManyFileVertices { limit: 100_000, n_vertices } if n_vertices > 300_000),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("split it into smaller files"), "{e}");
+        // Within the file limit, the one ring is over what is thinned: the field is refused.
+        let set = read_fields(gj.as_bytes()).unwrap();
+        let e = set.fields[0].as_ref().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyVertices {
+                    n_vertices: 300_000,
+                    simplified: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("feature #0 (id \"circle\")"), "{e}");
+    }
+
+    #[test]
+    fn a_field_among_too_many_zones_is_refused() {
+        let field = r#"{"type":"Feature","properties":{"id":"f"},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.902,36.9],[139.902,36.902],[139.9,36.902],[139.9,36.9]]]}}"#;
+        let zones: Vec<String> = (0..60)
+            .map(|k| {
+                format!(
+                    r#"{{"type":"Feature","properties":{{"role":"exclusion"}},"geometry":{{"type":"Point","coordinates":[{},{}]}}}}"#,
+                    139.9002 + 0.0002 * f64::from(k % 8),
+                    36.9002 + 0.0002 * f64::from(k / 8)
+                )
+            })
+            .collect();
+        let fc = |n: usize| {
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{field},{}]}}"#,
+                zones[..n].join(",")
+            )
+        };
+        let set = read_fields(fc(50).as_bytes()).unwrap();
+        assert_eq!(set.fields[0].as_ref().unwrap().exclusions.len(), 50);
+        let set = read_fields(fc(60).as_bytes()).unwrap();
+        let e = set.fields[0].as_ref().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyZones {
+                    n_zones: 51,
+                    limit: 50,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

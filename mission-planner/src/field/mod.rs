@@ -1,12 +1,14 @@
 //! Fields as the planner sees them: a validated WGS84 boundary plus nearby no-fly and sensitive zones.
 
 pub(crate) mod import;
+pub(crate) mod limits;
 pub(crate) mod validate;
 
 use crate::error::{FeatureRef, PlanError, Ring};
 use geo::Polygon;
 
-pub use import::{FieldSet, read_fields};
+pub use import::{FieldSet, read_fields, read_fields_with};
+pub use limits::FieldLimits;
 
 /// What a polygon in an input file stands for (its `role` property).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,7 @@ pub enum Role {
 }
 
 /// A harmless defect that was repaired while reading a polygon.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Repair {
     /// Consecutive repeated points (including a doubled closing point) were dropped.
     RemovedRepeatedPoints {
@@ -36,6 +38,17 @@ pub enum Repair {
     },
     /// The rings were re-oriented (exterior counter-clockwise, holes clockwise).
     Reoriented,
+    /// An over-dense ring was thinned (Visvalingam–Whyatt at the stated tolerance).
+    Simplified {
+        /// The ring.
+        ring: Ring,
+        /// Vertices before thinning.
+        n_before: usize,
+        /// Vertices kept.
+        n_after: usize,
+        /// The tolerance: smallest triangle kept, m² ([`FieldLimits::simplify_area_m2`]).
+        tolerance_m2: f64,
+    },
 }
 
 /// One field to plan: a validated WGS84 (lon/lat) boundary, holes kept, plus the zones around it.
@@ -62,15 +75,19 @@ impl Field {
     ///
     /// # Errors
     /// The validation errors of [`read_fields`]: non-finite or out-of-range coordinates,
-    /// fewer than 3 distinct points, zero area, self-intersection.
+    /// fewer than 3 distinct points, zero area, self-intersection, more vertices or holes than
+    /// [`FieldLimits::DEFAULT`] allows.
     pub fn new(id: impl Into<String>, boundary: &Polygon) -> Result<Self, PlanError> {
         let id = id.into();
         let source = FeatureRef {
             index: 0,
             id: Some(id.clone()),
         };
-        let (boundary, repairs) =
-            validate::validate_polygon(&source, &validate::rings_of(boundary))?;
+        let (boundary, repairs) = validate::validate_polygon(
+            &source,
+            &validate::rings_of(boundary),
+            &FieldLimits::DEFAULT,
+        )?;
         Ok(Self {
             id,
             land_type: None,
@@ -92,7 +109,8 @@ impl Field {
             index: self.exclusions.len() + self.sensitive.len() + 1,
             id: None,
         };
-        let (zone, _) = validate::validate_polygon(&source, &validate::rings_of(zone))?;
+        let (zone, _) =
+            validate::validate_polygon(&source, &validate::rings_of(zone), &FieldLimits::DEFAULT)?;
         match role {
             Role::Exclusion => self.exclusions.push(zone),
             Role::Sensitive => self.sensitive.push(zone),

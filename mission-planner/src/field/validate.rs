@@ -1,9 +1,9 @@
 //! Polygon validation: geo's `Validation` plus range checks, with errors that say where.
 
 use crate::error::{FeatureRef, PlanError, Ring};
-use crate::field::Repair;
+use crate::field::{FieldLimits, Repair};
 use crate::projection::LocalFrame;
-use geo::{Area, Coord, LineString, Orient, Polygon, Validation, orient::Direction};
+use geo::{Area, Coord, LineString, Orient, Polygon, SimplifyVwIdx, Validation, orient::Direction};
 
 /// The smallest area accepted as a polygon, m².
 const MIN_AREA_M2: f64 = 1.0;
@@ -26,11 +26,41 @@ fn ring_id(i: usize) -> Ring {
 
 /// Validates and repairs one WGS84 polygon given as rings of `[lon, lat]` (exterior first).
 ///
+/// The vertex counts are checked first, so an oversized polygon is refused before any
+/// geometry is built; rings over `limits.max_ring_vertices` are thinned in local metres.
 /// Returns the polygon (exterior counter-clockwise, holes clockwise, rings closed) and the repairs made.
 pub(crate) fn validate_polygon(
     feature: &FeatureRef,
     rings: &[Vec<[f64; 2]>],
+    limits: &FieldLimits,
 ) -> Result<(Polygon, Vec<Repair>), PlanError> {
+    let n_holes = rings.len().saturating_sub(1);
+    if n_holes > limits.max_holes {
+        return Err(PlanError::TooManyHoles {
+            feature: feature.clone(),
+            n_holes,
+            limit: limits.max_holes,
+        });
+    }
+    let thin = limits.simplify_area_m2 > 0.0;
+    for (ri, ring) in rings.iter().enumerate() {
+        let cap = if thin {
+            limits.max_simplify_vertices.max(limits.max_ring_vertices)
+        } else {
+            limits.max_ring_vertices
+        };
+        // A closed ring repeats its first point; that copy is not a vertex of its own.
+        let n = ring.len() - usize::from(ring.len() > 1 && ring.first() == ring.last());
+        if n > cap {
+            return Err(PlanError::TooManyVertices {
+                feature: feature.clone(),
+                ring: ring_id(ri),
+                n_vertices: n,
+                limit: limits.max_ring_vertices,
+                simplified: false,
+            });
+        }
+    }
     let mut repairs = Vec::new();
     let mut clean: Vec<LineString> = Vec::with_capacity(rings.len());
     if rings.is_empty() {
@@ -61,6 +91,16 @@ pub(crate) fn validate_polygon(
                     swapped,
                 });
             }
+        }
+        if let Some(vi) = ring
+            .windows(2)
+            .position(|w| (w[1][0] - w[0][0]).abs() > 180.0)
+        {
+            return Err(PlanError::CrossesAntimeridian {
+                feature: feature.clone(),
+                ring: rid,
+                vertex: vi,
+            });
         }
         let closed = ring.len() > 1 && ring.first() == ring.last();
         let mut pts: Vec<Coord> = Vec::with_capacity(ring.len());
@@ -95,13 +135,63 @@ pub(crate) fn validate_polygon(
         }
         clean.push(LineString(pts));
     }
+    let frame = LocalFrame::centred_on(&Polygon::new(clean[0].clone(), vec![]));
+    let mut n_total = 0usize;
+    for (ri, ring) in clean.iter_mut().enumerate() {
+        let n_before = ring.0.len();
+        if n_before > limits.max_ring_vertices {
+            if thin {
+                // geo closes the ring; the closing copy's index has no point in `ring` and is
+                // dropped with the filter below.
+                let local = frame.polygon_to_local(&Polygon::new(ring.clone(), vec![]));
+                let keep = local.exterior().simplify_vw_idx(limits.simplify_area_m2);
+                let pts: Vec<Coord> = keep
+                    .into_iter()
+                    .filter_map(|i| ring.0.get(i).copied())
+                    .collect();
+                repairs.push(Repair::Simplified {
+                    ring: ring_id(ri),
+                    n_before,
+                    n_after: pts.len(),
+                    tolerance_m2: limits.simplify_area_m2,
+                });
+                *ring = LineString(pts);
+            }
+            if ring.0.len() > limits.max_ring_vertices {
+                return Err(PlanError::TooManyVertices {
+                    feature: feature.clone(),
+                    ring: ring_id(ri),
+                    n_vertices: ring.0.len(),
+                    limit: limits.max_ring_vertices,
+                    simplified: thin,
+                });
+            }
+        }
+        n_total += ring.0.len();
+    }
+    if n_total > limits.max_polygon_vertices {
+        return Err(PlanError::TooManyPolygonVertices {
+            feature: feature.clone(),
+            n_vertices: n_total,
+            limit: limits.max_polygon_vertices,
+        });
+    }
     let mut rings_iter = clean.into_iter();
     let exterior = rings_iter.next().unwrap_or_else(|| LineString(vec![]));
     let wgs = Polygon::new(exterior, rings_iter.collect());
-    let frame = LocalFrame::centred_on(&wgs);
     let local = frame.polygon_to_local(&wgs);
     let area = Polygon::new(local.exterior().clone(), vec![]).unsigned_area();
     if area < MIN_AREA_M2 {
+        // A bow-tie's two halves cancel: say it crosses itself, not that it has no area.
+        if let Some((ra, va, rb, vb)) = find_crossing(&local) {
+            return Err(PlanError::SelfIntersection {
+                feature: feature.clone(),
+                ring_a: ring_id(ra),
+                vertex_a: va,
+                ring_b: ring_id(rb),
+                vertex_b: vb,
+            });
+        }
         return Err(PlanError::ZeroArea {
             feature: feature.clone(),
             area_m2: area,
@@ -200,7 +290,7 @@ mod tests {
     }
 
     fn check(rings: &[Vec<[f64; 2]>], expect: &str) {
-        let got = match validate_polygon(&feat(), rings) {
+        let got = match validate_polygon(&feat(), rings, &FieldLimits::DEFAULT) {
             Ok((p, repairs)) => format!("ok {} {repairs:?}", p.exterior().0.len()),
             Err(e) => e.to_string(),
         };
@@ -273,5 +363,201 @@ mod tests {
             [139.91, 36.91],
         ];
         check(&[SQ.to_vec(), hole_out], "invalid polygon");
+    }
+
+    /// A ring of `n` points on a circle of `radius_m` around the test square's corner.
+    fn circle(n: usize, radius_m: f64, spikes: bool) -> Vec<[f64; 2]> {
+        let frame = LocalFrame::new(139.9, 36.9);
+        (0..n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * i as f64 / n as f64;
+                let r = if spikes && i % 2 == 1 {
+                    radius_m / 2.0
+                } else {
+                    radius_m
+                };
+                let c = frame.to_wgs84(Coord {
+                    x: r * a.cos(),
+                    y: r * a.sin(),
+                });
+                [c.x, c.y]
+            })
+            .collect()
+    }
+
+    fn run(rings: &[Vec<[f64; 2]>]) -> Result<(Polygon, Vec<Repair>), PlanError> {
+        validate_polygon(&feat(), rings, &FieldLimits::DEFAULT)
+    }
+
+    #[test]
+    fn an_over_dense_trace_is_thinned_and_says_so() {
+        // 20 000 points around a 50 m radius: a GPS trace at a few centimetres' spacing.
+        let (p, repairs) = run(&[circle(20_000, 50.0, false)]).unwrap();
+        let kept = p.exterior().0.len() - 1;
+        assert!((3..=2_000).contains(&kept), "{kept}");
+        assert!(
+            matches!(
+                repairs[..],
+                [Repair::ClosedRing { .. }, Repair::Simplified { ring: Ring::Exterior, n_before: 20_000, n_after, tolerance_m2 }]
+                    if n_after == kept && tolerance_m2 == 0.05
+            ),
+            "{repairs:?}"
+        );
+        // The shape survives: the area stays within 0.1 % of the dense ring's.
+        let frame = LocalFrame::centred_on(&p);
+        let dense = LineString(
+            circle(20_000, 50.0, false)
+                .iter()
+                .map(|&[x, y]| Coord { x, y })
+                .collect(),
+        );
+        let a_dense = frame
+            .polygon_to_local(&Polygon::new(dense, vec![]))
+            .unsigned_area();
+        let a_thin = frame.polygon_to_local(&p).unsigned_area();
+        assert!(
+            (a_thin / a_dense - 1.0).abs() < 1e-3,
+            "{a_thin} vs {a_dense}"
+        );
+        // A ring within the limit is left alone.
+        let (p, repairs) = run(&[circle(2_000, 50.0, false)]).unwrap();
+        assert_eq!(p.exterior().0.len(), 2_001);
+        assert!(
+            !repairs
+                .iter()
+                .any(|r| matches!(r, Repair::Simplified { .. })),
+            "{repairs:?}"
+        );
+    }
+
+    #[test]
+    fn what_stays_over_the_limits_is_refused_before_validation() {
+        // A 100 000-vertex star keeps every spike when thinned.
+        let e = run(&[circle(100_000, 200.0, true)]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyVertices { ring: Ring::Exterior, limit: 2_000, simplified: true, n_vertices, .. } if n_vertices > 2_000
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("after thinning"), "{e}");
+        // A 1 000 000-vertex circle is refused on its count alone, without thinning.
+        let e = run(&[circle(1_000_000, 200.0, false)]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyVertices {
+                    n_vertices: 1_000_000,
+                    simplified: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // 2 500 holes.
+        let mut rings = vec![SQ.to_vec()];
+        rings.extend(std::iter::repeat_n(SQ[..4].to_vec(), 2_500));
+        let e = run(&rings).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyHoles {
+                    n_holes: 2_500,
+                    limit: 50,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // Without thinning, the ring limit applies as it stands.
+        let strict = FieldLimits {
+            simplify_area_m2: 0.0,
+            ..FieldLimits::DEFAULT
+        };
+        let e = validate_polygon(&feat(), &[circle(2_001, 50.0, false)], &strict).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyVertices {
+                    n_vertices: 2_001,
+                    simplified: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // All rings together.
+        let tight = FieldLimits {
+            max_polygon_vertices: 6,
+            ..FieldLimits::DEFAULT
+        };
+        let hole = vec![
+            [139.9002, 36.9002],
+            [139.9002, 36.9004],
+            [139.9004, 36.9004],
+            [139.9002, 36.9002],
+        ];
+        let e = validate_polygon(&feat(), &[SQ.to_vec(), hole], &tight).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyPolygonVertices {
+                    n_vertices: 7,
+                    limit: 6,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_symmetric_bowtie_is_a_self_intersection_not_zero_area() {
+        let bowtie = vec![
+            [139.98, 36.97],
+            [139.981, 36.971],
+            [139.981, 36.97],
+            [139.98, 36.971],
+            [139.98, 36.97],
+        ];
+        check(
+            &[bowtie],
+            "self-intersection: exterior ring edge from vertex 0",
+        );
+        // Points on one line are still zero area.
+        check(
+            &[vec![
+                [139.9, 36.9],
+                [139.901, 36.9],
+                [139.902, 36.9],
+                [139.9, 36.9],
+            ]],
+            "on one line",
+        );
+    }
+
+    #[test]
+    fn a_field_across_the_antimeridian_is_named_as_such() {
+        let tiny = vec![
+            [179.9999, -16.5],
+            [-179.9999, -16.5],
+            [-179.9999, -16.4999],
+            [179.9999, -16.4999],
+            [179.9999, -16.5],
+        ];
+        let e = run(&[tiny]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::CrossesAntimeridian {
+                    ring: Ring::Exterior,
+                    vertex: 0,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("180° meridian"), "{e}");
     }
 }

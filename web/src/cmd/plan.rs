@@ -1,7 +1,7 @@
 //! `agriops plan`: plan spray missions for every field of one or more GeoJSON/KML/KMZ files.
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mission_planner::{
     ApplicationRate, Autopilot, Coord, Field, Litres, Metres, MetresPerSecond, PlanConfig,
     PlanError, Seconds, SwathWidth, plan, read_fields, to_geojson, to_kml, to_qgc_plan,
@@ -216,13 +216,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut n_failed = 0usize;
     let mut n_bad_files = 0usize;
     let mut stems: HashMap<String, usize> = HashMap::new();
+    let reading = if std::io::stderr().is_terminal() && args.files.len() > 1 {
+        let b = ProgressBar::with_draw_target(
+            Some(args.files.len() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files read {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
     for file in &args.files {
+        reading.set_message(file.display().to_string());
         let parsed = std::fs::read(file)
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
             .and_then(|b| read_fields(&b).map_err(|e| anyhow::anyhow!("{}: {e}", file.display())));
         match parsed {
             Err(e) => {
-                eprintln!("error: {e}");
+                reading.suspend(|| eprintln!("error: {e}"));
                 n_failed += 1;
                 n_bad_files += 1;
             }
@@ -248,12 +262,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
+        reading.inc(1);
     }
-    let bar = if std::io::stdout().is_terminal() && jobs.len() > 1 {
-        let b = ProgressBar::new(jobs.len() as u64);
+    reading.finish_and_clear();
+    // Progress goes to stderr, and only to a terminal: stdout stays the table or the JSON
+    // Lines, whatever it is piped into.
+    let bar = if std::io::stderr().is_terminal() && jobs.len() > 1 {
+        let b =
+            ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} fields {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} fields, {elapsed} (eta {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         b
     } else {
@@ -290,14 +311,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    if n_failed > 0 {
-        bail!(
-            "{n_failed} of {} inputs (files and fields) failed; the others were planned and written to {}",
-            results.len() + n_bad_files,
-            args.out.display()
-        );
+    match failure_summary(n_failed, results.len() + n_bad_files, &args.out) {
+        Some(summary) => bail!("{summary}"),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The closing line of a run with failures: how many of how many inputs failed, and what
+/// became of the rest (never "the others were planned" when there were none).
+fn failure_summary(n_failed: usize, n_inputs: usize, out: &Path) -> Option<String> {
+    let n_planned = n_inputs.saturating_sub(n_failed);
+    match (n_failed, n_planned) {
+        (0, _) => None,
+        (_, 0) => Some(format!(
+            "{n_failed} of {n_inputs} inputs (files and fields) failed; nothing was planned"
+        )),
+        (_, 1) => Some(format!(
+            "{n_failed} of {n_inputs} inputs (files and fields) failed; the other one was planned and written to {}",
+            out.display()
+        )),
+        _ => Some(format!(
+            "{n_failed} of {n_inputs} inputs (files and fields) failed; the other {n_planned} were planned and written to {}",
+            out.display()
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -394,5 +431,57 @@ mod tests {
         assert_eq!(plan["mission"]["firmwareType"], 12);
         // The pole and the shed are exclusion polygons of the geofence.
         assert_eq!(plan["geoFence"]["polygons"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_summary_says_what_was_planned() {
+        let out = Path::new("/tmp/o");
+        assert_eq!(failure_summary(0, 3, out), None);
+        assert_eq!(
+            failure_summary(1, 1, out).unwrap(),
+            "1 of 1 inputs (files and fields) failed; nothing was planned"
+        );
+        assert_eq!(
+            failure_summary(1, 2, out).unwrap(),
+            "1 of 2 inputs (files and fields) failed; the other one was planned and written to /tmp/o"
+        );
+        assert_eq!(
+            failure_summary(1, 3, out).unwrap(),
+            "1 of 3 inputs (files and fields) failed; the other 2 were planned and written to /tmp/o"
+        );
+    }
+
+    #[test]
+    fn a_field_over_the_vertex_limit_fails_fast_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring: Vec<String> = (0..=300_000)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from(i % 300_000) / 300_000.0;
+                format!("[{},{}]", 139.9 + 0.002 * a.cos(), 36.9 + 0.002 * a.sin())
+            })
+            .collect();
+        let big = dir.path().join("circle.geojson");
+        std::fs::write(
+            &big,
+            format!(
+                r#"{{"type":"Feature","properties":{{"id":"circle"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#,
+                ring.join(",")
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let e = run(args(&[
+            big.to_str().unwrap(),
+            "--swath-width",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1 of 1 inputs (files and fields) failed; nothing was planned"
+        );
     }
 }

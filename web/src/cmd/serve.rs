@@ -90,6 +90,13 @@ pub struct Args {
     /// with broker, farm, token, topic_prefix, client_id; see the `mqtt_ingest` module docs).
     #[arg(long, env = "AGRIOPS_MQTT_INGEST")]
     pub mqtt_ingest: Option<PathBuf>,
+    /// Field imports and plans run at once, at most (each on a blocking thread).
+    #[arg(long, env = "AGRIOPS_PLAN_CONCURRENCY", default_value_t = 2)]
+    pub plan_concurrency: usize,
+    /// Seconds a field import or plan may take, waiting for a slot included; past it the
+    /// person gets a clear 503.
+    #[arg(long, env = "AGRIOPS_PLAN_DEADLINE_S", default_value_t = 30)]
+    pub plan_deadline_s: u64,
 }
 
 /// Runs the server until Ctrl-C.
@@ -126,6 +133,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 data_dir: args.db.data_dir.clone(),
                 gonogo,
                 trust_proxy: args.trust_proxy,
+                planner: crate::routes::fields::PlannerPool::new(
+                    args.plan_concurrency,
+                    std::time::Duration::from_secs(args.plan_deadline_s),
+                ),
             },
         );
         let subscribers = match &mqtt_ingest {

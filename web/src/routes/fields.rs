@@ -34,6 +34,117 @@ const MAX_CROP: usize = 50;
 /// Largest upload accepted (a KMZ of a whole village's fields fits easily).
 const MAX_UPLOAD: usize = 16 << 20;
 
+/// Runs heavy field work (imports, plans) on blocking threads, at most `n_slots` at once,
+/// each within a deadline, so the request workers (and `/healthz`) keep answering however
+/// many large fields are sent at the same time.
+///
+/// A job past its deadline is abandoned: the person gets an answer at once, but the thread
+/// cannot be stopped and keeps its slot until it ends, so abandoned jobs still count
+/// against the limit. The planner's field limits keep every job's length bounded.
+#[derive(Debug, Clone)]
+pub struct PlannerPool {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    n_slots: usize,
+    deadline: std::time::Duration,
+}
+
+/// Why a job of the [`PlannerPool`] gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolError {
+    /// No slot came free before the deadline.
+    Busy,
+    /// The job ran past the deadline and was abandoned.
+    Deadline,
+    /// The job panicked (a bug; the detail is logged).
+    Failed(String),
+}
+
+impl PlannerPool {
+    /// A pool running at most `n_slots` jobs (at least 1), each given `deadline`.
+    pub fn new(n_slots: usize, deadline: std::time::Duration) -> PlannerPool {
+        let n_slots = n_slots.max(1);
+        PlannerPool {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(n_slots)),
+            n_slots,
+            deadline,
+        }
+    }
+
+    /// How many jobs may run at once.
+    pub fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+
+    /// How many slots are free now.
+    pub fn n_free(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    /// The deadline of one job, waiting for a slot included.
+    pub fn deadline(&self) -> std::time::Duration {
+        self.deadline
+    }
+
+    /// Runs `job` on a blocking thread once a slot is free.
+    ///
+    /// # Errors
+    /// [`PoolError::Busy`] when no slot is free before the deadline, [`PoolError::Deadline`]
+    /// when the job does not end before it, [`PoolError::Failed`] when it panicked.
+    pub async fn run<T, F>(&self, job: F) -> Result<T, PoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let end = tokio::time::Instant::now() + self.deadline;
+        let permit = tokio::time::timeout_at(end, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| PoolError::Busy)?
+            .map_err(|e| PoolError::Failed(e.to_string()))?;
+        // The permit moves into the thread: the slot is free only when the work really ends.
+        let handle = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        });
+        match tokio::time::timeout_at(end, handle).await {
+            Err(_) => {
+                tracing::warn!(
+                    message = "Planner job abandoned at its deadline.",
+                    deadline_s = self.deadline.as_secs_f64()
+                );
+                Err(PoolError::Deadline)
+            }
+            Ok(Err(e)) => Err(PoolError::Failed(e.to_string())),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+}
+
+impl Default for PlannerPool {
+    fn default() -> Self {
+        PlannerPool::new(2, std::time::Duration::from_secs(30))
+    }
+}
+
+/// The answer to a job the pool could not run: 503 in the person's language (busy or too
+/// slow), a logged 500 for a panic.
+fn pool_refusal(e: PoolError) -> Result<Response, AppError> {
+    let msg = match e {
+        PoolError::Busy => Msg::PlannerBusy,
+        PoolError::Deadline => Msg::PlannerDeadline,
+        PoolError::Failed(detail) => {
+            return Err(AppError::Internal(format!("planner job failed: {detail}")));
+        }
+    };
+    let mut resp = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "30")],
+    )
+        .into_response();
+    resp.extensions_mut()
+        .insert(crate::error::ErrorInfo { msg, detail: None });
+    Ok(resp)
+}
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -256,10 +367,10 @@ async fn import(
         }
     }
     user.check_csrf(&csrf)?;
-    let input: &[u8] = if !file.is_empty() {
-        &file
+    let input: Vec<u8> = if !file.is_empty() {
+        file
     } else if !pasted.trim().is_empty() {
-        pasted.trim().as_bytes()
+        pasted.trim().as_bytes().to_vec()
     } else {
         return Err(AppError::BadInput(
             Msg::NothingToImport.text(user.lang).to_owned(),
@@ -269,8 +380,15 @@ async fn import(
     let (name, crop) = (name.trim(), crop.trim());
     check_text(lang, Msg::Name.text(lang), name, MAX_NAME, Lines::One)?;
     check_text(lang, Msg::Crop.text(lang), crop, MAX_CROP, Lines::One)?;
-    let set = mission_planner::read_fields(input)
-        .map_err(|e| AppError::BadInput(import_error(&e, user.lang)))?;
+    let set = match state
+        .settings
+        .planner
+        .run(move || mission_planner::read_fields(&input))
+        .await
+    {
+        Ok(r) => r.map_err(|e| AppError::BadInput(plan_error_text(&e, lang)))?,
+        Err(e) => return pool_refusal(e),
+    };
     let n_fields = set.fields.len();
     // What each readable field becomes, worked out before the transaction that stores them.
     struct Prepared {
@@ -299,7 +417,7 @@ async fn import(
                     display,
                 });
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(plan_error_text(&e, lang)),
         }
     }
     // The fields of one file are stored together or not at all.
@@ -329,10 +447,57 @@ async fn import(
     render_list(&state, &user, Some(&imported), &errors, status).await
 }
 
-/// Why a file could not be read, for the person: the planner's own safety limits in their
-/// language, other parse errors as the planner words them (they name the feature and place).
-fn import_error(e: &mission_planner::PlanError, lang: Lang) -> String {
+/// A number as people read it: plain when of everyday size, else scientific (`1e308`).
+fn short_num(v: f64) -> String {
+    if v == 0.0 || (v.is_finite() && (1e-3..1e9).contains(&v.abs())) {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else if v.is_finite() {
+        let s = format!("{v:.3e}");
+        match s.split_once('e') {
+            Some((m, e)) => {
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            None => s,
+        }
+    } else {
+        v.to_string()
+    }
+}
+
+/// Where in the file a defect is, in the person's language: the feature, then the ring and
+/// vertex when known.
+fn place(
+    lang: Lang,
+    f: &mission_planner::FeatureRef,
+    ring: Option<mission_planner::Ring>,
+    vertex: Option<usize>,
+) -> String {
+    use mission_planner::Ring as R;
+    let mut s = format!("{} #{}", Msg::FeatureWord.text(lang), f.index);
+    if let Some(id) = &f.id {
+        s.push_str(&format!(" (id {:?})", clean_text(id, MAX_NAME)));
+    }
+    match ring {
+        Some(R::Exterior) => s.push_str(&format!(", {}", Msg::ExteriorRing.text(lang))),
+        Some(R::Interior(i)) => s.push_str(&format!(", {} {i}", Msg::InteriorRing.text(lang))),
+        _ => {}
+    }
+    if let Some(v) = vertex {
+        s.push_str(&format!(", {} {v}", Msg::VertexWord.text(lang)));
+    }
+    s
+}
+
+/// What is wrong with a file, a field or the plan options and how to fix it, in the person's
+/// language; errors without their own sentence keep the planner's (English) wording.
+fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> String {
     use mission_planner::{KmzLimit as K, PlanError as E};
+    let ring_name = |r: mission_planner::Ring| match r {
+        mission_planner::Ring::Exterior => Msg::ExteriorRing.text(lang).to_owned(),
+        mission_planner::Ring::Interior(i) => format!("{} {i}", Msg::InteriorRing.text(lang)),
+    };
     match e {
         E::TooDeep { limit, .. } => format!("{} {limit}", Msg::ImportTooDeep.text(lang)),
         E::KmzLimit {
@@ -342,6 +507,147 @@ fn import_error(e: &mission_planner::PlanError, lang: Lang) -> String {
             limit: K::Inflated(n),
         } => format!("{} {}", Msg::KmzTooLarge.text(lang), n >> 20),
         E::KmzLimit { limit: K::Ratio(r) } => format!("{} {r}", Msg::KmzBadRatio.text(lang)),
+        E::TooManyVertices {
+            feature,
+            ring,
+            n_vertices,
+            limit,
+            simplified,
+        } => format!(
+            "{}: {} {n_vertices}{} / {limit}",
+            place(lang, feature, Some(*ring), None),
+            Msg::FieldTooManyVertices.text(lang),
+            if *simplified {
+                Msg::AfterThinning.text(lang)
+            } else {
+                ""
+            }
+        ),
+        E::TooManyPolygonVertices {
+            feature,
+            n_vertices,
+            limit,
+        } => format!(
+            "{}: {} {n_vertices} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyVertices.text(lang)
+        ),
+        E::TooManyHoles {
+            feature,
+            n_holes,
+            limit,
+        } => format!(
+            "{}: {} {n_holes} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyHoles.text(lang)
+        ),
+        E::TooManyZones {
+            feature,
+            n_zones,
+            limit,
+        } => format!(
+            "{}: {} {n_zones} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyZones.text(lang)
+        ),
+        E::TooManyFileVertices { n_vertices, limit } => format!(
+            "{} {n_vertices} / {limit}",
+            Msg::FileTooManyVertices.text(lang)
+        ),
+        E::CrossesAntimeridian {
+            feature,
+            ring,
+            vertex,
+        } => format!(
+            "{}: {}",
+            place(lang, feature, Some(*ring), Some(*vertex)),
+            Msg::CrossesAntimeridian.text(lang)
+        ),
+        E::SelfIntersection {
+            feature,
+            ring_a,
+            vertex_a,
+            ring_b,
+            vertex_b,
+        } => {
+            let v = Msg::VertexWord.text(lang);
+            format!(
+                "{}: {} {} {v} {vertex_a} — {} {v} {vertex_b}",
+                place(lang, feature, None, None),
+                Msg::SelfIntersection.text(lang),
+                ring_name(*ring_a),
+                ring_name(*ring_b),
+            )
+        }
+        E::ZeroArea { feature, area_m2 } => format!(
+            "{}: {} {}",
+            place(lang, feature, None, None),
+            Msg::ZeroAreaField.text(lang),
+            short_num(*area_m2)
+        ),
+        E::TooLarge {
+            feature,
+            area_ha,
+            limit_ha,
+        } => format!(
+            "{}: {} {} / {}",
+            place(lang, feature, None, None),
+            Msg::FieldTooLargeHa.text(lang),
+            short_num(*area_ha),
+            short_num(*limit_ha)
+        ),
+        E::OutOfRange {
+            feature,
+            ring,
+            vertex,
+            lon,
+            lat,
+            swapped,
+        } => format!(
+            "{}: {} ({}, {}){}",
+            place(lang, feature, Some(*ring), Some(*vertex)),
+            Msg::CoordOutOfRange.text(lang),
+            short_num(*lon),
+            short_num(*lat),
+            if *swapped {
+                format!(" {}", Msg::CoordSwapped.text(lang))
+            } else {
+                String::new()
+            }
+        ),
+        E::NonFiniteCoord {
+            feature,
+            ring,
+            vertex,
+        } => format!(
+            "{}: {}",
+            place(lang, feature, Some(*ring), Some(*vertex)),
+            Msg::CoordNotFinite.text(lang)
+        ),
+        E::TooFewPoints {
+            feature,
+            ring,
+            n_distinct,
+        } => format!(
+            "{}: {} {n_distinct}",
+            place(lang, feature, Some(*ring), None),
+            Msg::TooFewPointsField.text(lang)
+        ),
+        E::UnsupportedGeometry { feature, kind } => format!(
+            "{}: {} {kind}",
+            place(lang, feature, None, None),
+            Msg::UnsupportedShape.text(lang)
+        ),
+        E::InvalidValue {
+            quantity,
+            value,
+            expected,
+        } => format!(
+            "{} {quantity} = {} ({expected})",
+            Msg::SettingOutOfRange.text(lang),
+            short_num(*value)
+        ),
+        E::NothingToSpray { .. } => Msg::NothingLeftToSpray.text(lang).to_owned(),
         other => other.to_string(),
     }
 }
@@ -507,12 +813,19 @@ async fn make_plan(
     }
     let (config, autopilot) = form
         .config()
-        .map_err(|e| AppError::BadInput(e.to_string()))?;
-    let field = stored_field(&row)?;
-    let planned = tokio::task::spawn_blocking(move || mission_planner::plan(&field, &config))
-        .await
-        .map_err(|e| AppError::Internal(format!("planner task failed: {e}")))?
-        .map_err(|e| AppError::BadInput(format!("{} {e}", Msg::PlanFailed.text(user.lang))))?;
+        .map_err(|e| AppError::BadInput(plan_error_text(&e, user.lang)))?;
+    let lang = user.lang;
+    let job = move || stored_field(&row).map(|field| mission_planner::plan(&field, &config));
+    let planned = match state.settings.planner.run(job).await {
+        Ok(r) => r?.map_err(|e| {
+            AppError::BadInput(format!(
+                "{} {}",
+                Msg::PlanFailed.text(lang),
+                plan_error_text(&e, lang)
+            ))
+        })?,
+        Err(e) => return pool_refusal(e),
+    };
     let plan_file = mission_planner::to_qgc_plan(&planned, autopilot, None);
     let waypoints = mission_planner::to_waypoints(&planned, autopilot, None);
     let kml = mission_planner::to_kml(&planned);
@@ -1111,5 +1424,176 @@ mod tests {
                 .status,
             StatusCode::FORBIDDEN
         );
+    });
+
+    #[tokio::test]
+    async fn the_pool_limits_jobs_and_keeps_its_deadline() {
+        use super::{PlannerPool, PoolError};
+        use std::time::Duration;
+        let pool = PlannerPool::new(1, Duration::from_millis(300));
+        assert_eq!(pool.run(|| 7).await, Ok(7));
+        let slow = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(|| std::thread::sleep(Duration::from_millis(1_000)))
+                    .await
+            })
+        };
+        while pool.n_free() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The one slot is taken: the next job waits its whole deadline, then is refused.
+        assert_eq!(pool.run(|| 1).await, Err(PoolError::Busy));
+        // The slow job is abandoned at its deadline but keeps the slot until it really ends.
+        assert_eq!(slow.await.unwrap(), Err(PoolError::Deadline));
+        assert_eq!(pool.n_free(), 0);
+        while pool.n_free() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(pool.run(|| 2).await, Ok(2));
+        let panicked = pool.run(|| -> u8 { panic!("planner bug") }).await;
+        assert!(
+            matches!(panicked, Err(PoolError::Failed(_))),
+            "{panicked:?}"
+        );
+        assert_eq!(pool.n_free(), 1, "a panic frees its slot");
+    }
+
+    both_apps!(health_answers_while_the_planner_is_full, |app| {
+        use crate::routes::fields::PlannerPool;
+        use axum::body::Body;
+        use axum::http::{Request, header};
+        use std::time::Duration;
+        use tower::ServiceExt;
+        let farm = app.farm("kita", "crop").await;
+        let b = app.user("kita", Role::Farmer, Some(farm.id)).await;
+        import(app, &b, PADDY).await;
+        let field = app.state.db.fields(Some(farm.id)).await.unwrap()[0].id;
+        // A server whose one planner slot is held by a long job.
+        let pool = PlannerPool::new(1, Duration::from_millis(400));
+        let state = crate::app::AppState::new(
+            app.state.db.clone(),
+            crate::app::Settings {
+                planner: pool.clone(),
+                ..crate::app::Settings::default()
+            },
+        );
+        let router = crate::app::app(state);
+        let send = |req: Request<Body>| {
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(req).await.unwrap();
+                let status = resp.status();
+                let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        let hold = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(|| std::thread::sleep(Duration::from_millis(1_500)))
+                    .await
+            })
+        };
+        while pool.n_free() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (status, body) = send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+        let form = serde_urlencoded::to_string(
+            plan_form(&b.csrf)
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let plan = |lang: &str| {
+            Request::post(format!("/fields/{field}/plan"))
+                .header(header::COOKIE, format!("{}{lang}", b.cookies))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.clone()))
+                .unwrap()
+        };
+        for (lang, expected) in [("", "混み合っています"), ("; lang=en", "planner is busy")]
+        {
+            let (status, body) = send(plan(lang)).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+            assert!(body.contains(expected), "{body}");
+        }
+        assert!(app.state.db.plans_of_field(field).await.unwrap().is_empty());
+        let _ = hold.await;
+        while pool.n_free() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (status, body) = send(plan("")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    });
+
+    both_apps!(oversized_and_malformed_fields_say_what_to_fix, |app| {
+        let farm = app.farm("nanbu", "crop").await;
+        let b = app.user("nanbu", Role::Farmer, Some(farm.id)).await;
+        let post = |cookies: String, body: String| {
+            let csrf = b.csrf.clone();
+            async move {
+                app.post_multipart(
+                    "/fields/import",
+                    &cookies,
+                    &[
+                        ("csrf", None, csrf.as_bytes()),
+                        ("file", Some("f.geojson"), body.as_bytes()),
+                    ],
+                )
+                .await
+            }
+        };
+        let square = "[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]";
+        let hole = "[[139.9801,36.9701],[139.9801,36.9702],[139.9802,36.9702],[139.9801,36.9701]]";
+        let holes = format!(
+            r#"{{"type":"Feature","properties":{{"id":"holey"}},"geometry":{{"type":"Polygon","coordinates":[{square},{}]}}}}"#,
+            vec![hole; 2_500].join(",")
+        );
+        let antimeridian = r#"{"type":"Feature","properties":{"id":"fiji"},"geometry":{"type":"Polygon","coordinates":[[[179.9999,-16.5],[-179.9999,-16.5],[-179.9999,-16.4999],[179.9999,-16.4999],[179.9999,-16.5]]]}}"#;
+        let en = format!("{}; lang=en", b.cookies);
+        for (cookies, body, expected) in [
+            (
+                b.cookies.clone(),
+                holes.clone(),
+                "穴（くり抜き部分）が多すぎます",
+            ),
+            (
+                en.clone(),
+                holes.clone(),
+                "too many holes. Draw small obstacles as exclusion zones",
+            ),
+            (b.cookies.clone(), antimeridian.to_owned(), "日付変更線"),
+            (
+                en.clone(),
+                antimeridian.to_owned(),
+                "crosses the 180° meridian",
+            ),
+            (b.cookies.clone(), BOWTIE.to_owned(), "自分自身と交差"),
+            (en.clone(), BOWTIE.to_owned(), "crosses itself"),
+        ] {
+            let r = post(cookies, body).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains(expected), "{expected}: {}", r.body);
+            assert!(!r.body.contains("zero area"), "{}", r.body);
+        }
+        assert!(app.state.db.fields(Some(farm.id)).await.unwrap().is_empty());
+        // A wild plan option is shown short, not as 309 digits.
+        import(app, &b, PADDY).await;
+        let f = app.state.db.fields(Some(farm.id)).await.unwrap()[0].id;
+        let mut form = plan_form(&b.csrf);
+        form[1].1 = "1e308".into();
+        let r = post_plan(app, &b, f, &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body.contains("1e308") && r.body.contains("設定値が範囲外"),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains("0000000000"), "{}", r.body);
     });
 }
