@@ -90,6 +90,72 @@ pub struct Args {
     /// with broker, farm, token, topic_prefix, client_id; see the `mqtt_ingest` module docs).
     #[arg(long, env = "AGRIOPS_MQTT_INGEST")]
     pub mqtt_ingest: Option<PathBuf>,
+    /// The alert service's options.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Options of the alert service that `agriops serve` runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AlertArgs {
+    /// Seconds between alert evaluations; 0 turns the alert service off.
+    #[arg(long, env = "AGRIOPS_ALERT_INTERVAL_S", default_value_t = 60)]
+    pub alert_interval_s: u64,
+    /// The server's address as people reach it, for the links in alert messages.
+    #[arg(
+        long,
+        env = "AGRIOPS_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    /// SMTP relay for alert e-mail, `HOST:PORT` (plain SMTP; the relay does TLS onwards).
+    #[arg(long, env = "AGRIOPS_SMTP")]
+    pub smtp: Option<String>,
+    /// The `From:` address of alert e-mail.
+    #[arg(
+        long,
+        env = "AGRIOPS_ALERT_MAIL_FROM",
+        default_value = "agriops@localhost"
+    )]
+    pub alert_mail_from: String,
+}
+
+impl AlertArgs {
+    /// The service's configuration, or `None` when it is turned off.
+    ///
+    /// # Errors
+    /// `--smtp` is not `HOST:PORT`.
+    pub fn config(&self) -> anyhow::Result<Option<crate::alerts::service::AlertConfig>> {
+        if self.alert_interval_s == 0 {
+            return Ok(None);
+        }
+        let smtp = match &self.smtp {
+            Some(hp) => {
+                let (host, port) = hp
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                    .with_context(|| {
+                        format!("--smtp {hp:?}: HOST:PORT の形で指定してください (give HOST:PORT)")
+                    })?;
+                Some(crate::alerts::deliver::SmtpConfig {
+                    host: host.to_owned(),
+                    port,
+                    from: self.alert_mail_from.clone(),
+                })
+            }
+            None => None,
+        };
+        Ok(Some(crate::alerts::service::AlertConfig {
+            every: std::time::Duration::from_secs(self.alert_interval_s),
+            public_url: self.public_url.clone(),
+            smtp,
+            retry: crate::alerts::deliver::RetryPolicy {
+                attempts: 5,
+                first_backoff: std::time::Duration::from_secs(2),
+                max_backoff: std::time::Duration::from_secs(60),
+            },
+        }))
+    }
 }
 
 /// Runs the server until Ctrl-C.
@@ -107,6 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => Some(crate::mqtt_ingest::MqttIngestConfig::load(path)?),
         None => None,
     };
+    let alerts = args.alerts.config()?;
     rt.block_on(async move {
         let db = args.db.open().await?;
         bootstrap_admin(&db).await?;
@@ -116,6 +183,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 message = "Flights left in the air by a stopped server marked failed.",
                 orphans
             );
+        }
+        if let Some(cfg) = alerts {
+            crate::alerts::service::spawn(db.clone(), cfg);
         }
         let state = AppState::new(
             db.clone(),
