@@ -257,7 +257,32 @@ async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{AlertArgs, redact};
+
+    fn alert_args(smtp: Option<&str>, every: u64) -> AlertArgs {
+        AlertArgs {
+            alert_interval_s: every,
+            public_url: "http://agri.test".into(),
+            smtp: smtp.map(str::to_owned),
+            alert_mail_from: "a@agri.test".into(),
+        }
+    }
+
+    #[test]
+    fn alert_flags_parse_and_refuse_a_bad_relay() {
+        let cfg = alert_args(Some("127.0.0.1:2525"), 30)
+            .config()
+            .unwrap()
+            .unwrap();
+        let smtp = cfg.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
+        assert_eq!(cfg.every, std::time::Duration::from_secs(30));
+        assert!(alert_args(None, 0).config().unwrap().is_none());
+        let err = alert_args(Some("relay-without-port"), 30)
+            .config()
+            .unwrap_err();
+        assert!(err.to_string().contains("HOST:PORT"), "{err}");
+    }
 
     #[test]
     fn passwords_are_redacted() {
