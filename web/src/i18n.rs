@@ -196,6 +196,16 @@ pub enum Msg {
     Created,
     /// Bridge tokens heading.
     BridgeTokens,
+    /// Alert message: a parlor's bridge has gone silent.
+    AlertParlorOffline,
+    /// Alert message: a parlor's platform has stopped inside a session.
+    AlertParlorStopped,
+    /// Alert message: a parlor's throughput is below the rule's floor.
+    AlertLowThroughput,
+    /// Alert message: the condition has cleared.
+    AlertResolved,
+    /// Alert message: "minutes" after a number.
+    AlertMinutes,
     /// Create a bridge token.
     AddToken,
     /// The token is shown only once.
@@ -1042,6 +1052,11 @@ impl Msg {
             Msg::DisplayName => ("表示名", "Display name"),
             Msg::Created => ("登録しました。", "Saved."),
             Msg::BridgeTokens => ("パーラー連携トークン", "Parlor bridge tokens"),
+            Msg::AlertParlorOffline => ("通信途絶", "offline"),
+            Msg::AlertParlorStopped => ("停止中", "stopped"),
+            Msg::AlertLowThroughput => ("処理頭数低下", "low throughput"),
+            Msg::AlertResolved => ("復旧", "cleared"),
+            Msg::AlertMinutes => ("分", " min"),
             Msg::AddToken => ("トークンを発行", "Issue a token"),
             Msg::TokenShownOnce => (
                 "このトークンは一度しか表示されません。ブリッジの設定に保存してください:",

@@ -7,6 +7,8 @@
 //! - [`error::AppError`] is the one error of every handler, rendered in the person's language.
 //! - [`cmd`] holds the `agriops` subcommands (`serve`, `user`, `token`, `plan`, `fly`, `bridge` …).
 
+/// Alert rules, their evaluation and delivery (webhook, e-mail).
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod charts;

@@ -97,6 +97,72 @@ pub struct Args {
     /// person gets a clear 503.
     #[arg(long, env = "AGRIOPS_PLAN_DEADLINE_S", default_value_t = 30)]
     pub plan_deadline_s: u64,
+    /// The alert service's options.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Options of the alert service that `agriops serve` runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AlertArgs {
+    /// Seconds between alert evaluations; 0 turns the alert service off.
+    #[arg(long, env = "AGRIOPS_ALERT_INTERVAL_S", default_value_t = 60)]
+    pub alert_interval_s: u64,
+    /// The server's address as people reach it, for the links in alert messages.
+    #[arg(
+        long,
+        env = "AGRIOPS_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    /// SMTP relay for alert e-mail, `HOST:PORT` (plain SMTP; the relay does TLS onwards).
+    #[arg(long, env = "AGRIOPS_SMTP")]
+    pub smtp: Option<String>,
+    /// The `From:` address of alert e-mail.
+    #[arg(
+        long,
+        env = "AGRIOPS_ALERT_MAIL_FROM",
+        default_value = "agriops@localhost"
+    )]
+    pub alert_mail_from: String,
+}
+
+impl AlertArgs {
+    /// The service's configuration, or `None` when it is turned off.
+    ///
+    /// # Errors
+    /// `--smtp` is not `HOST:PORT`.
+    pub fn config(&self) -> anyhow::Result<Option<crate::alerts::service::AlertConfig>> {
+        if self.alert_interval_s == 0 {
+            return Ok(None);
+        }
+        let smtp = match &self.smtp {
+            Some(hp) => {
+                let (host, port) = hp
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                    .with_context(|| {
+                        format!("--smtp {hp:?}: HOST:PORT の形で指定してください (give HOST:PORT)")
+                    })?;
+                Some(crate::alerts::deliver::SmtpConfig {
+                    host: host.to_owned(),
+                    port,
+                    from: self.alert_mail_from.clone(),
+                })
+            }
+            None => None,
+        };
+        Ok(Some(crate::alerts::service::AlertConfig {
+            every: std::time::Duration::from_secs(self.alert_interval_s),
+            public_url: self.public_url.clone(),
+            smtp,
+            retry: crate::alerts::deliver::RetryPolicy {
+                attempts: 5,
+                first_backoff: std::time::Duration::from_secs(2),
+                max_backoff: std::time::Duration::from_secs(60),
+            },
+        }))
+    }
 }
 
 /// Runs the server until Ctrl-C.
@@ -114,6 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => Some(crate::mqtt_ingest::MqttIngestConfig::load(path)?),
         None => None,
     };
+    let alerts = args.alerts.config()?;
     rt.block_on(async move {
         let db = args.db.open().await?;
         bootstrap_admin(&db).await?;
@@ -123,6 +190,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 message = "Flights left in the air by a stopped server marked failed.",
                 orphans
             );
+        }
+        if let Some(cfg) = alerts {
+            crate::alerts::service::spawn(db.clone(), cfg);
         }
         let state = AppState::new(
             db.clone(),
@@ -198,7 +268,32 @@ async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{AlertArgs, redact};
+
+    fn alert_args(smtp: Option<&str>, every: u64) -> AlertArgs {
+        AlertArgs {
+            alert_interval_s: every,
+            public_url: "http://agri.test".into(),
+            smtp: smtp.map(str::to_owned),
+            alert_mail_from: "a@agri.test".into(),
+        }
+    }
+
+    #[test]
+    fn alert_flags_parse_and_refuse_a_bad_relay() {
+        let cfg = alert_args(Some("127.0.0.1:2525"), 30)
+            .config()
+            .unwrap()
+            .unwrap();
+        let smtp = cfg.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
+        assert_eq!(cfg.every, std::time::Duration::from_secs(30));
+        assert!(alert_args(None, 0).config().unwrap().is_none());
+        let err = alert_args(Some("relay-without-port"), 30)
+            .config()
+            .unwrap_err();
+        assert!(err.to_string().contains("HOST:PORT"), "{err}");
+    }
 
     #[test]
     fn passwords_are_redacted() {

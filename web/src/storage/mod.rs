@@ -10,6 +10,7 @@
 //! itself: while it holds SQLite's write lock it must not wait for a second pooled connection.
 
 mod accounts;
+mod alerts;
 mod fields;
 mod flights;
 mod parlors;
@@ -18,6 +19,7 @@ mod reports;
 mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
+pub use alerts::{AlertChannel, AlertRow, DeliveryRow, NewDelivery};
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow, tlog_sha256};
 pub use parlors::{

@@ -1,0 +1,399 @@
+//! Alert rules, channels, the alerts they open and resolve, and every delivery attempt.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Db, StorageError, Tx, on_exec};
+use crate::alerts::rules::{IntervalFact, OpenCondition, Rule, RuleKind};
+
+/// A place a farm's alerts are delivered to.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AlertChannel {
+    /// Row id.
+    pub id: i64,
+    /// The farm.
+    pub farm_id: i64,
+    /// `webhook` or `email`.
+    pub kind: String,
+    /// The webhook URL or the e-mail address.
+    pub target: String,
+    /// The webhook's HMAC key (never shown again once set).
+    pub secret: Option<String>,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AlertRow {
+    /// Row id.
+    pub id: i64,
+    /// The farm.
+    pub farm_id: i64,
+    /// The rule that opened it.
+    pub rule_id: i64,
+    /// What the rule saw (`parlor:<id>`).
+    pub condition_key: String,
+    /// The parlor, when the condition is about one.
+    pub parlor_id: Option<i64>,
+    /// When it opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it cleared.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When somebody acknowledged it.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<i64>,
+}
+
+/// One stored delivery attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct DeliveryRow {
+    /// The alert.
+    pub alert_id: i64,
+    /// `opened` or `resolved`.
+    pub event: String,
+    /// `webhook` or `email`.
+    pub channel: String,
+    /// Where it went.
+    pub target: String,
+    /// 1 for the first try.
+    pub attempt: i64,
+    /// `sent` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it was tried.
+    pub at: DateTime<Utc>,
+}
+
+/// A delivery attempt to store.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    /// The farm.
+    pub farm_id: i64,
+    /// The alert.
+    pub alert_id: i64,
+    /// `opened` or `resolved`.
+    pub event: &'a str,
+    /// `webhook` or `email`.
+    pub channel: &'a str,
+    /// Where it went.
+    pub target: &'a str,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// The failure, or `None` when it was sent.
+    pub error: Option<&'a str>,
+    /// When it was tried.
+    pub at: DateTime<Utc>,
+}
+
+/// A rule as stored, before its kind is checked.
+type RuleTuple = (i64, i64, String, Option<i64>, i64, Option<f64>);
+
+impl Db {
+    /// Adds an enabled rule to a farm and returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when a check refuses it (minutes outside 1–1440, a threshold
+    /// ≤ 0, an unknown farm or parlor); otherwise the database failed.
+    pub async fn create_alert_rule(
+        &self,
+        farm_id: i64,
+        kind: RuleKind,
+        parlor_id: Option<i64>,
+        minutes: i64,
+        threshold: Option<f64>,
+    ) -> Result<i64, StorageError> {
+        on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO alert_rules (farm_id, kind, parlor_id, minutes, threshold, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(farm_id).bind(kind.as_str()).bind(parlor_id).bind(minutes).bind(threshold)
+            .bind(Utc::now()).fetch_one(e).await)
+        .map_err(|err| StorageError::conflict("alert rule", err))
+    }
+
+    /// Adds a delivery channel to a farm and returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown kind or a webhook without its secret.
+    pub async fn create_alert_channel(
+        &self,
+        farm_id: i64,
+        kind: &str,
+        target: &str,
+        secret: Option<&str>,
+    ) -> Result<i64, StorageError> {
+        on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO alert_channels (farm_id, kind, target, secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(farm_id).bind(kind).bind(target).bind(secret).bind(Utc::now())
+            .fetch_one(e).await)
+        .map_err(|err| StorageError::conflict("alert channel", err))
+    }
+
+    /// Every enabled rule of every farm; rows of a kind this server does not know are skipped.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn enabled_alert_rules(&self) -> Result<Vec<Rule>, StorageError> {
+        let rows = on_exec!(self.on(), e => sqlx::query_as::<_, RuleTuple>(
+            "SELECT id, farm_id, kind, parlor_id, minutes, threshold FROM alert_rules \
+             WHERE enabled ORDER BY id")
+            .fetch_all(e).await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, farm_id, kind, parlor_id, minutes, threshold)| {
+                Some(Rule {
+                    id,
+                    farm_id,
+                    kind: RuleKind::parse(&kind)?,
+                    parlor_id,
+                    minutes,
+                    threshold,
+                })
+            })
+            .collect())
+    }
+
+    /// The enabled delivery channels of a farm.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn alert_channels(&self, farm_id: i64) -> Result<Vec<AlertChannel>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertChannel>(
+            "SELECT id, farm_id, kind, target, secret FROM alert_channels \
+             WHERE farm_id = $1 AND enabled ORDER BY id")
+            .bind(farm_id).fetch_all(e).await?))
+    }
+
+    /// The intervals of a parlor ending at or after `since`, newest first; when there are none,
+    /// the latest interval alone (so a silent parlor still has its last word).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn recent_interval_facts(
+        &self,
+        parlor_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<IntervalFact>, StorageError> {
+        let rows = on_exec!(self.on(), e => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>, String, f64)>(
+            "SELECT start_t, end_t, state, cows_per_hour_rolling FROM parlor_intervals \
+             WHERE parlor_id = $1 AND end_t >= $2 ORDER BY start_t DESC")
+            .bind(parlor_id).bind(since).fetch_all(e).await?);
+        let rows = if rows.is_empty() {
+            self.latest_interval(parlor_id)
+                .await?
+                .map(|l| (l.start_t, l.end_t, l.state, l.cows_per_hour_rolling))
+                .into_iter()
+                .collect()
+        } else {
+            rows
+        };
+        Ok(rows
+            .into_iter()
+            .map(
+                |(start_t, end_t, state, cows_per_hour_rolling)| IntervalFact {
+                    start_t,
+                    end_t,
+                    state,
+                    cows_per_hour_rolling,
+                },
+            )
+            .collect())
+    }
+
+    /// Every open (unresolved) alert, oldest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn open_alerts(&self) -> Result<Vec<AlertRow>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertRow>(
+            "SELECT id, farm_id, rule_id, condition_key, parlor_id, opened_at, resolved_at, \
+             acknowledged_at, acknowledged_by FROM alerts WHERE resolved_at IS NULL ORDER BY id")
+            .fetch_all(e).await?))
+    }
+
+    /// The alerts of a farm, newest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn alerts_of_farm(&self, farm_id: i64) -> Result<Vec<AlertRow>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertRow>(
+            "SELECT id, farm_id, rule_id, condition_key, parlor_id, opened_at, resolved_at, \
+             acknowledged_at, acknowledged_by FROM alerts WHERE farm_id = $1 ORDER BY id DESC")
+            .bind(farm_id).fetch_all(e).await?))
+    }
+
+    /// Every delivery attempt of an alert of a farm, in the order they were made.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn alert_deliveries(
+        &self,
+        farm_id: i64,
+        alert_id: i64,
+    ) -> Result<Vec<DeliveryRow>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_as::<_, DeliveryRow>(
+            "SELECT alert_id, event, channel, target, attempt, status, error, at \
+             FROM alert_deliveries WHERE farm_id = $1 AND alert_id = $2 ORDER BY id")
+            .bind(farm_id).bind(alert_id).fetch_all(e).await?))
+    }
+
+    /// Stores one delivery attempt.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn record_delivery(&self, d: &NewDelivery<'_>) -> Result<(), StorageError> {
+        on_exec!(self.on(), e => sqlx::query(
+            "INSERT INTO alert_deliveries \
+             (farm_id, alert_id, event, channel, target, attempt, status, error, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(d.farm_id).bind(d.alert_id).bind(d.event).bind(d.channel).bind(d.target)
+            .bind(i64::from(d.attempt))
+            .bind(if d.error.is_none() { "sent" } else { "failed" })
+            .bind(d.error).bind(d.at).execute(e).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// Marks an open or resolved alert of a farm acknowledged by a user (the first one counts).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when the farm has no such alert.
+    pub async fn acknowledge_alert(
+        &self,
+        farm_id: i64,
+        alert_id: i64,
+        user_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let found = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3), \
+             acknowledged_by = COALESCE(acknowledged_by, $4) \
+             WHERE farm_id = $1 AND id = $2 RETURNING id")
+            .bind(farm_id).bind(alert_id).bind(at).bind(user_id).fetch_optional(e).await?);
+        found
+            .map(|_| ())
+            .ok_or(StorageError::NotFound { what: "alert" })
+    }
+}
+
+impl Tx {
+    /// Opens an alert for a condition unless one is already open for it; the new id, or `None`
+    /// when it was open already (the partial unique index `alerts_one_open` decides).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn open_alert(
+        &mut self,
+        cond: &OpenCondition,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO alerts (farm_id, rule_id, condition_key, parlor_id, opened_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (rule_id, condition_key) WHERE resolved_at IS NULL DO NOTHING \
+             RETURNING id")
+            .bind(cond.farm_id).bind(cond.rule_id).bind(&cond.condition_key)
+            .bind(cond.parlor_id).bind(at).fetch_optional(e).await?))
+    }
+
+    /// Resolves an open alert; `false` when it was resolved already.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn resolve_alert(
+        &mut self,
+        alert_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let n = on_exec!(self.on(), e => sqlx::query(
+            "UPDATE alerts SET resolved_at = $2 WHERE id = $1 AND resolved_at IS NULL")
+            .bind(alert_id).bind(at).execute(e).await?.rows_affected());
+        Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::super::testdb::both_backends;
+    use super::*;
+
+    async fn farm_and_rule(db: &Db) -> (i64, i64) {
+        let district = db.districts().await.unwrap()[0].id;
+        let farm = db.create_farm(district, "牧場", "dairy", "").await.unwrap();
+        let rule = db
+            .create_alert_rule(farm.id, RuleKind::ParlorOffline, None, 5, None)
+            .await
+            .unwrap();
+        (farm.id, rule)
+    }
+
+    fn cond(farm_id: i64, rule_id: i64) -> OpenCondition {
+        OpenCondition {
+            rule_id,
+            farm_id,
+            condition_key: "parlor:1".into(),
+            parlor_id: 0,
+            parlor_name: "P".into(),
+            kind: RuleKind::ParlorOffline,
+            since: Utc::now(),
+        }
+    }
+
+    both_backends!(one_open_alert_per_condition, |db| {
+        let (farm, rule) = farm_and_rule(db).await;
+        let mut c = cond(farm, rule);
+        c.parlor_id = sqlx_parlor(db, farm).await;
+        let now = Utc::now();
+        let mut tx = db.begin().await.unwrap();
+        let first = tx.open_alert(&c, now).await.unwrap();
+        assert!(first.is_some());
+        assert_eq!(tx.open_alert(&c, now).await.unwrap(), None);
+        tx.commit().await.unwrap();
+        let id = first.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        assert!(
+            tx.resolve_alert(id, now + Duration::minutes(1))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.resolve_alert(id, now + Duration::minutes(2))
+                .await
+                .unwrap()
+        );
+        // Once resolved, the same condition may open a new alert.
+        let again = tx.open_alert(&c, now + Duration::minutes(3)).await.unwrap();
+        assert!(again.is_some_and(|a| a != id));
+        tx.commit().await.unwrap();
+        assert_eq!(db.alerts_of_farm(farm).await.unwrap().len(), 2);
+        assert_eq!(db.open_alerts().await.unwrap().len(), 1);
+    });
+
+    both_backends!(rules_refuse_nonsense_and_alerts_stay_in_their_farm, |db| {
+        let (farm, _) = farm_and_rule(db).await;
+        let err = db
+            .create_alert_rule(farm, RuleKind::LowThroughput, None, 0, Some(100.0))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict { .. }), "{err}");
+        let err = db
+            .create_alert_channel(farm, "webhook", "http://x", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict { .. }), "{err}");
+        assert_eq!(db.enabled_alert_rules().await.unwrap().len(), 1);
+        assert!(matches!(
+            db.acknowledge_alert(farm + 1000, 1, 1, Utc::now()).await,
+            Err(StorageError::NotFound { .. })
+        ));
+    });
+
+    /// A parlor of the farm, made the way the ingest makes one.
+    async fn sqlx_parlor(db: &Db, farm: i64) -> i64 {
+        on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, 'P', $2) RETURNING id")
+            .bind(farm).bind(Utc::now()).fetch_one(e).await.unwrap())
+    }
+}
