@@ -294,6 +294,27 @@ pub(crate) fn topic_level_problem(s: &str) -> Option<&'static str> {
 }
 
 impl MqttConfig {
+    /// A plain (no TLS, anonymous) broker at `host:port` with every other setting at its
+    /// default, as the `[mqtt]` section would give with only `host` and `port`.
+    pub fn plain(host: &str, port: u16) -> MqttConfig {
+        MqttConfig {
+            host: host.to_owned(),
+            port: Some(port),
+            client_id: None,
+            username: None,
+            password: None,
+            password_env: None,
+            topic_prefix: default_topic_prefix(),
+            keep_alive_s: default_keep_alive(),
+            inflight: default_inflight(),
+            max_backoff_s: default_max_backoff(),
+            tls: false,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+        }
+    }
+
     /// Whether the connection is TLS: `tls`, or a CA or client certificate given.
     pub fn uses_tls(&self) -> bool {
         self.tls || self.ca_file.is_some() || self.client_cert.is_some()

@@ -117,20 +117,11 @@ fn start_sim(python: &Path, shared: &Path, port: u16, truth: &Path) -> KillOnDro
 
 fn config(map: &Path, address: &str, mqtt_port: u16, prefix: &str) -> BridgeConfig {
     let mqtt = MqttConfig {
-        host: "127.0.0.1".into(),
-        port: Some(mqtt_port),
-        client_id: None,
-        username: None,
-        password: None,
-        password_env: None,
         topic_prefix: prefix.into(),
         keep_alive_s: 5,
         inflight: 32,
         max_backoff_s: 1.0,
-        tls: false,
-        ca_file: None,
-        client_cert: None,
-        client_key: None,
+        ..MqttConfig::plain("127.0.0.1", mqtt_port)
     };
     BridgeConfig {
         bridge_id: "e2e".into(),
