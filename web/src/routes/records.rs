@@ -1707,6 +1707,33 @@ mod tests {
     }
 
     /// Saves the record form of flight `id` with `notes` and a catalogue pesticide.
+    /// Adds a pesticide to `farm`'s catalogue through its form, `(name, reg_no, dilution,
+    /// l_per_10a)`, and returns its id as the record form sends it.
+    async fn add_pesticide(
+        app: &TestApp,
+        b: &Browser,
+        farm: i64,
+        (name, reg_no, dilution, rate): (&str, &str, &str, &str),
+    ) -> String {
+        let r = app
+            .post_form(
+                &format!("/farms/{farm}/pesticides"),
+                &b.cookies,
+                &[
+                    ("csrf", b.csrf.as_str()),
+                    ("name", name),
+                    ("reg_no", reg_no),
+                    ("dilution", dilution),
+                    ("l_per_10a", rate),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        app.state.db.pesticides(farm).await.unwrap()[0]
+            .id
+            .to_string()
+    }
+
     async fn save(
         app: &TestApp,
         b: &Browser,
@@ -1948,23 +1975,7 @@ mod tests {
         let v = app.state.db.spray_record_versions(id).await.unwrap();
         assert!(v[0].signed_at.is_none(), "nothing was signed");
         // Filled in and saved, it signs.
-        let r = app
-            .post_form(
-                &format!("/farms/{}/pesticides", farm.id),
-                &b.cookies,
-                &[
-                    ("csrf", b.csrf.as_str()),
-                    ("name", "ブラシン粉剤"),
-                    ("reg_no", "17744"),
-                    ("dilution", ""),
-                    ("l_per_10a", "3"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let pid = app.state.db.pesticides(farm.id).await.unwrap()[0]
-            .id
-            .to_string();
+        let pid = add_pesticide(app, &b, farm.id, ("ブラシン粉剤", "17744", "", "3")).await;
         assert_eq!(
             save(app, &b, id, "1", "", &pid).await.status,
             StatusCode::SEE_OTHER
@@ -2044,23 +2055,7 @@ mod tests {
                 .status,
             StatusCode::OK
         );
-        let r = app
-            .post_form(
-                &format!("/farms/{}/pesticides", farm.id),
-                &b.cookies,
-                &[
-                    ("csrf", b.csrf.as_str()),
-                    ("name", "スタークル粒剤"),
-                    ("reg_no", "20887"),
-                    ("dilution", "1000"),
-                    ("l_per_10a", "0.8"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let pid = app.state.db.pesticides(farm.id).await.unwrap()[0]
-            .id
-            .to_string();
+        let pid = add_pesticide(app, &b, farm.id, ("スタークル粒剤", "20887", "1000", "0.8")).await;
         // Bad input is a 422 naming the field; a forged form and staff are refused.
         let bad = app
             .post_form(
