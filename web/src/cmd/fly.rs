@@ -26,9 +26,15 @@ pub struct Args {
     /// Upload and verify, then stop (no arming).
     #[arg(long)]
     pub upload_only: bool,
-    /// Start at mission item N (vehicle numbering, as progress shows it), e.g. after a refill.
-    #[arg(long)]
+    /// Start at mission item N (vehicle numbering, as progress shows it) of a vehicle already
+    /// in the air, e.g. after a pause.
+    #[arg(long, conflicts_with = "resume_after")]
     pub resume_at: Option<u16>,
+    /// Fly the rest of an interrupted sortie from the ground: take off, fly in to item N (the
+    /// last item it reached, vehicle numbering as progress and the interruption message show
+    /// it), restore the pump and speed there, and go on from item N + 1.
+    #[arg(long)]
+    pub resume_after: Option<u16>,
     /// Do not ask for confirmation before arming.
     #[arg(long)]
     pub yes: bool,
@@ -103,10 +109,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 async fn fly(args: Args) -> anyhow::Result<()> {
     let plan_all = Plan::read(&args.plan)?;
-    let plan = match args.sortie {
+    let sortie = match args.sortie {
         Some(n) => plan_all.sortie(n, &args.plan)?,
         None => plan_all,
     };
+    let resumed = match args.resume_after {
+        Some(seq) => {
+            let reached = usize::from(seq)
+                .checked_sub(sortie.vehicle_seq(0))
+                .with_context(|| format!("--resume-after {seq}: item 0 is the vehicle's home"))?;
+            let r = sortie
+                .resume_after(reached, &args.plan)
+                .with_context(|| format!("--resume-after {seq}"))?;
+            println!(
+                "Resuming after item {seq}: take off, fly in to it, then the rest of the sortie ({} items).",
+                r.plan.mission_items().len()
+            );
+            Some(r)
+        }
+        None => None,
+    };
+    let plan = resumed
+        .as_ref()
+        .map_or_else(|| sortie.clone(), |r| r.plan.clone());
     plan.check_pump_off_in_transit(&args.plan)?;
     let items = plan.mission_items();
     let tlog = args.tlog.clone().unwrap_or_else(|| {
@@ -184,6 +209,10 @@ async fn fly(args: Args) -> anyhow::Result<()> {
     if result.is_err() {
         // Every abort leaves the pump off.
         vehicle.spray_off().await;
+        let current = state.lock().ok().and_then(|s| s.current_item);
+        if let Some(hint) = resume_hint(&args, &sortie, &plan, resumed.as_ref(), current) {
+            println!("{hint}");
+        }
     }
     state_task.abort();
     link.close().await;
@@ -532,6 +561,30 @@ async fn follow(
             bail!("the vehicle disarmed at item {cur} before the end of the mission");
         }
     }
+}
+
+/// How to fly the rest of an interrupted sortie later (`--resume-after`), when the vehicle was
+/// flying toward item `current` of the flown `plan` (itself `sortie` resumed, or the sortie).
+fn resume_hint(
+    args: &Args,
+    sortie: &Plan,
+    flown: &Plan,
+    resumed: Option<&telemetry::Resumed>,
+    current: Option<u16>,
+) -> Option<String> {
+    let toward = usize::from(current?).checked_sub(flown.vehicle_seq(0))?;
+    let reached = toward.checked_sub(1)?;
+    let original = resumed.map_or(reached, |r| r.original_index(reached));
+    sortie.resume_after(original, &args.plan).ok()?;
+    let seq = sortie.vehicle_seq(original);
+    let which = args
+        .sortie
+        .map_or_else(String::new, |n| format!(" --sortie {n}"));
+    Some(format!(
+        "The sortie stopped after item {seq}. To fly the rest of it later: agriops fly --connect {} {}{which} --resume-after {seq}",
+        args.connect,
+        args.plan.display()
+    ))
 }
 
 /// Prints the flight summary and coverage of a recorded flight.
