@@ -12,151 +12,13 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agriops_e2e::sitl::{
-    Observed, PUMP_OFF_PWM, PUMP_ON_MARGIN, SPEEDUP, Sample, agriops, get_param, judge, observe,
-    real_field, rig_with, run_agriops,
+use agriops_e2e::agriops;
+use agriops_e2e::sitl::live::{live, pump_off_after, until_pumping, watch};
+use agriops_e2e::sitl::measure::{
+    MODE_BRAKE, MODE_LOITER, MODE_RTL, PUMP_OFF_WITHIN, fence_region, outside_fence, pumping,
+    sprayed_length, sprayed_length_of_flights, sprayed_outside,
 };
-use geos::{Geom, Geometry};
-use telemetry::{Msg, Plan, Port, SprayLeg};
-
-/// ArduCopter's flight mode numbers (ArduCopter/mode.h `Mode::Number`).
-const MODE_LOITER: u32 = 5;
-const MODE_RTL: u32 = 6;
-const MODE_BRAKE: u32 = 17;
-
-/// How far (m) the vehicle's reported position may lie from a spray leg and still count as
-/// flying it (cross-track error of ArduPilot's waypoint controller, position report lag).
-const ON_LEG_M: f64 = 1.5;
-
-/// The longest time from the pilot's pause or return until the vehicle reports the pump off.
-const PUMP_OFF_WITHIN: Duration = Duration::from_millis(500);
-
-/// A pump output above SERVO9_MIN by the margin: the pump runs.
-fn pumping(s: &Sample) -> bool {
-    s.pump_pwm > PUMP_OFF_PWM + PUMP_ON_MARGIN
-}
-
-/// Local metres (east, north) around `origin`, equirectangular (fine over a field).
-fn local(origin: (f64, f64), p: (f64, f64)) -> (f64, f64) {
-    let k = 111_320.0;
-    (
-        (p.1 - origin.1) * k * origin.0.to_radians().cos(),
-        (p.0 - origin.0) * k,
-    )
-}
-
-fn wkt_ring(pts: &[(f64, f64)]) -> String {
-    let mut v: Vec<String> = pts.iter().map(|(x, y)| format!("{x} {y}")).collect();
-    v.push(format!("{} {}", pts[0].0, pts[0].1));
-    format!("({})", v.join(", "))
-}
-
-/// The fence the plan uploads, in local metres: inclusion polygons intersected, exclusions
-/// removed (as ArduPilot's AC_PolyFence_loader::breached reads them).
-fn fence_region(plan: &Plan, origin: (f64, f64)) -> Geometry {
-    let mut region: Option<Geometry> = None;
-    for p in plan.fence_polygons.iter().filter(|p| p.inclusion) {
-        let ring: Vec<_> = p.vertices.iter().map(|&v| local(origin, v)).collect();
-        let g = Geometry::new_from_wkt(&format!("POLYGON ({})", wkt_ring(&ring))).expect("WKT");
-        region = Some(match region {
-            Some(r) => r.intersection(&g).expect("intersection"),
-            None => g,
-        });
-    }
-    let mut region = region.expect("the plan has an inclusion fence");
-    for p in plan.fence_polygons.iter().filter(|p| !p.inclusion) {
-        let ring: Vec<_> = p.vertices.iter().map(|&v| local(origin, v)).collect();
-        let g = Geometry::new_from_wkt(&format!("POLYGON ({})", wkt_ring(&ring))).expect("WKT");
-        region = region.difference(&g).expect("difference");
-    }
-    region
-}
-
-/// The vehicle's armed positions farther outside `region` than 0 m: (count, worst metres).
-fn outside_fence(samples: &[Sample], region: &Geometry, origin: (f64, f64)) -> (usize, f64) {
-    let mut n = 0;
-    let mut worst = 0.0f64;
-    for s in samples.iter().filter(|s| s.armed && s.rel_alt_m > 0.5) {
-        let Some(p) = s.pos else { continue };
-        let (x, y) = local(origin, p);
-        let pt = Geometry::new_from_wkt(&format!("POINT ({x} {y})")).expect("WKT");
-        if !region.contains(&pt).expect("contains") {
-            n += 1;
-            worst = worst.max(region.distance(&pt).expect("distance"));
-        }
-    }
-    (n, worst)
-}
-
-/// The pump-on track: segments between consecutive reports that both had the pump running.
-fn pumped_track(samples: &[&Sample], origin: (f64, f64)) -> Option<Geometry> {
-    let mut lines = Vec::new();
-    for w in samples.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        if a.armed
-            && pumping(a)
-            && pumping(b)
-            && let (Some(pa), Some(pb)) = (a.pos, b.pos)
-        {
-            let (ax, ay) = local(origin, pa);
-            let (bx, by) = local(origin, pb);
-            if (ax - bx).hypot(ay - by) > 1e-3 {
-                lines.push(format!("({ax} {ay}, {bx} {by})"));
-            }
-        }
-    }
-    (!lines.is_empty()).then(|| {
-        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", lines.join(", "))).expect("WKT")
-    })
-}
-
-/// Planned spray length (m) and the part of it the vehicle flew with the pump running
-/// (within [`ON_LEG_M`] of its pump-on track), over all `samples`.
-fn sprayed_length(legs: &[SprayLeg], samples: &[&Sample], origin: (f64, f64)) -> (f64, f64) {
-    let parts: Vec<String> = legs
-        .iter()
-        .map(|l| {
-            let (ax, ay) = local(origin, l.from);
-            let (bx, by) = local(origin, l.to);
-            format!("({ax} {ay}, {bx} {by})")
-        })
-        .collect();
-    let planned =
-        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", "))).expect("WKT");
-    let total = planned.length().expect("length");
-    let Some(track) = pumped_track(samples, origin) else {
-        return (total, 0.0);
-    };
-    let swath = track.buffer(ON_LEG_M, 8).expect("buffer");
-    let sprayed = planned
-        .intersection(&swath)
-        .expect("intersection")
-        .length()
-        .expect("length");
-    (total, sprayed)
-}
-
-/// Length (m) of the pump-on track outside the fence region.
-fn sprayed_outside(samples: &[&Sample], region: &Geometry, origin: (f64, f64)) -> f64 {
-    pumped_track(samples, origin).map_or(0.0, |t| {
-        t.difference(region)
-            .expect("difference")
-            .length()
-            .expect("length")
-    })
-}
-
-/// Observes `port` from now until the returned sender fires.
-fn watch(
-    port: &Port,
-    home: (f64, f64),
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Observed>,
-) {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    (tx, tokio::spawn(observe(port.clone(), home, rx, false)))
-}
+use agriops_e2e::sitl::{SPEEDUP, Sample, get_param, judge, real_field, rig_with, run_agriops};
 
 /// Multi-sortie: the field planned with a small tank, every sortie flown with `agriops fly`
 /// one after another from the refill point. Each sortie stays inside the uploaded fence,
@@ -338,70 +200,6 @@ impl Drop for Pilot {
     }
 }
 
-/// The vehicle's live reports: (pump running, custom mode, current item), updated as they come.
-#[derive(Debug, Clone, Copy, Default)]
-struct Live {
-    pumping_since: Option<Instant>,
-    mode: u32,
-    current: u16,
-}
-
-fn live(port: &Port) -> Arc<Mutex<Live>> {
-    let state = Arc::new(Mutex::new(Live::default()));
-    let mut rx = port.subscribe();
-    let s = state.clone();
-    tokio::spawn(async move {
-        loop {
-            let f = match rx.recv().await {
-                Ok(f) => f,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return,
-            };
-            if f.system_id() != 1 || f.header.component_id != 1 {
-                continue;
-            }
-            let mut l = s.lock().expect("live");
-            match &f.msg {
-                Msg::HEARTBEAT(h) => l.mode = h.custom_mode,
-                Msg::MISSION_CURRENT(c) => l.current = c.seq,
-                Msg::SERVO_OUTPUT_RAW(o) if o.port == 0 => {
-                    if o.servo9_raw > PUMP_OFF_PWM + PUMP_ON_MARGIN {
-                        l.pumping_since.get_or_insert_with(Instant::now);
-                    } else {
-                        l.pumping_since = None;
-                    }
-                }
-                _ => {}
-            }
-        }
-    });
-    state
-}
-
-/// Waits until the pump has run for `held` without a break.
-async fn until_pumping(live: &Arc<Mutex<Live>>, held: Duration, limit: Duration, what: &str) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let since = live.lock().expect("live").pumping_since;
-        if since.is_some_and(|t| t.elapsed() >= held) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the pump never ran for {held:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The first report received after `t` with the pump off, and how long after `t` it came.
-fn pump_off_after(samples: &[Sample], t: Instant) -> Option<(Sample, Duration)> {
-    samples
-        .iter()
-        .find(|s| s.at > t && !pumping(s))
-        .map(|s| (*s, s.at - t))
-}
-
 /// The pilot's interruptions, through `agriops fly` in real time (speed-up 1, so wall-clock
 /// latencies are the vehicle's): Ctrl-C mid-spray stops the pump within 0.5 s and holds;
 /// continue sprays the rest of the interrupted leg; Ctrl-C again and RTL stops the pump
@@ -563,34 +361,7 @@ async fn sitl_pause_continue_rtl_and_resume_after_an_aborted_sortie() {
     let legs = sortie.spray_legs();
     let (planned, s1) = sprayed_length(&legs, &first_refs, origin);
     let (_, s2) = sprayed_length(&legs, &rest_refs, origin);
-    let union = {
-        let t1 = pumped_track(&first_refs, origin);
-        let t2 = pumped_track(&rest_refs, origin);
-        let parts: Vec<String> = legs
-            .iter()
-            .map(|l| {
-                let (ax, ay) = local(origin, l.from);
-                let (bx, by) = local(origin, l.to);
-                format!("({ax} {ay}, {bx} {by})")
-            })
-            .collect();
-        let planned_g = Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", ")))
-            .expect("WKT");
-        let cover = match (t1, t2) {
-            (Some(a), Some(b)) => a
-                .buffer(ON_LEG_M, 8)
-                .expect("buffer")
-                .union(&b.buffer(ON_LEG_M, 8).expect("buffer"))
-                .expect("union"),
-            (Some(a), None) | (None, Some(a)) => a.buffer(ON_LEG_M, 8).expect("buffer"),
-            (None, None) => panic!("the pump never ran"),
-        };
-        planned_g
-            .intersection(&cover)
-            .expect("intersection")
-            .length()
-            .expect("length")
-    };
+    let (_, union) = sprayed_length_of_flights(&legs, &[&first_refs, &rest_refs], origin);
     let wet_outside = sprayed_outside(&both, &region, origin);
     let (outside, worst) = outside_fence(&rest.samples, &region, origin);
     eprintln!(

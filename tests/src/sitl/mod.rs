@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::{KillOnDrop, run_bounded, workspace_root};
+use crate::{KillOnDrop, agriops, run_bounded, workspace_root};
 use telemetry::mavlink::dialects::ardupilotmega as apm;
 use telemetry::mavlink::types::CharArray;
 use telemetry::{
@@ -17,6 +17,11 @@ use telemetry::{
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
+
+/// Live state and the observer of a flight.
+pub mod live;
+/// GEOS measures of a flight: fence, spray legs, sprayed area.
+pub mod measure;
 
 /// The simulation runs this many times faster than the wall clock.
 pub const SPEEDUP: u32 = 3;
@@ -62,19 +67,6 @@ pub fn sitl_defaults(bin: &Path) -> PathBuf {
             bin.display()
         ),
     }
-}
-
-/// The `agriops` binary, built by the test harness before the tests run.
-pub fn agriops() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let bin = target.join("debug/agriops");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p web --bin agriops` first (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
 }
 
 /// Relays one SITL serial port to whichever GCS connects: SITL connects out to `sitl_side`
