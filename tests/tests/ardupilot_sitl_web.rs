@@ -27,10 +27,12 @@ const SWATH_M: f64 = 5.0;
 
 /// Runs an `agriops` admin subcommand on `data`; returns its stdout.
 fn admin(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> String {
+    // `agriops farm|user [--data-dir D] ACTION …`
     let mut child = Command::new(agriops())
-        .args(args)
+        .arg(args[0])
         .arg("--data-dir")
         .arg(data)
+        .args(&args[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
