@@ -627,6 +627,97 @@ mod tests {
         }
     }
 
+    /// `agriops fly ARGS`, parsed as the binary parses it.
+    fn args(line: &[&str]) -> Args {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            fly: Args,
+        }
+        <Cli as clap::Parser>::try_parse_from(std::iter::once("fly").chain(line.iter().copied()))
+            .expect("valid arguments")
+            .fly
+    }
+
+    /// Sortie 1 of the Chofu paddy as `agriops plan` writes it for ArduPilot.
+    fn chofu_sortie() -> Plan {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../samples/fields/chofu_paddy.kml"
+        ))
+        .expect("the sample field");
+        let field = mission_planner::read_fields(&bytes)
+            .expect("fields")
+            .fields
+            .into_iter()
+            .flatten()
+            .next()
+            .expect("one field");
+        let cfg =
+            mission_planner::PlanConfig::new(mission_planner::SwathWidth::new(5.0).expect("width"));
+        let planned = mission_planner::plan(&field, &cfg).expect("planned");
+        let json =
+            mission_planner::to_qgc_plan(&planned, mission_planner::Autopilot::ArduPilot, None);
+        let path = std::path::Path::new("chofu.plan");
+        Plan::from_json(&json, path)
+            .expect("the .plan")
+            .sortie(1, path)
+            .expect("sortie 1")
+    }
+
+    #[test]
+    fn an_interrupted_flight_names_the_item_to_resume_after_in_the_sorties_numbering() {
+        let sortie = chofu_sortie();
+        let a = args(&[
+            "--connect",
+            "tcpout:127.0.0.1:5760",
+            "chofu.plan",
+            "--sortie",
+            "1",
+        ]);
+        let takeoff = sortie
+            .mission_items()
+            .iter()
+            .position(|i| i.command == 22)
+            .expect("a takeoff") as u16;
+        // Flying toward takeoff + 6: it reached takeoff + 5.
+        let hint = resume_hint(&a, &sortie, &sortie, None, Some(takeoff + 6)).expect("a hint");
+        let seq = hint
+            .rsplit("--resume-after ")
+            .next()
+            .and_then(|s| s.parse::<u16>().ok())
+            .expect("an item number");
+        assert!(seq <= takeoff + 5 && seq > takeoff, "{hint}");
+        assert!(hint.contains("--sortie 1"), "{hint}");
+        // Before the takeoff there is nothing to resume.
+        assert!(resume_hint(&a, &sortie, &sortie, None, Some(takeoff)).is_none());
+        assert!(resume_hint(&a, &sortie, &sortie, None, None).is_none());
+
+        // Interrupted again while flying the resumed mission: the hint is in the sortie's
+        // numbering, past the first resume point.
+        let first = usize::from(seq) - sortie.vehicle_seq(0);
+        let resumed = sortie
+            .resume_after(first, std::path::Path::new("chofu.plan"))
+            .expect("resumable");
+        let toward = (resumed.tail_start + 4 + resumed.plan.vehicle_seq(0)) as u16;
+        let again =
+            resume_hint(&a, &sortie, &resumed.plan, Some(&resumed), Some(toward)).expect("a hint");
+        let seq2 = again
+            .rsplit("--resume-after ")
+            .next()
+            .and_then(|s| s.parse::<u16>().ok())
+            .expect("an item number");
+        assert!(seq2 > seq, "{again} after {hint}");
+        assert!(
+            sortie
+                .resume_after(
+                    usize::from(seq2) - sortie.vehicle_seq(0),
+                    std::path::Path::new("p")
+                )
+                .is_ok()
+        );
+    }
+
     #[test]
     fn signing_keys_are_64_hex_digits() {
         assert_eq!(parse_key(&"0f".repeat(32)).unwrap()[0], 15);
