@@ -250,8 +250,11 @@ impl Drop for Broker {
     }
 }
 
-/// The `agriops` binary, built by the test harness before the tests run.
+/// The `agriops` binary: `AGRIOPS_BIN`, else the one the test harness built before the tests run.
 pub fn agriops() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AGRIOPS_BIN") {
+        return PathBuf::from(bin);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     let bin = target.join("debug/agriops");

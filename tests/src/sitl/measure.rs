@@ -177,3 +177,20 @@ pub fn sprayed_area(samples: &[&Sample], origin: (f64, f64), swath_m: f64) -> f6
         .area()
         .expect("area")
 }
+
+/// The spray legs the pump-on track covers least: (leg index, planned m, sprayed m) of every
+/// leg below `below` (a fraction), for a failure message.
+pub fn leg_shortfalls(
+    legs: &[SprayLeg],
+    samples: &[&Sample],
+    origin: (f64, f64),
+    below: f64,
+) -> Vec<(usize, f64, f64)> {
+    legs.iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (planned, sprayed) = sprayed_length(std::slice::from_ref(l), samples, origin);
+            (sprayed < below * planned).then_some((i, planned, sprayed))
+        })
+        .collect()
+}

@@ -209,7 +209,12 @@ async fn fly(args: Args) -> anyhow::Result<()> {
     if result.is_err() {
         // Every abort leaves the pump off.
         vehicle.spray_off().await;
-        let current = state.lock().ok().and_then(|s| s.current_item);
+        let current = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<Interrupted>())
+            .map(|i| i.toward)
+            .or_else(|| state.lock().ok().and_then(|s| s.current_item));
         if let Some(hint) = resume_hint(&args, &sortie, &plan, resumed.as_ref(), current) {
             println!("{hint}");
         }
@@ -467,6 +472,8 @@ async fn follow(
             _ = tick.tick() => {}
             _ = &mut ctrl_c => {
                 ctrl_c = Box::pin(tokio::signal::ctrl_c());
+                // Where it was going: after landing ArduPilot resets the current item.
+                let toward = state.lock().ok().and_then(|s| s.current_item).unwrap_or(0);
                 // Pump off and hold; if the vehicle refuses to hold, RTL is still offered.
                 match vehicle.pause().await {
                     Ok(()) => {}
@@ -485,7 +492,11 @@ async fn follow(
                     "r" | "rtl" => {
                         vehicle.rtl().await.context("RTL")?;
                         follow_return(args, link, state).await?;
-                        bail!("flight interrupted: returned to launch and landed, pump off");
+                        return Err(Interrupted {
+                            toward,
+                            what: "flight interrupted: returned to launch and landed, pump off",
+                        }
+                        .into());
                     }
                     "c" => {
                         let cur = state.lock().ok().and_then(|s| s.current_item).unwrap_or(0);
@@ -493,7 +504,13 @@ async fn follow(
                         vehicle.resume_at(cur, pump, verified).await.context("resuming")?;
                         println!("Resumed at item {cur}.");
                     }
-                    _ => bail!("flight interrupted: the vehicle holds position, pump off"),
+                    _ => {
+                        return Err(Interrupted {
+                            toward,
+                            what: "flight interrupted: the vehicle holds position, pump off",
+                        }
+                        .into());
+                    }
                 }
             }
         }
@@ -562,6 +579,21 @@ async fn follow(
         }
     }
 }
+
+/// The pilot interrupted the flight (Ctrl-C) while it flew toward item `toward`.
+#[derive(Debug)]
+struct Interrupted {
+    toward: u16,
+    what: &'static str,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what)
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// How to fly the rest of an interrupted sortie later (`--resume-after`), when the vehicle was
 /// flying toward item `current` of the flown `plan` (itself `sortie` resumed, or the sortie).
