@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::AppError;
-use crate::i18n::{JST, Msg};
-use crate::storage::{Db, FlightRow, LogbookFields, RecordFields, Tx};
+use crate::i18n::{JST, Lang, Msg};
+use crate::storage::{Db, FlightRow, LogbookFields, RecordFields, StorageError, Tx};
 
 /// What the logbook names as the purpose of a spray flight (MLIT: 物件投下・危険物輸送).
 pub const SPRAY_PURPOSE: &str = "農薬散布（物件投下・危険物輸送）";
@@ -274,5 +274,100 @@ pub async fn feed_reports(tx: &mut Tx, flight: &FlightRow) -> Result<(), AppErro
         pesticide_reg_no: non_empty(&r.pesticide_reg_no),
     })
     .await?;
+    Ok(())
+}
+
+/// Decimals people read an area in: whole square metres.
+pub const AREA_DECIMALS: usize = 0;
+
+/// Decimals people read a volume in: 0.1 L.
+pub const LITRE_DECIMALS: usize = 1;
+
+/// The stored value when the submitted one is that value as the form showed it (rounded to
+/// `decimals` for people), so saving an untouched form keeps full precision; otherwise the
+/// submission.
+pub fn keep_precision(submitted: Option<f64>, stored: Option<f64>, decimals: usize) -> Option<f64> {
+    let shown = |v: f64| format!("{v:.decimals$}");
+    match (submitted, stored) {
+        (Some(s), Some(v)) if shown(v) == shown(s) => Some(v),
+        _ => submitted,
+    }
+}
+
+/// Maps a storage conflict (signed or superseded) to a message in the person's language.
+pub fn frozen(lang: Lang) -> impl Fn(StorageError) -> AppError {
+    move |e| match e {
+        StorageError::Conflict { .. } => AppError::Conflict(Msg::RecFrozen.text(lang).to_owned()),
+        other => other.into(),
+    }
+}
+
+/// Saves `fields` as the draft of flight `flight_id`'s spray record over `version`, keeping the
+/// stored litres and area where the submission is them as shown, and gives the reports the
+/// new figures, in one transaction.
+///
+/// # Errors
+/// [`AppError::Conflict`] (in `lang`) when the version is signed or superseded; the database
+/// failed.
+pub async fn save_record(
+    db: &Db,
+    flight_id: i64,
+    version: i64,
+    mut fields: RecordFields,
+    lang: Lang,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    if let Some(before) = tx.spray_record_versions(flight_id).await?.pop() {
+        fields.litres = keep_precision(fields.litres, before.fields.litres, LITRE_DECIMALS);
+        fields.area_m2 = keep_precision(fields.area_m2, before.fields.area_m2, AREA_DECIMALS);
+    }
+    tx.update_spray_record(flight_id, version, &fields)
+        .await
+        .map_err(frozen(lang))?;
+    let flight = tx.flight(flight_id).await?;
+    feed_reports(&mut tx, &flight).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Signs `version` of flight `flight_id`'s spray record as `signer` unless it lacks an item
+/// [`missing_for_signing`] names, and gives the reports the signed figures, in one transaction.
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the missing items (in `lang`); [`AppError::Conflict`] when
+/// the version is signed or superseded; the database failed.
+pub async fn sign_record(
+    db: &Db,
+    flight_id: i64,
+    version: i64,
+    signer: &str,
+    lang: Lang,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    if let Some(cur) = tx
+        .spray_record_versions(flight_id)
+        .await?
+        .into_iter()
+        .last()
+    {
+        let missing = missing_for_signing(&cur.fields);
+        if !missing.is_empty() && cur.version == version {
+            let names: Vec<&str> = missing.iter().map(|m| m.text(lang)).collect();
+            return Err(AppError::BadInput(format!(
+                "{} {}",
+                Msg::SignNeeds.text(lang),
+                names.join(match lang {
+                    Lang::Ja => "、",
+                    Lang::En => ", ",
+                })
+            )));
+        }
+    }
+    tx.sign_spray_record(flight_id, version, signer)
+        .await
+        .map_err(frozen(lang))?;
+    let flight = tx.flight(flight_id).await?;
+    feed_reports(&mut tx, &flight).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -18,10 +18,10 @@ use crate::http::pages::{self, fmt_duration};
 use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
-use crate::services::records::{draft_records, feed_reports, missing_for_signing};
-use crate::storage::{
-    FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord, StorageError,
+use crate::services::records::{
+    self, AREA_DECIMALS, LITRE_DECIMALS, draft_records, frozen, missing_for_signing,
 };
+use crate::storage::{FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord};
 use crate::validate::{Lines, MAX_LINE, MAX_NAME, MAX_NOTES, check_text};
 
 mod lists;
@@ -69,21 +69,6 @@ fn jst_time(t: Option<DateTime<Utc>>) -> String {
 
 fn opt_num(x: Option<f64>, decimals: usize) -> String {
     x.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
-}
-
-/// Decimals people read an area in: whole square metres.
-const AREA_DECIMALS: usize = 0;
-
-/// Decimals people read a volume in: 0.1 L.
-const LITRE_DECIMALS: usize = 1;
-
-/// The stored value when the submitted text is that value as the form showed it (rounded
-/// for people), so saving an untouched form keeps full precision; otherwise the submission.
-fn keep_precision(submitted: Option<f64>, stored: Option<f64>, decimals: usize) -> Option<f64> {
-    match (submitted, stored) {
-        (Some(s), Some(v)) if opt_num(Some(v), decimals) == opt_num(Some(s), decimals) => Some(v),
-        _ => submitted,
-    }
 }
 
 /// The flight `id` if `user` may read it.
@@ -262,14 +247,6 @@ fn parse_date(lang: Lang, label: Msg, s: &str) -> Result<String, AppError> {
                 Msg::RecBadDate.text(lang)
             ))
         })
-}
-
-/// Maps a storage conflict (signed or superseded) to a message in the person's language.
-fn frozen(lang: Lang) -> impl Fn(StorageError) -> AppError {
-    move |e| match e {
-        StorageError::Conflict { .. } => AppError::Conflict(Msg::RecFrozen.text(lang).to_owned()),
-        other => other.into(),
-    }
 }
 
 /// A form that carries only the CSRF token and the version acted on.

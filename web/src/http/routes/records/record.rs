@@ -219,18 +219,7 @@ pub(super) async fn save_record(
         r.dilution = r.dilution.or(p.dilution);
         r.l_per_10a = r.l_per_10a.or(p.l_per_10a);
     }
-    // The edit and the reports' figures of it are one transaction.
-    let mut tx = state.db.begin().await?;
-    if let Some(before) = tx.spray_record_versions(id).await?.pop() {
-        r.litres = keep_precision(r.litres, before.fields.litres, LITRE_DECIMALS);
-        r.area_m2 = keep_precision(r.area_m2, before.fields.area_m2, AREA_DECIMALS);
-    }
-    tx.update_spray_record(id, form.version, &r)
-        .await
-        .map_err(frozen(lang))?;
-    let flight = tx.flight(id).await?;
-    feed_reports(&mut tx, &flight).await?;
-    tx.commit().await?;
+    records::save_record(&state.db, id, form.version, r, lang).await?;
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
@@ -242,28 +231,14 @@ pub(super) async fn sign_record(
 ) -> Result<Response, AppError> {
     writable_flight(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
-    // The signature and the reports' figures of the signed record are one transaction.
-    let mut tx = state.db.begin().await?;
-    if let Some(cur) = tx.spray_record_versions(id).await?.into_iter().last() {
-        let missing = missing_for_signing(&cur.fields);
-        if !missing.is_empty() && cur.version == form.version {
-            let names: Vec<&str> = missing.iter().map(|m| m.text(user.lang)).collect();
-            return Err(AppError::BadInput(format!(
-                "{} {}",
-                Msg::SignNeeds.text(user.lang),
-                names.join(match user.lang {
-                    Lang::Ja => "、",
-                    Lang::En => ", ",
-                })
-            )));
-        }
-    }
-    tx.sign_spray_record(id, form.version, &user.user.display_name)
-        .await
-        .map_err(frozen(user.lang))?;
-    let flight = tx.flight(id).await?;
-    feed_reports(&mut tx, &flight).await?;
-    tx.commit().await?;
+    records::sign_record(
+        &state.db,
+        id,
+        form.version,
+        &user.user.display_name,
+        user.lang,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
