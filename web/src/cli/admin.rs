@@ -5,6 +5,7 @@ use std::io::BufRead;
 use anyhow::{Context, bail};
 
 use super::serve::DbArgs;
+use crate::services::accounts;
 use crate::storage::{NewUser, Role};
 
 /// `agriops user …`.
@@ -157,16 +158,7 @@ async fn set_disabled(
         .user_by_username(username)
         .await?
         .with_context(|| format!("no user {username:?}"))?;
-    let action = if disable {
-        "user.disable"
-    } else {
-        "user.enable"
-    };
-    // The change and its audit row are one transaction.
-    let mut tx = db.begin().await?;
-    tx.set_user_disabled(u.id, disable).await?;
-    tx.audit(None, action, &u.username, "").await?;
-    tx.commit().await?;
+    accounts::set_disabled(db, None, u.id, disable).await?;
     println!(
         "{} {}",
         u.username,
@@ -208,19 +200,19 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                 let hash = crate::services::credentials::hash_password(&password)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let display = display_name.unwrap_or_else(|| username.clone());
-                let mut tx = db.begin().await?;
-                let u = tx
-                    .create_user(&NewUser {
+                let u = accounts::add_user(
+                    &db,
+                    None,
+                    &NewUser {
                         username: &username,
                         display_name: &display,
                         password_hash: &hash,
                         role,
                         farm_id: farm,
                         lang: &lang,
-                    })
-                    .await?;
-                tx.audit_user_added(None, &u).await?;
-                tx.commit().await?;
+                    },
+                )
+                .await?;
                 println!(
                     "user {} (id {}) created as {}",
                     u.username,
@@ -242,11 +234,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
                 let (password, generated) = read_or_make_password(password_stdin)?;
                 let hash = crate::services::credentials::hash_password(&password)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let mut tx = db.begin().await?;
-                tx.set_password(u.id, &hash, None).await?;
-                tx.audit(None, "user.password", &u.username, "reset")
-                    .await?;
-                tx.commit().await?;
+                accounts::reset_password(&db, None, u.id, &hash).await?;
                 println!("password of {} changed; their sessions ended", u.username);
                 if generated {
                     println!("password: {password}");
@@ -299,10 +287,17 @@ pub fn run_farm(args: FarmArgs) -> anyhow::Result<()> {
                         let codes: Vec<_> = districts.iter().map(|d| d.code.as_str()).collect();
                         format!("unknown district {district:?}; one of {}", codes.join(", "))
                     })?;
-                let mut tx = db.begin().await?;
-                let f = tx.create_farm(d.id, &name, &kind, &address).await?;
-                tx.audit_farm_added(None, &f).await?;
-                tx.commit().await?;
+                let f = accounts::add_farm(
+                    &db,
+                    None,
+                    accounts::FarmChange {
+                        district_id: d.id,
+                        name: &name,
+                        kind: &kind,
+                        address: &address,
+                    },
+                )
+                .await?;
                 println!("farm {} (id {}) created in {}", f.name, f.id, d.name_ja);
             }
             FarmAction::List => {
@@ -330,24 +325,19 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
             TokenAction::Add { farm, name } => {
                 db.farm(farm).await?;
                 let token = crate::services::credentials::new_token();
-                let mut tx = db.begin().await?;
-                let id = tx
-                    .create_bridge_token(
-                        farm,
-                        &name,
-                        &crate::services::credentials::token_hash(&token),
-                    )
-                    .await?;
-                tx.audit_token_added(None, id, farm, &name).await?;
-                tx.commit().await?;
+                let id = accounts::add_token(
+                    &db,
+                    None,
+                    farm,
+                    &name,
+                    &crate::services::credentials::token_hash(&token),
+                )
+                .await?;
                 println!("bridge token {id} for farm {farm}: {token}");
                 println!("(shown once; put it in the bridge's config as `token`)");
             }
             TokenAction::Revoke { id } => {
-                let mut tx = db.begin().await?;
-                tx.revoke_bridge_token(id).await?;
-                tx.audit_token_revoked(None, id).await?;
-                tx.commit().await?;
+                accounts::revoke_token(&db, None, id).await?;
                 println!("bridge token {id} revoked");
             }
         }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod credentials;
+pub mod fields;
 pub mod flights;
 pub mod gonogo;
 pub mod ingest;

@@ -15,6 +15,7 @@ use crate::http::error::AppForm;
 use crate::http::pages;
 use crate::http::state::AppState;
 use crate::i18n::{Msg, role_name};
+use crate::services::accounts;
 use crate::services::credentials::{self, token_hash};
 
 /// Shortest password accepted anywhere (sign-up, reset, change).
@@ -140,18 +141,7 @@ async fn change_password(
     }
     let hash = credentials::hash_password(&form.new)?;
     let keep = jar.get(SESSION_COOKIE).map(|c| token_hash(c.value()));
-    // The new password and its audit row are one transaction.
-    let mut tx = state.db.begin().await?;
-    tx.set_password(user.user.id, &hash, keep.as_deref())
-        .await?;
-    tx.audit(
-        Some(user.user.id),
-        "user.password",
-        &user.user.username,
-        "own",
-    )
-    .await?;
-    tx.commit().await?;
+    accounts::change_own_password(&state.db, &user.user, &hash, keep.as_deref()).await?;
     tracing::info!(message = "Password changed.", user_id = user.user.id);
     render(
         &state,

@@ -19,6 +19,7 @@ use crate::http::error::AppForm;
 use crate::http::pages;
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Msg};
+use crate::services::accounts;
 use crate::services::credentials::{self, token_hash};
 
 /// Cookie holding the double-submit token of the sign-in form (no session exists yet).
@@ -187,18 +188,23 @@ async fn login(
         .remove(Cookie::from(LOGIN_CSRF_COOKIE))
         .add(site_cookie(SESSION_COOKIE, token.clone(), secure))
         .add(site_cookie(LANG_COOKIE, user.lang.clone(), secure));
-    // The session and the browser it makes known are one transaction.
-    let mut tx = state.db.begin().await?;
-    tx.create_session(&token_hash(&token), user.id, &csrf, Utc::now() + ttl)
-        .await?;
-    if !known {
-        let device = credentials::new_token();
-        tx.add_known_device(&token_hash(&device), user.id).await?;
+    let device = (!known).then(credentials::new_token);
+    accounts::open_session(
+        &state.db,
+        accounts::NewSession {
+            user_id: user.id,
+            token_hash: &token_hash(&token),
+            csrf_token: &csrf,
+            expires_at: Utc::now() + ttl,
+        },
+        device.as_deref().map(token_hash).as_deref(),
+    )
+    .await?;
+    if let Some(device) = device {
         let mut cookie = site_cookie(DEVICE_COOKIE, device, secure);
         cookie.set_max_age(DEVICE_TTL);
         jar = jar.add(cookie);
     }
-    tx.commit().await?;
     Ok((jar, Redirect::to("/")).into_response())
 }
 

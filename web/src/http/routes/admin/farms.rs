@@ -61,7 +61,7 @@ pub(super) async fn edit_farm(
     let name = check_farm(user.lang, &form)?;
     accounts::edit_farm(
         &state.db,
-        user.user.id,
+        Some(user.user.id),
         id,
         accounts::FarmChange {
             district_id: form.district_id,
@@ -111,7 +111,7 @@ pub(super) async fn add_farm(
     let name = check_farm(user.lang, &form)?;
     let farm = accounts::add_farm(
         &state.db,
-        user.user.id,
+        Some(user.user.id),
         accounts::FarmChange {
             district_id: form.district_id,
             name,

@@ -10,7 +10,7 @@ pub(super) async fn revoke_token(
 ) -> Result<Response, AppError> {
     require_admin(&user)?;
     user.check_csrf(&form.csrf)?;
-    accounts::revoke_token(&state.db, user.user.id, id).await?;
+    accounts::revoke_token(&state.db, Some(user.user.id), id).await?;
     let notice = html! { (Msg::TokenRevoked.text(user.lang)) };
     Ok(render(&state, &user, Some(notice)).await?.into_response())
 }
@@ -45,7 +45,7 @@ pub(super) async fn add_token(
     let token = credentials::new_token();
     accounts::add_token(
         &state.db,
-        user.user.id,
+        Some(user.user.id),
         form.farm_id,
         name,
         &credentials::token_hash(&token),

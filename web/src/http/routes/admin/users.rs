@@ -123,7 +123,7 @@ pub(super) async fn edit_user(
     }
     accounts::edit_user(
         &state.db,
-        user.user.id,
+        Some(user.user.id),
         id,
         accounts::UserChange {
             display_name: display,
@@ -161,7 +161,7 @@ pub(super) async fn reset_password(
         return Err(AppError::BadInput("password: at least 8 characters".into()));
     }
     let hash = credentials::hash_password(&form.password)?;
-    accounts::reset_password(&state.db, user.user.id, id, &hash).await?;
+    accounts::reset_password(&state.db, Some(user.user.id), id, &hash).await?;
     if id == user.user.id {
         // Resetting one's own password ended this session too.
         return Ok(axum::response::Redirect::to("/login").into_response());
@@ -198,7 +198,7 @@ pub(super) async fn set_status(
         )
             .into_response());
     }
-    accounts::set_disabled(&state.db, user.user.id, id, form.disabled).await?;
+    accounts::set_disabled(&state.db, Some(user.user.id), id, form.disabled).await?;
     let msg = if form.disabled {
         Msg::UserDisabled
     } else {
@@ -271,7 +271,7 @@ pub(super) async fn add_user(
     let hash = credentials::hash_password(&form.password)?;
     let created = accounts::add_user(
         &state.db,
-        user.user.id,
+        Some(user.user.id),
         &NewUser {
             username,
             display_name: if display.is_empty() {

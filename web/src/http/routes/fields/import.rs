@@ -89,25 +89,19 @@ pub(super) async fn import(
             Err(e) => errors.push(plan_error_text(&e, lang)),
         }
     }
-    // The fields of one file are stored together or not at all.
-    let mut imported = Vec::new();
-    let mut tx = state.db.begin().await?;
-    for p in &prepared {
-        let row = tx
-            .create_field(&NewField {
-                farm_id,
-                name: &p.display,
-                crop,
-                fude_polygon_id: p.fude_polygon_id.as_deref(),
-                land_type: p.land_type.as_deref(),
-                geojson: &p.geojson,
-                area_ha: p.area_ha,
-            })
-            .await?;
-        imported.push(row);
-        tx.checkpoint("fields.after_field").await?;
-    }
-    tx.commit().await?;
+    let new: Vec<NewField> = prepared
+        .iter()
+        .map(|p| NewField {
+            farm_id,
+            name: &p.display,
+            crop,
+            fude_polygon_id: p.fude_polygon_id.as_deref(),
+            land_type: p.land_type.as_deref(),
+            geojson: &p.geojson,
+            area_ha: p.area_ha,
+        })
+        .collect();
+    let imported = crate::services::fields::import_fields(&state.db, &new).await?;
     let status = if imported.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
