@@ -19,7 +19,8 @@
 //! | 0    | `i18n`                       | sentences, `JST` (leaf)                       |
 //!
 //! A second check finds import cycles between modules of the same rank (two route modules
-//! using each other, say).
+//! using each other, say); a third, that no `http` module opens a transaction (`.begin()`):
+//! writes go through a service, one call, one transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -180,6 +181,27 @@ fn token_paths(tokens: TokenStream, out: &mut Vec<Vec<String>>) {
     }
 }
 
+/// How many `.begin()` calls `tokens` holds (opening a `storage::Tx`), macro bodies included.
+fn begin_calls(tokens: TokenStream) -> usize {
+    let flat: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut n = 0;
+    for (i, t) in flat.iter().enumerate() {
+        match t {
+            TokenTree::Group(g) => n += begin_calls(g.stream()),
+            TokenTree::Punct(p) if p.as_char() == '.' => {
+                let is_begin =
+                    matches!(flat.get(i + 1), Some(TokenTree::Ident(id)) if id == "begin");
+                let called = matches!(flat.get(i + 2), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty());
+                if is_begin && called {
+                    n += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
 /// The leading identifiers of each comma-separated part of a brace group (`a::b, c`).
 fn split_commas(tokens: TokenStream) -> Vec<Vec<String>> {
     let mut parts = vec![Vec::new()];
@@ -194,14 +216,19 @@ fn split_commas(tokens: TokenStream) -> Vec<Vec<String>> {
     parts
 }
 
-/// The imports of `items` written in `module`, and the non-test child modules declared
-/// without a body (`mod x;`), which live in files of their own.
-fn scan_items(
-    module: &[String],
-    items: &[Item],
-    imports: &mut Vec<Import>,
-    children: &mut Vec<String>,
-) {
+/// What the scan of a file finds.
+#[derive(Debug, Default)]
+struct Scan {
+    /// Every path into this crate.
+    imports: Vec<Import>,
+    /// Child modules declared without a body (`mod x;`), which live in files of their own.
+    children: Vec<String>,
+    /// Modules that open a transaction (`.begin()`), once per call.
+    begins: Vec<Vec<String>>,
+}
+
+/// Scans the non-test `items` written in `module` into `scan`.
+fn scan_items(module: &[String], items: &[Item], scan: &mut Scan) {
     for item in items {
         let attrs: &[Attribute] = match item {
             Item::Use(u) => &u.attrs,
@@ -227,16 +254,22 @@ fn scan_items(
                 let mut inner = module.to_vec();
                 inner.push(m.ident.to_string());
                 match &m.content {
-                    Some((_, items)) => scan_items(&inner, items, imports, children),
-                    None => children.push(m.ident.to_string()),
+                    Some((_, items)) => scan_items(&inner, items, scan),
+                    None => scan.children.push(m.ident.to_string()),
                 }
                 continue;
             }
-            other => token_paths(other.to_token_stream(), &mut paths),
+            other => {
+                let tokens = other.to_token_stream();
+                for _ in 0..begin_calls(tokens.clone()) {
+                    scan.begins.push(module.to_vec());
+                }
+                token_paths(tokens, &mut paths);
+            }
         }
         for p in paths {
             if let Some(to) = resolve(module, &p) {
-                imports.push(Import {
+                scan.imports.push(Import {
                     from: module.to_vec(),
                     to,
                 });
@@ -245,27 +278,28 @@ fn scan_items(
     }
 }
 
-/// Imports of `source`, a file holding `module`; also the child modules it declares.
-fn scan_source(module: &[String], source: &str) -> (Vec<Import>, Vec<String>) {
+/// The scan of `source`, a file holding `module`.
+fn scan_source(module: &[String], source: &str) -> Scan {
     let file = syn::parse_file(source).unwrap_or_else(|e| panic!("{module:?}: {e}"));
-    let mut imports = Vec::new();
-    let mut children = Vec::new();
-    scan_items(module, &file.items, &mut imports, &mut children);
-    (imports, children)
+    let mut scan = Scan::default();
+    scan_items(module, &file.items, &mut scan);
+    scan
 }
 
-/// Every non-test module file of the crate at `src`, from `lib.rs` down its `mod` declarations.
-fn crate_imports(src: &Path) -> Vec<Import> {
-    let mut all = Vec::new();
+/// The scan of every non-test module file of the crate at `src`, from `lib.rs` down its `mod`
+/// declarations.
+fn scan_crate(src: &Path) -> Scan {
+    let mut all = Scan::default();
     // (file, its module path, the folder its children live in)
     let mut stack: Vec<(PathBuf, Vec<String>, PathBuf)> =
         vec![(src.join("lib.rs"), Vec::new(), src.to_path_buf())];
     while let Some((file, module, dir)) = stack.pop() {
         let text =
             std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let (imports, children) = scan_source(&module, &text);
-        all.extend(imports);
-        for child in children {
+        let scan = scan_source(&module, &text);
+        all.imports.extend(scan.imports);
+        all.begins.extend(scan.begins);
+        for child in scan.children {
             let mut m = module.clone();
             m.push(child.clone());
             let flat = dir.join(format!("{child}.rs"));
@@ -378,7 +412,7 @@ fn src() -> PathBuf {
 
 #[test]
 fn every_import_points_down_the_layers() {
-    let imports = crate_imports(&src());
+    let imports = scan_crate(&src()).imports;
     assert!(
         imports.len() > 200,
         "the scan found the crate's imports: {}",
@@ -395,7 +429,7 @@ fn every_import_points_down_the_layers() {
 
 #[test]
 fn no_modules_import_each_other_in_a_circle() {
-    let c = cycles(&crate_imports(&src()));
+    let c = cycles(&scan_crate(&src()).imports);
     assert!(
         c.is_empty(),
         "{} circle(s) of modules importing each other:\n{}",
@@ -404,6 +438,46 @@ fn no_modules_import_each_other_in_a_circle() {
             .map(|g| g.join(" ⇄ "))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+/// Transactions are visible at the service layer: one service call, one transaction. The
+/// `http` layer parses, authorises, calls services and renders; it never opens a `Tx` itself.
+#[test]
+fn no_transaction_opens_above_the_services() {
+    let scan = scan_crate(&src());
+    assert!(
+        scan.begins
+            .iter()
+            .any(|m| m.first().is_some_and(|s| s == "services")),
+        "the scan finds the services' transactions"
+    );
+    let above: BTreeSet<String> = scan
+        .begins
+        .iter()
+        .filter(|m| m.first().is_some_and(|s| s == "http"))
+        .map(|m| m.join("::"))
+        .collect();
+    assert!(
+        above.is_empty(),
+        "these http modules open a transaction; move the writes into a service:\n{}",
+        above.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn a_transaction_in_a_handler_is_seen() {
+    let source = r#"
+        async fn save(state: AppState) { let mut tx = state.db.begin().await?; }
+        fn unrelated(x: X) { x.begin_at(1); x.begin(2); }
+        #[cfg(test)]
+        mod tests { async fn t(db: Db) { db.begin().await.unwrap(); } }
+    "#;
+    assert_eq!(
+        scan_source(&m("http::routes::records"), source)
+            .begins
+            .len(),
+        1
     );
 }
 
@@ -421,7 +495,7 @@ fn an_upward_import_is_reported_and_test_code_is_not() {
         #[cfg(test)]
         mod tests { use crate::http::router::app; }
     "#;
-    let (imports, _) = scan_source(&m("services::flights::record"), source);
+    let imports = scan_source(&m("services::flights::record"), source).imports;
     assert_eq!(
         upward(&imports),
         [
