@@ -12,6 +12,7 @@ pub mod gonogo;
 pub mod ingest;
 pub mod planner;
 pub mod plausible;
+pub mod preflight;
 pub mod records;
 pub mod reports;
 pub mod weather;

@@ -26,7 +26,8 @@ use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::services::flights::manager::{Command, LaunchRequest, Live, Phase};
-use crate::services::gonogo::{self, Check, GoNoGoInputs, Site};
+use crate::services::gonogo::{self, Check, GoNoGoInputs};
+use crate::services::preflight;
 use crate::storage::{FieldRow, FlightRow, NewLaunch, PlanRow, Role, VehicleRow};
 
 mod command;

@@ -49,27 +49,7 @@ pub(super) struct Evaluation {
     pub(super) resume_after: Option<usize>,
 }
 
-/// Where an interrupted flight of `sortie` stopped, if the stored plan (`parsed`, when it
-/// reads) can resume that sortie from there: (sortie item, its number counted from 1).
-pub(super) async fn resume_offer(
-    state: &AppState,
-    plan: &PlanRow,
-    parsed: Option<&telemetry::Plan>,
-    sortie: usize,
-) -> Result<Option<(usize, usize)>, AppError> {
-    let Some(reached) = state.db.resume_point(plan.id, sortie as i64).await? else {
-        return Ok(None);
-    };
-    let path = std::path::Path::new("plan");
-    let Some(p) = parsed.and_then(|p| p.sortie(sortie, path).ok()) else {
-        return Ok(None);
-    };
-    Ok(usize::try_from(reached)
-        .ok()
-        .filter(|&r| p.resume_after(r, path).is_ok())
-        .map(|r| (r, r + 1)))
-}
-
+/// The go/no-go of `form` against `plan` over `field`, by [`preflight::assess`].
 pub(super) async fn evaluate(
     state: &AppState,
     user: &CurrentUser,
@@ -77,87 +57,35 @@ pub(super) async fn evaluate(
     field: &FieldRow,
     form: LaunchForm,
 ) -> Result<Evaluation, AppError> {
-    let vehicles = state.db.vehicles(Some(field.farm_id)).await?;
-    let vehicle = match form.vehicle.as_deref().map(str::trim) {
-        None | Some("") => vehicles.first().cloned(),
-        Some(v) => {
-            let id: i64 = v
-                .parse()
-                .map_err(|_| AppError::BadInput(format!("vehicle: {v:?} is not a vehicle id")))?;
-            Some(
-                vehicles
-                    .iter()
-                    .find(|x| x.id == id)
-                    .cloned()
-                    .ok_or_else(|| {
-                        AppError::BadInput("vehicle: not a vehicle of this farm".into())
-                    })?,
-            )
-        }
-    };
-    // An unreadable stored plan shows one sortie; its flight task then fails with the reason.
-    let parsed = telemetry::Plan::from_json(&plan.plan_file, std::path::Path::new("plan")).ok();
-    let n_sorties = parsed.as_ref().map_or(1, |p| p.n_sorties()).max(1);
-    let sortie = match form.sortie.as_deref().map(str::trim) {
-        None | Some("") => 1,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=n_sorties).contains(n))
-            .ok_or_else(|| {
-                AppError::BadInput(format!("sortie: choose a sortie from 1 to {n_sorties}"))
-            })?,
-    };
-    let resume_offer = resume_offer(state, plan, parsed.as_ref(), sortie).await?;
-    let resume_after = match form.start.as_deref() {
-        Some("beginning") => None,
-        None | Some("" | "resume") => resume_offer.map(|(r, _)| r),
-        Some(other) => {
-            return Err(AppError::BadInput(format!(
-                "start: {other:?} is neither resume nor beginning"
-            )));
-        }
-    };
-    let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
-    let (wind, source, station_read_at) = match number(&form.wind_mps) {
-        Some(w) => (Some(w), "entered", None),
-        None => match state.weather.wind(&state.settings.gonogo).await {
-            Some(r) => (Some(r.mps), "station", Some(r.at)),
-            None => (None, "entered", None),
+    let a = preflight::assess(
+        &state.db,
+        &state.weather,
+        &state.settings.gonogo,
+        &preflight::Request {
+            pilot_user_id: user.user.id,
+            plan,
+            field,
+            vehicle: form.vehicle.as_deref(),
+            sortie: form.sortie.as_deref(),
+            start: form.start.as_deref(),
+            wind_mps: number(&form.wind_mps),
+            height_m: form.height_m.is_some().then(|| number(&form.height_m)),
+            neighbours_notified: form.neighbours_notified.is_some(),
+            airspace_approval: form.airspace_approval.as_deref().unwrap_or_default(),
         },
-    };
-    let height = if form.height_m.is_some() {
-        number(&form.height_m)
-    } else {
-        config["height_m"].as_f64()
-    };
-    let pilot = state.db.pilot_credentials(user.user.id).await?;
-    let field_geo: Value = serde_json::from_str(&field.geojson).unwrap_or(Value::Null);
-    let plan_geo: Value = serde_json::from_str(&plan.geojson).unwrap_or(Value::Null);
-    let inputs = GoNoGoInputs {
-        today: Some(chrono::Utc::now().with_timezone(&JST).date_naive()),
-        wind_mps: wind,
-        wind_source: source.to_owned(),
-        height_above_crop_m: height,
-        neighbours_notified: form.neighbours_notified.is_some(),
-        airspace_approval: form.airspace_approval.clone().unwrap_or_default(),
-        licence_expiry: pilot.licence_expiry,
-        permit_expiry: pilot.permit_expiry,
-        registration_expiry: vehicle.as_ref().and_then(|v| v.registration_expiry),
-        site: Site::from_geojson(&field_geo, &plan_geo, sortie),
-    };
-    let checks = gonogo::evaluate(&state.settings.gonogo, &inputs);
+    )
+    .await?;
     Ok(Evaluation {
-        vehicles,
-        vehicle,
-        sortie,
-        n_sorties,
-        inputs,
-        checks,
+        vehicles: a.vehicles,
+        vehicle: a.vehicle,
+        sortie: a.sortie,
+        n_sorties: a.n_sorties,
+        inputs: a.inputs,
+        checks: a.checks,
         form,
-        station_read_at,
-        resume_offer,
-        resume_after,
+        station_read_at: a.station_read_at,
+        resume_offer: a.resume_offer,
+        resume_after: a.resume_after,
     })
 }
 
