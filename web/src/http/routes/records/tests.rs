@@ -538,40 +538,6 @@ both_apps!(
     }
 );
 
-#[test]
-fn the_legal_items_of_a_record_are_required_for_signing() {
-    let full = RecordFields {
-        sprayed_on: "2026-06-10".into(),
-        place: "北の田".into(),
-        crop: "水稲".into(),
-        pesticide_name: "ブラシン粉剤".into(),
-        l_per_10a: Some(3.0),
-        litres: Some(5.6),
-        ..RecordFields::default()
-    };
-    assert!(missing_for_signing(&full).is_empty());
-    let diluted = RecordFields {
-        l_per_10a: None,
-        dilution: Some(1000.0),
-        ..full.clone()
-    };
-    assert!(
-        missing_for_signing(&diluted).is_empty(),
-        "dilution instead of rate"
-    );
-    assert_eq!(
-        missing_for_signing(&RecordFields::default()),
-        [
-            Msg::RecDate,
-            Msg::RecPlace,
-            Msg::RecCrop,
-            Msg::RecPesticide,
-            Msg::RecRate,
-            Msg::RecLitres
-        ]
-    );
-}
-
 both_apps!(a_signed_record_refuses_edits_and_is_amended, |app| {
     let farm = app.farm("shomei", "crop").await;
     let b = app.user("shomei", Role::Farmer, Some(farm.id)).await;
