@@ -40,6 +40,10 @@ pub use crate::{
     field::{Field, FieldLimits, FieldSet, Repair, Role, read_fields, read_fields_with},
     headland::headland_rings,
     plan::{Plan, PlanReport, plan},
+    prescription::{
+        GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,
+        RatePiece, RateUnit, ReadOptions, Zone, read_prescription, read_shapefile,
+    },
     projection::LocalFrame,
     route::{SegmentKind, Track},
     sortie::Sortie,
@@ -58,6 +62,7 @@ mod fence;
 mod field;
 mod headland;
 mod plan;
+mod prescription;
 mod projection;
 mod region;
 mod route;
