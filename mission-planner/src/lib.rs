@@ -39,10 +39,10 @@ pub use crate::{
     fence::{CORRIDOR_HALF_WIDTH_M, Fence, FenceFit, fit_fence},
     field::{Field, FieldLimits, FieldSet, Repair, Role, read_fields, read_fields_with},
     headland::headland_rings,
-    plan::{Plan, PlanReport, plan},
+    plan::{Plan, PlanReport, ZoneReport, plan},
     prescription::{
         GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,
-        RatePiece, RateUnit, ReadOptions, Zone, read_prescription, read_shapefile,
+        RatePiece, RateUnit, ReadOptions, VariableRate, Zone, read_prescription, read_shapefile,
     },
     projection::LocalFrame,
     route::{SegmentKind, Track},

@@ -4,6 +4,7 @@
 use super::{GapPolicy, Prescription, PrescriptionError, RateUnit, ReadOptions, check_rate};
 use crate::projection::LocalFrame;
 use crate::region::Region;
+use crate::route::{SegmentKind, Track};
 use geo::{Area, BooleanOps, BoundingRect, Coord, MultiPolygon, Polygon, Rect};
 
 /// One zone in local metres, inside the field and disjoint from the others.
@@ -205,6 +206,16 @@ impl LocalRates {
             });
             prev = end;
         }
+        // A last piece under a millimetre would be dropped from a track: the one before ends at b.
+        if out.len() >= 2 {
+            let before = out[out.len() - 2].to;
+            if (before.x - b.x).hypot(before.y - b.y) < 1e-3 {
+                out.pop();
+                if let Some(last) = out.last_mut() {
+                    last.to = b;
+                }
+            }
+        }
         out
     }
 }
@@ -242,4 +253,27 @@ fn crossing(a: Coord, b: Coord, p: Coord, q: Coord) -> Option<f64> {
     let t = (ap.x * s.y - ap.y * s.x) / den;
     let u = (ap.x * r.y - ap.y * r.x) / den;
     (t > 0.0 && t < 1.0 && (-1e-12..=1.0 + 1e-12).contains(&u)).then_some(t)
+}
+
+/// The route with every spray segment at its commanded rate: cut into pieces by `rates` (each
+/// change `lead` metres early), or at the `uniform` rate per hectare without a prescription.
+pub(crate) fn rate_track(
+    route: &Track,
+    rates: Option<&LocalRates>,
+    uniform: f64,
+    lead: f64,
+) -> Track {
+    let mut t = Track::starting_at(route.points[0]);
+    for (a, b, kind) in route.segments() {
+        match (kind, rates) {
+            (SegmentKind::Spray, Some(r)) => {
+                for p in r.cut(a, b, lead) {
+                    t.go_at(p.to, kind, p.rate_per_ha);
+                }
+            }
+            (SegmentKind::Spray, None) => t.go_at(b, kind, uniform),
+            _ => t.go(b, kind),
+        }
+    }
+    t
 }

@@ -13,6 +13,7 @@ mod isoxml;
 mod shp;
 mod zip_read;
 
+pub(crate) use clip::rate_track;
 pub use clip::{LocalRates, LocalZone, RatePiece};
 
 use geo::MultiPolygon;
@@ -123,6 +124,15 @@ pub struct Prescription {
     pub unit: RateUnit,
     /// The zones in file order (where they overlap, the earlier one wins).
     pub zones: Vec<Zone>,
+}
+
+/// A prescription to plan with and what the field's gaps in it get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariableRate {
+    /// The prescription map.
+    pub map: Prescription,
+    /// What the field outside every zone gets.
+    pub gap: GapPolicy,
 }
 
 /// How large a prescription may be: checked while reading, before geometry is built, so a
