@@ -65,6 +65,11 @@ pub struct PlanConfig {
     /// Pump and nozzle lag (default 0.5 s): each rate change is commanded
     /// `spray_speed × rate_lag` metres before its zone border, so the new dose lands at it.
     pub rate_lag: Seconds,
+    /// The pump's flow at full command, litres per minute (`None`, default: unknown). Needed
+    /// with a prescription: the mission commands each rate as a fraction of it (see
+    /// [`to_qgc_plan`](crate::to_qgc_plan)'s module docs); without one, the pump is only
+    /// switched on and off.
+    pub pump_full_flow_l_min: Option<f64>,
 }
 
 impl PlanConfig {
@@ -96,6 +101,7 @@ impl PlanConfig {
             max_field_ha: 500.0,
             prescription: None,
             rate_lag: s(0.5),
+            pump_full_flow_l_min: None,
         }
     }
 
@@ -151,6 +157,18 @@ impl PlanConfig {
                 "refill longitude",
                 r.x,
                 "a WGS84 position (lon in ±180, lat in ±90)",
+            );
+        }
+        if let Some(f) = self.pump_full_flow_l_min
+            && !(f.is_finite() && (0.05..=200.0).contains(&f))
+        {
+            return bad("pump full flow (L/min)", f, "0.05 to 200 L/min");
+        }
+        if self.prescription.is_some() && self.pump_full_flow_l_min.is_none() {
+            return bad(
+                "pump full flow (L/min)",
+                f64::NAN,
+                "the pump's full flow, to command the prescription's rates",
             );
         }
         if self.rate_lag.get() > 5.0 {

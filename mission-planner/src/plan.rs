@@ -4,7 +4,7 @@ use crate::config::PlanConfig;
 use crate::coverage;
 use crate::decompose::decompose;
 use crate::error::PlanError;
-use crate::export::emitted_paths;
+use crate::export::{emitted_paths, pump_flow_l_min};
 use crate::fence::{self, Fence, FenceFit};
 use crate::field::Field;
 use crate::headland;
@@ -217,6 +217,11 @@ pub struct Plan {
     pub spray_speed: f64,
     /// Transit speed, m/s.
     pub transit_speed: f64,
+    /// Swath width, metres.
+    pub swath_width_m: f64,
+    /// The pump's flow at full command, L/min, if known: the mission then commands each
+    /// segment's rate as a fraction of it.
+    pub pump_full_flow_l_min: Option<f64>,
     /// The sorties in flight order.
     pub sorties: Vec<Sortie>,
     /// The prescription in local metres (zones clipped to the field), if the plan has one.
@@ -549,6 +554,20 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         })?;
     let lead = config.spray_speed.get() * config.rate_lag.get();
     let route = rate_track(&route, rates.as_ref(), config.rate.l_per_ha(), lead);
+    if let Some(full) = config.pump_full_flow_l_min {
+        let top = route.rates.iter().copied().fold(0.0, f64::max);
+        let v = config.spray_speed.get();
+        if pump_flow_l_min(top, w, v) > full * (1.0 + 1e-9) {
+            return Err(PlanError::InvalidValue {
+                quantity: "application rate (L/ha)",
+                value: top,
+                expected: format!(
+                    "at most {:.2} L/ha: the pump's {full} L/min at {v} m/s over {w} m",
+                    full / 60.0 / v / w * 10_000.0
+                ),
+            });
+        }
+    }
     let model = SortieModel {
         width: w,
         tank_l: config.tank.get(),
@@ -644,6 +663,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         height_m: config.height.get(),
         spray_speed: config.spray_speed.get(),
         transit_speed: config.transit_speed.get(),
+        swath_width_m: w,
+        pump_full_flow_l_min: config.pump_full_flow_l_min,
         sorties,
         prescription: rates,
         report,

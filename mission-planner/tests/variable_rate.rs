@@ -5,11 +5,14 @@
 
 use geos::{Geom, Geometry};
 use mission_planner::{
-    Coord, GapPolicy, LocalFrame, Plan, PlanConfig, Polygon, RateUnit, ReadOptions, SegmentKind,
-    SwathWidth, VariableRate, plan, read_fields, read_prescription,
+    Autopilot, Coord, GapPolicy, LocalFrame, Plan, PlanConfig, Polygon, RateUnit, ReadOptions,
+    SegmentKind, SwathWidth, VariableRate, plan, read_fields, read_prescription, to_qgc_plan,
+    to_waypoints,
 };
 
 const W: f64 = 5.0;
+/// The pump's full flow, L/min (2 L/10a at 5 m/s over 5 m needs 3 L/min).
+const FULL_FLOW: f64 = 4.0;
 
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<(f64, f64)> {
     vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
@@ -135,6 +138,7 @@ fn planned(unit: RateUnit, scale: f64, gap: GapPolicy, tank: f64) -> (Plan, Plan
     let mut cfg = PlanConfig::new(SwathWidth::new(W).unwrap());
     cfg.prescription = Some(VariableRate { map, gap });
     cfg.tank = mission_planner::Litres::new(tank).unwrap();
+    cfg.pump_full_flow_l_min = Some(FULL_FLOW);
     (plan(field, &cfg).unwrap(), cfg)
 }
 
@@ -278,4 +282,111 @@ fn the_rate_changes_lead_each_border_by_the_lag_distance() {
         }
     }
     assert!(checked >= 20, "only {checked} borders crossed");
+}
+
+/// The pump commands of a `.plan` in item order, as (command, param1, param2).
+fn pump_items(doc: &serde_json::Value) -> Vec<(u64, f64, f64)> {
+    doc["mission"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|it| [183, 187, 216].contains(&it["command"].as_u64().unwrap()))
+        .map(|it| {
+            let p = it["params"].as_array().unwrap();
+            (
+                it["command"].as_u64().unwrap(),
+                p[0].as_f64().unwrap_or(f64::NAN),
+                p[1].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn missions_command_each_rate_change_per_autopilot() {
+    let (p, cfg) = planned(RateUnit::LitresPer10a, 1.0, GapPolicy::NoSpray, 1_000.0);
+    let v = cfg.spray_speed.get();
+    // The expected pump levels: each change of commanded rate along the sorties, off at 0.
+    let mut expect: Vec<f64> = Vec::new();
+    for s in &p.sorties {
+        let mut cur = 0.0;
+        for (_, _, k, rate) in s.track.rated_segments() {
+            let r = if k == SegmentKind::Spray { rate } else { 0.0 };
+            if r != cur {
+                expect.push(r / 10_000.0 * W * v * 60.0 / FULL_FLOW);
+                cur = r;
+            }
+        }
+        if cur != 0.0 {
+            expect.push(0.0);
+        }
+    }
+    assert!(expect.iter().filter(|&&f| f > 0.0).count() > 20);
+    let px4: serde_json::Value =
+        serde_json::from_str(&to_qgc_plan(&p, Autopilot::Px4Actuator, None)).unwrap();
+    let got: Vec<f64> = pump_items(&px4)
+        .iter()
+        .map(|&(c, p1, _)| {
+            assert_eq!(c, 187);
+            p1
+        })
+        .collect();
+    assert_eq!(got.len(), expect.len());
+    for (g, e) in got.iter().zip(&expect) {
+        let want = if *e == 0.0 {
+            -1.0
+        } else {
+            (e * 1e4).round() / 1e4
+        };
+        assert!((g - want).abs() < 1e-9, "{g} vs {want}");
+    }
+    let servo = Autopilot::ArduPilotServo {
+        servo: 9,
+        pwm_on: 1900,
+        pwm_off: 1000,
+    };
+    let ap: serde_json::Value = serde_json::from_str(&to_qgc_plan(&p, servo, None)).unwrap();
+    assert_eq!(ap["mission"]["firmwareType"], 3);
+    let got = pump_items(&ap);
+    assert_eq!(got.len(), expect.len());
+    for (&(c, ch, pwm), e) in got.iter().zip(&expect) {
+        assert_eq!((c, ch), (183, 9.0));
+        let want = if *e == 0.0 {
+            1000.0
+        } else {
+            (1500.0 + e * 400.0).round()
+        };
+        assert_eq!(pwm, want);
+        assert!(*e == 0.0 || pwm >= 1500.0);
+    }
+    // The waypoint file carries the same items.
+    let wpl = to_waypoints(&p, servo, None);
+    assert_eq!(
+        wpl.lines()
+            .filter(|l| l.split('\t').nth(3) == Some("183"))
+            .count(),
+        expect.len()
+    );
+}
+
+#[test]
+fn a_rate_above_the_pump_is_refused_and_a_prescription_needs_the_pump_flow() {
+    let fields = read_fields(field_geojson().as_bytes()).unwrap();
+    let field = fields.fields[0].as_ref().unwrap();
+    let map = read_prescription(
+        rx_geojson(1.0).as_bytes(),
+        &ReadOptions::new(Some("dose"), RateUnit::LitresPer10a),
+    )
+    .unwrap();
+    let mut cfg = PlanConfig::new(SwathWidth::new(W).unwrap());
+    cfg.prescription = Some(VariableRate {
+        map,
+        gap: GapPolicy::NoSpray,
+    });
+    let err = plan(field, &cfg).unwrap_err().to_string();
+    assert!(err.contains("pump full flow"), "{err}");
+    cfg.pump_full_flow_l_min = Some(2.0);
+    let err = plan(field, &cfg).unwrap_err().to_string();
+    // 2 L/10a = 20 L/ha needs 3 L/min; 2 L/min lays at most 13.33 L/ha.
+    assert!(err.contains("13.33"), "{err}");
 }
