@@ -43,6 +43,7 @@ pub use crate::{
     prescription::{
         GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,
         RatePiece, RateUnit, ReadOptions, VariableRate, Zone, read_prescription, read_shapefile,
+        read_taskdata,
     },
     projection::LocalFrame,
     route::{SegmentKind, Track},

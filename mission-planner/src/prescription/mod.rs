@@ -328,6 +328,19 @@ pub fn read_shapefile(
     shp::read(shp, dbf, prj, options)
 }
 
+/// Reads ISO 11783-10 `TASKDATA.XML` text; `bin` gives the bytes of a grid file beside it by
+/// name (`GRD00001.BIN`), or `None` when it is missing.
+///
+/// # Errors
+/// [`PrescriptionError`] saying what is wrong with the task data or the options.
+pub fn read_taskdata(
+    xml: &str,
+    bin: &dyn Fn(&str) -> Option<Vec<u8>>,
+    options: &ReadOptions,
+) -> Result<Prescription, PrescriptionError> {
+    isoxml::read(xml, bin, options)
+}
+
 fn read_zip(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, PrescriptionError> {
     let files = zip_read::read_all(bytes)?;
     let find = |ext: &str| {
