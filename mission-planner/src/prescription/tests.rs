@@ -469,6 +469,25 @@ fn isoxml_treatment_zones_and_grids() {
         .map(|z| area(&z.area))
         .sum();
     assert!((ones - 5_000.0).abs() < 1.0, "{ones}");
+    // A type-2 grid holds the rates themselves (mm³/m²) for treatment zone 1's DDI: 2 × 1
+    // cells of 100 m × 100 m, 8 and 12 L/ha.
+    let grd2 = format!(
+        r#"<GRD A="{:.10}" B="{:.10}" C="{:.12}" D="{:.12}" E="2" F="1" G="GRD00002" I="2" J="1"/>"#,
+        sw.y,
+        sw.x,
+        ne.y - sw.y,
+        (ne.x - sw.x) / 2.0
+    );
+    let xml2 = isoxml_of(&frame, &zl[..1], Some(&grd2));
+    let cells: Vec<u8> = [800i32, 1200]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let zipped = zip_of(&[("TASKDATA.XML", xml2.as_bytes()), ("GRD00002.BIN", &cells)]);
+    let rx = read_prescription(&zipped, &ReadOptions::new(None, RateUnit::LitresPerHa)).unwrap();
+    let rates = LocalRates::new(&rx, GapPolicy::NoSpray, &frame, &local).unwrap();
+    assert_eq!(rates.rate_at(Coord { x: -50.0, y: 0.0 }), 8.0);
+    assert_eq!(rates.rate_at(Coord { x: 50.0, y: 0.0 }), 12.0);
     // Without its binary file, the grid cannot be read.
     let err = read_prescription(xml.as_bytes(), &opts).unwrap_err();
     assert!(err.to_string().contains("GRD00001.BIN"), "{err}");
