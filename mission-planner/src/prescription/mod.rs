@@ -315,7 +315,8 @@ pub fn read_prescription(
     }
 }
 
-/// Reads a Shapefile from its parts: the `.shp`, the `.dbf` and, if there is one, the `.prj`.
+/// Reads a Shapefile from its parts: the `.shp`, the `.dbf` and, if there are, the `.prj`
+/// (coordinate system) and `.cpg` (text encoding of the `.dbf`).
 ///
 /// # Errors
 /// [`PrescriptionError`] saying what is wrong with the files or the options.
@@ -323,9 +324,10 @@ pub fn read_shapefile(
     shp: &[u8],
     dbf: &[u8],
     prj: Option<&str>,
+    cpg: Option<&str>,
     options: &ReadOptions,
 ) -> Result<Prescription, PrescriptionError> {
-    shp::read(shp, dbf, prj, options)
+    shp::read(shp, dbf, prj, cpg, options)
 }
 
 /// Reads ISO 11783-10 `TASKDATA.XML` text; `bin` gives the bytes of a grid file beside it by
@@ -354,8 +356,9 @@ fn read_zip(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, Prescri
             format: "Shapefile",
             message: "the archive has a .shp but no .dbf (the rates are in the .dbf)".into(),
         })?;
-        let prj = find(".prj").map(|b| String::from_utf8_lossy(b).into_owned());
-        return shp::read(shp_bytes, dbf, prj.as_deref(), options);
+        let text = |ext| find(ext).map(|b| String::from_utf8_lossy(b).into_owned());
+        let (prj, cpg) = (text(".prj"), text(".cpg"));
+        return shp::read(shp_bytes, dbf, prj.as_deref(), cpg.as_deref(), options);
     }
     if let Some(xml) = files
         .iter()

@@ -56,20 +56,39 @@ fn value_as_name(v: &FieldValue) -> Option<String> {
     }
 }
 
+/// The text encoding of the `.dbf`: the `.cpg` beside it names it (`SHIFT_JIS`, `932`,
+/// `UTF-8`, …, as ESRI writes it), else the DBF header's language driver byte (offset 29:
+/// 0x13 is code page 932, Shift_JIS, the usual encoding of Japanese attribute tables), else
+/// UTF-8. Undecodable bytes become U+FFFD; rates are numbers and never affected.
+fn dbf_encoding(dbf: &[u8], cpg: Option<&str>) -> dbase::encoding::DynEncoding {
+    use dbase::encoding::EncodingRs;
+    use dbase::encoding_rs::{Encoding, SHIFT_JIS};
+    let from_cpg = cpg.and_then(|c| {
+        let label = c.trim();
+        Encoding::for_label(label.as_bytes()).or(match label {
+            "932" => Some(SHIFT_JIS),
+            _ => None,
+        })
+    });
+    match from_cpg.or((dbf.get(29) == Some(&0x13)).then_some(SHIFT_JIS)) {
+        Some(enc) => EncodingRs::from(enc).into(),
+        None => dbase::UnicodeLossy.into(),
+    }
+}
+
 pub(super) fn read(
     shp: &[u8],
     dbf: &[u8],
     prj: Option<&str>,
+    cpg: Option<&str>,
     options: &ReadOptions,
 ) -> Result<Prescription, PrescriptionError> {
     if let Some(p) = prj {
         check_prj(p)?;
     }
     let shapes = shapefile::ShapeReader::new(Cursor::new(shp)).map_err(malformed)?;
-    // Attribute text is often Shift_JIS in Japanese files: names are read lossily, rates are
-    // numbers and unaffected.
     let table = dbase::ReaderBuilder::new()
-        .with_encoding(dbase::UnicodeLossy)
+        .with_encoding(dbf_encoding(dbf, cpg))
         .build(Cursor::new(dbf))
         .map_err(malformed)?;
     let columns: Vec<String> = table

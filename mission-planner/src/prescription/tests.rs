@@ -220,11 +220,19 @@ fn a_prescription_beside_the_field_is_refused() {
 
 /// A Shapefile of the zones as (.shp, .dbf) bytes, rates in column `RATE`.
 fn shapefile_of(frame: &LocalFrame, zones: &[(&str, f64, Polygon)]) -> (Vec<u8>, Vec<u8>) {
+    shapefile_with(frame, zones, shapefile::dbase::TableWriterBuilder::new())
+}
+
+fn shapefile_with(
+    frame: &LocalFrame,
+    zones: &[(&str, f64, Polygon)],
+    builder: shapefile::dbase::TableWriterBuilder,
+) -> (Vec<u8>, Vec<u8>) {
     use shapefile::dbase::{self, FieldValue};
     let mut shp = Cursor::new(Vec::new());
     let mut dbf = Cursor::new(Vec::new());
     {
-        let table = dbase::TableWriterBuilder::new()
+        let table = builder
             .add_character_field("NAME".try_into().unwrap(), 20)
             .add_numeric_field("RATE".try_into().unwrap(), 10, 3)
             .build_with_dest(&mut dbf);
@@ -267,7 +275,7 @@ fn shapefile_zipped_or_in_parts_reads_the_chosen_column() {
         .collect();
     let (shp, dbf) = shapefile_of(&frame, &zl);
     let opts = ReadOptions::new(Some("rate"), RateUnit::LitresPerHa);
-    let parts = read_shapefile(&shp, &dbf, Some(PRJ_WGS84), &opts).unwrap();
+    let parts = read_shapefile(&shp, &dbf, Some(PRJ_WGS84), None, &opts).unwrap();
     assert_eq!(
         parts
             .zones
@@ -288,7 +296,7 @@ fn shapefile_zipped_or_in_parts_reads_the_chosen_column() {
     assert_eq!(rates.zones[0].rate_per_ha, 10.0);
     // A projected .prj is refused with the CRS named.
     let utm = r#"PROJCS["WGS_1984_UTM_Zone_54N",GEOGCS["GCS_WGS_1984"]]"#;
-    let err = read_shapefile(&shp, &dbf, Some(utm), &opts).unwrap_err();
+    let err = read_shapefile(&shp, &dbf, Some(utm), None, &opts).unwrap_err();
     assert!(err.to_string().contains("UTM_Zone_54N"), "{err}");
     let err = read_prescription(&zip_of(&[("a.shp", &shp)]), &opts).unwrap_err();
     assert!(err.to_string().contains(".dbf"), "{err}");
@@ -296,10 +304,38 @@ fn shapefile_zipped_or_in_parts_reads_the_chosen_column() {
         &shp,
         &dbf,
         None,
+        None,
         &ReadOptions::new(Some("DOSE"), RateUnit::LitresPerHa),
     )
     .unwrap_err();
     assert!(err.to_string().contains("NAME, RATE"), "{err}");
+}
+
+#[test]
+fn shift_jis_zone_names_are_decoded_by_cpg_or_header() {
+    use shapefile::dbase::{TableWriterBuilder, encoding::EncodingRs, encoding_rs::SHIFT_JIS};
+    let (frame, _, _) = field();
+    let zl = vec![
+        ("東の区画", 8.0, rect(-100.0, -50.0, 0.0, 50.0)),
+        ("西", 12.0, rect(0.0, -50.0, 100.0, 50.0)),
+    ];
+    let sjis = TableWriterBuilder::with_encoding(EncodingRs::from(SHIFT_JIS));
+    let (shp, dbf) = shapefile_with(&frame, &zl, sjis);
+    // The names are not UTF-8 in the file.
+    assert!(!dbf.windows("東".len()).any(|w| w == "東".as_bytes()));
+    let opts = ReadOptions::new(Some("RATE"), RateUnit::LitresPerHa);
+    let names = |rx: Prescription| rx.zones.into_iter().map(|z| z.name).collect::<Vec<_>>();
+    let zipped = zip_of(&[("z.shp", &shp), ("z.dbf", &dbf), ("z.cpg", b"SHIFT_JIS")]);
+    assert_eq!(
+        names(read_prescription(&zipped, &opts).unwrap()),
+        ["東の区画", "西"]
+    );
+    // Without a .cpg, the DBF header's language driver (code page 932) says the same.
+    assert_eq!(dbf[29], 0x13);
+    assert_eq!(
+        names(read_shapefile(&shp, &dbf, None, None, &opts).unwrap()),
+        ["東の区画", "西"]
+    );
 }
 
 #[test]

@@ -107,8 +107,8 @@ pub struct Args {
     /// Print one JSON report per field (JSON Lines) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Prescription map for variable rate: GeoJSON, a Shapefile (`.shp` with its `.dbf` and
-    /// `.prj` beside it, or all zipped), a GeoTIFF, or ISOXML (`TASKDATA.XML` with its grid
+    /// Prescription map for variable rate: GeoJSON, a Shapefile (`.shp` with its `.dbf`,
+    /// `.prj` and `.cpg` beside it, or all zipped), a GeoTIFF, or ISOXML (`TASKDATA.XML` with its grid
     /// files beside it, or the TASKDATA folder zipped).
     #[arg(long)]
     pub prescription: Option<PathBuf>,
@@ -150,7 +150,8 @@ fn read_rx(path: &Path, options: &ReadOptions) -> anyhow::Result<Prescription> {
         "shp" => {
             let dbf = read(&path.with_extension("dbf"))?;
             let prj = std::fs::read_to_string(path.with_extension("prj")).ok();
-            read_shapefile(&read(path)?, &dbf, prj.as_deref(), options)
+            let cpg = std::fs::read_to_string(path.with_extension("cpg")).ok();
+            read_shapefile(&read(path)?, &dbf, prj.as_deref(), cpg.as_deref(), options)
         }
         "xml" => {
             let xml = String::from_utf8_lossy(&read(path)?).into_owned();
