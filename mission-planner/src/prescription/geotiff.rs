@@ -33,6 +33,18 @@ pub(super) fn grid_zones(
     values: &[Option<f64>],
     options: &ReadOptions,
 ) -> Result<Vec<Zone>, PrescriptionError> {
+    // The grid must lie in longitude/latitude before any cell becomes geometry.
+    let far = (
+        grid.x0 + grid.cols as f64 * grid.dx,
+        grid.y0 + grid.rows as f64 * grid.dy,
+    );
+    let lon_ok = |x: f64| (-180.0..=180.0).contains(&x);
+    let lat_ok = |y: f64| (-90.0..=90.0).contains(&y);
+    if !(lon_ok(grid.x0) && lon_ok(far.0) && lat_ok(grid.y0) && lat_ok(far.1)) {
+        return Err(PrescriptionError::UnsupportedCrs {
+            crs: "cells outside longitude/latitude range".into(),
+        });
+    }
     // Runs of equal values along each row, as rectangles, grouped by the value's bits.
     let mut runs: BTreeMap<u64, Vec<geo::Polygon>> = BTreeMap::new();
     for r in 0..grid.rows {
@@ -178,7 +190,7 @@ pub(super) fn read(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, 
         .map(|v| v.into_f64_vec())
         .transpose()
         .map_err(malformed)?
-        .filter(|t| t.len() >= 6)
+        .filter(|t| t.len() >= 6 && t.iter().all(|v| v.is_finite()))
         .ok_or_else(|| unsupported("not georeferenced (no ModelTiepoint)"))?;
     let scale = dec
         .find_tag(Tag::ModelPixelScaleTag)
@@ -214,14 +226,6 @@ pub(super) fn read(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, 
         .map(|v| (!v.is_nan() && Some(v) != nodata).then_some(v))
         .collect();
     let zones = grid_zones(&grid, &cells, options)?;
-    if zones.iter().any(|z| {
-        geo::CoordsIter::coords_iter(&z.area)
-            .any(|c| !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y))
-    }) {
-        return Err(PrescriptionError::UnsupportedCrs {
-            crs: "cells outside longitude/latitude range".into(),
-        });
-    }
     Ok(Prescription {
         unit: options.unit,
         zones,

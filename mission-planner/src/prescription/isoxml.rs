@@ -264,7 +264,7 @@ fn read_grid(
         cols,
         rows,
     };
-    if !(grid.dx > 0.0 && grid.dy > 0.0) {
+    if !(grid.dx > 0.0 && grid.dy > 0.0 && grid.dx.is_finite() && grid.dy.is_finite()) {
         return Err(malformed("GRD cell sizes must be positive"));
     }
     let file = g

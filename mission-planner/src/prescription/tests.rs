@@ -421,6 +421,21 @@ fn geotiff_cells_become_zones_by_value() {
     let other = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 4269, false);
     let err = read_prescription(&other, &opts).unwrap_err();
     assert!(err.to_string().contains("4269"), "{err}");
+    // A tie point in metres (a projected raster mislabelled as geographic) is refused before
+    // any cell becomes geometry.
+    let metres = geotiff_of(
+        &values,
+        4,
+        2,
+        (500_000.0, 4_000_000.0),
+        (50.0, 50.0),
+        4326,
+        false,
+    );
+    assert!(matches!(
+        read_prescription(&metres, &opts),
+        Err(PrescriptionError::UnsupportedCrs { .. })
+    ));
     let mut small = opts.clone();
     small.limits.max_cells = 7;
     assert!(matches!(
