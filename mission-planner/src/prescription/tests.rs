@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::projection::LocalFrame;
-use geo::{Coord, LineString, MultiPolygon, Polygon, Rect};
+use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect};
 use geos::{Geom, Geometry};
 use proptest::prelude::*;
 use std::io::{Cursor, Write};
@@ -354,7 +354,9 @@ fn zip_bombs_are_refused_while_inflating() {
 }
 
 /// A GeoTIFF of `values` (row-major, north row first) with its north-west corner at `nw`
-/// (lon, lat) and `px` degrees per pixel, geographic EPSG `epsg`.
+/// (lon, lat) and `px` degrees per pixel, geographic EPSG `epsg`; `point`: the tie point is
+/// the first pixel's centre (PixelIsPoint).
+#[allow(clippy::too_many_arguments)] // one argument per GeoTIFF tag the tests vary
 fn geotiff_of(
     values: &[f32],
     w: u32,
@@ -363,6 +365,7 @@ fn geotiff_of(
     px: (f64, f64),
     epsg: u16,
     rotated: bool,
+    point: bool,
 ) -> Vec<u8> {
     use tiff::encoder::{TiffEncoder, colortype::Gray32Float};
     use tiff::tags::Tag;
@@ -383,7 +386,22 @@ fn geotiff_of(
         d.write_tag(
             Tag::GeoKeyDirectoryTag,
             &[
-                1u16, 1, 0, 3, 1024, 0, 1, 2, 1025, 0, 1, 1, 2048, 0, 1, epsg,
+                1u16,
+                1,
+                0,
+                3,
+                1024,
+                0,
+                1,
+                2,
+                1025,
+                0,
+                1,
+                if point { 2 } else { 1 },
+                2048,
+                0,
+                1,
+                epsg,
             ][..],
         )
         .unwrap();
@@ -401,7 +419,7 @@ fn geotiff_cells_become_zones_by_value() {
     let se = frame.to_wgs84(Coord { x: 100.0, y: -50.0 });
     let px = ((se.x - nw.x) / 4.0, (nw.y - se.y) / 2.0);
     let values = [8.0, 8.0, 12.0, 12.0, 8.0, -9999.0, 12.0, 12.0];
-    let tif = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 6668, false);
+    let tif = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 6668, false, false);
     let opts = ReadOptions::new(None, RateUnit::LitresPerHa);
     let rx = read_prescription(&tif, &opts).unwrap();
     assert_eq!(rx.zones.len(), 2);
@@ -413,14 +431,27 @@ fn geotiff_cells_become_zones_by_value() {
     assert_eq!(rates.rate_at(Coord { x: -25.0, y: -25.0 }), 10.0);
     assert_eq!(rates.rate_at(Coord { x: 75.0, y: -25.0 }), 12.0);
     // Rotated, projected and oversized rasters are refused with a reason.
-    let rot = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 4326, true);
+    let rot = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 4326, true, false);
     assert!(matches!(
         read_prescription(&rot, &opts),
         Err(PrescriptionError::UnsupportedRaster { .. })
     ));
-    let other = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 4269, false);
+    let other = geotiff_of(&values, 4, 2, (nw.x, nw.y), px, 4269, false, false);
     let err = read_prescription(&other, &opts).unwrap_err();
     assert!(err.to_string().contains("4269"), "{err}");
+    // PixelIsPoint ties the pixel's centre: the same raster moved half a pixel south-east.
+    let centre = (nw.x + px.0 / 2.0, nw.y - px.1 / 2.0);
+    let as_point = geotiff_of(&values, 4, 2, centre, px, 6668, false, true);
+    let moved = read_prescription(&as_point, &opts).unwrap();
+    assert_eq!(moved.zones.len(), rx.zones.len());
+    for (a, b) in moved.zones.iter().zip(&rx.zones) {
+        assert!((area(&a.area) - area(&b.area)).abs() < 1e-12);
+        let (ra, rb) = (
+            a.area.bounding_rect().unwrap(),
+            b.area.bounding_rect().unwrap(),
+        );
+        assert!((ra.min().x - rb.min().x).abs() < 1e-9 && (ra.max().y - rb.max().y).abs() < 1e-9);
+    }
     // A tie point in metres (a projected raster mislabelled as geographic) is refused before
     // any cell becomes geometry.
     let metres = geotiff_of(
@@ -430,6 +461,7 @@ fn geotiff_cells_become_zones_by_value() {
         (500_000.0, 4_000_000.0),
         (50.0, 50.0),
         4326,
+        false,
         false,
     );
     assert!(matches!(
