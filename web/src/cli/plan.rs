@@ -3,9 +3,10 @@
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mission_planner::{
-    ApplicationRate, Autopilot, Coord, Field, Litres, Metres, MetresPerSecond, PlanConfig,
-    PlanError, Seconds, SwathWidth, plan, read_fields, to_geojson, to_kml, to_qgc_plan,
-    to_waypoints,
+    ApplicationRate, Autopilot, Coord, Field, GapPolicy, Litres, Metres, MetresPerSecond,
+    PlanConfig, PlanError, Prescription, RateUnit, ReadOptions, Seconds, SwathWidth, VariableRate,
+    plan, read_fields, read_prescription, read_shapefile, read_taskdata, to_geojson, to_kml,
+    to_qgc_plan, to_waypoints,
 };
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -34,6 +35,9 @@ pub enum AutopilotArg {
     Px4,
     /// PX4, MAV_CMD_DO_SET_SERVO on `--servo` with 1900/1000 µs PWM.
     Px4Servo,
+    /// ArduPilot Copter, MAV_CMD_DO_SET_SERVO on `--servo` (SERVOn_FUNCTION = 0) with a PWM per
+    /// rate up to 1900 µs, off at 1000 µs: variable rate on ArduPilot.
+    ArdupilotServo,
 }
 
 /// Arguments of `agriops plan`.
@@ -103,6 +107,61 @@ pub struct Args {
     /// Print one JSON report per field (JSON Lines) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Prescription map for variable rate: GeoJSON, a Shapefile (`.shp` with its `.dbf`,
+    /// `.prj` and `.cpg` beside it, or all zipped), a GeoTIFF, or ISOXML (`TASKDATA.XML` with its grid
+    /// files beside it, or the TASKDATA folder zipped).
+    #[arg(long)]
+    pub prescription: Option<PathBuf>,
+    /// The prescription's rate column (GeoJSON property or DBF column).
+    #[arg(long, requires = "prescription")]
+    pub rate_column: Option<String>,
+    /// Unit of the prescription's rates: l-per-10a, l-per-ha or kg-per-10a.
+    #[arg(long, default_value = "l-per-10a", value_parser = parse_unit)]
+    pub rate_unit: RateUnit,
+    /// What the field outside every zone gets: `none` (no spray) or `default:RATE` (in
+    /// `--rate-unit`).
+    #[arg(long, default_value = "none", value_parser = parse_gap)]
+    pub gap: GapPolicy,
+    /// Pump and nozzle lag, seconds: rate changes are commanded this long before each border.
+    #[arg(long, default_value_t = 0.5)]
+    pub rate_lag_s: f64,
+    /// The pump's flow at full command, litres per minute (needed with `--prescription`).
+    #[arg(long)]
+    pub pump_full_flow_l_min: Option<f64>,
+}
+
+fn parse_unit(s: &str) -> Result<RateUnit, String> {
+    RateUnit::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_gap(s: &str) -> Result<GapPolicy, String> {
+    GapPolicy::parse(s).map_err(|e| e.to_string())
+}
+
+/// Reads `--prescription`, with the files a Shapefile or TASKDATA keeps beside it.
+fn read_rx(path: &Path, options: &ReadOptions) -> anyhow::Result<Prescription> {
+    let read =
+        |p: &Path| std::fs::read(p).with_context(|| format!("Failed to read {}", p.display()));
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let rx = match ext.as_str() {
+        "shp" => {
+            let dbf = read(&path.with_extension("dbf"))?;
+            let prj = std::fs::read_to_string(path.with_extension("prj")).ok();
+            let cpg = std::fs::read_to_string(path.with_extension("cpg")).ok();
+            read_shapefile(&read(path)?, &dbf, prj.as_deref(), cpg.as_deref(), options)
+        }
+        "xml" => {
+            let xml = String::from_utf8_lossy(&read(path)?).into_owned();
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let bin = |name: &str| std::fs::read(dir.join(name)).ok();
+            read_taskdata(&xml, &bin, options)
+        }
+        _ => read_prescription(&read(path)?, options),
+    };
+    rx.with_context(|| format!("{}", path.display()))
 }
 
 fn parse_latlon(s: &str) -> Result<Coord, String> {
@@ -133,6 +192,15 @@ fn config(a: &Args) -> anyhow::Result<PlanConfig> {
     c.exclusion_clearance = Metres::new(a.clearance_m)?;
     c.refill = a.refill;
     c.heading_deg = a.heading_deg;
+    c.rate_lag = Seconds::new(a.rate_lag_s)?;
+    c.pump_full_flow_l_min = a.pump_full_flow_l_min;
+    if let Some(path) = &a.prescription {
+        let options = ReadOptions::new(a.rate_column.as_deref(), a.rate_unit);
+        c.prescription = Some(VariableRate {
+            map: read_rx(path, &options)?,
+            gap: a.gap,
+        });
+    }
     c.check()?;
     Ok(c)
 }
@@ -209,7 +277,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             pwm_on: 1900,
             pwm_off: 1000,
         },
+        AutopilotArg::ArdupilotServo => Autopilot::ArduPilotServo {
+            servo: args.servo,
+            pwm_on: 1900,
+            pwm_off: 1000,
+        },
     };
+    if cfg.prescription.is_some() && autopilot == Autopilot::ArduPilot {
+        bail!(
+            "ArduPilot's DO_SPRAYER cannot change the rate (its pump follows ground speed at one \
+             SPRAY_PUMP_RATE): use --autopilot ardupilot-servo with the pump on a servo output \
+             whose SERVOn_FUNCTION is 0"
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("Failed to create {}", args.out.display()))?;
     let mut jobs = Vec::new();
@@ -309,6 +389,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 eprintln!("error: {e}");
                 n_failed += 1;
             }
+        }
+    }
+    if !args.json {
+        for rep in results.iter().flatten().filter(|r| !r.zones.is_empty()) {
+            print!("\n{}: per zone\n{}", rep.field_id, rep.zone_table());
         }
     }
     match failure_summary(n_failed, results.len() + n_bad_files, &args.out) {
@@ -431,6 +516,88 @@ mod tests {
         assert_eq!(plan["mission"]["firmwareType"], 12);
         // The pole and the shed are exclusion polygons of the geofence.
         assert_eq!(plan["geoFence"]["polygons"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn plans_with_a_prescription_and_refuses_plain_ardupilot() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let paddy = root.join("samples/fields/paddy_with_zones.geojson");
+        let set = read_fields(&std::fs::read(&paddy).unwrap()).unwrap();
+        let field = set.fields[0].as_ref().unwrap();
+        // Two zones splitting the field's bounding box west / east, rates in L/ha.
+        let (mut x0, mut y0, mut x1, mut y1) = (180.0f64, 90.0f64, -180.0f64, -90.0f64);
+        for c in field.boundary.exterior().coords() {
+            (x0, y0, x1, y1) = (x0.min(c.x), y0.min(c.y), x1.max(c.x), y1.max(c.y));
+        }
+        let xm = (x0 + x1) / 2.0;
+        let zone = |a: f64, b: f64, rate: f64| {
+            format!(
+                r#"{{"type":"Feature","properties":{{"name":"z{rate}","RATE":{rate}}},"geometry":{{"type":"Polygon","coordinates":[[[{a},{y0}],[{b},{y0}],[{b},{y1}],[{a},{y1}],[{a},{y0}]]]}}}}"#
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let rx = dir.path().join("rx.geojson");
+        std::fs::write(
+            &rx,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
+                zone(x0, xm, 8.0),
+                zone(xm, x1, 16.0)
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let base = [
+            paddy.to_str().unwrap(),
+            "--swath-width",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "--prescription",
+            rx.to_str().unwrap(),
+            "--rate-column",
+            "RATE",
+            "--rate-unit",
+            "l-per-ha",
+            "--gap",
+            "default:4",
+            "--pump-full-flow-l-min",
+            "2.4",
+        ];
+        let err = run(args(&base)).unwrap_err().to_string();
+        assert!(err.contains("ardupilot-servo"), "{err}");
+        let mut servo = base.to_vec();
+        servo.extend(["--autopilot", "ardupilot-servo", "--rate-lag-s", "0.4"]);
+        let a = args(&servo);
+        let cfg = config(&a).unwrap();
+        assert_eq!(cfg.rate_lag.get(), 0.4);
+        assert_eq!(
+            cfg.prescription.as_ref().unwrap().gap,
+            GapPolicy::Default(4.0)
+        );
+        run(a).unwrap();
+        let plan: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("jp_fude_2024_rice_03.plan")).unwrap(),
+        )
+        .unwrap();
+        let pwms: std::collections::BTreeSet<u64> = plan["mission"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|it| it["command"] == 183)
+            .map(|it| it["params"][1].as_f64().unwrap() as u64)
+            .collect();
+        // Off, and the levels of 8 and 16 L/ha at 5 m/s over 5 m with a 2.4 L/min pump
+        // (1.2 and 2.4 L/min: half and full flow).
+        assert!(
+            pwms.contains(&1000) && pwms.contains(&1700) && pwms.contains(&1900),
+            "{pwms:?}"
+        );
+        // A missing rate column names the ones there are.
+        let mut bad = base.to_vec();
+        bad[8] = "DOSE";
+        let err = format!("{:#}", config(&args(&bad)).unwrap_err());
+        assert!(err.contains("its columns are: RATE, name"), "{err}");
     }
 
     #[test]
