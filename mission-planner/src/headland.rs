@@ -1,14 +1,126 @@
 //! Headland rings: closed passes along the sprayable boundary, one swath apart.
 
 use geo::{
-    Area, BooleanOps, Buffer, Euclidean, Length, LineString, MultiLineString, MultiPolygon,
-    Simplify,
+    Area, BooleanOps, Buffer, Contains, Euclidean, Length, LineString, MultiLineString,
+    MultiPolygon, Simplify,
 };
 
 /// Headland rings are simplified (Douglas–Peucker) to this tolerance, metres: the buffer's arcs
 /// would otherwise become dozens of waypoints, and 0.05 m is well inside the half-swath and
 /// clearance margins that separate the ring from the field edge and the zones.
 const SIMPLIFY_M: f64 = 0.05;
+
+/// Waypoints of a headland ring closer than this, metres, are a rounded corner to fly as one.
+///
+/// A corner rounded by the buffers around a zone becomes waypoints under a metre apart, along
+/// which ArduCopter cannot hold the sprayer's minimum speed (AC_Sprayer: SPRAY_SPEED_MIN
+/// 1 m/s by default, the pump stops after 1 s below it), so a real vehicle flew such corners
+/// dry.
+const MIN_CORNER_LEG_M: f64 = 2.0;
+
+/// Largest turn one mitred corner may replace, degrees: beyond it the mitre point lies far
+/// out and the corner is left as it is.
+const MAX_MITRE_TURN_DEG: f64 = 120.0;
+
+/// `ring` (closed) with every run of legs shorter than [`MIN_CORNER_LEG_M`] between two
+/// longer legs replaced by the point where those two legs' lines meet, where the new corner
+/// keeps the ring inside `polygon` (the ring's own region, within the [`SIMPLIFY_M`] the
+/// simplification already allows), else by chords at least that long that stay inside. Around a zone, where the buffers
+/// round the corners, the mitre point lies farther from the zone than the arc, so the pass
+/// never moves toward the zone or the field edge; where it would leave the region (a rounded
+/// corner of the region itself) the arc is kept. The coverage check measures the result.
+fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString {
+    let pts: Vec<geo::Coord> = ring.0[..ring.0.len().saturating_sub(1)].to_vec();
+    let n = pts.len();
+    let len = |i: usize| {
+        let (a, b) = (pts[i], pts[(i + 1) % n]);
+        (b.x - a.x).hypot(b.y - a.y)
+    };
+    // Start at a long leg, so every run of short legs is whole.
+    let Some(start) = (0..n).find(|&i| len(i) >= MIN_CORNER_LEG_M) else {
+        return ring.clone();
+    };
+    let within = MultiPolygon(vec![polygon.clone()]).buffer(SIMPLIFY_M + 1e-6);
+    let mut out: Vec<geo::Coord> = Vec::with_capacity(n + 1);
+    let mut i = start;
+    let mut steps = 0;
+    while steps < n {
+        // Leg i is long; the legs after it up to the next long leg j are short.
+        out.push(pts[i]);
+        let a = pts[i];
+        let b = pts[(i + 1) % n];
+        let mut j = (i + 1) % n;
+        let mut k = 0;
+        while len(j) < MIN_CORNER_LEG_M && k < n {
+            j = (j + 1) % n;
+            k += 1;
+        }
+        let next = (j + 1) % n;
+        if k >= 2 {
+            // Short legs from b to pts[j]; the long leg j runs pts[j] → pts[next].
+            let (c, d) = (pts[j], pts[next]);
+            if let Some(x) = meet(a, b, c, d) {
+                let candidate = LineString(vec![a, x, d]);
+                if within.contains(&candidate) {
+                    out.push(x);
+                    steps += k + 1;
+                    i = j;
+                    continue;
+                }
+            }
+            // A corner of the region itself (the arc bulges outward): chords of at least the
+            // minimum leg, which stay inside.
+            let run: Vec<geo::Coord> = (0..=k).map(|q| pts[(i + 1 + q) % n]).collect();
+            let far = |p: geo::Coord, q: geo::Coord| (q - p).x.hypot((q - p).y) >= MIN_CORNER_LEG_M;
+            let mut picks = vec![run[0]];
+            for &v in &run[1..k] {
+                if far(*picks.last().expect("one pick"), v) && far(v, run[k]) {
+                    picks.push(v);
+                }
+            }
+            picks.push(run[k]);
+            let mut path = vec![a];
+            path.extend(&picks);
+            path.push(d);
+            if within.contains(&LineString(path)) {
+                out.extend(&picks[..picks.len() - 1]);
+                steps += k + 1;
+                i = j;
+                continue;
+            }
+        }
+        // Keep the short legs as they are.
+        let mut m = (i + 1) % n;
+        while m != j {
+            out.push(pts[m]);
+            m = (m + 1) % n;
+        }
+        steps += k + 1;
+        i = j;
+    }
+    if out.len() < 3 {
+        return ring.clone();
+    }
+    out.push(out[0]);
+    LineString(out)
+}
+
+/// Where the line through `a → b` (ahead of `b`) meets the line through `c → d` (behind
+/// `c`), if the turn between them is at most [`MAX_MITRE_TURN_DEG`].
+fn meet(a: geo::Coord, b: geo::Coord, c: geo::Coord, d: geo::Coord) -> Option<geo::Coord> {
+    let (u, v) = (b - a, d - c);
+    let cross = u.x * v.y - u.y * v.x;
+    let dot = u.x * v.x + u.y * v.y;
+    let turn = cross.atan2(dot).abs().to_degrees();
+    if !(1.0..=MAX_MITRE_TURN_DEG).contains(&turn) {
+        return None;
+    }
+    // b + t·u = c + s·v
+    let w = c - b;
+    let t = (w.x * v.y - w.y * v.x) / cross;
+    let s = (w.x * u.y - w.y * u.x) / cross;
+    (t > 0.0 && s < 0.0 && t.is_finite()).then(|| b + u * t)
+}
 
 /// The regions the headland stage hands to the swath stage.
 #[derive(Debug, Clone)]
@@ -54,7 +166,7 @@ pub(crate) fn split(centre: &MultiPolygon, w: f64, passes: u32) -> Headland {
                 // disc around it is part of the sprayable area. Keep it unsimplified then.
                 let simple = r.simplify(SIMPLIFY_M);
                 let r = if simple.0.len() >= 4 {
-                    simple
+                    mitre_round_corners(&simple, p)
                 } else {
                     r.clone()
                 };
@@ -96,5 +208,72 @@ pub(crate) fn split(centre: &MultiPolygon, w: f64, passes: u32) -> Headland {
         rings,
         swath_clip,
         interior,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Distance, polygon};
+
+    /// A 40 × 30 m centre region around a 6 × 6 m zone grown by 3.5 m with round corners: the
+    /// ring around the zone comes out of the buffer as arcs of sub-metre legs.
+    fn region_around_a_zone() -> MultiPolygon {
+        let outer = MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 40.0, y: 0.0), (x: 40.0, y: 30.0), (x: 0.0, y: 30.0)
+        ]]);
+        let zone = MultiPolygon(vec![polygon![
+            (x: 17.0, y: 12.0), (x: 23.0, y: 12.0), (x: 23.0, y: 18.0), (x: 17.0, y: 18.0)
+        ]]);
+        outer.difference(&zone.buffer(3.5))
+    }
+
+    #[test]
+    fn rounded_corners_around_a_zone_become_one_waypoint_each_farther_from_the_zone() {
+        let centre = region_around_a_zone();
+        let raw = &centre.0[0].interiors()[0];
+        let short_raw = raw
+            .lines()
+            .filter(|l| Euclidean.length(l) < MIN_CORNER_LEG_M)
+            .count();
+        assert!(short_raw > 8, "the buffer's arcs: {short_raw} short legs");
+        let rings = split(&centre, 5.0, 1).rings;
+        let around = rings
+            .iter()
+            .find(|r| r.0.iter().all(|c| (c.x - 20.0).abs() < 10.0))
+            .expect("the ring around the zone");
+        let short: Vec<_> = around
+            .lines()
+            .filter(|l| Euclidean.length(l) < MIN_CORNER_LEG_M)
+            .collect();
+        assert!(short.is_empty(), "legs under the minimum: {short:?}");
+        // Never closer to the zone than the round ring was (3.5 m), less the simplification.
+        let zone = polygon![
+            (x: 17.0, y: 12.0), (x: 23.0, y: 12.0), (x: 23.0, y: 18.0), (x: 17.0, y: 18.0)
+        ];
+        for l in around.lines() {
+            let d = Euclidean.distance(&l, &zone);
+            assert!(d >= 3.5 - SIMPLIFY_M - 1e-9, "{l:?} is {d} m from the zone");
+        }
+    }
+
+    #[test]
+    fn rounded_corners_of_the_region_itself_become_chords_inside_it() {
+        // A region with round convex corners (a rectangle grown by 3 m): mitre points would
+        // leave it, chords of at least the minimum leg stay inside.
+        let rect = MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 20.0, y: 0.0), (x: 20.0, y: 10.0), (x: 0.0, y: 10.0)
+        ]])
+        .buffer(3.0);
+        let rings = split(&rect, 5.0, 1).rings;
+        let within = rect.buffer(SIMPLIFY_M + 1e-6);
+        for r in &rings {
+            assert!(within.contains(r), "{r:?} leaves the region");
+            let short = r
+                .lines()
+                .filter(|l| Euclidean.length(l) < MIN_CORNER_LEG_M)
+                .count();
+            assert_eq!(short, 0, "{r:?}");
+        }
     }
 }
