@@ -159,6 +159,10 @@ pub struct Plan {
     pub transit_speed: f64,
     /// The sorties in flight order.
     pub sorties: Vec<Sortie>,
+    /// Altitudes over the ground of an elevation model, once
+    /// [`apply_terrain`](crate::apply_terrain) has run; `None`: every item at
+    /// [`Plan::height_m`] relative to home.
+    pub terrain: Option<crate::terrain::TerrainProfile>,
     /// The figures.
     pub report: PlanReport,
 }
@@ -514,6 +518,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         spray_speed: config.spray_speed.get(),
         transit_speed: config.transit_speed.get(),
         sorties,
+        terrain: None,
         report,
     };
     // The exact check, on what the mission file holds: every sortie's positioned items as
