@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use telemetry::{
     Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, SprayerOutput,
-    Vehicle, VehicleState, distance_to_go, preflight_checks,
+    TerrainServer, Vehicle, VehicleState, distance_to_go, preflight_checks,
 };
 
 /// Arguments of `agriops fly`.
@@ -65,6 +65,11 @@ pub struct Args {
     /// Set the vehicle's RTL altitude to this many metres above home before flying.
     #[arg(long)]
     pub rtl_alt_m: Option<f64>,
+    /// Elevation model served to the vehicle over the MAVLink terrain protocol while flying
+    /// (ArduPilot with TERRAIN_ENABLE 1 asks its ground station for terrain): files or tile
+    /// folders as for `agriops plan --dem`; repeat for more tiles.
+    #[arg(long)]
+    pub dem: Vec<PathBuf>,
     /// MAVLink 2 signing key, 64 hex digits.
     #[arg(long, env = "AGRIOPS_SIGNING_KEY")]
     pub signing_key: Option<String>,
@@ -120,7 +125,17 @@ async fn fly(args: Args) -> anyhow::Result<()> {
     cfg.tlog = Some(tlog.clone());
     cfg.signing_key = args.signing_key.as_deref().map(parse_key).transpose()?;
     println!("Connecting to {} …", cfg.address);
+    let terrain_dem = if args.dem.is_empty() {
+        None
+    } else {
+        Some(super::plan::load_dem(&args.dem)?)
+    };
     let link = Link::connect(&cfg).await?;
+    // Answer the vehicle's TERRAIN_REQUESTs from the first frame on.
+    let terrain = terrain_dem.map(|dem| {
+        let source = move |lat: f64, lon: f64| dem.height_amsl(lat, lon);
+        TerrainServer::spawn(link.port(), Arc::new(source), 100)
+    });
     let info = link.wait_vehicle(Duration::from_secs(15)).await?;
     println!(
         "Vehicle: system {} component {}, {} {} ({:?})",
@@ -186,6 +201,16 @@ async fn fly(args: Args) -> anyhow::Result<()> {
         vehicle.spray_off().await;
     }
     state_task.abort();
+    if let Some(t) = &terrain {
+        use std::sync::atomic::Ordering::Relaxed;
+        println!(
+            "Terrain served: {} requests, {} blocks sent, {} blocks outside the elevation model",
+            t.stats.requests.load(Relaxed),
+            t.stats.blocks_sent.load(Relaxed),
+            t.stats.blocks_missing.load(Relaxed)
+        );
+    }
+    drop(terrain);
     link.close().await;
     println!("Flight record: {}", tlog.display());
     if !args.upload_only {
