@@ -489,7 +489,7 @@ fn failure_summary(n_failed: usize, n_inputs: usize, out: &Path) -> Option<Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::Parser;
 
@@ -585,7 +585,7 @@ mod tests {
     }
 
     /// A GSI DEM tile (JPGIS GML) of 5e-5° cells around `field`'s bounds, heights `f(lat)`.
-    fn gsi_tile_around(field: &Path, f: impl Fn(f64) -> Option<f64>) -> String {
+    pub(crate) fn gsi_tile_around(field: &Path, f: impl Fn(f64) -> Option<f64>) -> String {
         let set = read_fields(&std::fs::read(field).unwrap()).unwrap();
         let b =
             geo::BoundingRect::bounding_rect(&set.fields[0].as_ref().unwrap().boundary).unwrap();
