@@ -22,9 +22,10 @@ pub enum AltitudeFrame {
     /// flies these with its own terrain data (`TERRAIN_ENABLE`, served by the ground station
     /// over the terrain protocol) and interpolates the height above terrain between
     /// waypoints (ArduPilot `libraries/AP_Mission/AP_Mission.cpp`, `mavlink_int_to_mission_cmd`:
-    /// frame 10/11 set `terrain_alt`). PX4 does not take terrain-frame mission items (its
-    /// `src/modules/navigator/mission_block.cpp` handles only the global and relative
-    /// frames), so a PX4 mission falls back to [`AltitudeFrame::Amsl`].
+    /// frame 10/11 set `terrain_alt`). PX4 does not take terrain-frame mission items
+    /// (`src/modules/mavlink/mavlink_mission.cpp`, `parse_mavlink_mission_item`: frames other
+    /// than global, relative and mission are refused with `MAV_MISSION_UNSUPPORTED_FRAME`), so
+    /// a PX4 mission falls back to [`AltitudeFrame::Amsl`].
     Terrain,
 }
 

@@ -1,0 +1,228 @@
+//! The terrain protocol against a real autopilot: ArduPilot Copter SITL asks its ground station
+//! for terrain (TERRAIN_REQUEST), `telemetry::TerrainServer` answers from a planner `Dem`, and
+//! the vehicle reports every block it asked for loaded (TERRAIN_REPORT pending 0, loaded > 0)
+//! with the terrain height we served. Runs when `ARDUPILOT_SITL_BIN` names the `arducopter`
+//! binary (as `ardupilot_sitl.rs`, whose SITL start-up this repeats), otherwise it prints why
+//! it is skipped.
+//!
+//! SITL's physics ground stays flat at home's altitude (its `SIM_TERRAIN` option would take
+//! the ground from the vehicle's own terrain database, i.e. from what we served, so it could
+//! not show a wrong answer); the flown height above a non-flat ground is checked against the
+//! project's simulator (`telemetry/tests/terrain_sim.rs`), which keeps its own ground model.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agriops_e2e::KillOnDrop;
+use mission_planner::{Dem, DemCrs, DemLimits};
+use telemetry::{Link, LinkAddress, LinkConfig, Msg, TerrainServer, Vehicle};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+const HOME: (f64, f64) = (36.96, 139.98);
+
+fn sitl_bin(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("ARDUPILOT_SITL_BIN") {
+        Some(p) if Path::new(&p).is_file() => Some(PathBuf::from(p)),
+        Some(p) => panic!(
+            "{test}: ARDUPILOT_SITL_BIN={} is not a file",
+            Path::new(&p).display()
+        ),
+        None => {
+            eprintln!(
+                "SKIP {test}: set ARDUPILOT_SITL_BIN to an ArduPilot Copter SITL binary (arducopter) to run it"
+            );
+            None
+        }
+    }
+}
+
+/// `ARDUPILOT_SITL_DEFAULTS`, else copter.parm of the binary's source tree.
+fn sitl_defaults(bin: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os("ARDUPILOT_SITL_DEFAULTS") {
+        return PathBuf::from(p);
+    }
+    let guess = bin
+        .ancestors()
+        .nth(4)
+        .map(|tree| tree.join("Tools/autotest/default_params/copter.parm"));
+    match guess {
+        Some(p) if p.is_file() => p,
+        _ => panic!(
+            "no defaults file beside {}: set ARDUPILOT_SITL_DEFAULTS",
+            bin.display()
+        ),
+    }
+}
+
+/// Relays SITL's serial port (it connects out to `sitl_side`) to one GCS on `gcs_side`.
+async fn relay(sitl_side: TcpListener, gcs_side: TcpListener) {
+    let Ok((mut sitl, _)) = sitl_side.accept().await else {
+        return;
+    };
+    let (mut from_sitl, mut to_sitl) = sitl.split();
+    let mut buf = vec![0u8; 4096];
+    let mut gcs = loop {
+        tokio::select! {
+            r = gcs_side.accept() => match r {
+                Ok((g, _)) => break g,
+                Err(_) => return,
+            },
+            n = from_sitl.read(&mut buf) => match n {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+        }
+    };
+    let (mut from_gcs, mut to_gcs) = gcs.split();
+    tokio::select! {
+        _ = tokio::io::copy(&mut from_gcs, &mut to_sitl) => {}
+        _ = tokio::io::copy(&mut from_sitl, &mut to_gcs) => {}
+    }
+}
+
+async fn loopback() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let port = l.local_addr().expect("local addr").port();
+    (l, port)
+}
+
+/// A 0.2° × 0.2° model around home at 0.001° cells: ground rising 1 m per 0.001° north.
+fn dem() -> Dem {
+    let (n, cell) = (200usize, 1e-3);
+    let (w0, n0) = (HOME.1 - 0.1, HOME.0 + 0.1);
+    let z = (0..n)
+        .flat_map(|r| (0..n).map(move |_| 200.0 + (n - r) as f32))
+        .collect();
+    Dem::from_grid(
+        DemCrs::Geographic,
+        (w0 + cell / 2.0, n0 - cell / 2.0),
+        (cell, cell),
+        (n, n),
+        z,
+        &DemLimits::default(),
+    )
+    .expect("test DEM")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sitl_asks_us_for_terrain_and_loads_what_we_serve() {
+    let Some(bin) = sitl_bin("sitl_asks_us_for_terrain_and_loads_what_we_serve") else {
+        return;
+    };
+    let dem = Arc::new(dem());
+    let home_ground = dem.height_amsl(HOME.0, HOME.1).expect("home on the DEM");
+    let (sitl_side, sitl_port) = loopback().await;
+    let (gcs_side, gcs_port) = loopback().await;
+    tokio::spawn(relay(sitl_side, gcs_side));
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let instance = (std::process::id() % 40) as u16
+        + 3
+        + 7 * NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::fs::File::create(dir.path().join("sitl.out")).expect("sitl.out");
+    let err = out.try_clone().expect("sitl.out");
+    let child = Command::new(&bin)
+        .current_dir(dir.path())
+        .args(["--model", "+", "--speedup", "3", "-w"])
+        .arg("--defaults")
+        .arg(sitl_defaults(&bin))
+        .args(["-I", &instance.to_string()])
+        .args(["--home", &format!("{},{},{home_ground},0", HOME.0, HOME.1)])
+        .args(["--serial0", &format!("tcpclient:127.0.0.1:{sitl_port}")])
+        .args(["--serial1", "none", "--serial2", "none"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .expect("start ArduPilot SITL");
+    let _child = KillOnDrop(child);
+    let output = || std::fs::read_to_string(dir.path().join("sitl.out")).unwrap_or_default();
+
+    let addr = format!("tcpout:127.0.0.1:{gcs_port}");
+    let link = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let cfg = LinkConfig::new(LinkAddress::parse(&addr).expect("address"));
+            if let Ok(link) = Link::connect(&cfg).await {
+                break link;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no SITL on {addr}:\n{}",
+                output()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let ground = dem.clone();
+    let server = TerrainServer::spawn(
+        link.port(),
+        Arc::new(move |lat: f64, lon: f64| ground.height_amsl(lat, lon)),
+        100,
+    );
+    let mut rx = link.port().subscribe();
+    let info = link
+        .wait_vehicle(Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("SITL never sent a heartbeat ({e}):\n{}", output()));
+    let vehicle = Vehicle::new(link.port().clone(), info.target);
+    // Copter streams TERRAIN_REQUEST / TERRAIN_REPORT in EXTRA3, off by default on this port.
+    for (msgid, hz) in [(133, 2.0), (136, 2.0)] {
+        let _ = vehicle.request_message_interval(msgid, hz).await;
+    }
+    let (mut requests, mut last) = (0usize, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(f)) => match &f.msg {
+                Msg::TERRAIN_REQUEST(_) => requests += 1,
+                // Before its position is known SITL reports for (0, 0): wait for home.
+                Msg::TERRAIN_REPORT(r)
+                    if (f64::from(r.lat) * 1e-7 - HOME.0).abs() < 0.01
+                        && (f64::from(r.lon) * 1e-7 - HOME.1).abs() < 0.01 =>
+                {
+                    if r.pending == 0 && r.loaded > 0 && r.spacing > 0 {
+                        last = Some(r.clone());
+                        break;
+                    }
+                    last = Some(r.clone());
+                }
+                _ => {}
+            },
+            Ok(Err(_)) => {}
+            Err(_) => panic!(
+                "terrain never fully loaded: {requests} requests, last report {last:?}, {} blocks sent:\n{}",
+                server
+                    .stats
+                    .blocks_sent
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                output()
+            ),
+        }
+    }
+    let r = last.expect("a report");
+    eprintln!("ArduPilot asked {requests} times; TERRAIN_REPORT {r:?}");
+    assert!(requests > 0, "ArduPilot never asked us for terrain");
+    assert!(
+        server
+            .stats
+            .blocks_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= u64::from(r.loaded)
+    );
+    // The vehicle's terrain at its own position is the one we served (sent in whole metres).
+    let here = dem
+        .height_amsl(f64::from(r.lat) * 1e-7, f64::from(r.lon) * 1e-7)
+        .unwrap_or_else(|| panic!("the report {r:?} is not on the DEM"));
+    assert!(
+        (f64::from(r.terrain_height) - here).abs() <= 1.0,
+        "vehicle's terrain {} m, ours {here:.2} m",
+        r.terrain_height
+    );
+    link.close().await;
+}
