@@ -224,5 +224,41 @@ async fn sitl_asks_us_for_terrain_and_loads_what_we_serve() {
         "vehicle's terrain {} m, ours {here:.2} m",
         r.terrain_height
     );
+
+    // A terrain-frame mission planned over the same model is stored by ArduPilot as sent:
+    // read back item by item, the terrain frame and heights above terrain intact.
+    let mp = terrain_plan(&dem);
+    let json = mission_planner::to_qgc_plan(&mp, mission_planner::Autopilot::ArduPilot, Some(1));
+    let plan = telemetry::Plan::from_json(&json, Path::new("terrain.plan")).expect("our .plan");
+    let items = plan.mission_items();
+    assert!(items.iter().filter(|i| i.frame == 10).count() > 3);
+    vehicle
+        .upload_verified(telemetry::MissionKind::Mission, &items)
+        .await
+        .unwrap_or_else(|e| panic!("ArduPilot did not keep the terrain-frame mission: {e}"));
     link.close().await;
+}
+
+/// A 60 m × 40 m field just north-east of home, planned and put on the terrain in the
+/// terrain frame.
+fn terrain_plan(dem: &Dem) -> mission_planner::Plan {
+    let kx = 111_320.0 * HOME.0.to_radians().cos();
+    let (w, s) = (HOME.1 + 5.0 / kx, HOME.0 + 5.0 / 111_320.0);
+    let (e, n) = (w + 60.0 / kx, s + 40.0 / 111_320.0);
+    let gj = format!(
+        r#"{{"type":"Feature","properties":{{"id":"t"}},"geometry":{{"type":"Polygon","coordinates":[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]]]}}}}"#
+    );
+    let fields = mission_planner::read_fields(gj.as_bytes()).expect("field");
+    let field = fields.fields[0].as_ref().expect("valid field");
+    let mut cfg = mission_planner::PlanConfig::new(mission_planner::SwathWidth::new(5.0).unwrap());
+    cfg.refill = Some(mission_planner::Coord {
+        x: HOME.1,
+        y: HOME.0,
+    });
+    let p = mission_planner::plan(field, &cfg).expect("plan");
+    let t = mission_planner::TerrainConfig {
+        frame: mission_planner::AltitudeFrame::Terrain,
+        ..mission_planner::TerrainConfig::default()
+    };
+    mission_planner::apply_terrain(&p, dem, &t).expect("terrain pass")
 }
