@@ -1,7 +1,9 @@
 //! The terrain protocol against a real autopilot: ArduPilot Copter SITL asks its ground station
 //! for terrain (TERRAIN_REQUEST), `telemetry::TerrainServer` answers from a planner `Dem`, and
 //! the vehicle reports every block it asked for loaded (TERRAIN_REPORT pending 0, loaded > 0)
-//! with the terrain height we served. Runs when `ARDUPILOT_SITL_BIN` names the `arducopter`
+//! with the terrain height we served; then it keeps a planned terrain-frame mission exactly and
+//! flies it at the planned height above the served terrain (a ground rising 9 m per 100 m).
+//! Runs when `ARDUPILOT_SITL_BIN` names the `arducopter`
 //! binary (as `ardupilot_sitl.rs`, whose SITL start-up this repeats), otherwise it prints why
 //! it is skipped.
 //!
@@ -91,12 +93,13 @@ async fn loopback() -> (TcpListener, u16) {
     (l, port)
 }
 
-/// A 0.2° × 0.2° model around home at 0.001° cells: ground rising 1 m per 0.001° north.
+/// A 0.2° × 0.2° model around home at 0.001° cells: ground rising 10 m per 0.001° (about
+/// 111 m) north, so a flight at one altitude over the field would miss the height by metres.
 fn dem() -> Dem {
     let (n, cell) = (200usize, 1e-3);
     let (w0, n0) = (HOME.1 - 0.1, HOME.0 + 0.1);
     let z = (0..n)
-        .flat_map(|r| (0..n).map(move |_| 200.0 + (n - r) as f32))
+        .flat_map(|r| (0..n).map(move |_| 200.0 + 10.0 * (n - r) as f32))
         .collect();
     Dem::from_grid(
         DemCrs::Geographic,
@@ -110,8 +113,8 @@ fn dem() -> Dem {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sitl_asks_us_for_terrain_and_loads_what_we_serve() {
-    let Some(bin) = sitl_bin("sitl_asks_us_for_terrain_and_loads_what_we_serve") else {
+async fn sitl_asks_us_for_terrain_and_flies_above_what_we_serve() {
+    let Some(bin) = sitl_bin("sitl_asks_us_for_terrain_and_flies_above_what_we_serve") else {
         return;
     };
     let dem = Arc::new(dem());
@@ -172,7 +175,17 @@ async fn sitl_asks_us_for_terrain_and_loads_what_we_serve() {
         .unwrap_or_else(|e| panic!("SITL never sent a heartbeat ({e}):\n{}", output()));
     let vehicle = Vehicle::new(link.port().clone(), info.target);
     // Copter streams TERRAIN_REQUEST / TERRAIN_REPORT in EXTRA3, off by default on this port.
-    for (msgid, hz) in [(133, 2.0), (136, 2.0)] {
+    // The rest for arming and judging the flight: SYS_STATUS, GPS_RAW_INT, GLOBAL_POSITION_INT,
+    // MISSION_CURRENT, EKF_STATUS_REPORT.
+    for (msgid, hz) in [
+        (133, 2.0),
+        (136, 2.0),
+        (1, 2.0),
+        (24, 2.0),
+        (33, 10.0),
+        (42, 4.0),
+        (193, 2.0),
+    ] {
         let _ = vehicle.request_message_interval(msgid, hz).await;
     }
     let (mut requests, mut last) = (0usize, None);
@@ -232,11 +245,107 @@ async fn sitl_asks_us_for_terrain_and_loads_what_we_serve() {
     let plan = telemetry::Plan::from_json(&json, Path::new("terrain.plan")).expect("our .plan");
     let items = plan.mission_items();
     assert!(items.iter().filter(|i| i.frame == 10).count() > 3);
-    vehicle
+    let verified = vehicle
         .upload_verified(telemetry::MissionKind::Mission, &items)
         .await
         .unwrap_or_else(|e| panic!("ArduPilot did not keep the terrain-frame mission: {e}"));
+
+    // Flown: on the terrain-frame legs ArduPilot holds the planned height above the terrain
+    // we served (its physics ground is flat; the model is what it follows).
+    let terrain_seqs: Vec<u16> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.frame == 10)
+        .map(|(k, _)| k as u16)
+        .collect();
+    let first = terrain_seqs[0];
+    let last_seq = *terrain_seqs.last().expect("terrain items");
+    wait_ready_to_arm(&link, &output).await;
+    vehicle.set_mode("GUIDED").await.expect("GUIDED");
+    vehicle.arm().await.expect("arm");
+    vehicle.start_mission(&verified).await.expect("start");
+    let mut rx = link.port().subscribe();
+    let (mut seq, mut agl) = (0u16, Vec::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while seq <= last_seq {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(f)) => match &f.msg {
+                Msg::MISSION_CURRENT(m) => seq = m.seq,
+                Msg::GLOBAL_POSITION_INT(g) if seq > first && terrain_seqs.contains(&seq) => {
+                    let (lat, lon) = (f64::from(g.lat) * 1e-7, f64::from(g.lon) * 1e-7);
+                    if let Some(ground) = dem.height_amsl(lat, lon) {
+                        agl.push(f64::from(g.alt) / 1000.0 - ground);
+                    }
+                }
+                _ => {}
+            },
+            Ok(Err(_)) => {}
+            Err(_) => panic!(
+                "mission not flown to item {last_seq} (at {seq}):\n{}",
+                output()
+            ),
+        }
+    }
+    assert!(agl.len() > 20, "{} samples on terrain legs", agl.len());
+    let mean = agl.iter().sum::<f64>() / agl.len() as f64;
+    let worst = agl
+        .iter()
+        .map(|a| (a - mp.height_m).abs())
+        .fold(0.0, f64::max);
+    eprintln!(
+        "ArduPilot flew {} samples at {mean:.2} m (worst {worst:.2} m off {} m) above the served terrain",
+        agl.len(),
+        mp.height_m
+    );
+    // Terrain travels in whole metres; the position controller adds its own lag.
+    assert!(
+        (mean - mp.height_m).abs() < 0.75,
+        "mean height above terrain {mean:.2} m"
+    );
+    assert!(
+        worst < 2.0,
+        "up to {worst:.2} m off the planned height above terrain"
+    );
     link.close().await;
+}
+
+/// Waits until the vehicle has a 3D fix, an absolute EKF position and healthy pre-arm checks,
+/// held for 3 s (as `ardupilot_sitl.rs` does before arming).
+async fn wait_ready_to_arm(link: &Link, output: &dyn Fn() -> String) {
+    const PREARM: u32 = 0x1000_0000;
+    const EKF_POS: u16 = 16 | 512;
+    let mut rx = link.port().subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    let (mut fix, mut ekf, mut prearm) = (false, false, false);
+    let mut since: Option<tokio::time::Instant> = None;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(f)) => match &f.msg {
+                Msg::GPS_RAW_INT(g) => fix = g.fix_type as u8 >= 3,
+                Msg::EKF_STATUS_REPORT(e) => ekf = e.flags.bits() & EKF_POS == EKF_POS,
+                Msg::SYS_STATUS(s) => {
+                    prearm = s.onboard_control_sensors_health.bits() & PREARM != 0
+                }
+                _ => {}
+            },
+            Ok(Err(_)) => {}
+            Err(_) => panic!(
+                "not ready to arm (fix {fix}, EKF {ekf}, pre-arm {prearm}):\n{}",
+                output()
+            ),
+        }
+        if fix && ekf && prearm {
+            if since
+                .get_or_insert_with(tokio::time::Instant::now)
+                .elapsed()
+                >= Duration::from_secs(3)
+            {
+                return;
+            }
+        } else {
+            since = None;
+        }
+    }
 }
 
 /// A 60 m × 40 m field just north-east of home, planned and put on the terrain in the
