@@ -1,9 +1,10 @@
 //! Terrain: elevation models ([`Dem`]) from GeoTIFF and GSI's DEM formats, and the altitude
 //! pass ([`apply_terrain`]) that flies every leg at spray height above the ground.
 //!
-//! Loading is pure (bytes in); the caller reads the files. A converted cache is not kept: a GSI
-//! 5 m tile (225 × 150 cells) parses in milliseconds and one 256 × 256 PNG tile decodes in about
-//! as long, so a field's tiles load faster than a cache lookup would pay back.
+//! Loading is pure (bytes in); the caller reads the files. No converted cache is kept: each
+//! loader is one linear pass over its input (a GSI 5 m tile holds 225 × 150 cells, a PNG tile
+//! 256 × 256), the same order of work as reading a cached grid back. Not measured yet: a
+//! criterion bench on real tiles should confirm this before large mosaics are promised.
 
 mod altitude;
 mod dem;
