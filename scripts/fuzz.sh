@@ -35,6 +35,8 @@ run() { # run <crate dir> <target> <corpus dir>
 fields_corpus=$ROOT/target/fuzz-corpus/fields
 seed "$fields_corpus" "$SHARED"/fields/*.geojson "$SHARED"/fields/*.kml "$SHARED"/fields/*.kmz \
   "$ROOT"/samples/fields/*
+rx_corpus=$ROOT/target/fuzz-corpus/prescriptions
+seed "$rx_corpus" "$ROOT"/samples/prescriptions/* "$ROOT"/samples/fields/*.geojson
 plan_corpus=$ROOT/target/fuzz-corpus/plan
 seed "$plan_corpus" "$ROOT"/telemetry/tests/fixtures/*.plan
 frames_corpus=$ROOT/target/fuzz-corpus/frames
@@ -43,6 +45,7 @@ seed "$frames_corpus" "$SHARED"/mavlink/golden/*.bin
 status=0
 run mission-planner read_fields "$fields_corpus" || status=1
 run mission-planner plan_fields "$fields_corpus" || status=1
+run mission-planner read_prescription "$rx_corpus" || status=1
 run telemetry plan_json "$plan_corpus" || status=1
 run telemetry frame_reader "$frames_corpus" || status=1
 run telemetry tlog_reader "$frames_corpus" || status=1

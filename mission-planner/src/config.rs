@@ -1,6 +1,7 @@
 //! The planner's settings: one struct with checked unit types, no bool flags.
 
 use crate::error::PlanError;
+use crate::prescription::VariableRate;
 use crate::units::{ApplicationRate, Litres, Metres, MetresPerSecond, Seconds, SwathWidth};
 use geo::Coord;
 
@@ -58,6 +59,17 @@ pub struct PlanConfig {
     pub heading_deg: Option<f64>,
     /// Fields larger than this are rejected as probable input mistakes (default 500 ha).
     pub max_field_ha: f64,
+    /// A prescription map and what its gaps get: spray legs are cut at zone borders into
+    /// pieces at the zone's rate. `None` (default) sprays [`rate`](Self::rate) everywhere.
+    pub prescription: Option<VariableRate>,
+    /// Pump and nozzle lag (default 0.5 s): each rate change is commanded
+    /// `spray_speed × rate_lag` metres before its zone border, so the new dose lands at it.
+    pub rate_lag: Seconds,
+    /// The pump's flow at full command, litres per minute (`None`, default: unknown). Needed
+    /// with a prescription: the mission commands each rate as a fraction of it (see
+    /// [`to_qgc_plan`](crate::to_qgc_plan)'s module docs); without one, the pump is only
+    /// switched on and off.
+    pub pump_full_flow_l_min: Option<f64>,
 }
 
 impl PlanConfig {
@@ -87,6 +99,9 @@ impl PlanConfig {
             refill: None,
             heading_deg: None,
             max_field_ha: 500.0,
+            prescription: None,
+            rate_lag: s(0.5),
+            pump_full_flow_l_min: None,
         }
     }
 
@@ -143,6 +158,21 @@ impl PlanConfig {
                 r.x,
                 "a WGS84 position (lon in ±180, lat in ±90)",
             );
+        }
+        if let Some(f) = self.pump_full_flow_l_min
+            && !(f.is_finite() && (0.05..=200.0).contains(&f))
+        {
+            return bad("pump full flow (L/min)", f, "0.05 to 200 L/min");
+        }
+        if self.prescription.is_some() && self.pump_full_flow_l_min.is_none() {
+            return bad(
+                "pump full flow (L/min)",
+                f64::NAN,
+                "the pump's full flow, to command the prescription's rates",
+            );
+        }
+        if self.rate_lag.get() > 5.0 {
+            return bad("rate lag (s)", self.rate_lag.get(), "at most 5 s");
         }
         if !(self.max_field_ha.is_finite() && self.max_field_ha > 0.0) {
             return bad(

@@ -4,13 +4,13 @@ use crate::region::Region;
 use crate::route::{SegmentKind, Track};
 use geo::{Area, BooleanOps, Buffer, Coord, LineString, MultiLineString, MultiPolygon};
 
-/// The sprayed polylines of some tracks (runs of consecutive spray segments).
+/// The sprayed polylines of some tracks (runs of consecutive spray segments with the pump on).
 pub(crate) fn spray_lines<'a>(tracks: impl IntoIterator<Item = &'a Track>) -> MultiLineString {
     let mut out = Vec::new();
     for t in tracks {
         let mut run: Vec<Coord> = Vec::new();
-        for (a, b, k) in t.segments() {
-            if k == SegmentKind::Spray {
+        for (a, b, k, rate) in t.rated_segments() {
+            if k == SegmentKind::Spray && rate > 0.0 {
                 if run.is_empty() {
                     run.push(a);
                 }

@@ -331,6 +331,14 @@ pub enum PlanError {
         /// Goal, local y in metres.
         to_y: f64,
     },
+    /// The prescription cannot be used on this field.
+    #[error("field {field_id}: {source}")]
+    Prescription {
+        /// The field.
+        field_id: String,
+        /// What is wrong with the prescription.
+        source: crate::prescription::PrescriptionError,
+    },
     /// The tank or battery is too small to make progress in one sortie.
     #[error("field {field_id}: a sortie cannot make progress: {reason}")]
     SortieInfeasible {

@@ -39,7 +39,12 @@ pub use crate::{
     fence::{CORRIDOR_HALF_WIDTH_M, Fence, FenceFit, fit_fence},
     field::{Field, FieldLimits, FieldSet, Repair, Role, read_fields, read_fields_with},
     headland::headland_rings,
-    plan::{Plan, PlanReport, plan},
+    plan::{Plan, PlanReport, ZoneReport, plan},
+    prescription::{
+        GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,
+        RatePiece, RateUnit, ReadOptions, VariableRate, Zone, read_prescription, read_shapefile,
+        read_taskdata,
+    },
     projection::LocalFrame,
     route::{SegmentKind, Track},
     sortie::Sortie,
@@ -62,6 +67,7 @@ mod fence;
 mod field;
 mod headland;
 mod plan;
+mod prescription;
 mod projection;
 mod region;
 mod route;

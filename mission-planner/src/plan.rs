@@ -4,10 +4,11 @@ use crate::config::PlanConfig;
 use crate::coverage;
 use crate::decompose::decompose;
 use crate::error::PlanError;
-use crate::export::emitted_paths;
+use crate::export::{emitted_paths, pump_flow_l_min};
 use crate::fence::{self, Fence, FenceFit};
 use crate::field::Field;
 use crate::headland;
+use crate::prescription::{LocalRates, rate_track};
 use crate::projection::LocalFrame;
 use crate::region::Region;
 use crate::route::nearest::NearestNeighbour;
@@ -59,7 +60,8 @@ pub struct PlanReport {
     pub turns: usize,
     /// Total flight time of all sorties, seconds.
     pub flight_time_s: f64,
-    /// Liquid the label asks for: rate × sprayable area, litres.
+    /// Liquid the label asks for: rate × sprayable area, litres (with a prescription: the sum
+    /// of [`zones`](Self::zones)' amounts; kilograms for granules).
     pub litres: f64,
     /// Liquid the pump delivers at the set rate along the spray path (includes overlaps), litres.
     pub litres_pumped: f64,
@@ -86,6 +88,64 @@ pub struct PlanReport {
     pub ferry_m: f64,
     /// Time `plan` took, milliseconds.
     pub plan_ms: f64,
+    /// The prescription's unit (`L/10a`, `L/ha`, `kg/10a`); `None` without a prescription.
+    pub rate_unit: Option<String>,
+    /// Per prescription zone (the gap last), its sprayable area and amounts; empty without a
+    /// prescription.
+    pub zones: Vec<ZoneReport>,
+}
+
+/// One prescription zone in a [`PlanReport`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneReport {
+    /// The zone's name (`gap` for the field outside every zone).
+    pub name: String,
+    /// Target rate in the prescription's unit.
+    pub rate: f64,
+    /// The zone's part of the sprayable area, hectares.
+    pub sprayable_ha: f64,
+    /// What the prescription asks for there: rate × sprayable area, litres (kg for granules).
+    pub litres: f64,
+    /// What the pump delivers at the zone's rate along the spray path (overlaps included;
+    /// each piece counted for the zone whose border its rate change led), litres (kg).
+    pub litres_pumped: f64,
+}
+
+impl PlanReport {
+    /// The per-zone table of a plan with a prescription (empty without one): name, rate,
+    /// sprayable area, asked and pumped amounts, and the totals.
+    pub fn zone_table(&self) -> String {
+        use std::fmt::Write;
+        let Some(unit) = &self.rate_unit else {
+            return String::new();
+        };
+        let amount = if unit.starts_with("kg") { "kg" } else { "L" };
+        let mut out = format!(
+            "{:<24} {:>10} {:>9} {:>10} {:>10}\n",
+            "zone",
+            format!("rate {unit}"),
+            "spray ha",
+            format!("asked {amount}"),
+            format!("pumped {amount}")
+        );
+        for z in &self.zones {
+            let _ = writeln!(
+                out,
+                "{:<24} {:>10.3} {:>9.4} {:>10.2} {:>10.2}",
+                z.name, z.rate, z.sprayable_ha, z.litres, z.litres_pumped
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<24} {:>10} {:>9.4} {:>10.2} {:>10.2}",
+            "total",
+            "",
+            self.zones.iter().map(|z| z.sprayable_ha).sum::<f64>(),
+            self.litres,
+            self.litres_pumped
+        );
+        out
+    }
 }
 
 impl PlanReport {
@@ -157,8 +217,15 @@ pub struct Plan {
     pub spray_speed: f64,
     /// Transit speed, m/s.
     pub transit_speed: f64,
+    /// Swath width, metres.
+    pub swath_width_m: f64,
+    /// The pump's flow at full command, L/min, if known: the mission then commands each
+    /// segment's rate as a fraction of it.
+    pub pump_full_flow_l_min: Option<f64>,
     /// The sorties in flight order.
     pub sorties: Vec<Sortie>,
+    /// The prescription in local metres (zones clipped to the field), if the plan has one.
+    pub prescription: Option<LocalRates>,
     /// Altitudes over the ground of an elevation model, once
     /// [`apply_terrain`](crate::apply_terrain) has run; `None`: every item at
     /// [`Plan::height_m`] relative to home.
@@ -181,6 +248,54 @@ impl Plan {
     pub fn length_outside(&self, region: &MultiPolygon) -> f64 {
         coverage::path_length_outside(&self.emitted_paths(), &Region::new(region))
     }
+}
+
+/// Per zone: its sprayable area, the amount asked (rate × area) and the amount pumped along
+/// the sorties' spray segments. A piece counts for the zone `lead` metres past its midpoint
+/// (clamped to the piece's end): the zone whose border its rate change led.
+fn zone_reports(
+    rates: &LocalRates,
+    sprayable: &MultiPolygon,
+    sorties: &[Sortie],
+    width: f64,
+    lead: f64,
+) -> Vec<ZoneReport> {
+    let mut pumped = vec![0.0; rates.zones.len()];
+    for s in sorties {
+        for (a, b, kind, rate) in s.track.rated_segments() {
+            if kind != SegmentKind::Spray || rate <= 0.0 {
+                continue;
+            }
+            let len = (b.x - a.x).hypot(b.y - a.y);
+            let t = (0.5 + lead / len.max(1e-9)).min(1.0);
+            let p = Coord {
+                x: a.x + t * (b.x - a.x),
+                y: a.y + t * (b.y - a.y),
+            };
+            let z = rates
+                .zone_at(p)
+                .filter(|&i| rates.zones[i].rate_per_ha == rate)
+                .or_else(|| rates.zones.iter().position(|z| z.rate_per_ha == rate));
+            if let Some(i) = z {
+                pumped[i] += rate / 10_000.0 * width * len;
+            }
+        }
+    }
+    rates
+        .zones
+        .iter()
+        .zip(pumped)
+        .map(|(z, litres_pumped)| {
+            let m2 = z.area.intersection(sprayable).unsigned_area();
+            ZoneReport {
+                name: z.name.clone(),
+                rate: z.rate,
+                sprayable_ha: m2 / 10_000.0,
+                litres: z.rate_per_ha / 10_000.0 * m2,
+                litres_pumped,
+            }
+        })
+        .collect()
 }
 
 /// Clearance the default refill point keeps from the edge of the flyable area, metres: on the
@@ -432,8 +547,33 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     };
     let order = NearestNeighbour.order(gate, &elements);
     let route = build_track(gate, &elements, &order, &router).map_err(no_route)?;
+    let rates = config
+        .prescription
+        .as_ref()
+        .map(|vr| LocalRates::new(&vr.map, vr.gap, &frame, &local))
+        .transpose()
+        .map_err(|e| PlanError::Prescription {
+            field_id: field.id.clone(),
+            source: e,
+        })?;
+    let lead = config.spray_speed.get() * config.rate_lag.get();
+    let route = rate_track(&route, rates.as_ref(), config.rate.l_per_ha(), lead);
+    if let Some(full) = config.pump_full_flow_l_min {
+        let top = route.rates.iter().copied().fold(0.0, f64::max);
+        let v = config.spray_speed.get();
+        if pump_flow_l_min(top, w, v) > full * (1.0 + 1e-9) {
+            return Err(PlanError::InvalidValue {
+                quantity: "application rate (L/ha)",
+                value: top,
+                expected: format!(
+                    "at most {:.2} L/ha: the pump's {full} L/min at {v} m/s over {w} m",
+                    full / 60.0 / v / w * 10_000.0
+                ),
+            });
+        }
+    }
     let model = SortieModel {
-        litres_per_m: config.rate.l_per_m2() * w,
+        width: w,
         tank_l: config.tank.get(),
         limit_s: config.endurance.get() * (1.0 - config.battery_reserve),
         spray_speed: config.spray_speed.get(),
@@ -471,6 +611,10 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
                 .count()
         })
         .sum();
+    let zones = rates
+        .as_ref()
+        .map(|r| zone_reports(r, &areas.reachable, &sorties, w, lead))
+        .unwrap_or_default();
     let report = PlanReport {
         field_id: field.id.clone(),
         land_type: field.land_type.clone(),
@@ -483,12 +627,16 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         n_cells: cells.len(),
         n_headland_rings: hl.rings.len(),
         heading_deg: (90.0 - swaths.angle.to_degrees()).rem_euclid(180.0),
-        spray_length_m: tracks().map(|t| t.length_of(SegmentKind::Spray)).sum(),
+        spray_length_m: tracks().map(Track::sprayed_length).sum(),
         path_length_m: tracks().map(Track::length).sum(),
         route_length_m: route.length(),
         turns,
         flight_time_s: sorties.iter().map(|s| s.flight_time_s).sum(),
-        litres: config.rate.l_per_m2() * sprayable_m2,
+        litres: if rates.is_some() {
+            zones.iter().map(|z| z.litres).sum()
+        } else {
+            config.rate.l_per_m2() * sprayable_m2
+        },
         litres_pumped: sorties.iter().map(|s| s.litres).sum(),
         sorties: sorties.len(),
         coverage: coverage::coverage(&foot, &areas.reachable),
@@ -502,6 +650,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
             .map(|t| t.length_of(SegmentKind::Ferry))
             .fold(0.0, |a, b| a + b),
         plan_ms: 0.0,
+        rate_unit: rates.as_ref().map(|r| r.unit.label().to_string()),
+        zones,
     };
     let mut plan = Plan {
         field_id: field.id.clone(),
@@ -517,7 +667,10 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         height_m: config.height.get(),
         spray_speed: config.spray_speed.get(),
         transit_speed: config.transit_speed.get(),
+        swath_width_m: w,
+        pump_full_flow_l_min: config.pump_full_flow_l_min,
         sorties,
+        prescription: rates,
         terrain: None,
         report,
     };

@@ -12,7 +12,7 @@ pub struct Sortie {
     pub index: usize,
     /// The path flown, from the refill point back to it, local metres.
     pub track: Track,
-    /// Liquid pumped, litres.
+    /// Liquid pumped, litres (kilograms for granules), following each segment's rate.
     pub litres: f64,
     /// Flight time including take-off, landing and stop-and-turns, seconds.
     pub flight_time_s: f64,
@@ -25,7 +25,8 @@ pub struct Sortie {
 /// What the splitter needs to know about the aircraft and the job.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SortieModel {
-    pub litres_per_m: f64,
+    /// Swath width, metres: a segment at `r` L/ha uses `r / 10 000 × width` litres a metre.
+    pub width: f64,
     pub tank_l: f64,
     pub limit_s: f64,
     pub spray_speed: f64,
@@ -145,7 +146,7 @@ pub(crate) fn split(
     base: &Base<'_>,
     m: &SortieModel,
 ) -> Result<Vec<Sortie>, SortieError> {
-    let segs: Vec<(Coord, Coord, SegmentKind)> = route.segments().collect();
+    let segs: Vec<(Coord, Coord, SegmentKind, f64)> = route.rated_segments().collect();
     let mut sorties = Vec::new();
     // Position to resume from: segment index and distance along it.
     let (mut seg_i, mut seg_d) = (0usize, 0.0f64);
@@ -158,7 +159,7 @@ pub(crate) fn split(
             d = (d - m.resume_overlap).max(0.0);
         }
         let entry = if i < segs.len() {
-            let (a, b, _) = segs[i];
+            let (a, b, _, _) = segs[i];
             lerp(a, b, d / dist(a, b).max(1e-12))
         } else {
             start
@@ -180,7 +181,7 @@ pub(crate) fn split(
         let mut stop = None;
         let mut progressed = false;
         while i < segs.len() {
-            let (a, b, kind) = segs[i];
+            let (a, b, kind, rate) = segs[i];
             let len = dist(a, b);
             let rem = len - d;
             let spray = kind == SegmentKind::Spray;
@@ -189,7 +190,11 @@ pub(crate) fn split(
             } else {
                 m.transit_speed
             };
-            let lpm = if spray { m.litres_per_m } else { 0.0 };
+            let lpm = if spray {
+                rate / 10_000.0 * m.width
+            } else {
+                0.0
+            };
             let turn_at_end = i + 1 < segs.len() && is_turn(a, b, segs[i + 1].1);
             let end_time = time + rem / v + if turn_at_end { m.turn_time } else { 0.0 };
             let end_litres = litres + lpm * rem;
@@ -206,7 +211,7 @@ pub(crate) fn split(
                 fits_batt = end_time + m.home_time(ub_end) <= m.limit_s;
             }
             if fits_tank && fits_batt {
-                track.go(b, kind);
+                track.go_at(b, kind, rate);
                 time = end_time;
                 litres = end_litres;
                 ret_ub = ub_end;
@@ -225,7 +230,7 @@ pub(crate) fn split(
             let d_batt = (slack / (1.0 / v + 1.0 / m.transit_speed)).max(0.0);
             let step = d_tank.min(d_batt).clamp(0.0, rem);
             let p = lerp(a, b, (d + step) / len.max(1e-12));
-            track.go(p, kind);
+            track.go_at(p, kind, rate);
             litres += lpm * step;
             progressed |= step > 1e-6;
             stop = Some(p);
@@ -262,7 +267,7 @@ pub(crate) fn split(
             break;
         }
         resume_at = Some(stop.map_or(entry, |_| {
-            let (a, b, k) = segs[seg_i];
+            let (a, b, k, _) = segs[seg_i];
             let dd = if k == SegmentKind::Spray {
                 (seg_d - m.resume_overlap).max(0.0)
             } else {
@@ -285,7 +290,8 @@ mod tests {
 
     fn model(tank_l: f64, limit_s: f64) -> SortieModel {
         SortieModel {
-            litres_per_m: 0.004,
+            // 8 L/ha over 5 m: 0.004 L/m.
+            width: 5.0,
             tank_l,
             limit_s,
             spray_speed: 5.0,
@@ -309,7 +315,7 @@ mod tests {
                 (990.0, 10.0)
             };
             t.go(Coord { x: x0, y }, SegmentKind::Transit);
-            t.go(Coord { x: x1, y }, SegmentKind::Spray);
+            t.go_at(Coord { x: x1, y }, SegmentKind::Spray, 8.0);
         }
         (r, t)
     }

@@ -61,7 +61,7 @@ pub use crate::{
     },
     modes::{Firmware, ModeCode, mission_mode, mode_code, mode_name, pause_mode},
     params::{FenceSetup, ParamValue, decode_param, encode_param},
-    plan::{FenceCircle, FencePolygon, Plan, SprayLeg, spray_legs},
+    plan::{FenceCircle, FencePolygon, Plan, Resumed, SprayLeg, spray_legs},
     record::{TlogRecord, TlogWriter, now_us, parse_tlog, read_tlog},
     sim::{SimConfig, SimDrone, SimGround, SimSnapshot},
     terrain::{

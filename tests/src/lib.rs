@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The ArduPilot SITL rig of the real-autopilot tests.
+pub mod sitl;
+
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -245,4 +248,54 @@ impl Drop for Broker {
             let _ = c.wait();
         }
     }
+}
+
+/// The `agriops` binary: `AGRIOPS_BIN`, else the one the test harness built before the tests run.
+pub fn agriops() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AGRIOPS_BIN") {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let bin = target.join("debug/agriops");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p web --bin agriops` first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A cookie-keeping client signed in through the real sign-in form as `user`.
+pub async fn signed_in(base: &str, user: &str, password: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("HTTP client");
+    let form = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("GET /login")
+        .text()
+        .await
+        .expect("the sign-in form");
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the sign-in form has a CSRF token")
+        .to_owned();
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert!(r.status().is_success(), "sign-in as {user}: {}", r.status());
+    client
 }

@@ -2,57 +2,10 @@
 //! real bridge that forwards to the server's ingest API; the dairy pages must show milkings.
 //! Needs nothing from `../shared`.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agriops_e2e::{KillOnDrop, free_tcp_port, workspace_root};
-
-fn agriops() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let bin = target.join("debug/agriops");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p web --bin agriops` first (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
-
-/// A cookie-keeping client signed in through the real form as `user`.
-async fn signed_in(base: &str, user: &str, password: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let form = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = form
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the sign-in form has a CSRF token")
-        .to_owned();
-    let r = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", user),
-            ("password", password),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "sign-in as {user}: {}", r.status());
-    client
-}
+use agriops_e2e::{KillOnDrop, agriops, free_tcp_port, signed_in};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_parlors_reach_the_dashboard() {

@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agriops_e2e::{
-    Broker, KillOnDrop, free_tcp_port, program, require_peer_python, require_shared,
-    shared_required, wait_for_file, wait_port, workspace_root,
+    Broker, KillOnDrop, agriops, free_tcp_port, program, require_peer_python, require_shared,
+    shared_required, wait_for_file, wait_port,
 };
 use parlor_bridge::{Bridge, BridgeConfig, DeviceConfig, MqttConfig, Sink, Store};
 
@@ -20,18 +20,6 @@ use parlor_bridge::{Bridge, BridgeConfig, DeviceConfig, MqttConfig, Sink, Store}
 const DURATION_S: u64 = 24;
 /// The farm's name on the server and its topic level.
 const FARM: &str = "田中牧場";
-
-fn agriops() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let bin = target.join("debug/agriops");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p web --bin agriops` first (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
 
 /// `mosquitto` and `sqlite3`, or `None` after saying why the test is skipped (a failure in CI).
 fn programs(test: &str) -> Option<(PathBuf, PathBuf)> {

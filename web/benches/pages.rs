@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use parlor_bridge::wire::{IngestBatch, KpiInterval, MilkingEvent, Record, WIRE_VERSION};
-use web::app::{AppState, Settings, app};
+use web::http::{
+    router::app,
+    state::{AppState, Settings},
+};
 use web::storage::{Db, NewField, NewPlan, NewUser, Role};
 
 fn env_num(key: &str, default: u64) -> u64 {
@@ -124,7 +127,7 @@ async fn seed(db: &Db) -> (String, i64, i64, i64) {
         })
         .await
         .unwrap();
-    let hash = web::auth::hash_password("bench-password").unwrap();
+    let hash = web::services::credentials::hash_password("bench-password").unwrap();
     let u = db
         .create_user(&NewUser {
             username: "bench",
@@ -136,9 +139,9 @@ async fn seed(db: &Db) -> (String, i64, i64, i64) {
         })
         .await
         .unwrap();
-    let token = web::auth::new_token();
+    let token = web::services::credentials::new_token();
     db.create_session(
-        &web::auth::token_hash(&token),
+        &web::services::credentials::token_hash(&token),
         u.id,
         "csrf",
         Utc::now() + chrono::Duration::hours(2),
@@ -146,7 +149,7 @@ async fn seed(db: &Db) -> (String, i64, i64, i64) {
     .await
     .unwrap();
     (
-        format!("{}={token}", web::auth::SESSION_COOKIE),
+        format!("{}={token}", web::http::auth::SESSION_COOKIE),
         parlor,
         field.id,
         plan,

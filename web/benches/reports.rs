@@ -21,7 +21,10 @@ use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, TimeZone, Utc};
 use parlor_bridge::wire::{IngestBatch, KpiInterval, MilkingEvent, Record, WIRE_VERSION};
 use tower::ServiceExt;
-use web::app::{AppState, Settings, app};
+use web::http::{
+    router::app,
+    state::{AppState, Settings},
+};
 use web::storage::{Db, NewUser, Role};
 
 /// Rows per multi-row INSERT while loading.
@@ -420,7 +423,7 @@ async fn main() {
     // Pages, through the real router with a staff session.
     let state = AppState::new(db.clone(), Settings::default());
     let router = app(state);
-    let hash = web::auth::hash_password("bench-password").unwrap();
+    let hash = web::services::credentials::hash_password("bench-password").unwrap();
     let user = db
         .create_user(&NewUser {
             username: &format!("bench-staff-{run}"),
@@ -432,16 +435,16 @@ async fn main() {
         })
         .await
         .unwrap();
-    let token = web::auth::new_token();
+    let token = web::services::credentials::new_token();
     db.create_session(
-        &web::auth::token_hash(&token),
+        &web::services::credentials::token_hash(&token),
         user.id,
         "csrf",
         Utc::now() + chrono::Duration::hours(1),
     )
     .await
     .unwrap();
-    let cookie = format!("{}={token}", web::auth::SESSION_COOKIE);
+    let cookie = format!("{}={token}", web::http::auth::SESSION_COOKIE);
     let d = db.districts().await.unwrap();
     let pages = [
         (

@@ -888,18 +888,6 @@ pub enum Msg {
     NotApplicable,
 }
 
-/// The name of district `id` among `districts` in `lang` (empty when unknown).
-pub fn district_name(districts: &[crate::storage::District], id: i64, lang: Lang) -> String {
-    districts
-        .iter()
-        .find(|d| d.id == id)
-        .map(|d| match lang {
-            Lang::Ja => d.name_ja.clone(),
-            Lang::En => d.name_en.clone(),
-        })
-        .unwrap_or_default()
-}
-
 /// The name of a role.
 pub fn role_name(lang: Lang, role: &str) -> &'static str {
     let (ja, en) = match role {

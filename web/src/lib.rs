@@ -1,33 +1,32 @@
 //! The agriops server, storage, dashboard pages and the `agriops` command line.
 //!
 //! # Brief overview
-//! - [`storage::Db`] opens SQLite (the embedded default) or PostgreSQL and runs the migrations.
-//! - [`app::app`] builds the axum router over an [`app::AppState`]; each module of [`routes`]
-//!   contributes its `router()`.
-//! - [`error::AppError`] is the one error of every handler, rendered in the person's language.
-//! - [`cmd`] holds the `agriops` subcommands (`serve`, `user`, `token`, `plan`, `fly`, `bridge` …).
+//! Four layers, each in its own folder; every import points down the list, never up (the test
+//! `tests/layers.rs` holds the order):
+//! - [`cli`]: the `agriops` subcommands (`serve`, `user`, `token`, `plan`, `fly`, `bridge` …);
+//!   `anyhow` lives here and nowhere else.
+//! - [`http`]: the router assembly ([`http::router::app`]) on top, then the routes (parse,
+//!   authorise, call a service, render), pages, extractors, errors as responses, and
+//!   [`http::state::AppState`] below them all.
+//! - [`services`]: the domain: flights (the launch manager, a `.tlog` becoming a flight and its
+//!   record drafts), records, reports and roll-ups, go/no-go, weather, alerts, bridge ingest
+//!   (HTTP and MQTT share it), credentials and the planner pool. A service takes a
+//!   [`storage::Db`] or [`storage::Tx`] and its own configuration, never `AppState` or an HTTP
+//!   type.
+//! - [`storage`]: [`storage::Db`] opens SQLite (the embedded default) or PostgreSQL, runs the
+//!   migrations, and offers one file of queries per table group and [`storage::Tx`] across them.
+//!
+//! Leaves every layer may use: [`i18n`] (every sentence in Japanese and English, `JST`),
+//! [`error`] (the one error type, [`error::AppError`]; the `http` layer gives it a status) and
+//! [`validate`] (text limits of user input).
 
-/// Alert rules, their evaluation and delivery (webhook, e-mail).
-pub mod alerts;
-pub mod app;
-pub mod auth;
-pub mod charts;
-pub mod cmd;
-pub mod csv;
+pub mod cli;
 pub mod error;
-pub mod gonogo;
-pub mod http_server;
+pub mod http;
 pub mod i18n;
-pub mod launch;
-pub mod mqtt_ingest;
-pub mod pages;
-pub mod plausible;
-pub mod reports;
-pub mod ring;
-pub mod routes;
+pub mod services;
 pub mod storage;
 pub mod validate;
-pub mod weather;
 
 #[cfg(test)]
 mod testutil;

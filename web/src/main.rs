@@ -1,5 +1,5 @@
 //! `agriops`: plan spray missions, fly them, bridge parlors and serve the dashboard.
 
 fn main() -> anyhow::Result<()> {
-    web::cmd::run()
+    web::cli::run()
 }

@@ -5,7 +5,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt;
 
-use crate::app::{AppState, Settings, app};
+use crate::http::{
+    router::app,
+    state::{AppState, Settings},
+};
 use crate::storage::testdb::TestDb;
 use crate::storage::{Farm, NewUser, Role};
 
@@ -183,7 +186,7 @@ impl TestApp {
 
     /// Creates a user with password `password1` and signs it in.
     pub(crate) async fn user(&self, username: &str, role: Role, farm_id: Option<i64>) -> Browser {
-        let hash = crate::auth::hash_password("password1").expect("hash");
+        let hash = crate::services::credentials::hash_password("password1").expect("hash");
         self.state
             .db
             .create_user(&NewUser {
@@ -219,9 +222,9 @@ impl TestApp {
         if resp.status != StatusCode::SEE_OTHER {
             return None;
         }
-        let session = resp.cookie(crate::auth::SESSION_COOKIE)?;
-        let cookies = format!("{}={session}", crate::auth::SESSION_COOKIE);
-        let token = crate::auth::token_hash(&session);
+        let session = resp.cookie(crate::http::auth::SESSION_COOKIE)?;
+        let cookies = format!("{}={session}", crate::http::auth::SESSION_COOKIE);
+        let token = crate::services::credentials::token_hash(&session);
         let csrf = self
             .state
             .db

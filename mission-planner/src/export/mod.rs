@@ -2,6 +2,39 @@
 //!
 //! All writers are pure (`&Plan` in, `String` out) and are the only place besides import that
 //! converts back to WGS84.
+//!
+//! # Variable rate: how each autopilot is told the rate
+//!
+//! A plan with a prescription changes the pump's command at the lead point before every zone
+//! border (a waypoint on the straight leg, then the command). The dose per area is
+//! `flow / (speed × width)`; spray legs are flown at one speed, so the command is a fraction
+//! `f` of the pump's full flow ([`PlanConfig::pump_full_flow_l_min`](crate::PlanConfig)):
+//! `f = rate × width × spray_speed / full flow`.
+//!
+//! - **PX4** (`Px4Actuator`): `MAV_CMD_DO_SET_ACTUATOR` param1 = `f` (pump on, 0 < f ≤ 1) or −1
+//!   (off). The mission runs it as a vehicle command (`src/modules/navigator/mission_block.cpp`)
+//!   and the output function "Peripheral via Actuator Set 1" drives the pump with it, −1…1 over
+//!   the output's PWM range (`src/lib/mixer_module/functions/FunctionActuatorSet.hpp`,
+//!   `docs/en/payloads/generic_actuator_control.md`). Calibrate the output so that 0 is the
+//!   pump's no-flow threshold and 1 its full flow.
+//! - **ArduPilot**: `DO_SPRAYER` only switches AC_Sprayer on or off, and AC_Sprayer sets the
+//!   pump to `SPRAY_PUMP_RATE` % per m/s of ground speed (floored at `SPRAY_PUMP_MIN`,
+//!   `libraries/AC_Sprayer/AC_Sprayer.cpp` `update()`): litres per area stay constant whatever
+//!   the speed, so neither speed changes nor `DO_SPRAYER` can change the dose. `DO_SET_SERVO` on
+//!   the sprayer's own output is refused ("Channel %d is already in use":
+//!   `libraries/AP_ServoRelayEvents/AP_ServoRelayEvents.cpp` accepts only channels whose
+//!   `SERVOn_FUNCTION` is 0, 1 or an RC pass-through), and AC_Sprayer would overwrite it every
+//!   loop anyway. What really changes the dose is a direct pump PWM per segment:
+//!   [`Autopilot::ArduPilotServo`] drives a pump on an output with `SERVOn_FUNCTION = 0`
+//!   (with `SPRAY_ENABLE = 0`), by `DO_SET_SERVO` items the mission library runs in order
+//!   (`libraries/AP_Mission/AP_Mission_Commands.cpp` `start_command_do_servorelayevents`). The
+//!   pump is then not speed-compensated: legs are flown at the set spray speed.
+//! - Servo outputs (`Px4Servo`, `ArduPilotServo`): PWM = 1500 + f × (`pwm_on` − 1500), off =
+//!   `pwm_off`. Every pump-on level stays at or above 1500 µs and off at or below 1100 µs, the
+//!   thresholds the vehicle link reads pump state by: calibrate the pump's controller so its
+//!   flow starts at 1500 µs and is full at `pwm_on`.
+//! - Plain [`Autopilot::ArduPilot`] with a prescription can only switch the pump off over
+//!   zones at rate 0: every other zone gets the rate `SPRAY_PUMP_RATE` gives.
 
 mod geojson;
 mod kml;
@@ -22,6 +55,16 @@ use geo::Coord;
 pub enum Autopilot {
     /// ArduPilot Copter: `MAV_CMD_DO_SPRAYER` (216), param1 = 1 on / 0 off.
     ArduPilot,
+    /// ArduPilot Copter with the pump on a plain output (`SERVOn_FUNCTION = 0`): `DO_SET_SERVO`
+    /// (183) with a PWM per rate, for variable-rate plans (see the module docs).
+    ArduPilotServo {
+        /// Servo output number.
+        servo: u8,
+        /// PWM at the pump's full flow (above 1500).
+        pwm_on: u16,
+        /// PWM with the pump off (≤ 1100).
+        pwm_off: u16,
+    },
     /// PX4: `MAV_CMD_DO_SET_ACTUATOR` (187), actuator 1 = pump, param1 = 1 on / -1 off.
     Px4Actuator,
     /// PX4: `MAV_CMD_DO_SET_SERVO` (183) on a servo output with on/off PWM values.
@@ -39,7 +82,7 @@ impl Autopilot {
     /// QGroundControl's `firmwareType` (MAV_AUTOPILOT): 3 ArduPilot, 12 PX4.
     pub fn firmware_type(self) -> u8 {
         match self {
-            Autopilot::ArduPilot => 3,
+            Autopilot::ArduPilot | Autopilot::ArduPilotServo { .. } => 3,
             _ => 12,
         }
     }
@@ -114,7 +157,34 @@ pub(crate) fn round8(x: f64) -> f64 {
     (x * 1e8).round() / 1e8
 }
 
-fn spray_item(a: Autopilot, on: bool) -> Item {
+/// What a pump command says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pump {
+    Off,
+    /// On, without a pump calibration: the autopilot's own on value.
+    On,
+    /// On at this fraction of the pump's full flow (0 < f ≤ 1).
+    Level(f64),
+}
+
+/// PWM of the lowest pump-on level: servo levels run from here to `pwm_on`.
+const PWM_LEVEL_ZERO: f64 = 1500.0;
+
+fn servo_item(servo: u8, pwm: f64) -> Item {
+    Item::action(
+        cmd::DO_SET_SERVO,
+        [
+            Some(f64::from(servo)),
+            Some(pwm.round()),
+            Some(0.0),
+            Some(0.0),
+        ],
+        Some(0.0),
+    )
+}
+
+fn pump_item(a: Autopilot, pump: Pump) -> Item {
+    let on = pump != Pump::Off;
     match a {
         Autopilot::ArduPilot => Item::action(
             cmd::DO_SPRAYER,
@@ -128,24 +198,54 @@ fn spray_item(a: Autopilot, on: bool) -> Item {
         ),
         Autopilot::Px4Actuator => Item::action(
             cmd::DO_SET_ACTUATOR,
-            [Some(if on { 1.0 } else { -1.0 }), None, None, None],
+            [
+                Some(match pump {
+                    Pump::Off => -1.0,
+                    Pump::On => 1.0,
+                    Pump::Level(f) => (f * 1e4).round() / 1e4,
+                }),
+                None,
+                None,
+                None,
+            ],
             Some(0.0),
         ),
         Autopilot::Px4Servo {
             servo,
             pwm_on,
             pwm_off,
-        } => Item::action(
-            cmd::DO_SET_SERVO,
-            [
-                Some(f64::from(servo)),
-                Some(f64::from(if on { pwm_on } else { pwm_off })),
-                Some(0.0),
-                Some(0.0),
-            ],
-            Some(0.0),
+        }
+        | Autopilot::ArduPilotServo {
+            servo,
+            pwm_on,
+            pwm_off,
+        } => servo_item(
+            servo,
+            match pump {
+                Pump::Off => f64::from(pwm_off),
+                Pump::On => f64::from(pwm_on),
+                Pump::Level(f) => PWM_LEVEL_ZERO + f * (f64::from(pwm_on) - PWM_LEVEL_ZERO),
+            },
         ),
     }
+}
+
+/// The pump command for a segment at `rate` L/ha (0: off).
+fn pump_for(plan: &Plan, rate: f64) -> Pump {
+    if rate <= 0.0 {
+        return Pump::Off;
+    }
+    match plan.pump_full_flow_l_min {
+        Some(full) => Pump::Level(
+            (pump_flow_l_min(rate, plan.swath_width_m, plan.spray_speed) / full).clamp(0.0, 1.0),
+        ),
+        None => Pump::On,
+    }
+}
+
+/// The pump flow that lays `rate_per_ha` over a swath of `width` at `speed`, L/min.
+pub(crate) fn pump_flow_l_min(rate_per_ha: f64, width: f64, speed: f64) -> f64 {
+    rate_per_ha / 10_000.0 * width * speed * 60.0
 }
 
 fn speed_item(speed: f64) -> Item {
@@ -180,20 +280,29 @@ pub(crate) fn sortie_items(plan: &Plan, sortie_idx: usize, autopilot: Autopilot)
         speed_item(plan.transit_speed),
     ];
     let mut spraying = false;
+    let mut pump = Pump::Off;
     let n = s.track.kinds.len();
-    for (i, (_, b, kind)) in s.track.segments().enumerate() {
+    for (i, (_, b, kind, rate)) in s.track.rated_segments().enumerate() {
         let spray = kind == SegmentKind::Spray;
+        let want = if spray {
+            pump_for(plan, rate)
+        } else {
+            Pump::Off
+        };
         if spray && !spraying {
             items.push(speed_item(plan.spray_speed));
-            items.push(spray_item(autopilot, true));
-        } else if !spray && spraying {
-            items.push(spray_item(autopilot, false));
+        }
+        if want != pump {
+            items.push(pump_item(autopilot, want));
+        }
+        if !spray && spraying {
             items.push(speed_item(plan.transit_speed));
         }
         spraying = spray;
+        pump = want;
         if i + 1 == n {
-            if spraying {
-                items.push(spray_item(autopilot, false));
+            if pump != Pump::Off {
+                items.push(pump_item(autopilot, Pump::Off));
             }
             items.push(Item::nav(cmd::NAV_LAND, wgs(b), 0.0));
         } else {

@@ -18,21 +18,21 @@ const ZONE_REACH_DEG: f64 = 0.001;
 pub const MAX_KML_DEPTH: usize = 32;
 /// The limits a KMZ archive must keep, enforced while inflating (never trusting its headers).
 #[derive(Debug, Clone, Copy)]
-struct KmzLimits {
+pub(crate) struct KmzLimits {
     /// Most entries the archive may list.
-    entries: usize,
+    pub(crate) entries: usize,
     /// Most bytes the KML document may inflate to.
-    inflated: u64,
+    pub(crate) inflated: u64,
     /// Most times its compressed size the document may inflate to, once past `ratio_floor`.
-    ratio: u64,
+    pub(crate) ratio: u64,
     /// Inflated size below which the ratio is not checked (small files compress very well).
-    ratio_floor: u64,
+    pub(crate) ratio_floor: u64,
 }
 
 /// The limits of every KMZ read: 64 MiB of KML is several villages' fude polygons, a real
 /// archive holds a document and a few images, and deflate on KML text stays far below 200:1
 /// (a bomb of repeated bytes reaches about 1 000:1).
-const KMZ_LIMITS: KmzLimits = KmzLimits {
+pub(crate) const KMZ_LIMITS: KmzLimits = KmzLimits {
     entries: 1_000,
     inflated: 64 << 20,
     ratio: 200,

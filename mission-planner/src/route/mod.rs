@@ -25,6 +25,10 @@ pub struct Track {
     pub points: Vec<Coord>,
     /// `kinds[i]` is the kind of the segment from `points[i]` to `points[i + 1]`.
     pub kinds: Vec<SegmentKind>,
+    /// `rates[i]` is the application rate commanded on segment `i`, per hectare (L/ha, or
+    /// kg/ha for granules): above 0 on spray segments with the pump on, 0 elsewhere (a spray
+    /// segment at 0 is flown at spray speed with the pump off, over a no-spray gap).
+    pub rates: Vec<f64>,
 }
 
 impl Track {
@@ -33,6 +37,7 @@ impl Track {
         Self {
             points: vec![p],
             kinds: vec![],
+            rates: vec![],
         }
     }
 
@@ -41,14 +46,35 @@ impl Track {
         *self.points.last().expect("a track has a start")
     }
 
-    /// Adds a segment to `to` (dropped when shorter than a millimetre).
+    /// Adds a segment to `to` with rate 0 (dropped when shorter than a millimetre).
     pub fn go(&mut self, to: Coord, kind: SegmentKind) {
+        self.go_at(to, kind, 0.0);
+    }
+
+    /// Adds a segment to `to` flown at `rate_per_ha` (dropped when shorter than a millimetre).
+    pub fn go_at(&mut self, to: Coord, kind: SegmentKind, rate_per_ha: f64) {
         let e = self.end();
         if (e.x - to.x).hypot(e.y - to.y) < 1e-3 {
             return;
         }
         self.points.push(to);
         self.kinds.push(kind);
+        self.rates.push(rate_per_ha);
+    }
+
+    /// Segments as (from, to, kind, rate per hectare).
+    pub fn rated_segments(&self) -> impl Iterator<Item = (Coord, Coord, SegmentKind, f64)> + '_ {
+        self.segments()
+            .zip(&self.rates)
+            .map(|((a, b, k), &r)| (a, b, k, r))
+    }
+
+    /// Length flown with the pump on (spray segments at a rate above 0), metres.
+    pub fn sprayed_length(&self) -> f64 {
+        self.rated_segments()
+            .filter(|s| s.2 == SegmentKind::Spray && s.3 > 0.0)
+            .map(|(a, b, _, _)| (a.x - b.x).hypot(a.y - b.y))
+            .sum()
     }
 
     /// Segments as (from, to, kind).

@@ -155,6 +155,8 @@ struct Sample {
     ds: f64,
     /// Kind of the segment this sample ends (the first sample: of the first segment).
     kind: SegmentKind,
+    /// Application rate of that segment, per hectare.
+    rate: f64,
     ground: f64,
     /// Index of the track point this sample is, if it is one.
     vertex: Option<usize>,
@@ -210,10 +212,12 @@ pub fn apply_terrain(plan: &Plan, dem: &Dem, config: &TerrainConfig) -> Result<P
             p: t.points[0],
             ds: 0.0,
             kind: t.kinds.first().copied().unwrap_or(SegmentKind::Transit),
+            rate: t.rates.first().copied().unwrap_or(0.0),
             ground: ground_at(t.points[0])?,
             vertex: Some(0),
         });
         for (i, (a, b, kind)) in t.segments().enumerate() {
+            let rate = t.rates.get(i).copied().unwrap_or(0.0);
             let len = (b.x - a.x).hypot(b.y - a.y);
             let n = ((len / step).ceil() as usize).max(1);
             for k in 1..=n {
@@ -226,6 +230,7 @@ pub fn apply_terrain(plan: &Plan, dem: &Dem, config: &TerrainConfig) -> Result<P
                     p: if k == n { b } else { p },
                     ds: len / n as f64,
                     kind,
+                    rate,
                     ground: ground_at(p)?,
                     vertex: (k == n).then_some(i + 1),
                 });
@@ -319,12 +324,14 @@ pub fn apply_terrain(plan: &Plan, dem: &Dem, config: &TerrainConfig) -> Result<P
         let mut track = Track {
             points: Vec::with_capacity(kept.len()),
             kinds: Vec::with_capacity(kept.len()),
+            rates: Vec::with_capacity(kept.len()),
         };
         let mut pa = Vec::with_capacity(kept.len());
         for (n, &k) in kept.iter().enumerate() {
             track.points.push(s[k].p);
             if n > 0 {
                 track.kinds.push(s[k].kind);
+                track.rates.push(s[k].rate);
             }
             if s[k].vertex.is_none() {
                 report.inserted_points += 1;

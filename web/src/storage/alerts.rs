@@ -4,7 +4,87 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Db, StorageError, Tx, on_exec};
-use crate::alerts::rules::{IntervalFact, OpenCondition, Rule, RuleKind};
+
+/// What a rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// No KPI interval from the bridge for longer than N minutes.
+    ParlorOffline,
+    /// Platform state `stopped` (halted inside a milking session) for longer than N minutes.
+    ParlorStopped,
+    /// The rolling cows/h below the threshold for N minutes while the platform runs.
+    LowThroughput,
+}
+
+impl RuleKind {
+    /// The name stored in `alert_rules.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::ParlorOffline => "parlor_offline",
+            RuleKind::ParlorStopped => "parlor_stopped",
+            RuleKind::LowThroughput => "low_throughput",
+        }
+    }
+
+    /// Parses a stored kind; `None` for a kind this server does not know.
+    pub fn parse(s: &str) -> Option<RuleKind> {
+        match s {
+            "parlor_offline" => Some(RuleKind::ParlorOffline),
+            "parlor_stopped" => Some(RuleKind::ParlorStopped),
+            "low_throughput" => Some(RuleKind::LowThroughput),
+            _ => None,
+        }
+    }
+}
+
+/// One enabled rule of a farm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Row id.
+    pub id: i64,
+    /// The farm.
+    pub farm_id: i64,
+    /// What it watches.
+    pub kind: RuleKind,
+    /// One parlor, or `None` for every parlor of the farm.
+    pub parlor_id: Option<i64>,
+    /// How long the condition must last before it opens an alert.
+    pub minutes: i64,
+    /// The cows/h floor of [`RuleKind::LowThroughput`].
+    pub threshold: Option<f64>,
+}
+
+/// One KPI interval as the evaluator needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalFact {
+    /// Interval start.
+    pub start_t: DateTime<Utc>,
+    /// Interval end (when the bridge last saw the parlor, for the latest one).
+    pub end_t: DateTime<Utc>,
+    /// Platform state at the end (`off`, `running`, `stopped`, `washing`, `fault`).
+    pub state: String,
+    /// Cows per hour over the bridge's rolling window.
+    pub cows_per_hour_rolling: f64,
+}
+
+/// A condition that holds now: the rule, the thing it holds for, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenCondition {
+    /// The rule that sees it.
+    pub rule_id: i64,
+    /// The farm.
+    pub farm_id: i64,
+    /// Which parlor, as `parlor:<id>`: one rule may watch several.
+    pub condition_key: String,
+    /// The parlor.
+    pub parlor_id: i64,
+    /// The parlor's name.
+    pub parlor_name: String,
+    /// What the rule watches.
+    pub kind: RuleKind,
+    /// Since when the condition has held, as far as the facts show.
+    pub since: DateTime<Utc>,
+}
 
 /// A place a farm's alerts are delivered to.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

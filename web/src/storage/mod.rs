@@ -19,7 +19,9 @@ mod reports;
 mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
-pub use alerts::{AlertChannel, AlertRow, DeliveryRow, NewDelivery};
+pub use alerts::{
+    AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewDelivery, OpenCondition, Rule, RuleKind,
+};
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow, tlog_sha256};
 pub use parlors::{

@@ -520,7 +520,7 @@ pub(crate) mod fixtures {
         IngestBatch, KpiInterval, MilkingEvent, OfflineGap, Record, SessionSummary, WIRE_VERSION,
     };
 
-    use crate::reports::YearMonth;
+    use crate::services::reports::YearMonth;
     use crate::storage::{Db, FarmMonth, FlightFact, NewFlight, SampleRow};
 
     /// 2025-05-30 12:00 UTC: 72 hours from here cross into June in Tokyo (05-31 15:00 UTC).
@@ -719,7 +719,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{Expected, close, dairy, flights, ingest, t0};
     use super::*;
-    use crate::reports::{Period, YearMonth};
+    use crate::services::reports::{Period, YearMonth};
     use crate::storage::testdb::both_backends;
     use chrono::TimeZone;
 

@@ -1,0 +1,51 @@
+//! Every file of a zipped prescription, inflated within the limits KMZ archives keep
+//! (entries, total inflated size, compression ratio), never trusting the archive's headers.
+
+use super::PrescriptionError;
+use crate::field::import::KMZ_LIMITS;
+use std::io::Read;
+
+/// The archive's files as (name, bytes), directories left out.
+pub(super) fn read_all(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, PrescriptionError> {
+    let zip_err = |e: &dyn std::fmt::Display| PrescriptionError::Zip {
+        message: e.to_string(),
+    };
+    let limits = KMZ_LIMITS;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| zip_err(&e))?;
+    if archive.len() > limits.entries {
+        return Err(zip_err(&format!("more than {} entries", limits.entries)));
+    }
+    let mut left = limits.inflated;
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let file = archive.by_index(i).map_err(|e| zip_err(&e))?;
+        if file.is_dir() {
+            continue;
+        }
+        let name = file.name().map_err(|e| zip_err(&e))?.to_string();
+        // The decoder reads at most the entry's compressed size, so the ratio bound holds
+        // whatever the header claims the inflated size to be.
+        let compressed = file.compressed_size().min(bytes.len() as u64);
+        let by_ratio = compressed
+            .saturating_mul(limits.ratio)
+            .max(limits.ratio_floor);
+        let cap = left.min(by_ratio);
+        let mut data = Vec::new();
+        file.take(cap + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| zip_err(&e))?;
+        if data.len() as u64 > cap {
+            return Err(zip_err(&if cap == left {
+                format!("the files inflate to more than {} bytes", limits.inflated)
+            } else {
+                format!(
+                    "{name} inflates to more than {} times its compressed size",
+                    limits.ratio
+                )
+            }));
+        }
+        left -= data.len() as u64;
+        out.push((name, data));
+    }
+    Ok(out)
+}

@@ -1,0 +1,196 @@
+//! Measures of a flight with GEOS, a geometry library the planner does not use: the vehicle's
+//! positions against the fence agriops uploaded, its pump-on track against the planned spray
+//! legs, and the area it sprayed. Everything in local metres around an origin
+//! (equirectangular: fine over a field).
+
+use geos::{Geom, Geometry};
+use telemetry::{Plan, SprayLeg};
+
+use super::{PUMP_OFF_PWM, PUMP_ON_MARGIN, Sample};
+
+/// ArduCopter's LOITER flight mode number (ArduCopter/mode.h `Mode::Number`).
+pub const MODE_LOITER: u32 = 5;
+/// ArduCopter's RTL flight mode number.
+pub const MODE_RTL: u32 = 6;
+/// ArduCopter's BRAKE flight mode number.
+pub const MODE_BRAKE: u32 = 17;
+
+/// How far (m) the vehicle's reported position may lie from a spray leg and still count as
+/// flying it (cross-track error of ArduPilot's waypoint controller, position report lag).
+pub const ON_LEG_M: f64 = 1.5;
+
+/// The longest time from the pilot's pause or return until the vehicle reports the pump off.
+pub const PUMP_OFF_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A pump output above SERVO9_MIN by the margin: the pump runs.
+pub fn pumping(s: &Sample) -> bool {
+    s.pump_pwm > PUMP_OFF_PWM + PUMP_ON_MARGIN
+}
+
+/// Local metres (east, north) around `origin`, equirectangular (fine over a field).
+pub fn local(origin: (f64, f64), p: (f64, f64)) -> (f64, f64) {
+    let k = 111_320.0;
+    (
+        (p.1 - origin.1) * k * origin.0.to_radians().cos(),
+        (p.0 - origin.0) * k,
+    )
+}
+
+/// A closed WKT ring.
+fn wkt_ring(pts: &[(f64, f64)]) -> String {
+    let mut v: Vec<String> = pts.iter().map(|(x, y)| format!("{x} {y}")).collect();
+    v.push(format!("{} {}", pts[0].0, pts[0].1));
+    format!("({})", v.join(", "))
+}
+
+/// The fence the plan uploads, in local metres: inclusion polygons intersected, exclusions
+/// removed (as ArduPilot's AC_PolyFence_loader::breached reads them).
+pub fn fence_region(plan: &Plan, origin: (f64, f64)) -> Geometry {
+    let mut region: Option<Geometry> = None;
+    for p in plan.fence_polygons.iter().filter(|p| p.inclusion) {
+        let ring: Vec<_> = p.vertices.iter().map(|&v| local(origin, v)).collect();
+        let g = Geometry::new_from_wkt(&format!("POLYGON ({})", wkt_ring(&ring))).expect("WKT");
+        region = Some(match region {
+            Some(r) => r.intersection(&g).expect("intersection"),
+            None => g,
+        });
+    }
+    let mut region = region.expect("the plan has an inclusion fence");
+    for p in plan.fence_polygons.iter().filter(|p| !p.inclusion) {
+        let ring: Vec<_> = p.vertices.iter().map(|&v| local(origin, v)).collect();
+        let g = Geometry::new_from_wkt(&format!("POLYGON ({})", wkt_ring(&ring))).expect("WKT");
+        region = region.difference(&g).expect("difference");
+    }
+    region
+}
+
+/// The vehicle's armed positions farther outside `region` than 0 m: (count, worst metres).
+pub fn outside_fence(samples: &[Sample], region: &Geometry, origin: (f64, f64)) -> (usize, f64) {
+    let mut n = 0;
+    let mut worst = 0.0f64;
+    for s in samples.iter().filter(|s| s.armed && s.rel_alt_m > 0.5) {
+        let Some(p) = s.pos else { continue };
+        let (x, y) = local(origin, p);
+        let pt = Geometry::new_from_wkt(&format!("POINT ({x} {y})")).expect("WKT");
+        if !region.contains(&pt).expect("contains") {
+            n += 1;
+            worst = worst.max(region.distance(&pt).expect("distance"));
+        }
+    }
+    (n, worst)
+}
+
+/// The pump-on track: segments between consecutive reports that both had the pump running.
+pub fn pumped_track(samples: &[&Sample], origin: (f64, f64)) -> Option<Geometry> {
+    let mut lines = Vec::new();
+    for w in samples.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if a.armed
+            && pumping(a)
+            && pumping(b)
+            && let (Some(pa), Some(pb)) = (a.pos, b.pos)
+        {
+            let (ax, ay) = local(origin, pa);
+            let (bx, by) = local(origin, pb);
+            if (ax - bx).hypot(ay - by) > 1e-3 {
+                lines.push(format!("({ax} {ay}, {bx} {by})"));
+            }
+        }
+    }
+    (!lines.is_empty()).then(|| {
+        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", lines.join(", "))).expect("WKT")
+    })
+}
+
+/// Planned spray length (m) and the part of it the vehicle flew with the pump running
+/// (within [`ON_LEG_M`] of its pump-on track), over all `samples`.
+pub fn sprayed_length(legs: &[SprayLeg], samples: &[&Sample], origin: (f64, f64)) -> (f64, f64) {
+    sprayed_length_of_flights(legs, &[samples], origin)
+}
+
+/// As [`sprayed_length`] for several flights of the same legs (an aborted sortie and its
+/// resume): a leg counts as sprayed where any of them pumped along it. Tracks are joined
+/// only within each flight.
+pub fn sprayed_length_of_flights(
+    legs: &[SprayLeg],
+    flights: &[&[&Sample]],
+    origin: (f64, f64),
+) -> (f64, f64) {
+    let parts: Vec<String> = legs
+        .iter()
+        .map(|l| {
+            let (ax, ay) = local(origin, l.from);
+            let (bx, by) = local(origin, l.to);
+            format!("({ax} {ay}, {bx} {by})")
+        })
+        .collect();
+    let planned =
+        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", "))).expect("WKT");
+    let total = planned.length().expect("length");
+    let mut cover: Option<Geometry> = None;
+    for samples in flights {
+        let Some(track) = pumped_track(samples, origin) else {
+            continue;
+        };
+        let near = track.buffer(ON_LEG_M, 8).expect("buffer");
+        cover = Some(match cover {
+            Some(c) => c.union(&near).expect("union"),
+            None => near,
+        });
+    }
+    let Some(cover) = cover else {
+        return (total, 0.0);
+    };
+    let sprayed = planned
+        .intersection(&cover)
+        .expect("intersection")
+        .length()
+        .expect("length");
+    (total, sprayed)
+}
+
+/// Length (m) of the pump-on track outside the fence region.
+pub fn sprayed_outside(samples: &[&Sample], region: &Geometry, origin: (f64, f64)) -> f64 {
+    pumped_track(samples, origin).map_or(0.0, |t| {
+        t.difference(region)
+            .expect("difference")
+            .length()
+            .expect("length")
+    })
+}
+
+/// Area (m²) the pump-on track sprayed with a `swath_m` boom: each pump-on segment buffered
+/// by half the swath with flat ends, all unioned.
+pub fn sprayed_area(samples: &[&Sample], origin: (f64, f64), swath_m: f64) -> f64 {
+    let Some(track) = pumped_track(samples, origin) else {
+        return 0.0;
+    };
+    let params = geos::BufferParams::builder()
+        .end_cap_style(geos::CapStyle::Flat)
+        .join_style(geos::JoinStyle::Round)
+        .quadrant_segments(8)
+        .build()
+        .expect("buffer params");
+    track
+        .buffer_with_params(swath_m / 2.0, &params)
+        .expect("buffer")
+        .area()
+        .expect("area")
+}
+
+/// The spray legs the pump-on track covers least: (leg index, planned m, sprayed m) of every
+/// leg below `below` (a fraction), for a failure message.
+pub fn leg_shortfalls(
+    legs: &[SprayLeg],
+    samples: &[&Sample],
+    origin: (f64, f64),
+    below: f64,
+) -> Vec<(usize, f64, f64)> {
+    legs.iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (planned, sprayed) = sprayed_length(std::slice::from_ref(l), samples, origin);
+            (sprayed < below * planned).then_some((i, planned, sprayed))
+        })
+        .collect()
+}

@@ -1,0 +1,257 @@
+//! The signed-in person's own account: who they are, and changing their password.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use maud::html;
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::http::auth::{CurrentUser, SESSION_COOKIE};
+use crate::http::error::AppForm;
+use crate::http::pages;
+use crate::http::state::AppState;
+use crate::i18n::{Msg, role_name};
+use crate::services::accounts;
+use crate::services::credentials::{self, token_hash};
+
+/// Shortest password accepted anywhere (sign-up, reset, change).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(page))
+        .route("/account/password", post(change_password))
+}
+
+async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    render(&state, &user, StatusCode::OK, None).await
+}
+
+/// The page, with a notice (`Ok`, shown as status) or a problem (`Err`, shown as alert).
+async fn render(
+    state: &AppState,
+    user: &CurrentUser,
+    status: StatusCode,
+    notice: Option<Result<Msg, Msg>>,
+) -> Result<Response, AppError> {
+    let lang = user.lang;
+    let u = &user.user;
+    let farm = match u.farm_id {
+        Some(id) => Some(state.db.farm(id).await?.name),
+        None => None,
+    };
+    let title = Msg::Account.text(lang);
+    let body = html! {
+        h1 { (title) }
+        @match notice {
+            Some(Ok(m)) => { div.notice role="status" { (m.text(lang)) } }
+            Some(Err(m)) => { div.alert role="alert" { (m.text(lang)) } }
+            None => {}
+        }
+        dl {
+            dt { (Msg::Username.text(lang)) } dd { (u.username) }
+            dt { (Msg::DisplayName.text(lang)) } dd { (u.display_name) }
+            dt { (Msg::RoleLabel.text(lang)) } dd { (role_name(lang, u.role.as_str())) }
+            dt { (Msg::Farm.text(lang)) } dd { (farm.as_deref().unwrap_or("—")) }
+        }
+        h2 id="password" { (Msg::ChangePassword.text(lang)) }
+        form method="post" action="/account/password" aria-labelledby="password" {
+            input type="hidden" name="csrf" value=(user.csrf_token);
+            label for="pw-current" { (Msg::CurrentPassword.text(lang)) }
+            input id="pw-current" name="current" type="password" required autocomplete="current-password";
+            label for="pw-new" { (Msg::NewPassword.text(lang)) }
+            input id="pw-new" name="new" type="password" required minlength=(MIN_PASSWORD_CHARS)
+                autocomplete="new-password" aria-describedby="pw-hint";
+            p.muted id="pw-hint" { (Msg::PasswordHint.text(lang)) }
+            label for="pw-again" { (Msg::NewPasswordAgain.text(lang)) }
+            input id="pw-again" name="again" type="password" required minlength=(MIN_PASSWORD_CHARS)
+                autocomplete="new-password";
+            p { button type="submit" { (Msg::ChangePassword.text(lang)) } }
+        }
+    };
+    Ok((status, pages::layout(lang, title, Some(user), body)).into_response())
+}
+
+/// The password-change form.
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    again: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    jar: CookieJar,
+    AppForm(form): AppForm<PasswordForm>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&form.csrf)?;
+    let key = format!("password-change:{}", user.user.id);
+    let limit = state.login_limiter.per_account();
+    // Counted before the current password is checked, as a sign-in is.
+    let Some(attempt) = state.login_limiter.begin(&[(key.clone(), limit)]) else {
+        tracing::warn!(
+            message = "Password-change rate limit hit.",
+            user_id = user.user.id
+        );
+        return render(
+            &state,
+            &user,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(Err(Msg::TooManyAttempts)),
+        )
+        .await;
+    };
+    if !attempt
+        .verify(&form.current, Some(&user.user.password_hash))
+        .await
+    {
+        return render(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(Err(Msg::WrongCurrentPassword)),
+        )
+        .await;
+    }
+    // The right current password: the attempt is no failure, whatever the new one is.
+    attempt.succeeded(&[key.as_str()]);
+    let problem = if form.new.chars().count() < MIN_PASSWORD_CHARS {
+        Some(Msg::PasswordTooShort)
+    } else if form.new != form.again {
+        Some(Msg::PasswordsDiffer)
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return render(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(Err(p)),
+        )
+        .await;
+    }
+    let hash = credentials::hash_password(&form.new)?;
+    let keep = jar.get(SESSION_COOKIE).map(|c| token_hash(c.value()));
+    accounts::change_own_password(&state.db, &user.user, &hash, keep.as_deref()).await?;
+    tracing::info!(message = "Password changed.", user_id = user.user.id);
+    render(
+        &state,
+        &user,
+        StatusCode::OK,
+        Some(Ok(Msg::PasswordChanged)),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::storage::Role;
+    use crate::testutil::both_apps;
+
+    both_apps!(password_change_ends_other_sessions, |app| {
+        let me = app
+            .user("hanako", Role::Farmer, Some(app.farm("f", "crop").await.id))
+            .await;
+        let other = app
+            .sign_in("hanako", "password1")
+            .await
+            .expect("second sign-in");
+        let page = app.get("/account", &me.cookies).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("パスワードの変更") && page.body.contains("hanako"));
+        assert!(page.body.contains("autocomplete=\"current-password\""));
+        let post = |csrf: &str, current: &str, new: &str, again: &str| {
+            vec![
+                ("csrf".to_owned(), csrf.to_owned()),
+                ("current".to_owned(), current.to_owned()),
+                ("new".to_owned(), new.to_owned()),
+                ("again".to_owned(), again.to_owned()),
+            ]
+        };
+        let send = async |form: Vec<(String, String)>| {
+            let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            app.post_form("/account/password", &me.cookies, &f).await
+        };
+        // A forged form, a wrong current password, a short one, two that differ: nothing changes.
+        assert_eq!(
+            send(post("forged", "password1", "new-secret-1", "new-secret-1"))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        let r = send(post(&me.csrf, "wrong", "new-secret-1", "new-secret-1")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("role=\"alert\"")
+                && r.body.contains("現在のパスワードが正しくありません")
+        );
+        let r = send(post(&me.csrf, "password1", "short", "short")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("8文字以上"));
+        let r = send(post(&me.csrf, "password1", "new-secret-1", "new-secret-2")).await;
+        assert!(r.body.contains("一致しません"));
+        assert!(app.sign_in("hanako", "password1").await.is_some());
+        // The change: this session stays, the other one ends, only the new password works.
+        let r = send(post(&me.csrf, "password1", "new-secret-1", "new-secret-1")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("role=\"status\""));
+        assert_eq!(
+            app.get("/account", &me.cookies).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.get("/account", &other.cookies).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert!(app.sign_in("hanako", "password1").await.is_none());
+        assert!(app.sign_in("hanako", "new-secret-1").await.is_some());
+        let log = app.state.db.audit_log(10).await.unwrap();
+        assert_eq!(log[0].action, "user.password");
+        assert_eq!(log[0].actor.as_deref(), Some("hanako"));
+    });
+
+    both_apps!(password_change_is_rate_limited, |app| {
+        let me = app.user("jiro", Role::Staff, None).await;
+        for _ in 0..5 {
+            let r = app
+                .post_form(
+                    "/account/password",
+                    &me.cookies,
+                    &[
+                        ("csrf", &me.csrf),
+                        ("current", "guess"),
+                        ("new", "abcdefgh"),
+                        ("again", "abcdefgh"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        // Even the right password is refused while the limit holds.
+        let r = app
+            .post_form(
+                "/account/password",
+                &me.cookies,
+                &[
+                    ("csrf", &me.csrf),
+                    ("current", "password1"),
+                    ("new", "abcdefgh"),
+                    ("again", "abcdefgh"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(app.sign_in("jiro", "password1").await.is_some());
+    });
+}

@@ -1,0 +1,209 @@
+//! What a refused field or plan says to the person: each `mission_planner` error as a sentence
+//! naming the feature, ring and vertex it is about.
+
+use super::*;
+
+/// A number as people read it: plain when of everyday size, else scientific (`1e308`).
+pub(super) fn short_num(v: f64) -> String {
+    if v == 0.0 || (v.is_finite() && (1e-3..1e9).contains(&v.abs())) {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else if v.is_finite() {
+        let s = format!("{v:.3e}");
+        match s.split_once('e') {
+            Some((m, e)) => {
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            None => s,
+        }
+    } else {
+        v.to_string()
+    }
+}
+
+/// Where in the file a defect is, in the person's language: the feature, then the ring and
+/// vertex when known.
+pub(super) fn place(
+    lang: Lang,
+    f: &mission_planner::FeatureRef,
+    ring: Option<mission_planner::Ring>,
+    vertex: Option<usize>,
+) -> String {
+    use mission_planner::Ring as R;
+    let mut s = format!("{} #{}", Msg::FeatureWord.text(lang), f.index);
+    if let Some(id) = &f.id {
+        s.push_str(&format!(" (id {:?})", clean_text(id, MAX_NAME)));
+    }
+    match ring {
+        Some(R::Exterior) => s.push_str(&format!(", {}", Msg::ExteriorRing.text(lang))),
+        Some(R::Interior(i)) => s.push_str(&format!(", {} {i}", Msg::InteriorRing.text(lang))),
+        _ => {}
+    }
+    if let Some(v) = vertex {
+        s.push_str(&format!(", {} {v}", Msg::VertexWord.text(lang)));
+    }
+    s
+}
+
+/// What is wrong with a file, a field or the plan options and how to fix it, in the person's
+/// language; errors without their own sentence keep the planner's (English) wording.
+pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> String {
+    use mission_planner::{KmzLimit as K, PlanError as E};
+    let ring_name = |r: mission_planner::Ring| match r {
+        mission_planner::Ring::Exterior => Msg::ExteriorRing.text(lang).to_owned(),
+        mission_planner::Ring::Interior(i) => format!("{} {i}", Msg::InteriorRing.text(lang)),
+    };
+    match e {
+        E::TooDeep { limit, .. } => format!("{} {limit}", Msg::ImportTooDeep.text(lang)),
+        E::KmzLimit {
+            limit: K::Entries(n),
+        } => format!("{} {n}", Msg::KmzTooManyEntries.text(lang)),
+        E::KmzLimit {
+            limit: K::Inflated(n),
+        } => format!("{} {}", Msg::KmzTooLarge.text(lang), n >> 20),
+        E::KmzLimit { limit: K::Ratio(r) } => format!("{} {r}", Msg::KmzBadRatio.text(lang)),
+        E::TooManyVertices {
+            feature,
+            ring,
+            n_vertices,
+            limit,
+            simplified,
+        } => format!(
+            "{}: {} {n_vertices}{} / {limit}",
+            place(lang, feature, Some(*ring), None),
+            Msg::FieldTooManyVertices.text(lang),
+            if *simplified {
+                Msg::AfterThinning.text(lang)
+            } else {
+                ""
+            }
+        ),
+        E::TooManyPolygonVertices {
+            feature,
+            n_vertices,
+            limit,
+        } => format!(
+            "{}: {} {n_vertices} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyVertices.text(lang)
+        ),
+        E::TooManyHoles {
+            feature,
+            n_holes,
+            limit,
+        } => format!(
+            "{}: {} {n_holes} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyHoles.text(lang)
+        ),
+        E::TooManyZones {
+            feature,
+            n_zones,
+            limit,
+        } => format!(
+            "{}: {} {n_zones} / {limit}",
+            place(lang, feature, None, None),
+            Msg::FieldTooManyZones.text(lang)
+        ),
+        E::TooManyFileVertices { n_vertices, limit } => format!(
+            "{} {n_vertices} / {limit}",
+            Msg::FileTooManyVertices.text(lang)
+        ),
+        E::CrossesAntimeridian {
+            feature,
+            ring,
+            vertex,
+        } => format!(
+            "{}: {}",
+            place(lang, feature, Some(*ring), Some(*vertex)),
+            Msg::CrossesAntimeridian.text(lang)
+        ),
+        E::SelfIntersection {
+            feature,
+            ring_a,
+            vertex_a,
+            ring_b,
+            vertex_b,
+        } => {
+            let v = Msg::VertexWord.text(lang);
+            format!(
+                "{}: {} {} {v} {vertex_a} — {} {v} {vertex_b}",
+                place(lang, feature, None, None),
+                Msg::SelfIntersection.text(lang),
+                ring_name(*ring_a),
+                ring_name(*ring_b),
+            )
+        }
+        E::ZeroArea { feature, area_m2 } => format!(
+            "{}: {} {}",
+            place(lang, feature, None, None),
+            Msg::ZeroAreaField.text(lang),
+            short_num(*area_m2)
+        ),
+        E::TooLarge {
+            feature,
+            area_ha,
+            limit_ha,
+        } => format!(
+            "{}: {} {} / {}",
+            place(lang, feature, None, None),
+            Msg::FieldTooLargeHa.text(lang),
+            short_num(*area_ha),
+            short_num(*limit_ha)
+        ),
+        E::OutOfRange {
+            feature,
+            ring,
+            vertex,
+            lon,
+            lat,
+            swapped,
+        } => format!(
+            "{}: {} ({}, {}){}",
+            place(lang, feature, Some(*ring), Some(*vertex)),
+            Msg::CoordOutOfRange.text(lang),
+            short_num(*lon),
+            short_num(*lat),
+            if *swapped {
+                format!(" {}", Msg::CoordSwapped.text(lang))
+            } else {
+                String::new()
+            }
+        ),
+        E::NonFiniteCoord {
+            feature,
+            ring,
+            vertex,
+        } => format!(
+            "{}: {}",
+            place(lang, feature, Some(*ring), Some(*vertex)),
+            Msg::CoordNotFinite.text(lang)
+        ),
+        E::TooFewPoints {
+            feature,
+            ring,
+            n_distinct,
+        } => format!(
+            "{}: {} {n_distinct}",
+            place(lang, feature, Some(*ring), None),
+            Msg::TooFewPointsField.text(lang)
+        ),
+        E::UnsupportedGeometry { feature, kind } => format!(
+            "{}: {} {kind}",
+            place(lang, feature, None, None),
+            Msg::UnsupportedShape.text(lang)
+        ),
+        E::InvalidValue {
+            quantity,
+            value,
+            expected,
+        } => format!(
+            "{} {quantity} = {} ({expected})",
+            Msg::SettingOutOfRange.text(lang),
+            short_num(*value)
+        ),
+        E::NothingToSpray { .. } => Msg::NothingLeftToSpray.text(lang).to_owned(),
+        other => other.to_string(),
+    }
+}

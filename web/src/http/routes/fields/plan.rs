@@ -1,0 +1,306 @@
+//! Planning a field: its page with the planner's options, making a plan in the planner pool,
+//! the plan page with its map, and the mission file downloads.
+
+use super::*;
+
+/// The planner options of the plan form, in the units farmers use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct PlanForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    swath_width: f64,
+    rate_l_per_10a: f64,
+    tank_l: f64,
+    endurance_min: f64,
+    speed_mps: f64,
+    height_m: f64,
+    headland_passes: u32,
+    drift_buffer_m: f64,
+    autopilot: String,
+}
+
+impl Default for PlanForm {
+    fn default() -> Self {
+        PlanForm {
+            csrf: String::new(),
+            swath_width: 5.0,
+            rate_l_per_10a: 0.8,
+            tank_l: 10.0,
+            endurance_min: 10.0,
+            speed_mps: 5.0,
+            height_m: 2.0,
+            headland_passes: 1,
+            drift_buffer_m: 5.0,
+            autopilot: "ardupilot".to_owned(),
+        }
+    }
+}
+
+impl PlanForm {
+    fn config(&self) -> Result<(PlanConfig, Autopilot), mission_planner::PlanError> {
+        let mut c = PlanConfig::new(SwathWidth::new(self.swath_width)?);
+        c.rate = ApplicationRate::from_l_per_10a(self.rate_l_per_10a)?;
+        c.tank = Litres::new(self.tank_l)?;
+        c.endurance = Seconds::new(self.endurance_min * 60.0)?;
+        c.spray_speed = MetresPerSecond::new(self.speed_mps)?;
+        c.height = Metres::new(self.height_m)?;
+        c.headland_passes = self.headland_passes;
+        c.drift_buffer = Metres::new(self.drift_buffer_m)?;
+        c.check()?;
+        let ap = match self.autopilot.as_str() {
+            "px4" => Autopilot::Px4Actuator,
+            _ => Autopilot::ArduPilot,
+        };
+        Ok((c, ap))
+    }
+}
+
+pub(super) fn number_input(id: &str, label: Msg, lang: Lang, value: f64, step: &str) -> Markup {
+    html! {
+        label for=(id) { (label.text(lang)) }
+        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(value);
+    }
+}
+
+pub(super) async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_field(&state, &user, id).await?;
+    let lang = user.lang;
+    let plans = state.db.plans_of_field(id).await?;
+    let can_write = writable_farm(&user).is_ok_and(|farm| farm == f.farm_id);
+    let d = PlanForm::default();
+    let body = html! {
+        h1 { (f.name) }
+        dl {
+            dt { (Msg::AreaHa.text(lang)) } dd { (format!("{:.2}", f.area_ha)) }
+            @if let Some(fude) = &f.fude_polygon_id { dt { (Msg::FudeId.text(lang)) } dd { code { (fude) } } }
+            @if let Some(lt) = &f.land_type { dt { (Msg::LandType.text(lang)) } dd { (lt) } }
+            @if !f.crop.is_empty() { dt { (Msg::Crop.text(lang)) } dd { (f.crop) } }
+        }
+        (map_div(&format!("/fields/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
+        @if !plans.is_empty() {
+            h2 { (Msg::Plans.text(lang)) }
+            ul { @for p in &plans {
+                li { a href=(format!("/plans/{}", p.id)) {
+                    (Msg::PlanWord.text(lang)) " #" (p.id) " — "
+                    (p.created_at.with_timezone(&JST).format("%Y-%m-%d %H:%M"))
+                } }
+            } }
+        }
+        @if can_write {
+            h2 { (Msg::PlanSpray.text(lang)) }
+            form method="post" action=(format!("/fields/{id}/plan")) {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                (number_input("swath_width", Msg::SwathWidth, lang, d.swath_width, "0.1"))
+                (number_input("rate_l_per_10a", Msg::RateL10a, lang, d.rate_l_per_10a, "0.01"))
+                (number_input("tank_l", Msg::TankL, lang, d.tank_l, "0.5"))
+                (number_input("endurance_min", Msg::EnduranceMin, lang, d.endurance_min, "0.5"))
+                (number_input("speed_mps", Msg::SpeedMps, lang, d.speed_mps, "0.1"))
+                (number_input("height_m", Msg::HeightM, lang, d.height_m, "0.1"))
+                (number_input("headland_passes", Msg::HeadlandPasses, lang, f64::from(d.headland_passes), "1"))
+                (number_input("drift_buffer_m", Msg::DriftBufferM, lang, d.drift_buffer_m, "0.5"))
+                label for="autopilot" { (Msg::Autopilot.text(lang)) }
+                select #autopilot name="autopilot" {
+                    option value="ardupilot" selected { "ArduPilot Copter" }
+                    option value="px4" { "PX4" }
+                }
+                p { button type="submit" { (Msg::MakePlan.text(lang)) } }
+            }
+        }
+        (map_assets())
+    };
+    Ok(pages::layout(lang, &f.name, Some(&user), body).into_response())
+}
+
+pub(super) async fn make_plan(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(form): AppForm<PlanForm>,
+) -> Result<Response, AppError> {
+    let farm = writable_farm(&user)?;
+    user.check_csrf(&form.csrf)?;
+    let row = readable_field(&state, &user, id).await?;
+    if row.farm_id != farm {
+        return Err(AppError::Forbidden);
+    }
+    let (config, autopilot) = form
+        .config()
+        .map_err(|e| AppError::BadInput(plan_error_text(&e, user.lang)))?;
+    let lang = user.lang;
+    let job = move || stored_field(&row).map(|field| mission_planner::plan(&field, &config));
+    let planned = match state.settings.planner.run(job).await {
+        Ok(r) => r?.map_err(|e| {
+            AppError::BadInput(format!(
+                "{} {}",
+                Msg::PlanFailed.text(lang),
+                plan_error_text(&e, lang)
+            ))
+        })?,
+        Err(e) => return pool_refusal(e),
+    };
+    let plan_file = mission_planner::to_qgc_plan(&planned, autopilot, None);
+    let waypoints = mission_planner::to_waypoints(&planned, autopilot, None);
+    let kml = mission_planner::to_kml(&planned);
+    let geojson = mission_planner::to_geojson(&planned);
+    let report =
+        serde_json::to_string(&planned.report).map_err(|e| AppError::Internal(e.to_string()))?;
+    let config_json =
+        serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
+    let plan_id = state
+        .db
+        .create_plan(&NewPlan {
+            field_id: id,
+            config_json: &config_json,
+            report_json: &report,
+            plan_file: &plan_file,
+            geojson: &geojson,
+            waypoints_file: &waypoints,
+            kml_file: &kml,
+            autopilot: if autopilot == Autopilot::ArduPilot {
+                "ardupilot"
+            } else {
+                "px4"
+            },
+        })
+        .await?;
+    Ok(Redirect::to(&format!("/plans/{plan_id}")).into_response())
+}
+
+pub(super) async fn plan_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    let lang = user.lang;
+    let r: Value = serde_json::from_str(&p.report_json).unwrap_or(Value::Null);
+    let num = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let title = format!("{} — {} #{}", f.name, Msg::PlanWord.text(lang), p.id);
+    let flights = state.db.flights_of_plan(id).await?;
+    let can_write = writable_farm(&user).is_ok_and(|farm| farm == f.farm_id);
+    let rows: Vec<(Msg, String)> = vec![
+        (Msg::AreaHa, format!("{:.2}", num("area_ha"))),
+        (Msg::SprayableHa, format!("{:.2}", num("sprayable_ha"))),
+        (Msg::Swaths, format!("{:.0}", num("n_swaths"))),
+        (Msg::PathM, format!("{:.0}", num("path_length_m"))),
+        (Msg::FlightTime, fmt_duration(num("flight_time_s"))),
+        (Msg::Litres, format!("{:.1}", num("litres"))),
+        (Msg::Sorties, format!("{:.0}", num("sorties"))),
+        (Msg::Coverage, format!("{:.1} %", num("coverage") * 100.0)),
+    ];
+    let body = html! {
+        h1 { (title) }
+        p { a href=(format!("/fields/{}", f.id)) { "← " (f.name) } }
+        table {
+            tbody { @for (label, value) in &rows {
+                tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
+            } }
+        }
+        (map_div(&format!("/plans/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
+        h2 { (Msg::Legend.text(lang)) }
+        ul.legend {
+            li { span style="border-bottom: 4px solid #0b5394; padding: 0 1em;" {} " " (Msg::LegendSpray.text(lang)) }
+            li { span style="border-bottom: 3px dashed #616161; padding: 0 1em;" {} " " (Msg::LegendTransit.text(lang)) }
+            li { span style="background: #ef9a9a; border: 2px solid #b71c1c; padding: 0 1em;" {} " " (Msg::LegendExclusion.text(lang)) }
+        }
+        h2 { (Msg::Downloads.text(lang)) }
+        ul {
+            li { a href=(format!("/plans/{id}/download/plan")) download { "QGroundControl (.plan)" } }
+            li { a href=(format!("/plans/{id}/download/waypoints")) download { "Mission Planner (.waypoints)" } }
+            li { a href=(format!("/plans/{id}/download/kml")) download { "Google Earth (.kml)" } }
+            li { a href=(format!("/plans/{id}/download/geojson")) download { "GeoJSON" } }
+        }
+        h2 { (Msg::Flights.text(lang)) }
+        @if flights.is_empty() { p { (Msg::NoDataYet.text(lang)) } } @else {
+            ul { @for fl in &flights { li {
+                a href=(format!("/flights/{}", fl.id)) { (Msg::FlightWord.text(lang)) " #" (fl.id) }
+                @if let Some(a) = fl.sprayed_area_m2 { " — " (format!("{a:.0} m²")) }
+            } } }
+        }
+        @if matches!(user.user.role, Role::Admin | Role::Farmer) && user.require_farm(f.farm_id).is_ok() {
+            p { a.button href=(format!("/plans/{id}/launch")) { (Msg::LaunchFlight.text(lang)) } }
+        }
+        @if can_write {
+            h3 { (Msg::RecordFlight.text(lang)) }
+            form method="post" action=(format!("/plans/{id}/flights")) enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(user.csrf_token);
+                label for="tlog" { (Msg::TlogFile.text(lang)) }
+                input #tlog type="file" name="tlog" accept=".tlog" required;
+                p { button type="submit" { (Msg::RecordFlight.text(lang)) } }
+            }
+        }
+        (map_assets())
+    };
+    Ok(pages::layout(lang, &title, Some(&user), body).into_response())
+}
+
+pub(super) async fn plan_geojson(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (p, _) = readable_plan(&state, &user, id).await?;
+    Ok(geojson_response(p.geojson))
+}
+
+pub(super) async fn download(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    let (ext, ctype, body) = match kind.as_str() {
+        "plan" => ("plan", "application/json", p.plan_file),
+        "waypoints" => ("waypoints", "text/plain; charset=utf-8", p.waypoints_file),
+        "kml" => ("kml", "application/vnd.google-earth.kml+xml", p.kml_file),
+        "geojson" => ("geojson", "application/geo+json", p.geojson),
+        _ => return Err(AppError::NotFound),
+    };
+    let stem: String = f
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{stem}-plan{id}.{ext}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A spray plan: its options and the planner's report.
+#[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "fields",
+    params(("id" = i64, Path, description = "Plan id")),
+    responses((status = 200, description = "{id, field_id, field_name, autopilot, config, report, created_at}", body = inline(Object)),
+        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("session" = [])))]
+pub(crate) async fn api_plan(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Value>, AppError> {
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    Ok(axum::Json(json!({
+        "id": p.id,
+        "field_id": f.id,
+        "field_name": f.name,
+        "autopilot": p.autopilot,
+        "config": serde_json::from_str::<Value>(&p.config_json).unwrap_or(Value::Null),
+        "report": serde_json::from_str::<Value>(&p.report_json).unwrap_or(Value::Null),
+        "created_at": p.created_at,
+    })))
+}

@@ -1,0 +1,555 @@
+//! One launched flight's task: connect, upload and verify the sortie, then on the pilot's
+//! commands pre-flight checks, arm, AUTO, start, pause, resume, RTL and abort, keeping the
+//! flight row's status and the [`Live`] snapshot current while it watches the vehicle.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use telemetry::{
+    Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, SprayerOutput,
+    TrackPoint, Vehicle, VehicleState, distance_to_go, preflight_checks,
+};
+use tokio::sync::{mpsc, watch};
+
+use super::control::{Command, FlightTiming, LaunchRequest, Live, Phase};
+use crate::storage::{Db, PlanRow};
+
+/// How a flight ended: its final status and, when it failed, why.
+pub(super) struct End {
+    pub(super) status: &'static str,
+    pub(super) error: Option<String>,
+}
+
+async fn set_status(db: &Db, id: i64, status: &str) {
+    if let Err(e) = db.set_flight_status(id, status).await {
+        tracing::error!(message = "Could not store a flight status.", flight = id, status, error = %e);
+    }
+}
+
+/// What the mission commands the pump to do, per item, for telling the pump state.
+struct PumpPlan {
+    /// Pump commanded on after each plan item.
+    spray_after: Vec<bool>,
+    /// The vehicle's sequence number of plan item 0, plus one.
+    first_item: usize,
+}
+
+/// Shared view of the vehicle filled by the frame subscriber.
+#[derive(Default)]
+struct Seen {
+    state: VehicleState,
+    messages: Vec<String>,
+    message_count: usize,
+    /// Every position received while armed, with the pump state then: the live coverage is
+    /// computed from the same positions as the record's (the `.tlog`), not from samples.
+    track: Vec<TrackPoint>,
+}
+
+pub(super) async fn fly(
+    db: &Db,
+    req: &LaunchRequest,
+    tlog: &std::path::Path,
+    timing: &FlightTiming,
+    live: &watch::Sender<Live>,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+) -> End {
+    let id = req.flight_id;
+    let path = std::path::Path::new("plan");
+    let sortie =
+        match Plan::from_json(&req.plan.plan_file, path).and_then(|p| p.sortie(req.sortie, path)) {
+            Ok(p) => p,
+            Err(e) => return End::failed(e),
+        };
+    // A resumed flight flies the cut plan; what it reaches is counted in the sortie's items.
+    let (plan, resumed) = match req.resume_after.map(|r| sortie.resume_after(r, path)) {
+        None => (sortie, None),
+        Some(Ok(r)) => (r.plan.clone(), Some(r)),
+        Some(Err(e)) => return End::failed(e),
+    };
+    let address = match LinkAddress::parse(&req.vehicle.link_address) {
+        Ok(a) => a,
+        Err(e) => return End::failed(e),
+    };
+    let mut cfg = LinkConfig::new(address);
+    cfg.tlog = Some(tlog.to_path_buf());
+    let link = match Link::connect(&cfg).await {
+        Ok(l) => l,
+        Err(e) => return End::failed(e),
+    };
+    let info = match link.wait_vehicle(timing.connect_timeout).await {
+        Ok(i) => i,
+        Err(e) => {
+            link.close().await;
+            return End::failed(e);
+        }
+    };
+    if info.target.firmware != plan.firmware {
+        link.close().await;
+        return End::failed(format!(
+            "the plan was written for {:?} but the vehicle runs {:?}",
+            plan.firmware, info.target.firmware
+        ));
+    }
+    let vehicle = Vehicle::new(link.port().clone(), info.target);
+    let sprayer = SprayerOutput {
+        servo: u8::try_from(req.vehicle.pump_servo).unwrap_or(9),
+        ..SprayerOutput::default()
+    };
+    let seen = Arc::new(Mutex::new(Seen {
+        state: VehicleState::new(
+            Some(info.target.system),
+            Some(info.target.component),
+            sprayer,
+        ),
+        ..Seen::default()
+    }));
+    let pump = Arc::new(PumpPlan::of(&plan));
+    let subscriber = {
+        let seen = seen.clone();
+        let pump = pump.clone();
+        let mut rx = link.port().subscribe();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(f) => {
+                        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+                        let applied = s.state.apply(&f.header, &f.msg);
+                        if applied
+                            && matches!(f.msg, telemetry::Msg::GLOBAL_POSITION_INT(_))
+                            && s.state.armed
+                            && let (Some(lat), Some(lon)) = (s.state.lat, s.state.lon)
+                        {
+                            let spraying = pump.state(&s.state);
+                            s.track.push(TrackPoint {
+                                time_us: telemetry::now_us(),
+                                lat,
+                                lon,
+                                spraying: spraying.unwrap_or(false),
+                            });
+                        }
+                        if applied && matches!(f.msg, telemetry::Msg::STATUSTEXT(_)) {
+                            let text = s
+                                .state
+                                .status_texts
+                                .last()
+                                .map(|t| format!("[{}] {}", t.severity, t.text));
+                            if let Some(t) = text {
+                                s.messages.push(t);
+                                s.message_count += 1;
+                                if s.messages.len() > 50 {
+                                    s.messages.remove(0);
+                                }
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+    for (msgid, hz) in [
+        (33, 5.0),
+        (1, 1.0),
+        (24, 1.0),
+        (42, 2.0),
+        (147, 1.0),
+        (74, 2.0),
+    ] {
+        let _ = vehicle.request_message_interval(msgid, hz).await;
+    }
+    let mut flight = Flight {
+        db,
+        id,
+        plan: &plan,
+        items: plan.mission_items(),
+        vehicle: &vehicle,
+        link: &link,
+        seen: &seen,
+        live,
+        timing,
+        swath_m: swath_of(&req.plan),
+        pump,
+        enable_fence: req.enable_fence,
+    };
+    let end = flight.run(cmds).await;
+    let home_items = plan.vehicle_seq(0);
+    let reached = flight.snapshot().0.reached_up_to.and_then(|seq| {
+        let i = usize::from(seq).checked_sub(home_items)?;
+        Some(resumed.as_ref().map_or(i, |r| r.original_index(i)))
+    });
+    let reached = reached.or(req.resume_after);
+    if let Err(e) = db
+        .set_plan_item_reached(id, reached.map(|r| r as i64))
+        .await
+    {
+        tracing::error!(message = "Could not store the item reached.", flight = id, error = %e);
+    }
+    if end.status != "completed" {
+        vehicle.spray_off().await;
+    }
+    subscriber.abort();
+    link.close().await;
+    end
+}
+
+/// The swath width in the plan's stored options (5 m when absent).
+pub fn swath_of(plan: &PlanRow) -> f64 {
+    serde_json::from_str::<Value>(&plan.config_json)
+        .ok()
+        .and_then(|v| v["swath_width"].as_f64())
+        .unwrap_or(5.0)
+}
+
+struct Flight<'a> {
+    db: &'a Db,
+    id: i64,
+    plan: &'a Plan,
+    items: Vec<telemetry::MissionItem>,
+    vehicle: &'a Vehicle,
+    link: &'a Link,
+    seen: &'a Arc<Mutex<Seen>>,
+    live: &'a watch::Sender<Live>,
+    timing: &'a FlightTiming,
+    swath_m: f64,
+    pump: Arc<PumpPlan>,
+    /// The pilot agreed to have the geofence switched on.
+    enable_fence: bool,
+}
+
+impl End {
+    fn failed(e: impl std::fmt::Display) -> End {
+        End {
+            status: "failed",
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+impl PumpPlan {
+    fn of(plan: &Plan) -> PumpPlan {
+        PumpPlan {
+            spray_after: plan.spray_state_after(),
+            first_item: plan.vehicle_seq(0) + 1,
+        }
+    }
+
+    /// The pump state: as the vehicle's servo output shows it, else as the mission commands it
+    /// at the current item; off while disarmed.
+    fn state(&self, s: &VehicleState) -> Option<bool> {
+        let commanded = s
+            .current_item
+            .map(usize::from)
+            .and_then(|c| c.checked_sub(self.first_item))
+            .and_then(|i| self.spray_after.get(i).copied());
+        s.sprayer_on
+            .or(if s.armed { commanded } else { Some(false) })
+    }
+}
+
+impl Flight<'_> {
+    /// The positions received while armed so far.
+    fn track(&self) -> Vec<TrackPoint> {
+        let s = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        s.track.clone()
+    }
+
+    fn snapshot(&self) -> (VehicleState, Vec<String>, usize) {
+        let s = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        (s.state.clone(), s.messages.clone(), s.message_count)
+    }
+
+    /// Publishes the vehicle's state; returns it.
+    fn publish(&mut self, phase: Phase) -> VehicleState {
+        let (s, messages, count) = self.snapshot();
+        let last = self.items.len().saturating_sub(1) as u16;
+        let cur = s.current_item;
+        let to_go = match (s.lat, s.lon, cur) {
+            (Some(lat), Some(lon), Some(c)) => Some(distance_to_go(&self.items, c, (lat, lon))),
+            _ => None,
+        };
+        let spray = self.pump.state(&s);
+        let link_ok = self.link.check_alive(self.timing.link_timeout).is_ok();
+        self.live.send_modify(|l| {
+            l.phase = phase;
+            l.lat = s.lat;
+            l.lon = s.lon;
+            l.rel_alt_m = s.rel_alt_m;
+            l.speed_m_s = s.ground_speed_m_s;
+            l.battery_pct = s.battery_pct;
+            l.battery_v = s.battery_v;
+            l.mode = s.mode.clone();
+            l.armed = s.armed;
+            l.item = cur;
+            l.last_item = last;
+            l.to_go_m = to_go;
+            l.spray = spray;
+            l.link_ok = link_ok;
+            l.messages = messages;
+            l.message_count = count;
+        });
+        s
+    }
+
+    fn error(&self, e: impl std::fmt::Display) {
+        let e = e.to_string();
+        self.live.send_modify(|l| l.error = Some(e));
+    }
+
+    async fn coverage(&self) {
+        let track = self.track();
+        if track.len() < 2 {
+            return;
+        }
+        let legs = self.plan.spray_legs();
+        let swath = self.swath_m;
+        let c = tokio::task::spawn_blocking(move || telemetry::coverage(&track, &legs, swath))
+            .await
+            .ok()
+            .and_then(Result::ok);
+        if let Some(c) = c {
+            self.live.send_modify(|l| {
+                l.covered_pct = Some(c.covered_pct);
+                l.sprayed_m2 = Some(c.sprayed_m2);
+                l.coverage = Some(c.geojson.clone());
+            });
+        }
+    }
+
+    async fn run(&mut self, cmds: &mut mpsc::UnboundedReceiver<Command>) -> End {
+        set_status(self.db, self.id, "uploading").await;
+        self.publish(Phase::Uploading);
+        let verified = match self
+            .vehicle
+            .upload_verified(MissionKind::Mission, &self.items)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return End::failed(format!("mission upload: {e}")),
+        };
+        let fence = self.plan.fence_items();
+        if !fence.is_empty()
+            && let Err(e) = self
+                .vehicle
+                .upload_verified(MissionKind::Fence, &fence)
+                .await
+        {
+            return End::failed(format!("fence upload: {e}"));
+        }
+        let rally = self.plan.rally_items();
+        if !rally.is_empty()
+            && let Err(e) = self
+                .vehicle
+                .upload_verified(MissionKind::Rally, &rally)
+                .await
+        {
+            return End::failed(format!("rally upload: {e}"));
+        }
+        if !fence.is_empty()
+            && let Err(e) = self.fence_on().await
+        {
+            return End::failed(e);
+        }
+        let counts = [self.items.len(), fence.len(), rally.len()];
+        self.live.send_modify(|l| l.verified = Some(counts));
+        set_status(self.db, self.id, "planned").await;
+
+        // Verified: wait for the pilot.
+        let waiting_since = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                cmd = cmds.recv() => match cmd {
+                    Some(Command::Start) => {
+                        self.publish(Phase::Starting);
+                        match self.start(&verified).await {
+                            Ok(()) => break,
+                            Err(e) => {
+                                // Not armed, or armed but not started: make sure the pump is off.
+                                self.vehicle.spray_off().await;
+                                if self.snapshot().0.armed {
+                                    let _ = self.vehicle.disarm().await;
+                                }
+                                self.error(e);
+                            }
+                        }
+                    }
+                    Some(Command::Abort) | None => {
+                        return End { status: "aborted", error: None };
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Err(e) = self.link.check_alive(self.timing.link_timeout) {
+                return End::failed(e);
+            }
+            self.publish(Phase::Verified);
+            if waiting_since.elapsed() > self.timing.start_timeout {
+                return End {
+                    status: "aborted",
+                    error: Some("not started in time".into()),
+                };
+            }
+        }
+        set_status(self.db, self.id, "flying").await;
+        self.follow(&verified, cmds).await
+    }
+
+    /// The uploaded fence acts on a breach, or is switched on with the pilot's consent.
+    async fn fence_on(&self) -> Result<(), String> {
+        let setup = self
+            .vehicle
+            .fence_setup()
+            .await
+            .map_err(|e| format!("the vehicle's fence parameters could not be read: {e}"))?;
+        if setup.active() {
+            return Ok(());
+        }
+        if !self.enable_fence {
+            return Err(format!(
+                "the vehicle's geofence is off (enabled {}, polygon {}, action {}); \
+                 tick \"switch it on\" to have it switched on before take-off",
+                setup.enabled, setup.polygon, setup.action
+            ));
+        }
+        let after = self
+            .vehicle
+            .enable_fence()
+            .await
+            .map_err(|e| format!("switching the geofence on: {e}"))?;
+        if !after.active() {
+            return Err(format!(
+                "the vehicle did not switch its geofence on: {after:?}"
+            ));
+        }
+        tracing::info!(
+            message = "Geofence switched on with the pilot's consent.",
+            flight = self.id,
+            action = after.action
+        );
+        Ok(())
+    }
+
+    async fn start(&mut self, verified: &telemetry::VerifiedMission) -> Result<(), String> {
+        // Fresh telemetry for the checks.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let limits = PreflightLimits {
+            min_battery_pct: self.timing.min_battery_pct,
+            require_3d_fix: true,
+        };
+        let s = self.snapshot().0;
+        preflight_checks(&s, self.plan, &limits).map_err(|e| e.to_string())?;
+        if self.vehicle.target().firmware == Firmware::ArduPilot {
+            self.vehicle
+                .set_mode("GUIDED")
+                .await
+                .map_err(|e| format!("GUIDED: {e}"))?;
+        }
+        self.vehicle.arm().await.map_err(|e| e.to_string())?;
+        self.vehicle
+            .start_mission(verified)
+            .await
+            .map_err(|e| format!("starting the mission: {e}"))?;
+        self.live.send_modify(|l| l.error = None);
+        Ok(())
+    }
+
+    async fn follow(
+        &mut self,
+        verified: &telemetry::VerifiedMission,
+        cmds: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> End {
+        let last = self.items.len().saturating_sub(1) as u16;
+        let lands = self.items.last().is_some_and(|i| i.command == 21);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut phase = Phase::Flying;
+        let mut aborted = false;
+        let mut was_armed = false;
+        let mut end_seen: Option<Instant> = None;
+        let mut last_coverage = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                cmd = cmds.recv() => {
+                    let result = match cmd {
+                        Some(Command::Pause) => self.vehicle.pause().await.map(|()| {
+                            phase = Phase::Paused;
+                            "paused"
+                        }),
+                        Some(Command::Resume) => {
+                            let cur = self.snapshot().0.current_item.unwrap_or(0);
+                            let pump = self.plan.pump_on_toward(cur);
+                            self.vehicle.resume_at(cur, pump, verified).await.map(|()| {
+                                phase = Phase::Flying;
+                                "flying"
+                            })
+                        }
+                        Some(Command::Rtl) => self.vehicle.rtl().await.map(|()| {
+                            phase = Phase::Returning;
+                            "flying"
+                        }),
+                        Some(Command::Abort) | None => {
+                            aborted = true;
+                            phase = Phase::Returning;
+                            match self.vehicle.rtl().await {
+                                Ok(()) => Ok("flying"),
+                                // RTL refused: land where it is.
+                                Err(_) => self.vehicle.set_mode("LAND").await.map(|()| "flying"),
+                            }
+                        }
+                        Some(Command::Start) => Ok(""),
+                    };
+                    match result {
+                        Ok("") => {}
+                        Ok(status) => {
+                            set_status(self.db, self.id, status).await;
+                            self.live.send_modify(|l| l.error = None);
+                        }
+                        Err(e) => self.error(e),
+                    }
+                }
+            }
+            if let Err(e) = self.link.check_alive(self.timing.link_timeout) {
+                self.coverage().await;
+                return End::failed(format!("{e}: the vehicle's failsafe takes over"));
+            }
+            let s = self.publish(phase);
+            if last_coverage.elapsed() >= self.timing.coverage_every {
+                last_coverage = Instant::now();
+                self.coverage().await;
+            }
+            let landed = was_armed && !s.armed;
+            was_armed |= s.armed;
+            if aborted || phase == Phase::Returning {
+                if landed {
+                    self.coverage().await;
+                    let done = !aborted && s.mission_finished(last);
+                    return End {
+                        status: if done { "completed" } else { "aborted" },
+                        error: None,
+                    };
+                }
+                continue;
+            }
+            let at_end = s.mission_finished(last);
+            if at_end {
+                let since = *end_seen.get_or_insert_with(Instant::now);
+                if !s.armed || !lands || since.elapsed() >= self.timing.land_wait {
+                    self.coverage().await;
+                    return End {
+                        status: "completed",
+                        error: None,
+                    };
+                }
+            } else if landed {
+                self.coverage().await;
+                return End::failed(format!(
+                    "the vehicle disarmed at item {} before the end of the mission",
+                    s.current_item.unwrap_or(0)
+                ));
+            }
+        }
+    }
+}
