@@ -720,6 +720,47 @@ mod tests {
         assert!(!AltitudeFrame::Terrain.supported_by(crate::Autopilot::Px4Actuator));
     }
 
+    #[test]
+    fn inserted_points_keep_their_segments_rate() {
+        let mut base = paddy();
+        // Alternate two rates over the spray segments, as a prescription would.
+        for s in &mut base.sorties {
+            for (i, (k, r)) in s
+                .track
+                .kinds
+                .iter()
+                .zip(s.track.rates.iter_mut())
+                .enumerate()
+            {
+                *r = if *k == SegmentKind::Spray {
+                    [60.0, 90.0][i % 2]
+                } else {
+                    0.0
+                };
+            }
+        }
+        let length_at = |p: &Plan, rate: f64| -> f64 {
+            p.sorties
+                .iter()
+                .flat_map(|s| s.track.rated_segments().collect::<Vec<_>>())
+                .filter(|(_, _, _, r)| *r == rate)
+                .map(|(a, b, _, _)| (b.x - a.x).hypot(b.y - a.y))
+                .sum()
+        };
+        let dem = grid_dem(&|_e, n| if n < 30.0 { 120.0 } else { 130.0 });
+        let p = apply_terrain(&base, &dem, &TerrainConfig::default()).unwrap();
+        assert!(p.terrain.as_ref().unwrap().report.inserted_points > 0);
+        for s in &p.sorties {
+            assert_eq!(s.track.rates.len(), s.track.kinds.len());
+        }
+        for rate in [0.0, 60.0, 90.0] {
+            assert!(
+                (length_at(&p, rate) - length_at(&base, rate)).abs() < 1e-6,
+                "rate {rate}"
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
         /// On rolling ground gentler than the climb limits, every flown point along every leg
