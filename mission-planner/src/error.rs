@@ -373,6 +373,51 @@ pub enum PlanError {
         /// The vehicle's fence point budget.
         budget: usize,
     },
+    /// An elevation model could not be read or georeferenced.
+    #[error("標高データを読めません / cannot use the elevation model: {reason}")]
+    Dem {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An elevation model goes past a safety limit (refused before it is decoded).
+    #[error("標高データが大きすぎます / elevation model too large: {count} {what} (limit {limit})")]
+    DemTooLarge {
+        /// What was counted.
+        what: &'static str,
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The elevation model has no ground height for part of the mission path.
+    #[error(
+        "圃場 {field_id}: 標高データが飛行経路の一部（緯度 {lat:.6}, 経度 {lon:.6}）を覆っていません / field {field_id}: the elevation model has no ground height at lat {lat:.6}, lon {lon:.6} on the mission path"
+    )]
+    TerrainMissing {
+        /// The field.
+        field_id: String,
+        /// Where, WGS84 degrees.
+        lat: f64,
+        /// Where, WGS84 degrees.
+        lon: f64,
+    },
+    /// A point of the mission would be higher above the ground than the legal limit (Japan's
+    /// Civil Aeronautics Act, art. 132-85: 150 m above ground or water without permission).
+    #[error(
+        "圃場 {field_id}: 緯度 {lat:.6}, 経度 {lon:.6} で対地高度 {agl_m:.1} m となり、上限 {limit_m} m を超えます / field {field_id}: the vehicle would be {agl_m:.1} m above ground at lat {lat:.6}, lon {lon:.6}, above the {limit_m} m limit"
+    )]
+    AboveLegalHeight {
+        /// The field.
+        field_id: String,
+        /// Height above ground there, metres.
+        agl_m: f64,
+        /// The limit, metres.
+        limit_m: f64,
+        /// Where, WGS84 degrees.
+        lat: f64,
+        /// Where, WGS84 degrees.
+        lon: f64,
+    },
 }
 
 #[cfg(test)]

@@ -50,6 +50,10 @@ pub use crate::{
     sortie::Sortie,
     sprayable::sprayable_area,
     swath::objective::{FlightTime, PatternStats, SwathCount, SwathLength, SwathObjective},
+    terrain::{
+        AltitudeFrame, Dem, DemCrs, DemLimits, PointAlt, TerrainConfig, TerrainProfile,
+        TerrainReport, apply_terrain,
+    },
     units::{ApplicationRate, Litres, Metres, MetresPerSecond, Seconds, SwathWidth},
 };
 
@@ -70,4 +74,5 @@ mod route;
 mod sortie;
 mod sprayable;
 mod swath;
+mod terrain;
 mod units;

@@ -226,6 +226,10 @@ pub struct Plan {
     pub sorties: Vec<Sortie>,
     /// The prescription in local metres (zones clipped to the field), if the plan has one.
     pub prescription: Option<LocalRates>,
+    /// Altitudes over the ground of an elevation model, once
+    /// [`apply_terrain`](crate::apply_terrain) has run; `None`: every item at
+    /// [`Plan::height_m`] relative to home.
+    pub terrain: Option<crate::terrain::TerrainProfile>,
     /// The figures.
     pub report: PlanReport,
 }
@@ -667,6 +671,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         pump_full_flow_l_min: config.pump_full_flow_l_min,
         sorties,
         prescription: rates,
+        terrain: None,
         report,
     };
     // The exact check, on what the mission file holds: every sortie's positioned items as

@@ -63,7 +63,10 @@ pub use crate::{
     params::{FenceSetup, ParamValue, decode_param, encode_param},
     plan::{FenceCircle, FencePolygon, Plan, Resumed, SprayLeg, spray_legs},
     record::{TlogRecord, TlogWriter, now_us, parse_tlog, read_tlog},
-    sim::{SimConfig, SimDrone, SimSnapshot},
+    sim::{SimConfig, SimDrone, SimGround, SimSnapshot},
+    terrain::{
+        TerrainServer, TerrainSource, TerrainStats, answer_check, answer_request, block_heights,
+    },
     vehicle_state::{GpsFix, SprayerOutput, StatusText, VehicleState},
 };
 
@@ -84,4 +87,5 @@ mod params;
 mod plan;
 mod record;
 mod sim;
+mod terrain;
 mod vehicle_state;

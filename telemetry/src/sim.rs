@@ -34,6 +34,7 @@ use crate::mission_protocol::items::{
 };
 use crate::mission_protocol::stored::{Storage, Stored, stored_item};
 use crate::modes::{Firmware, mode_code, mode_name};
+use crate::terrain::{TerrainCache, TerrainSource};
 use crate::vehicle_state::SprayerOutput;
 
 /// MAV_CMD_DO_CHANGE_SPEED.
@@ -117,6 +118,36 @@ pub struct SimConfig {
     /// Which autopilot it acts as: ArduPilot (home at mission seq 0, Copter mode numbers) or
     /// PX4 (the mission starts at seq 0, PX4's main/sub mode encoding).
     pub firmware: Firmware,
+    /// The ground under the simulator and its terrain following (`None`: flat ground at
+    /// home's altitude, no terrain protocol).
+    pub ground: Option<SimGround>,
+}
+
+/// The simulator's ground model, and how it asks for terrain like ArduPilot with
+/// `TERRAIN_ENABLE = 1`: a TERRAIN_REPORT and, for any grid block it lacks, a TERRAIN_REQUEST
+/// each simulated second; terrain-frame mission items are flown at their height above the
+/// terrain it was sent (not its own ground), so wrong answers show as a wrong height.
+#[derive(Clone)]
+pub struct SimGround {
+    /// True ground height AMSL (what the vehicle would hit).
+    pub source: Arc<dyn TerrainSource>,
+    /// ArduPilot's `TERRAIN_SPACING`, metres (its default is 100; spray fields want 5–10).
+    pub terrain_spacing_m: u16,
+}
+
+impl std::fmt::Debug for SimGround {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimGround")
+            .field("terrain_spacing_m", &self.terrain_spacing_m)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for SimGround {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.source, &other.source)
+            && self.terrain_spacing_m == other.terrain_spacing_m
+    }
 }
 
 impl SimConfig {
@@ -142,6 +173,7 @@ impl SimConfig {
             battery_cells: 6,
             prearm_failure: None,
             firmware: Firmware::ArduPilot,
+            ground: None,
         }
     }
 
@@ -179,6 +211,10 @@ pub struct SimSnapshot {
     pub list_lengths: [usize; 3],
     /// The fence would act on a breach (its parameters say so).
     pub fence_active: bool,
+    /// Height above the ground model, metres (`None` without one).
+    pub agl_m: Option<f64>,
+    /// Terrain 4 × 4 blocks (pending, loaded), as the vehicle's TERRAIN_REPORT says.
+    pub terrain_blocks: (u16, u16),
 }
 
 /// A running simulated drone; its tasks stop when it is dropped or [`stopped`](Self::stop).
@@ -536,10 +572,18 @@ struct Sim {
     last_sent: HashMap<u32, f64>,
     /// Parameters set by the ground station (the rest read their defaults).
     params: HashMap<String, f64>,
+    /// Terrain received over the terrain protocol (with a ground model).
+    terrain: Option<TerrainCache>,
+    /// Simulated time of the last terrain report and request.
+    terrain_t: f64,
 }
 
 impl Sim {
     fn new(cfg: SimConfig, out: mpsc::UnboundedSender<Msg>) -> Self {
+        let cfg_terrain = cfg
+            .ground
+            .as_ref()
+            .map(|g| TerrainCache::new(g.terrain_spacing_m));
         let mut servos = [0u16; 16];
         for s in servos.iter_mut().take(4) {
             *s = 1000;
@@ -574,6 +618,8 @@ impl Sim {
             intervals: HashMap::new(),
             last_sent: HashMap::new(),
             params: HashMap::new(),
+            terrain: cfg_terrain,
+            terrain_t: f64::NEG_INFINITY,
         }
     }
 
@@ -698,6 +744,11 @@ impl Sim {
                 self.lists[2].len(),
             ],
             fence_active: self.fence_active(),
+            agl_m: self.cfg.ground.as_ref().and_then(|g| {
+                let ground = g.source.height_amsl(self.pos.0, self.pos.1)?;
+                Some(self.alt + self.cfg.home.2 - ground)
+            }),
+            terrain_blocks: self.terrain.as_ref().map_or((0, 0), |t| t.statistics()),
         }
     }
 
@@ -830,7 +881,93 @@ impl Sim {
                 let result = self.command(c.command, p);
                 self.ack(c.command, result);
             }
+            Msg::TERRAIN_DATA(d) => {
+                if let Some(t) = self.terrain.as_mut() {
+                    t.apply(&d);
+                }
+            }
+            Msg::TERRAIN_CHECK(c) => {
+                let (lat, lon) = (f64::from(c.lat) * 1e-7, f64::from(c.lon) * 1e-7);
+                if let Some(t) = self.terrain.as_mut() {
+                    t.want(lat, lon);
+                }
+                self.terrain_report(c.lat, c.lon);
+            }
             _ => {}
+        }
+    }
+
+    // ---- terrain (ArduPilot AP_Terrain, TerrainGCS.cpp) ---------------------------------
+
+    /// `send_terrain_report`: the terrain at (lat, lon) and above it, with the cache figures.
+    fn terrain_report(&self, lat: i32, lon: i32) {
+        let Some(t) = self.terrain.as_ref() else {
+            return;
+        };
+        let here = t.height_amsl(f64::from(lat) * 1e-7, f64::from(lon) * 1e-7);
+        let home = t.height_amsl(self.cfg.home.0, self.cfg.home.1);
+        let spacing = match (here, home) {
+            (Some(_), Some(_)) => self.cfg.ground.as_ref().map_or(0, |g| g.terrain_spacing_m),
+            _ => 0,
+        };
+        let terrain = here.unwrap_or(0.0);
+        let current = self.alt + self.cfg.home.2 - terrain;
+        let (pending, loaded) = t.statistics();
+        self.send(Msg::TERRAIN_REPORT(apm::TERRAIN_REPORT_DATA {
+            lat,
+            lon,
+            terrain_height: terrain as f32,
+            current_height: if spacing == 0 { 0.0 } else { current as f32 },
+            spacing,
+            pending,
+            loaded,
+        }));
+    }
+
+    /// `send_request`, once a simulated second: a report for where it is, then a request for
+    /// the blocks it lacks (its own first, then those of the mission's positions).
+    fn terrain_tick(&mut self) {
+        if self.terrain.is_none() || self.t - self.terrain_t < 1.0 {
+            return;
+        }
+        self.terrain_t = self.t;
+        let (lat, lon) = self.pos;
+        self.terrain_report((lat * 1e7) as i32, (lon * 1e7) as i32);
+        let items: Vec<(f64, f64)> = self.lists[0]
+            .iter()
+            .filter(|i| matches!(i.frame, 10 | 11) && (i.x != 0 || i.y != 0))
+            .map(|i| (i.lat(), i.lon()))
+            .collect();
+        let Some(t) = self.terrain.as_mut() else {
+            return;
+        };
+        let mut req = t.request(lat, lon);
+        if req.is_none() {
+            for (la, lo) in items {
+                if let Some(r) = t.request(la, lo) {
+                    req = Some(r);
+                    break;
+                }
+            }
+        }
+        if let Some(r) = req {
+            self.send(Msg::TERRAIN_REQUEST(r));
+        }
+    }
+
+    /// The altitude above home a positioned item asks for here: frame 0 is AMSL, 10/11 above
+    /// the terrain it holds for this position (`None` while that terrain has not arrived),
+    /// the rest above home.
+    fn item_target_alt(&self, it: &MissionItem) -> Option<f64> {
+        let z = f64::from(it.z);
+        match it.frame {
+            0 | 5 => Some(z - self.cfg.home.2),
+            10 | 11 => {
+                let t = self.terrain.as_ref()?;
+                let ground = t.height_amsl(self.pos.0, self.pos.1)?;
+                Some(z + ground - self.cfg.home.2)
+            }
+            _ => Some(z),
         }
     }
 
@@ -1449,7 +1586,8 @@ impl Sim {
             CMD_NAV_TAKEOFF => {
                 self.landed = false;
                 self.ground_speed = 0.0;
-                if self.climb_to(f64::from(it.z), dt) {
+                let alt = self.item_target_alt(&it).unwrap_or(f64::from(it.z));
+                if self.climb_to(alt, dt) {
                     self.nav_reached();
                 }
             }
@@ -1487,9 +1625,16 @@ impl Sim {
             }
             _ if has_pos => {
                 self.landed = false;
+                let Some(alt) = self.item_target_alt(&it) else {
+                    // Terrain not yet received: hold here (ArduPilot will not start a
+                    // terrain-relative leg without it).
+                    self.ground_speed = 0.0;
+                    self.climb = 0.0;
+                    return;
+                };
                 let speed = self.speed;
                 let h = self.move_to(target, speed, dt);
-                let v = self.climb_to(f64::from(it.z), dt);
+                let v = self.climb_to(alt, dt);
                 if h && v {
                     self.nav_reached();
                 }
@@ -1513,6 +1658,9 @@ impl Sim {
             self.update_outputs();
         }
         self.upload_watchdog();
+        if self.cfg.firmware == Firmware::ArduPilot {
+            self.terrain_tick();
+        }
         self.streams();
     }
 

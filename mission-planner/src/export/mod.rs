@@ -114,11 +114,15 @@ pub(crate) struct Item {
 
 impl Item {
     fn nav(command: u16, p: Coord, alt: f64) -> Self {
+        Self::nav_in(command, p, alt, FRAME_REL_ALT)
+    }
+
+    fn nav_in(command: u16, p: Coord, alt: f64, frame: u8) -> Self {
         let (lat, lon) = (round8(p.y), round8(p.x));
         let yaw = None;
         Self {
             command,
-            frame: FRAME_REL_ALT,
+            frame,
             params: [
                 Some(0.0),
                 Some(0.0),
@@ -141,7 +145,10 @@ impl Item {
 
     /// True for items that carry a position.
     pub fn is_nav(&self) -> bool {
-        self.frame == FRAME_REL_ALT
+        matches!(
+            self.command,
+            cmd::NAV_WAYPOINT | cmd::NAV_LAND | cmd::NAV_TAKEOFF
+        )
     }
 }
 
@@ -255,8 +262,21 @@ pub(crate) fn sortie_items(plan: &Plan, sortie_idx: usize, autopilot: Autopilot)
     let s = &plan.sorties[sortie_idx];
     let wgs = |c: Coord| plan.frame.to_wgs84(c);
     let h = plan.height_m;
+    // With a terrain profile each waypoint carries its own altitude in the profile's frame
+    // (terrain falls back to AMSL where the autopilot lacks it); take-off stays relative to
+    // home, which is where it starts.
+    let alt = |point: usize| match &plan.terrain {
+        None => (FRAME_REL_ALT, h),
+        Some(t) => {
+            let f = t.frame.for_autopilot(autopilot);
+            (f.mav_frame(), t.alt_in(f, sortie_idx, point))
+        }
+    };
+    let takeoff_h = plan.terrain.as_ref().map_or(h, |t| {
+        t.alt_in(crate::AltitudeFrame::RelativeHome, sortie_idx, 0)
+    });
     let mut items = vec![
-        Item::nav(cmd::NAV_TAKEOFF, wgs(s.track.points[0]), h),
+        Item::nav(cmd::NAV_TAKEOFF, wgs(s.track.points[0]), takeoff_h),
         speed_item(plan.transit_speed),
     ];
     let mut spraying = false;
@@ -286,7 +306,8 @@ pub(crate) fn sortie_items(plan: &Plan, sortie_idx: usize, autopilot: Autopilot)
             }
             items.push(Item::nav(cmd::NAV_LAND, wgs(b), 0.0));
         } else {
-            items.push(Item::nav(cmd::NAV_WAYPOINT, wgs(b), h));
+            let (frame, a) = alt(i + 1);
+            items.push(Item::nav_in(cmd::NAV_WAYPOINT, wgs(b), a, frame));
         }
     }
     items

@@ -27,7 +27,8 @@ fn item_json(it: &Item, jump_id: usize) -> Value {
         "doJumpId": jump_id,
         "AMSLAltAboveTerrain": Value::Null,
         "Altitude": alt,
-        "AltitudeMode": 1,
+        // QGroundControl's AltMode: 1 relative, 2 absolute, 4 terrain frame.
+        "AltitudeMode": match it.frame { 0 => 2, 10 => 4, _ => 1 },
     })
 }
 
@@ -76,7 +77,7 @@ pub fn to_qgc_plan(plan: &Plan, autopilot: Autopilot, sortie: Option<usize>) -> 
             "vehicleType": 2,
             "cruiseSpeed": plan.transit_speed,
             "hoverSpeed": plan.spray_speed,
-            "plannedHomePosition": [round8(home.y), round8(home.x), 0.0],
+            "plannedHomePosition": [round8(home.y), round8(home.x), plan.terrain.as_ref().map_or(0.0, |t| t.home_ground_m)],
             "items": items,
         },
         "geoFence": {"version": 2, "circles": [], "polygons": polygons},

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use telemetry::{
     Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, SprayerOutput,
-    Vehicle, VehicleState, distance_to_go, preflight_checks,
+    TerrainServer, Vehicle, VehicleState, distance_to_go, preflight_checks,
 };
 
 /// Arguments of `agriops fly`.
@@ -71,6 +71,11 @@ pub struct Args {
     /// Set the vehicle's RTL altitude to this many metres above home before flying.
     #[arg(long)]
     pub rtl_alt_m: Option<f64>,
+    /// Elevation model served to the vehicle over the MAVLink terrain protocol while flying
+    /// (ArduPilot with TERRAIN_ENABLE 1 asks its ground station for terrain): files or tile
+    /// folders as for `agriops plan --dem`; repeat for more tiles.
+    #[arg(long)]
+    pub dem: Vec<PathBuf>,
     /// MAVLink 2 signing key, 64 hex digits.
     #[arg(long, env = "AGRIOPS_SIGNING_KEY")]
     pub signing_key: Option<String>,
@@ -145,7 +150,17 @@ async fn fly(args: Args) -> anyhow::Result<()> {
     cfg.tlog = Some(tlog.clone());
     cfg.signing_key = args.signing_key.as_deref().map(parse_key).transpose()?;
     println!("Connecting to {} …", cfg.address);
+    let terrain_dem = if args.dem.is_empty() {
+        None
+    } else {
+        Some(super::plan::load_dem(&args.dem)?)
+    };
     let link = Link::connect(&cfg).await?;
+    // Answer the vehicle's TERRAIN_REQUESTs from the first frame on.
+    let terrain = terrain_dem.map(|dem| {
+        let source = move |lat: f64, lon: f64| dem.height_amsl(lat, lon);
+        TerrainServer::spawn(link.port(), Arc::new(source), 100)
+    });
     let info = link.wait_vehicle(Duration::from_secs(15)).await?;
     println!(
         "Vehicle: system {} component {}, {} {} ({:?})",
@@ -220,6 +235,16 @@ async fn fly(args: Args) -> anyhow::Result<()> {
         }
     }
     state_task.abort();
+    if let Some(t) = &terrain {
+        use std::sync::atomic::Ordering::Relaxed;
+        println!(
+            "Terrain served: {} requests, {} blocks sent, {} blocks outside the elevation model",
+            t.stats.requests.load(Relaxed),
+            t.stats.blocks_sent.load(Relaxed),
+            t.stats.blocks_missing.load(Relaxed)
+        );
+    }
+    drop(terrain);
     link.close().await;
     println!("Flight record: {}", tlog.display());
     if !args.upload_only {
@@ -657,6 +682,120 @@ mod tests {
             let e = Plan::from_json(&text, std::path::Path::new("deep.plan")).unwrap_err();
             assert!(e.to_string().contains("recursion limit"), "{e}");
         }
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// `agriops plan --dem --alt-frame terrain`, then `agriops fly --dem` against the simulator
+    /// standing on the same ground: it asks for terrain, gets it from us, and sprays at the
+    /// planned height above its own ground model.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flies_a_terrain_frame_plan_with_terrain_served_from_the_dem() {
+        use clap::Parser;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let paddy = root.join("samples/fields/paddy_with_zones.geojson");
+        let dir = tempfile::tempdir().unwrap();
+        let dem_path = dir.path().join("FG-GML-slope-DEM5A.xml");
+        // Ground rising 6 cm per metre north.
+        let set = mission_planner::read_fields(&std::fs::read(&paddy).unwrap()).unwrap();
+        let lat0 = geo::BoundingRect::bounding_rect(&set.fields[0].as_ref().unwrap().boundary)
+            .unwrap()
+            .min()
+            .y;
+        std::fs::write(
+            &dem_path,
+            crate::cli::plan::tests::gsi_tile_around(&paddy, |lat| {
+                Some(120.0 + (lat - lat0) * 111_000.0 * 0.06)
+            }),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let plan_args = vec![
+            "plan".to_string(),
+            paddy.display().to_string(),
+            "--swath-width".into(),
+            "5".into(),
+            "--format".into(),
+            "plan".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "--dem".into(),
+            dem_path.display().to_string(),
+            "--alt-frame".into(),
+            "terrain".into(),
+        ];
+        #[derive(Debug, clap::Parser)]
+        struct PlanCli {
+            #[command(flatten)]
+            args: crate::cli::plan::Args,
+        }
+        crate::cli::plan::run(PlanCli::try_parse_from(plan_args).unwrap().args).unwrap();
+        let plan_path = out.join("jp_fude_2024_rice_03.plan");
+        let plan = Plan::read(&plan_path).unwrap();
+        let home = plan.home.unwrap();
+        let dem = Arc::new(crate::cli::plan::load_dem(std::slice::from_ref(&dem_path)).unwrap());
+        assert!((home.2 - dem.height_amsl(home.0, home.1).unwrap()).abs() < 0.01);
+
+        let mut cfg = telemetry::SimConfig::new(home);
+        cfg.time_scale = 60.0;
+        let ground = dem.clone();
+        cfg.ground = Some(telemetry::SimGround {
+            source: Arc::new(move |lat: f64, lon: f64| ground.height_amsl(lat, lon)),
+            terrain_spacing_m: 5,
+        });
+        let sim =
+            telemetry::SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+                .await
+                .unwrap();
+        let addr = sim.local_addr().unwrap();
+        let sim = Arc::new(sim);
+        let watch = sim.clone();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let sampler = tokio::spawn(async move {
+            let mut agl = Vec::new();
+            loop {
+                let s = watch.snapshot();
+                if s.pump_on && !s.landed {
+                    agl.push(s.agl_m.unwrap());
+                }
+                if stop_rx.try_recv().is_ok() {
+                    return (agl, s);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        let fly_args = vec![
+            "fly".to_string(),
+            "--connect".into(),
+            format!("udpout:{addr}"),
+            plan_path.display().to_string(),
+            "--sortie".into(),
+            "1".into(),
+            "--yes".into(),
+            "--enable-fence".into(),
+            "--land-wait-s".into(),
+            "60".into(),
+            "--tlog".into(),
+            dir.path().join("fly.tlog").display().to_string(),
+            "--dem".into(),
+            dem_path.display().to_string(),
+        ];
+        let result = fly(Cli::try_parse_from(fly_args).unwrap().args).await;
+        let _ = stop_tx.send(());
+        let (agl, last) = sampler.await.unwrap();
+        result.unwrap();
+        assert!(agl.len() > 50, "{} samples while spraying", agl.len());
+        let worst = agl.iter().map(|a| (a - 2.0).abs()).fold(0.0, f64::max);
+        // Terrain travels in whole metres; the spray height is 2 m above the ground.
+        assert!(
+            worst < 1.0,
+            "sprayed up to {worst:.2} m off 2 m above ground"
+        );
+        assert!(last.terrain_blocks.1 > 0, "{last:?}");
     }
 
     /// `agriops fly ARGS`, parsed as the binary parses it.

@@ -3,10 +3,10 @@
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mission_planner::{
-    ApplicationRate, Autopilot, Coord, Field, GapPolicy, Litres, Metres, MetresPerSecond,
-    PlanConfig, PlanError, Prescription, RateUnit, ReadOptions, Seconds, SwathWidth, VariableRate,
-    plan, read_fields, read_prescription, read_shapefile, read_taskdata, to_geojson, to_kml,
-    to_qgc_plan, to_waypoints,
+    AltitudeFrame, ApplicationRate, Autopilot, Coord, Dem, DemLimits, Field, GapPolicy, Litres,
+    Metres, MetresPerSecond, PlanConfig, PlanError, Prescription, RateUnit, ReadOptions, Seconds,
+    SwathWidth, TerrainConfig, VariableRate, apply_terrain, plan, read_fields, read_prescription,
+    read_shapefile, read_taskdata, to_geojson, to_kml, to_qgc_plan, to_waypoints,
 };
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -38,6 +38,18 @@ pub enum AutopilotArg {
     /// ArduPilot Copter, MAV_CMD_DO_SET_SERVO on `--servo` (SERVOn_FUNCTION = 0) with a PWM per
     /// rate up to 1900 µs, off at 1000 µs: variable rate on ArduPilot.
     ArdupilotServo,
+}
+
+/// The altitude frame of mission waypoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AltFrameArg {
+    /// Relative to home (MAV_FRAME_GLOBAL_RELATIVE_ALT); with `--dem`, following the ground.
+    Relative,
+    /// Above mean sea level (MAV_FRAME_GLOBAL); needs `--dem`.
+    Amsl,
+    /// Above terrain (MAV_FRAME_GLOBAL_TERRAIN_ALT, ArduPilot with TERRAIN_ENABLE); needs
+    /// `--dem`; PX4 missions get AMSL instead.
+    Terrain,
 }
 
 /// Arguments of `agriops plan`.
@@ -107,6 +119,24 @@ pub struct Args {
     /// Print one JSON report per field (JSON Lines) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Elevation model: a GeoTIFF (.tif), a GSI DEM tile (.xml), a GSI elevation tile
+    /// (.../Z/X/Y.png) or a folder of Z/X/Y.png tiles; repeat for more tiles. Waypoints are
+    /// then planned at `--height-m` above this ground.
+    #[arg(long)]
+    pub dem: Vec<PathBuf>,
+    /// Frame of waypoint altitudes.
+    #[arg(long, value_enum, default_value = "relative")]
+    pub alt_frame: AltFrameArg,
+    /// With `--dem`: how far the flown height may depart from spray height before a point is
+    /// inserted along a leg, metres.
+    #[arg(long, default_value_t = 0.5)]
+    pub terrain_tolerance_m: f64,
+    /// With `--dem`: the vehicle's fastest climb along a leg (ArduPilot WPNAV_SPEED_UP), m/s.
+    #[arg(long, default_value_t = 2.5)]
+    pub climb_rate_mps: f64,
+    /// With `--dem`: the vehicle's fastest descent along a leg (ArduPilot WPNAV_SPEED_DN), m/s.
+    #[arg(long, default_value_t = 1.5)]
+    pub descent_rate_mps: f64,
     /// Prescription map for variable rate: GeoJSON, a Shapefile (`.shp` with its `.dbf`,
     /// `.prj` and `.cpg` beside it, or all zipped), a GeoTIFF, or ISOXML (`TASKDATA.XML` with its grid
     /// files beside it, or the TASKDATA folder zipped).
@@ -128,6 +158,100 @@ pub struct Args {
     /// The pump's flow at full command, litres per minute (needed with `--prescription`).
     #[arg(long)]
     pub pump_full_flow_l_min: Option<f64>,
+}
+
+/// The settings of the terrain pass, or `None` without `--dem`.
+fn terrain_config(a: &Args) -> anyhow::Result<Option<TerrainConfig>> {
+    if a.dem.is_empty() {
+        if a.alt_frame != AltFrameArg::Relative {
+            bail!("--alt-frame amsl and terrain need an elevation model (--dem FILE)");
+        }
+        return Ok(None);
+    }
+    Ok(Some(TerrainConfig {
+        frame: match a.alt_frame {
+            AltFrameArg::Relative => AltitudeFrame::RelativeHome,
+            AltFrameArg::Amsl => AltitudeFrame::Amsl,
+            AltFrameArg::Terrain => AltitudeFrame::Terrain,
+        },
+        tolerance: Metres::new(a.terrain_tolerance_m).context("--terrain-tolerance-m")?,
+        climb_rate: MetresPerSecond::new(a.climb_rate_mps).context("--climb-rate-mps")?,
+        descent_rate: MetresPerSecond::new(a.descent_rate_mps).context("--descent-rate-mps")?,
+        ..TerrainConfig::default()
+    }))
+}
+
+/// The zoom, column and row of a `.../Z/X/Y.png` tile path.
+fn tile_address(path: &Path) -> Option<(u8, u32, u32)> {
+    let y = path.file_stem()?.to_str()?.parse().ok()?;
+    let xd = path.parent()?;
+    let x = xd.file_name()?.to_str()?.parse().ok()?;
+    let z = xd.parent()?.file_name()?.to_str()?.parse().ok()?;
+    Some((z, x, y))
+}
+
+/// Reads the elevation model from `--dem` files and tile folders (merged in order).
+///
+/// # Errors
+/// An unreadable file, an unknown extension, a tile path without Z/X/Y, or a model the planner
+/// refuses (named with the file).
+pub(crate) fn load_dem(paths: &[PathBuf]) -> anyhow::Result<Dem> {
+    let limits = DemLimits::default();
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                let rd = std::fs::read_dir(&d).with_context(|| format!("{}", d.display()))?;
+                for e in rd {
+                    let path = e.with_context(|| format!("{}", d.display()))?.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path
+                        .extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("png"))
+                    {
+                        files.push(path);
+                    }
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    files.sort();
+    let mut dem: Option<Dem> = None;
+    for f in &files {
+        let bytes = std::fs::read(f).with_context(|| format!("Failed to read {}", f.display()))?;
+        let ext = f
+            .extension()
+            .and_then(|x| x.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let one = match ext.as_str() {
+            "tif" | "tiff" => Dem::from_geotiff(&bytes, &limits),
+            "xml" | "gml" => Dem::from_gsi_gml(&bytes, &limits),
+            "png" => {
+                let (z, x, y) = tile_address(f).with_context(|| {
+                    format!(
+                        "{}: an elevation tile must be at .../Z/X/Y.png",
+                        f.display()
+                    )
+                })?;
+                Dem::from_gsi_png_tile(z, x, y, &bytes, &limits)
+            }
+            _ => bail!(
+                "{}: unknown elevation model format (expected .tif, .xml or .png)",
+                f.display()
+            ),
+        }
+        .with_context(|| f.display().to_string())?;
+        dem = Some(match dem {
+            None => one,
+            Some(d) => d.merge(one, &limits)?,
+        });
+    }
+    dem.context("--dem names no elevation files")
 }
 
 fn parse_unit(s: &str) -> Result<RateUnit, String> {
@@ -269,6 +393,11 @@ enum Job {
 /// one by one, the others are still planned, and the run then fails naming how many failed.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = config(&args)?;
+    let terrain = terrain_config(&args)?;
+    let dem = match &terrain {
+        Some(_) => Some(load_dem(&args.dem)?),
+        None => None,
+    };
     let autopilot = match args.autopilot {
         AutopilotArg::Ardupilot => Autopilot::ArduPilot,
         AutopilotArg::Px4 => Autopilot::Px4Actuator,
@@ -360,14 +489,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ProgressBar::hidden()
     };
+    if let Some(t) = &terrain
+        && !t.frame.supported_by(autopilot)
+    {
+        eprintln!(
+            "warning: PX4 does not fly terrain-frame mission items; the missions use AMSL altitudes"
+        );
+    }
     let results: Vec<Result<mission_planner::PlanReport, String>> = jobs
         .par_iter()
         .map(|job| {
             let r = match job {
                 Job::Bad { file, error } => Err(format!("{}: {error}", file.display())),
                 Job::Field { file, field, stem } => plan(field, &cfg)
+                    .and_then(|p| match (&dem, &terrain) {
+                        (Some(d), Some(t)) => apply_terrain(&p, d, t),
+                        _ => Ok(p),
+                    })
                     .map_err(|e| format!("{}: {e}", file.display()))
                     .and_then(|p| {
+                        if let Some(t) = &p.terrain {
+                            let r = &t.report;
+                            if r.raised_spray_m > 0.0 {
+                                bar.suspend(|| {
+                                    eprintln!(
+                                        "warning: field {}: {:.0} m of spray legs fly up to {:.1} m above spray height: the ground is steeper than the vehicle climbs or descends at spray speed",
+                                        p.field_id, r.raised_spray_m, r.max_raise_m
+                                    )
+                                });
+                            }
+                        }
                         write_outputs(&args.out, stem, &p, &args.format, autopilot)
                             .map_err(|e| format!("{e:#}"))?;
                         Ok(p.report)
@@ -423,7 +574,7 @@ fn failure_summary(n_failed: usize, n_inputs: usize, out: &Path) -> Option<Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::Parser;
 
@@ -516,6 +667,153 @@ mod tests {
         assert_eq!(plan["mission"]["firmwareType"], 12);
         // The pole and the shed are exclusion polygons of the geofence.
         assert_eq!(plan["geoFence"]["polygons"].as_array().unwrap().len(), 3);
+    }
+
+    /// A GSI DEM tile (JPGIS GML) of 5e-5° cells around `field`'s bounds, heights `f(lat)`.
+    pub(crate) fn gsi_tile_around(field: &Path, f: impl Fn(f64) -> Option<f64>) -> String {
+        let set = read_fields(&std::fs::read(field).unwrap()).unwrap();
+        let b =
+            geo::BoundingRect::bounding_rect(&set.fields[0].as_ref().unwrap().boundary).unwrap();
+        let cell = 5e-5;
+        let (w, s) = (b.min().x - 0.002, b.min().y - 0.002);
+        let (nx, ny) = (
+            ((b.max().x + 0.002 - w) / cell) as usize,
+            ((b.max().y + 0.002 - s) / cell) as usize,
+        );
+        let n = s + ny as f64 * cell;
+        let mut tuples = String::new();
+        for r in 0..ny {
+            let lat = n - (r as f64 + 0.5) * cell;
+            for _ in 0..nx {
+                match f(lat) {
+                    Some(h) => tuples.push_str(&format!("地表面,{h:.2}\n")),
+                    None => tuples.push_str("データなし,-9999.\n"),
+                }
+            }
+        }
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Dataset xmlns:gml="http://www.opengis.net/gml/3.2" xmlns="http://fgd.gsi.go.jp/spec/2008/FGD_GMLSchema">
+<DEM><type>5mメッシュ（標高）</type><coverage>
+<gml:boundedBy><gml:Envelope srsName="fguuid:jgd2011.bl">
+<gml:lowerCorner>{s} {w}</gml:lowerCorner><gml:upperCorner>{n} {e}</gml:upperCorner>
+</gml:Envelope></gml:boundedBy>
+<gml:gridDomain><gml:Grid dimension="2"><gml:limits><gml:GridEnvelope>
+<gml:low>0 0</gml:low><gml:high>{hx} {hy}</gml:high></gml:GridEnvelope></gml:limits></gml:Grid></gml:gridDomain>
+<gml:rangeSet><gml:DataBlock><gml:tupleList>
+{tuples}</gml:tupleList></gml:DataBlock></gml:rangeSet>
+<gml:coverageFunction><gml:GridFunction><gml:sequenceRule order="+x-y">Linear</gml:sequenceRule>
+<gml:startPoint>0 0</gml:startPoint></gml:GridFunction></gml:coverageFunction>
+</coverage></DEM></Dataset>
+"#,
+            e = w + nx as f64 * cell,
+            hx = nx - 1,
+            hy = ny - 1,
+        )
+    }
+
+    #[test]
+    fn plans_over_a_terrace_from_a_gsi_dem_in_the_terrain_frame() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let paddy = root.join("samples/fields/paddy_with_zones.geojson");
+        let dir = tempfile::tempdir().unwrap();
+        let set = read_fields(&std::fs::read(&paddy).unwrap()).unwrap();
+        let b =
+            geo::BoundingRect::bounding_rect(&set.fields[0].as_ref().unwrap().boundary).unwrap();
+        let mid = (b.min().y + b.max().y) / 2.0;
+        let dem = dir.path().join("FG-GML-test-DEM5A.xml");
+        // A 10 m terrace step across the middle of the field.
+        std::fs::write(
+            &dem,
+            gsi_tile_around(&paddy, |lat| Some(if lat < mid { 150.0 } else { 160.0 })),
+        )
+        .unwrap();
+        let run_with = |frame: &str, out: &Path| {
+            run(args(&[
+                paddy.to_str().unwrap(),
+                "--swath-width",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+                "--format",
+                "waypoints",
+                "--dem",
+                dem.to_str().unwrap(),
+                "--alt-frame",
+                frame,
+            ]))
+        };
+        let out = dir.path().join("terrain");
+        run_with("terrain", &out).unwrap();
+        let wpl = std::fs::read_to_string(out.join("jp_fude_2024_rice_03.waypoints")).unwrap();
+        let waypoints: Vec<Vec<&str>> = wpl
+            .lines()
+            .skip(2)
+            .map(|l| l.split('\t').collect())
+            .filter(|c: &Vec<&str>| c[3] == "16")
+            .collect();
+        assert!(
+            waypoints.iter().all(|c| c[2] == "10"),
+            "terrain frame on every waypoint"
+        );
+        let out = dir.path().join("amsl");
+        run_with("amsl", &out).unwrap();
+        let wpl = std::fs::read_to_string(out.join("jp_fude_2024_rice_03.waypoints")).unwrap();
+        let alts: Vec<f64> = wpl
+            .lines()
+            .skip(2)
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .filter(|c| c[3] == "16")
+            .map(|c| c[10].parse().unwrap())
+            .collect();
+        let (lo, hi) = alts
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(
+            (lo - 152.0).abs() < 0.6 && (hi - 162.0).abs() < 0.6,
+            "{lo} .. {hi}"
+        );
+
+        // Terrain missing over half the field: the field is refused, saying so.
+        let half = dir.path().join("half.xml");
+        std::fs::write(
+            &half,
+            gsi_tile_around(&paddy, |lat| (lat < mid).then_some(150.0)),
+        )
+        .unwrap();
+        let e = run(args(&[
+            paddy.to_str().unwrap(),
+            "--swath-width",
+            "5",
+            "--out",
+            dir.path().join("half").to_str().unwrap(),
+            "--dem",
+            half.to_str().unwrap(),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("1 of 1 inputs"), "{e}");
+        let e = run(args(&[
+            paddy.to_str().unwrap(),
+            "--swath-width",
+            "5",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+            "--alt-frame",
+            "amsl",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--dem"), "{e}");
+    }
+
+    #[test]
+    fn tile_paths_give_their_address() {
+        assert_eq!(
+            tile_address(Path::new("/x/dem/15/29119/12830.png")),
+            Some((15, 29119, 12830))
+        );
+        assert_eq!(tile_address(Path::new("/x/dem/tile.png")), None);
     }
 
     #[test]
