@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use agriops_e2e::agriops;
 use agriops_e2e::sitl::live::{live, pump_off_after, until_pumping, watch};
 use agriops_e2e::sitl::measure::{
-    MODE_BRAKE, MODE_LOITER, MODE_RTL, PUMP_OFF_WITHIN, fence_region, leg_shortfalls,
+    MODE_BRAKE, MODE_LOITER, MODE_RTL, PUMP_OFF_WITHIN, fence_region, leg_shortfalls, local,
     outside_fence, pumping, sprayed_length, sprayed_length_of_flights, sprayed_outside,
 };
 use agriops_e2e::sitl::{SPEEDUP, Sample, get_param, judge, real_field, rig_with, run_agriops};
@@ -90,8 +90,11 @@ async fn sitl_flies_every_sortie_of_a_field_inside_its_fence() {
             outside, 0,
             "sortie {k}: positions outside the fence, worst {worst:.2} m"
         );
+        // Each sortie loses AC_Sprayer's turn-on at every leg start (speed above
+        // SPRAY_SPEED_MIN for 0.1 s, checked at 3 Hz); on this small field a sortie's legs
+        // are short, so the 98 % is asked of the whole field below.
         assert!(
-            sprayed >= 0.98 * planned,
+            sprayed >= 0.95 * planned,
             "sortie {k}: pump on along only {sprayed:.1} of {planned:.1} m; legs below 95 % (index, planned m, sprayed m): {:?}\nagriops:\n{out}",
             leg_shortfalls(&sortie.spray_legs(), &refs, origin, 0.95)
         );
@@ -105,6 +108,10 @@ async fn sitl_flies_every_sortie_of_a_field_inside_its_fence() {
     eprintln!(
         "field: {n} sorties, pump on along {all_sprayed:.1} of {all_planned:.1} m ({:.2} %)",
         100.0 * all_sprayed / all_planned
+    );
+    assert!(
+        all_sprayed >= 0.98 * all_planned,
+        "the field: pump on along only {all_sprayed:.1} of {all_planned:.1} m"
     );
     // The fence agriops uploaded was switched on and would act.
     assert_eq!(
@@ -199,6 +206,30 @@ impl Drop for Pilot {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// How far the vehicle may fly after a continue before its pump runs again, metres: from a
+/// hover it must pass SPRAY_SPEED_MIN (1 m/s) for 0.1 s, checked at 3 Hz (AC_Sprayer).
+const MAX_DRY_AFTER_CONTINUE_M: f64 = 2.0;
+
+/// Metres flown (from the reported positions) after `t` until the first report with the
+/// pump running.
+fn dry_after(samples: &[Sample], t: Instant, origin: (f64, f64)) -> f64 {
+    let mut dry = 0.0;
+    let mut last: Option<(f64, f64)> = None;
+    for s in samples.iter().filter(|s| s.at > t) {
+        if pumping(s) {
+            break;
+        }
+        if let Some(p) = s.pos {
+            let here = local(origin, p);
+            if let Some(l) = last {
+                dry += (here.0 - l.0).hypot(here.1 - l.1);
+            }
+            last = Some(here);
+        }
+    }
+    dry
 }
 
 /// The pilot's interruptions, through `agriops fly` in real time (speed-up 1, so wall-clock
@@ -319,9 +350,13 @@ async fn sitl_pause_continue_rtl_and_resume_after_an_aborted_sortie() {
         "pause: pump off after {lat1:?}: {off1:?}"
     );
     assert!(lat2 <= PUMP_OFF_WITHIN, "RTL: pump off after {lat2:?}");
-    assert_eq!(
-        resumed_item, paused_item,
-        "continue sprays the rest of the interrupted leg"
+    // Continue restores the pump on the interrupted leg: the vehicle flies dry only while it
+    // speeds up past SPRAY_SPEED_MIN (AC_Sprayer's turn-on), not the rest of the leg.
+    let dry = dry_after(&first.samples, continued_at, origin);
+    eprintln!("continue: {dry:.2} m flown dry before the pump ran again");
+    assert!(
+        dry <= MAX_DRY_AFTER_CONTINUE_M,
+        "continue flew {dry:.2} m dry (resumed at item {resumed_item}, paused at {paused_item})"
     );
     // From the RTL on, the pump stays off through the return and the landing.
     let late_on: Vec<&Sample> = first

@@ -4,7 +4,7 @@
 //! with the terrain height we served; then it keeps a planned terrain-frame mission exactly and
 //! flies it at the planned height above the served terrain (a ground rising 9 m per 100 m).
 //! Runs when `ARDUPILOT_SITL_BIN` names the `arducopter`
-//! binary (as `ardupilot_sitl.rs`, whose SITL start-up this repeats), otherwise it prints why
+//! binary (started by the shared rig, `agriops_e2e::sitl`), otherwise it prints why
 //! it is skipped.
 //!
 //! SITL's physics ground stays flat at home's altitude (its `SIM_TERRAIN` option would take
@@ -12,86 +12,15 @@
 //! not show a wrong answer); the flown height above a non-flat ground is checked against the
 //! project's simulator (`telemetry/tests/terrain_sim.rs`), which keeps its own ground model.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agriops_e2e::KillOnDrop;
+use agriops_e2e::sitl::{sitl_bin, start_sitl, wait_ready_to_arm};
 use mission_planner::{Dem, DemCrs, DemLimits};
 use telemetry::{Link, LinkAddress, LinkConfig, Msg, TerrainServer, Vehicle};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
 
 const HOME: (f64, f64) = (36.96, 139.98);
-
-fn sitl_bin(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("ARDUPILOT_SITL_BIN") {
-        Some(p) if Path::new(&p).is_file() => Some(PathBuf::from(p)),
-        Some(p) => panic!(
-            "{test}: ARDUPILOT_SITL_BIN={} is not a file",
-            Path::new(&p).display()
-        ),
-        None => {
-            eprintln!(
-                "SKIP {test}: set ARDUPILOT_SITL_BIN to an ArduPilot Copter SITL binary (arducopter) to run it"
-            );
-            None
-        }
-    }
-}
-
-/// `ARDUPILOT_SITL_DEFAULTS`, else copter.parm of the binary's source tree.
-fn sitl_defaults(bin: &Path) -> PathBuf {
-    if let Some(p) = std::env::var_os("ARDUPILOT_SITL_DEFAULTS") {
-        return PathBuf::from(p);
-    }
-    let guess = bin
-        .ancestors()
-        .nth(4)
-        .map(|tree| tree.join("Tools/autotest/default_params/copter.parm"));
-    match guess {
-        Some(p) if p.is_file() => p,
-        _ => panic!(
-            "no defaults file beside {}: set ARDUPILOT_SITL_DEFAULTS",
-            bin.display()
-        ),
-    }
-}
-
-/// Relays SITL's serial port (it connects out to `sitl_side`) to one GCS on `gcs_side`.
-async fn relay(sitl_side: TcpListener, gcs_side: TcpListener) {
-    let Ok((mut sitl, _)) = sitl_side.accept().await else {
-        return;
-    };
-    let (mut from_sitl, mut to_sitl) = sitl.split();
-    let mut buf = vec![0u8; 4096];
-    let mut gcs = loop {
-        tokio::select! {
-            r = gcs_side.accept() => match r {
-                Ok((g, _)) => break g,
-                Err(_) => return,
-            },
-            n = from_sitl.read(&mut buf) => match n {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            },
-        }
-    };
-    let (mut from_gcs, mut to_gcs) = gcs.split();
-    tokio::select! {
-        _ = tokio::io::copy(&mut from_gcs, &mut to_sitl) => {}
-        _ = tokio::io::copy(&mut from_sitl, &mut to_gcs) => {}
-    }
-}
-
-async fn loopback() -> (TcpListener, u16) {
-    let l = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let port = l.local_addr().expect("local addr").port();
-    (l, port)
-}
 
 /// A 0.2° × 0.2° model around home at 0.001° cells: ground rising 10 m per 0.001° (about
 /// 111 m) north, so a flight at one altitude over the field would miss the height by metres.
@@ -119,34 +48,10 @@ async fn sitl_asks_us_for_terrain_and_flies_above_what_we_serve() {
     };
     let dem = Arc::new(dem());
     let home_ground = dem.height_amsl(HOME.0, HOME.1).expect("home on the DEM");
-    let (sitl_side, sitl_port) = loopback().await;
-    let (gcs_side, gcs_port) = loopback().await;
-    tokio::spawn(relay(sitl_side, gcs_side));
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let instance = (std::process::id() % 40) as u16
-        + 3
-        + 7 * NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = std::fs::File::create(dir.path().join("sitl.out")).expect("sitl.out");
-    let err = out.try_clone().expect("sitl.out");
-    let child = Command::new(&bin)
-        .current_dir(dir.path())
-        .args(["--model", "+", "--speedup", "3", "-w"])
-        .arg("--defaults")
-        .arg(sitl_defaults(&bin))
-        .args(["-I", &instance.to_string()])
-        .args(["--home", &format!("{},{},{home_ground},0", HOME.0, HOME.1)])
-        .args(["--serial0", &format!("tcpclient:127.0.0.1:{sitl_port}")])
-        .args(["--serial1", "none", "--serial2", "none"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("start ArduPilot SITL");
-    let _child = KillOnDrop(child);
-    let output = || std::fs::read_to_string(dir.path().join("sitl.out")).unwrap_or_default();
+    let sitl = start_sitl(&bin, (HOME.0, HOME.1, home_ground), 3).await;
+    let output = || sitl.output();
 
-    let addr = format!("tcpout:127.0.0.1:{gcs_port}");
+    let addr = format!("tcpout:127.0.0.1:{}", sitl.gcs_port);
     let link = {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -260,7 +165,7 @@ async fn sitl_asks_us_for_terrain_and_flies_above_what_we_serve() {
         .collect();
     let first = terrain_seqs[0];
     let last_seq = *terrain_seqs.last().expect("terrain items");
-    wait_ready_to_arm(&link, &output).await;
+    wait_ready_to_arm(&link, &sitl).await;
     vehicle.set_mode("GUIDED").await.expect("GUIDED");
     vehicle.arm().await.expect("arm");
     vehicle.start_mission(&verified).await.expect("start");
@@ -307,45 +212,6 @@ async fn sitl_asks_us_for_terrain_and_flies_above_what_we_serve() {
         "up to {worst:.2} m off the planned height above terrain"
     );
     link.close().await;
-}
-
-/// Waits until the vehicle has a 3D fix, an absolute EKF position and healthy pre-arm checks,
-/// held for 3 s (as `ardupilot_sitl.rs` does before arming).
-async fn wait_ready_to_arm(link: &Link, output: &dyn Fn() -> String) {
-    const PREARM: u32 = 0x1000_0000;
-    const EKF_POS: u16 = 16 | 512;
-    let mut rx = link.port().subscribe();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    let (mut fix, mut ekf, mut prearm) = (false, false, false);
-    let mut since: Option<tokio::time::Instant> = None;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(f)) => match &f.msg {
-                Msg::GPS_RAW_INT(g) => fix = g.fix_type as u8 >= 3,
-                Msg::EKF_STATUS_REPORT(e) => ekf = e.flags.bits() & EKF_POS == EKF_POS,
-                Msg::SYS_STATUS(s) => {
-                    prearm = s.onboard_control_sensors_health.bits() & PREARM != 0
-                }
-                _ => {}
-            },
-            Ok(Err(_)) => {}
-            Err(_) => panic!(
-                "not ready to arm (fix {fix}, EKF {ekf}, pre-arm {prearm}):\n{}",
-                output()
-            ),
-        }
-        if fix && ekf && prearm {
-            if since
-                .get_or_insert_with(tokio::time::Instant::now)
-                .elapsed()
-                >= Duration::from_secs(3)
-            {
-                return;
-            }
-        } else {
-            since = None;
-        }
-    }
 }
 
 /// A 60 m × 40 m field just north-east of home, planned and put on the terrain in the
