@@ -299,3 +299,52 @@ pub async fn signed_in(base: &str, user: &str, password: &str) -> reqwest::Clien
     assert!(r.status().is_success(), "sign-in as {user}: {}", r.status());
     client
 }
+
+/// Runs an `agriops` administration subcommand (`farm`, `user`, `token` …: `args[0]` is the
+/// subcommand, the rest its action) on the data folder `data` or the database `db_url`, with
+/// `stdin` as its input; returns what it printed, failing the test if it failed.
+pub fn agriops_admin(
+    data: &Path,
+    db_url: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> String {
+    use std::io::Write;
+    // `agriops farm|user|token [--data-dir D] [--database-url U] ACTION …`
+    let mut cmd = Command::new(agriops());
+    cmd.arg(args[0]).arg("--data-dir").arg(data);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child = cmd
+        .args(&args[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agriops admin");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("agriops admin");
+    assert!(
+        out.status.success(),
+        "agriops {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `(id N)` an `agriops` administration command printed.
+pub fn printed_id(out: &str) -> i64 {
+    out.split("(id ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {out:?}"))
+}

@@ -19,51 +19,11 @@ use agriops_e2e::sitl::measure::{
 use agriops_e2e::sitl::{
     Sample, configure_sprayer, observer, real_field, sitl_bin, start_sitl, wait_ready_to_arm,
 };
-use agriops_e2e::{KillOnDrop, agriops, free_tcp_port, signed_in};
+use agriops_e2e::{KillOnDrop, agriops, agriops_admin, free_tcp_port, printed_id, signed_in};
 use telemetry::Plan;
 
 /// The swath the field is planned with, metres.
 const SWATH_M: f64 = 5.0;
-
-/// Runs an `agriops` admin subcommand on `data`; returns its stdout.
-fn admin(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> String {
-    // `agriops farm|user [--data-dir D] ACTION …`
-    let mut child = Command::new(agriops())
-        .arg(args[0])
-        .arg("--data-dir")
-        .arg(data)
-        .args(&args[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("agriops admin");
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("agriops admin");
-    assert!(
-        out.status.success(),
-        "agriops {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The `(id N)` an admin command printed.
-fn printed_id(out: &str) -> i64 {
-    out.split("(id ")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no id in {out:?}"))
-}
 
 /// The CSRF token of the page at `path`.
 async fn csrf(client: &reqwest::Client, base: &str, path: &str) -> String {
@@ -139,6 +99,31 @@ fn flight_id(url: &str) -> i64 {
         .unwrap_or_else(|| panic!("not a flight URL: {url}"))
 }
 
+/// Posts the launch form of `plan_id`, waits until the mission is uploaded and verified
+/// (status `planned`) and starts it with the pilot's confirmation; returns the flight id.
+async fn launch_and_start(
+    client: &reqwest::Client,
+    base: &str,
+    plan_id: i64,
+    form: &[(&str, &str)],
+) -> i64 {
+    let live_url = post(client, format!("{base}/plans/{plan_id}/launch"), form).await;
+    let id = flight_id(&live_url);
+    until_status(client, base, id, &["planned"], Duration::from_secs(120)).await;
+    let csrf = form
+        .iter()
+        .find(|(k, _)| *k == "csrf")
+        .map(|(_, v)| *v)
+        .expect("the form's CSRF token");
+    post(
+        client,
+        format!("{base}/flights/{id}/start"),
+        &[("csrf", csrf), ("confirm", "on")],
+    )
+    .await;
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sitl_web_launch_abort_resume_and_records() {
     let test = "sitl_web_launch_abort_resume_and_records";
@@ -147,8 +132,9 @@ async fn sitl_web_launch_abort_resume_and_records() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let farm = printed_id(&admin(
+    let farm = printed_id(&agriops_admin(
         &data,
+        None,
         &[
             "farm",
             "add",
@@ -160,8 +146,9 @@ async fn sitl_web_launch_abort_resume_and_records() {
         ],
         None,
     ));
-    let user = printed_id(&admin(
+    let user = printed_id(&agriops_admin(
         &data,
+        None,
         &[
             "user",
             "add",
@@ -318,27 +305,7 @@ async fn sitl_web_launch_abort_resume_and_records() {
 
     // Launch, start, abort after 3 s of spraying.
     let (stop, watcher) = watch(link.port(), origin);
-    let live_url = post(
-        &client,
-        format!("{base}/plans/{plan_id}/launch"),
-        &launch_form,
-    )
-    .await;
-    let first = flight_id(&live_url);
-    until_status(
-        &client,
-        &base,
-        first,
-        &["planned"],
-        Duration::from_secs(120),
-    )
-    .await;
-    post(
-        &client,
-        format!("{base}/flights/{first}/start"),
-        &[("csrf", &token), ("confirm", "on")],
-    )
-    .await;
+    let first = launch_and_start(&client, &base, plan_id, &launch_form).await;
     until_pumping(
         &state,
         Duration::from_secs(3),
@@ -395,27 +362,7 @@ async fn sitl_web_launch_abort_resume_and_records() {
         "the launch page offers no resume"
     );
     let (stop, watcher) = watch(link.port(), origin);
-    let live_url = post(
-        &client,
-        format!("{base}/plans/{plan_id}/launch"),
-        &launch_form,
-    )
-    .await;
-    let second = flight_id(&live_url);
-    until_status(
-        &client,
-        &base,
-        second,
-        &["planned"],
-        Duration::from_secs(120),
-    )
-    .await;
-    post(
-        &client,
-        format!("{base}/flights/{second}/start"),
-        &[("csrf", &token), ("confirm", "on")],
-    )
-    .await;
+    let second = launch_and_start(&client, &base, plan_id, &launch_form).await;
     let row2 = until_status(
         &client,
         &base,

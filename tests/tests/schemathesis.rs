@@ -7,52 +7,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agriops_e2e::{KillOnDrop, agriops, free_tcp_port, program, require_peer_python};
+use agriops_e2e::{
+    KillOnDrop, agriops, agriops_admin, free_tcp_port, printed_id, program, require_peer_python,
+};
 use reqwest::cookie::CookieStore;
 
 /// Examples per operation and phase; with the fixed seed the run is the same every time.
 const EXAMPLES: &str = "60";
 const SEED: &str = "20261206";
-
-fn admin(data: &Path, db_url: Option<&str>, args: &[&str], stdin: Option<&str>) -> String {
-    // `agriops farm|user|token [--data-dir D] [--database-url U] ACTION …`
-    let mut cmd = Command::new(agriops());
-    cmd.arg(args[0]).arg("--data-dir").arg(data);
-    if let Some(url) = db_url {
-        cmd.args(["--database-url", url]);
-    }
-    cmd.args(&args[1..]);
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("agriops admin");
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("stdin");
-    }
-    let out = child.wait_with_output().expect("agriops admin");
-    assert!(
-        out.status.success(),
-        "agriops {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn printed_id(out: &str) -> String {
-    out.split("(id ")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .unwrap_or_else(|| panic!("no id in {out:?}"))
-        .to_owned()
-}
 
 /// Signs in through the form and returns the session cookie's value.
 async fn session_cookie(base: &str, user: &str, password: &str) -> String {
@@ -97,7 +59,7 @@ async fn session_cookie(base: &str, user: &str, password: &str) -> String {
 async fn fuzz_backend(python: &Path, db_url: Option<&str>, label: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let farm = printed_id(&admin(
+    let farm = printed_id(&agriops_admin(
         &data,
         db_url,
         &[
@@ -110,8 +72,9 @@ async fn fuzz_backend(python: &Path, db_url: Option<&str>, label: &str) {
             "mixed",
         ],
         None,
-    ));
-    admin(
+    ))
+    .to_string();
+    agriops_admin(
         &data,
         db_url,
         &[
@@ -126,7 +89,7 @@ async fn fuzz_backend(python: &Path, db_url: Option<&str>, label: &str) {
         ],
         Some("fuzz-password-1\n"),
     );
-    admin(
+    agriops_admin(
         &data,
         db_url,
         &[
@@ -141,7 +104,7 @@ async fn fuzz_backend(python: &Path, db_url: Option<&str>, label: &str) {
         ],
         Some("fuzz-password-2\n"),
     );
-    let token_out = admin(
+    let token_out = agriops_admin(
         &data,
         db_url,
         &["token", "add", "--farm", &farm, "--name", "fuzz-bridge"],
