@@ -17,7 +17,8 @@ use agriops_e2e::sitl::measure::{
     MODE_RTL, PUMP_OFF_WITHIN, fence_region, outside_fence, sprayed_area, sprayed_length_of_flights,
 };
 use agriops_e2e::sitl::{
-    Sample, configure_sprayer, observer, real_field, sitl_bin, start_sitl, wait_ready_to_arm,
+    Sample, configure_sprayer, observer, real_field, sitl_bin, start_sitl, stream_reports,
+    wait_ready_to_arm,
 };
 use agriops_e2e::{KillOnDrop, agriops, agriops_admin, free_tcp_port, printed_id, signed_in};
 use telemetry::Plan;
@@ -247,9 +248,7 @@ async fn sitl_web_launch_abort_resume_and_records() {
     let sitl = start_sitl(&bin, home, 1).await;
     let (link, vehicle) = observer(&sitl).await;
     configure_sprayer(&link, vehicle.target()).await;
-    for (msgid, hz) in [(36, 10.0), (33, 5.0), (42, 5.0)] {
-        let _ = vehicle.request_message_interval(msgid, hz).await;
-    }
+    stream_reports(&vehicle).await;
     wait_ready_to_arm(&link, &sitl).await;
     post(
         &client,

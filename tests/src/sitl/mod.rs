@@ -259,6 +259,22 @@ pub async fn configure_sprayer(link: &Link, target: Target) {
     set_param(link, target, "SPRAY_SPEED_MIN", 100.0).await;
 }
 
+/// Asks the vehicle for what the tests judge and wait on: SERVO_OUTPUT_RAW 10 Hz,
+/// GLOBAL_POSITION_INT and MISSION_CURRENT 5 Hz, SYS_STATUS, GPS_RAW_INT and
+/// EKF_STATUS_REPORT 2 Hz (the last three for [`wait_ready_to_arm`]).
+pub async fn stream_reports(vehicle: &Vehicle) {
+    for (msgid, hz) in [
+        (36, 10.0),
+        (33, 5.0),
+        (42, 5.0),
+        (1, 2.0),
+        (24, 2.0),
+        (193, 2.0),
+    ] {
+        let _ = vehicle.request_message_interval(msgid, hz).await;
+    }
+}
+
 /// Waits until the vehicle reports a 3D fix, an absolute horizontal position from its EKF
 /// (EKF_STATUS_REPORT flags POS_HORIZ_ABS | PRED_POS_HORIZ_ABS) and healthy pre-arm checks
 /// (SYS_STATUS bit MAV_SYS_STATUS_PREARM_CHECK), all held for 3 s, so arming succeeds.
@@ -548,16 +564,7 @@ pub async fn rig_with(test: &str, field: &Path, extra: &[&str], speedup: u32) ->
     let sitl = start_sitl(&bin, home, speedup).await;
     let (link, vehicle) = observer(&sitl).await;
     configure_sprayer(&link, vehicle.target()).await;
-    for (msgid, hz) in [
-        (36, 10.0),
-        (33, 5.0),
-        (42, 5.0),
-        (1, 2.0),
-        (24, 2.0),
-        (193, 2.0),
-    ] {
-        let _ = vehicle.request_message_interval(msgid, hz).await;
-    }
+    stream_reports(&vehicle).await;
     // Fully booted (a fresh SITL refuses missions with NO_SPACE for its first moments).
     wait_ready_to_arm(&link, &sitl).await;
     Some((sitl, link, vehicle, plan_path, plan, work))

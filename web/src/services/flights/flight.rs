@@ -149,8 +149,12 @@ pub(super) async fn fly(
             }
         })
     };
+    // SERVO_OUTPUT_RAW (36) is the pump as the vehicle drives it, what the flight's sprayed
+    // area and record are made from: without it ArduPilot's default streams leave the record
+    // to sparse samples (on SITL an aborted flight recorded twice the area it pumped).
     for (msgid, hz) in [
         (33, 5.0),
+        (36, 5.0),
         (1, 1.0),
         (24, 1.0),
         (42, 2.0),
