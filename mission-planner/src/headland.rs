@@ -40,7 +40,12 @@ fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString 
     let Some(start) = (0..n).find(|&i| len(i) >= MIN_CORNER_LEG_M) else {
         return ring.clone();
     };
-    let within = MultiPolygon(vec![polygon.clone()]).buffer(SIMPLIFY_M + 1e-6);
+    // Built only for a ring that has a rounded corner to replace: most rings have none, and
+    // the buffer is the costliest step here.
+    let within_cell = std::cell::OnceCell::new();
+    let within = || {
+        within_cell.get_or_init(|| MultiPolygon(vec![polygon.clone()]).buffer(SIMPLIFY_M + 1e-6))
+    };
     let mut out: Vec<geo::Coord> = Vec::with_capacity(n + 1);
     let mut i = start;
     let mut steps = 0;
@@ -61,7 +66,7 @@ fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString 
             let (c, d) = (pts[j], pts[next]);
             if let Some(x) = meet(a, b, c, d) {
                 let candidate = LineString(vec![a, x, d]);
-                if within.contains(&candidate) {
+                if within().contains(&candidate) {
                     out.push(x);
                     steps += k + 1;
                     i = j;
@@ -82,7 +87,7 @@ fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString 
             let mut path = vec![a];
             path.extend(&picks);
             path.push(d);
-            if within.contains(&LineString(path)) {
+            if within().contains(&LineString(path)) {
                 out.extend(&picks[..picks.len() - 1]);
                 steps += k + 1;
                 i = j;
