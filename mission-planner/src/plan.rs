@@ -82,6 +82,12 @@ pub struct PlanReport {
     pub fence_points: usize,
     /// Vertices of the full fence built from the field, before any fitting.
     pub fence_points_full: usize,
+    /// How far the fitted fence may lie beyond the real boundary or zones, metres (0 when the
+    /// full fence fits; see [`FenceFit::max_shift_m`](crate::FenceFit::max_shift_m)).
+    pub fence_shift_m: f64,
+    /// Exclusion zones left out of the uploaded fence to fit the vehicle (the mission still
+    /// keeps the margin from them).
+    pub fence_exclusions_dropped: usize,
     /// Path length inside exclusion zones, metres.
     pub exclusion_m: f64,
     /// Length of ferry hops between the field and a refill point outside it, metres.
@@ -645,6 +651,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         outside_field_m: 0.0,
         fence_points: plan_fence.points(),
         fence_points_full: plan_fence.points(),
+        fence_shift_m: 0.0,
+        fence_exclusions_dropped: 0,
         exclusion_m,
         ferry_m: tracks()
             .map(|t| t.length_of(SegmentKind::Ferry))
@@ -692,6 +700,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     {
         plan.fence = fit.fence.clone();
         plan.report.fence_points = fit.points_after;
+        plan.report.fence_shift_m = fit.max_shift_m;
+        plan.report.fence_exclusions_dropped = fit.dropped_exclusions.len();
         plan.fence_fit = Some(fit);
     }
     plan.report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
