@@ -276,6 +276,26 @@ pub enum Msg {
     HeadlandPasses,
     /// Drift buffer.
     DriftBufferM,
+    /// Distance every leg keeps from the geofence (the vehicle's FENCE_MARGIN).
+    FenceMarginM,
+    /// Fence vertices the vehicle stores.
+    FencePointsMax,
+    /// Geofence heading on the plan page.
+    Geofence,
+    /// Fence vertices uploaded / of the full fence.
+    FenceVertices,
+    /// How far the fitted fence may lie beyond the boundary.
+    FenceShiftM,
+    /// Exclusion zones left out of the uploaded fence.
+    FenceExclusionsDropped,
+    /// What fitting the fence did, and that the path keeps its distance anyway.
+    FenceFittedNote,
+    /// The whole fence fits the vehicle.
+    FenceWhole,
+    /// Field area left unsprayed (margins, zones, buffers), m².
+    UnsprayedM2,
+    /// Length of the path outside the field (the hop to a refill point beside it), m.
+    OutsideFieldM,
     /// Autopilot.
     Autopilot,
     /// Make the plan.
@@ -1119,6 +1139,40 @@ impl Msg {
             Msg::HeightM => ("散布高度 (m)", "Spray height (m)"),
             Msg::HeadlandPasses => ("外周の周回数", "Headland passes"),
             Msg::DriftBufferM => ("ドリフト緩衝帯 (m)", "Drift buffer (m)"),
+            Msg::FenceMarginM => (
+                "ジオフェンスとの間隔 (m、機体の FENCE_MARGIN)",
+                "Distance from the geofence (m, the vehicle's FENCE_MARGIN)",
+            ),
+            Msg::FencePointsMax => (
+                "機体が保存できるフェンス頂点数",
+                "Fence vertices the vehicle stores",
+            ),
+            Msg::Geofence => ("ジオフェンス", "Geofence"),
+            Msg::FenceVertices => ("頂点数 (送信 / 元の形)", "Vertices (uploaded / full)"),
+            Msg::FenceShiftM => (
+                "境界からの広がり 最大 (m)",
+                "At most beyond the boundary (m)",
+            ),
+            Msg::FenceExclusionsDropped => (
+                "フェンスから外した除外区域",
+                "Exclusion zones left out of the fence",
+            ),
+            Msg::FenceFittedNote => (
+                "機体が保存できる頂点数に合わせ、フェンスを外側へ簡略化しました。飛行経路は元の境界と除外区域から間隔を保ちます。",
+                "The fence was simplified outward to fit what the vehicle stores. The flight path still keeps its distance from the real boundary and zones.",
+            ),
+            Msg::FenceWhole => (
+                "フェンスは元の形のまま機体に送ります。",
+                "The whole fence is uploaded as it is.",
+            ),
+            Msg::UnsprayedM2 => (
+                "散布しない範囲 (m²、縁の余白・除外区域・緩衝帯)",
+                "Not sprayed (m², edge margin, zones, buffers)",
+            ),
+            Msg::OutsideFieldM => (
+                "圃場の外を飛ぶ距離 (m、圃場外の補給地点まで)",
+                "Flown outside the field (m, to a refill point beside it)",
+            ),
             Msg::Autopilot => ("フライトコントローラ", "Autopilot"),
             Msg::MakePlan => ("計画を作る", "Make the plan"),
             Msg::Plans => ("散布計画", "Spray plans"),
