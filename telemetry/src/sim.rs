@@ -644,7 +644,18 @@ impl Sim {
                     I32,
                     get("RTL_ALT", (self.cfg.rtl_alt_m * 100.0).round()),
                 ),
-                ("SPRAY_ENABLE", I8, 1.0),
+                ("SPRAY_ENABLE", I8, get("SPRAY_ENABLE", 1.0)),
+                // AC_Sprayer.h: `AP_Float _speed_min` in cm/s (AC_Sprayer.cpp `SPEED_MIN`).
+                // The other SPRAY_* exist only while SPRAY_ENABLE is 1 (AP_PARAM_FLAG_ENABLE on
+                // ENABLE): see `param_table`'s filter below.
+                (
+                    "SPRAY_SPEED_MIN",
+                    R32,
+                    get(
+                        "SPRAY_SPEED_MIN",
+                        (self.cfg.spray_min_speed_m_s * 100.0).round(),
+                    ),
+                ),
                 (
                     "SERVO9_FUNCTION",
                     I16,
@@ -654,7 +665,12 @@ impl Sim {
                         0.0
                     },
                 ),
-            ],
+            ]
+            .into_iter()
+            .filter(|(name, _, _)| {
+                !name.starts_with("SPRAY_") || *name == "SPRAY_ENABLE" || self.sprayer_enabled()
+            })
+            .collect(),
             Firmware::Px4 => vec![
                 ("GF_ACTION", I32, get("GF_ACTION", 2.0)),
                 (
@@ -664,6 +680,12 @@ impl Sim {
                 ),
             ],
         }
+    }
+
+    /// ArduPilot's sprayer is switched on (SPRAY_ENABLE 1); PX4 has no such switch.
+    fn sprayer_enabled(&self) -> bool {
+        self.cfg.firmware != Firmware::ArduPilot
+            || self.params.get("SPRAY_ENABLE").copied().unwrap_or(1.0) >= 1.0
     }
 
     /// ArduPilot's FENCE_TOTAL after a fence upload: the stored vertices and circles, plus 2
@@ -693,6 +715,7 @@ impl Sim {
             match name {
                 "RTL_ALT" => self.cfg.rtl_alt_m = value / 100.0,
                 "RTL_RETURN_ALT" => self.cfg.rtl_alt_m = value,
+                "SPRAY_SPEED_MIN" => self.cfg.spray_min_speed_m_s = value / 100.0,
                 _ => {}
             }
         }
@@ -1688,8 +1711,10 @@ impl Sim {
 
     /// Servo outputs from the motor and pump state; a pump change is reported at once.
     fn update_outputs(&mut self) {
-        let on =
-            self.armed && self.pump_commanded && self.ground_speed >= self.cfg.spray_min_speed_m_s;
+        let on = self.armed
+            && self.pump_commanded
+            && self.sprayer_enabled()
+            && self.ground_speed >= self.cfg.spray_min_speed_m_s;
         let motor = match (self.armed, self.landed) {
             (false, _) => 1000,
             (true, true) => 1100,

@@ -71,6 +71,11 @@ pub struct Args {
     /// Set the vehicle's RTL altitude to this many metres above home before flying.
     #[arg(long)]
     pub rtl_alt_m: Option<f64>,
+    /// Set ArduPilot's SPRAY_SPEED_MIN to this ground speed, m/s, before flying: the pump runs
+    /// only above it (0.1 s after), so every spray leg that starts from a turn begins dry until
+    /// the vehicle is that fast. The dose per area holds lower: the pump follows ground speed.
+    #[arg(long)]
+    pub spray_speed_min_mps: Option<f64>,
     /// Elevation model served to the vehicle over the MAVLink terrain protocol while flying
     /// (ArduPilot with TERRAIN_ENABLE 1 asks its ground station for terrain): files or tile
     /// folders as for `agriops plan --dem`; repeat for more tiles.
@@ -295,6 +300,7 @@ async fn fly_connected(
         ensure_fence_on(args, vehicle).await?;
     }
     ensure_rtl_altitude(args, plan, vehicle).await?;
+    ensure_sprayer(args, plan, vehicle).await?;
 
     // Pre-flight checks, on fresh telemetry.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -422,6 +428,51 @@ async fn ensure_rtl_altitude(args: &Args, plan: &Plan, vehicle: &Vehicle) -> any
         }
         Err(e) => tracing::debug!(message = "RTL altitude not readable.", error = %e),
     }
+    Ok(())
+}
+
+/// Checks ArduPilot's sprayer before a plan that uses it: refuses when it is off (the pump
+/// would never run), sets SPRAY_SPEED_MIN when the pilot asked, and says how far each spray
+/// leg runs dry at the speed the vehicle keeps.
+async fn ensure_sprayer(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::Result<()> {
+    if !plan.uses_sprayer() || vehicle.target().firmware != Firmware::ArduPilot {
+        return Ok(());
+    }
+    if let Some(v) = args.spray_speed_min_mps {
+        // ArduCopter's WPNAV_SPEED default (10 m/s) when the plan sets no speed.
+        let spray_speed = plan.spray_speed_mps().unwrap_or(10.0).min(10.0);
+        if !(0.0..spray_speed).contains(&v) {
+            bail!(
+                "--spray-speed-min-mps {v}: give 0 to under {spray_speed:.1} m/s (the plan's spray speed)"
+            );
+        }
+        // Visible only with the sprayer on; check_sprayer below says so when it is off.
+        if let Some(now) = vehicle
+            .spray_speed_min_mps()
+            .await
+            .context("reading SPRAY_SPEED_MIN")?
+            && (now - v).abs() > 0.005
+        {
+            let got = vehicle
+                .set_spray_speed_min_mps(v)
+                .await
+                .context("setting SPRAY_SPEED_MIN")?;
+            if (got - v).abs() > 0.005 {
+                bail!("the vehicle kept SPRAY_SPEED_MIN at {got:.2} m/s instead of {v:.2} m/s");
+            }
+        }
+    }
+    let Some(min) = vehicle.check_sprayer(plan).await? else {
+        return Ok(());
+    };
+    println!(
+        "Sprayer: the pump runs above {min:.2} m/s ground speed (SPRAY_SPEED_MIN), 0.1 s after the vehicle passes it.{}",
+        if min > 0.5 {
+            " Each spray leg starting from a turn begins dry until then; --spray-speed-min-mps 0.3 shortens that."
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
@@ -796,6 +847,42 @@ mod tests {
             "sprayed up to {worst:.2} m off 2 m above ground"
         );
         assert!(last.terrain_blocks.1 > 0, "{last:?}");
+    }
+
+    /// The sprayer check before a DO_SPRAYER plan, against the simulator's ArduPilot
+    /// parameters (SPRAY_SPEED_MIN in cm/s as AC_Sprayer keeps it).
+    #[tokio::test]
+    async fn the_sprayer_is_checked_and_its_minimum_speed_set_before_a_spraying_plan() {
+        let plan = chofu_sortie();
+        assert!(plan.uses_sprayer());
+        assert_eq!(plan.spray_speed_mps(), Some(5.0));
+        let (sim, port) =
+            telemetry::SimDrone::in_process(telemetry::SimConfig::new(plan.home.unwrap()));
+        let mut v = Vehicle::new(port, telemetry::Target::new(1, 1, Firmware::ArduPilot));
+        v.ack_timeout = Duration::from_millis(300);
+        let base = ["--connect", "udpout:127.0.0.1:1", "x.plan"];
+        let with = |extra: &[&str]| args(&[&base[..], extra].concat());
+        // As it is: ArduPilot's default 1 m/s, below the plan's 5 m/s, passes.
+        ensure_sprayer(&with(&[]), &plan, &v).await.unwrap();
+        assert_eq!(v.spray_speed_min_mps().await.unwrap(), Some(1.0));
+        // Asked: set and read back.
+        ensure_sprayer(&with(&["--spray-speed-min-mps", "0.3"]), &plan, &v)
+            .await
+            .unwrap();
+        assert_eq!(v.spray_speed_min_mps().await.unwrap(), Some(0.3));
+        // Not above the spray speed: the pump would never run.
+        let e = ensure_sprayer(&with(&["--spray-speed-min-mps", "6"]), &plan, &v)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("give 0 to under 5.0 m/s"), "{e}");
+        v.set_spray_speed_min_mps(7.0).await.unwrap();
+        let e = ensure_sprayer(&with(&[]), &plan, &v).await.unwrap_err();
+        assert!(e.to_string().contains("the pump would not run"), "{e}");
+        // A sprayer switched off hides its SPRAY_* parameters, as ArduPilot does: refused.
+        v.set_param("SPRAY_ENABLE", 0.0).await.unwrap();
+        let e = ensure_sprayer(&with(&[]), &plan, &v).await.unwrap_err();
+        assert!(e.to_string().contains("SPRAY_ENABLE 0"), "{e}");
+        sim.stop().await;
     }
 
     /// `agriops fly ARGS`, parsed as the binary parses it.
