@@ -284,6 +284,34 @@ impl Vehicle {
         Ok(Some(min))
     }
 
+    /// ArduPilot's terrain following as its parameters say: (TERRAIN_ENABLE, TERRAIN_SPACING
+    /// in metres, AP_Terrain.cpp, default 1 and 100). `None` for PX4, which has no terrain
+    /// database (it refuses terrain-frame items).
+    ///
+    /// # Errors
+    /// As [`Self::param`].
+    pub async fn terrain_setup(&self) -> Result<Option<(bool, f64)>> {
+        if self.target().firmware != Firmware::ArduPilot {
+            return Ok(None);
+        }
+        let enabled = self.param("TERRAIN_ENABLE").await?.value >= 1.0;
+        let spacing = self.param("TERRAIN_SPACING").await?.value;
+        Ok(Some((enabled, spacing)))
+    }
+
+    /// Sets TERRAIN_SPACING (with the pilot's consent) and returns it as read back, metres.
+    /// ArduPilot takes it in flight: blocks of another spacing are dropped and asked for
+    /// again (TerrainGCS.cpp), so the ground station must serve the new grid.
+    ///
+    /// # Errors
+    /// As [`Self::set_param`].
+    pub async fn set_terrain_spacing_m(&self, metres: u16) -> Result<f64> {
+        Ok(self
+            .set_param("TERRAIN_SPACING", f64::from(metres))
+            .await?
+            .value)
+    }
+
     /// Sets SPRAY_SPEED_MIN (with the pilot's consent) and returns it as read back, m/s. The
     /// dose holds at lower speeds: AC_Sprayer scales the pump with ground speed (pump % =
     /// SPRAY_PUMP_RATE × m/s), unless SPRAY_PUMP_MIN holds it higher.

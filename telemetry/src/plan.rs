@@ -510,6 +510,12 @@ impl Plan {
         spray_legs(&self.items)
     }
 
+    /// True when some item's altitude is above the terrain (MAV_FRAME_GLOBAL_TERRAIN_ALT 10 or
+    /// its _INT 11): the vehicle then needs terrain data, from its ground station or its card.
+    pub fn uses_terrain_frame(&self) -> bool {
+        self.items.iter().any(|i| matches!(i.frame, 10 | 11))
+    }
+
     /// True when the plan switches the pump with DO_SPRAYER (ArduPilot's own sprayer, whose
     /// parameters then matter: SPRAY_ENABLE, SPRAY_SPEED_MIN).
     pub fn uses_sprayer(&self) -> bool {

@@ -215,6 +215,8 @@ pub struct SimSnapshot {
     pub agl_m: Option<f64>,
     /// Terrain 4 × 4 blocks (pending, loaded), as the vehicle's TERRAIN_REPORT says.
     pub terrain_blocks: (u16, u16),
+    /// The terrain grid the vehicle keeps (TERRAIN_SPACING), metres; `None` without a ground.
+    pub terrain_spacing_m: Option<u16>,
 }
 
 /// A running simulated drone; its tasks stop when it is dropped or [`stopped`](Self::stop).
@@ -665,6 +667,25 @@ impl Sim {
                         0.0
                     },
                 ),
+                // AP_Terrain.cpp: TERRAIN_ENABLE (AP_Int8, default 1) and TERRAIN_SPACING
+                // (AP_Int16, metres, default 100). This vehicle follows terrain only when it
+                // has a ground to stand on.
+                (
+                    "TERRAIN_ENABLE",
+                    I8,
+                    get(
+                        "TERRAIN_ENABLE",
+                        f64::from(u8::from(self.cfg.ground.is_some())),
+                    ),
+                ),
+                (
+                    "TERRAIN_SPACING",
+                    I16,
+                    self.cfg
+                        .ground
+                        .as_ref()
+                        .map_or(100.0, |g| f64::from(g.terrain_spacing_m)),
+                ),
             ]
             .into_iter()
             .filter(|(name, _, _)| {
@@ -716,6 +737,13 @@ impl Sim {
                 "RTL_ALT" => self.cfg.rtl_alt_m = value / 100.0,
                 "RTL_RETURN_ALT" => self.cfg.rtl_alt_m = value,
                 "SPRAY_SPEED_MIN" => self.cfg.spray_min_speed_m_s = value / 100.0,
+                // TerrainGCS.cpp drops cached blocks of another spacing and asks again.
+                "TERRAIN_SPACING" => {
+                    if let Some(g) = self.cfg.ground.as_mut() {
+                        g.terrain_spacing_m = value.clamp(1.0, f64::from(u16::MAX)) as u16;
+                        self.terrain = Some(TerrainCache::new(g.terrain_spacing_m));
+                    }
+                }
                 _ => {}
             }
         }
@@ -772,6 +800,7 @@ impl Sim {
                 Some(self.alt + self.cfg.home.2 - ground)
             }),
             terrain_blocks: self.terrain.as_ref().map_or((0, 0), |t| t.statistics()),
+            terrain_spacing_m: self.cfg.ground.as_ref().map(|g| g.terrain_spacing_m),
         }
     }
 

@@ -81,6 +81,11 @@ pub struct Args {
     /// folders as for `agriops plan --dem`; repeat for more tiles.
     #[arg(long)]
     pub dem: Vec<PathBuf>,
+    /// Set ArduPilot's TERRAIN_SPACING (the grid it asks terrain for) to this many metres
+    /// before a terrain-frame flight; its default, 100 m, is coarser than a paddy. Served from
+    /// `--dem` at the new spacing.
+    #[arg(long)]
+    pub terrain_spacing_m: Option<u16>,
     /// MAVLink 2 signing key, 64 hex digits.
     #[arg(long, env = "AGRIOPS_SIGNING_KEY")]
     pub signing_key: Option<String>,
@@ -301,6 +306,7 @@ async fn fly_connected(
     }
     ensure_rtl_altitude(args, plan, vehicle).await?;
     ensure_sprayer(args, plan, vehicle).await?;
+    ensure_terrain(args, plan, vehicle).await?;
 
     // Pre-flight checks, on fresh telemetry.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -469,6 +475,58 @@ async fn ensure_sprayer(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::
         "Sprayer: the pump runs above {min:.2} m/s ground speed (SPRAY_SPEED_MIN), 0.1 s after the vehicle passes it.{}",
         if min > 0.5 {
             " Each spray leg starting from a turn begins dry until then; --spray-speed-min-mps 0.3 shortens that."
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Checks ArduPilot's terrain following before a plan with terrain-frame altitudes: refuses
+/// when it is off, sets TERRAIN_SPACING when the pilot asked, and says when the grid is
+/// coarse or nothing serves terrain.
+async fn ensure_terrain(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::Result<()> {
+    if !plan.uses_terrain_frame() {
+        return Ok(());
+    }
+    let Some((enabled, spacing)) = vehicle
+        .terrain_setup()
+        .await
+        .context("reading TERRAIN_ENABLE and TERRAIN_SPACING")?
+    else {
+        return Ok(());
+    };
+    if !enabled {
+        bail!(
+            "the plan's altitudes are above the terrain, but the vehicle's terrain following is off \
+             (TERRAIN_ENABLE 0): plan with --alt-frame relative or amsl, or switch it on"
+        );
+    }
+    let spacing = match args.terrain_spacing_m {
+        Some(n) if !(1..=1000).contains(&n) => {
+            bail!("--terrain-spacing-m {n}: give 1 to 1000 metres")
+        }
+        Some(n) if (f64::from(n) - spacing).abs() > 0.5 => {
+            let got = vehicle
+                .set_terrain_spacing_m(n)
+                .await
+                .context("setting TERRAIN_SPACING")?;
+            if (got - f64::from(n)).abs() > 0.5 {
+                bail!("the vehicle kept TERRAIN_SPACING at {got:.0} m instead of {n} m");
+            }
+            got
+        }
+        _ => spacing,
+    };
+    println!(
+        "Terrain following on: the vehicle keeps a {spacing:.0} m terrain grid (TERRAIN_SPACING).{}{}",
+        if spacing > 30.0 {
+            " That is coarse for a field: --terrain-spacing-m 10 asks for a finer one."
+        } else {
+            ""
+        },
+        if args.dem.is_empty() {
+            " No --dem is served: the vehicle must have the terrain on its card."
         } else {
             ""
         }
@@ -834,6 +892,9 @@ mod tests {
             dir.path().join("fly.tlog").display().to_string(),
             "--dem".into(),
             dem_path.display().to_string(),
+            // From the simulator's 5 m grid to 10 m: its cached blocks go, it asks again.
+            "--terrain-spacing-m".into(),
+            "10".into(),
         ];
         let result = fly(Cli::try_parse_from(fly_args).unwrap().args).await;
         let _ = stop_tx.send(());
@@ -847,6 +908,30 @@ mod tests {
             "sprayed up to {worst:.2} m off 2 m above ground"
         );
         assert!(last.terrain_blocks.1 > 0, "{last:?}");
+        assert_eq!(sim.snapshot().terrain_spacing_m, Some(10));
+    }
+
+    /// A terrain-frame plan on a vehicle whose terrain following is off is refused before
+    /// arming; a relative one is not asked about terrain at all.
+    #[tokio::test]
+    async fn a_terrain_plan_needs_the_vehicles_terrain_following() {
+        let relative = chofu_sortie();
+        let mut terrain = relative.clone();
+        for i in terrain.items.iter_mut().filter(|i| i.frame == 3) {
+            i.frame = 10;
+        }
+        assert!(terrain.uses_terrain_frame() && !relative.uses_terrain_frame());
+        // No ground in the simulator: TERRAIN_ENABLE 0.
+        let (sim, port) =
+            telemetry::SimDrone::in_process(telemetry::SimConfig::new(relative.home.unwrap()));
+        let v = Vehicle::new(port, telemetry::Target::new(1, 1, Firmware::ArduPilot));
+        let a = args(&["--connect", "udpout:127.0.0.1:1", "x.plan"]);
+        ensure_terrain(&a, &relative, &v).await.unwrap();
+        let e = ensure_terrain(&a, &terrain, &v).await.unwrap_err();
+        assert!(e.to_string().contains("TERRAIN_ENABLE 0"), "{e}");
+        v.set_param("TERRAIN_ENABLE", 1.0).await.unwrap();
+        ensure_terrain(&a, &terrain, &v).await.unwrap();
+        sim.stop().await;
     }
 
     /// The sprayer check before a DO_SPRAYER plan, against the simulator's ArduPilot
