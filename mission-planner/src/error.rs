@@ -339,6 +339,14 @@ pub enum PlanError {
         /// What is wrong with the prescription.
         source: crate::prescription::PrescriptionError,
     },
+    /// Planning passed its [`PlanConfig::deadline`](crate::PlanConfig::deadline) and stopped.
+    #[error("field {field_id}: planning stopped at its deadline ({stage})")]
+    Deadline {
+        /// The field.
+        field_id: String,
+        /// The stage it had reached.
+        stage: &'static str,
+    },
     /// The tank or battery is too small to make progress in one sortie.
     #[error("field {field_id}: a sortie cannot make progress: {reason}")]
     SortieInfeasible {

@@ -512,6 +512,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     };
     let router = Router::new(Region::new(&transit));
     let plan_fence = fence::build(&inclusion, &exclusions, margins.fence);
+    config.on_time(&field.id, "sprayable area")?;
     let hl = headland::split(&areas.centre, w, config.headland_passes);
     let swaths = if hl.interior.0.is_empty() {
         swaths_at(&hl.swath_clip, &hl.interior, w, 0.0)
@@ -530,6 +531,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         };
         best_swaths(&hl.swath_clip, &hl.interior, w, &objective)
     };
+    config.on_time(&field.id, "swath heading")?;
     let cells = decompose(&swaths);
     let mut elements: Vec<Element> = hl
         .rings
@@ -553,6 +555,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     };
     let order = NearestNeighbour.order(gate, &elements);
     let route = build_track(gate, &elements, &order, &router).map_err(no_route)?;
+    config.on_time(&field.id, "route")?;
     let rates = config
         .prescription
         .as_ref()
@@ -601,6 +604,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         },
     })?;
 
+    config.on_time(&field.id, "sorties")?;
     let tracks = || sorties.iter().map(|s| &s.track);
     let foot = coverage::footprint(&coverage::spray_lines(tracks()), w);
     let exclusion_m = if exclusions.is_empty() {

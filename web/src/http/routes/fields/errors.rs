@@ -209,6 +209,7 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
             )
         }
         E::NothingToSpray { .. } => Msg::NothingLeftToSpray.text(lang).to_owned(),
+        E::Deadline { .. } => Msg::PlannerDeadline.text(lang).to_owned(),
         other => other.to_string(),
     }
 }

@@ -162,10 +162,12 @@ pub(super) async fn make_plan(
     if row.farm_id != farm {
         return Err(AppError::Forbidden);
     }
-    let (config, autopilot) = form
+    let (mut config, autopilot) = form
         .config()
         .map_err(|e| AppError::BadInput(plan_error_text(&e, user.lang)))?;
     let lang = user.lang;
+    // The planner stops itself at the pool's deadline, so an abandoned job frees its slot.
+    config.deadline = Some(std::time::Instant::now() + state.settings.planner.deadline());
     let job = move || stored_field(&row).map(|field| mission_planner::plan(&field, &config));
     let planned = match state.settings.planner.run(job).await {
         Ok(r) => r?.map_err(|e| {
