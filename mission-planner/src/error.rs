@@ -274,6 +274,16 @@ pub enum PlanError {
         /// The most accepted.
         limit: usize,
     },
+    /// The file holds more features than one import takes.
+    #[error(
+        "the file holds about {n_features} fields and zones, more than the {limit} accepted in one file; split it into smaller files"
+    )]
+    TooManyFileFeatures {
+        /// About how many features it holds.
+        n_features: usize,
+        /// The most accepted.
+        limit: usize,
+    },
     /// An edge of a ring jumps more than 180° in longitude: the polygon crosses the 180th
     /// meridian (or its longitudes are wrong), which the planner does not handle.
     #[error(

@@ -334,6 +334,8 @@ pub enum Msg {
     FieldTooManyHoles,
     /// A file holds too many vertices (followed by the count and the limit).
     FileTooManyVertices,
+    /// A file holds too many features (followed by the count and the limit).
+    FileTooManyFeatures,
     /// A boundary crosses the 180° meridian.
     CrossesAntimeridian,
     /// A boundary crosses itself (followed by the crossing edges).
@@ -1206,6 +1208,10 @@ impl Msg {
             Msg::FileTooManyVertices => (
                 "ファイル全体の頂点が多すぎます。ファイルを分けてください。頂点数（概数）／上限:",
                 "The file holds too many vertices. Split it into smaller files. Vertices (about) / most accepted:",
+            ),
+            Msg::FileTooManyFeatures => (
+                "1つのファイルのほ場・区域が多すぎます。ファイルを分けてください。数（概数）／上限:",
+                "The file holds too many fields and zones. Split it into smaller files. Count (about) / most accepted:",
             ),
             Msg::CrossesAntimeridian => (
                 "境界が180度の経線（日付変更線）をまたいでいます。そこでほ場を分けるか、経度を確かめてください。",

@@ -110,6 +110,10 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
             "{} {n_vertices} / {limit}",
             Msg::FileTooManyVertices.text(lang)
         ),
+        E::TooManyFileFeatures { n_features, limit } => format!(
+            "{} {n_features} / {limit}",
+            Msg::FileTooManyFeatures.text(lang)
+        ),
         E::CrossesAntimeridian {
             feature,
             ring,
