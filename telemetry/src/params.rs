@@ -235,7 +235,8 @@ impl Vehicle {
     /// (cm/s, AC_Sprayer.cpp, default 100). The pump starts 0.1 s after the vehicle passes it
     /// (AC_SPRAYER_DEFAULT_TURN_ON_DELAY), so each spray leg that starts from a turn begins
     /// dry for as long as the vehicle takes to reach it. `None` for PX4 (no such sprayer) and
-    /// for an ArduPilot whose sprayer is off (SPRAY_* exist only with SPRAY_ENABLE 1).
+    /// for an ArduPilot built without one. It reads the same while SPRAY_ENABLE is 0: see
+    /// [`Self::check_sprayer`].
     ///
     /// # Errors
     /// [`Error::LinkClosed`].
@@ -256,21 +257,31 @@ impl Vehicle {
     /// WPNAV_SPEED default, 10 m/s.
     ///
     /// # Errors
-    /// [`Error::PreflightFailed`] (`sprayer`) when the sprayer is off (SPRAY_ENABLE 0 hides the
-    /// other SPRAY_* parameters) or starts only at or above the plan's spray speed: either way
+    /// [`Error::PreflightFailed`] (`sprayer`) when the sprayer is off (SPRAY_ENABLE 0) or
+    /// starts only at or above the plan's spray speed: either way
     /// the pump would never run. [`Error::LinkClosed`].
     pub async fn check_sprayer(&self, plan: &crate::Plan) -> Result<Option<f64>> {
         if !plan.uses_sprayer() || self.target().firmware != Firmware::ArduPilot {
             return Ok(None);
         }
         let speed = plan.spray_speed_mps().unwrap_or(10.0);
+        let off = || {
+            Error::PreflightFailed {
+            check: "sprayer",
+            detail: "the plan switches the pump with DO_SPRAYER, but the vehicle's sprayer is \
+                     off (SPRAY_ENABLE 0, or no sprayer in its firmware), so the pump would never run"
+                .into(),
+        }
+        };
+        // SPRAY_SPEED_MIN answers by name even while SPRAY_ENABLE is 0 (ArduCopter SITL
+        // 4.8.0-dev): the switch itself must be read.
+        match self.param("SPRAY_ENABLE").await {
+            Ok(p) if p.value >= 1.0 => {}
+            Ok(_) | Err(Error::ParamUnknown { .. }) => return Err(off()),
+            Err(e) => return Err(e),
+        }
         let Some(min) = self.spray_speed_min_mps().await? else {
-            return Err(Error::PreflightFailed {
-                check: "sprayer",
-                detail: "the plan switches the pump with DO_SPRAYER, but the vehicle's sprayer \
-                         is off (SPRAY_ENABLE 0: no SPRAY_* parameters), so the pump would never run"
-                    .into(),
-            });
+            return Err(off());
         };
         if min >= speed {
             return Err(Error::PreflightFailed {

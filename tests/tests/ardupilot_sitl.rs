@@ -269,9 +269,8 @@ async fn sitl_flies_the_planned_items_with_the_pump_on_only_on_spray_legs() {
 }
 
 /// The simulator's ArduPilot parameter table against the real one: every parameter agriops
-/// reads or sets has the same MAVLink type and the same ArduPilot default on both, and the
-/// sprayer's parameters are hidden on both while SPRAY_ENABLE is 0 (AC_Sprayer's
-/// AP_PARAM_FLAG_ENABLE). A change to `telemetry::sim`'s table that ArduPilot does not share
+/// reads or sets has the same MAVLink type and the same ArduPilot default on both, and both
+/// answer SPRAY_SPEED_MIN by name while SPRAY_ENABLE is 0. A change to `telemetry::sim`'s table that ArduPilot does not share
 /// fails here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sitl_parameters_are_typed_and_defaulted_as_the_simulator_claims() {
@@ -289,24 +288,30 @@ async fn sitl_parameters_are_typed_and_defaulted_as_the_simulator_claims() {
     );
     real.ack_timeout = Duration::from_secs(2);
     ours.ack_timeout = Duration::from_millis(300);
-    // SITL starts with the sprayer off, ours with it on: both hide SPRAY_SPEED_MIN while off.
+    // SITL starts with the sprayer off, ours with it on. Off, ArduPilot leaves SPRAY_* out of
+    // its parameter list (AP_PARAM_FLAG_ENABLE) but still answers them by name; the pre-flight
+    // check refuses on SPRAY_ENABLE itself, on both.
     ours.set_param("SPRAY_ENABLE", 0.0)
         .await
         .expect("sim SPRAY_ENABLE");
+    let plan = {
+        let work = tempfile::tempdir().expect("tempdir");
+        let path = agriops_e2e::sitl::plan_field(&agriops_e2e::sitl::real_field(), work.path());
+        telemetry::Plan::read(&path).expect("plan")
+    };
     for (name, v) in [("ArduPilot", &real), ("simulator", &ours)] {
         assert_eq!(
             v.param("SPRAY_ENABLE").await.expect("SPRAY_ENABLE").value,
             0.0,
             "{name}"
         );
-        assert!(
-            matches!(
-                v.param("SPRAY_SPEED_MIN").await,
-                Err(Error::ParamUnknown { .. })
-            ),
-            "{name}: SPRAY_SPEED_MIN visible with the sprayer off"
+        assert_eq!(
+            v.spray_speed_min_mps().await.expect("read"),
+            Some(1.0),
+            "{name}: SPRAY_SPEED_MIN by name with the sprayer off"
         );
-        assert_eq!(v.spray_speed_min_mps().await.expect("read"), None, "{name}");
+        let e = v.check_sprayer(&plan).await.unwrap_err();
+        assert!(e.to_string().contains("SPRAY_ENABLE 0"), "{name}: {e}");
     }
     for v in [&real, &ours] {
         v.set_param("SPRAY_ENABLE", 1.0)
@@ -447,17 +452,62 @@ async fn sitl_sets_each_zones_pump_level_from_do_set_servo() {
         .await
         .unwrap_or_else(|_| panic!("the flight did not end in 600 s:\n{}", sitl.output()))
         .expect("observer");
-    // Judged a moment after each change of item: DO items run as the previous NAV completes.
+    // The lag from the item change to the commanded level on SERVO9, for every item whose
+    // level differs from the one before it.
+    let mut lags = Vec::new();
+    for w in seen.samples.windows(2) {
+        let (prev, s) = (&w[0], &w[1]);
+        if !s.armed || s.current == prev.current {
+            continue;
+        }
+        let (Some(Some(want)), Some(Some(before))) = (
+            expected.get(usize::from(s.current)),
+            expected.get(usize::from(prev.current)),
+        ) else {
+            continue;
+        };
+        if want == before {
+            continue;
+        }
+        let first = seen
+            .samples
+            .iter()
+            .filter(|x| x.current == s.current && x.t >= s.current_since)
+            .find(|x| (f32::from(x.pump_pwm) - want).abs() <= 1.0);
+        lags.push(first.map_or(f64::INFINITY, |x| x.t - s.current_since));
+    }
+    lags.sort_by(f64::total_cmp);
+    eprintln!(
+        "level changes: {}, lag after the item change (s): min {:.2}, median {:.2}, max {:.2}",
+        lags.len(),
+        lags.first().copied().unwrap_or(f64::NAN),
+        lags.get(lags.len() / 2).copied().unwrap_or(f64::NAN),
+        lags.last().copied().unwrap_or(f64::NAN)
+    );
+    // Samples are judged away from both ends of their item: ArduPilot runs the next item's DO
+    // commands as it reaches a waypoint, a report or two before MISSION_CURRENT says so.
+    let mut next_change = vec![f64::INFINITY; seen.samples.len()];
+    for i in (0..seen.samples.len().saturating_sub(1)).rev() {
+        let (s, n) = (&seen.samples[i], &seen.samples[i + 1]);
+        next_change[i] = if n.current != s.current {
+            n.t
+        } else {
+            next_change[i + 1]
+        };
+    }
     let judged: Vec<_> = seen
         .samples
         .iter()
-        .filter(|s| s.armed && s.current >= 1 && s.t - s.current_since > 0.5)
-        .filter_map(|s| Some((s, (*expected.get(usize::from(s.current))?)?)))
+        .zip(&next_change)
+        .filter(|(s, until)| {
+            s.armed && s.current >= 1 && s.t - s.current_since > 1.0 && **until - s.t > 0.5
+        })
+        .filter_map(|(s, _)| Some((s, (*expected.get(usize::from(s.current))?)?)))
         .collect();
     let wrong: Vec<_> = judged
         .iter()
         .filter(|(s, want)| (f32::from(s.pump_pwm) - want).abs() > 1.0)
-        .map(|(s, want)| (s.current, s.pump_pwm, *want))
+        .map(|(s, want)| (s.current, s.pump_pwm, *want, s.t - s.current_since))
         .collect();
     let mut shown: Vec<u16> = judged.iter().map(|(s, _)| s.pump_pwm).collect();
     shown.sort_unstable();
@@ -469,8 +519,12 @@ async fn sitl_sets_each_zones_pump_level_from_do_set_servo() {
     );
     assert!(judged.len() > 100, "{} samples judged", judged.len());
     assert!(
+        lags.len() >= 4 && lags.iter().all(|l| *l <= 1.0),
+        "every level change reaches SERVO9 within 1 s: {lags:?}"
+    );
+    assert!(
         wrong.is_empty(),
-        "(item, reported, commanded): {:?}",
+        "(item, reported, commanded, s into the item): {:?}",
         &wrong[..wrong.len().min(20)]
     );
     link.close().await;

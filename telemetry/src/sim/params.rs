@@ -18,7 +18,9 @@ impl Sim {
                 ("FENCE_TYPE", I8, get("FENCE_TYPE", 7.0)),
                 ("FENCE_ACTION", I8, get("FENCE_ACTION", 1.0)),
                 ("FENCE_MARGIN", R32, get("FENCE_MARGIN", 2.0)),
-                ("FENCE_TOTAL", I16, self.fence_total()),
+                // AC_Fence.cpp `TOTAL`, an AP_Int8 (AC_PolyFence_loader.h `AP_Int8 &_total`):
+                // ArduPilot can never count more than 127 fence items.
+                ("FENCE_TOTAL", I8, self.fence_total()),
                 ("RALLY_TOTAL", I8, self.lists[2].len() as f64),
                 (
                     "RTL_ALT",
@@ -27,8 +29,9 @@ impl Sim {
                 ),
                 ("SPRAY_ENABLE", I8, get("SPRAY_ENABLE", 1.0)),
                 // AC_Sprayer.h: `AP_Float _speed_min` in cm/s (AC_Sprayer.cpp `SPEED_MIN`).
-                // The other SPRAY_* exist only while SPRAY_ENABLE is 1 (AP_PARAM_FLAG_ENABLE on
-                // ENABLE): see `param_table`'s filter below.
+                // SPRAY_ENABLE carries AP_PARAM_FLAG_ENABLE, which leaves the other SPRAY_* out of
+                // the parameter list while it is 0, but ArduCopter SITL still answers a read
+                // of SPRAY_SPEED_MIN by name then (seen on 4.8.0-dev): so does this table.
                 (
                     "SPRAY_SPEED_MIN",
                     R32,
@@ -65,12 +68,7 @@ impl Sim {
                         .as_ref()
                         .map_or(100.0, |g| f64::from(g.terrain_spacing_m)),
                 ),
-            ]
-            .into_iter()
-            .filter(|(name, _, _)| {
-                !name.starts_with("SPRAY_") || *name == "SPRAY_ENABLE" || self.sprayer_enabled()
-            })
-            .collect(),
+            ],
             Firmware::Px4 => vec![
                 ("GF_ACTION", I32, get("GF_ACTION", 2.0)),
                 (

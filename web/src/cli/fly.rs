@@ -452,7 +452,6 @@ async fn ensure_sprayer(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::
                 "--spray-speed-min-mps {v}: give 0 to under {spray_speed:.1} m/s (the plan's spray speed)"
             );
         }
-        // Visible only with the sprayer on; check_sprayer below says so when it is off.
         if let Some(now) = vehicle
             .spray_speed_min_mps()
             .await
@@ -963,7 +962,7 @@ mod tests {
         v.set_spray_speed_min_mps(7.0).await.unwrap();
         let e = ensure_sprayer(&with(&[]), &plan, &v).await.unwrap_err();
         assert!(e.to_string().contains("the pump would not run"), "{e}");
-        // A sprayer switched off hides its SPRAY_* parameters, as ArduPilot does: refused.
+        // A sprayer switched off still answers SPRAY_SPEED_MIN, as ArduPilot does: refused.
         v.set_param("SPRAY_ENABLE", 0.0).await.unwrap();
         let e = ensure_sprayer(&with(&[]), &plan, &v).await.unwrap_err();
         assert!(e.to_string().contains("SPRAY_ENABLE 0"), "{e}");
