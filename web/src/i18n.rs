@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod names;
+
 /// Japan Standard Time (+09:00, no daylight saving): the calendar and clock the pages show.
 pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {
     Some(offset) => offset,
@@ -1362,8 +1364,8 @@ impl Msg {
             Msg::LogPurpose => ("飛行目的", "Purpose"),
             Msg::LogFailsafes => ("フェールセーフ・通信途絶", "Failsafes and link loss"),
             Msg::LogAnomalies => (
-                "機体からの警告（WARNING以上）",
-                "Warnings from the vehicle (WARNING or worse)",
+                "機体からの警告（重要度「警告」以上）",
+                "Warnings from the vehicle (severity Warning or worse)",
             ),
             Msg::LogNone => ("なし", "None"),
             Msg::Season => ("年度（暦年）", "Season (year)"),
@@ -1496,13 +1498,13 @@ impl Msg {
             ),
             Msg::FlightHistory => ("飛行履歴", "Flight history"),
             Msg::StatusWord => ("状態", "Status"),
-            Msg::StatusPlanned => ("検証済み", "verified"),
-            Msg::StatusUploading => ("アップロード中", "uploading"),
-            Msg::StatusFlying => ("飛行中", "flying"),
-            Msg::StatusPaused => ("一時停止", "paused"),
-            Msg::StatusCompleted => ("完了", "completed"),
-            Msg::StatusAborted => ("中止", "aborted"),
-            Msg::StatusFailed => ("失敗", "failed"),
+            Msg::StatusPlanned => ("検証済み", "Verified"),
+            Msg::StatusUploading => ("アップロード中", "Uploading"),
+            Msg::StatusFlying => ("飛行中", "Flying"),
+            Msg::StatusPaused => ("一時停止", "Paused"),
+            Msg::StatusCompleted => ("完了", "Completed"),
+            Msg::StatusAborted => ("中止", "Aborted"),
+            Msg::StatusFailed => ("失敗", "Failed"),
             Msg::RecordedGoNoGo => ("記録された飛行前チェック", "Recorded go/no-go"),
             Msg::PilotWord => ("操縦者", "Pilot"),
             Msg::ProblemWord => ("問題", "Problem"),
