@@ -765,6 +765,10 @@ pub enum Msg {
     BailsReadAt,
     /// The account page.
     Account,
+    /// The button that opens the site menu on a narrow screen.
+    Menu,
+    /// The site navigation's accessible name.
+    SiteNav,
     /// Change the password.
     ChangePassword,
     /// The current password.
@@ -1548,6 +1552,8 @@ impl Msg {
             ),
             Msg::BailsReadAt => ("読み取り時刻", "Read at"),
             Msg::Account => ("アカウント", "Account"),
+            Msg::Menu => ("メニュー", "Menu"),
+            Msg::SiteNav => ("サイト内の移動", "Site navigation"),
             Msg::ChangePassword => ("パスワードの変更", "Change password"),
             Msg::CurrentPassword => ("現在のパスワード", "Current password"),
             Msg::NewPassword => ("新しいパスワード", "New password"),
