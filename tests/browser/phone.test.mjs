@@ -114,3 +114,49 @@ test('on a wide screen the menu stands inline, with no button', async () => {
   await page.screenshot({ path: join(artifacts, 'wide-farmer-ja-home.png') });
   await page.context().close();
 });
+
+test('the larger-text setting is kept past sign-out, and 200 % zoom keeps the menu whole', async () => {
+  const page = await phonePage('farmer', 'demo-farmer', 'ja');
+  await page.locator('#site-menu > summary').click();
+  await Promise.all([page.waitForLoadState('load'),
+    page.locator('#site-menu form.textsize button[value=larger]').click()]);
+  await page.waitForFunction(() => document.documentElement.classList.contains('text-larger'));
+  const root = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+  assert.ok(root >= 22, `root font size ${root} px with the largest text`);
+  // At half again the size the brand and the button take two rows: still a fifth at most.
+  const header = await page.locator('header.site').boundingBox();
+  assert.ok(header.height <= PHONE.height * 0.2, `header is ${header.height} px with larger text`);
+  await axeCheck(page, 'larger text');
+  await page.screenshot({ path: join(artifacts, 'phone-farmer-ja-larger-text.png'), fullPage: true });
+
+  // The account page shows the same choice pressed.
+  await page.goto(`${base}/account`);
+  assert.equal(await page.locator('main form.textsize button[value=larger]').getAttribute('aria-pressed'), 'true');
+  await axeCheck(page, 'account with larger text');
+
+  // Signing out keeps it: the sign-in page is large too.
+  await page.locator('#site-menu > summary').click();
+  await Promise.all([page.waitForURL(`${base}/login`),
+    page.locator('#site-menu form[action="/logout"] button').click()]);
+  assert.equal(await page.evaluate(() => document.documentElement.className), 'text-larger');
+
+  // Browser zoom to 200 % on a 1280 px screen leaves 640 CSS px: the menu and page still fit.
+  await page.goto(`${base}/login`);
+  await page.locator('#username').fill('farmer');
+  await page.locator('#password').fill('demo-farmer');
+  await Promise.all([page.waitForURL(`${base}/`), page.locator('form[action="/login"] button').click()]);
+  await page.context().clearCookies({ name: 'textsize' });
+  await page.setViewportSize({ width: 640, height: 400 });
+  await page.goto(`${base}/`);
+  for (const link of await page.locator('header.site a, header.site button').all()) {
+    if (!(await link.isVisible())) {
+      await page.locator('#site-menu > summary').click();
+    }
+    const box = await link.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 640, `${await link.innerText()} is off screen at 200 %`);
+  }
+  const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
+  assert.ok(width <= 640, `home is ${width} px wide at 200 %`);
+  await page.screenshot({ path: join(artifacts, 'zoom200-farmer-ja-home.png'), fullPage: true });
+  await page.context().close();
+});

@@ -769,6 +769,14 @@ pub enum Msg {
     Menu,
     /// The site navigation's accessible name.
     SiteNav,
+    /// The text-size setting.
+    TextSize,
+    /// The normal text size.
+    TextNormal,
+    /// A larger text size.
+    TextLarge,
+    /// The largest text size.
+    TextLarger,
     /// Change the password.
     ChangePassword,
     /// The current password.
@@ -1554,6 +1562,10 @@ impl Msg {
             Msg::Account => ("アカウント", "Account"),
             Msg::Menu => ("メニュー", "Menu"),
             Msg::SiteNav => ("サイト内の移動", "Site navigation"),
+            Msg::TextSize => ("文字の大きさ", "Text size"),
+            Msg::TextNormal => ("標準", "Normal"),
+            Msg::TextLarge => ("大", "Large"),
+            Msg::TextLarger => ("特大", "Larger"),
             Msg::ChangePassword => ("パスワードの変更", "Change password"),
             Msg::CurrentPassword => ("現在のパスワード", "Current password"),
             Msg::NewPassword => ("新しいパスワード", "New password"),

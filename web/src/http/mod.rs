@@ -12,3 +12,4 @@ pub mod router;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod textsize;

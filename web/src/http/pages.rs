@@ -11,7 +11,7 @@ use crate::storage::Role;
 pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang=(lang.tag()) {
+        html lang=(lang.tag()) class=[crate::http::textsize::current().class()] {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -71,6 +71,31 @@ fn site_menu(lang: Lang, u: &CurrentUser) -> Markup {
                     button.secondary type="submit" { (Msg::SignOut.text(lang)) }
                 }
                 (lang_switch(lang, Some(&u.csrf_token)))
+                (text_size_form(lang, &u.csrf_token, "menu"))
+            }
+        }
+    }
+}
+
+/// The text-size buttons (the chosen one pressed); `id` keeps two on one page apart.
+pub fn text_size_form(lang: Lang, csrf: &str, id: &str) -> Markup {
+    use crate::http::textsize::{TextSize, current};
+    let now = current();
+    let label = format!("textsize-{id}");
+    html! {
+        form.textsize method="post" action="/account/textsize" {
+            input type="hidden" name="csrf" value=(csrf);
+            div role="group" aria-labelledby=(label) {
+                span id=(label) { (Msg::TextSize.text(lang)) }
+                @for t in TextSize::ALL {
+                    @let name = match t {
+                        TextSize::Normal => Msg::TextNormal,
+                        TextSize::Large => Msg::TextLarge,
+                        TextSize::Larger => Msg::TextLarger,
+                    };
+                    button.secondary type="submit" name="size" value=(t.tag())
+                        aria-pressed=(if t == now { "true" } else { "false" }) { (name.text(lang)) }
+                }
             }
         }
     }
