@@ -769,6 +769,34 @@ pub enum Msg {
     Menu,
     /// The site navigation's accessible name.
     SiteNav,
+    /// The wind now.
+    WindNow,
+    /// No wind reading: say so, and what to do.
+    NoForecast,
+    /// The wind allows spraying.
+    WindGo,
+    /// Too windy to spray.
+    WindNoGo,
+    /// The go/no-go's wind limit.
+    WindLimit,
+    /// Plans not yet flown.
+    NextSorties,
+    /// Flights whose logbook is unsigned.
+    LogbooksToSign,
+    /// Flights whose spray record is unsigned.
+    RecordsToSign,
+    /// Drones in the air now.
+    DronesNow,
+    /// Link to the pre-flight check.
+    PreflightCheck,
+    /// Each parlor's state now.
+    ParlorsNow,
+    /// Alerts not yet resolved.
+    OpenAlerts,
+    /// No open alerts.
+    NoOpenAlerts,
+    /// No report from the parlor yet.
+    NoReportYet,
     /// The text-size setting.
     TextSize,
     /// The normal text size.
@@ -1562,6 +1590,29 @@ impl Msg {
             Msg::Account => ("アカウント", "Account"),
             Msg::Menu => ("メニュー", "Menu"),
             Msg::SiteNav => ("サイト内の移動", "Site navigation"),
+            Msg::WindNow => ("今の風", "Wind now"),
+            Msg::NoForecast => (
+                "風の情報がありません（気象の取得先が未設定か、応答がありません）。離陸前に現地で風を測ってください。",
+                "No wind reading (no weather station is set up, or it did not answer). Measure the wind on site before take-off.",
+            ),
+            Msg::WindGo => ("散布できる風です", "The wind allows spraying"),
+            Msg::WindNoGo => ("風が強すぎて散布できません", "Too windy to spray"),
+            Msg::WindLimit => ("上限", "limit"),
+            Msg::NextSorties => (
+                "次の散布（まだ飛んでいない計画）",
+                "Next sorties (plans not yet flown)",
+            ),
+            Msg::LogbooksToSign => (
+                "記入・署名が必要な飛行日誌",
+                "Flight logbooks to complete and sign",
+            ),
+            Msg::RecordsToSign => ("署名していない農薬使用記録", "Spray records not yet signed"),
+            Msg::DronesNow => ("飛行中の機体", "Drones in the air"),
+            Msg::PreflightCheck => ("飛行前チェックへ", "Pre-flight check"),
+            Msg::ParlorsNow => ("搾乳室の今", "Parlors now"),
+            Msg::OpenAlerts => ("未解決のアラート", "Open alerts"),
+            Msg::NoOpenAlerts => ("未解決のアラートはありません", "No open alerts"),
+            Msg::NoReportYet => ("まだ報告がありません", "No report yet"),
             Msg::TextSize => ("文字の大きさ", "Text size"),
             Msg::TextNormal => ("標準", "Normal"),
             Msg::TextLarge => ("大", "Large"),
