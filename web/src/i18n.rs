@@ -797,6 +797,20 @@ pub enum Msg {
     NoOpenAlerts,
     /// No report from the parlor yet.
     NoReportYet,
+    /// What changed since yesterday began.
+    SinceYesterday,
+    /// Flights stored.
+    NewFlights,
+    /// Spray record versions saved.
+    NewRecords,
+    /// Parlor reports received.
+    ParlorReports,
+    /// What is missing.
+    MissingWord,
+    /// A district's parlors did not report.
+    MissingParlorData,
+    /// Nothing arrived from a district.
+    MissingAllData,
     /// The text-size setting.
     TextSize,
     /// The normal text size.
@@ -1613,6 +1627,13 @@ impl Msg {
             Msg::OpenAlerts => ("未解決のアラート", "Open alerts"),
             Msg::NoOpenAlerts => ("未解決のアラートはありません", "No open alerts"),
             Msg::NoReportYet => ("まだ報告がありません", "No report yet"),
+            Msg::SinceYesterday => ("昨日からの変化", "Since yesterday"),
+            Msg::NewFlights => ("飛行", "Flights"),
+            Msg::NewRecords => ("農薬使用記録", "Spray records"),
+            Msg::ParlorReports => ("搾乳室の報告", "Parlor reports"),
+            Msg::MissingWord => ("届いていないもの", "Missing"),
+            Msg::MissingParlorData => ("搾乳室から報告がありません", "No parlor has reported"),
+            Msg::MissingAllData => ("何も届いていません", "Nothing has arrived"),
             Msg::TextSize => ("文字の大きさ", "Text size"),
             Msg::TextNormal => ("標準", "Normal"),
             Msg::TextLarge => ("大", "Large"),

@@ -1,6 +1,7 @@
 //! The day as each role's home shows it: for a farmer the wind and whether it allows
 //! spraying, the next sorties, the documents left to sign and the drones in the air; for a
-//! dairy operator each parlor's state with its open alerts first.
+//! dairy operator each parlor's state with its open alerts first; for city staff what reached
+//! each district since yesterday began, and where nothing did.
 
 use chrono::{DateTime, Utc};
 
@@ -9,7 +10,7 @@ use crate::services::flights::control::Phase;
 use crate::services::flights::manager::FlightManager;
 use crate::services::gonogo::GoNoGoConfig;
 use crate::services::weather::WeatherStation;
-use crate::storage::{Db, ParlorNow, WorkItem};
+use crate::storage::{Db, DistrictChanges, ParlorNow, WorkItem, jst_day_start};
 
 /// Whether today's wind allows spraying.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,4 +116,48 @@ pub async fn farmer_day(
 /// The database failed.
 pub async fn dairy_day(db: &Db, farm_id: i64) -> Result<Vec<ParlorNow>, AppError> {
     Ok(db.parlors_now(farm_id).await?)
+}
+
+/// What a district is missing since yesterday began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Nothing is missing.
+    Nothing,
+    /// It has parlors, but none of them reported.
+    ParlorData,
+    /// It has farms, but nothing at all arrived from them.
+    AllData,
+}
+
+/// City staff's day: each district's changes since the start of yesterday (JST).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffDay {
+    /// The start of yesterday.
+    pub since: DateTime<Utc>,
+    /// Each district with what it is missing.
+    pub districts: Vec<(DistrictChanges, Missing)>,
+}
+
+/// City staff's day at `now`.
+///
+/// # Errors
+/// The database failed.
+pub async fn staff_day(db: &Db, now: DateTime<Utc>) -> Result<StaffDay, AppError> {
+    let since = jst_day_start(now) - chrono::Duration::days(1);
+    let districts = db
+        .district_changes(since)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let missing = if d.farms > 0 && d.flights + d.records + d.parlor_reports == 0 {
+                Missing::AllData
+            } else if d.parlors > 0 && d.parlor_reports == 0 {
+                Missing::ParlorData
+            } else {
+                Missing::Nothing
+            };
+            (d, missing)
+        })
+        .collect();
+    Ok(StaffDay { since, districts })
 }

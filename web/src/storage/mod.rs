@@ -33,7 +33,7 @@ pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRec
 #[cfg(test)]
 pub(crate) use reports::fixtures as reports_fixtures;
 pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
-pub use today::{ParlorNow, WorkItem};
+pub use today::{DistrictChanges, ParlorNow, WorkItem};
 pub use vehicles::{
     FlightResult, GoNoGoRecord, NewLaunch, NewVehicle, PilotCredentials, VehicleRow,
 };

@@ -40,6 +40,27 @@ pub struct ParlorNow {
     pub alert_since: Option<DateTime<Utc>>,
 }
 
+/// What reached one district since a moment: new flights, spray records and parlor reports.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DistrictChanges {
+    /// The district.
+    pub id: i64,
+    /// Its Japanese name.
+    pub name_ja: String,
+    /// Its English name.
+    pub name_en: String,
+    /// Farms in it.
+    pub farms: i64,
+    /// Parlors in it.
+    pub parlors: i64,
+    /// Flights stored since.
+    pub flights: i64,
+    /// Spray record versions saved since.
+    pub records: i64,
+    /// Parlor intervals that ended since.
+    pub parlor_reports: i64,
+}
+
 impl Db {
     /// A farm's open work, newest first.
     ///
@@ -90,5 +111,29 @@ impl Db {
              FROM parlors p WHERE p.farm_id = $1 \
              ORDER BY open_alerts DESC, p.name, p.id")
             .bind(farm_id).fetch_all(pool).await?))
+    }
+
+    /// Every district with what reached it since `since`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn district_changes(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DistrictChanges>, StorageError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, DistrictChanges>(
+            "SELECT d.id, d.name_ja, d.name_en, \
+               (SELECT COUNT(*) FROM farms f WHERE f.district_id = d.id) AS farms, \
+               (SELECT COUNT(*) FROM parlors p JOIN farms f ON f.id = p.farm_id \
+                 WHERE f.district_id = d.id) AS parlors, \
+               (SELECT COUNT(*) FROM flights fl JOIN farms f ON f.id = fl.farm_id \
+                 WHERE f.district_id = d.id AND fl.created_at >= $1) AS flights, \
+               (SELECT COUNT(*) FROM spray_records r JOIN farms f ON f.id = r.farm_id \
+                 WHERE f.district_id = d.id AND r.created_at >= $1) AS records, \
+               (SELECT COUNT(*) FROM parlor_intervals i JOIN parlors p ON p.id = i.parlor_id \
+                 JOIN farms f ON f.id = p.farm_id \
+                 WHERE f.district_id = d.id AND i.end_t >= $1) AS parlor_reports \
+             FROM districts d ORDER BY d.id")
+            .bind(since).fetch_all(pool).await?))
     }
 }

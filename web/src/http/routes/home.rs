@@ -14,7 +14,7 @@ use crate::http::pages;
 use crate::http::state::AppState;
 use crate::i18n::names::alert_kind_name;
 use crate::i18n::{JST, Lang, Msg, platform_state};
-use crate::services::today::{self, FarmerDay, Wind};
+use crate::services::today::{self, FarmerDay, Missing, StaffDay, Wind};
 use crate::storage::{ParlorNow, Role, WorkItem};
 
 /// Routes of this module.
@@ -63,6 +63,10 @@ async fn home(
             farmer_today(lang, &day)
         }
         (Role::Dairy, Some(farm)) => dairy_today(lang, &today::dairy_day(&state.db, farm).await?),
+        (Role::Staff | Role::Admin, _) => staff_today(
+            lang,
+            &today::staff_day(&state.db, chrono::Utc::now()).await?,
+        ),
         _ => html! {},
     };
     let body = html! {
@@ -175,6 +179,41 @@ fn farmer_today(lang: Lang, day: &FarmerDay) -> Markup {
     }
 }
 
+fn staff_today(lang: Lang, day: &StaffDay) -> Markup {
+    html! {
+        section aria-labelledby="changes-h" {
+            h2 #changes-h {
+                (Msg::SinceYesterday.text(lang)) " ("
+                (day.since.with_timezone(&JST).format("%Y-%m-%d %H:%M")) " 〜)"
+            }
+            table.cards {
+                thead { tr {
+                    th scope="col" { (Msg::Districts.text(lang)) }
+                    th.num scope="col" { (Msg::NewFlights.text(lang)) }
+                    th.num scope="col" { (Msg::NewRecords.text(lang)) }
+                    th.num scope="col" { (Msg::ParlorReports.text(lang)) }
+                    th scope="col" { (Msg::MissingWord.text(lang)) }
+                } }
+                tbody { @for (d, missing) in &day.districts { tr {
+                    th scope="row" {
+                        a href=(format!("/reports/districts/{}", d.id)) {
+                            (match lang { Lang::Ja => &d.name_ja, Lang::En => &d.name_en })
+                        }
+                    }
+                    td.num data-label=(Msg::NewFlights.text(lang)) { (d.flights) }
+                    td.num data-label=(Msg::NewRecords.text(lang)) { (d.records) }
+                    td.num data-label=(Msg::ParlorReports.text(lang)) { (d.parlor_reports) }
+                    td data-label=(Msg::MissingWord.text(lang)) { @match missing {
+                        Missing::Nothing => span.muted { (Msg::LogNone.text(lang)) },
+                        Missing::ParlorData => strong.nogo { (Msg::MissingParlorData.text(lang)) },
+                        Missing::AllData => strong.nogo { (Msg::MissingAllData.text(lang)) },
+                    } }
+                } } }
+            }
+        }
+    }
+}
+
 fn dairy_today(lang: Lang, parlors: &[ParlorNow]) -> Markup {
     html! {
         section aria-labelledby="parlors-h" {
@@ -271,6 +310,52 @@ mod tests {
         let theirs = app.get("/", &o.cookies).await.body;
         assert!(!theirs.contains(&format!("/flights/{flight}/")), "{theirs}");
     });
+
+    both_apps!(
+        staff_see_what_reached_each_district_since_yesterday,
+        |app| {
+            let b = app.user("kakari", Role::Staff, None).await;
+            let farm = app.farm("nouka", "crop").await;
+            let f = app.user("nouka", Role::Farmer, Some(farm.id)).await;
+            let now = Utc::now();
+            let day = crate::services::today::staff_day(&app.state.db, now)
+                .await
+                .unwrap();
+            let first = &day.districts[0];
+            assert_eq!(first.0.id, farm.district_id);
+            assert_eq!(
+                first.1,
+                crate::services::today::Missing::AllData,
+                "a farm, nothing sent"
+            );
+            assert!(
+                day.districts[1..]
+                    .iter()
+                    .all(|(_, m)| *m == crate::services::today::Missing::Nothing)
+            );
+
+            let plan = planned(app, &f).await;
+            let flown = fly(&app.state.db.plan(plan).await.unwrap().plan_file).await;
+            app.post_multipart(
+                &format!("/plans/{plan}/flights"),
+                &f.cookies,
+                &[
+                    ("csrf", None, f.csrf.as_bytes()),
+                    ("tlog", Some("f.tlog"), &flown),
+                ],
+            )
+            .await;
+            let day = crate::services::today::staff_day(&app.state.db, now)
+                .await
+                .unwrap();
+            let first = &day.districts[0];
+            assert_eq!((first.0.flights, first.0.records), (1, 1));
+            assert_eq!(first.1, crate::services::today::Missing::Nothing);
+            let home = app.get("/", &b.cookies).await.body;
+            assert!(home.contains("昨日からの変化"), "{home}");
+            assert!(!home.contains("何も届いていません"), "{home}");
+        }
+    );
 
     /// A weather station on this machine answering `mps`; its URL.
     async fn station(mps: f64) -> String {
