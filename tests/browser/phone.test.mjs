@@ -160,3 +160,53 @@ test('the larger-text setting is kept past sign-out, and 200 % zoom keeps the me
   await page.screenshot({ path: join(artifacts, 'zoom200-farmer-ja-home.png'), fullPage: true });
   await page.context().close();
 });
+
+/** Same-site page links of the page now (no downloads, streams or sign-out). */
+async function pageLinks(page) {
+  const hrefs = await page.locator('a[href^="/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  return hrefs.map((h) => h.split('#')[0])
+    .filter((h) => h && !/\.(csv|geojson|json|svg|plan|waypoints|kml|tlog)$|\/download\/|\/events$|\/csv$/.test(h.split('?')[0]));
+}
+
+for (const lang of ['ja', 'en']) {
+  for (const [user, password] of ROLES) {
+    test(`${user} (${lang}): no page scrolls sideways at 360 px, tables become cards`, async () => {
+      const page = await phonePage(user, password, lang);
+      const queue = ['/', ...(await pageLinks(page))];
+      const seen = new Set();
+      const wide = [];
+      let cards = 0;
+      while (queue.length && seen.size < 30) {
+        const href = queue.shift();
+        if (seen.has(href)) continue;
+        seen.add(href);
+        const r = await page.goto(`${base}${href}`);
+        if (!r.ok() || !(r.headers()['content-type'] || '').startsWith('text/html')) continue;
+        const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
+        if (width > PHONE.width) wide.push(`${href}: ${width} px`);
+        // A wide table is a pile of cards, each value shown with its column's name.
+        const card = await page.evaluate(() => {
+          const td = document.querySelector('table[data-cards] td[data-label]');
+          if (!td) return null;
+          const label = getComputedStyle(td, '::before').content;
+          return { row: getComputedStyle(td.parentElement).display, label, want: td.dataset.label };
+        });
+        if (card) {
+          cards += 1;
+          assert.equal(card.row, 'block', `${href}: rows are cards`);
+          assert.equal(card.label, JSON.stringify(card.want), `${href}: the value shows its column`);
+        }
+        await axeCheck(page, `${user} ${lang} ${href}`);
+        if (seen.size <= 12) {
+          const slug = href.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'home';
+          await page.screenshot({ path: join(artifacts, `phone-${user}-${lang}-${slug}.png`), fullPage: true });
+        }
+        queue.push(...(await pageLinks(page)));
+      }
+      assert.deepEqual(wide, [], `pages wider than ${PHONE.width} px`);
+      assert.ok(seen.size >= 5, `only ${[...seen]}`);
+      assert.ok(cards > 0, 'some page has a table shown as cards');
+      await page.context().close();
+    });
+  }
+}

@@ -28,7 +28,9 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                         None => (lang_switch(lang, None)),
                     }
                 }
-                main id="main" tabindex="-1" { (body) }
+                main id="main" tabindex="-1" {
+                    (maud::PreEscaped(crate::http::cards::label_tables(&body.into_string())))
+                }
             }
         }
     }
