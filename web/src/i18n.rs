@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod names;
+
 /// Japan Standard Time (+09:00, no daylight saving): the calendar and clock the pages show.
 pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {
     Some(offset) => offset,
@@ -765,6 +767,60 @@ pub enum Msg {
     BailsReadAt,
     /// The account page.
     Account,
+    /// The button that opens the site menu on a narrow screen.
+    Menu,
+    /// The site navigation's accessible name.
+    SiteNav,
+    /// The wind now.
+    WindNow,
+    /// No wind reading: say so, and what to do.
+    NoForecast,
+    /// The wind allows spraying.
+    WindGo,
+    /// Too windy to spray.
+    WindNoGo,
+    /// The go/no-go's wind limit.
+    WindLimit,
+    /// Plans not yet flown.
+    NextSorties,
+    /// Flights whose logbook is unsigned.
+    LogbooksToSign,
+    /// Flights whose spray record is unsigned.
+    RecordsToSign,
+    /// Drones in the air now.
+    DronesNow,
+    /// Link to the pre-flight check.
+    PreflightCheck,
+    /// Each parlor's state now.
+    ParlorsNow,
+    /// Alerts not yet resolved.
+    OpenAlerts,
+    /// No open alerts.
+    NoOpenAlerts,
+    /// No report from the parlor yet.
+    NoReportYet,
+    /// What changed since yesterday began.
+    SinceYesterday,
+    /// Flights stored.
+    NewFlights,
+    /// Spray record versions saved.
+    NewRecords,
+    /// Parlor reports received.
+    ParlorReports,
+    /// What is missing.
+    MissingWord,
+    /// A district's parlors did not report.
+    MissingParlorData,
+    /// Nothing arrived from a district.
+    MissingAllData,
+    /// The text-size setting.
+    TextSize,
+    /// The normal text size.
+    TextNormal,
+    /// A larger text size.
+    TextLarge,
+    /// The largest text size.
+    TextLarger,
     /// Change the password.
     ChangePassword,
     /// The current password.
@@ -1368,8 +1424,8 @@ impl Msg {
             Msg::LogPurpose => ("飛行目的", "Purpose"),
             Msg::LogFailsafes => ("フェールセーフ・通信途絶", "Failsafes and link loss"),
             Msg::LogAnomalies => (
-                "機体からの警告（WARNING以上）",
-                "Warnings from the vehicle (WARNING or worse)",
+                "機体からの警告（重要度「警告」以上）",
+                "Warnings from the vehicle (severity Warning or worse)",
             ),
             Msg::LogNone => ("なし", "None"),
             Msg::Season => ("年度（暦年）", "Season (year)"),
@@ -1502,13 +1558,13 @@ impl Msg {
             ),
             Msg::FlightHistory => ("飛行履歴", "Flight history"),
             Msg::StatusWord => ("状態", "Status"),
-            Msg::StatusPlanned => ("検証済み", "verified"),
-            Msg::StatusUploading => ("アップロード中", "uploading"),
-            Msg::StatusFlying => ("飛行中", "flying"),
-            Msg::StatusPaused => ("一時停止", "paused"),
-            Msg::StatusCompleted => ("完了", "completed"),
-            Msg::StatusAborted => ("中止", "aborted"),
-            Msg::StatusFailed => ("失敗", "failed"),
+            Msg::StatusPlanned => ("検証済み", "Verified"),
+            Msg::StatusUploading => ("アップロード中", "Uploading"),
+            Msg::StatusFlying => ("飛行中", "Flying"),
+            Msg::StatusPaused => ("一時停止", "Paused"),
+            Msg::StatusCompleted => ("完了", "Completed"),
+            Msg::StatusAborted => ("中止", "Aborted"),
+            Msg::StatusFailed => ("失敗", "Failed"),
             Msg::RecordedGoNoGo => ("記録された飛行前チェック", "Recorded go/no-go"),
             Msg::PilotWord => ("操縦者", "Pilot"),
             Msg::ProblemWord => ("問題", "Problem"),
@@ -1552,6 +1608,42 @@ impl Msg {
             ),
             Msg::BailsReadAt => ("読み取り時刻", "Read at"),
             Msg::Account => ("アカウント", "Account"),
+            Msg::Menu => ("メニュー", "Menu"),
+            Msg::SiteNav => ("サイト内の移動", "Site navigation"),
+            Msg::WindNow => ("今の風", "Wind now"),
+            Msg::NoForecast => (
+                "風の情報がありません（気象の取得先が未設定か、応答がありません）。離陸前に現地で風を測ってください。",
+                "No wind reading (no weather station is set up, or it did not answer). Measure the wind on site before take-off.",
+            ),
+            Msg::WindGo => ("散布できる風です", "The wind allows spraying"),
+            Msg::WindNoGo => ("風が強すぎて散布できません", "Too windy to spray"),
+            Msg::WindLimit => ("上限", "limit"),
+            Msg::NextSorties => (
+                "次の散布（まだ飛んでいない計画）",
+                "Next sorties (plans not yet flown)",
+            ),
+            Msg::LogbooksToSign => (
+                "記入・署名が必要な飛行日誌",
+                "Flight logbooks to complete and sign",
+            ),
+            Msg::RecordsToSign => ("署名していない農薬使用記録", "Spray records not yet signed"),
+            Msg::DronesNow => ("飛行中の機体", "Drones in the air"),
+            Msg::PreflightCheck => ("飛行前チェックへ", "Pre-flight check"),
+            Msg::ParlorsNow => ("搾乳室の今", "Parlors now"),
+            Msg::OpenAlerts => ("未解決のアラート", "Open alerts"),
+            Msg::NoOpenAlerts => ("未解決のアラートはありません", "No open alerts"),
+            Msg::NoReportYet => ("まだ報告がありません", "No report yet"),
+            Msg::SinceYesterday => ("昨日からの変化", "Since yesterday"),
+            Msg::NewFlights => ("飛行", "Flights"),
+            Msg::NewRecords => ("農薬使用記録", "Spray records"),
+            Msg::ParlorReports => ("搾乳室の報告", "Parlor reports"),
+            Msg::MissingWord => ("届いていないもの", "Missing"),
+            Msg::MissingParlorData => ("搾乳室から報告がありません", "No parlor has reported"),
+            Msg::MissingAllData => ("何も届いていません", "Nothing has arrived"),
+            Msg::TextSize => ("文字の大きさ", "Text size"),
+            Msg::TextNormal => ("標準", "Normal"),
+            Msg::TextLarge => ("大", "Large"),
+            Msg::TextLarger => ("特大", "Larger"),
             Msg::ChangePassword => ("パスワードの変更", "Change password"),
             Msg::CurrentPassword => ("現在のパスワード", "Current password"),
             Msg::NewPassword => ("新しいパスワード", "New password"),

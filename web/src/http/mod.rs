@@ -3,6 +3,7 @@
 //! Nothing here holds a domain rule: those are in [`crate::services`].
 
 pub mod auth;
+pub mod cards;
 pub mod charts;
 pub mod csv;
 pub mod error;
@@ -12,3 +13,4 @@ pub mod router;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod textsize;

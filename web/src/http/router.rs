@@ -88,6 +88,7 @@ pub fn app(state: AppState) -> Router {
             record_metrics,
         ))
         .layer(middleware::from_fn(crate::http::error::render_errors))
+        .layer(middleware::from_fn(crate::http::textsize::scope))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security_headers,

@@ -15,4 +15,5 @@ pub mod plausible;
 pub mod preflight;
 pub mod records;
 pub mod reports;
+pub mod today;
 pub mod weather;

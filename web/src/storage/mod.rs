@@ -16,6 +16,7 @@ mod flights;
 mod parlors;
 mod records;
 mod reports;
+mod today;
 mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
@@ -32,6 +33,7 @@ pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRec
 #[cfg(test)]
 pub(crate) use reports::fixtures as reports_fixtures;
 pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
+pub use today::{DistrictChanges, ParlorNow, WorkItem};
 pub use vehicles::{
     FlightResult, GoNoGoRecord, NewLaunch, NewVehicle, PilotCredentials, VehicleRow,
 };

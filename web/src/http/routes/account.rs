@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use maud::html;
@@ -14,6 +14,7 @@ use crate::http::auth::{CurrentUser, SESSION_COOKIE};
 use crate::http::error::AppForm;
 use crate::http::pages;
 use crate::http::state::AppState;
+use crate::http::textsize::TextSize;
 use crate::i18n::{Msg, role_name};
 use crate::services::accounts;
 use crate::services::credentials::{self, token_hash};
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/account", get(page))
         .route("/account/password", post(change_password))
+        .route("/account/textsize", post(set_text_size))
 }
 
 async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
@@ -59,6 +61,8 @@ async fn render(
             dt { (Msg::RoleLabel.text(lang)) } dd { (role_name(lang, u.role.as_str())) }
             dt { (Msg::Farm.text(lang)) } dd { (farm.as_deref().unwrap_or("—")) }
         }
+        h2 { (Msg::TextSize.text(lang)) }
+        (pages::text_size_form(lang, &user.csrf_token, "account"))
         h2 id="password" { (Msg::ChangePassword.text(lang)) }
         form method="post" action="/account/password" aria-labelledby="password" {
             input type="hidden" name="csrf" value=(user.csrf_token);
@@ -75,6 +79,41 @@ async fn render(
         }
     };
     Ok((status, pages::layout(lang, title, Some(user), body)).into_response())
+}
+
+/// The text-size form.
+#[derive(Debug, Deserialize)]
+struct TextSizeForm {
+    csrf: String,
+    size: String,
+}
+
+/// Keeps the chosen text size in a browser cookie (not the session: it outlives sign-out)
+/// and goes back to the page the form was on.
+async fn set_text_size(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: axum::http::HeaderMap,
+    jar: CookieJar,
+    AppForm(form): AppForm<TextSizeForm>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&form.csrf)?;
+    let size = TextSize::parse(&form.size).ok_or_else(|| {
+        AppError::BadInput(format!(
+            "size: {} ({})",
+            Msg::TextSize.text(user.lang),
+            TextSize::ALL.map(TextSize::tag).join(", ")
+        ))
+    })?;
+    let back = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .map(|u| u.path().to_owned())
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/account".to_owned());
+    let secure = crate::http::routes::session::secure_cookies(&state, &headers);
+    Ok((jar.add(size.cookie(secure)), Redirect::to(&back)).into_response())
 }
 
 /// The password-change form.
@@ -158,6 +197,78 @@ mod tests {
 
     use crate::storage::Role;
     use crate::testutil::both_apps;
+
+    both_apps!(the_text_size_is_kept_by_the_browser_past_sign_out, |app| {
+        let me = app
+            .user("jiro", Role::Farmer, Some(app.farm("f", "crop").await.id))
+            .await;
+        let page = app.get("/account", &me.cookies).await;
+        assert!(
+            page.body.contains(r#"value="larger" aria-pressed="false""#),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("text-larger"));
+
+        // A forged form changes nothing; a size we do not offer is a clear 422.
+        let forged = app
+            .post_form(
+                "/account/textsize",
+                &me.cookies,
+                &[("csrf", "x"), ("size", "larger")],
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(forged.cookie("textsize"), None);
+        let csrf = me.csrf.as_str();
+        for bad in ["huge", "larger\0", ""] {
+            let r = app
+                .post_form(
+                    "/account/textsize",
+                    &me.cookies,
+                    &[("csrf", csrf), ("size", bad)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+            assert!(r.body.contains("文字の大きさ"), "{}", r.body);
+        }
+
+        let r = app
+            .send(
+                axum::http::Request::post("/account/textsize")
+                    .header("cookie", &me.cookies)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("referer", "http://example.test/fields?x=1")
+                    .body(axum::body::Body::from(format!("csrf={csrf}&size=larger")))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.headers["location"], "/fields");
+        assert_eq!(r.cookie("textsize").as_deref(), Some("larger"));
+        let set = r.headers["set-cookie"].to_str().unwrap();
+        assert!(set.contains("Max-Age=31536000"), "{set}");
+
+        // Every page, signed in or not, is laid out at that size.
+        let cookies = format!("{}; textsize=larger", me.cookies);
+        let page = app.get("/account", &cookies).await;
+        assert!(
+            page.body
+                .contains(r#"<html lang="ja" class="text-larger">"#)
+        );
+        assert!(page.body.contains(r#"value="larger" aria-pressed="true""#));
+        let out = app.post_form("/logout", &cookies, &[("csrf", csrf)]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert_eq!(out.cookie("textsize"), None, "signing out leaves it alone");
+        let login = app.get("/login", "textsize=larger").await;
+        assert!(
+            login.body.contains(r#"class="text-larger""#),
+            "{}",
+            login.body
+        );
+        let missing = app.get("/no-such-page", "textsize=large").await;
+        assert!(missing.body.contains(r#"class="text-large""#));
+    });
 
     both_apps!(password_change_ends_other_sessions, |app| {
         let me = app

@@ -33,6 +33,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/parlor.js"),
     ),
     (
+        "menu.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/menu.js"),
+    ),
+    (
         "print.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../static/print.js"),

@@ -173,7 +173,14 @@ async fn page(
         } } }
         @if !warnings.is_empty() {
             h2 { (Msg::VehicleWarnings.text(lang)) }
-            ul { @for w in &warnings { li { (w) } } }
+            // "CRITICAL: Battery Failsafe": the severity in the reader's words, the text as
+            // the vehicle said it.
+            ul { @for w in &warnings { li { @match w.split_once(": ") {
+                Some((sev, said)) if sev.chars().all(|c| c.is_ascii_uppercase()) => {
+                    (crate::i18n::names::severity_name(lang, sev)) ": " span lang="en" { (said) }
+                }
+                _ => span lang="en" { (w) },
+            } } } }
         }
         div #map data-map data-geojson-url=(format!("/flights/{id}/geojson"))
             data-tile-url=(state.settings.tile_url) role="region" aria-label=(Msg::Map.text(lang))

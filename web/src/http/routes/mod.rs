@@ -13,6 +13,8 @@ pub mod launch;
 pub mod openapi;
 pub mod opendata;
 pub mod parlors;
+#[cfg(test)]
+mod raw_identifiers;
 pub mod records;
 pub mod reports;
 pub mod session;

@@ -657,8 +657,8 @@ mod tests {
         let home = app.get("/", &staff.cookies).await.body;
         assert!(home.contains("地区別の概況"), "{home}");
         assert!(
-            home.contains("<td class=\"num\">30</td>")
-                && home.contains("<td class=\"num\">360</td>"),
+            home.contains("data-label=\"本日の搾乳頭数\" class=\"num\">30</td>")
+                && home.contains("data-label=\"本日の乳量\" class=\"num\">360</td>"),
             "{home}"
         );
         let farmer = app.user("grower", Role::Farmer, Some(north)).await;

@@ -198,7 +198,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
                     tr {
                         th scope="row" { a href=(format!("/vehicles/{}", v.id)) { (v.registration_no) } }
                         td { (v.name) }
-                        td { (v.autopilot) }
+                        td { (crate::i18n::names::autopilot_name(&v.autopilot)) }
                         td { (v.registration_expiry.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
                         td { @match state.flights.flight_of_vehicle(v.id) {
                             Some(f) => a href=(format!("/flights/{f}/live")) { (Msg::StatusFlying.text(lang)) " #" (f) },
@@ -283,7 +283,7 @@ async fn edit_page(
             table { tbody {
                 tr { th scope="row" { (Msg::RegistrationNo.text(lang)) } td { (v.registration_no) } }
                 tr { th scope="row" { (Msg::Name.text(lang)) } td { (v.name) } }
-                tr { th scope="row" { (Msg::Autopilot.text(lang)) } td { (v.autopilot) } }
+                tr { th scope="row" { (Msg::Autopilot.text(lang)) } td { (crate::i18n::names::autopilot_name(&v.autopilot)) } }
                 tr { th scope="row" { (Msg::RegistrationExpiry.text(lang)) } td { (v.registration_expiry.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) } }
             } }
         }

@@ -49,7 +49,7 @@ pub(super) async fn render_list(
                 tbody { @for f in &fields { tr {
                     td { a href=(format!("/fields/{}", f.id)) { (f.name) } }
                     td { (f.crop) }
-                    td { (f.land_type.as_deref().unwrap_or("—")) }
+                    td { (f.land_type.as_deref().map(|t| crate::i18n::names::land_type_or_code(lang, t)).unwrap_or_else(|| "—".into())) }
                     td.num { (format!("{:.2}", f.area_ha)) }
                 } } }
             }

@@ -110,7 +110,7 @@ pub(super) async fn detail(
         dl {
             dt { (Msg::AreaHa.text(lang)) } dd { (format!("{:.2}", f.area_ha)) }
             @if let Some(fude) = &f.fude_polygon_id { dt { (Msg::FudeId.text(lang)) } dd { code { (fude) } } }
-            @if let Some(lt) = &f.land_type { dt { (Msg::LandType.text(lang)) } dd { (lt) } }
+            @if let Some(lt) = &f.land_type { dt { (Msg::LandType.text(lang)) } dd { (crate::i18n::names::land_type_or_code(lang, lt)) } }
             @if !f.crop.is_empty() { dt { (Msg::Crop.text(lang)) } dd { (f.crop) } }
         }
         (map_div(&format!("/fields/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn phase_msg(p: Phase) -> Msg {
+pub(crate) fn phase_msg(p: Phase) -> Msg {
     match p {
         Phase::Connecting => Msg::PhaseConnecting,
         Phase::Uploading => Msg::PhaseUploading,

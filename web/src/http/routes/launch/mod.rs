@@ -32,7 +32,7 @@ use crate::storage::{FieldRow, FlightRow, NewLaunch, PlanRow, Role, VehicleRow};
 
 mod command;
 mod history;
-mod live;
+pub(crate) mod live;
 mod page;
 #[cfg(test)]
 mod tests;

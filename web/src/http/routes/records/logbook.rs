@@ -3,24 +3,45 @@
 
 use super::*;
 
-/// The anomalies and failsafes stored with a logbook entry, as lines of text.
-pub(super) fn event_lines(lang: Lang, events_json: &str) -> (Vec<String>, Vec<String>) {
+/// One event of a logbook entry: the time, kind and severity in the reader's language, and
+/// what the vehicle said in its own words (English, as the autopilot sends it).
+pub(super) type EventParts = (String, String);
+
+/// The anomalies and failsafes stored with a logbook entry, each split as [`EventParts`].
+pub(super) fn event_parts(lang: Lang, events_json: &str) -> (Vec<EventParts>, Vec<EventParts>) {
     let d: telemetry::LogbookDraft = serde_json::from_str(events_json).unwrap_or_default();
     let line = |e: &telemetry::LogEvent| {
         let t = DateTime::<Utc>::from_timestamp_micros(e.time_us as i64)
             .map(|t| t.with_timezone(&JST).format("%H:%M:%S").to_string())
             .unwrap_or_default();
         let kind = e.failsafe.map(|k| failsafe_name(lang, k)).unwrap_or("");
-        [t, kind.to_owned(), e.severity.clone(), e.text.clone()]
+        let severity = if e.severity.is_empty() {
+            ""
+        } else {
+            crate::i18n::names::severity_name(lang, &e.severity)
+        };
+        let head = [t.as_str(), kind, severity]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        (head, e.text.clone())
     };
     (
         d.anomalies.iter().map(line).collect(),
         d.failsafes.iter().map(line).collect(),
     )
+}
+
+/// The anomalies and failsafes stored with a logbook entry, as lines of text.
+pub(super) fn event_lines(lang: Lang, events_json: &str) -> (Vec<String>, Vec<String>) {
+    let join = |v: Vec<EventParts>| {
+        v.into_iter()
+            .map(|(head, said)| format!("{head} {said}").trim().to_owned())
+            .collect()
+    };
+    let (anomalies, failsafes) = event_parts(lang, events_json);
+    (join(anomalies), join(failsafes))
 }
 
 pub(super) fn failsafe_name(lang: Lang, k: telemetry::FailsafeKind) -> &'static str {
@@ -77,7 +98,7 @@ pub(super) async fn logbook_page(
     let cur = versions.last().ok_or(AppError::NotFound)?;
     let can_write = user.require_role(WRITERS).is_ok();
     let l = &cur.fields;
-    let (anomalies, failsafes) = event_lines(lang, &l.events_json);
+    let (anomalies, failsafes) = event_parts(lang, &l.events_json);
     let title = format!(
         "{} — {} #{}",
         Msg::LogTitle.text(lang),
@@ -97,10 +118,10 @@ pub(super) async fn logbook_page(
         (rows_table(lang, logbook_rows(l)))
         h2 { (Msg::LogFailsafes.text(lang)) }
         @if failsafes.is_empty() { p { (Msg::LogNone.text(lang)) } }
-        @else { ul { @for e in &failsafes { li { (e) } } } }
+        @else { ul { @for (head, said) in &failsafes { li { (head) " " span lang="en" { (said) } } } } }
         h2 { (Msg::LogAnomalies.text(lang)) }
         @if anomalies.is_empty() { p { (Msg::LogNone.text(lang)) } }
-        @else { ul { @for e in &anomalies { li { (e) } } } }
+        @else { ul { @for (head, said) in &anomalies { li { (head) " " span lang="en" { (said) } } } } }
         p.no-print { button.secondary type="button" data-print { (Msg::Print.text(lang)) } }
         script src="/static/print.js" defer {}
         @if can_write && cur.signed_at.is_none() {

@@ -28,7 +28,7 @@ mod lists;
 mod logbook;
 mod record;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use lists::*;
 use logbook::*;

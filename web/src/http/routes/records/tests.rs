@@ -41,7 +41,7 @@ fn read_csv(s: &str) -> Vec<Vec<String>> {
 
 /// The `.tlog` with STATUSTEXT frames from the vehicle spliced in at `(seconds after the
 /// first frame, severity, text)`.
-fn with_texts(tlog: &[u8], texts: &[(f64, apm::MavSeverity, &str)]) -> Vec<u8> {
+pub(crate) fn with_texts(tlog: &[u8], texts: &[(f64, apm::MavSeverity, &str)]) -> Vec<u8> {
     let (records, _) = telemetry::parse_tlog(tlog);
     let vehicle = records
         .iter()
@@ -191,7 +191,7 @@ both_apps!(a_replayed_flight_yields_its_record_and_logbook, |app| {
     assert!(lb.takeoff_place.contains(&field.name));
     let (anomalies, failsafes) = event_lines(Lang::Ja, &lb.events_json);
     assert_eq!(anomalies.len(), 2, "{anomalies:?}");
-    assert!(anomalies[0].contains("EKF variance") && anomalies[0].contains("WARNING"));
+    assert!(anomalies[0].contains("EKF variance") && anomalies[0].contains("警告"));
     assert!(anomalies[1].contains("Battery Failsafe"));
     assert_eq!(failsafes.len(), 1, "{failsafes:?}");
     assert!(failsafes[0].contains("バッテリーフェールセーフ"));
