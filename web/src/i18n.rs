@@ -206,6 +206,24 @@ pub enum Msg {
     AlertResolved,
     /// Alert message: "minutes" after a number.
     AlertMinutes,
+    /// Alert message: a platform fault or an alarm bit.
+    AlertPlatformFault,
+    /// Alert message: a milking's conductivity above the cow's own level.
+    AlertHighConductivity,
+    /// Alert message: milk-line temperature out of range.
+    AlertMilkTemperature,
+    /// Alert message: a bridge has sent nothing.
+    AlertBridgeOffline,
+    /// Alert message: a flight lost its link.
+    AlertFlightLinkLost,
+    /// Alert message: a flight's failsafe triggered.
+    AlertFlightFailsafe,
+    /// Alert message: a sortie ended aborted or failed.
+    AlertSortieAborted,
+    /// Alert message: a spray record is still unsigned.
+    AlertRecordUnsigned,
+    /// Alert message: a parlor sent no data for a day.
+    AlertDayDataMissing,
     /// Create a bridge token.
     AddToken,
     /// The token is shown only once.
@@ -1045,6 +1063,15 @@ impl Msg {
             Msg::AlertLowThroughput => ("処理頭数低下", "low throughput"),
             Msg::AlertResolved => ("復旧", "cleared"),
             Msg::AlertMinutes => ("分", " min"),
+            Msg::AlertPlatformFault => ("異常・警報", "fault/alarm"),
+            Msg::AlertHighConductivity => ("乳房炎疑い", "high conductivity"),
+            Msg::AlertMilkTemperature => ("乳温異常", "milk temperature"),
+            Msg::AlertBridgeOffline => ("ブリッジ途絶", "bridge offline"),
+            Msg::AlertFlightLinkLost => ("機体通信途絶", "link lost"),
+            Msg::AlertFlightFailsafe => ("フェールセーフ", "failsafe"),
+            Msg::AlertSortieAborted => ("飛行中止", "sortie aborted"),
+            Msg::AlertRecordUnsigned => ("記録未署名", "record unsigned"),
+            Msg::AlertDayDataMissing => ("データ欠落", "no data for a day"),
             Msg::AddToken => ("トークンを発行", "Issue a token"),
             Msg::TokenShownOnce => (
                 "このトークンは一度しか表示されません。ブリッジの設定に保存してください:",

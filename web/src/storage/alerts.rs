@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use super::{Db, StorageError, Tx, on_exec};
 
-/// What a rule watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a rule watches. The meaning of a rule's `minutes` and thresholds for each kind is
+/// documented on the variant (and in ARCHITECTURE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RuleKind {
     /// No KPI interval from the bridge for longer than N minutes.
     ParlorOffline,
@@ -14,26 +15,77 @@ pub enum RuleKind {
     ParlorStopped,
     /// The rolling cows/h below the threshold for N minutes while the platform runs.
     LowThroughput,
+    /// Platform state `fault`, or any alarm bit active, for N minutes (1 = at once).
+    PlatformFault,
+    /// A milking's conductivity above `threshold` × the median of the same cow's previous
+    /// milkings (per bail when the cow is not identified); open for N minutes after it.
+    HighConductivity,
+    /// The mean milk-line temperature of running intervals outside
+    /// [`threshold_low`, `threshold`] °C for N minutes.
+    MilkTemperature,
+    /// No batch from a bridge of the farm for longer than N minutes.
+    BridgeOffline,
+    /// A flight whose record shows a link loss, within N minutes of its end.
+    FlightLinkLost,
+    /// A flight whose record shows a failsafe (battery, radio, GCS, other, an uncommanded
+    /// return/land), within N minutes of its end.
+    FlightFailsafe,
+    /// A sortie ended aborted or failed, within N minutes of its end.
+    SortieAborted,
+    /// A spray record whose newest version has been unsigned for N minutes (7 days = 10080).
+    RecordUnsigned,
+    /// A parlor that reported before sent no interval for a whole Asia/Tokyo day, judged N
+    /// minutes after the day ended (for late uploads).
+    DayDataMissing,
 }
 
 impl RuleKind {
+    /// Every kind, in the order the pages list them.
+    pub const ALL: [RuleKind; 12] = [
+        RuleKind::ParlorOffline,
+        RuleKind::ParlorStopped,
+        RuleKind::LowThroughput,
+        RuleKind::PlatformFault,
+        RuleKind::HighConductivity,
+        RuleKind::MilkTemperature,
+        RuleKind::BridgeOffline,
+        RuleKind::FlightLinkLost,
+        RuleKind::FlightFailsafe,
+        RuleKind::SortieAborted,
+        RuleKind::RecordUnsigned,
+        RuleKind::DayDataMissing,
+    ];
+
     /// The name stored in `alert_rules.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::ParlorOffline => "parlor_offline",
             RuleKind::ParlorStopped => "parlor_stopped",
             RuleKind::LowThroughput => "low_throughput",
+            RuleKind::PlatformFault => "platform_fault",
+            RuleKind::HighConductivity => "high_conductivity",
+            RuleKind::MilkTemperature => "milk_temperature",
+            RuleKind::BridgeOffline => "bridge_offline",
+            RuleKind::FlightLinkLost => "flight_link_lost",
+            RuleKind::FlightFailsafe => "flight_failsafe",
+            RuleKind::SortieAborted => "sortie_aborted",
+            RuleKind::RecordUnsigned => "record_unsigned",
+            RuleKind::DayDataMissing => "day_data_missing",
         }
     }
 
     /// Parses a stored kind; `None` for a kind this server does not know.
     pub fn parse(s: &str) -> Option<RuleKind> {
-        match s {
-            "parlor_offline" => Some(RuleKind::ParlorOffline),
-            "parlor_stopped" => Some(RuleKind::ParlorStopped),
-            "low_throughput" => Some(RuleKind::LowThroughput),
-            _ => None,
-        }
+        RuleKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the kind reports a past event (a flight) rather than a state that clears: its
+    /// alert closes quietly when its window passes, without a "cleared" message.
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            RuleKind::FlightLinkLost | RuleKind::FlightFailsafe | RuleKind::SortieAborted
+        )
     }
 }
 
@@ -50,8 +102,10 @@ pub struct Rule {
     pub parlor_id: Option<i64>,
     /// How long the condition must last before it opens an alert.
     pub minutes: i64,
-    /// The cows/h floor of [`RuleKind::LowThroughput`].
+    /// The kind's upper bound or factor (cows/h floor, conductivity factor, highest °C).
     pub threshold: Option<f64>,
+    /// The kind's lower bound (lowest milk-line °C).
+    pub threshold_low: Option<f64>,
 }
 
 /// One KPI interval as the evaluator needs it.
@@ -65,6 +119,10 @@ pub struct IntervalFact {
     pub state: String,
     /// Cows per hour over the bridge's rolling window.
     pub cows_per_hour_rolling: f64,
+    /// Mean milk-line temperature, °C, when the map has one.
+    pub milk_temp_c: Option<f64>,
+    /// Alarms active at the end, by name.
+    pub alarms: Vec<String>,
 }
 
 /// A condition that holds now: the rule, the thing it holds for, and since when.
@@ -74,12 +132,15 @@ pub struct OpenCondition {
     pub rule_id: i64,
     /// The farm.
     pub farm_id: i64,
-    /// Which parlor, as `parlor:<id>`: one rule may watch several.
+    /// What it holds for (`parlor:<id>`, `cow:<parlor>:<cow>`, `bail:<parlor>:<bail>`,
+    /// `bridge:<token>`, `flight:<id>`, `record:<flight>`): one rule may watch several.
     pub condition_key: String,
-    /// The parlor.
-    pub parlor_id: i64,
-    /// The parlor's name.
-    pub parlor_name: String,
+    /// The parlor, when it is about one.
+    pub parlor_id: Option<i64>,
+    /// What people call the thing: the parlor's, bridge's or field's name.
+    pub subject: String,
+    /// What was seen, for the message (an alarm's name, a cow, a temperature); may be empty.
+    pub detail: String,
     /// What the rule watches.
     pub kind: RuleKind,
     /// Since when the condition has held, as far as the facts show.
@@ -122,6 +183,8 @@ pub struct AlertRow {
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// Who acknowledged it.
     pub acknowledged_by: Option<i64>,
+    /// What the rule saw when it opened.
+    pub detail: String,
 }
 
 /// One stored delivery attempt.
@@ -167,7 +230,7 @@ pub struct NewDelivery<'a> {
 }
 
 /// A rule as stored, before its kind is checked.
-type RuleTuple = (i64, i64, String, Option<i64>, i64, Option<f64>);
+type RuleTuple = (i64, i64, String, Option<i64>, i64, Option<f64>, Option<f64>);
 
 impl Db {
     /// Adds an enabled rule to a farm and returns its id.
@@ -183,11 +246,29 @@ impl Db {
         minutes: i64,
         threshold: Option<f64>,
     ) -> Result<i64, StorageError> {
+        self.create_alert_rule_range(farm_id, kind, parlor_id, minutes, None, threshold)
+            .await
+    }
+
+    /// Adds an enabled rule with a lower and an upper bound (a temperature range).
+    ///
+    /// # Errors
+    /// As [`Db::create_alert_rule`]; also when the lower bound is not below the upper one.
+    pub async fn create_alert_rule_range(
+        &self,
+        farm_id: i64,
+        kind: RuleKind,
+        parlor_id: Option<i64>,
+        minutes: i64,
+        threshold_low: Option<f64>,
+        threshold: Option<f64>,
+    ) -> Result<i64, StorageError> {
         on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO alert_rules (farm_id, kind, parlor_id, minutes, threshold, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            "INSERT INTO alert_rules \
+             (farm_id, kind, parlor_id, minutes, threshold, threshold_low, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(farm_id).bind(kind.as_str()).bind(parlor_id).bind(minutes).bind(threshold)
-            .bind(Utc::now()).fetch_one(e).await)
+            .bind(threshold_low).bind(Utc::now()).fetch_one(e).await)
         .map_err(|err| StorageError::conflict("alert rule", err))
     }
 
@@ -216,21 +297,24 @@ impl Db {
     /// The database failed.
     pub async fn enabled_alert_rules(&self) -> Result<Vec<Rule>, StorageError> {
         let rows = on_exec!(self.on(), e => sqlx::query_as::<_, RuleTuple>(
-            "SELECT id, farm_id, kind, parlor_id, minutes, threshold FROM alert_rules \
+            "SELECT id, farm_id, kind, parlor_id, minutes, threshold, threshold_low FROM alert_rules \
              WHERE enabled ORDER BY id")
             .fetch_all(e).await?);
         Ok(rows
             .into_iter()
-            .filter_map(|(id, farm_id, kind, parlor_id, minutes, threshold)| {
-                Some(Rule {
-                    id,
-                    farm_id,
-                    kind: RuleKind::parse(&kind)?,
-                    parlor_id,
-                    minutes,
-                    threshold,
-                })
-            })
+            .filter_map(
+                |(id, farm_id, kind, parlor_id, minutes, threshold, threshold_low)| {
+                    Some(Rule {
+                        id,
+                        farm_id,
+                        kind: RuleKind::parse(&kind)?,
+                        parlor_id,
+                        minutes,
+                        threshold,
+                        threshold_low,
+                    })
+                },
+            )
             .collect())
     }
 
@@ -255,27 +339,38 @@ impl Db {
         parlor_id: i64,
         since: DateTime<Utc>,
     ) -> Result<Vec<IntervalFact>, StorageError> {
-        let rows = on_exec!(self.on(), e => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>, String, f64)>(
-            "SELECT start_t, end_t, state, cows_per_hour_rolling FROM parlor_intervals \
-             WHERE parlor_id = $1 AND end_t >= $2 ORDER BY start_t DESC")
+        type Row = (
+            DateTime<Utc>,
+            DateTime<Utc>,
+            String,
+            f64,
+            Option<f64>,
+            String,
+        );
+        let rows = on_exec!(self.on(), e => sqlx::query_as::<_, Row>(
+            "SELECT start_t, end_t, state, cows_per_hour_rolling, milk_temp_c, alarms \
+             FROM parlor_intervals WHERE parlor_id = $1 AND end_t >= $2 ORDER BY start_t DESC")
             .bind(parlor_id).bind(since).fetch_all(e).await?);
         let rows = if rows.is_empty() {
-            self.latest_interval(parlor_id)
-                .await?
-                .map(|l| (l.start_t, l.end_t, l.state, l.cows_per_hour_rolling))
-                .into_iter()
-                .collect()
+            on_exec!(self.on(), e => sqlx::query_as::<_, Row>(
+                "SELECT start_t, end_t, state, cows_per_hour_rolling, milk_temp_c, alarms \
+                 FROM parlor_intervals WHERE parlor_id = $1 ORDER BY start_t DESC LIMIT 1")
+                .bind(parlor_id).fetch_all(e).await?)
         } else {
             rows
         };
         Ok(rows
             .into_iter()
             .map(
-                |(start_t, end_t, state, cows_per_hour_rolling)| IntervalFact {
-                    start_t,
-                    end_t,
-                    state,
-                    cows_per_hour_rolling,
+                |(start_t, end_t, state, cows_per_hour_rolling, milk_temp_c, alarms)| {
+                    IntervalFact {
+                        start_t,
+                        end_t,
+                        state,
+                        cows_per_hour_rolling,
+                        milk_temp_c,
+                        alarms: serde_json::from_str(&alarms).unwrap_or_default(),
+                    }
                 },
             )
             .collect())
@@ -288,7 +383,7 @@ impl Db {
     pub async fn open_alerts(&self) -> Result<Vec<AlertRow>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertRow>(
             "SELECT id, farm_id, rule_id, condition_key, parlor_id, opened_at, resolved_at, \
-             acknowledged_at, acknowledged_by FROM alerts WHERE resolved_at IS NULL ORDER BY id")
+             acknowledged_at, acknowledged_by, detail FROM alerts WHERE resolved_at IS NULL ORDER BY id")
             .fetch_all(e).await?))
     }
 
@@ -299,7 +394,7 @@ impl Db {
     pub async fn alerts_of_farm(&self, farm_id: i64) -> Result<Vec<AlertRow>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertRow>(
             "SELECT id, farm_id, rule_id, condition_key, parlor_id, opened_at, resolved_at, \
-             acknowledged_at, acknowledged_by FROM alerts WHERE farm_id = $1 ORDER BY id DESC")
+             acknowledged_at, acknowledged_by, detail FROM alerts WHERE farm_id = $1 ORDER BY id DESC")
             .bind(farm_id).fetch_all(e).await?))
     }
 
@@ -368,12 +463,12 @@ impl Tx {
         at: DateTime<Utc>,
     ) -> Result<Option<i64>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO alerts (farm_id, rule_id, condition_key, parlor_id, opened_at) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO alerts (farm_id, rule_id, condition_key, parlor_id, opened_at, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (rule_id, condition_key) WHERE resolved_at IS NULL DO NOTHING \
              RETURNING id")
             .bind(cond.farm_id).bind(cond.rule_id).bind(&cond.condition_key)
-            .bind(cond.parlor_id).bind(at).fetch_optional(e).await?))
+            .bind(cond.parlor_id).bind(at).bind(&cond.detail).fetch_optional(e).await?))
     }
 
     /// Resolves an open alert; `false` when it was resolved already.
@@ -414,8 +509,9 @@ mod tests {
             rule_id,
             farm_id,
             condition_key: "parlor:1".into(),
-            parlor_id: 0,
-            parlor_name: "P".into(),
+            parlor_id: None,
+            subject: "P".into(),
+            detail: String::new(),
             kind: RuleKind::ParlorOffline,
             since: Utc::now(),
         }
@@ -424,7 +520,7 @@ mod tests {
     both_backends!(one_open_alert_per_condition, |db| {
         let (farm, rule) = farm_and_rule(db).await;
         let mut c = cond(farm, rule);
-        c.parlor_id = sqlx_parlor(db, farm).await;
+        c.parlor_id = Some(sqlx_parlor(db, farm).await);
         let now = Utc::now();
         let mut tx = db.begin().await.unwrap();
         let first = tx.open_alert(&c, now).await.unwrap();

@@ -10,6 +10,7 @@
 //! itself: while it holds SQLite's write lock it must not wait for a second pooled connection.
 
 mod accounts;
+mod alert_facts;
 mod alerts;
 mod fields;
 mod flights;
@@ -19,6 +20,9 @@ mod reports;
 mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
+pub use alert_facts::{
+    BridgeFact, CONDUCTIVITY_HISTORY, FlightEventFact, MilkingFact, UnsignedRecordFact,
+};
 pub use alerts::{
     AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewDelivery, OpenCondition, Rule, RuleKind,
 };

@@ -98,6 +98,8 @@ mod authorization {
             washes: 0,
             high_conductivity_alerts: 0,
             state: "running".into(),
+            milk_temp_c: None,
+            alarms: Vec::new(),
         });
         app.state
             .db

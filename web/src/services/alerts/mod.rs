@@ -10,3 +10,5 @@ pub mod service;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::deliver::{self, DeliveryError, RetryPolicy, SmtpConfig, WebhookBody};
-use super::rules::{self, ParlorFacts, RuleKind};
+use super::rules::{self, Facts, FarmFacts, ParlorFacts, RuleKind};
 use crate::i18n::{Lang, Msg};
-use crate::storage::{AlertChannel, Db, NewDelivery, StorageError};
+use crate::storage::{AlertChannel, AlertRow, Db, NewDelivery, StorageError};
 
 /// How the alert service runs.
 #[derive(Debug, Clone)]
@@ -33,15 +33,100 @@ pub struct Notice {
     pub alert_id: i64,
     /// The farm.
     pub farm_id: i64,
-    /// The parlor.
-    pub parlor_id: i64,
-    /// The parlor's name.
-    pub parlor_name: String,
+    /// The parlor, when the alert is about one.
+    pub parlor_id: Option<i64>,
+    /// What the condition holds for (`parlor:7`, `cow:7:42`, `flight:9`, …).
+    pub condition_key: String,
+    /// What people call the thing (parlor, bridge, field).
+    pub subject: String,
+    /// What was seen (alarm names, a cow's reading, a temperature); may be empty.
+    pub detail: String,
     /// What the rule watches.
     pub kind: RuleKind,
     /// Whole minutes the condition had held when it was seen.
     pub minutes: i64,
 }
+
+/// Gathers what the rules read, for the farms that have rules, at `now`.
+async fn gather(db: &Db, rules: &[rules::Rule], now: DateTime<Utc>) -> Result<Facts, StorageError> {
+    let longest = |pred: fn(RuleKind) -> bool| {
+        rules
+            .iter()
+            .filter(|r| pred(r.kind))
+            .map(|r| r.minutes)
+            .max()
+    };
+    let interval_window = longest(|k| {
+        rules::is_parlor_kind(k)
+            && !matches!(k, RuleKind::HighConductivity | RuleKind::DayDataMissing)
+    });
+    let milking_window = longest(|k| k == RuleKind::HighConductivity);
+    let flight_window = longest(RuleKind::is_event);
+    let mut days: Vec<i64> = rules
+        .iter()
+        .filter(|r| r.kind == RuleKind::DayDataMissing)
+        .map(|r| r.minutes)
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut farms: Vec<i64> = rules.iter().map(|r| r.farm_id).collect();
+    farms.sort_unstable();
+    farms.dedup();
+    let mut facts = Facts::default();
+    for farm in farms {
+        for p in db.parlors_of_farm(farm).await? {
+            let mut f = ParlorFacts {
+                parlor_id: p.id,
+                farm_id: p.farm_id,
+                name: p.name,
+                ..ParlorFacts::default()
+            };
+            if let Some(w) = interval_window {
+                // One interval more than the longest window, so a run that began just before
+                // it is seen.
+                let since = now - chrono::Duration::minutes(w + 1);
+                f.recent = db.recent_interval_facts(p.id, since).await?;
+            }
+            if let Some(w) = milking_window {
+                // The cow's history reaches back further than the window she is judged in.
+                let since = now - chrono::Duration::minutes(w) - MILKING_HISTORY;
+                f.milkings = db.recent_milking_facts(p.id, since).await?;
+            }
+            for grace in &days {
+                let (start, end) = rules::judged_day(now, *grace);
+                let (first, n) = db.parlor_day_fact(p.id, start, end).await?;
+                f.first_seen = first;
+                f.day_intervals.insert(start, n);
+            }
+            facts.parlors.push(f);
+        }
+        let kinds: Vec<RuleKind> = rules
+            .iter()
+            .filter(|r| r.farm_id == farm)
+            .map(|r| r.kind)
+            .collect();
+        let mut f = FarmFacts {
+            farm_id: farm,
+            ..FarmFacts::default()
+        };
+        if kinds.contains(&RuleKind::BridgeOffline) {
+            f.bridges = db.bridge_facts(farm).await?;
+        }
+        if let Some(w) = flight_window {
+            f.flights = db
+                .flight_event_facts(farm, now - chrono::Duration::minutes(w))
+                .await?;
+        }
+        if kinds.contains(&RuleKind::RecordUnsigned) {
+            f.unsigned = db.unsigned_record_facts(farm).await?;
+        }
+        facts.farms.push(f);
+    }
+    Ok(facts)
+}
+
+/// How far back a cow's earlier milkings are read for her level (beyond the rule's window).
+const MILKING_HISTORY: chrono::Duration = chrono::Duration::days(14);
 
 /// Evaluates every enabled rule at `now` and stores the changes; returns what to announce.
 ///
@@ -52,25 +137,10 @@ pub struct Notice {
 /// The database failed; changes committed before the failure stay.
 pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, StorageError> {
     let rules = db.enabled_alert_rules().await?;
-    let longest = rules.iter().map(|r| r.minutes).max().unwrap_or(0);
-    // One interval more than the longest window, so a run that began just before it is seen.
-    let since = now - chrono::Duration::minutes(longest + 1);
-    let mut facts = Vec::new();
-    let mut farms: Vec<i64> = rules.iter().map(|r| r.farm_id).collect();
-    farms.sort_unstable();
-    farms.dedup();
-    for farm in farms {
-        for p in db.parlors_of_farm(farm).await? {
-            facts.push(ParlorFacts {
-                recent: db.recent_interval_facts(p.id, since).await?,
-                parlor_id: p.id,
-                farm_id: p.farm_id,
-                name: p.name,
-            });
-        }
-    }
-    let open_now = rules::evaluate(&rules, &facts, now);
+    let facts = gather(db, &rules, now).await?;
+    let eval = rules::evaluate(&rules, &facts, now);
     let names: HashMap<i64, &str> = facts
+        .parlors
         .iter()
         .map(|f| (f.parlor_id, f.name.as_str()))
         .collect();
@@ -83,7 +153,7 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
         .collect();
 
     let mut notices = Vec::new();
-    for (key, cond) in &open_now {
+    for (key, cond) in &eval.open {
         if stored.contains_key(key) {
             continue;
         }
@@ -96,50 +166,123 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
                 alert_id,
                 farm_id: cond.farm_id,
                 parlor_id: cond.parlor_id,
-                parlor_name: cond.parlor_name.clone(),
+                condition_key: cond.condition_key.clone(),
+                subject: cond.subject.clone(),
+                detail: cond.detail.clone(),
                 kind: cond.kind,
                 minutes: (now - cond.since).num_minutes(),
             });
         }
     }
     for (key, alert) in &stored {
-        if open_now.contains_key(key) {
+        if eval.open.contains_key(key) {
             continue;
         }
         let mut tx = db.begin().await?;
         let resolved = tx.resolve_alert(alert.id, now).await?;
         tx.commit().await?;
-        // A rule disabled since is resolved quietly: nobody asked to hear about it any more.
-        if let (true, Some(kind), Some(parlor_id)) =
-            (resolved, kinds.get(&alert.rule_id), alert.parlor_id)
-        {
-            notices.push(Notice {
-                event: "resolved",
-                alert_id: alert.id,
-                farm_id: alert.farm_id,
-                parlor_id,
-                parlor_name: names.get(&parlor_id).copied().unwrap_or("").to_owned(),
-                kind: *kind,
-                minutes: (now - alert.opened_at).num_minutes(),
-            });
+        // Resolved quietly: a rule disabled since (nobody asked to hear about it any more), a
+        // past event whose window passed, or a raised reading that expired.
+        let Some(kind) = kinds.get(&alert.rule_id) else {
+            continue;
+        };
+        if !resolved || kind.is_event() || eval.expired.contains(key) {
+            continue;
         }
+        notices.push(Notice {
+            event: "resolved",
+            alert_id: alert.id,
+            farm_id: alert.farm_id,
+            parlor_id: alert.parlor_id,
+            condition_key: alert.condition_key.clone(),
+            subject: resolved_subject(alert, &names, &facts),
+            detail: alert.detail.clone(),
+            kind: *kind,
+            minutes: (now - alert.opened_at).num_minutes(),
+        });
     }
     Ok(notices)
 }
 
-/// The lock-screen text of a notice, Japanese first: (first line, whole text with the link).
-pub fn message(n: &Notice, public_url: &str) -> (String, String) {
-    let kind = match n.kind {
+/// The name of what a resolved alert was about, from the facts gathered now.
+fn resolved_subject(alert: &AlertRow, names: &HashMap<i64, &str>, facts: &Facts) -> String {
+    if let Some(p) = alert.parlor_id {
+        return names.get(&p).copied().unwrap_or("").to_owned();
+    }
+    let id: i64 = alert
+        .condition_key
+        .rsplit(':')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let farm = facts.farms.iter().find(|f| f.farm_id == alert.farm_id);
+    if alert.condition_key.starts_with("bridge:")
+        && let Some(b) = farm.and_then(|f| f.bridges.iter().find(|b| b.token_id == id))
+    {
+        return b.name.clone();
+    }
+    format!("#{id}")
+}
+
+/// The message kind of a rule kind.
+fn kind_msg(kind: RuleKind) -> Msg {
+    match kind {
         RuleKind::ParlorOffline => Msg::AlertParlorOffline,
         RuleKind::ParlorStopped => Msg::AlertParlorStopped,
         RuleKind::LowThroughput => Msg::AlertLowThroughput,
-    };
+        RuleKind::PlatformFault => Msg::AlertPlatformFault,
+        RuleKind::HighConductivity => Msg::AlertHighConductivity,
+        RuleKind::MilkTemperature => Msg::AlertMilkTemperature,
+        RuleKind::BridgeOffline => Msg::AlertBridgeOffline,
+        RuleKind::FlightLinkLost => Msg::AlertFlightLinkLost,
+        RuleKind::FlightFailsafe => Msg::AlertFlightFailsafe,
+        RuleKind::SortieAborted => Msg::AlertSortieAborted,
+        RuleKind::RecordUnsigned => Msg::AlertRecordUnsigned,
+        RuleKind::DayDataMissing => Msg::AlertDayDataMissing,
+    }
+}
+
+/// Whether the message tells how long the condition has held (a state that lasts), rather
+/// than what happened (an event, a reading, a day).
+fn tells_minutes(kind: RuleKind) -> bool {
+    matches!(
+        kind,
+        RuleKind::ParlorOffline
+            | RuleKind::ParlorStopped
+            | RuleKind::LowThroughput
+            | RuleKind::PlatformFault
+            | RuleKind::MilkTemperature
+            | RuleKind::BridgeOffline
+    )
+}
+
+/// The most characters of a first line (a phone's lock screen).
+pub const FIRST_LINE_MAX: usize = 60;
+
+/// `s` cut to [`FIRST_LINE_MAX`] characters, with an ellipsis when cut.
+fn lock_screen(s: String) -> String {
+    if s.chars().count() <= FIRST_LINE_MAX {
+        return s;
+    }
+    let mut cut: String = s.chars().take(FIRST_LINE_MAX - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The lock-screen text of a notice, Japanese first: (first line, whole text with the link).
+pub fn message(n: &Notice, public_url: &str) -> (String, String) {
+    let kind = kind_msg(n.kind);
     let (ja, en) = (kind.text(Lang::Ja), kind.text(Lang::En));
     let (mja, men) = (
         Msg::AlertMinutes.text(Lang::Ja),
         Msg::AlertMinutes.text(Lang::En),
     );
-    let name = &n.parlor_name;
+    let name = &n.subject;
+    let d = if n.detail.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", n.detail)
+    };
     let m = n.minutes;
     let first = if n.event == "resolved" {
         let (rja, ren) = (
@@ -147,17 +290,24 @@ pub fn message(n: &Notice, public_url: &str) -> (String, String) {
             Msg::AlertResolved.text(Lang::En),
         );
         format!("【{rja}】{name} {ja} / {ren}: {name} {en}")
+    } else if tells_minutes(n.kind) {
+        format!("【{ja}】{name}{d} {m}{mja} / {name} {en} {m}{men}")
     } else {
-        format!("【{ja}】{name} {m}{mja} / {name} {en} {m}{men}")
+        format!("【{ja}】{name}{d} / {name} {en}")
     };
-    let url = parlor_url(public_url, n.parlor_id);
+    let first = lock_screen(first);
+    let url = alert_url(public_url, n);
     let text = format!("{first}\n{url}");
     (first, text)
 }
 
-/// The parlor page's address.
-fn parlor_url(public_url: &str, parlor_id: i64) -> String {
-    format!("{}/parlors/{parlor_id}", public_url.trim_end_matches('/'))
+/// The address of the page the notice is about.
+fn alert_url(public_url: &str, n: &Notice) -> String {
+    format!(
+        "{}{}",
+        public_url.trim_end_matches('/'),
+        rules::link_path(n.kind, &n.condition_key, n.parlor_id)
+    )
 }
 
 /// Delivers one notice to every enabled channel of its farm, retrying each with backoff and
@@ -173,13 +323,14 @@ pub async fn deliver(
 ) -> Result<(), StorageError> {
     let channels = db.alert_channels(n.farm_id).await?;
     let (subject, text) = message(n, &cfg.public_url);
-    let url = parlor_url(&cfg.public_url, n.parlor_id);
+    let url = alert_url(&cfg.public_url, n);
     let body = serde_json::to_vec(&WebhookBody {
         event: n.event,
         alert_id: n.alert_id,
         farm_id: n.farm_id,
         parlor_id: n.parlor_id,
-        parlor: &n.parlor_name,
+        subject: &n.subject,
+        detail: &n.detail,
         kind: n.kind.as_str(),
         text: &text,
         url: &url,

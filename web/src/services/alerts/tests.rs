@@ -17,17 +17,17 @@ use super::service::{AlertConfig, run_once};
 use crate::storage::testdb::both_backends;
 use crate::storage::{Db, on_exec};
 
-const SECRET: &str = "farm-secret-つくば";
+pub(super) const SECRET: &str = "farm-secret-つくば";
 
 /// What the webhook receiver saw.
 #[derive(Default)]
-struct Hook {
+pub(super) struct Hook {
     /// Requests in all, refused ones included.
-    hits: AtomicUsize,
+    pub(super) hits: AtomicUsize,
     /// Requests with a wrong signature.
-    bad_signatures: AtomicUsize,
+    pub(super) bad_signatures: AtomicUsize,
     /// Accepted bodies.
-    accepted: Mutex<Vec<serde_json::Value>>,
+    pub(super) accepted: Mutex<Vec<serde_json::Value>>,
 }
 
 /// Answers 503 to the very first request (to exercise the retry), then checks the signature
@@ -53,7 +53,7 @@ async fn receive(
     StatusCode::NO_CONTENT
 }
 
-async fn webhook_receiver() -> (String, Arc<Hook>) {
+pub(super) async fn webhook_receiver() -> (String, Arc<Hook>) {
     let hook = Arc::new(Hook::default());
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(receive))
@@ -84,15 +84,15 @@ fn python() -> Option<PathBuf> {
 }
 
 /// A real SMTP server (`aiosmtpd`, Maildir handler) on a free loopback port; killed on drop.
-struct SmtpPeer {
+pub(super) struct SmtpPeer {
     python: PathBuf,
     child: std::process::Child,
-    port: u16,
+    pub(super) port: u16,
     maildir: tempfile::TempDir,
 }
 
 impl SmtpPeer {
-    async fn start() -> Option<SmtpPeer> {
+    pub(super) async fn start() -> Option<SmtpPeer> {
         let python = python()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -127,7 +127,7 @@ impl SmtpPeer {
     }
 
     /// (To, decoded Subject, decoded body) of every mail received, in no particular order.
-    fn mails(&self) -> Vec<(String, String, String)> {
+    pub(super) fn mails(&self) -> Vec<(String, String, String)> {
         let script = r#"
 import json, mailbox, sys, email.policy
 box = mailbox.Maildir(sys.argv[1], factory=None, create=False)
@@ -159,7 +159,7 @@ impl Drop for SmtpPeer {
 }
 
 /// A farm with one parlor; returns (farm, parlor).
-async fn farm_with_parlor(db: &Db) -> (i64, i64) {
+pub(super) async fn farm_with_parlor(db: &Db) -> (i64, i64) {
     let district = db.districts().await.unwrap()[0].id;
     let farm = db
         .create_farm(district, "那須牧場", "dairy", "")
