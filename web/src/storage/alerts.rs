@@ -7,7 +7,10 @@ use super::{Db, StorageError, Tx, on_exec};
 
 /// What a rule watches. The meaning of a rule's `minutes` and thresholds for each kind is
 /// documented on the variant (and in ARCHITECTURE.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// No KPI interval from the bridge for longer than N minutes.
     ParlorOffline,

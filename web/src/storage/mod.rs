@@ -11,6 +11,7 @@
 
 mod accounts;
 mod alert_facts;
+mod alert_outbox;
 mod alerts;
 mod fields;
 mod flights;
@@ -23,6 +24,7 @@ pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, Se
 pub use alert_facts::{
     BridgeFact, CONDUCTIVITY_HISTORY, FlightEventFact, MilkingFact, UnsignedRecordFact,
 };
+pub use alert_outbox::{OutboxOutcome, OutboxRow};
 pub use alerts::{
     AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewDelivery, OpenCondition, Rule, RuleKind,
 };

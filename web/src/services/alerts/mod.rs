@@ -1,10 +1,12 @@
-//! Alerts: per-farm rules over the parlor facts, opened and resolved once each, delivered by a
-//! signed webhook and by e-mail with retry.
+//! Alerts: per-farm rules over the parlor, flight and record facts, opened and resolved once
+//! each, delivered by a signed webhook and by e-mail with retry.
 //!
 //! [`rules::evaluate`] is pure (rules + facts + now → open conditions); [`service`] gathers the
-//! facts, stores the changes and hands them to the sinks in [`deliver`].
+//! facts and stores each change with its queued messages; [`outbox`] sends those through the
+//! sinks in [`deliver`].
 
 pub mod deliver;
+pub mod outbox;
 pub mod rules;
 pub mod service;
 
@@ -12,3 +14,5 @@ pub mod service;
 mod tests;
 #[cfg(test)]
 mod tests_kinds;
+#[cfg(test)]
+mod tests_outbox;

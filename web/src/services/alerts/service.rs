@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::deliver::{self, DeliveryError, RetryPolicy, SmtpConfig, WebhookBody};
+use super::deliver::{RetryPolicy, SmtpConfig};
 use super::rules::{self, Facts, FarmFacts, ParlorFacts, RuleKind};
 use crate::i18n::{Lang, Msg};
-use crate::storage::{AlertChannel, AlertRow, Db, NewDelivery, StorageError};
+use crate::storage::{AlertRow, Db, StorageError, Tx};
 
 /// How the alert service runs.
 #[derive(Debug, Clone)]
@@ -24,11 +24,11 @@ pub struct AlertConfig {
     pub retry: RetryPolicy,
 }
 
-/// One change to announce: an alert opened or resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// One change to announce: an alert opened or resolved. Queued in the outbox as JSON.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     /// `opened` or `resolved`.
-    pub event: &'static str,
+    pub event: String,
     /// The alert.
     pub alert_id: i64,
     /// The farm.
@@ -130,7 +130,7 @@ const MILKING_HISTORY: chrono::Duration = chrono::Duration::days(14);
 
 /// Evaluates every enabled rule at `now` and stores the changes; returns what to announce.
 ///
-/// Each opened and each resolved alert is its own transaction. A condition already open is
+/// Each opened and each resolved alert is its own transaction, with its queued messages. A condition already open is
 /// left alone (the partial unique index makes a racing second server open nothing either).
 ///
 /// # Errors
@@ -157,22 +157,28 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
         if stored.contains_key(key) {
             continue;
         }
+        // The alert and its messages commit together: a crash right after the commit still
+        // leaves the messages to send.
         let mut tx = db.begin().await?;
-        let id = tx.open_alert(cond, now).await?;
+        let Some(alert_id) = tx.open_alert(cond, now).await? else {
+            tx.commit().await?;
+            continue;
+        };
+        tx.checkpoint("alerts.after_open").await?;
+        let n = Notice {
+            event: "opened".into(),
+            alert_id,
+            farm_id: cond.farm_id,
+            parlor_id: cond.parlor_id,
+            condition_key: cond.condition_key.clone(),
+            subject: cond.subject.clone(),
+            detail: cond.detail.clone(),
+            kind: cond.kind,
+            minutes: (now - cond.since).num_minutes(),
+        };
+        enqueue(&mut tx, &n, now).await?;
         tx.commit().await?;
-        if let Some(alert_id) = id {
-            notices.push(Notice {
-                event: "opened",
-                alert_id,
-                farm_id: cond.farm_id,
-                parlor_id: cond.parlor_id,
-                condition_key: cond.condition_key.clone(),
-                subject: cond.subject.clone(),
-                detail: cond.detail.clone(),
-                kind: cond.kind,
-                minutes: (now - cond.since).num_minutes(),
-            });
-        }
+        notices.push(n);
     }
     for (key, alert) in &stored {
         if eval.open.contains_key(key) {
@@ -180,17 +186,17 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
         }
         let mut tx = db.begin().await?;
         let resolved = tx.resolve_alert(alert.id, now).await?;
-        tx.commit().await?;
         // Resolved quietly: a rule disabled since (nobody asked to hear about it any more), a
         // past event whose window passed, or a raised reading that expired.
-        let Some(kind) = kinds.get(&alert.rule_id) else {
+        let announce = kinds
+            .get(&alert.rule_id)
+            .filter(|k| resolved && !k.is_event() && !eval.expired.contains(key));
+        let Some(kind) = announce else {
+            tx.commit().await?;
             continue;
         };
-        if !resolved || kind.is_event() || eval.expired.contains(key) {
-            continue;
-        }
-        notices.push(Notice {
-            event: "resolved",
+        let n = Notice {
+            event: "resolved".into(),
             alert_id: alert.id,
             farm_id: alert.farm_id,
             parlor_id: alert.parlor_id,
@@ -199,9 +205,20 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
             detail: alert.detail.clone(),
             kind: *kind,
             minutes: (now - alert.opened_at).num_minutes(),
-        });
+        };
+        enqueue(&mut tx, &n, now).await?;
+        tx.commit().await?;
+        notices.push(n);
     }
     Ok(notices)
+}
+
+/// Queues a notice for every enabled channel of its farm, in the alert change's transaction.
+async fn enqueue(tx: &mut Tx, n: &Notice, now: DateTime<Utc>) -> Result<(), StorageError> {
+    let json = serde_json::to_string(n).unwrap_or_default();
+    tx.enqueue_alert_message(n.farm_id, n.alert_id, &n.event, &json, now)
+        .await?;
+    Ok(())
 }
 
 /// The name of what a resolved alert was about, from the facts gathered now.
@@ -302,7 +319,7 @@ pub fn message(n: &Notice, public_url: &str) -> (String, String) {
 }
 
 /// The address of the page the notice is about.
-fn alert_url(public_url: &str, n: &Notice) -> String {
+pub(super) fn alert_url(public_url: &str, n: &Notice) -> String {
     format!(
         "{}{}",
         public_url.trim_end_matches('/'),
@@ -310,94 +327,8 @@ fn alert_url(public_url: &str, n: &Notice) -> String {
     )
 }
 
-/// Delivers one notice to every enabled channel of its farm, retrying each with backoff and
-/// storing every attempt.
-///
-/// # Errors
-/// The database failed (a failed delivery is stored, not returned).
-pub async fn deliver(
-    db: &Db,
-    cfg: &AlertConfig,
-    client: &reqwest::Client,
-    n: &Notice,
-) -> Result<(), StorageError> {
-    let channels = db.alert_channels(n.farm_id).await?;
-    let (subject, text) = message(n, &cfg.public_url);
-    let url = alert_url(&cfg.public_url, n);
-    let body = serde_json::to_vec(&WebhookBody {
-        event: n.event,
-        alert_id: n.alert_id,
-        farm_id: n.farm_id,
-        parlor_id: n.parlor_id,
-        subject: &n.subject,
-        detail: &n.detail,
-        kind: n.kind.as_str(),
-        text: &text,
-        url: &url,
-    })
-    .unwrap_or_default();
-    let tasks = channels.iter().map(|ch| async {
-        let policy = cfg.retry;
-        for attempt in 1..=policy.attempts.max(1) {
-            let result = send(cfg, client, ch, &subject, &text, &body).await;
-            let error = result.as_ref().err().map(ToString::to_string);
-            db.record_delivery(&NewDelivery {
-                farm_id: n.farm_id,
-                alert_id: n.alert_id,
-                event: n.event,
-                channel: &ch.kind,
-                target: &ch.target,
-                attempt,
-                error: error.as_deref(),
-                at: Utc::now(),
-            })
-            .await?;
-            match result {
-                Ok(()) => break,
-                Err(error) => {
-                    tracing::warn!(
-                        message = "Alert delivery failed.",
-                        %error,
-                        alert = n.alert_id,
-                        channel = %ch.kind,
-                        attempt
-                    );
-                    if attempt < policy.attempts {
-                        tokio::time::sleep(policy.backoff(attempt)).await;
-                    }
-                }
-            }
-        }
-        Ok::<(), StorageError>(())
-    });
-    for r in futures::future::join_all(tasks).await {
-        r?;
-    }
-    Ok(())
-}
-
-/// One attempt on one channel.
-async fn send(
-    cfg: &AlertConfig,
-    client: &reqwest::Client,
-    ch: &AlertChannel,
-    subject: &str,
-    text: &str,
-    body: &[u8],
-) -> Result<(), DeliveryError> {
-    match ch.kind.as_str() {
-        "webhook" => {
-            let secret = ch.secret.as_deref().unwrap_or("");
-            deliver::post_webhook(client, &ch.target, secret, body).await
-        }
-        _ => {
-            let smtp = cfg.smtp.as_ref().ok_or(DeliveryError::NoSmtp)?;
-            deliver::send_mail(smtp, &ch.target, subject, text).await
-        }
-    }
-}
-
-/// Evaluates once and delivers what changed; returns the number of notices.
+/// Evaluates once, then sends what the outbox holds due (this evaluation's messages and any
+/// left by a crash or held until now); returns the number of new notices.
 ///
 /// # Errors
 /// The database failed.
@@ -408,9 +339,7 @@ pub async fn run_once(
     now: DateTime<Utc>,
 ) -> Result<usize, StorageError> {
     let notices = evaluate_once(db, now).await?;
-    for n in &notices {
-        deliver(db, cfg, client, n).await?;
-    }
+    super::outbox::drain(db, cfg, client, now).await?;
     Ok(notices.len())
 }
 

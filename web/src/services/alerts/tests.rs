@@ -172,7 +172,14 @@ pub(super) async fn farm_with_parlor(db: &Db) -> (i64, i64) {
 }
 
 /// Minute-long KPI intervals `[from, to)` minutes after `t0` in `state`.
-async fn intervals(db: &Db, parlor: i64, t0: DateTime<Utc>, from: i64, to: i64, state: &str) {
+pub(super) async fn intervals(
+    db: &Db,
+    parlor: i64,
+    t0: DateTime<Utc>,
+    from: i64,
+    to: i64,
+    state: &str,
+) {
     for m in from..to {
         let start = t0 + chrono::Duration::minutes(m);
         let end = start + chrono::Duration::minutes(1);
