@@ -24,6 +24,12 @@ pub struct OutboxRow {
     pub channel: AlertChannel,
     /// Whether that channel is still enabled.
     pub channel_enabled: bool,
+    /// Whether somebody acknowledged the alert.
+    pub alert_acknowledged: bool,
+    /// Whether the alert has cleared.
+    pub alert_resolved: bool,
+    /// Whether this channel was sent the alert's opening.
+    pub opened_sent_here: bool,
 }
 
 /// How a queued message ended.
@@ -48,24 +54,32 @@ impl OutboxOutcome {
     }
 }
 
-/// A claimed row as stored.
-type OutboxTuple = (
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    DateTime<Utc>,
-    i64,
-    String,
-    String,
-    Option<String>,
-    bool,
-);
+/// A claimed row as stored, with its channel and its alert's state.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    farm_id: i64,
+    alert_id: i64,
+    event: String,
+    notice_json: String,
+    due_at: DateTime<Utc>,
+    channel_id: i64,
+    kind: String,
+    target: String,
+    secret: Option<String>,
+    quiet_from: Option<i64>,
+    quiet_to: Option<i64>,
+    escalate_after_min: Option<i64>,
+    enabled: bool,
+    acknowledged: bool,
+    resolved: bool,
+    opened_sent: bool,
+}
 
 impl Tx {
-    /// Queues one message per enabled channel of the farm for an alert change, due at `due`;
-    /// returns how many were queued (none for a message already queued on a channel).
+    /// Queues one message per enabled channel of the farm for an alert change, due at `now`,
+    /// or for an opening on a second-line channel `escalate_after_min` later; returns how many
+    /// were queued (none for a message already queued on a channel).
     ///
     /// # Errors
     /// The database failed.
@@ -75,16 +89,27 @@ impl Tx {
         alert_id: i64,
         event: &str,
         notice_json: &str,
-        due: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<u64, StorageError> {
-        Ok(on_exec!(self.on(), e => sqlx::query(
-            "INSERT INTO alert_outbox \
-             (farm_id, alert_id, event, channel_id, notice_json, due_at, created_at) \
-             SELECT $1, $2, $3, id, $4, $5, $6 FROM alert_channels \
-             WHERE farm_id = $1 AND enabled \
-             ON CONFLICT (alert_id, event, channel_id) DO NOTHING")
-            .bind(farm_id).bind(alert_id).bind(event).bind(notice_json).bind(due)
-            .bind(Utc::now()).execute(e).await?.rows_affected()))
+        let channels = on_exec!(self.on(), e => sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT id, escalate_after_min FROM alert_channels \
+             WHERE farm_id = $1 AND enabled ORDER BY id")
+            .bind(farm_id).fetch_all(e).await?);
+        let mut n = 0;
+        for (channel_id, escalate) in channels {
+            let due = match escalate {
+                Some(m) if event == "opened" => now + Duration::minutes(m),
+                _ => now,
+            };
+            n += on_exec!(self.on(), e => sqlx::query(
+                "INSERT INTO alert_outbox \
+                 (farm_id, alert_id, event, channel_id, notice_json, due_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (alert_id, event, channel_id) DO NOTHING")
+                .bind(farm_id).bind(alert_id).bind(event).bind(channel_id).bind(notice_json)
+                .bind(due).bind(Utc::now()).execute(e).await?.rows_affected());
+        }
+        Ok(n)
     }
 }
 
@@ -115,42 +140,42 @@ impl Db {
             if claimed.is_none() {
                 continue;
             }
-            let row = on_exec!(self.on(), e => sqlx::query_as::<_, OutboxTuple>(
+            let row = on_exec!(self.on(), e => sqlx::query_as::<_, ClaimedRow>(
                 "SELECT o.id, o.farm_id, o.alert_id, o.event, o.notice_json, o.due_at, \
-                   c.id, c.kind, c.target, c.secret, c.enabled \
-                 FROM alert_outbox o JOIN alert_channels c \
-                   ON c.id = o.channel_id AND c.farm_id = o.farm_id \
+                   c.id AS channel_id, c.kind, c.target, c.secret, c.quiet_from, c.quiet_to, \
+                   c.escalate_after_min, c.enabled, \
+                   (a.acknowledged_at IS NOT NULL) AS acknowledged, \
+                   (a.resolved_at IS NOT NULL) AS resolved, \
+                   EXISTS (SELECT 1 FROM alert_outbox s WHERE s.alert_id = o.alert_id \
+                     AND s.channel_id = o.channel_id AND s.event = 'opened' \
+                     AND s.outcome = 'sent') AS opened_sent \
+                 FROM alert_outbox o \
+                 JOIN alert_channels c ON c.id = o.channel_id AND c.farm_id = o.farm_id \
+                 JOIN alerts a ON a.id = o.alert_id AND a.farm_id = o.farm_id \
                  WHERE o.id = $1")
                 .bind(id).fetch_optional(e).await?);
-            if let Some((
-                id,
-                farm_id,
-                alert_id,
-                event,
-                notice_json,
-                due_at,
-                cid,
-                kind,
-                target,
-                secret,
-                enabled,
-            )) = row
-            {
+            if let Some(r) = row {
                 out.push(OutboxRow {
-                    id,
-                    farm_id,
-                    alert_id,
-                    event,
-                    notice_json,
-                    due_at,
+                    id: r.id,
+                    farm_id: r.farm_id,
+                    alert_id: r.alert_id,
+                    event: r.event,
+                    notice_json: r.notice_json,
+                    due_at: r.due_at,
                     channel: AlertChannel {
-                        id: cid,
-                        farm_id,
-                        kind,
-                        target,
-                        secret,
+                        id: r.channel_id,
+                        farm_id: r.farm_id,
+                        kind: r.kind,
+                        target: r.target,
+                        secret: r.secret,
+                        quiet_from: r.quiet_from,
+                        quiet_to: r.quiet_to,
+                        escalate_after_min: r.escalate_after_min,
                     },
-                    channel_enabled: enabled,
+                    channel_enabled: r.enabled,
+                    alert_acknowledged: r.acknowledged,
+                    alert_resolved: r.resolved,
+                    opened_sent_here: r.opened_sent,
                 });
             }
         }

@@ -109,6 +109,8 @@ pub struct Rule {
     pub threshold: Option<f64>,
     /// The kind's lower bound (lowest milk-line °C).
     pub threshold_low: Option<f64>,
+    /// Critical: its messages pass quiet hours.
+    pub critical: bool,
 }
 
 /// One KPI interval as the evaluator needs it.
@@ -148,6 +150,8 @@ pub struct OpenCondition {
     pub kind: RuleKind,
     /// Since when the condition has held, as far as the facts show.
     pub since: DateTime<Utc>,
+    /// The rule is critical (its messages pass quiet hours).
+    pub critical: bool,
 }
 
 /// A place a farm's alerts are delivered to.
@@ -163,6 +167,27 @@ pub struct AlertChannel {
     pub target: String,
     /// The webhook's HMAC key (never shown again once set).
     pub secret: Option<String>,
+    /// Quiet hours start, Asia/Tokyo minutes after midnight.
+    pub quiet_from: Option<i64>,
+    /// Quiet hours end (exclusive), Asia/Tokyo minutes after midnight.
+    pub quiet_to: Option<i64>,
+    /// A second line: gets an alert only when unacknowledged this many minutes after it opened.
+    pub escalate_after_min: Option<i64>,
+}
+
+/// A channel to add.
+#[derive(Debug, Clone, Default)]
+pub struct NewChannel<'a> {
+    /// `webhook` or `email`.
+    pub kind: &'a str,
+    /// The webhook URL or the e-mail address.
+    pub target: &'a str,
+    /// The webhook's HMAC key.
+    pub secret: Option<&'a str>,
+    /// Quiet hours as (from, to), Asia/Tokyo minutes after midnight.
+    pub quiet: Option<(i64, i64)>,
+    /// Escalation delay in minutes, for a second line.
+    pub escalate_after_min: Option<i64>,
 }
 
 /// A stored alert.
@@ -233,7 +258,16 @@ pub struct NewDelivery<'a> {
 }
 
 /// A rule as stored, before its kind is checked.
-type RuleTuple = (i64, i64, String, Option<i64>, i64, Option<f64>, Option<f64>);
+type RuleTuple = (
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    String,
+);
 
 impl Db {
     /// Adds an enabled rule to a farm and returns its id.
@@ -294,19 +328,60 @@ impl Db {
         .map_err(|err| StorageError::conflict("alert channel", err))
     }
 
+    /// Makes a rule of a farm critical (its messages pass quiet hours) or not.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when the farm has no such rule.
+    pub async fn set_alert_rule_critical(
+        &self,
+        farm_id: i64,
+        rule_id: i64,
+        critical: bool,
+    ) -> Result<(), StorageError> {
+        let n = on_exec!(self.on(), e => sqlx::query(
+            "UPDATE alert_rules SET severity = $3 WHERE farm_id = $1 AND id = $2")
+            .bind(farm_id).bind(rule_id).bind(if critical { "critical" } else { "warning" })
+            .execute(e).await?.rows_affected());
+        if n == 0 {
+            return Err(StorageError::NotFound { what: "alert rule" });
+        }
+        Ok(())
+    }
+
+    /// Adds a channel with its quiet hours and escalation and returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when a check refuses it (minutes outside the day, an unknown
+    /// kind, a webhook without its secret).
+    pub async fn create_alert_channel_with(
+        &self,
+        farm_id: i64,
+        c: &NewChannel<'_>,
+    ) -> Result<i64, StorageError> {
+        on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO alert_channels \
+             (farm_id, kind, target, secret, quiet_from, quiet_to, escalate_after_min, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(farm_id).bind(c.kind).bind(c.target).bind(c.secret)
+            .bind(c.quiet.map(|q| q.0)).bind(c.quiet.map(|q| q.1)).bind(c.escalate_after_min)
+            .bind(Utc::now()).fetch_one(e).await)
+        .map_err(|err| StorageError::conflict("alert channel", err))
+    }
+
     /// Every enabled rule of every farm; rows of a kind this server does not know are skipped.
     ///
     /// # Errors
     /// The database failed.
     pub async fn enabled_alert_rules(&self) -> Result<Vec<Rule>, StorageError> {
         let rows = on_exec!(self.on(), e => sqlx::query_as::<_, RuleTuple>(
-            "SELECT id, farm_id, kind, parlor_id, minutes, threshold, threshold_low FROM alert_rules \
+            "SELECT id, farm_id, kind, parlor_id, minutes, threshold, threshold_low, severity \
+             FROM alert_rules \
              WHERE enabled ORDER BY id")
             .fetch_all(e).await?);
         Ok(rows
             .into_iter()
             .filter_map(
-                |(id, farm_id, kind, parlor_id, minutes, threshold, threshold_low)| {
+                |(id, farm_id, kind, parlor_id, minutes, threshold, threshold_low, severity)| {
                     Some(Rule {
                         id,
                         farm_id,
@@ -315,6 +390,7 @@ impl Db {
                         minutes,
                         threshold,
                         threshold_low,
+                        critical: severity == "critical",
                     })
                 },
             )
@@ -327,7 +403,8 @@ impl Db {
     /// The database failed.
     pub async fn alert_channels(&self, farm_id: i64) -> Result<Vec<AlertChannel>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertChannel>(
-            "SELECT id, farm_id, kind, target, secret FROM alert_channels \
+            "SELECT id, farm_id, kind, target, secret, quiet_from, quiet_to, escalate_after_min \
+             FROM alert_channels \
              WHERE farm_id = $1 AND enabled ORDER BY id")
             .bind(farm_id).fetch_all(e).await?))
     }
@@ -515,6 +592,7 @@ mod tests {
             parlor_id: None,
             subject: "P".into(),
             detail: String::new(),
+            critical: false,
             kind: RuleKind::ParlorOffline,
             since: Utc::now(),
         }

@@ -26,7 +26,8 @@ pub use alert_facts::{
 };
 pub use alert_outbox::{OutboxOutcome, OutboxRow};
 pub use alerts::{
-    AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewDelivery, OpenCondition, Rule, RuleKind,
+    AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewChannel, NewDelivery, OpenCondition,
+    Rule, RuleKind,
 };
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow, tlog_sha256};

@@ -7,6 +7,7 @@
 
 pub mod deliver;
 pub mod outbox;
+pub mod quiet;
 pub mod rules;
 pub mod service;
 
@@ -16,3 +17,5 @@ mod tests;
 mod tests_kinds;
 #[cfg(test)]
 mod tests_outbox;
+#[cfg(test)]
+mod tests_quiet;

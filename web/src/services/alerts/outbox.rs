@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::deliver::{self, DeliveryError, WebhookBody};
+use super::quiet::{self, Decision};
 use super::service::{AlertConfig, Notice, alert_url, message};
 use crate::storage::{AlertChannel, Db, NewDelivery, OutboxOutcome, OutboxRow, StorageError};
 
@@ -33,19 +34,23 @@ pub async fn drain(
 ) -> Result<usize, StorageError> {
     let rows = db.claim_due_alert_messages(now, lease(cfg), BATCH).await?;
     let n = rows.len();
-    let tasks = rows.into_iter().map(|row| send_row(db, cfg, client, row));
+    let tasks = rows
+        .into_iter()
+        .map(|row| send_row(db, cfg, client, row, now));
     for r in futures::future::join_all(tasks).await {
         r?;
     }
     Ok(n)
 }
 
-/// Sends one claimed message, retrying with backoff, and marks it finished.
+/// Sends one claimed message, retrying with backoff, and marks it finished; holds it in the
+/// channel's quiet hours, and drops a second line's message nobody needs any more.
 async fn send_row(
     db: &Db,
     cfg: &AlertConfig,
     client: &reqwest::Client,
     row: OutboxRow,
+    now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     let notice: Option<Notice> = serde_json::from_str(&row.notice_json).ok();
     let Some(n) = notice.filter(|_| row.channel_enabled) else {
@@ -53,6 +58,15 @@ async fn send_row(
             .finish_alert_message(row.id, OutboxOutcome::Skipped, Utc::now())
             .await;
     };
+    match quiet::decide(&row, n.critical, now) {
+        Decision::Send => {}
+        Decision::Hold(until) => return db.postpone_alert_message(row.id, until).await,
+        Decision::Skip => {
+            return db
+                .finish_alert_message(row.id, OutboxOutcome::Skipped, Utc::now())
+                .await;
+        }
+    }
     let ch = &row.channel;
     let (subject, text) = message(&n, &cfg.public_url);
     let url = alert_url(&cfg.public_url, &n);

@@ -45,6 +45,9 @@ pub struct Notice {
     pub kind: RuleKind,
     /// Whole minutes the condition had held when it was seen.
     pub minutes: i64,
+    /// The rule is critical: the message passes quiet hours.
+    #[serde(default)]
+    pub critical: bool,
 }
 
 /// Gathers what the rules read, for the farms that have rules, at `now`.
@@ -144,7 +147,7 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
         .iter()
         .map(|f| (f.parlor_id, f.name.as_str()))
         .collect();
-    let kinds: HashMap<i64, RuleKind> = rules.iter().map(|r| (r.id, r.kind)).collect();
+    let rules_by_id: HashMap<i64, &rules::Rule> = rules.iter().map(|r| (r.id, r)).collect();
     let stored: BTreeMap<(i64, String), _> = db
         .open_alerts()
         .await?
@@ -175,6 +178,7 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
             detail: cond.detail.clone(),
             kind: cond.kind,
             minutes: (now - cond.since).num_minutes(),
+            critical: cond.critical,
         };
         enqueue(&mut tx, &n, now).await?;
         tx.commit().await?;
@@ -188,10 +192,10 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
         let resolved = tx.resolve_alert(alert.id, now).await?;
         // Resolved quietly: a rule disabled since (nobody asked to hear about it any more), a
         // past event whose window passed, or a raised reading that expired.
-        let announce = kinds
+        let announce = rules_by_id
             .get(&alert.rule_id)
-            .filter(|k| resolved && !k.is_event() && !eval.expired.contains(key));
-        let Some(kind) = announce else {
+            .filter(|r| resolved && !r.kind.is_event() && !eval.expired.contains(key));
+        let Some(rule) = announce else {
             tx.commit().await?;
             continue;
         };
@@ -203,8 +207,9 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
             condition_key: alert.condition_key.clone(),
             subject: resolved_subject(alert, &names, &facts),
             detail: alert.detail.clone(),
-            kind: *kind,
+            kind: rule.kind,
             minutes: (now - alert.opened_at).num_minutes(),
+            critical: rule.critical,
         };
         enqueue(&mut tx, &n, now).await?;
         tx.commit().await?;

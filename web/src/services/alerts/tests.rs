@@ -161,10 +161,15 @@ impl Drop for SmtpPeer {
 /// A farm with one parlor; returns (farm, parlor).
 pub(super) async fn farm_with_parlor(db: &Db) -> (i64, i64) {
     let district = db.districts().await.unwrap()[0].id;
-    let farm = db
-        .create_farm(district, "那須牧場", "dairy", "")
-        .await
-        .unwrap();
+    // Several farms in one test: each its own name.
+    static FARMS: AtomicUsize = AtomicUsize::new(0);
+    let n = FARMS.fetch_add(1, Ordering::SeqCst);
+    let name = if n == 0 {
+        "那須牧場".to_owned()
+    } else {
+        format!("那須牧場{n}")
+    };
+    let farm = db.create_farm(district, &name, "dairy", "").await.unwrap();
     let parlor = on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
         "INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, '第1パーラー', $2) RETURNING id")
         .bind(farm.id).bind(Utc::now()).fetch_one(e).await.unwrap());

@@ -14,7 +14,7 @@ use super::tests::{SECRET, SmtpPeer, farm_with_parlor, intervals, webhook_receiv
 use crate::storage::testdb::both_backends;
 use crate::storage::{Db, fault};
 
-fn cfg(smtp_port: u16) -> AlertConfig {
+pub(super) fn cfg(smtp_port: u16) -> AlertConfig {
     AlertConfig {
         every: Duration::from_secs(60),
         public_url: "http://agri.test".into(),

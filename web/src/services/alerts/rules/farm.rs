@@ -114,6 +114,7 @@ mod tests {
             minutes,
             threshold: None,
             threshold_low: None,
+            critical: false,
         }
     }
 

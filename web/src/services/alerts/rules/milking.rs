@@ -117,6 +117,7 @@ mod tests {
             minutes: 600,
             threshold: factor,
             threshold_low: None,
+            critical: false,
         }
     }
 

@@ -127,6 +127,7 @@ pub fn evaluate(rules: &[Rule], facts: &Facts, now: DateTime<Utc>) -> Evaluation
                     detail: f.detail,
                     kind: rule.kind,
                     since: f.since,
+                    critical: rule.critical,
                 },
             );
         }

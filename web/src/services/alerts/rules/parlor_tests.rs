@@ -40,6 +40,7 @@ fn rule(kind: RuleKind, minutes: i64, threshold: Option<f64>) -> Rule {
         minutes,
         threshold,
         threshold_low: None,
+        critical: false,
     }
 }
 
