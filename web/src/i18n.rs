@@ -224,6 +224,30 @@ pub enum Msg {
     AlertRecordUnsigned,
     /// Alert message: a parlor sent no data for a day.
     AlertDayDataMissing,
+    /// Alert message and page: acknowledge.
+    AlertAck,
+    /// Alerts page title.
+    AlertsTitle,
+    /// Alerts page: none yet.
+    AlertsNone,
+    /// Alerts page: an alert still open.
+    AlertOpenNow,
+    /// Alerts page: when it opened.
+    AlertOpenedAt,
+    /// Alerts page: when it cleared.
+    AlertClearedAt,
+    /// Alerts page: when somebody acknowledged it.
+    AlertAckedAt,
+    /// Alerts page: the delivery attempts.
+    AlertDeliveries,
+    /// Acknowledge page: the question.
+    AlertAckConfirm,
+    /// Acknowledge page: done.
+    AlertAckDone,
+    /// Acknowledge page: a bad or expired link.
+    AlertAckBadLink,
+    /// Alerts page: what the alert was about.
+    AlertWhat,
     /// Create a bridge token.
     AddToken,
     /// The token is shown only once.
@@ -1072,6 +1096,24 @@ impl Msg {
             Msg::AlertSortieAborted => ("飛行中止", "sortie aborted"),
             Msg::AlertRecordUnsigned => ("記録未署名", "record unsigned"),
             Msg::AlertDayDataMissing => ("データ欠落", "no data for a day"),
+            Msg::AlertAck => ("確認済みにする", "Acknowledge"),
+            Msg::AlertsTitle => ("アラート", "Alerts"),
+            Msg::AlertsNone => ("アラートはまだありません。", "No alerts yet."),
+            Msg::AlertOpenNow => ("発生中", "open"),
+            Msg::AlertOpenedAt => ("発生", "Opened"),
+            Msg::AlertClearedAt => ("復旧", "Cleared"),
+            Msg::AlertAckedAt => ("確認", "Acknowledged"),
+            Msg::AlertDeliveries => ("送信の記録", "Delivery attempts"),
+            Msg::AlertAckConfirm => (
+                "このアラートを確認済みにしますか？",
+                "Mark this alert as acknowledged?",
+            ),
+            Msg::AlertAckDone => ("確認済みにしました。", "The alert is acknowledged."),
+            Msg::AlertAckBadLink => (
+                "このリンクは無効か、有効期限が切れています。",
+                "This link is not valid or has expired.",
+            ),
+            Msg::AlertWhat => ("内容", "What"),
             Msg::AddToken => ("トークンを発行", "Issue a token"),
             Msg::TokenShownOnce => (
                 "このトークンは一度しか表示されません。ブリッジの設定に保存してください:",

@@ -44,6 +44,9 @@ pub fn layout(lang: Lang, title: &str, user: Option<&CurrentUser>, body: Markup)
                                     li { a href="/admin" { (Msg::Admin.text(lang)) } }
                                 }
                                 li { a href="/account" { (Msg::Account.text(lang)) } }
+                                @if let Some(farm) = u.user.farm_id {
+                                    li { a href=(format!("/farms/{farm}/alerts")) { (Msg::AlertsTitle.text(lang)) } }
+                                }
                             }
                         }
                         span.muted { (Msg::SignedInAs.text(lang)) " " (u.user.display_name) }

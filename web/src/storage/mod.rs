@@ -10,6 +10,7 @@
 //! itself: while it holds SQLite's write lock it must not wait for a second pooled connection.
 
 mod accounts;
+mod alert_acks;
 mod alert_facts;
 mod alert_outbox;
 mod alerts;

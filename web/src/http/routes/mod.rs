@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod assets;
 pub mod fields;
 pub mod flight_shared;
@@ -242,6 +243,8 @@ mod authorization {
                 format!("/farms/{farm_a}/logbook.csv"),
                 [OK, OK, OK, OK, NO, NO],
             ),
+            // --- alerts ---
+            (format!("/farms/{farm_a}/alerts"), [OK, OK, OK, OK, NO, NO]),
             // --- flights (launch, vehicles, go/no-go) ---
             ("/flights".into(), [OK, OK, OK, OK, OK, OK]),
             ("/api/v1/flights".into(), [OK, OK, OK, OK, OK, OK]),

@@ -63,6 +63,9 @@ pub struct WebhookBody<'a> {
     pub text: &'a str,
     /// The page the alert is about.
     pub url: &'a str,
+    /// The signed link that acknowledges the alert (openings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_url: Option<&'a str>,
 }
 
 /// A delivery attempt that failed, with the reason to store.

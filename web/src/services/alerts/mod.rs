@@ -5,6 +5,7 @@
 //! facts and stores each change with its queued messages; [`outbox`] sends those through the
 //! sinks in [`deliver`].
 
+pub mod ack_link;
 pub mod deliver;
 pub mod outbox;
 pub mod quiet;

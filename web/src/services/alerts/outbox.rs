@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::ack_link;
 use super::deliver::{self, DeliveryError, WebhookBody};
 use super::quiet::{self, Decision};
 use super::service::{AlertConfig, Notice, alert_url, message};
@@ -34,9 +35,13 @@ pub async fn drain(
 ) -> Result<usize, StorageError> {
     let rows = db.claim_due_alert_messages(now, lease(cfg), BATCH).await?;
     let n = rows.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let key = db.server_key(ack_link::KEY_NAME).await?;
     let tasks = rows
         .into_iter()
-        .map(|row| send_row(db, cfg, client, row, now));
+        .map(|row| send_row(db, cfg, client, row, &key, now));
     for r in futures::future::join_all(tasks).await {
         r?;
     }
@@ -50,6 +55,7 @@ async fn send_row(
     cfg: &AlertConfig,
     client: &reqwest::Client,
     row: OutboxRow,
+    key: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     let notice: Option<Notice> = serde_json::from_str(&row.notice_json).ok();
@@ -68,7 +74,9 @@ async fn send_row(
         }
     }
     let ch = &row.channel;
-    let (subject, text) = message(&n, &cfg.public_url);
+    let ack = (n.event == "opened")
+        .then(|| ack_link::url(&cfg.public_url, &ack_link::token(key, n.alert_id, now)));
+    let (subject, text) = message(&n, &cfg.public_url, ack.as_deref());
     let url = alert_url(&cfg.public_url, &n);
     let body = serde_json::to_vec(&WebhookBody {
         event: &n.event,
@@ -80,6 +88,7 @@ async fn send_row(
         kind: n.kind.as_str(),
         text: &text,
         url: &url,
+        ack_url: ack.as_deref(),
     })
     .unwrap_or_default();
     let policy = cfg.retry;

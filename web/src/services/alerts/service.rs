@@ -247,7 +247,7 @@ fn resolved_subject(alert: &AlertRow, names: &HashMap<i64, &str>, facts: &Facts)
 }
 
 /// The message kind of a rule kind.
-fn kind_msg(kind: RuleKind) -> Msg {
+pub fn kind_msg(kind: RuleKind) -> Msg {
     match kind {
         RuleKind::ParlorOffline => Msg::AlertParlorOffline,
         RuleKind::ParlorStopped => Msg::AlertParlorStopped,
@@ -291,8 +291,9 @@ fn lock_screen(s: String) -> String {
     cut
 }
 
-/// The lock-screen text of a notice, Japanese first: (first line, whole text with the link).
-pub fn message(n: &Notice, public_url: &str) -> (String, String) {
+/// The lock-screen text of a notice, Japanese first: (first line, whole text with the link
+/// to the page and, for an opening, the acknowledge link).
+pub fn message(n: &Notice, public_url: &str, ack_url: Option<&str>) -> (String, String) {
     let kind = kind_msg(n.kind);
     let (ja, en) = (kind.text(Lang::Ja), kind.text(Lang::En));
     let (mja, men) = (
@@ -319,7 +320,11 @@ pub fn message(n: &Notice, public_url: &str) -> (String, String) {
     };
     let first = lock_screen(first);
     let url = alert_url(public_url, n);
-    let text = format!("{first}\n{url}");
+    let mut text = format!("{first}\n{url}");
+    if let Some(ack) = ack_url {
+        let (aja, aen) = (Msg::AlertAck.text(Lang::Ja), Msg::AlertAck.text(Lang::En));
+        text.push_str(&format!("\n{aja} / {aen}: {ack}"));
+    }
     (first, text)
 }
 

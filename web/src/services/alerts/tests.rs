@@ -251,8 +251,20 @@ async fn stopped_parlor_alerts_once_and_clears_once(db: &Db) {
         format!("http://agri.test/parlors/{parlor}")
     );
     assert_eq!(hook.bad_signatures.load(Ordering::SeqCst), 0);
+    // The opening carries a signed acknowledge link for this alert.
+    let ack = accepted[0]["ack_url"].as_str().expect("ack_url").to_owned();
+    let token = ack
+        .strip_prefix("http://agri.test/alerts/ack/")
+        .expect("under the public URL");
+    let key = db.server_key(super::ack_link::KEY_NAME).await.unwrap();
+    let alert_id = accepted[0]["alert_id"].as_i64().unwrap();
+    assert_eq!(
+        super::ack_link::verify(&key, token, Utc::now()),
+        Some(alert_id)
+    );
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].2.contains(&ack), "{}", mails[0].2);
     assert_eq!(mails[0].0, "operator@nasu.example.jp");
     assert_eq!(
         mails[0].1,
@@ -290,6 +302,10 @@ async fn stopped_parlor_alerts_once_and_clears_once(db: &Db) {
     let accepted = hook.accepted.lock().await.clone();
     assert_eq!(accepted.len(), 2);
     assert_eq!(accepted[1]["event"], "resolved");
+    assert!(
+        accepted[1].get("ack_url").is_none(),
+        "nothing to acknowledge once cleared"
+    );
     let mails = smtp.mails();
     assert_eq!(mails.len(), 2, "{mails:?}");
     // Both mails left within the same second: find the new one by its subject.
