@@ -13,6 +13,7 @@ mod accounts;
 mod alert_acks;
 mod alert_facts;
 mod alert_outbox;
+mod alert_settings;
 mod alerts;
 mod fields;
 mod flights;
@@ -26,6 +27,7 @@ pub use alert_facts::{
     BridgeFact, CONDUCTIVITY_HISTORY, FlightEventFact, MilkingFact, UnsignedRecordFact,
 };
 pub use alert_outbox::{OutboxOutcome, OutboxRow};
+pub use alert_settings::{ChannelRow, NewRule, RuleRow};
 pub use alerts::{
     AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewChannel, NewDelivery, OpenCondition,
     Rule, RuleKind,

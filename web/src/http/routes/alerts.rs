@@ -78,6 +78,7 @@ async fn alerts_page(
     let title = format!("{} — {}", Msg::AlertsTitle.text(lang), farm.name);
     let body = html! {
         h1 { (title) }
+        p { a href=(format!("/farms/{id}/alerts/settings")) { (Msg::AlertRules.text(lang)) " / " (Msg::AlertChannels.text(lang)) } }
         @if alerts.is_empty() { p { (Msg::AlertsNone.text(lang)) } }
         @for (a, d) in alerts.iter().zip(&tries) {
             article.card aria-labelledby=(format!("alert-{}", a.id)) {

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alert_settings;
 pub mod alerts;
 pub mod assets;
 pub mod fields;

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod quiet;
 pub mod rules;
 pub mod service;
+pub mod settings;
 
 #[cfg(test)]
 mod tests;
