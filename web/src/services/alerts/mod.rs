@@ -7,6 +7,7 @@
 
 pub mod ack_link;
 pub mod deliver;
+pub mod notice;
 pub mod outbox;
 pub mod quiet;
 pub mod rules;

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::ack_link;
 use super::deliver::{self, DeliveryError, WebhookBody};
+use super::notice::{AlertConfig, Notice, alert_url, message};
 use super::quiet::{self, Decision};
-use super::service::{AlertConfig, Notice, alert_url, message};
 use crate::storage::{AlertChannel, Db, NewDelivery, OutboxOutcome, OutboxRow, StorageError};
 
 /// The most messages one drain claims.
