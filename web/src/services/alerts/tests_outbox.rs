@@ -167,3 +167,58 @@ both_backends!(an_alert_and_its_messages_commit_together, |db| {
     assert_eq!(db.alerts_of_farm(farm).await.unwrap().len(), 1);
     assert_eq!(db.pending_alert_messages(farm).await.unwrap(), 2);
 });
+
+/// Waits until `done()` holds, at most `limit`; returns how long it took.
+async fn within(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> Duration {
+    let start = std::time::Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < limit, "not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+async fn the_running_service_delivers_within_one_interval(db: &Db) {
+    let (hook_url, hook) = webhook_receiver().await;
+    let Some(smtp) = SmtpPeer::start().await else {
+        return;
+    };
+    let (farm, parlor) = farm_with_parlor(db).await;
+    db.create_alert_rule(farm, RuleKind::ParlorStopped, None, 5, None)
+        .await
+        .unwrap();
+    db.create_alert_channel(farm, "webhook", &hook_url, Some(SECRET))
+        .await
+        .unwrap();
+    db.create_alert_channel(farm, "email", "operator@nasu.example.jp", None)
+        .await
+        .unwrap();
+    let t0 = Utc::now().trunc_subsecs(0) - chrono::Duration::minutes(30);
+    intervals(db, parlor, t0, 0, 20, "running").await;
+    let mut c = cfg(smtp.port);
+    c.every = Duration::from_secs(1);
+    let service = super::service::spawn(db.clone(), c);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(hook.accepted.lock().await.is_empty());
+    // The parlor has been stopped for 7 minutes as of now: the stated time is one interval
+    // (here 1 s) plus the delivery, with the receiver's first 503 and its retry included.
+    intervals(db, parlor, t0, 20, 30, "stopped").await;
+    let limit = Duration::from_secs(3);
+    let took = within(limit, async || {
+        hook.accepted.lock().await.len() == 1 && smtp.mails().len() == 1
+    })
+    .await;
+    eprintln!("opened: webhook and mail within {took:?}");
+    intervals(db, parlor, t0, 30, 31, "running").await;
+    let took = within(limit, async || {
+        hook.accepted.lock().await.len() == 2 && smtp.mails().len() == 2
+    })
+    .await;
+    eprintln!("resolved: webhook and mail within {took:?}");
+    service.abort();
+    assert_eq!(hook.accepted.lock().await[1]["event"], "resolved");
+}
+
+both_backends!(delivered_within_one_interval, |db| {
+    the_running_service_delivers_within_one_interval(db).await;
+});
