@@ -260,6 +260,8 @@ pub enum Msg {
     AlertDisable,
     /// Settings: kind field.
     AlertKindLabel,
+    /// Settings: a channel's kind field.
+    AlertChannelKindLabel,
     /// Settings: parlor field (empty = all).
     AlertParlorLabel,
     /// Settings: minutes field.
@@ -1170,6 +1172,7 @@ impl Msg {
             Msg::AlertEnable => ("有効にする", "Enable"),
             Msg::AlertDisable => ("無効にする", "Disable"),
             Msg::AlertKindLabel => ("種類", "Kind"),
+            Msg::AlertChannelKindLabel => ("通知の方法", "Sent by"),
             Msg::AlertParlorLabel => ("パーラー（空欄＝すべて）", "Parlor (empty = all)"),
             Msg::AlertMinutesLabel => ("分", "Minutes"),
             Msg::AlertThresholdLabel => (

@@ -129,7 +129,7 @@ async fn page(
         h2 { (Msg::AlertChannels.text(lang)) }
         div.table-wrap { table {
             thead { tr {
-                th scope="col" { (Msg::AlertKindLabel.text(lang)) }
+                th scope="col" { (Msg::AlertChannelKindLabel.text(lang)) }
                 th scope="col" { (Msg::AlertTargetLabel.text(lang)) }
                 th scope="col" { (Msg::AlertQuietFromLabel.text(lang)) }
                 th scope="col" { (Msg::AlertEscalateLabel.text(lang)) }
@@ -149,7 +149,7 @@ async fn page(
         @if writes {
             form method="post" action=(format!("/farms/{id}/alerts/channels")) {
                 input type="hidden" name="csrf" value=(csrf);
-                label for="c-kind" { (Msg::AlertKindLabel.text(lang)) }
+                label for="c-kind" { (Msg::AlertChannelKindLabel.text(lang)) }
                 select id="c-kind" name="kind" {
                     option value="email" { "e-mail" }
                     option value="webhook" { "webhook (LINE, chat)" }
