@@ -70,9 +70,27 @@ pub struct PlanConfig {
     /// [`to_qgc_plan`](crate::to_qgc_plan)'s module docs); without one, the pump is only
     /// switched on and off.
     pub pump_full_flow_l_min: Option<f64>,
+    /// When planning must stop (`None`, default: never): [`plan`](crate::plan) checks it
+    /// between its stages and gives up with [`PlanError::Deadline`], so a server that stopped
+    /// waiting also gets its thread back.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl PlanConfig {
+    /// [`PlanError::Deadline`] naming `stage` when the [`deadline`](Self::deadline) has passed.
+    ///
+    /// # Errors
+    /// As said.
+    pub(crate) fn on_time(&self, field_id: &str, stage: &'static str) -> Result<(), PlanError> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(PlanError::Deadline {
+                field_id: field_id.to_owned(),
+                stage,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// A configuration with the given swath width and the defaults documented on each field.
     pub fn new(swath_width: SwathWidth) -> Self {
         let m = |v| Metres::new(v).expect("valid default");
@@ -102,6 +120,7 @@ impl PlanConfig {
             prescription: None,
             rate_lag: s(0.5),
             pump_full_flow_l_min: None,
+            deadline: None,
         }
     }
 
@@ -182,5 +201,36 @@ impl PlanConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Field, plan};
+    use std::time::{Duration, Instant};
+
+    fn paddy() -> Field {
+        let ring = vec![
+            (139.98, 36.97),
+            (139.981_34, 36.97),
+            (139.981_34, 36.970_54),
+            (139.98, 36.970_54),
+        ];
+        Field::new("paddy", &geo::Polygon::new(ring.into(), vec![])).unwrap()
+    }
+
+    #[test]
+    fn planning_stops_at_its_deadline_and_runs_to_the_end_before_it() {
+        let mut cfg = PlanConfig::new(SwathWidth::new(5.0).unwrap());
+        cfg.deadline = Some(Instant::now());
+        match plan(&paddy(), &cfg) {
+            Err(PlanError::Deadline { field_id, stage }) => {
+                assert_eq!((field_id.as_str(), stage), ("paddy", "sprayable area"));
+            }
+            other => panic!("{other:?}"),
+        }
+        cfg.deadline = Some(Instant::now() + Duration::from_secs(600));
+        assert!(plan(&paddy(), &cfg).is_ok());
     }
 }

@@ -274,6 +274,16 @@ pub enum PlanError {
         /// The most accepted.
         limit: usize,
     },
+    /// The file holds more features than one import takes.
+    #[error(
+        "the file holds about {n_features} fields and zones, more than the {limit} accepted in one file; split it into smaller files"
+    )]
+    TooManyFileFeatures {
+        /// About how many features it holds.
+        n_features: usize,
+        /// The most accepted.
+        limit: usize,
+    },
     /// An edge of a ring jumps more than 180° in longitude: the polygon crosses the 180th
     /// meridian (or its longitudes are wrong), which the planner does not handle.
     #[error(
@@ -338,6 +348,14 @@ pub enum PlanError {
         field_id: String,
         /// What is wrong with the prescription.
         source: crate::prescription::PrescriptionError,
+    },
+    /// Planning passed its [`PlanConfig::deadline`](crate::PlanConfig::deadline) and stopped.
+    #[error("field {field_id}: planning stopped at its deadline ({stage})")]
+    Deadline {
+        /// The field.
+        field_id: String,
+        /// The stage it had reached.
+        stage: &'static str,
     },
     /// The tank or battery is too small to make progress in one sortie.
     #[error("field {field_id}: a sortie cannot make progress: {reason}")]

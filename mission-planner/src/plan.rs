@@ -82,6 +82,12 @@ pub struct PlanReport {
     pub fence_points: usize,
     /// Vertices of the full fence built from the field, before any fitting.
     pub fence_points_full: usize,
+    /// How far the fitted fence may lie beyond the real boundary or zones, metres (0 when the
+    /// full fence fits; see [`FenceFit::max_shift_m`](crate::FenceFit::max_shift_m)).
+    pub fence_shift_m: f64,
+    /// Exclusion zones left out of the uploaded fence to fit the vehicle (the mission still
+    /// keeps the margin from them).
+    pub fence_exclusions_dropped: usize,
     /// Path length inside exclusion zones, metres.
     pub exclusion_m: f64,
     /// Length of ferry hops between the field and a refill point outside it, metres.
@@ -506,6 +512,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     };
     let router = Router::new(Region::new(&transit));
     let plan_fence = fence::build(&inclusion, &exclusions, margins.fence);
+    config.on_time(&field.id, "sprayable area")?;
     let hl = headland::split(&areas.centre, w, config.headland_passes);
     let swaths = if hl.interior.0.is_empty() {
         swaths_at(&hl.swath_clip, &hl.interior, w, 0.0)
@@ -524,6 +531,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         };
         best_swaths(&hl.swath_clip, &hl.interior, w, &objective)
     };
+    config.on_time(&field.id, "swath heading")?;
     let cells = decompose(&swaths);
     let mut elements: Vec<Element> = hl
         .rings
@@ -547,6 +555,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     };
     let order = NearestNeighbour.order(gate, &elements);
     let route = build_track(gate, &elements, &order, &router).map_err(no_route)?;
+    config.on_time(&field.id, "route")?;
     let rates = config
         .prescription
         .as_ref()
@@ -595,6 +604,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         },
     })?;
 
+    config.on_time(&field.id, "sorties")?;
     let tracks = || sorties.iter().map(|s| &s.track);
     let foot = coverage::footprint(&coverage::spray_lines(tracks()), w);
     let exclusion_m = if exclusions.is_empty() {
@@ -645,6 +655,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         outside_field_m: 0.0,
         fence_points: plan_fence.points(),
         fence_points_full: plan_fence.points(),
+        fence_shift_m: 0.0,
+        fence_exclusions_dropped: 0,
         exclusion_m,
         ferry_m: tracks()
             .map(|t| t.length_of(SegmentKind::Ferry))
@@ -692,6 +704,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     {
         plan.fence = fit.fence.clone();
         plan.report.fence_points = fit.points_after;
+        plan.report.fence_shift_m = fit.max_shift_m;
+        plan.report.fence_exclusions_dropped = fit.dropped_exclusions.len();
         plan.fence_fit = Some(fit);
     }
     plan.report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;

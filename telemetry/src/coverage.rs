@@ -88,45 +88,86 @@ fn union_all(polys: &[MultiPolygon]) -> MultiPolygon {
     acc
 }
 
+/// Samples closer in time than this are dense enough that the pump changed state somewhere
+/// between them, not at either end; sparser ones keep the pump state of the segment's end.
+const DENSE_SAMPLE_US: u64 = 1_000_000;
+
+/// Where along the segment from `a` to `b` the pump changed state: its middle when both samples
+/// carry times under [`DENSE_SAMPLE_US`] apart, else `None` (the end's state holds throughout).
+fn switch_point(a: &TrackPoint, b: &TrackPoint, ca: Coord, cb: Coord) -> Option<Coord> {
+    let dense = a.time_us > 0 && b.time_us > a.time_us && b.time_us - a.time_us <= DENSE_SAMPLE_US;
+    dense.then(|| Coord {
+        x: (ca.x + cb.x) / 2.0,
+        y: (ca.y + cb.y) / 2.0,
+    })
+}
+
+/// Appends `c` to the run, dropping it when closer than 0.5 m to the run's last point and
+/// cutting the run where the heading turns more than 60°.
+fn extend_run(runs: &mut Vec<Vec<Coord>>, cur: &mut Vec<Coord>, c: Coord) {
+    let Some(&last) = cur.last() else {
+        cur.push(c);
+        return;
+    };
+    if (c.x - last.x).hypot(c.y - last.y) < 0.5 {
+        return;
+    }
+    if cur.len() >= 2 {
+        let a = cur[cur.len() - 2];
+        let h1 = (last.y - a.y).atan2(last.x - a.x);
+        let h2 = (c.y - last.y).atan2(c.x - last.x);
+        let mut d = (h2 - h1).abs();
+        if d > std::f64::consts::PI {
+            d = 2.0 * std::f64::consts::PI - d;
+        }
+        if d > 60f64.to_radians() {
+            runs.push(std::mem::take(cur));
+            cur.push(last);
+        }
+    }
+    cur.push(c);
+}
+
 /// Splits the spraying part of a track into runs (straight-ish polylines), dropping samples
 /// closer than 0.5 m to the previous one and cutting a run where the heading turns > 60°.
+///
+/// Where the pump switches between two samples, a dense track (timed samples under a second
+/// apart, as SERVO_OUTPUT_RAW at 5 Hz gives) counts the switch at the segment's middle, so a run
+/// gains or loses half a sample interval at each end rather than a whole one; a sparse track
+/// (a vehicle that reports only at waypoints) keeps the pump state of the segment's end.
 fn spray_runs(track: &[TrackPoint], local: &Local) -> Vec<Vec<Coord>> {
     let mut runs: Vec<Vec<Coord>> = Vec::new();
     let mut cur: Vec<Coord> = Vec::new();
-    let mut prev: Option<Coord> = None;
+    let mut prev: Option<(&TrackPoint, Coord)> = None;
     for p in track {
         let c = local.fwd(p.lat, p.lon);
-        // A segment is sprayed if the pump is on when it ends (samples may be sparse: a
-        // vehicle that reports only at waypoints reports the pump state of the leg it flew).
-        if let Some(pc) = prev {
-            if p.spraying {
-                if cur.is_empty() {
-                    cur.push(pc);
-                }
-                let last = *cur.last().unwrap_or(&pc);
-                if (c.x - last.x).hypot(c.y - last.y) >= 0.5 {
-                    if cur.len() >= 2 {
-                        let a = cur[cur.len() - 2];
-                        let h1 = (last.y - a.y).atan2(last.x - a.x);
-                        let h2 = (c.y - last.y).atan2(c.x - last.x);
-                        let mut d = (h2 - h1).abs();
-                        if d > std::f64::consts::PI {
-                            d = 2.0 * std::f64::consts::PI - d;
-                        }
-                        if d > 60f64.to_radians() {
-                            runs.push(std::mem::take(&mut cur));
-                            cur.push(last);
-                        }
+        if let Some((pp, pc)) = prev {
+            match (pp.spraying, p.spraying) {
+                (_, true) => {
+                    if cur.is_empty() {
+                        let from = if pp.spraying {
+                            pc
+                        } else {
+                            switch_point(pp, p, pc, c).unwrap_or(pc)
+                        };
+                        cur.push(from);
                     }
-                    cur.push(c);
+                    extend_run(&mut runs, &mut cur, c);
                 }
-            } else if cur.len() >= 2 {
-                runs.push(std::mem::take(&mut cur));
-            } else {
-                cur.clear();
+                (true, false) => {
+                    if let Some(m) = switch_point(pp, p, pc, c) {
+                        extend_run(&mut runs, &mut cur, m);
+                    }
+                    if cur.len() >= 2 {
+                        runs.push(std::mem::take(&mut cur));
+                    } else {
+                        cur.clear();
+                    }
+                }
+                (false, false) => cur.clear(),
             }
         }
-        prev = Some(c);
+        prev = Some((p, c));
     }
     if cur.len() >= 2 {
         runs.push(cur);
@@ -295,6 +336,34 @@ mod tests {
         assert_eq!(c.sprayed_m2, 0.0);
         assert!(coverage(&[], &legs, 0.0).is_err());
         assert!(coverage(&[], &[], 5.0).is_err());
+    }
+
+    /// A timed 5 Hz track (a report every metre) whose pump switches on at 10 m and off at
+    /// 90 m, between reports: the run is counted from 10 to 90 m, not shifted by a report.
+    #[test]
+    fn a_dense_track_switches_the_pump_between_samples() {
+        let legs = [leg(10.0, 0.0, 90.0)];
+        let track: Vec<TrackPoint> = (0..100)
+            .map(|i| {
+                let x = i as f64 + 0.5;
+                TrackPoint {
+                    time_us: 1_000_000_000 + i * 200_000,
+                    ..pt(x, 0.0, (10.0..90.0).contains(&x))
+                }
+            })
+            .collect();
+        let c = coverage(&track, &legs, 5.0).unwrap();
+        assert!((c.sprayed_m2 - 400.0).abs() < 0.5, "{c:?}");
+        assert!(c.off_target_m2 < 0.5 && c.gaps_m2 < 0.5, "{c:?}");
+        // The same samples untimed keep the end's pump state: the run starts and ends half a
+        // report early.
+        let untimed: Vec<TrackPoint> = track
+            .iter()
+            .map(|p| TrackPoint { time_us: 0, ..*p })
+            .collect();
+        let c = coverage(&untimed, &legs, 5.0).unwrap();
+        assert!((c.off_target_m2 - 2.5).abs() < 0.5, "{c:?}");
+        assert!((c.gaps_m2 - 2.5).abs() < 0.5, "{c:?}");
     }
 
     proptest! {

@@ -231,6 +231,101 @@ impl Vehicle {
         self.fence_setup().await
     }
 
+    /// The ground speed above which ArduPilot's sprayer runs the pump, m/s: SPRAY_SPEED_MIN
+    /// (cm/s, AC_Sprayer.cpp, default 100). The pump starts 0.1 s after the vehicle passes it
+    /// (AC_SPRAYER_DEFAULT_TURN_ON_DELAY), so each spray leg that starts from a turn begins
+    /// dry for as long as the vehicle takes to reach it. `None` for PX4 (no such sprayer) and
+    /// for an ArduPilot whose sprayer is off (SPRAY_* exist only with SPRAY_ENABLE 1).
+    ///
+    /// # Errors
+    /// [`Error::LinkClosed`].
+    pub async fn spray_speed_min_mps(&self) -> Result<Option<f64>> {
+        if self.target().firmware != Firmware::ArduPilot {
+            return Ok(None);
+        }
+        match self.param("SPRAY_SPEED_MIN").await {
+            Ok(p) => Ok(Some(p.value / 100.0)),
+            Err(Error::ParamUnknown { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks that ArduPilot's sprayer can run the pump of a plan that switches it with
+    /// DO_SPRAYER, and returns the speed it starts at (m/s); `None` when the plan does not use
+    /// it or the vehicle is not ArduPilot. A plan without DO_CHANGE_SPEED flies at ArduCopter's
+    /// WPNAV_SPEED default, 10 m/s.
+    ///
+    /// # Errors
+    /// [`Error::PreflightFailed`] (`sprayer`) when the sprayer is off (SPRAY_ENABLE 0 hides the
+    /// other SPRAY_* parameters) or starts only at or above the plan's spray speed: either way
+    /// the pump would never run. [`Error::LinkClosed`].
+    pub async fn check_sprayer(&self, plan: &crate::Plan) -> Result<Option<f64>> {
+        if !plan.uses_sprayer() || self.target().firmware != Firmware::ArduPilot {
+            return Ok(None);
+        }
+        let speed = plan.spray_speed_mps().unwrap_or(10.0);
+        let Some(min) = self.spray_speed_min_mps().await? else {
+            return Err(Error::PreflightFailed {
+                check: "sprayer",
+                detail: "the plan switches the pump with DO_SPRAYER, but the vehicle's sprayer \
+                         is off (SPRAY_ENABLE 0: no SPRAY_* parameters), so the pump would never run"
+                    .into(),
+            });
+        };
+        if min >= speed {
+            return Err(Error::PreflightFailed {
+                check: "sprayer",
+                detail: format!(
+                    "the sprayer starts only above {min:.1} m/s (SPRAY_SPEED_MIN) and the plan \
+                     sprays at {speed:.1} m/s, so the pump would not run"
+                ),
+            });
+        }
+        Ok(Some(min))
+    }
+
+    /// ArduPilot's terrain following as its parameters say: (TERRAIN_ENABLE, TERRAIN_SPACING
+    /// in metres, AP_Terrain.cpp, default 1 and 100). `None` for PX4, which has no terrain
+    /// database (it refuses terrain-frame items).
+    ///
+    /// # Errors
+    /// As [`Self::param`].
+    pub async fn terrain_setup(&self) -> Result<Option<(bool, f64)>> {
+        if self.target().firmware != Firmware::ArduPilot {
+            return Ok(None);
+        }
+        let enabled = self.param("TERRAIN_ENABLE").await?.value >= 1.0;
+        let spacing = self.param("TERRAIN_SPACING").await?.value;
+        Ok(Some((enabled, spacing)))
+    }
+
+    /// Sets TERRAIN_SPACING (with the pilot's consent) and returns it as read back, metres.
+    /// ArduPilot takes it in flight: blocks of another spacing are dropped and asked for
+    /// again (TerrainGCS.cpp), so the ground station must serve the new grid.
+    ///
+    /// # Errors
+    /// As [`Self::set_param`].
+    pub async fn set_terrain_spacing_m(&self, metres: u16) -> Result<f64> {
+        Ok(self
+            .set_param("TERRAIN_SPACING", f64::from(metres))
+            .await?
+            .value)
+    }
+
+    /// Sets SPRAY_SPEED_MIN (with the pilot's consent) and returns it as read back, m/s. The
+    /// dose holds at lower speeds: AC_Sprayer scales the pump with ground speed (pump % =
+    /// SPRAY_PUMP_RATE × m/s), unless SPRAY_PUMP_MIN holds it higher.
+    ///
+    /// # Errors
+    /// As [`Self::set_param`].
+    pub async fn set_spray_speed_min_mps(&self, mps: f64) -> Result<f64> {
+        Ok(self
+            .set_param("SPRAY_SPEED_MIN", (mps * 100.0).round())
+            .await?
+            .value
+            / 100.0)
+    }
+
     /// The altitude RTL climbs to, metres (ArduPilot RTL_ALT in cm; PX4 RTL_RETURN_ALT).
     ///
     /// # Errors

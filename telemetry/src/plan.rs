@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::mission_protocol::items::{
-    CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem, deg_to_e7,
+    CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem,
+    deg_to_e7,
 };
 
 /// MAV_CMD_DO_CHANGE_SPEED: the swath speed, which the application rate depends on.
@@ -507,6 +508,33 @@ impl Plan {
     /// The legs flown with the pump commanded on, from the spray control items.
     pub fn spray_legs(&self) -> Vec<SprayLeg> {
         spray_legs(&self.items)
+    }
+
+    /// True when some item's altitude is above the terrain (MAV_FRAME_GLOBAL_TERRAIN_ALT 10 or
+    /// its _INT 11): the vehicle then needs terrain data, from its ground station or its card.
+    pub fn uses_terrain_frame(&self) -> bool {
+        self.items.iter().any(|i| matches!(i.frame, 10 | 11))
+    }
+
+    /// True when the plan switches the pump with DO_SPRAYER (ArduPilot's own sprayer, whose
+    /// parameters then matter: SPRAY_ENABLE, SPRAY_SPEED_MIN).
+    pub fn uses_sprayer(&self) -> bool {
+        self.items.iter().any(|i| i.command == CMD_DO_SPRAYER)
+    }
+
+    /// The ground speed the plan commands (DO_CHANGE_SPEED) when it first turns the pump on,
+    /// m/s; `None` when it sets no speed before that or never turns the pump on.
+    pub fn spray_speed_mps(&self) -> Option<f64> {
+        let mut speed = None;
+        for i in &self.items {
+            if i.command == CMD_DO_CHANGE_SPEED && i.params[1] > 0.0 {
+                speed = Some(f64::from(i.params[1]));
+            }
+            if i.spray_command() == Some(true) {
+                return speed;
+            }
+        }
+        None
     }
 
     /// The pump state the plan commands while flying toward vehicle item `seq` (what a resume

@@ -267,3 +267,212 @@ async fn sitl_flies_the_planned_items_with_the_pump_on_only_on_spray_legs() {
     link.close().await;
     drop(sitl);
 }
+
+/// The simulator's ArduPilot parameter table against the real one: every parameter agriops
+/// reads or sets has the same MAVLink type and the same ArduPilot default on both, and the
+/// sprayer's parameters are hidden on both while SPRAY_ENABLE is 0 (AC_Sprayer's
+/// AP_PARAM_FLAG_ENABLE). A change to `telemetry::sim`'s table that ArduPilot does not share
+/// fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sitl_parameters_are_typed_and_defaulted_as_the_simulator_claims() {
+    let test = "sitl_parameters_are_typed_and_defaulted_as_the_simulator_claims";
+    let Some(bin) = agriops_e2e::sitl::sitl_bin(test) else {
+        return;
+    };
+    let home = (36.95, 139.98, 300.0);
+    let sitl = agriops_e2e::sitl::start_sitl(&bin, home, 1).await;
+    let (_link, mut real) = agriops_e2e::sitl::observer(&sitl).await;
+    let (sim, port) = telemetry::SimDrone::in_process(telemetry::SimConfig::new(home));
+    let mut ours = telemetry::Vehicle::new(
+        port,
+        telemetry::Target::new(1, 1, telemetry::Firmware::ArduPilot),
+    );
+    real.ack_timeout = Duration::from_secs(2);
+    ours.ack_timeout = Duration::from_millis(300);
+    // SITL starts with the sprayer off, ours with it on: both hide SPRAY_SPEED_MIN while off.
+    ours.set_param("SPRAY_ENABLE", 0.0)
+        .await
+        .expect("sim SPRAY_ENABLE");
+    for (name, v) in [("ArduPilot", &real), ("simulator", &ours)] {
+        assert_eq!(
+            v.param("SPRAY_ENABLE").await.expect("SPRAY_ENABLE").value,
+            0.0,
+            "{name}"
+        );
+        assert!(
+            matches!(
+                v.param("SPRAY_SPEED_MIN").await,
+                Err(Error::ParamUnknown { .. })
+            ),
+            "{name}: SPRAY_SPEED_MIN visible with the sprayer off"
+        );
+        assert_eq!(v.spray_speed_min_mps().await.expect("read"), None, "{name}");
+    }
+    for v in [&real, &ours] {
+        v.set_param("SPRAY_ENABLE", 1.0)
+            .await
+            .expect("SPRAY_ENABLE 1");
+    }
+    // (name, ArduPilot's own default where the simulator claims it).
+    let table: [(&str, Option<f64>); 10] = [
+        ("FENCE_ENABLE", Some(0.0)),
+        ("FENCE_TYPE", Some(7.0)),
+        ("FENCE_ACTION", Some(1.0)),
+        ("FENCE_MARGIN", Some(2.0)),
+        ("FENCE_TOTAL", Some(0.0)),
+        ("RALLY_TOTAL", Some(0.0)),
+        ("SPRAY_ENABLE", Some(1.0)),
+        ("SPRAY_SPEED_MIN", Some(100.0)),
+        // The simulator follows terrain only with a ground model; SITL always may.
+        ("TERRAIN_ENABLE", None),
+        ("TERRAIN_SPACING", Some(100.0)),
+    ];
+    for (name, default) in table {
+        let a = real
+            .param(name)
+            .await
+            .unwrap_or_else(|e| panic!("ArduPilot {name}: {e}"));
+        let b = ours
+            .param(name)
+            .await
+            .unwrap_or_else(|e| panic!("simulator {name}: {e}"));
+        eprintln!(
+            "{name}: ArduPilot {:?} {}, simulator {:?} {}",
+            a.kind, a.value, b.kind, b.value
+        );
+        assert_eq!(a.kind, b.kind, "{name}: the simulator types it otherwise");
+        if let Some(d) = default {
+            assert_eq!(a.value, d, "{name}: ArduPilot's default is not {d}");
+            assert_eq!(
+                b.value, d,
+                "{name}: the simulator's default is not ArduPilot's"
+            );
+        }
+    }
+    // SPRAY_SPEED_MIN is cm/s on both: 0.3 m/s set is 0.3 m/s read.
+    for v in [&real, &ours] {
+        assert_eq!(v.set_spray_speed_min_mps(0.3).await.expect("set"), 0.3);
+        assert_eq!(v.spray_speed_min_mps().await.expect("read"), Some(0.3));
+    }
+    sim.stop().await;
+    drop(sitl);
+}
+
+/// Variable rate on a real ArduPilot (issue 13): the paddy planned from its prescription for
+/// `--autopilot ardupilot-servo` (the pump on SERVO9 as a plain output, SERVO9_FUNCTION 0,
+/// AC_Sprayer off) is flown, and SERVO9's reported output on every mission item is the PWM the
+/// mission's last DO_SET_SERVO before it commands: each zone's level, and off in transit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sitl_sets_each_zones_pump_level_from_do_set_servo() {
+    let test = "sitl_sets_each_zones_pump_level_from_do_set_servo";
+    let Some(bin) = agriops_e2e::sitl::sitl_bin(test) else {
+        return;
+    };
+    let root = agriops_e2e::workspace_root();
+    let work = tempfile::tempdir().expect("tempdir");
+    let rx = root.join("samples/prescriptions/paddy_rx.geojson");
+    let plan_path = agriops_e2e::sitl::plan_field_with(
+        &root.join("samples/fields/paddy_with_zones.geojson"),
+        work.path(),
+        &[
+            "--prescription",
+            rx.to_str().expect("path"),
+            "--rate-column",
+            "rate",
+            "--gap",
+            "default:0.8",
+            "--pump-full-flow-l-min",
+            "3",
+            "--autopilot",
+            "ardupilot-servo",
+            "--servo",
+            "9",
+            "--tank-l",
+            "20",
+        ],
+    );
+    let plan = telemetry::Plan::read(&plan_path).expect("plan");
+    let items = plan
+        .sortie(1, &plan_path)
+        .expect("sortie 1")
+        .mission_items();
+    // What the mission commands toward each item: the last DO_SET_SERVO (183) before it
+    // (none before the first: the output is then whatever the vehicle idles at).
+    let mut level: Option<f32> = None;
+    let mut expected = Vec::new();
+    for it in &items {
+        expected.push(level);
+        if it.command == 183 {
+            assert_eq!(it.params[0], 9.0, "DO_SET_SERVO on servo 9: {it:?}");
+            level = Some(it.params[1]);
+        }
+    }
+    let mut levels: Vec<u16> = items
+        .iter()
+        .filter(|i| i.command == 183)
+        .map(|i| i.params[1] as u16)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    assert!(
+        levels.len() >= 3,
+        "off and at least two zone levels: {levels:?}"
+    );
+    let home = plan.home.expect("home");
+    let sitl = agriops_e2e::sitl::start_sitl(&bin, home, 3).await;
+    let (link, vehicle) = agriops_e2e::sitl::observer(&sitl).await;
+    let target = vehicle.target();
+    agriops_e2e::sitl::set_param(&link, target, "SERVO9_FUNCTION", 0.0).await;
+    agriops_e2e::sitl::set_param(&link, target, "SERVO9_MIN", f32::from(PUMP_OFF_PWM)).await;
+    agriops_e2e::sitl::stream_reports(&vehicle).await;
+    agriops_e2e::sitl::wait_ready_to_arm(&link, &sitl).await;
+    vehicle
+        .upload_verified(MissionKind::Mission, &items)
+        .await
+        .expect("upload, verified by read-back");
+    let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(observe(
+        link.port().clone(),
+        (home.0, home.1),
+        stop_rx,
+        true,
+    ));
+    vehicle.set_mode("GUIDED").await.expect("GUIDED");
+    vehicle.arm().await.expect("arm");
+    vehicle
+        .command(apm::MavCmd::MAV_CMD_MISSION_START, [0.0; 7])
+        .await
+        .expect("MISSION_START");
+    let seen = tokio::time::timeout(Duration::from_secs(600), watcher)
+        .await
+        .unwrap_or_else(|_| panic!("the flight did not end in 600 s:\n{}", sitl.output()))
+        .expect("observer");
+    // Judged a moment after each change of item: DO items run as the previous NAV completes.
+    let judged: Vec<_> = seen
+        .samples
+        .iter()
+        .filter(|s| s.armed && s.current >= 1 && s.t - s.current_since > 0.5)
+        .filter_map(|s| Some((s, (*expected.get(usize::from(s.current))?)?)))
+        .collect();
+    let wrong: Vec<_> = judged
+        .iter()
+        .filter(|(s, want)| (f32::from(s.pump_pwm) - want).abs() > 1.0)
+        .map(|(s, want)| (s.current, s.pump_pwm, *want))
+        .collect();
+    let mut shown: Vec<u16> = judged.iter().map(|(s, _)| s.pump_pwm).collect();
+    shown.sort_unstable();
+    shown.dedup();
+    eprintln!(
+        "levels commanded {levels:?}, SERVO9 reported {shown:?}; {} of {} samples off the commanded level",
+        wrong.len(),
+        judged.len()
+    );
+    assert!(judged.len() > 100, "{} samples judged", judged.len());
+    assert!(
+        wrong.is_empty(),
+        "(item, reported, commanded): {:?}",
+        &wrong[..wrong.len().min(20)]
+    );
+    link.close().await;
+    drop(sitl);
+}

@@ -370,6 +370,26 @@ pub enum Msg {
     HeadlandPasses,
     /// Drift buffer.
     DriftBufferM,
+    /// Distance every leg keeps from the geofence (the vehicle's FENCE_MARGIN).
+    FenceMarginM,
+    /// Fence vertices the vehicle stores.
+    FencePointsMax,
+    /// Geofence heading on the plan page.
+    Geofence,
+    /// Fence vertices uploaded / of the full fence.
+    FenceVertices,
+    /// How far the fitted fence may lie beyond the boundary.
+    FenceShiftM,
+    /// Exclusion zones left out of the uploaded fence.
+    FenceExclusionsDropped,
+    /// What fitting the fence did, and that the path keeps its distance anyway.
+    FenceFittedNote,
+    /// The whole fence fits the vehicle.
+    FenceWhole,
+    /// Field area left unsprayed (margins, zones, buffers), m².
+    UnsprayedM2,
+    /// Length of the path outside the field (the hop to a refill point beside it), m.
+    OutsideFieldM,
     /// Autopilot.
     Autopilot,
     /// Make the plan.
@@ -408,6 +428,8 @@ pub enum Msg {
     FieldTooManyHoles,
     /// A file holds too many vertices (followed by the count and the limit).
     FileTooManyVertices,
+    /// A file holds too many features (followed by the count and the limit).
+    FileTooManyFeatures,
     /// A boundary crosses the 180° meridian.
     CrossesAntimeridian,
     /// A boundary crosses itself (followed by the crossing edges).
@@ -1287,6 +1309,40 @@ impl Msg {
             Msg::HeightM => ("散布高度 (m)", "Spray height (m)"),
             Msg::HeadlandPasses => ("外周の周回数", "Headland passes"),
             Msg::DriftBufferM => ("ドリフト緩衝帯 (m)", "Drift buffer (m)"),
+            Msg::FenceMarginM => (
+                "ジオフェンスとの間隔 (m、機体の FENCE_MARGIN)",
+                "Distance from the geofence (m, the vehicle's FENCE_MARGIN)",
+            ),
+            Msg::FencePointsMax => (
+                "機体が保存できるフェンス頂点数",
+                "Fence vertices the vehicle stores",
+            ),
+            Msg::Geofence => ("ジオフェンス", "Geofence"),
+            Msg::FenceVertices => ("頂点数 (送信 / 元の形)", "Vertices (uploaded / full)"),
+            Msg::FenceShiftM => (
+                "境界からの広がり 最大 (m)",
+                "At most beyond the boundary (m)",
+            ),
+            Msg::FenceExclusionsDropped => (
+                "フェンスから外した除外区域",
+                "Exclusion zones left out of the fence",
+            ),
+            Msg::FenceFittedNote => (
+                "機体が保存できる頂点数に合わせ、フェンスを外側へ簡略化しました。飛行経路は元の境界と除外区域から間隔を保ちます。",
+                "The fence was simplified outward to fit what the vehicle stores. The flight path still keeps its distance from the real boundary and zones.",
+            ),
+            Msg::FenceWhole => (
+                "フェンスは元の形のまま機体に送ります。",
+                "The whole fence is uploaded as it is.",
+            ),
+            Msg::UnsprayedM2 => (
+                "散布しない範囲 (m²、縁の余白・除外区域・緩衝帯)",
+                "Not sprayed (m², edge margin, zones, buffers)",
+            ),
+            Msg::OutsideFieldM => (
+                "圃場の外を飛ぶ距離 (m、圃場外の補給地点まで)",
+                "Flown outside the field (m, to a refill point beside it)",
+            ),
             Msg::Autopilot => ("フライトコントローラ", "Autopilot"),
             Msg::MakePlan => ("計画を作る", "Make the plan"),
             Msg::Plans => ("散布計画", "Spray plans"),
@@ -1320,6 +1376,10 @@ impl Msg {
             Msg::FileTooManyVertices => (
                 "ファイル全体の頂点が多すぎます。ファイルを分けてください。頂点数（概数）／上限:",
                 "The file holds too many vertices. Split it into smaller files. Vertices (about) / most accepted:",
+            ),
+            Msg::FileTooManyFeatures => (
+                "1つのファイルのほ場・区域が多すぎます。ファイルを分けてください。数（概数）／上限:",
+                "The file holds too many fields and zones. Split it into smaller files. Count (about) / most accepted:",
             ),
             Msg::CrossesAntimeridian => (
                 "境界が180度の経線（日付変更線）をまたいでいます。そこでほ場を分けるか、経度を確かめてください。",

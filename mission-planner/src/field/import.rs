@@ -1,7 +1,7 @@
 //! Reading fields and zones from GeoJSON, KML and KMZ bytes (no file system access).
 
 use crate::error::{FeatureRef, KmzLimit, PlanError};
-use crate::field::limits::{FieldLimits, rough_vertex_count};
+use crate::field::limits::{FieldLimits, rough_feature_count, rough_vertex_count};
 use crate::field::validate::validate_polygon;
 use crate::field::{Field, Role};
 use crate::projection::LocalFrame;
@@ -91,10 +91,16 @@ pub fn read_fields(bytes: &[u8]) -> Result<FieldSet, PlanError> {
 pub fn read_fields_with(bytes: &[u8], limits: &FieldLimits) -> Result<FieldSet, PlanError> {
     let check_size = |text: &[u8]| {
         let n_vertices = rough_vertex_count(text);
+        let n_features = rough_feature_count(text);
         if n_vertices > limits.max_file_vertices {
             Err(PlanError::TooManyFileVertices {
                 n_vertices,
                 limit: limits.max_file_vertices,
+            })
+        } else if n_features > limits.max_file_features {
+            Err(PlanError::TooManyFileFeatures {
+                n_features,
+                limit: limits.max_file_features,
             })
         } else {
             Ok(())
@@ -937,6 +943,44 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("feature #0 (id \"circle\")"), "{e}");
+    }
+
+    #[test]
+    fn feature_limits_apply_to_files_before_parsing() {
+        let square = |k: usize| {
+            let (x, y) = (139.9 + 0.001 * k as f64, 36.9);
+            format!(
+                "{x},{y} {},{y} {},{} {x},{} {x},{y}",
+                x + 0.0005,
+                x + 0.0005,
+                y + 0.0005,
+                y + 0.0005
+            )
+        };
+        let kml: String = (0..3)
+            .map(|k| format!("<Placemark><Polygon><outerBoundaryIs><LinearRing><coordinates>{}</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>", square(k)))
+            .collect();
+        let kml = format!("<kml><Document>{kml}</Document></kml>");
+        let two = FieldLimits {
+            max_file_features: 2,
+            ..FieldLimits::DEFAULT
+        };
+        let e = read_fields_with(kml.as_bytes(), &two).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlanError::TooManyFileFeatures {
+                    n_features: 3,
+                    limit: 2
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(read_fields(kml.as_bytes()).unwrap().fields.len(), 3);
+        // GeoJSON counts its Features, not its FeatureCollection.
+        let gj = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.901,36.9],[139.901,36.901],[139.9,36.9]]]}}]}"#;
+        assert_eq!(rough_feature_count(gj.as_bytes()), 1);
+        assert!(read_fields_with(gj.as_bytes(), &FieldLimits::UPLOAD).is_ok());
     }
 
     #[test]

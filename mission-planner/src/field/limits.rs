@@ -36,6 +36,9 @@ pub struct FieldLimits {
     /// Most vertices one input file may hold over all its features (default 4 000 000,
     /// several villages of fude polygons); counted on the raw text before parsing.
     pub max_file_vertices: usize,
+    /// Most features (GeoJSON `Feature`s, KML `Placemark`s) one input file may hold (default
+    /// 200 000); counted on the raw text before parsing, as each costs memory and a row.
+    pub max_file_features: usize,
 }
 
 impl FieldLimits {
@@ -48,6 +51,16 @@ impl FieldLimits {
         max_simplify_vertices: 200_000,
         simplify_area_m2: 0.05,
         max_file_vertices: 4_000_000,
+        max_file_features: 200_000,
+    };
+
+    /// The limits of one upload to the server, where several farmers import at once and every
+    /// imported field becomes a row in one transaction: a farm's fields, not a village's
+    /// (2 000 features, 400 000 vertices; the other limits as [`Self::DEFAULT`]).
+    pub const UPLOAD: FieldLimits = FieldLimits {
+        max_file_vertices: 400_000,
+        max_file_features: 2_000,
+        ..FieldLimits::DEFAULT
     };
 }
 
@@ -60,6 +73,20 @@ impl Default for FieldLimits {
 /// The vertices of a GeoJSON or KML text, estimated without parsing: every GeoJSON position
 /// opens a `[` (an upper bound), and a KML coordinate tuple holds one or two `,` (half their
 /// count, at most half the true count too low).
+/// About how many features `text` holds: KML `<Placemark` tags or GeoJSON `"Feature"`
+/// strings (a bare geometry counts as one).
+pub(crate) fn rough_feature_count(text: &[u8]) -> usize {
+    let needle: &[u8] = if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+        b"<Placemark"
+    } else {
+        b"\"Feature\""
+    };
+    text.windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+        .max(1)
+}
+
 pub(crate) fn rough_vertex_count(text: &[u8]) -> usize {
     if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
         text.iter().filter(|&&b| b == b',').count() / 2

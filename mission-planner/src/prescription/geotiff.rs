@@ -168,8 +168,15 @@ pub(super) fn read(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, 
     };
     let key = |k: u16| keys.iter().find(|(id, _)| *id == k).map(|(_, v)| *v);
     if let Some(p) = key(3072) {
+        // Shapefiles in the Japan Plane Rectangular CS are reprojected; rasters are not yet.
+        let named = super::jgd::PlaneRect::from_epsg(u32::from(p)).map_or(String::new(), |z| {
+            format!(
+                " (Japan Plane Rectangular CS zone {}, read in Shapefiles only)",
+                z.zone
+            )
+        });
         return Err(PrescriptionError::UnsupportedCrs {
-            crs: format!("projected EPSG:{p}"),
+            crs: format!("projected EPSG:{p}{named}"),
         });
     }
     match (key(1024), key(2048)) {

@@ -10,6 +10,7 @@ mod clip;
 mod geojson;
 mod geotiff;
 mod isoxml;
+mod jgd;
 mod shp;
 mod zip_read;
 

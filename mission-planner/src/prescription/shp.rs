@@ -1,6 +1,7 @@
 //! Shapefile prescriptions: polygon shapes (`.shp`) with the rate in a `.dbf` column and the
 //! coordinate system in the `.prj` (ESRI WKT).
 
+use super::jgd::PlaneRect;
 use super::{
     Prescription, PrescriptionError, ReadOptions, VertexBudget, Zone, check_degrees, check_rate,
     check_zone_count,
@@ -16,21 +17,22 @@ fn malformed(e: impl std::fmt::Display) -> PrescriptionError {
     }
 }
 
-/// Accepts a `.prj` for geographic WGS84, JGD2000 or JGD2011 (the Japanese datums, which agree
-/// with WGS84 to well under a metre), refuses projected systems (`PROJCS`) and other datums.
-fn check_prj(prj: &str) -> Result<(), PrescriptionError> {
+/// Reads a `.prj`: geographic WGS84, JGD2000 or JGD2011 (the Japanese datums, which agree
+/// with WGS84 to well under a metre) as they are (`None`), a Japan Plane Rectangular CS zone
+/// on JGD2000/JGD2011 as that zone; refuses other projected systems and other datums.
+fn check_prj(prj: &str) -> Result<Option<PlaneRect>, PrescriptionError> {
     let upper = prj.to_ascii_uppercase();
     let crs = || PrescriptionError::UnsupportedCrs {
         crs: prj.chars().take(80).collect(),
     };
     if upper.trim_start().starts_with("PROJCS") || upper.contains("PROJCRS") {
-        return Err(crs());
+        return PlaneRect::from_prj(prj).map(Some).ok_or_else(crs);
     }
     let known = [
         "WGS_1984", "WGS 84", "WGS84", "JGD_2011", "JGD2011", "JGD_2000", "JGD2000",
     ];
     if known.iter().any(|k| upper.contains(k)) {
-        Ok(())
+        Ok(None)
     } else {
         Err(crs())
     }
@@ -83,9 +85,7 @@ pub(super) fn read(
     cpg: Option<&str>,
     options: &ReadOptions,
 ) -> Result<Prescription, PrescriptionError> {
-    if let Some(p) = prj {
-        check_prj(p)?;
-    }
+    let plane = prj.map(check_prj).transpose()?.flatten();
     let shapes = shapefile::ShapeReader::new(Cursor::new(shp)).map_err(malformed)?;
     let table = dbase::ReaderBuilder::new()
         .with_encoding(dbf_encoding(dbf, cpg))
@@ -129,6 +129,10 @@ pub(super) fn read(
             _ => continue,
         };
         budget.take(area.coords_count())?;
+        let area = match &plane {
+            Some(zone) => zone.area_to_degrees(&area)?,
+            None => area,
+        };
         let name = name_column
             .as_deref()
             .and_then(|c| record.get(c))

@@ -263,6 +263,59 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     buf.into_inner()
 }
 
+/// A Shapefile in JGD2011 / Japan Plane Rectangular CS IX (metres, as Tochigi's GIS writes
+/// it) reads as the same zones in degrees.
+#[test]
+fn a_shapefile_in_the_japan_plane_rectangular_cs_is_reprojected() {
+    use geo::MapCoords;
+    use shapefile::dbase::{self, FieldValue};
+    let (frame, _, _) = field();
+    let zl = zones_local();
+    let ix = super::jgd::PlaneRect::new(9).unwrap();
+    let in_degrees: Vec<Polygon> = zl.iter().map(|(_, _, p)| wgs(&frame, p)).collect();
+    let mut shp = Cursor::new(Vec::new());
+    let mut dbf = Cursor::new(Vec::new());
+    {
+        let table = dbase::TableWriterBuilder::new()
+            .add_character_field("NAME".try_into().unwrap(), 20)
+            .add_numeric_field("RATE".try_into().unwrap(), 10, 3)
+            .build_with_dest(&mut dbf);
+        let mut w = shapefile::Writer::new(shapefile::ShapeWriter::new(&mut shp), table);
+        for ((name, rate, _), p) in zl.iter().zip(&in_degrees) {
+            let metres = p.map_coords(|c| {
+                let (x, y) = ix.lon_lat_to_metres(c.x, c.y);
+                geo::Coord { x, y }
+            });
+            assert!(
+                metres.exterior().0[0].x.abs() > 1000.0,
+                "in metres: {metres:?}"
+            );
+            let mut rec = dbase::Record::default();
+            rec.insert("NAME".into(), FieldValue::Character(Some((*name).into())));
+            rec.insert("RATE".into(), FieldValue::Numeric(Some(*rate)));
+            w.write_shape_and_record(&shapefile::Polygon::from(metres), &rec)
+                .unwrap();
+        }
+    }
+    let prj = r#"PROJCS["JGD_2011_Japan_Zone_9",GEOGCS["GCS_JGD_2011",DATUM["D_JGD_2011",SPHEROID["GRS_1980",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",0.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",139.8333333333333],PARAMETER["Scale_Factor",0.9999],PARAMETER["Latitude_Of_Origin",36.0],UNIT["Meter",1.0]]"#;
+    let opts = ReadOptions::new(Some("rate"), RateUnit::LitresPer10a);
+    let rx = read_shapefile(&shp.into_inner(), &dbf.into_inner(), Some(prj), None, &opts).unwrap();
+    assert_eq!(rx.zones.len(), zl.len());
+    for (z, want) in rx.zones.iter().zip(&in_degrees) {
+        let got = &z.area.0[0].exterior().0;
+        assert_eq!(got.len(), want.exterior().0.len());
+        // Shapefiles keep exterior rings clockwise: the same vertices, maybe reversed.
+        // 1e-8° is about a millimetre.
+        for w in &want.exterior().0 {
+            assert!(
+                got.iter()
+                    .any(|g| (g.x - w.x).abs() < 1e-8 && (g.y - w.y).abs() < 1e-8),
+                "{w:?} not in {got:?}"
+            );
+        }
+    }
+}
+
 const PRJ_WGS84: &str = r#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#;
 
 #[test]

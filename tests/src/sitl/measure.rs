@@ -80,21 +80,58 @@ pub fn outside_fence(samples: &[Sample], region: &Geometry, origin: (f64, f64)) 
     (n, worst)
 }
 
+/// How a segment between two reports counts when the pump ran at only one of its ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PumpSwitch {
+    /// Not at all: the pump-on track is a lower bound.
+    Excluded,
+    /// The half next to the pumping end, when the reports are under a second apart (the pump
+    /// switched somewhere between them; its middle is the unbiased guess). Sparser reports
+    /// count as excluded.
+    Midpoint,
+    /// Wholly: an upper bound.
+    Whole,
+}
+
 /// The pump-on track: segments between consecutive reports that both had the pump running.
 pub fn pumped_track(samples: &[&Sample], origin: (f64, f64)) -> Option<Geometry> {
+    pumped_track_by(samples, origin, PumpSwitch::Excluded)
+}
+
+/// The pump-on track, counting segments where the pump switched by `rule`.
+pub fn pumped_track_by(
+    samples: &[&Sample],
+    origin: (f64, f64),
+    rule: PumpSwitch,
+) -> Option<Geometry> {
     let mut lines = Vec::new();
     for w in samples.windows(2) {
         let (a, b) = (w[0], w[1]);
-        if a.armed
-            && pumping(a)
-            && pumping(b)
-            && let (Some(pa), Some(pb)) = (a.pos, b.pos)
-        {
-            let (ax, ay) = local(origin, pa);
-            let (bx, by) = local(origin, pb);
-            if (ax - bx).hypot(ay - by) > 1e-3 {
-                lines.push(format!("({ax} {ay}, {bx} {by})"));
+        let (Some(pa), Some(pb)) = (a.pos, b.pos) else {
+            continue;
+        };
+        if !a.armed || !(pumping(a) || pumping(b)) {
+            continue;
+        }
+        let (mut ax, mut ay) = local(origin, pa);
+        let (mut bx, mut by) = local(origin, pb);
+        if pumping(a) != pumping(b) {
+            match rule {
+                PumpSwitch::Excluded => continue,
+                PumpSwitch::Midpoint if !(0.0..=1.0).contains(&(b.t - a.t)) => continue,
+                PumpSwitch::Midpoint => {
+                    let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+                    if pumping(a) {
+                        (bx, by) = (mx, my);
+                    } else {
+                        (ax, ay) = (mx, my);
+                    }
+                }
+                PumpSwitch::Whole => {}
             }
+        }
+        if (ax - bx).hypot(ay - by) > 1e-3 {
+            lines.push(format!("({ax} {ay}, {bx} {by})"));
         }
     }
     (!lines.is_empty()).then(|| {
@@ -159,10 +196,15 @@ pub fn sprayed_outside(samples: &[&Sample], region: &Geometry, origin: (f64, f64
     })
 }
 
-/// Area (m²) the pump-on track sprayed with a `swath_m` boom: each pump-on segment buffered
-/// by half the swath with flat ends, all unioned.
-pub fn sprayed_area(samples: &[&Sample], origin: (f64, f64), swath_m: f64) -> f64 {
-    let Some(track) = pumped_track(samples, origin) else {
+/// Area (m²) the pump-on track (segments where the pump switched counted by `rule`) sprayed
+/// with a `swath_m` boom: each segment buffered by half the swath with flat ends, all unioned.
+pub fn sprayed_area(
+    samples: &[&Sample],
+    origin: (f64, f64),
+    swath_m: f64,
+    rule: PumpSwitch,
+) -> f64 {
+    let Some(track) = pumped_track_by(samples, origin, rule) else {
         return 0.0;
     };
     let params = geos::BufferParams::builder()
@@ -193,4 +235,48 @@ pub fn leg_shortfalls(
             (sprayed < below * planned).then_some((i, planned, sprayed))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 5 Hz straight track east at 5 m/s (1 m a report), pumping on `on` (report indices).
+    fn track(n: usize, on: std::ops::Range<usize>, dt: f64) -> Vec<Sample> {
+        let origin = (36.9, 139.98);
+        let at = std::time::Instant::now();
+        (0..n)
+            .map(|i| Sample {
+                t: i as f64 * dt,
+                at,
+                current: 1,
+                current_since: 0.0,
+                pump_pwm: if on.contains(&i) { 1900 } else { PUMP_OFF_PWM },
+                armed: true,
+                rel_alt_m: 2.0,
+                pos: Some((
+                    origin.0,
+                    origin.1 + i as f64 / (111_320.0 * origin.0.to_radians().cos()),
+                )),
+                mode: 3,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pump_switch_between_reports_counts_half_a_segment_when_reports_are_dense() {
+        let origin = (36.9, 139.98);
+        // Pumping at reports 10..=89: 79 m with both ends on, 81 m with either end on.
+        let dense = track(100, 10..90, 0.2);
+        let refs: Vec<&Sample> = dense.iter().collect();
+        let area = |rule| sprayed_area(&refs, origin, 4.0, rule);
+        assert!((area(PumpSwitch::Excluded) - 79.0 * 4.0).abs() < 0.5);
+        assert!((area(PumpSwitch::Midpoint) - 80.0 * 4.0).abs() < 0.5);
+        assert!((area(PumpSwitch::Whole) - 81.0 * 4.0).abs() < 0.5);
+        // Reports 2 s apart say nothing about where between them the pump switched.
+        let sparse = track(100, 10..90, 2.0);
+        let refs: Vec<&Sample> = sparse.iter().collect();
+        let mid = sprayed_area(&refs, origin, 4.0, PumpSwitch::Midpoint);
+        assert!((mid - 79.0 * 4.0).abs() < 0.5, "{mid}");
+    }
 }

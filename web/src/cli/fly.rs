@@ -71,11 +71,21 @@ pub struct Args {
     /// Set the vehicle's RTL altitude to this many metres above home before flying.
     #[arg(long)]
     pub rtl_alt_m: Option<f64>,
+    /// Set ArduPilot's SPRAY_SPEED_MIN to this ground speed, m/s, before flying: the pump runs
+    /// only above it (0.1 s after), so every spray leg that starts from a turn begins dry until
+    /// the vehicle is that fast. The dose per area holds lower: the pump follows ground speed.
+    #[arg(long)]
+    pub spray_speed_min_mps: Option<f64>,
     /// Elevation model served to the vehicle over the MAVLink terrain protocol while flying
     /// (ArduPilot with TERRAIN_ENABLE 1 asks its ground station for terrain): files or tile
     /// folders as for `agriops plan --dem`; repeat for more tiles.
     #[arg(long)]
     pub dem: Vec<PathBuf>,
+    /// Set ArduPilot's TERRAIN_SPACING (the grid it asks terrain for) to this many metres
+    /// before a terrain-frame flight; its default, 100 m, is coarser than a paddy. Served from
+    /// `--dem` at the new spacing.
+    #[arg(long)]
+    pub terrain_spacing_m: Option<u16>,
     /// MAVLink 2 signing key, 64 hex digits.
     #[arg(long, env = "AGRIOPS_SIGNING_KEY")]
     pub signing_key: Option<String>,
@@ -295,6 +305,8 @@ async fn fly_connected(
         ensure_fence_on(args, vehicle).await?;
     }
     ensure_rtl_altitude(args, plan, vehicle).await?;
+    ensure_sprayer(args, plan, vehicle).await?;
+    ensure_terrain(args, plan, vehicle).await?;
 
     // Pre-flight checks, on fresh telemetry.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -422,6 +434,103 @@ async fn ensure_rtl_altitude(args: &Args, plan: &Plan, vehicle: &Vehicle) -> any
         }
         Err(e) => tracing::debug!(message = "RTL altitude not readable.", error = %e),
     }
+    Ok(())
+}
+
+/// Checks ArduPilot's sprayer before a plan that uses it: refuses when it is off (the pump
+/// would never run), sets SPRAY_SPEED_MIN when the pilot asked, and says how far each spray
+/// leg runs dry at the speed the vehicle keeps.
+async fn ensure_sprayer(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::Result<()> {
+    if !plan.uses_sprayer() || vehicle.target().firmware != Firmware::ArduPilot {
+        return Ok(());
+    }
+    if let Some(v) = args.spray_speed_min_mps {
+        // ArduCopter's WPNAV_SPEED default (10 m/s) when the plan sets no speed.
+        let spray_speed = plan.spray_speed_mps().unwrap_or(10.0).min(10.0);
+        if !(0.0..spray_speed).contains(&v) {
+            bail!(
+                "--spray-speed-min-mps {v}: give 0 to under {spray_speed:.1} m/s (the plan's spray speed)"
+            );
+        }
+        // Visible only with the sprayer on; check_sprayer below says so when it is off.
+        if let Some(now) = vehicle
+            .spray_speed_min_mps()
+            .await
+            .context("reading SPRAY_SPEED_MIN")?
+            && (now - v).abs() > 0.005
+        {
+            let got = vehicle
+                .set_spray_speed_min_mps(v)
+                .await
+                .context("setting SPRAY_SPEED_MIN")?;
+            if (got - v).abs() > 0.005 {
+                bail!("the vehicle kept SPRAY_SPEED_MIN at {got:.2} m/s instead of {v:.2} m/s");
+            }
+        }
+    }
+    let Some(min) = vehicle.check_sprayer(plan).await? else {
+        return Ok(());
+    };
+    println!(
+        "Sprayer: the pump runs above {min:.2} m/s ground speed (SPRAY_SPEED_MIN), 0.1 s after the vehicle passes it.{}",
+        if min > 0.5 {
+            " Each spray leg starting from a turn begins dry until then; --spray-speed-min-mps 0.3 shortens that."
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Checks ArduPilot's terrain following before a plan with terrain-frame altitudes: refuses
+/// when it is off, sets TERRAIN_SPACING when the pilot asked, and says when the grid is
+/// coarse or nothing serves terrain.
+async fn ensure_terrain(args: &Args, plan: &Plan, vehicle: &Vehicle) -> anyhow::Result<()> {
+    if !plan.uses_terrain_frame() {
+        return Ok(());
+    }
+    let Some((enabled, spacing)) = vehicle
+        .terrain_setup()
+        .await
+        .context("reading TERRAIN_ENABLE and TERRAIN_SPACING")?
+    else {
+        return Ok(());
+    };
+    if !enabled {
+        bail!(
+            "the plan's altitudes are above the terrain, but the vehicle's terrain following is off \
+             (TERRAIN_ENABLE 0): plan with --alt-frame relative or amsl, or switch it on"
+        );
+    }
+    let spacing = match args.terrain_spacing_m {
+        Some(n) if !(1..=1000).contains(&n) => {
+            bail!("--terrain-spacing-m {n}: give 1 to 1000 metres")
+        }
+        Some(n) if (f64::from(n) - spacing).abs() > 0.5 => {
+            let got = vehicle
+                .set_terrain_spacing_m(n)
+                .await
+                .context("setting TERRAIN_SPACING")?;
+            if (got - f64::from(n)).abs() > 0.5 {
+                bail!("the vehicle kept TERRAIN_SPACING at {got:.0} m instead of {n} m");
+            }
+            got
+        }
+        _ => spacing,
+    };
+    println!(
+        "Terrain following on: the vehicle keeps a {spacing:.0} m terrain grid (TERRAIN_SPACING).{}{}",
+        if spacing > 30.0 {
+            " That is coarse for a field: --terrain-spacing-m 10 asks for a finer one."
+        } else {
+            ""
+        },
+        if args.dem.is_empty() {
+            " No --dem is served: the vehicle must have the terrain on its card."
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
@@ -783,6 +892,9 @@ mod tests {
             dir.path().join("fly.tlog").display().to_string(),
             "--dem".into(),
             dem_path.display().to_string(),
+            // From the simulator's 5 m grid to 10 m: its cached blocks go, it asks again.
+            "--terrain-spacing-m".into(),
+            "10".into(),
         ];
         let result = fly(Cli::try_parse_from(fly_args).unwrap().args).await;
         let _ = stop_tx.send(());
@@ -796,6 +908,66 @@ mod tests {
             "sprayed up to {worst:.2} m off 2 m above ground"
         );
         assert!(last.terrain_blocks.1 > 0, "{last:?}");
+        assert_eq!(sim.snapshot().terrain_spacing_m, Some(10));
+    }
+
+    /// A terrain-frame plan on a vehicle whose terrain following is off is refused before
+    /// arming; a relative one is not asked about terrain at all.
+    #[tokio::test]
+    async fn a_terrain_plan_needs_the_vehicles_terrain_following() {
+        let relative = chofu_sortie();
+        let mut terrain = relative.clone();
+        for i in terrain.items.iter_mut().filter(|i| i.frame == 3) {
+            i.frame = 10;
+        }
+        assert!(terrain.uses_terrain_frame() && !relative.uses_terrain_frame());
+        // No ground in the simulator: TERRAIN_ENABLE 0.
+        let (sim, port) =
+            telemetry::SimDrone::in_process(telemetry::SimConfig::new(relative.home.unwrap()));
+        let v = Vehicle::new(port, telemetry::Target::new(1, 1, Firmware::ArduPilot));
+        let a = args(&["--connect", "udpout:127.0.0.1:1", "x.plan"]);
+        ensure_terrain(&a, &relative, &v).await.unwrap();
+        let e = ensure_terrain(&a, &terrain, &v).await.unwrap_err();
+        assert!(e.to_string().contains("TERRAIN_ENABLE 0"), "{e}");
+        v.set_param("TERRAIN_ENABLE", 1.0).await.unwrap();
+        ensure_terrain(&a, &terrain, &v).await.unwrap();
+        sim.stop().await;
+    }
+
+    /// The sprayer check before a DO_SPRAYER plan, against the simulator's ArduPilot
+    /// parameters (SPRAY_SPEED_MIN in cm/s as AC_Sprayer keeps it).
+    #[tokio::test]
+    async fn the_sprayer_is_checked_and_its_minimum_speed_set_before_a_spraying_plan() {
+        let plan = chofu_sortie();
+        assert!(plan.uses_sprayer());
+        assert_eq!(plan.spray_speed_mps(), Some(5.0));
+        let (sim, port) =
+            telemetry::SimDrone::in_process(telemetry::SimConfig::new(plan.home.unwrap()));
+        let mut v = Vehicle::new(port, telemetry::Target::new(1, 1, Firmware::ArduPilot));
+        v.ack_timeout = Duration::from_millis(300);
+        let base = ["--connect", "udpout:127.0.0.1:1", "x.plan"];
+        let with = |extra: &[&str]| args(&[&base[..], extra].concat());
+        // As it is: ArduPilot's default 1 m/s, below the plan's 5 m/s, passes.
+        ensure_sprayer(&with(&[]), &plan, &v).await.unwrap();
+        assert_eq!(v.spray_speed_min_mps().await.unwrap(), Some(1.0));
+        // Asked: set and read back.
+        ensure_sprayer(&with(&["--spray-speed-min-mps", "0.3"]), &plan, &v)
+            .await
+            .unwrap();
+        assert_eq!(v.spray_speed_min_mps().await.unwrap(), Some(0.3));
+        // Not above the spray speed: the pump would never run.
+        let e = ensure_sprayer(&with(&["--spray-speed-min-mps", "6"]), &plan, &v)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("give 0 to under 5.0 m/s"), "{e}");
+        v.set_spray_speed_min_mps(7.0).await.unwrap();
+        let e = ensure_sprayer(&with(&[]), &plan, &v).await.unwrap_err();
+        assert!(e.to_string().contains("the pump would not run"), "{e}");
+        // A sprayer switched off hides its SPRAY_* parameters, as ArduPilot does: refused.
+        v.set_param("SPRAY_ENABLE", 0.0).await.unwrap();
+        let e = ensure_sprayer(&with(&[]), &plan, &v).await.unwrap_err();
+        assert!(e.to_string().contains("SPRAY_ENABLE 0"), "{e}");
+        sim.stop().await;
     }
 
     /// `agriops fly ARGS`, parsed as the binary parses it.

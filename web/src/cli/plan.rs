@@ -104,6 +104,15 @@ pub struct Args {
     /// Clearance around exclusion zones, metres.
     #[arg(long, default_value_t = 2.0)]
     pub clearance_m: f64,
+    /// Distance every leg keeps from the geofence, metres: set it to the vehicle's FENCE_MARGIN
+    /// (ArduPilot's default is 2 m).
+    #[arg(long, default_value_t = 2.0)]
+    pub fence_margin_m: f64,
+    /// Fence vertices the vehicle stores: a larger fence is simplified outward (never into the
+    /// field or a zone) or loses exclusion zones, which the mission still keeps clear of;
+    /// `all` uploads the full fence. ArduPilot kept about 84 fence items on common boards.
+    #[arg(long, default_value = "70", value_parser = parse_fence_points)]
+    pub fence_points: FencePoints,
     /// Refill / take-off point as LAT,LON (default: the field corner nearest its south-west).
     #[arg(long, value_parser = parse_latlon)]
     pub refill: Option<Coord>,
@@ -298,6 +307,41 @@ fn parse_latlon(s: &str) -> Result<Coord, String> {
     Ok(Coord { x: lon, y: lat })
 }
 
+/// `--fence-points`: a vertex budget, or `None` for the full fence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FencePoints(pub Option<usize>);
+
+fn parse_fence_points(s: &str) -> Result<FencePoints, String> {
+    match s.trim() {
+        "all" => Ok(FencePoints(None)),
+        n => match n.parse::<usize>() {
+            Ok(n) if n >= 3 => Ok(FencePoints(Some(n))),
+            _ => Err(format!(
+                "'{s}' is not a fence size: give a number of vertices (at least 3) or 'all'"
+            )),
+        },
+    }
+}
+
+/// What fitting the fence to the vehicle changed, for the lines after the table; `None` when
+/// the full fence is uploaded.
+fn fence_note(r: &mission_planner::PlanReport) -> Option<String> {
+    if r.fence_points == r.fence_points_full && r.fence_exclusions_dropped == 0 {
+        return None;
+    }
+    let mut note = format!(
+        "{}: fence fitted to the vehicle, {} → {} vertices, at most {:.2} m beyond the boundary",
+        r.field_id, r.fence_points_full, r.fence_points, r.fence_shift_m
+    );
+    if r.fence_exclusions_dropped > 0 {
+        note.push_str(&format!(
+            "; {} exclusion zone(s) left out of the fence (the mission still keeps clear of them)",
+            r.fence_exclusions_dropped
+        ));
+    }
+    Some(note)
+}
+
 fn config(a: &Args) -> anyhow::Result<PlanConfig> {
     let mut c = PlanConfig::new(SwathWidth::new(a.swath_width)?);
     c.rate = match (a.rate_l_per_10a, a.rate_l_per_ha) {
@@ -314,6 +358,8 @@ fn config(a: &Args) -> anyhow::Result<PlanConfig> {
     c.drift_buffer = Metres::new(a.drift_buffer_m)?;
     c.edge_margin = Metres::new(a.edge_margin_m)?;
     c.exclusion_clearance = Metres::new(a.clearance_m)?;
+    c.fence_margin = Metres::new(a.fence_margin_m)?;
+    c.fence_points = a.fence_points.0;
     c.refill = a.refill;
     c.heading_deg = a.heading_deg;
     c.rate_lag = Seconds::new(a.rate_lag_s)?;
@@ -543,6 +589,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if !args.json {
+        let notes: Vec<String> = results.iter().flatten().filter_map(fence_note).collect();
+        if !notes.is_empty() {
+            println!();
+            for n in notes {
+                println!("{n}");
+            }
+        }
         for rep in results.iter().flatten().filter(|r| !r.zones.is_empty()) {
             print!("\n{}: per zone\n{}", rep.field_id, rep.zone_table());
         }
@@ -599,6 +652,54 @@ pub(crate) mod tests {
             "swapped order is out of range"
         );
         assert_eq!(file_stem("a/b c:д"), "a_b_c_д");
+    }
+
+    #[test]
+    fn the_fence_margin_and_size_come_from_the_command_line() {
+        let with = |extra: &[&str]| {
+            let mut v = vec!["f", "--swath-width", "5", "--out", "o"];
+            v.extend_from_slice(extra);
+            config(&args(&v))
+        };
+        let c = with(&["--fence-margin-m", "3.5"]).unwrap();
+        assert_eq!((c.fence_margin.get(), c.fence_points), (3.5, Some(70)));
+        assert_eq!(with(&["--fence-points", "all"]).unwrap().fence_points, None);
+        for bad in ["2", "0", "many"] {
+            let argv = [
+                "plan",
+                "f",
+                "--swath-width",
+                "5",
+                "--out",
+                "o",
+                "--fence-points",
+                bad,
+            ];
+            let e = Cli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(e.contains("not a fence size"), "{bad}: {e}");
+        }
+        assert!(with(&["--fence-margin-m", "25"]).is_err());
+        // A fence over the budget is fitted, and the run says how; the full one says nothing.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let text = std::fs::read(root.join("samples/fields/paddy_with_zones.geojson")).unwrap();
+        let set = read_fields(&text).unwrap();
+        let field = set.fields[0].as_ref().unwrap();
+        let report = |n: &str| {
+            let cfg = with(&["--fence-points", n]).unwrap();
+            plan(field, &cfg).unwrap().report
+        };
+        let full = report("all");
+        assert_eq!(fence_note(&full), None);
+        let fitted = report("12");
+        assert!(
+            fitted.fence_points <= 12 && full.fence_points > 12,
+            "{fitted:?}"
+        );
+        let note = fence_note(&fitted).unwrap();
+        assert!(
+            note.contains(&format!("{} → {}", full.fence_points, fitted.fence_points)),
+            "{note}"
+        );
     }
 
     #[test]

@@ -101,11 +101,16 @@ mod tests {
         use std::time::Duration;
         let pool = PlannerPool::new(1, Duration::from_millis(300));
         assert_eq!(pool.run(|| 7).await, Ok(7));
+        // The slow job ends when the test lets it, not after a time a loaded machine may
+        // overrun before the test looks.
+        let (release, released) = std::sync::mpsc::channel::<()>();
         let slow = {
             let pool = pool.clone();
             tokio::spawn(async move {
-                pool.run(|| std::thread::sleep(Duration::from_millis(1_000)))
-                    .await
+                pool.run(move || {
+                    let _ = released.recv();
+                })
+                .await
             })
         };
         while pool.n_free() > 0 {
@@ -116,6 +121,7 @@ mod tests {
         // The slow job is abandoned at its deadline but keeps the slot until it really ends.
         assert_eq!(slow.await.unwrap(), Err(PoolError::Deadline));
         assert_eq!(pool.n_free(), 0);
+        release.send(()).unwrap();
         while pool.n_free() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

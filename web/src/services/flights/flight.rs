@@ -355,6 +355,9 @@ impl Flight<'_> {
         {
             return End::failed(e);
         }
+        if let Err(e) = self.vehicle.check_sprayer(self.plan).await {
+            return End::failed(e.to_string());
+        }
         let counts = [self.items.len(), fence.len(), rally.len()];
         self.live.send_modify(|l| l.verified = Some(counts));
         set_status(self.db, self.id, "planned").await;

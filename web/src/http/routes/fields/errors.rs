@@ -110,6 +110,10 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
             "{} {n_vertices} / {limit}",
             Msg::FileTooManyVertices.text(lang)
         ),
+        E::TooManyFileFeatures { n_features, limit } => format!(
+            "{} {n_features} / {limit}",
+            Msg::FileTooManyFeatures.text(lang)
+        ),
         E::CrossesAntimeridian {
             feature,
             ring,
@@ -198,12 +202,74 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
             quantity,
             value,
             expected,
-        } => format!(
-            "{} {quantity} = {} ({expected})",
-            Msg::SettingOutOfRange.text(lang),
-            short_num(*value)
-        ),
+        } => {
+            let name = quantity_label(quantity)
+                .map_or((*quantity).to_owned(), |m| m.text(lang).to_owned());
+            format!(
+                "{} {name} = {} ({})",
+                Msg::SettingOutOfRange.text(lang),
+                short_num(*value),
+                expected_text(expected, lang)
+            )
+        }
         E::NothingToSpray { .. } => Msg::NothingLeftToSpray.text(lang).to_owned(),
+        E::Deadline { .. } => Msg::PlannerDeadline.text(lang).to_owned(),
         other => other.to_string(),
     }
+}
+
+/// The plan form's label of a setting the planner's own check refused, by the planner's name
+/// for it; `None` for settings the form does not take.
+fn quantity_label(quantity: &str) -> Option<Msg> {
+    Some(match quantity {
+        "swath width (m)" => Msg::SwathWidth,
+        "rate (L/10a)" => Msg::RateL10a,
+        "tank (L)" => Msg::TankL,
+        "spray speed (m/s)" => Msg::SpeedMps,
+        "spray height (m)" => Msg::HeightM,
+        "headland passes" => Msg::HeadlandPasses,
+        "endurance (s)" => Msg::EnduranceMin,
+        "drift buffer (m)" => Msg::DriftBufferM,
+        "fence margin (m)" => Msg::FenceMarginM,
+        "fence points" => Msg::FencePointsMax,
+        _ => return None,
+    })
+}
+
+/// The planner's "expected" phrase (`at least 3`, `a finite number in [0.5, 50]`, `0 to 20`)
+/// in the user's language; a phrase of another shape is shown as the planner wrote it.
+pub(super) fn expected_text(expected: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return expected.to_owned();
+    }
+    let range = |inner: &str| {
+        inner
+            .split_once(", ")
+            .or_else(|| inner.split_once(" to "))
+            .map(|(a, b)| format!("{}〜{}", a.trim(), b.trim()))
+    };
+    if let Some(r) = expected
+        .strip_prefix("a finite number in [")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(range)
+    {
+        return format!("{r} の数値");
+    }
+    if let Some(r) = expected
+        .strip_prefix("a fraction in [")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(range)
+    {
+        return format!("{r} の割合");
+    }
+    if let Some(v) = expected.strip_prefix("at least ") {
+        return format!("{v} 以上");
+    }
+    if let Some(v) = expected.strip_prefix("at most ") {
+        return format!("{v} 以下");
+    }
+    if let Some(r) = range(expected).filter(|_| expected.contains(" to ")) {
+        return r;
+    }
+    expected.to_owned()
 }

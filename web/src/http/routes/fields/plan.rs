@@ -16,7 +16,20 @@ pub(super) struct PlanForm {
     height_m: f64,
     headland_passes: u32,
     drift_buffer_m: f64,
+    /// Plans stored before this field existed were made with the planner's default.
+    #[serde(default = "default_fence_margin_m")]
+    fence_margin_m: f64,
+    #[serde(default = "default_fence_points")]
+    fence_points: usize,
     autopilot: String,
+}
+
+fn default_fence_margin_m() -> f64 {
+    2.0
+}
+
+fn default_fence_points() -> usize {
+    70
 }
 
 impl Default for PlanForm {
@@ -31,6 +44,8 @@ impl Default for PlanForm {
             height_m: 2.0,
             headland_passes: 1,
             drift_buffer_m: 5.0,
+            fence_margin_m: default_fence_margin_m(),
+            fence_points: default_fence_points(),
             autopilot: "ardupilot".to_owned(),
         }
     }
@@ -38,14 +53,32 @@ impl Default for PlanForm {
 
 impl PlanForm {
     fn config(&self) -> Result<(PlanConfig, Autopilot), mission_planner::PlanError> {
-        let mut c = PlanConfig::new(SwathWidth::new(self.swath_width)?);
-        c.rate = ApplicationRate::from_l_per_10a(self.rate_l_per_10a)?;
-        c.tank = Litres::new(self.tank_l)?;
-        c.endurance = Seconds::new(self.endurance_min * 60.0)?;
-        c.spray_speed = MetresPerSecond::new(self.speed_mps)?;
-        c.height = Metres::new(self.height_m)?;
+        use mission_planner::PlanError;
+        // The unit types name the kind of quantity ("length"); the person needs the form's field.
+        let named = |quantity: &'static str| {
+            move |e: PlanError| match e {
+                PlanError::InvalidValue {
+                    value, expected, ..
+                } => PlanError::InvalidValue {
+                    quantity,
+                    value,
+                    expected,
+                },
+                other => other,
+            }
+        };
+        let mut c =
+            PlanConfig::new(SwathWidth::new(self.swath_width).map_err(named("swath width (m)"))?);
+        c.rate =
+            ApplicationRate::from_l_per_10a(self.rate_l_per_10a).map_err(named("rate (L/10a)"))?;
+        c.tank = Litres::new(self.tank_l).map_err(named("tank (L)"))?;
+        c.endurance = Seconds::new(self.endurance_min * 60.0).map_err(named("endurance (s)"))?;
+        c.spray_speed = MetresPerSecond::new(self.speed_mps).map_err(named("spray speed (m/s)"))?;
+        c.height = Metres::new(self.height_m).map_err(named("spray height (m)"))?;
         c.headland_passes = self.headland_passes;
-        c.drift_buffer = Metres::new(self.drift_buffer_m)?;
+        c.drift_buffer = Metres::new(self.drift_buffer_m).map_err(named("drift buffer (m)"))?;
+        c.fence_margin = Metres::new(self.fence_margin_m).map_err(named("fence margin (m)"))?;
+        c.fence_points = Some(self.fence_points);
         c.check()?;
         let ap = match self.autopilot.as_str() {
             "px4" => Autopilot::Px4Actuator,
@@ -102,6 +135,8 @@ pub(super) async fn detail(
                 (number_input("height_m", Msg::HeightM, lang, d.height_m, "0.1"))
                 (number_input("headland_passes", Msg::HeadlandPasses, lang, f64::from(d.headland_passes), "1"))
                 (number_input("drift_buffer_m", Msg::DriftBufferM, lang, d.drift_buffer_m, "0.5"))
+                (number_input("fence_margin_m", Msg::FenceMarginM, lang, d.fence_margin_m, "0.5"))
+                (number_input("fence_points", Msg::FencePointsMax, lang, d.fence_points as f64, "1"))
                 label for="autopilot" { (Msg::Autopilot.text(lang)) }
                 select #autopilot name="autopilot" {
                     option value="ardupilot" selected { "ArduPilot Copter" }
@@ -127,10 +162,12 @@ pub(super) async fn make_plan(
     if row.farm_id != farm {
         return Err(AppError::Forbidden);
     }
-    let (config, autopilot) = form
+    let (mut config, autopilot) = form
         .config()
         .map_err(|e| AppError::BadInput(plan_error_text(&e, user.lang)))?;
     let lang = user.lang;
+    // The planner stops itself at the pool's deadline, so an abandoned job frees its slot.
+    config.deadline = Some(std::time::Instant::now() + state.settings.planner.deadline());
     let job = move || stored_field(&row).map(|field| mission_planner::plan(&field, &config));
     let planned = match state.settings.planner.run(job).await {
         Ok(r) => r?.map_err(|e| {
@@ -191,7 +228,15 @@ pub(super) async fn plan_page(
         (Msg::Litres, format!("{:.1}", num("litres"))),
         (Msg::Sorties, format!("{:.0}", num("sorties"))),
         (Msg::Coverage, format!("{:.1} %", num("coverage") * 100.0)),
+        (
+            Msg::UnsprayedM2,
+            format!(
+                "{:.0}",
+                (num("area_ha") - num("sprayable_ha")).max(0.0) * 10_000.0
+            ),
+        ),
     ];
+    let fence = fence_rows(&r, lang);
     let body = html! {
         h1 { (title) }
         p { a href=(format!("/fields/{}", f.id)) { "← " (f.name) } }
@@ -200,6 +245,7 @@ pub(super) async fn plan_page(
                 tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
             } }
         }
+        (fence)
         (map_div(&format!("/plans/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
         h2 { (Msg::Legend.text(lang)) }
         ul.legend {
@@ -236,6 +282,34 @@ pub(super) async fn plan_page(
         (map_assets())
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
+}
+
+/// The plan's geofence as the vehicle gets it: margin kept, vertices uploaded of the full
+/// fence's, and what fitting it to the vehicle changed. Reports stored before these figures
+/// existed show only what they hold.
+fn fence_rows(r: &Value, lang: Lang) -> Markup {
+    let num = |k: &str| r.get(k).and_then(Value::as_f64);
+    let (Some(sent), Some(full)) = (num("fence_points"), num("fence_points_full")) else {
+        return html! {};
+    };
+    let dropped = num("fence_exclusions_dropped").unwrap_or(0.0);
+    let fitted = sent != full || dropped > 0.0;
+    html! {
+        h2 { (Msg::Geofence.text(lang)) }
+        table {
+            tbody {
+                tr { th scope="row" { (Msg::FenceVertices.text(lang)) } td.num { (format!("{sent:.0} / {full:.0}")) } }
+                @if fitted {
+                    tr { th scope="row" { (Msg::FenceShiftM.text(lang)) } td.num { (format!("{:.2}", num("fence_shift_m").unwrap_or(0.0))) } }
+                    tr { th scope="row" { (Msg::FenceExclusionsDropped.text(lang)) } td.num { (format!("{dropped:.0}")) } }
+                }
+                @if let Some(out) = num("outside_field_m").filter(|m| *m > 0.0) {
+                    tr { th scope="row" { (Msg::OutsideFieldM.text(lang)) } td.num { (format!("{out:.0}")) } }
+                }
+            }
+        }
+        p { (if fitted { Msg::FenceFittedNote } else { Msg::FenceWhole }.text(lang)) }
+    }
 }
 
 pub(super) async fn plan_geojson(

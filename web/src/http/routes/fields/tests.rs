@@ -561,3 +561,81 @@ both_apps!(oversized_and_malformed_fields_say_what_to_fix, |app| {
     );
     assert!(!r.body.contains("0000000000"), "{}", r.body);
 });
+
+both_apps!(
+    the_plan_page_says_how_the_fence_was_fitted_to_the_vehicle,
+    |app| {
+        let farm = app.farm("fence", "crop").await;
+        let b = app.user("fence", Role::Farmer, Some(farm.id)).await;
+        assert_eq!(import(app, &b, PADDY).await.status, StatusCode::OK);
+        let field = app.state.db.fields(Some(farm.id)).await.unwrap()[0].id;
+        let with = |margin: &str, points: &str| {
+            let mut f = plan_form(&b.csrf);
+            f.push(("fence_margin_m", margin.into()));
+            f.push(("fence_points", points.into()));
+            f
+        };
+        // The whole fence fits 70 vertices: the page says it goes up as it is.
+        let (page, whole) =
+            plan_page_and_report(app, &b, post_plan(app, &b, field, &with("2", "70")).await).await;
+        let full = whole["fence_points_full"].as_u64().unwrap();
+        assert!(
+            page.contains("ジオフェンス") && page.contains("元の形のまま"),
+            "{page}"
+        );
+        assert!(page.contains(&format!("{full} / {full}")), "{page}");
+        // A vehicle that stores 4 vertices gets the outer ring alone, and the page says so.
+        let (page, fitted) =
+            plan_page_and_report(app, &b, post_plan(app, &b, field, &with("3", "4")).await).await;
+        let sent = fitted["fence_points"].as_u64().unwrap();
+        assert!(sent <= 4 && full > 4, "{fitted}");
+        assert!(page.contains(&format!("{sent} / {full}")), "{page}");
+        assert!(page.contains("外側へ簡略化"), "{page}");
+        assert_eq!(fitted["fence_exclusions_dropped"], 1, "{fitted}");
+        assert_eq!(fitted["outside_m"], 0.0);
+        // A fence of 2 vertices is not a fence: refused in the user's language, nothing stored.
+        let before = app.state.db.plans_of_field(field).await.unwrap().len();
+        let r = post_plan(app, &b, field, &with("2", "2")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body
+                .contains("機体が保存できるフェンス頂点数 = 2 (3 以上)"),
+            "{}",
+            r.body
+        );
+        // The form's own fields are named as the form names them, in Japanese.
+        let r = post_plan(app, &b, field, &with("25", "70")).await;
+        assert!(
+            r.body.contains("ジオフェンスとの間隔") && r.body.contains("20 m 以下"),
+            "{}",
+            r.body
+        );
+        let mut tall = with("2", "70");
+        tall.retain(|(k, _)| *k != "height_m");
+        tall.push(("height_m", "20000".into()));
+        let r = post_plan(app, &b, field, &tall).await;
+        assert!(
+            r.body.contains("散布高度 (m) = 20000 (0〜10000 の数値)"),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            app.state.db.plans_of_field(field).await.unwrap().len(),
+            before
+        );
+    }
+);
+
+/// After a plan was made: its page and the planner's report from the API.
+async fn plan_page_and_report(
+    app: &TestApp,
+    b: &Browser,
+    made: crate::testutil::Resp,
+) -> (String, serde_json::Value) {
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let url = made.headers["location"].to_str().unwrap().to_owned();
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let api = app.get(&format!("/api/v1/plans/{id}"), &b.cookies).await;
+    let report = serde_json::from_str::<serde_json::Value>(&api.body).unwrap()["report"].clone();
+    (app.get(&url, &b.cookies).await.body, report)
+}
