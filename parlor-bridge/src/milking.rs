@@ -153,6 +153,9 @@ pub struct OpenInterval {
     pub rotation: (f64, u64),
     /// Sum and count of occupancy samples.
     pub occupancy: (f64, u64),
+    /// Sum and count of milk-line temperature samples, °C (absent in state saved before it).
+    #[serde(default)]
+    pub milk_temp: (f64, u64),
 }
 
 /// The open milking session.
@@ -470,6 +473,8 @@ impl ParlorTracker {
             washes: open.washes,
             high_conductivity_alerts: open.alerts,
             state: self.state.state.clone().unwrap_or_else(|| "unknown".into()),
+            milk_temp_c: (open.milk_temp.1 > 0).then(|| open.milk_temp.0 / open.milk_temp.1 as f64),
+            alarms: self.state.alarms.iter().cloned().collect(),
         });
     }
 
@@ -704,6 +709,10 @@ impl ParlorTracker {
             open.occupancy.0 += o / f64::from(s.bail_count);
             open.occupancy.1 += 1;
         }
+        if let Some(c) = s.platform.get("milk_temp").and_then(Value::as_f64) {
+            open.milk_temp.0 += c;
+            open.milk_temp.1 += 1;
+        }
         if let Some(g) = gap {
             // What the totals advanced across the gap happened in the gap, at unknown times:
             // an `offline` interval spanning it carries that, beside the gap record.
@@ -732,6 +741,8 @@ impl ParlorTracker {
                 washes: 0,
                 high_conductivity_alerts: 0,
                 state: "offline".into(),
+                milk_temp_c: None,
+                alarms: Vec::new(),
             });
             out.gaps.push(g);
         }
@@ -1134,6 +1145,41 @@ mod tests {
             .iter()
             .map(|a| (a.alarm.clone(), a.active))
             .collect()
+    }
+
+    #[test]
+    fn an_interval_carries_its_mean_milk_temperature_and_the_alarms_at_its_end() {
+        let mut t = ParlorTracker::new(cfg(), TrackerState::default());
+        for (i, temp) in [34.0, 36.0, 35.0].into_iter().enumerate() {
+            let mut s = with_alarms(
+                sample(i as i64 * 10, 10_000 + i as u64 * 10, i as u64, 5, vec![]),
+                Some("running"),
+                Some(if i == 2 { &["vacuum_low"] } else { &[] }),
+            );
+            s.platform.insert("milk_temp".into(), Value::Number(temp));
+            t.observe(&s);
+        }
+        // A poll without the temperature does not count as 0 °C.
+        t.observe(&with_alarms(
+            sample(40, 10_040, 4, 5, vec![]),
+            Some("running"),
+            None,
+        ));
+        let o = t.observe(&sample(61, 10_061, 5, 5, vec![]));
+        let iv = &o.intervals[0];
+        assert_eq!(iv.milk_temp_c, Some(35.0));
+        assert_eq!(iv.alarms, ["vacuum_low"]);
+        // A map without a temperature leaves it out of the JSON.
+        let json = serde_json::to_value(&o.intervals[0]).unwrap();
+        assert_eq!(json["milk_temp_c"], 35.0);
+        let mut t = ParlorTracker::new(cfg(), TrackerState::default());
+        t.observe(&sample(0, 10_000, 0, 5, vec![]));
+        let o = t.observe(&sample(61, 10_061, 1, 5, vec![]));
+        let json = serde_json::to_value(&o.intervals[0]).unwrap();
+        assert!(
+            json.get("milk_temp_c").is_none() && json.get("alarms").is_none(),
+            "{json}"
+        );
     }
 
     #[test]

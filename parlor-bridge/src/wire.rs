@@ -93,6 +93,12 @@ pub struct KpiInterval {
     /// Platform state at the interval's end; `offline` for the span of a gap, whose
     /// `cows`/`kg` are what the totals advanced across it (times within it unknown).
     pub state: String,
+    /// Mean milk-line temperature over the interval's polls, °C (maps with a `milk_temp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milk_temp_c: Option<f64>,
+    /// Alarms active at the interval's end, by name (as in [`PlatformStatus::alarms`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
 }
 
 /// A span in which a parlor did not answer: recorded as a gap, never as zeros.

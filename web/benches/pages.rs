@@ -62,6 +62,8 @@ async fn seed(db: &Db) -> (String, i64, i64, i64) {
             washes: 0,
             high_conductivity_alerts: 0,
             state: "running".into(),
+            milk_temp_c: None,
+            alarms: Vec::new(),
         }));
         for b in 0..5u16 {
             records.push(Record::Milking(MilkingEvent {

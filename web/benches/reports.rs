@@ -296,6 +296,8 @@ fn batch(tag: &str, n: usize, at: DateTime<Utc>) -> IngestBatch {
                 washes: 0,
                 high_conductivity_alerts: 0,
                 state: "running".into(),
+                milk_temp_c: None,
+                alarms: Vec::new(),
             }));
         }
     }

@@ -208,6 +208,100 @@ pub enum Msg {
     AlertResolved,
     /// Alert message: "minutes" after a number.
     AlertMinutes,
+    /// Alert message: a platform fault or an alarm bit.
+    AlertPlatformFault,
+    /// Alert message: a milking's conductivity above the cow's own level.
+    AlertHighConductivity,
+    /// Alert message: milk-line temperature out of range.
+    AlertMilkTemperature,
+    /// Alert message: a bridge has sent nothing.
+    AlertBridgeOffline,
+    /// Alert message: a flight lost its link.
+    AlertFlightLinkLost,
+    /// Alert message: a flight's failsafe triggered.
+    AlertFlightFailsafe,
+    /// Alert message: a sortie ended aborted or failed.
+    AlertSortieAborted,
+    /// Alert message: a spray record is still unsigned.
+    AlertRecordUnsigned,
+    /// Alert message: a parlor sent no data for a day.
+    AlertDayDataMissing,
+    /// Alert message and page: acknowledge.
+    AlertAck,
+    /// Alerts page title.
+    AlertsTitle,
+    /// Alerts page: none yet.
+    AlertsNone,
+    /// Alerts page: an alert still open.
+    AlertOpenNow,
+    /// Alerts page: when it opened.
+    AlertOpenedAt,
+    /// Alerts page: when it cleared.
+    AlertClearedAt,
+    /// Alerts page: when somebody acknowledged it.
+    AlertAckedAt,
+    /// Alerts page: the delivery attempts.
+    AlertDeliveries,
+    /// Acknowledge page: the question.
+    AlertAckConfirm,
+    /// Acknowledge page: done.
+    AlertAckDone,
+    /// Acknowledge page: a bad or expired link.
+    AlertAckBadLink,
+    /// Alerts page: what the alert was about.
+    AlertWhat,
+    /// Settings: the rules heading.
+    AlertRules,
+    /// Settings: the channels heading.
+    AlertChannels,
+    /// Settings: add button.
+    AlertAdd,
+    /// Settings: enable button.
+    AlertEnable,
+    /// Settings: disable button.
+    AlertDisable,
+    /// Settings: kind field.
+    AlertKindLabel,
+    /// Settings: a channel's kind field.
+    AlertChannelKindLabel,
+    /// Settings: parlor field (empty = all).
+    AlertParlorLabel,
+    /// Settings: minutes field.
+    AlertMinutesLabel,
+    /// Settings: upper bound / factor field.
+    AlertThresholdLabel,
+    /// Settings: lower bound field.
+    AlertThresholdLowLabel,
+    /// Settings: critical checkbox.
+    AlertCriticalLabel,
+    /// Settings: target field.
+    AlertTargetLabel,
+    /// Settings: webhook secret field.
+    AlertSecretLabel,
+    /// Settings: quiet hours from.
+    AlertQuietFromLabel,
+    /// Settings: quiet hours to.
+    AlertQuietToLabel,
+    /// Settings: escalation field.
+    AlertEscalateLabel,
+    /// Settings error: an unknown kind.
+    AlertBadKind,
+    /// Settings error: a number out of range.
+    AlertBadNumber,
+    /// Settings error: the kind needs its threshold.
+    AlertNeedThreshold,
+    /// Settings error: bad e-mail address or URL.
+    AlertBadTarget,
+    /// Settings error: a webhook needs a secret of 16 characters or more.
+    AlertNeedSecret,
+    /// Settings error: a time is not HH:MM.
+    AlertBadTime,
+    /// Settings error: the parlor is not this farm's.
+    AlertBadParlor,
+    /// Settings: enabled state.
+    AlertEnabled,
+    /// Settings: disabled state.
+    AlertDisabled,
     /// Create a bridge token.
     AddToken,
     /// The token is shown only once.
@@ -1123,6 +1217,80 @@ impl Msg {
             Msg::AlertLowThroughput => ("処理頭数低下", "low throughput"),
             Msg::AlertResolved => ("復旧", "cleared"),
             Msg::AlertMinutes => ("分", " min"),
+            Msg::AlertPlatformFault => ("異常・警報", "fault/alarm"),
+            Msg::AlertHighConductivity => ("乳房炎疑い", "high conductivity"),
+            Msg::AlertMilkTemperature => ("乳温異常", "milk temperature"),
+            Msg::AlertBridgeOffline => ("ブリッジ途絶", "bridge offline"),
+            Msg::AlertFlightLinkLost => ("機体通信途絶", "link lost"),
+            Msg::AlertFlightFailsafe => ("フェールセーフ", "failsafe"),
+            Msg::AlertSortieAborted => ("飛行中止", "sortie aborted"),
+            Msg::AlertRecordUnsigned => ("記録未署名", "record unsigned"),
+            Msg::AlertDayDataMissing => ("データ欠落", "no data for a day"),
+            Msg::AlertAck => ("確認済みにする", "Acknowledge"),
+            Msg::AlertsTitle => ("アラート", "Alerts"),
+            Msg::AlertsNone => ("アラートはまだありません。", "No alerts yet."),
+            Msg::AlertOpenNow => ("発生中", "open"),
+            Msg::AlertOpenedAt => ("発生", "Opened"),
+            Msg::AlertClearedAt => ("復旧", "Cleared"),
+            Msg::AlertAckedAt => ("確認", "Acknowledged"),
+            Msg::AlertDeliveries => ("送信の記録", "Delivery attempts"),
+            Msg::AlertAckConfirm => (
+                "このアラートを確認済みにしますか？",
+                "Mark this alert as acknowledged?",
+            ),
+            Msg::AlertAckDone => ("確認済みにしました。", "The alert is acknowledged."),
+            Msg::AlertAckBadLink => (
+                "このリンクは無効か、有効期限が切れています。",
+                "This link is not valid or has expired.",
+            ),
+            Msg::AlertWhat => ("内容", "What"),
+            Msg::AlertRules => ("アラートの条件", "Alert rules"),
+            Msg::AlertChannels => ("通知先", "Where alerts go"),
+            Msg::AlertAdd => ("追加", "Add"),
+            Msg::AlertEnable => ("有効にする", "Enable"),
+            Msg::AlertDisable => ("無効にする", "Disable"),
+            Msg::AlertKindLabel => ("種類", "Kind"),
+            Msg::AlertChannelKindLabel => ("通知の方法", "Sent by"),
+            Msg::AlertParlorLabel => ("パーラー（空欄＝すべて）", "Parlor (empty = all)"),
+            Msg::AlertMinutesLabel => ("分", "Minutes"),
+            Msg::AlertThresholdLabel => (
+                "しきい値（上限・倍率）",
+                "Threshold (upper bound or factor)",
+            ),
+            Msg::AlertThresholdLowLabel => ("下限", "Lower bound"),
+            Msg::AlertCriticalLabel => ("重大（夜間も通知）", "Critical (also in quiet hours)"),
+            Msg::AlertTargetLabel => ("宛先（メールアドレスまたはURL）", "Address (e-mail or URL)"),
+            Msg::AlertSecretLabel => (
+                "署名鍵（Webhook、16文字以上）",
+                "Signing secret (webhook, 16+ characters)",
+            ),
+            Msg::AlertQuietFromLabel => ("通知しない時間帯の開始（HH:MM）", "Quiet from (HH:MM)"),
+            Msg::AlertQuietToLabel => ("通知しない時間帯の終了（HH:MM）", "Quiet until (HH:MM)"),
+            Msg::AlertEscalateLabel => (
+                "未確認なら何分後に通知（二次連絡先）",
+                "Notify if unacknowledged after minutes (second line)",
+            ),
+            Msg::AlertBadKind => ("種類が正しくありません", "is not a known kind"),
+            Msg::AlertBadNumber => ("数値が範囲外です", "is not a number in range"),
+            Msg::AlertNeedThreshold => (
+                "この種類にはしきい値が必要です",
+                "this kind needs its threshold",
+            ),
+            Msg::AlertBadTarget => (
+                "メールアドレスか http(s):// のURLを入力してください",
+                "enter an e-mail address or an http(s):// URL",
+            ),
+            Msg::AlertNeedSecret => (
+                "Webhookには16文字以上の署名鍵が必要です",
+                "a webhook needs a secret of at least 16 characters",
+            ),
+            Msg::AlertBadTime => ("HH:MM の形で入力してください", "enter a time as HH:MM"),
+            Msg::AlertBadParlor => (
+                "この牧場のパーラーではありません",
+                "is not a parlor of this farm",
+            ),
+            Msg::AlertEnabled => ("有効", "enabled"),
+            Msg::AlertDisabled => ("無効", "disabled"),
             Msg::AddToken => ("トークンを発行", "Issue a token"),
             Msg::TokenShownOnce => (
                 "このトークンは一度しか表示されません。ブリッジの設定に保存してください:",

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod alerts;
 pub mod bridge;
 pub mod demo;
 pub mod fly;
@@ -50,6 +51,8 @@ pub enum Command {
     Tlog(tlog::Args),
     /// Report roll-ups: `rollups rebuild` recomputes them from the raw records.
     Rollups(rollups::Args),
+    /// A farm's alert rules and channels as TOML: `alerts export|import --farm ID`.
+    Alerts(alerts::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -70,5 +73,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Fly(args) => fly::run(args),
         Command::Tlog(args) => tlog::run(args),
         Command::Rollups(args) => rollups::run(args),
+        Command::Alerts(args) => alerts::run(args),
     }
 }

@@ -65,6 +65,9 @@ fn site_menu(lang: Lang, u: &CurrentUser) -> Markup {
                             li { a href="/admin" { (Msg::Admin.text(lang)) } }
                         }
                         li { a href="/account" { (Msg::Account.text(lang)) } }
+                        @if let Some(farm) = u.user.farm_id {
+                            li { a href=(format!("/farms/{farm}/alerts")) { (Msg::AlertsTitle.text(lang)) } }
+                        }
                     }
                 }
                 span.muted.who { (Msg::SignedInAs.text(lang)) " " (u.user.display_name) }

@@ -82,6 +82,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::http::routes::vehicles::router())
         .merge(crate::http::routes::reports::router())
         .merge(crate::http::routes::opendata::router())
+        .merge(crate::http::routes::alerts::router())
+        .merge(crate::http::routes::alert_settings::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),

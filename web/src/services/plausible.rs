@@ -24,6 +24,10 @@ pub const MAX_YIELD_KG: f64 = 100.0;
 pub const MAX_MILKING_S: f64 = 3_600.0;
 /// Highest milk conductivity, mS/cm: normal milk reads 4 to 6, mastitic milk rarely above 15.
 pub const MAX_CONDUCTIVITY_MS_CM: f64 = 50.0;
+/// The coldest milk line a reading may report, °C (a frozen line in a Tochigi winter).
+pub const MIN_MILK_TEMP_C: f64 = -20.0;
+/// The hottest milk line a reading may report, °C (a hot wash stays below boiling).
+pub const MAX_MILK_TEMP_C: f64 = 100.0;
 /// Longest span of one interval, gap or session: a month. An offline interval spans its gap,
 /// and a bridge left unplugged for weeks is plausible; a gap of years is not a parlor's history.
 pub const MAX_SPAN: Duration = Duration::days(31);
@@ -121,6 +125,14 @@ fn check_record(rec: &Record, now: DateTime<Utc>) -> Result<(), Refusal> {
             if let Some(o) = r.occupancy {
                 within("occupancy", o, 1.0)?;
             }
+            if let Some(c) = r.milk_temp_c
+                && !(c.is_finite() && (MIN_MILK_TEMP_C..=MAX_MILK_TEMP_C).contains(&c))
+            {
+                return Err((
+                    "milk_temp_c",
+                    format!("{MIN_MILK_TEMP_C}..={MAX_MILK_TEMP_C}"),
+                ));
+            }
             for (field, v) in [
                 ("idle_bails", r.idle_bails),
                 ("kickoffs", r.kickoffs),
@@ -212,6 +224,8 @@ pub(crate) mod tests {
             washes: 0,
             high_conductivity_alerts: 0,
             state: "running".into(),
+            milk_temp_c: None,
+            alarms: Vec::new(),
         }
     }
 
@@ -322,6 +336,12 @@ pub(crate) mod tests {
         let mut r = interval(t(1), t(0));
         r.kg = -1.0;
         assert_eq!(refused(Record::Interval(r)), Some("kg"));
+        let mut r = interval(t(1), t(0));
+        r.milk_temp_c = Some(f64::NAN);
+        assert_eq!(refused(Record::Interval(r)), Some("milk_temp_c"));
+        let mut r = interval(t(1), t(0));
+        r.milk_temp_c = Some(1e9);
+        assert_eq!(refused(Record::Interval(r)), Some("milk_temp_c"));
         let mut s = session(t(2), t(0));
         s.cows = -1.0;
         assert_eq!(refused(Record::Session(s)), Some("cows"));

@@ -5,8 +5,12 @@ use serde::Serialize;
 
 use super::{Db, StorageError, Tx, on_exec};
 
-/// What a rule watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a rule watches. The meaning of a rule's `minutes` and thresholds for each kind is
+/// documented on the variant (and in ARCHITECTURE.md).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// No KPI interval from the bridge for longer than N minutes.
     ParlorOffline,
@@ -14,26 +18,77 @@ pub enum RuleKind {
     ParlorStopped,
     /// The rolling cows/h below the threshold for N minutes while the platform runs.
     LowThroughput,
+    /// Platform state `fault`, or any alarm bit active, for N minutes (1 = at once).
+    PlatformFault,
+    /// A milking's conductivity above `threshold` × the median of the same cow's previous
+    /// milkings (per bail when the cow is not identified); open for N minutes after it.
+    HighConductivity,
+    /// The mean milk-line temperature of running intervals outside
+    /// [`threshold_low`, `threshold`] °C for N minutes.
+    MilkTemperature,
+    /// No batch from a bridge of the farm for longer than N minutes.
+    BridgeOffline,
+    /// A flight whose record shows a link loss, within N minutes of its end.
+    FlightLinkLost,
+    /// A flight whose record shows a failsafe (battery, radio, GCS, other, an uncommanded
+    /// return/land), within N minutes of its end.
+    FlightFailsafe,
+    /// A sortie ended aborted or failed, within N minutes of its end.
+    SortieAborted,
+    /// A spray record whose newest version has been unsigned for N minutes (7 days = 10080).
+    RecordUnsigned,
+    /// A parlor that reported before sent no interval for a whole Asia/Tokyo day, judged N
+    /// minutes after the day ended (for late uploads).
+    DayDataMissing,
 }
 
 impl RuleKind {
+    /// Every kind, in the order the pages list them.
+    pub const ALL: [RuleKind; 12] = [
+        RuleKind::ParlorOffline,
+        RuleKind::ParlorStopped,
+        RuleKind::LowThroughput,
+        RuleKind::PlatformFault,
+        RuleKind::HighConductivity,
+        RuleKind::MilkTemperature,
+        RuleKind::BridgeOffline,
+        RuleKind::FlightLinkLost,
+        RuleKind::FlightFailsafe,
+        RuleKind::SortieAborted,
+        RuleKind::RecordUnsigned,
+        RuleKind::DayDataMissing,
+    ];
+
     /// The name stored in `alert_rules.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::ParlorOffline => "parlor_offline",
             RuleKind::ParlorStopped => "parlor_stopped",
             RuleKind::LowThroughput => "low_throughput",
+            RuleKind::PlatformFault => "platform_fault",
+            RuleKind::HighConductivity => "high_conductivity",
+            RuleKind::MilkTemperature => "milk_temperature",
+            RuleKind::BridgeOffline => "bridge_offline",
+            RuleKind::FlightLinkLost => "flight_link_lost",
+            RuleKind::FlightFailsafe => "flight_failsafe",
+            RuleKind::SortieAborted => "sortie_aborted",
+            RuleKind::RecordUnsigned => "record_unsigned",
+            RuleKind::DayDataMissing => "day_data_missing",
         }
     }
 
     /// Parses a stored kind; `None` for a kind this server does not know.
     pub fn parse(s: &str) -> Option<RuleKind> {
-        match s {
-            "parlor_offline" => Some(RuleKind::ParlorOffline),
-            "parlor_stopped" => Some(RuleKind::ParlorStopped),
-            "low_throughput" => Some(RuleKind::LowThroughput),
-            _ => None,
-        }
+        RuleKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the kind reports a past event (a flight) rather than a state that clears: its
+    /// alert closes quietly when its window passes, without a "cleared" message.
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            RuleKind::FlightLinkLost | RuleKind::FlightFailsafe | RuleKind::SortieAborted
+        )
     }
 }
 
@@ -50,8 +105,12 @@ pub struct Rule {
     pub parlor_id: Option<i64>,
     /// How long the condition must last before it opens an alert.
     pub minutes: i64,
-    /// The cows/h floor of [`RuleKind::LowThroughput`].
+    /// The kind's upper bound or factor (cows/h floor, conductivity factor, highest °C).
     pub threshold: Option<f64>,
+    /// The kind's lower bound (lowest milk-line °C).
+    pub threshold_low: Option<f64>,
+    /// Critical: its messages pass quiet hours.
+    pub critical: bool,
 }
 
 /// One KPI interval as the evaluator needs it.
@@ -65,6 +124,10 @@ pub struct IntervalFact {
     pub state: String,
     /// Cows per hour over the bridge's rolling window.
     pub cows_per_hour_rolling: f64,
+    /// Mean milk-line temperature, °C, when the map has one.
+    pub milk_temp_c: Option<f64>,
+    /// Alarms active at the end, by name.
+    pub alarms: Vec<String>,
 }
 
 /// A condition that holds now: the rule, the thing it holds for, and since when.
@@ -74,16 +137,21 @@ pub struct OpenCondition {
     pub rule_id: i64,
     /// The farm.
     pub farm_id: i64,
-    /// Which parlor, as `parlor:<id>`: one rule may watch several.
+    /// What it holds for (`parlor:<id>`, `cow:<parlor>:<cow>`, `bail:<parlor>:<bail>`,
+    /// `bridge:<token>`, `flight:<id>`, `record:<flight>`): one rule may watch several.
     pub condition_key: String,
-    /// The parlor.
-    pub parlor_id: i64,
-    /// The parlor's name.
-    pub parlor_name: String,
+    /// The parlor, when it is about one.
+    pub parlor_id: Option<i64>,
+    /// What people call the thing: the parlor's, bridge's or field's name.
+    pub subject: String,
+    /// What was seen, for the message (an alarm's name, a cow, a temperature); may be empty.
+    pub detail: String,
     /// What the rule watches.
     pub kind: RuleKind,
     /// Since when the condition has held, as far as the facts show.
     pub since: DateTime<Utc>,
+    /// The rule is critical (its messages pass quiet hours).
+    pub critical: bool,
 }
 
 /// A place a farm's alerts are delivered to.
@@ -99,6 +167,27 @@ pub struct AlertChannel {
     pub target: String,
     /// The webhook's HMAC key (never shown again once set).
     pub secret: Option<String>,
+    /// Quiet hours start, Asia/Tokyo minutes after midnight.
+    pub quiet_from: Option<i64>,
+    /// Quiet hours end (exclusive), Asia/Tokyo minutes after midnight.
+    pub quiet_to: Option<i64>,
+    /// A second line: gets an alert only when unacknowledged this many minutes after it opened.
+    pub escalate_after_min: Option<i64>,
+}
+
+/// A channel to add.
+#[derive(Debug, Clone, Default)]
+pub struct NewChannel<'a> {
+    /// `webhook` or `email`.
+    pub kind: &'a str,
+    /// The webhook URL or the e-mail address.
+    pub target: &'a str,
+    /// The webhook's HMAC key.
+    pub secret: Option<&'a str>,
+    /// Quiet hours as (from, to), Asia/Tokyo minutes after midnight.
+    pub quiet: Option<(i64, i64)>,
+    /// Escalation delay in minutes, for a second line.
+    pub escalate_after_min: Option<i64>,
 }
 
 /// A stored alert.
@@ -122,6 +211,8 @@ pub struct AlertRow {
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// Who acknowledged it.
     pub acknowledged_by: Option<i64>,
+    /// What the rule saw when it opened.
+    pub detail: String,
 }
 
 /// One stored delivery attempt.
@@ -167,7 +258,16 @@ pub struct NewDelivery<'a> {
 }
 
 /// A rule as stored, before its kind is checked.
-type RuleTuple = (i64, i64, String, Option<i64>, i64, Option<f64>);
+type RuleTuple = (
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    String,
+);
 
 impl Db {
     /// Adds an enabled rule to a farm and returns its id.
@@ -183,11 +283,29 @@ impl Db {
         minutes: i64,
         threshold: Option<f64>,
     ) -> Result<i64, StorageError> {
+        self.create_alert_rule_range(farm_id, kind, parlor_id, minutes, None, threshold)
+            .await
+    }
+
+    /// Adds an enabled rule with a lower and an upper bound (a temperature range).
+    ///
+    /// # Errors
+    /// As [`Db::create_alert_rule`]; also when the lower bound is not below the upper one.
+    pub async fn create_alert_rule_range(
+        &self,
+        farm_id: i64,
+        kind: RuleKind,
+        parlor_id: Option<i64>,
+        minutes: i64,
+        threshold_low: Option<f64>,
+        threshold: Option<f64>,
+    ) -> Result<i64, StorageError> {
         on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO alert_rules (farm_id, kind, parlor_id, minutes, threshold, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            "INSERT INTO alert_rules \
+             (farm_id, kind, parlor_id, minutes, threshold, threshold_low, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(farm_id).bind(kind.as_str()).bind(parlor_id).bind(minutes).bind(threshold)
-            .bind(Utc::now()).fetch_one(e).await)
+            .bind(threshold_low).bind(Utc::now()).fetch_one(e).await)
         .map_err(|err| StorageError::conflict("alert rule", err))
     }
 
@@ -210,27 +328,72 @@ impl Db {
         .map_err(|err| StorageError::conflict("alert channel", err))
     }
 
+    /// Makes a rule of a farm critical (its messages pass quiet hours) or not.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when the farm has no such rule.
+    pub async fn set_alert_rule_critical(
+        &self,
+        farm_id: i64,
+        rule_id: i64,
+        critical: bool,
+    ) -> Result<(), StorageError> {
+        let n = on_exec!(self.on(), e => sqlx::query(
+            "UPDATE alert_rules SET severity = $3 WHERE farm_id = $1 AND id = $2")
+            .bind(farm_id).bind(rule_id).bind(if critical { "critical" } else { "warning" })
+            .execute(e).await?.rows_affected());
+        if n == 0 {
+            return Err(StorageError::NotFound { what: "alert rule" });
+        }
+        Ok(())
+    }
+
+    /// Adds a channel with its quiet hours and escalation and returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when a check refuses it (minutes outside the day, an unknown
+    /// kind, a webhook without its secret).
+    pub async fn create_alert_channel_with(
+        &self,
+        farm_id: i64,
+        c: &NewChannel<'_>,
+    ) -> Result<i64, StorageError> {
+        on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO alert_channels \
+             (farm_id, kind, target, secret, quiet_from, quiet_to, escalate_after_min, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(farm_id).bind(c.kind).bind(c.target).bind(c.secret)
+            .bind(c.quiet.map(|q| q.0)).bind(c.quiet.map(|q| q.1)).bind(c.escalate_after_min)
+            .bind(Utc::now()).fetch_one(e).await)
+        .map_err(|err| StorageError::conflict("alert channel", err))
+    }
+
     /// Every enabled rule of every farm; rows of a kind this server does not know are skipped.
     ///
     /// # Errors
     /// The database failed.
     pub async fn enabled_alert_rules(&self) -> Result<Vec<Rule>, StorageError> {
         let rows = on_exec!(self.on(), e => sqlx::query_as::<_, RuleTuple>(
-            "SELECT id, farm_id, kind, parlor_id, minutes, threshold FROM alert_rules \
+            "SELECT id, farm_id, kind, parlor_id, minutes, threshold, threshold_low, severity \
+             FROM alert_rules \
              WHERE enabled ORDER BY id")
             .fetch_all(e).await?);
         Ok(rows
             .into_iter()
-            .filter_map(|(id, farm_id, kind, parlor_id, minutes, threshold)| {
-                Some(Rule {
-                    id,
-                    farm_id,
-                    kind: RuleKind::parse(&kind)?,
-                    parlor_id,
-                    minutes,
-                    threshold,
-                })
-            })
+            .filter_map(
+                |(id, farm_id, kind, parlor_id, minutes, threshold, threshold_low, severity)| {
+                    Some(Rule {
+                        id,
+                        farm_id,
+                        kind: RuleKind::parse(&kind)?,
+                        parlor_id,
+                        minutes,
+                        threshold,
+                        threshold_low,
+                        critical: severity == "critical",
+                    })
+                },
+            )
             .collect())
     }
 
@@ -240,7 +403,8 @@ impl Db {
     /// The database failed.
     pub async fn alert_channels(&self, farm_id: i64) -> Result<Vec<AlertChannel>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertChannel>(
-            "SELECT id, farm_id, kind, target, secret FROM alert_channels \
+            "SELECT id, farm_id, kind, target, secret, quiet_from, quiet_to, escalate_after_min \
+             FROM alert_channels \
              WHERE farm_id = $1 AND enabled ORDER BY id")
             .bind(farm_id).fetch_all(e).await?))
     }
@@ -255,27 +419,38 @@ impl Db {
         parlor_id: i64,
         since: DateTime<Utc>,
     ) -> Result<Vec<IntervalFact>, StorageError> {
-        let rows = on_exec!(self.on(), e => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>, String, f64)>(
-            "SELECT start_t, end_t, state, cows_per_hour_rolling FROM parlor_intervals \
-             WHERE parlor_id = $1 AND end_t >= $2 ORDER BY start_t DESC")
+        type Row = (
+            DateTime<Utc>,
+            DateTime<Utc>,
+            String,
+            f64,
+            Option<f64>,
+            String,
+        );
+        let rows = on_exec!(self.on(), e => sqlx::query_as::<_, Row>(
+            "SELECT start_t, end_t, state, cows_per_hour_rolling, milk_temp_c, alarms \
+             FROM parlor_intervals WHERE parlor_id = $1 AND end_t >= $2 ORDER BY start_t DESC")
             .bind(parlor_id).bind(since).fetch_all(e).await?);
         let rows = if rows.is_empty() {
-            self.latest_interval(parlor_id)
-                .await?
-                .map(|l| (l.start_t, l.end_t, l.state, l.cows_per_hour_rolling))
-                .into_iter()
-                .collect()
+            on_exec!(self.on(), e => sqlx::query_as::<_, Row>(
+                "SELECT start_t, end_t, state, cows_per_hour_rolling, milk_temp_c, alarms \
+                 FROM parlor_intervals WHERE parlor_id = $1 ORDER BY start_t DESC LIMIT 1")
+                .bind(parlor_id).fetch_all(e).await?)
         } else {
             rows
         };
         Ok(rows
             .into_iter()
             .map(
-                |(start_t, end_t, state, cows_per_hour_rolling)| IntervalFact {
-                    start_t,
-                    end_t,
-                    state,
-                    cows_per_hour_rolling,
+                |(start_t, end_t, state, cows_per_hour_rolling, milk_temp_c, alarms)| {
+                    IntervalFact {
+                        start_t,
+                        end_t,
+                        state,
+                        cows_per_hour_rolling,
+                        milk_temp_c,
+                        alarms: serde_json::from_str(&alarms).unwrap_or_default(),
+                    }
                 },
             )
             .collect())
@@ -288,7 +463,7 @@ impl Db {
     pub async fn open_alerts(&self) -> Result<Vec<AlertRow>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertRow>(
             "SELECT id, farm_id, rule_id, condition_key, parlor_id, opened_at, resolved_at, \
-             acknowledged_at, acknowledged_by FROM alerts WHERE resolved_at IS NULL ORDER BY id")
+             acknowledged_at, acknowledged_by, detail FROM alerts WHERE resolved_at IS NULL ORDER BY id")
             .fetch_all(e).await?))
     }
 
@@ -299,7 +474,7 @@ impl Db {
     pub async fn alerts_of_farm(&self, farm_id: i64) -> Result<Vec<AlertRow>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_as::<_, AlertRow>(
             "SELECT id, farm_id, rule_id, condition_key, parlor_id, opened_at, resolved_at, \
-             acknowledged_at, acknowledged_by FROM alerts WHERE farm_id = $1 ORDER BY id DESC")
+             acknowledged_at, acknowledged_by, detail FROM alerts WHERE farm_id = $1 ORDER BY id DESC")
             .bind(farm_id).fetch_all(e).await?))
     }
 
@@ -368,12 +543,12 @@ impl Tx {
         at: DateTime<Utc>,
     ) -> Result<Option<i64>, StorageError> {
         Ok(on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO alerts (farm_id, rule_id, condition_key, parlor_id, opened_at) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO alerts (farm_id, rule_id, condition_key, parlor_id, opened_at, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (rule_id, condition_key) WHERE resolved_at IS NULL DO NOTHING \
              RETURNING id")
             .bind(cond.farm_id).bind(cond.rule_id).bind(&cond.condition_key)
-            .bind(cond.parlor_id).bind(at).fetch_optional(e).await?))
+            .bind(cond.parlor_id).bind(at).bind(&cond.detail).fetch_optional(e).await?))
     }
 
     /// Resolves an open alert; `false` when it was resolved already.
@@ -393,87 +568,5 @@ impl Tx {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::Duration;
-
-    use super::super::testdb::both_backends;
-    use super::*;
-
-    async fn farm_and_rule(db: &Db) -> (i64, i64) {
-        let district = db.districts().await.unwrap()[0].id;
-        let farm = db.create_farm(district, "牧場", "dairy", "").await.unwrap();
-        let rule = db
-            .create_alert_rule(farm.id, RuleKind::ParlorOffline, None, 5, None)
-            .await
-            .unwrap();
-        (farm.id, rule)
-    }
-
-    fn cond(farm_id: i64, rule_id: i64) -> OpenCondition {
-        OpenCondition {
-            rule_id,
-            farm_id,
-            condition_key: "parlor:1".into(),
-            parlor_id: 0,
-            parlor_name: "P".into(),
-            kind: RuleKind::ParlorOffline,
-            since: Utc::now(),
-        }
-    }
-
-    both_backends!(one_open_alert_per_condition, |db| {
-        let (farm, rule) = farm_and_rule(db).await;
-        let mut c = cond(farm, rule);
-        c.parlor_id = sqlx_parlor(db, farm).await;
-        let now = Utc::now();
-        let mut tx = db.begin().await.unwrap();
-        let first = tx.open_alert(&c, now).await.unwrap();
-        assert!(first.is_some());
-        assert_eq!(tx.open_alert(&c, now).await.unwrap(), None);
-        tx.commit().await.unwrap();
-        let id = first.unwrap();
-        let mut tx = db.begin().await.unwrap();
-        assert!(
-            tx.resolve_alert(id, now + Duration::minutes(1))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !tx.resolve_alert(id, now + Duration::minutes(2))
-                .await
-                .unwrap()
-        );
-        // Once resolved, the same condition may open a new alert.
-        let again = tx.open_alert(&c, now + Duration::minutes(3)).await.unwrap();
-        assert!(again.is_some_and(|a| a != id));
-        tx.commit().await.unwrap();
-        assert_eq!(db.alerts_of_farm(farm).await.unwrap().len(), 2);
-        assert_eq!(db.open_alerts().await.unwrap().len(), 1);
-    });
-
-    both_backends!(rules_refuse_nonsense_and_alerts_stay_in_their_farm, |db| {
-        let (farm, _) = farm_and_rule(db).await;
-        let err = db
-            .create_alert_rule(farm, RuleKind::LowThroughput, None, 0, Some(100.0))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StorageError::Conflict { .. }), "{err}");
-        let err = db
-            .create_alert_channel(farm, "webhook", "http://x", None)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StorageError::Conflict { .. }), "{err}");
-        assert_eq!(db.enabled_alert_rules().await.unwrap().len(), 1);
-        assert!(matches!(
-            db.acknowledge_alert(farm + 1000, 1, 1, Utc::now()).await,
-            Err(StorageError::NotFound { .. })
-        ));
-    });
-
-    /// A parlor of the farm, made the way the ingest makes one.
-    async fn sqlx_parlor(db: &Db, farm: i64) -> i64 {
-        on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, 'P', $2) RETURNING id")
-            .bind(farm).bind(Utc::now()).fetch_one(e).await.unwrap())
-    }
-}
+#[path = "alerts_tests.rs"]
+mod tests;

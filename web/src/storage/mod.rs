@@ -10,6 +10,10 @@
 //! itself: while it holds SQLite's write lock it must not wait for a second pooled connection.
 
 mod accounts;
+mod alert_acks;
+mod alert_facts;
+mod alert_outbox;
+mod alert_settings;
 mod alerts;
 mod fields;
 mod flights;
@@ -20,8 +24,14 @@ mod today;
 mod vehicles;
 
 pub use accounts::{AuditRow, District, DistrictOverview, Farm, NewUser, Role, SessionRow, User};
+pub use alert_facts::{
+    BridgeFact, CONDUCTIVITY_HISTORY, FlightEventFact, MilkingFact, UnsignedRecordFact,
+};
+pub use alert_outbox::{OutboxOutcome, OutboxRow};
+pub use alert_settings::{ChannelRow, NewRule, RuleRow};
 pub use alerts::{
-    AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewDelivery, OpenCondition, Rule, RuleKind,
+    AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewChannel, NewDelivery, OpenCondition,
+    Rule, RuleKind,
 };
 pub use fields::{FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow, tlog_sha256};

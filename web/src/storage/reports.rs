@@ -571,6 +571,8 @@ pub(crate) mod fixtures {
                 washes: 0,
                 high_conductivity_alerts: alerts as u64,
                 state: "running".into(),
+                milk_temp_c: None,
+                alarms: Vec::new(),
             }));
             let e = exp.entry(YearMonth::of(at)).or_default();
             e.cows += cows;

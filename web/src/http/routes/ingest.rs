@@ -206,6 +206,7 @@ mod tests {
         impossible_values_are_a_named_422_and_nothing_is_stored,
         |app| {
             use crate::services::plausible::tests::{gap, interval, session};
+            use parlor_bridge::wire::KpiInterval;
             let farm = app.farm("dairy-odd", "dairy").await;
             let token = token_for(app, farm.id).await;
             let now = chrono::Utc::now();
@@ -236,6 +237,27 @@ mod tests {
                 (Record::Gap(gap(year(1), year(9999))), "records[0].start"),
                 (Record::Interval(interval(h(0), h(1))), "records[0].end"),
                 (Record::Session(session(h(0), h(2))), "records[0].end"),
+                (
+                    Record::Interval(KpiInterval {
+                        milk_temp_c: Some(1e9),
+                        ..interval(h(1), h(0))
+                    }),
+                    "records[0].milk_temp_c",
+                ),
+                (
+                    Record::Interval(KpiInterval {
+                        alarms: vec!["vacuum\0low".into()],
+                        ..interval(h(1), h(0))
+                    }),
+                    "records[0].alarms[0]",
+                ),
+                (
+                    Record::Interval(KpiInterval {
+                        alarms: vec!["a".into(); 33],
+                        ..interval(h(1), h(0))
+                    }),
+                    "records[0].alarms: at most 32",
+                ),
             ] {
                 let mut b = batch(&format!("k-{field}"), &[]);
                 b.records.push(rec);

@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod admin;
+pub mod alert_settings;
+pub mod alerts;
 pub mod assets;
 pub mod fields;
 pub mod flight_shared;
@@ -100,6 +102,8 @@ mod authorization {
             washes: 0,
             high_conductivity_alerts: 0,
             state: "running".into(),
+            milk_temp_c: None,
+            alarms: Vec::new(),
         });
         app.state
             .db
@@ -242,6 +246,8 @@ mod authorization {
                 format!("/farms/{farm_a}/logbook.csv"),
                 [OK, OK, OK, OK, NO, NO],
             ),
+            // --- alerts ---
+            (format!("/farms/{farm_a}/alerts"), [OK, OK, OK, OK, NO, NO]),
             // --- flights (launch, vehicles, go/no-go) ---
             ("/flights".into(), [OK, OK, OK, OK, OK, OK]),
             ("/api/v1/flights".into(), [OK, OK, OK, OK, OK, OK]),

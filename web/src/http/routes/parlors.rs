@@ -532,6 +532,8 @@ mod tests {
                 washes: 0,
                 high_conductivity_alerts: 1,
                 state: "running".into(),
+                milk_temp_c: None,
+                alarms: Vec::new(),
             });
             let batch = IngestBatch {
                 version: WIRE_VERSION,

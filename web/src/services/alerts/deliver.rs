@@ -51,16 +51,21 @@ pub struct WebhookBody<'a> {
     pub alert_id: i64,
     /// The farm.
     pub farm_id: i64,
-    /// The parlor.
-    pub parlor_id: i64,
-    /// The parlor's name.
-    pub parlor: &'a str,
-    /// The rule kind (`parlor_offline`, `parlor_stopped`, `low_throughput`).
+    /// The parlor, when the alert is about one.
+    pub parlor_id: Option<i64>,
+    /// What people call the thing (the parlor's, bridge's or field's name).
+    pub subject: &'a str,
+    /// What was seen (alarm names, a cow's reading, a temperature); may be empty.
+    pub detail: &'a str,
+    /// The rule kind (`parlor_offline`, `high_conductivity`, `flight_failsafe`, …).
     pub kind: &'a str,
     /// The short text, Japanese first.
     pub text: &'a str,
-    /// The parlor page.
+    /// The page the alert is about.
     pub url: &'a str,
+    /// The signed link that acknowledges the alert (openings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_url: Option<&'a str>,
 }
 
 /// A delivery attempt that failed, with the reason to store.

@@ -1,12 +1,24 @@
-//! Alerts: per-farm rules over the parlor facts, opened and resolved once each, delivered by a
-//! signed webhook and by e-mail with retry.
+//! Alerts: per-farm rules over the parlor, flight and record facts, opened and resolved once
+//! each, delivered by a signed webhook and by e-mail with retry.
 //!
 //! [`rules::evaluate`] is pure (rules + facts + now → open conditions); [`service`] gathers the
-//! facts, stores the changes and hands them to the sinks in [`deliver`].
+//! facts and stores each change with its queued messages; [`outbox`] sends those through the
+//! sinks in [`deliver`].
 
+pub mod ack_link;
 pub mod deliver;
+pub mod notice;
+pub mod outbox;
+pub mod quiet;
 pub mod rules;
 pub mod service;
+pub mod settings;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;
+#[cfg(test)]
+mod tests_outbox;
+#[cfg(test)]
+mod tests_quiet;

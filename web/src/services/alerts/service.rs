@@ -6,75 +6,108 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::deliver::{self, DeliveryError, RetryPolicy, SmtpConfig, WebhookBody};
-use super::rules::{self, ParlorFacts, RuleKind};
-use crate::i18n::{Lang, Msg};
-use crate::storage::{AlertChannel, Db, NewDelivery, StorageError};
+pub use super::notice::{AlertConfig, Notice, kind_msg, message};
+use super::rules::{self, Facts, FarmFacts, ParlorFacts, RuleKind};
+use crate::storage::{AlertRow, Db, StorageError, Tx};
 
-/// How the alert service runs.
-#[derive(Debug, Clone)]
-pub struct AlertConfig {
-    /// Time between evaluations.
-    pub every: Duration,
-    /// The server's address as people reach it (`https://agri.example.jp`), for the links.
-    pub public_url: String,
-    /// The SMTP relay for e-mail channels; e-mail attempts fail (and are stored) without one.
-    pub smtp: Option<SmtpConfig>,
-    /// Retries of each delivery.
-    pub retry: RetryPolicy,
+/// Gathers what the rules read, for the farms that have rules, at `now`.
+async fn gather(db: &Db, rules: &[rules::Rule], now: DateTime<Utc>) -> Result<Facts, StorageError> {
+    let longest = |pred: fn(RuleKind) -> bool| {
+        rules
+            .iter()
+            .filter(|r| pred(r.kind))
+            .map(|r| r.minutes)
+            .max()
+    };
+    let interval_window = longest(|k| {
+        rules::is_parlor_kind(k)
+            && !matches!(k, RuleKind::HighConductivity | RuleKind::DayDataMissing)
+    });
+    let milking_window = longest(|k| k == RuleKind::HighConductivity);
+    let flight_window = longest(RuleKind::is_event);
+    let mut days: Vec<i64> = rules
+        .iter()
+        .filter(|r| r.kind == RuleKind::DayDataMissing)
+        .map(|r| r.minutes)
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut farms: Vec<i64> = rules.iter().map(|r| r.farm_id).collect();
+    farms.sort_unstable();
+    farms.dedup();
+    let mut facts = Facts::default();
+    for farm in farms {
+        for p in db.parlors_of_farm(farm).await? {
+            let mut f = ParlorFacts {
+                parlor_id: p.id,
+                farm_id: p.farm_id,
+                name: p.name,
+                ..ParlorFacts::default()
+            };
+            if let Some(w) = interval_window {
+                // One interval more than the longest window, so a run that began just before
+                // it is seen.
+                let since = now - chrono::Duration::minutes(w + 1);
+                f.recent = db.recent_interval_facts(p.id, since).await?;
+            }
+            if let Some(w) = milking_window {
+                // The cow's history reaches back further than the window she is judged in.
+                let since = now - chrono::Duration::minutes(w) - MILKING_HISTORY;
+                f.milkings = db.recent_milking_facts(p.id, since).await?;
+            }
+            for grace in &days {
+                let (start, end) = rules::judged_day(now, *grace);
+                let (first, n) = db.parlor_day_fact(p.id, start, end).await?;
+                f.first_seen = first;
+                f.day_intervals.insert(start, n);
+            }
+            facts.parlors.push(f);
+        }
+        let kinds: Vec<RuleKind> = rules
+            .iter()
+            .filter(|r| r.farm_id == farm)
+            .map(|r| r.kind)
+            .collect();
+        let mut f = FarmFacts {
+            farm_id: farm,
+            ..FarmFacts::default()
+        };
+        if kinds.contains(&RuleKind::BridgeOffline) {
+            f.bridges = db.bridge_facts(farm).await?;
+        }
+        if let Some(w) = flight_window {
+            f.flights = db
+                .flight_event_facts(farm, now - chrono::Duration::minutes(w))
+                .await?;
+        }
+        if kinds.contains(&RuleKind::RecordUnsigned) {
+            f.unsigned = db.unsigned_record_facts(farm).await?;
+        }
+        facts.farms.push(f);
+    }
+    Ok(facts)
 }
 
-/// One change to announce: an alert opened or resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    /// `opened` or `resolved`.
-    pub event: &'static str,
-    /// The alert.
-    pub alert_id: i64,
-    /// The farm.
-    pub farm_id: i64,
-    /// The parlor.
-    pub parlor_id: i64,
-    /// The parlor's name.
-    pub parlor_name: String,
-    /// What the rule watches.
-    pub kind: RuleKind,
-    /// Whole minutes the condition had held when it was seen.
-    pub minutes: i64,
-}
+/// How far back a cow's earlier milkings are read for her level (beyond the rule's window).
+const MILKING_HISTORY: chrono::Duration = chrono::Duration::days(14);
 
 /// Evaluates every enabled rule at `now` and stores the changes; returns what to announce.
 ///
-/// Each opened and each resolved alert is its own transaction. A condition already open is
+/// Each opened and each resolved alert is its own transaction, with its queued messages. A condition already open is
 /// left alone (the partial unique index makes a racing second server open nothing either).
 ///
 /// # Errors
 /// The database failed; changes committed before the failure stay.
 pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, StorageError> {
     let rules = db.enabled_alert_rules().await?;
-    let longest = rules.iter().map(|r| r.minutes).max().unwrap_or(0);
-    // One interval more than the longest window, so a run that began just before it is seen.
-    let since = now - chrono::Duration::minutes(longest + 1);
-    let mut facts = Vec::new();
-    let mut farms: Vec<i64> = rules.iter().map(|r| r.farm_id).collect();
-    farms.sort_unstable();
-    farms.dedup();
-    for farm in farms {
-        for p in db.parlors_of_farm(farm).await? {
-            facts.push(ParlorFacts {
-                recent: db.recent_interval_facts(p.id, since).await?,
-                parlor_id: p.id,
-                farm_id: p.farm_id,
-                name: p.name,
-            });
-        }
-    }
-    let open_now = rules::evaluate(&rules, &facts, now);
+    let facts = gather(db, &rules, now).await?;
+    let eval = rules::evaluate(&rules, &facts, now);
     let names: HashMap<i64, &str> = facts
+        .parlors
         .iter()
         .map(|f| (f.parlor_id, f.name.as_str()))
         .collect();
-    let kinds: HashMap<i64, RuleKind> = rules.iter().map(|r| (r.id, r.kind)).collect();
+    let rules_by_id: HashMap<i64, &rules::Rule> = rules.iter().map(|r| (r.id, r)).collect();
     let stored: BTreeMap<(i64, String), _> = db
         .open_alerts()
         .await?
@@ -83,170 +116,98 @@ pub async fn evaluate_once(db: &Db, now: DateTime<Utc>) -> Result<Vec<Notice>, S
         .collect();
 
     let mut notices = Vec::new();
-    for (key, cond) in &open_now {
+    for (key, cond) in &eval.open {
         if stored.contains_key(key) {
             continue;
         }
+        // The alert and its messages commit together: a crash right after the commit still
+        // leaves the messages to send.
         let mut tx = db.begin().await?;
-        let id = tx.open_alert(cond, now).await?;
+        let Some(alert_id) = tx.open_alert(cond, now).await? else {
+            tx.commit().await?;
+            continue;
+        };
+        tx.checkpoint("alerts.after_open").await?;
+        let n = Notice {
+            event: "opened".into(),
+            alert_id,
+            farm_id: cond.farm_id,
+            parlor_id: cond.parlor_id,
+            condition_key: cond.condition_key.clone(),
+            subject: cond.subject.clone(),
+            detail: cond.detail.clone(),
+            kind: cond.kind,
+            minutes: (now - cond.since).num_minutes(),
+            critical: cond.critical,
+        };
+        enqueue(&mut tx, &n, now).await?;
         tx.commit().await?;
-        if let Some(alert_id) = id {
-            notices.push(Notice {
-                event: "opened",
-                alert_id,
-                farm_id: cond.farm_id,
-                parlor_id: cond.parlor_id,
-                parlor_name: cond.parlor_name.clone(),
-                kind: cond.kind,
-                minutes: (now - cond.since).num_minutes(),
-            });
-        }
+        notices.push(n);
     }
     for (key, alert) in &stored {
-        if open_now.contains_key(key) {
+        if eval.open.contains_key(key) {
             continue;
         }
         let mut tx = db.begin().await?;
         let resolved = tx.resolve_alert(alert.id, now).await?;
+        // Resolved quietly: a rule disabled since (nobody asked to hear about it any more), a
+        // past event whose window passed, or a raised reading that expired.
+        let announce = rules_by_id
+            .get(&alert.rule_id)
+            .filter(|r| resolved && !r.kind.is_event() && !eval.expired.contains(key));
+        let Some(rule) = announce else {
+            tx.commit().await?;
+            continue;
+        };
+        let n = Notice {
+            event: "resolved".into(),
+            alert_id: alert.id,
+            farm_id: alert.farm_id,
+            parlor_id: alert.parlor_id,
+            condition_key: alert.condition_key.clone(),
+            subject: resolved_subject(alert, &names, &facts),
+            detail: alert.detail.clone(),
+            kind: rule.kind,
+            minutes: (now - alert.opened_at).num_minutes(),
+            critical: rule.critical,
+        };
+        enqueue(&mut tx, &n, now).await?;
         tx.commit().await?;
-        // A rule disabled since is resolved quietly: nobody asked to hear about it any more.
-        if let (true, Some(kind), Some(parlor_id)) =
-            (resolved, kinds.get(&alert.rule_id), alert.parlor_id)
-        {
-            notices.push(Notice {
-                event: "resolved",
-                alert_id: alert.id,
-                farm_id: alert.farm_id,
-                parlor_id,
-                parlor_name: names.get(&parlor_id).copied().unwrap_or("").to_owned(),
-                kind: *kind,
-                minutes: (now - alert.opened_at).num_minutes(),
-            });
-        }
+        notices.push(n);
     }
     Ok(notices)
 }
 
-/// The lock-screen text of a notice, Japanese first: (first line, whole text with the link).
-pub fn message(n: &Notice, public_url: &str) -> (String, String) {
-    let kind = match n.kind {
-        RuleKind::ParlorOffline => Msg::AlertParlorOffline,
-        RuleKind::ParlorStopped => Msg::AlertParlorStopped,
-        RuleKind::LowThroughput => Msg::AlertLowThroughput,
-    };
-    let (ja, en) = (kind.text(Lang::Ja), kind.text(Lang::En));
-    let (mja, men) = (
-        Msg::AlertMinutes.text(Lang::Ja),
-        Msg::AlertMinutes.text(Lang::En),
-    );
-    let name = &n.parlor_name;
-    let m = n.minutes;
-    let first = if n.event == "resolved" {
-        let (rja, ren) = (
-            Msg::AlertResolved.text(Lang::Ja),
-            Msg::AlertResolved.text(Lang::En),
-        );
-        format!("【{rja}】{name} {ja} / {ren}: {name} {en}")
-    } else {
-        format!("【{ja}】{name} {m}{mja} / {name} {en} {m}{men}")
-    };
-    let url = parlor_url(public_url, n.parlor_id);
-    let text = format!("{first}\n{url}");
-    (first, text)
-}
-
-/// The parlor page's address.
-fn parlor_url(public_url: &str, parlor_id: i64) -> String {
-    format!("{}/parlors/{parlor_id}", public_url.trim_end_matches('/'))
-}
-
-/// Delivers one notice to every enabled channel of its farm, retrying each with backoff and
-/// storing every attempt.
-///
-/// # Errors
-/// The database failed (a failed delivery is stored, not returned).
-pub async fn deliver(
-    db: &Db,
-    cfg: &AlertConfig,
-    client: &reqwest::Client,
-    n: &Notice,
-) -> Result<(), StorageError> {
-    let channels = db.alert_channels(n.farm_id).await?;
-    let (subject, text) = message(n, &cfg.public_url);
-    let url = parlor_url(&cfg.public_url, n.parlor_id);
-    let body = serde_json::to_vec(&WebhookBody {
-        event: n.event,
-        alert_id: n.alert_id,
-        farm_id: n.farm_id,
-        parlor_id: n.parlor_id,
-        parlor: &n.parlor_name,
-        kind: n.kind.as_str(),
-        text: &text,
-        url: &url,
-    })
-    .unwrap_or_default();
-    let tasks = channels.iter().map(|ch| async {
-        let policy = cfg.retry;
-        for attempt in 1..=policy.attempts.max(1) {
-            let result = send(cfg, client, ch, &subject, &text, &body).await;
-            let error = result.as_ref().err().map(ToString::to_string);
-            db.record_delivery(&NewDelivery {
-                farm_id: n.farm_id,
-                alert_id: n.alert_id,
-                event: n.event,
-                channel: &ch.kind,
-                target: &ch.target,
-                attempt,
-                error: error.as_deref(),
-                at: Utc::now(),
-            })
-            .await?;
-            match result {
-                Ok(()) => break,
-                Err(error) => {
-                    tracing::warn!(
-                        message = "Alert delivery failed.",
-                        %error,
-                        alert = n.alert_id,
-                        channel = %ch.kind,
-                        attempt
-                    );
-                    if attempt < policy.attempts {
-                        tokio::time::sleep(policy.backoff(attempt)).await;
-                    }
-                }
-            }
-        }
-        Ok::<(), StorageError>(())
-    });
-    for r in futures::future::join_all(tasks).await {
-        r?;
-    }
+/// Queues a notice for every enabled channel of its farm, in the alert change's transaction.
+async fn enqueue(tx: &mut Tx, n: &Notice, now: DateTime<Utc>) -> Result<(), StorageError> {
+    let json = serde_json::to_string(n).unwrap_or_default();
+    tx.enqueue_alert_message(n.farm_id, n.alert_id, &n.event, &json, now)
+        .await?;
     Ok(())
 }
 
-/// One attempt on one channel.
-async fn send(
-    cfg: &AlertConfig,
-    client: &reqwest::Client,
-    ch: &AlertChannel,
-    subject: &str,
-    text: &str,
-    body: &[u8],
-) -> Result<(), DeliveryError> {
-    match ch.kind.as_str() {
-        "webhook" => {
-            let secret = ch.secret.as_deref().unwrap_or("");
-            deliver::post_webhook(client, &ch.target, secret, body).await
-        }
-        _ => {
-            let smtp = cfg.smtp.as_ref().ok_or(DeliveryError::NoSmtp)?;
-            deliver::send_mail(smtp, &ch.target, subject, text).await
-        }
+/// The name of what a resolved alert was about, from the facts gathered now.
+fn resolved_subject(alert: &AlertRow, names: &HashMap<i64, &str>, facts: &Facts) -> String {
+    if let Some(p) = alert.parlor_id {
+        return names.get(&p).copied().unwrap_or("").to_owned();
     }
+    let id: i64 = alert
+        .condition_key
+        .rsplit(':')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let farm = facts.farms.iter().find(|f| f.farm_id == alert.farm_id);
+    if alert.condition_key.starts_with("bridge:")
+        && let Some(b) = farm.and_then(|f| f.bridges.iter().find(|b| b.token_id == id))
+    {
+        return b.name.clone();
+    }
+    format!("#{id}")
 }
 
-/// Evaluates once and delivers what changed; returns the number of notices.
+/// Evaluates once, then sends what the outbox holds due (this evaluation's messages and any
+/// left by a crash or held until now); returns the number of new notices.
 ///
 /// # Errors
 /// The database failed.
@@ -257,9 +218,7 @@ pub async fn run_once(
     now: DateTime<Utc>,
 ) -> Result<usize, StorageError> {
     let notices = evaluate_once(db, now).await?;
-    for n in &notices {
-        deliver(db, cfg, client, n).await?;
-    }
+    super::outbox::drain(db, cfg, client, now).await?;
     Ok(notices.len())
 }
 

@@ -17,17 +17,17 @@ use super::service::{AlertConfig, run_once};
 use crate::storage::testdb::both_backends;
 use crate::storage::{Db, on_exec};
 
-const SECRET: &str = "farm-secret-つくば";
+pub(super) const SECRET: &str = "farm-secret-つくば";
 
 /// What the webhook receiver saw.
 #[derive(Default)]
-struct Hook {
+pub(super) struct Hook {
     /// Requests in all, refused ones included.
-    hits: AtomicUsize,
+    pub(super) hits: AtomicUsize,
     /// Requests with a wrong signature.
-    bad_signatures: AtomicUsize,
+    pub(super) bad_signatures: AtomicUsize,
     /// Accepted bodies.
-    accepted: Mutex<Vec<serde_json::Value>>,
+    pub(super) accepted: Mutex<Vec<serde_json::Value>>,
 }
 
 /// Answers 503 to the very first request (to exercise the retry), then checks the signature
@@ -53,7 +53,7 @@ async fn receive(
     StatusCode::NO_CONTENT
 }
 
-async fn webhook_receiver() -> (String, Arc<Hook>) {
+pub(super) async fn webhook_receiver() -> (String, Arc<Hook>) {
     let hook = Arc::new(Hook::default());
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(receive))
@@ -84,15 +84,15 @@ fn python() -> Option<PathBuf> {
 }
 
 /// A real SMTP server (`aiosmtpd`, Maildir handler) on a free loopback port; killed on drop.
-struct SmtpPeer {
+pub(super) struct SmtpPeer {
     python: PathBuf,
     child: std::process::Child,
-    port: u16,
+    pub(super) port: u16,
     maildir: tempfile::TempDir,
 }
 
 impl SmtpPeer {
-    async fn start() -> Option<SmtpPeer> {
+    pub(super) async fn start() -> Option<SmtpPeer> {
         let python = python()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -127,7 +127,7 @@ impl SmtpPeer {
     }
 
     /// (To, decoded Subject, decoded body) of every mail received, in no particular order.
-    fn mails(&self) -> Vec<(String, String, String)> {
+    pub(super) fn mails(&self) -> Vec<(String, String, String)> {
         let script = r#"
 import json, mailbox, sys, email.policy
 box = mailbox.Maildir(sys.argv[1], factory=None, create=False)
@@ -159,12 +159,17 @@ impl Drop for SmtpPeer {
 }
 
 /// A farm with one parlor; returns (farm, parlor).
-async fn farm_with_parlor(db: &Db) -> (i64, i64) {
+pub(super) async fn farm_with_parlor(db: &Db) -> (i64, i64) {
     let district = db.districts().await.unwrap()[0].id;
-    let farm = db
-        .create_farm(district, "那須牧場", "dairy", "")
-        .await
-        .unwrap();
+    // Several farms in one test: each its own name.
+    static FARMS: AtomicUsize = AtomicUsize::new(0);
+    let n = FARMS.fetch_add(1, Ordering::SeqCst);
+    let name = if n == 0 {
+        "那須牧場".to_owned()
+    } else {
+        format!("那須牧場{n}")
+    };
+    let farm = db.create_farm(district, &name, "dairy", "").await.unwrap();
     let parlor = on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
         "INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, '第1パーラー', $2) RETURNING id")
         .bind(farm.id).bind(Utc::now()).fetch_one(e).await.unwrap());
@@ -172,7 +177,14 @@ async fn farm_with_parlor(db: &Db) -> (i64, i64) {
 }
 
 /// Minute-long KPI intervals `[from, to)` minutes after `t0` in `state`.
-async fn intervals(db: &Db, parlor: i64, t0: DateTime<Utc>, from: i64, to: i64, state: &str) {
+pub(super) async fn intervals(
+    db: &Db,
+    parlor: i64,
+    t0: DateTime<Utc>,
+    from: i64,
+    to: i64,
+    state: &str,
+) {
     for m in from..to {
         let start = t0 + chrono::Duration::minutes(m);
         let end = start + chrono::Duration::minutes(1);
@@ -239,8 +251,20 @@ async fn stopped_parlor_alerts_once_and_clears_once(db: &Db) {
         format!("http://agri.test/parlors/{parlor}")
     );
     assert_eq!(hook.bad_signatures.load(Ordering::SeqCst), 0);
+    // The opening carries a signed acknowledge link for this alert.
+    let ack = accepted[0]["ack_url"].as_str().expect("ack_url").to_owned();
+    let token = ack
+        .strip_prefix("http://agri.test/alerts/ack/")
+        .expect("under the public URL");
+    let key = db.server_key(super::ack_link::KEY_NAME).await.unwrap();
+    let alert_id = accepted[0]["alert_id"].as_i64().unwrap();
+    assert_eq!(
+        super::ack_link::verify(&key, token, Utc::now()),
+        Some(alert_id)
+    );
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].2.contains(&ack), "{}", mails[0].2);
     assert_eq!(mails[0].0, "operator@nasu.example.jp");
     assert_eq!(
         mails[0].1,
@@ -278,6 +302,10 @@ async fn stopped_parlor_alerts_once_and_clears_once(db: &Db) {
     let accepted = hook.accepted.lock().await.clone();
     assert_eq!(accepted.len(), 2);
     assert_eq!(accepted[1]["event"], "resolved");
+    assert!(
+        accepted[1].get("ack_url").is_none(),
+        "nothing to acknowledge once cleared"
+    );
     let mails = smtp.mails();
     assert_eq!(mails.len(), 2, "{mails:?}");
     // Both mails left within the same second: find the new one by its subject.

@@ -85,6 +85,10 @@ pub fn validate_batch(lang: crate::i18n::Lang, batch: &IngestBatch) -> Result<()
     Ok(())
 }
 
+/// The most alarm names one interval may carry (a map has at most 16 alarm bits, plus the
+/// summary bit and the platform fault).
+const MAX_ALARMS: usize = 32;
+
 /// Every string of `batch` through the shared text check: keys up to [`MAX_KEY`] characters,
 /// names and states up to [`MAX_NAME`], one line each, no control characters.
 fn check_batch_text(lang: crate::i18n::Lang, batch: &IngestBatch) -> Result<(), AppError> {
@@ -105,6 +109,14 @@ fn check_batch_text(lang: crate::i18n::Lang, batch: &IngestBatch) -> Result<(), 
         name(&format!("records[{i}].farm"), farm)?;
         if let Record::Interval(r) = rec {
             name(&format!("records[{i}].state"), &r.state)?;
+            if r.alarms.len() > MAX_ALARMS {
+                return Err(AppError::BadInput(format!(
+                    "records[{i}].alarms: at most {MAX_ALARMS} names"
+                )));
+            }
+            for (j, a) in r.alarms.iter().enumerate() {
+                name(&format!("records[{i}].alarms[{j}]"), a)?;
+            }
         }
         if let Record::Bails(b) = rec {
             for (j, bail) in b.bails.iter().enumerate() {
