@@ -264,6 +264,10 @@ pub enum Msg {
     AlertKindLabel,
     /// Settings: a channel's kind field.
     AlertChannelKindLabel,
+    /// Alert channel kind: e-mail.
+    AlertChannelEmail,
+    /// Alert channel kind: a signed webhook (LINE or another chat bridge).
+    AlertChannelWebhook,
     /// Settings: parlor field (empty = all).
     AlertParlorLabel,
     /// Settings: minutes field.
@@ -1213,7 +1217,7 @@ impl Msg {
             Msg::Created => ("登録しました。", "Saved."),
             Msg::BridgeTokens => ("パーラー連携トークン", "Parlor bridge tokens"),
             Msg::AlertParlorOffline => ("通信途絶", "offline"),
-            Msg::AlertParlorStopped => ("停止中", "stopped"),
+            Msg::AlertParlorStopped => ("停止中", "rotary stopped"),
             Msg::AlertLowThroughput => ("処理頭数低下", "low throughput"),
             Msg::AlertResolved => ("復旧", "cleared"),
             Msg::AlertMinutes => ("分", " min"),
@@ -1251,6 +1255,11 @@ impl Msg {
             Msg::AlertDisable => ("無効にする", "Disable"),
             Msg::AlertKindLabel => ("種類", "Kind"),
             Msg::AlertChannelKindLabel => ("通知の方法", "Sent by"),
+            Msg::AlertChannelEmail => ("メール", "E-mail"),
+            Msg::AlertChannelWebhook => (
+                "Webhook（LINE などのチャット連携）",
+                "Webhook (LINE or another chat)",
+            ),
             Msg::AlertParlorLabel => ("パーラー（空欄＝すべて）", "Parlor (empty = all)"),
             Msg::AlertMinutesLabel => ("分", "Minutes"),
             Msg::AlertThresholdLabel => (
@@ -1264,8 +1273,8 @@ impl Msg {
                 "署名鍵（Webhook、16文字以上）",
                 "Signing secret (webhook, 16+ characters)",
             ),
-            Msg::AlertQuietFromLabel => ("通知しない時間帯の開始（HH:MM）", "Quiet from (HH:MM)"),
-            Msg::AlertQuietToLabel => ("通知しない時間帯の終了（HH:MM）", "Quiet until (HH:MM)"),
+            Msg::AlertQuietFromLabel => ("通知しない時間帯の開始（時:分）", "Quiet from (HH:MM)"),
+            Msg::AlertQuietToLabel => ("通知しない時間帯の終了（時:分）", "Quiet until (HH:MM)"),
             Msg::AlertEscalateLabel => (
                 "未確認なら何分後に通知（二次連絡先）",
                 "Notify if unacknowledged after minutes (second line)",
@@ -1284,7 +1293,10 @@ impl Msg {
                 "Webhookには16文字以上の署名鍵が必要です",
                 "a webhook needs a secret of at least 16 characters",
             ),
-            Msg::AlertBadTime => ("HH:MM の形で入力してください", "enter a time as HH:MM"),
+            Msg::AlertBadTime => (
+                "時:分（例 21:30）の形で入力してください",
+                "enter a time as HH:MM",
+            ),
             Msg::AlertBadParlor => (
                 "この牧場のパーラーではありません",
                 "is not a parlor of this farm",

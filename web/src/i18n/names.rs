@@ -59,19 +59,6 @@ pub fn severity_name(lang: Lang, severity: &str) -> &'static str {
     )
 }
 
-/// An alert rule's kind (`parlor_offline`, `parlor_stopped`, `low_throughput`).
-pub fn alert_kind_name(lang: Lang, kind: &str) -> &'static str {
-    pick(
-        lang,
-        match kind {
-            "parlor_offline" => ("搾乳室と通信できません", "Parlor offline"),
-            "parlor_stopped" => ("ロータリーが止まっています", "Rotary stopped"),
-            "low_throughput" => ("搾乳の速さが落ちています", "Low throughput"),
-            _ => ("アラート", "Alert"),
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

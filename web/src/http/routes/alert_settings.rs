@@ -40,10 +40,8 @@ pub fn router() -> Router<AppState> {
 }
 
 fn kind_name(lang: Lang, kind: &str) -> String {
-    RuleKind::parse(kind).map_or_else(
-        || kind.to_owned(),
-        |k| format!("{} ({kind})", kind_msg(k).text(lang)),
-    )
+    // The TOML key (`agriops alerts export`) is not shown: people read the name.
+    RuleKind::parse(kind).map_or_else(|| kind.to_owned(), |k| kind_msg(k).text(lang).to_owned())
 }
 
 fn toggle(lang: Lang, action: String, enabled: bool, csrf: &str) -> Markup {
@@ -136,7 +134,7 @@ async fn page(
                 th scope="col" { (Msg::AlertEnabled.text(lang)) }
             } }
             tbody { @for c in &channels { tr {
-                td { (c.kind) }
+                td { (if c.kind == "email" { Msg::AlertChannelEmail } else { Msg::AlertChannelWebhook }.text(lang)) }
                 td { (c.target) }
                 td { @if let (Some(a), Some(b)) = (c.quiet_from, c.quiet_to) { (fmt_hhmm(a)) "–" (fmt_hhmm(b)) } }
                 td { @if let Some(m) = c.escalate_after_min { (m) } }
@@ -151,8 +149,8 @@ async fn page(
                 input type="hidden" name="csrf" value=(csrf);
                 label for="c-kind" { (Msg::AlertChannelKindLabel.text(lang)) }
                 select id="c-kind" name="kind" {
-                    option value="email" { "e-mail" }
-                    option value="webhook" { "webhook (LINE, chat)" }
+                    option value="email" { (Msg::AlertChannelEmail.text(lang)) }
+                    option value="webhook" { (Msg::AlertChannelWebhook.text(lang)) }
                 }
                 label for="c-target" { (Msg::AlertTargetLabel.text(lang)) }
                 input id="c-target" name="target" type="text" required;

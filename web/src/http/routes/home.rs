@@ -12,7 +12,6 @@ use crate::error::AppError;
 use crate::http::auth::CurrentUser;
 use crate::http::pages;
 use crate::http::state::AppState;
-use crate::i18n::names::alert_kind_name;
 use crate::i18n::{JST, Lang, Msg, platform_state};
 use crate::services::today::{self, FarmerDay, Missing, StaffDay, Wind};
 use crate::storage::{ParlorNow, Role, WorkItem};
@@ -233,7 +232,7 @@ fn dairy_today(lang: Lang, parlors: &[ParlorNow]) -> Markup {
                     strong.nogo {
                         span aria-hidden="true" { "⚠ " }
                         (Msg::OpenAlerts.text(lang)) " " (p.open_alerts) ": "
-                        (alert_kind_name(lang, p.alert_kind.as_deref().unwrap_or("")))
+                        (alert_kind_text(lang, p.alert_kind.as_deref().unwrap_or("")))
                         @if let Some(t) = p.alert_since { " (" (t.with_timezone(&JST).format("%m-%d %H:%M")) ")" }
                     }
                 } @else {
@@ -242,6 +241,13 @@ fn dairy_today(lang: Lang, parlors: &[ParlorNow]) -> Markup {
             } } }
         }
     }
+}
+
+/// An open alert's kind as the alerts' own messages name it.
+fn alert_kind_text(lang: Lang, kind: &str) -> &'static str {
+    crate::storage::RuleKind::parse(kind).map_or(Msg::AlertsTitle.text(lang), |k| {
+        crate::services::alerts::notice::kind_msg(k).text(lang)
+    })
 }
 
 #[cfg(test)]
@@ -429,6 +435,8 @@ mod tests {
                     online_s: 60.0,
                     cows: 1.0,
                     kg: 10.0,
+                    milk_temp_c: None,
+                    alarms: Vec::new(),
                     cows_per_hour: 60.0,
                     kg_per_hour: 600.0,
                     cows_per_hour_rolling: 240.0,
@@ -481,10 +489,12 @@ mod tests {
                 rule_id: rule,
                 farm_id: farm.id,
                 condition_key: format!("parlor:{}", west.id),
-                parlor_id: west.id,
-                parlor_name: west.name.clone(),
+                parlor_id: Some(west.id),
+                subject: west.name.clone(),
+                detail: String::new(),
                 kind: RuleKind::ParlorStopped,
                 since: now,
+                critical: false,
             },
             now,
         )
@@ -494,7 +504,10 @@ mod tests {
         let home = app.get("/", &b.cookies).await.body;
         let (e, w) = (home.find(">east<").unwrap(), home.find(">west<").unwrap());
         assert!(w < e, "the parlor with an open alert comes first: {home}");
-        assert!(home.contains("ロータリーが止まっています"), "{home}");
+        assert!(
+            home.contains("停止中"),
+            "the alert named as the alerts name it: {home}"
+        );
         assert!(home.contains(&format!(r#"href="/parlors/{}""#, west.id)));
     });
 }

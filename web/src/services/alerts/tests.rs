@@ -268,7 +268,7 @@ async fn stopped_parlor_alerts_once_and_clears_once(db: &Db) {
     assert_eq!(mails[0].0, "operator@nasu.example.jp");
     assert_eq!(
         mails[0].1,
-        "【停止中】第1パーラー 7分 / 第1パーラー stopped 7 min"
+        "【停止中】第1パーラー 7分 / 第1パーラー rotary stopped 7 min"
     );
     assert!(
         mails[0]
@@ -316,7 +316,7 @@ async fn stopped_parlor_alerts_once_and_clears_once(db: &Db) {
     assert_eq!(resolved.len(), 1, "{mails:?}");
     assert_eq!(
         resolved[0].1,
-        "【復旧】第1パーラー 停止中 / cleared: 第1パーラー stopped"
+        "【復旧】第1パーラー 停止中 / cleared: 第1パーラー rotary stopped"
     );
     let alert = db.alerts_of_farm(farm).await.unwrap()[0].clone();
     assert_eq!(alert.resolved_at, Some(at(30)));
