@@ -226,23 +226,14 @@ async fn sitl_flies_the_planned_items_with_the_pump_on_only_on_spray_legs() {
         .upload(MissionKind::Mission, &items)
         .await
         .expect("upload");
-    let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    let watcher = tokio::spawn(observe(
-        link.port().clone(),
+    let seen = agriops_e2e::sitl::fly_stored_mission(
+        &sitl,
+        &link,
+        &vehicle,
         (home.0, home.1),
-        stop_rx,
-        true,
-    ));
-    vehicle.set_mode("GUIDED").await.expect("GUIDED");
-    vehicle.arm().await.expect("arm");
-    vehicle
-        .command(apm::MavCmd::MAV_CMD_MISSION_START, [0.0; 7])
-        .await
-        .expect("MISSION_START [0, 0]");
-    let seen = tokio::time::timeout(Duration::from_secs(400), watcher)
-        .await
-        .unwrap_or_else(|_| panic!("the flight did not end in 400 s:\n{}", sitl.output()))
-        .expect("observer");
+        Duration::from_secs(400),
+    )
+    .await;
     judge(&seen, &items);
     // The observer's own record, read as agriops reads a flight: the spray legs were covered.
     let sortie = plan.sortie(1, &plan_path).expect("sortie 1");
@@ -435,23 +426,14 @@ async fn sitl_sets_each_zones_pump_level_from_do_set_servo() {
         .upload_verified(MissionKind::Mission, &items)
         .await
         .expect("upload, verified by read-back");
-    let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    let watcher = tokio::spawn(observe(
-        link.port().clone(),
+    let seen = agriops_e2e::sitl::fly_stored_mission(
+        &sitl,
+        &link,
+        &vehicle,
         (home.0, home.1),
-        stop_rx,
-        true,
-    ));
-    vehicle.set_mode("GUIDED").await.expect("GUIDED");
-    vehicle.arm().await.expect("arm");
-    vehicle
-        .command(apm::MavCmd::MAV_CMD_MISSION_START, [0.0; 7])
-        .await
-        .expect("MISSION_START");
-    let seen = tokio::time::timeout(Duration::from_secs(600), watcher)
-        .await
-        .unwrap_or_else(|_| panic!("the flight did not end in 600 s:\n{}", sitl.output()))
-        .expect("observer");
+        Duration::from_secs(600),
+    )
+    .await;
     // The lag from the item change to the commanded level on SERVO9, for every item whose
     // level differs from the one before it.
     let mut lags = Vec::new();

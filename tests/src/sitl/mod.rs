@@ -461,6 +461,30 @@ pub async fn observe(
     }
 }
 
+/// Flies the mission already on the vehicle from the ground, as a pilot's ground station
+/// would (GUIDED, arm, MISSION_START [0, 0]), and returns what the observer saw until the
+/// vehicle disarmed; fails the test after `limit`.
+pub async fn fly_stored_mission(
+    sitl: &Sitl,
+    link: &Link,
+    vehicle: &Vehicle,
+    home: (f64, f64),
+    limit: Duration,
+) -> Observed {
+    let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(observe(link.port().clone(), home, stop_rx, true));
+    vehicle.set_mode("GUIDED").await.expect("GUIDED");
+    vehicle.arm().await.expect("arm");
+    vehicle
+        .command(apm::MavCmd::MAV_CMD_MISSION_START, [0.0; 7])
+        .await
+        .expect("MISSION_START [0, 0]");
+    tokio::time::timeout(limit, watcher)
+        .await
+        .unwrap_or_else(|_| panic!("the flight did not end in {limit:?}:\n{}", sitl.output()))
+        .expect("observer")
+}
+
 /// The pump state the plan commands while flying towards each NAV item (vehicle seq), and
 /// whether that item is a takeoff, landing or return (where the pump must be off).
 pub fn commanded_by_seq(items: &[MissionItem]) -> Vec<(bool, bool)> {
