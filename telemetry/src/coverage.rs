@@ -92,10 +92,18 @@ fn union_all(polys: &[MultiPolygon]) -> MultiPolygon {
 /// between them, not at either end; sparser ones keep the pump state of the segment's end.
 const DENSE_SAMPLE_US: u64 = 1_000_000;
 
+/// Dense samples also lie closer than this, metres (a spray drone's 5 Hz reports are 1–1.5 m
+/// apart); a vehicle that reports at its waypoints, however quickly, keeps the end's pump state.
+const DENSE_SAMPLE_M: f64 = 3.0;
+
 /// Where along the segment from `a` to `b` the pump changed state: its middle when both samples
-/// carry times under [`DENSE_SAMPLE_US`] apart, else `None` (the end's state holds throughout).
+/// carry times under [`DENSE_SAMPLE_US`] apart and lie within [`DENSE_SAMPLE_M`], else `None`
+/// (the end's state holds throughout).
 fn switch_point(a: &TrackPoint, b: &TrackPoint, ca: Coord, cb: Coord) -> Option<Coord> {
-    let dense = a.time_us > 0 && b.time_us > a.time_us && b.time_us - a.time_us <= DENSE_SAMPLE_US;
+    let dense = a.time_us > 0
+        && b.time_us > a.time_us
+        && b.time_us - a.time_us <= DENSE_SAMPLE_US
+        && (cb.x - ca.x).hypot(cb.y - ca.y) <= DENSE_SAMPLE_M;
     dense.then(|| Coord {
         x: (ca.x + cb.x) / 2.0,
         y: (ca.y + cb.y) / 2.0,
@@ -132,7 +140,7 @@ fn extend_run(runs: &mut Vec<Vec<Coord>>, cur: &mut Vec<Coord>, c: Coord) {
 /// closer than 0.5 m to the previous one and cutting a run where the heading turns > 60°.
 ///
 /// Where the pump switches between two samples, a dense track (timed samples under a second
-/// apart, as SERVO_OUTPUT_RAW at 5 Hz gives) counts the switch at the segment's middle, so a run
+/// and 3 m apart, as SERVO_OUTPUT_RAW at 5 Hz gives) counts the switch at the segment's middle, so a run
 /// gains or loses half a sample interval at each end rather than a whole one; a sparse track
 /// (a vehicle that reports only at waypoints) keeps the pump state of the segment's end.
 fn spray_runs(track: &[TrackPoint], local: &Local) -> Vec<Vec<Coord>> {
