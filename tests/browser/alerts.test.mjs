@@ -33,6 +33,8 @@ after(async () => {
 test('an operator edits the farm\'s alert rules and channels and reads its alerts', async () => {
   const page = await signIn(browser, base, 'operator', 'operator-pass');
   await page.setViewportSize({ width: 360, height: 740 });
+  // On a phone the links wait behind the menu button.
+  await page.locator('#site-menu > summary').click();
   await Promise.all([page.waitForURL(`${base}/farms/${farmId}/alerts`), page.getByRole('link', { name: 'アラート', exact: true }).click()]);
   await assert.doesNotReject(page.getByText('アラートはまだありません。').waitFor());
   await axeCheck(page, 'alerts');
@@ -55,8 +57,8 @@ test('an operator edits the farm\'s alert rules and channels and reads its alert
   await assert.doesNotReject(page.getByRole('cell', { name: /処理頭数低下/ }).waitFor());
 
   await page.getByLabel('宛先（メールアドレスまたはURL）').fill('operator@nasu.example.jp');
-  await page.getByLabel('通知しない時間帯の開始（HH:MM）').fill('22:00');
-  await page.getByLabel('通知しない時間帯の終了（HH:MM）').fill('05:30');
+  await page.getByLabel('通知しない時間帯の開始（時:分）').fill('22:00');
+  await page.getByLabel('通知しない時間帯の終了（時:分）').fill('05:30');
   await Promise.all([page.waitForURL(`${base}/farms/${farmId}/alerts/settings`), page.getByRole('button', { name: '追加' }).last().click()]);
   await assert.doesNotReject(page.getByRole('cell', { name: '22:00–05:30' }).waitFor());
   await axeCheck(page, 'alert settings with a channel');
