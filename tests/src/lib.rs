@@ -266,6 +266,34 @@ pub fn agriops() -> PathBuf {
     bin
 }
 
+/// Starts `agriops serve` on a free loopback port over the data folder `data` (SQLite), its
+/// log written to `stderr`, and waits until `/healthz` answers; returns the server and its
+/// base URL.
+pub async fn serve(data: &Path, stderr: Stdio) -> (KillOnDrop, String) {
+    let port = free_tcp_port();
+    let server = KillOnDrop(
+        Command::new(agriops())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("agriops serve"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agriops serve did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (server, base)
+}
+
 /// A cookie-keeping client signed in through the real sign-in form as `user`.
 pub async fn signed_in(base: &str, user: &str, password: &str) -> reqwest::Client {
     let client = reqwest::Client::builder()

@@ -9,7 +9,7 @@
 //! sortie's spray legs, and each flight's recorded sprayed area within 2 % of the area its
 //! pump-on positions cover.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use agriops_e2e::sitl::live::{live, pump_off_after, until_pumping, watch};
@@ -21,7 +21,7 @@ use agriops_e2e::sitl::{
     Sample, configure_sprayer, observer, real_field, sitl_bin, start_sitl, stream_reports,
     wait_ready_to_arm,
 };
-use agriops_e2e::{KillOnDrop, agriops, agriops_admin, free_tcp_port, printed_id, signed_in};
+use agriops_e2e::{agriops_admin, printed_id, signed_in};
 use telemetry::Plan;
 
 /// The swath the field is planned with, metres.
@@ -163,24 +163,7 @@ async fn sitl_web_launch_abort_resume_and_records() {
         ],
         Some("sitl-pilot-pass\n"),
     ));
-    let port = free_tcp_port();
-    let _server = KillOnDrop(
-        Command::new(agriops())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(&data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("agriops serve"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (_server, base) = agriops_e2e::serve(&data, Stdio::null()).await;
     let client = signed_in(&base, "pilot", "sitl-pilot-pass").await;
 
     // The field, through the import page.

@@ -9,10 +9,9 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use agriops_e2e::{KillOnDrop, agriops, agriops_admin, free_tcp_port, printed_id, signed_in};
+use agriops_e2e::{agriops_admin, printed_id, signed_in};
 
 /// The ceiling the issue sets for the whole server.
 const MAX_RSS_KIB: u64 = 512 * 1024;
@@ -187,26 +186,10 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
         ],
         Some("mallory-password-1\n"),
     );
-    let port = free_tcp_port();
-    let server = KillOnDrop(
-        Command::new(agriops())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(&data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log"))
-            .spawn()
-            .expect("agriops serve"),
-    );
     let log = dir.path().join("serve.log");
+    let (server, base) =
+        agriops_e2e::serve(&data, std::fs::File::create(&log).expect("log").into()).await;
     let pid = server.0.id();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "agriops serve did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let client = signed_in(&base, "mallory", "mallory-password-1").await;
     let token = csrf(&client, &format!("{base}/fields")).await;
     let (idle, _) = memory_kib(pid);
