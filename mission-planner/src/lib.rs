@@ -37,9 +37,12 @@ pub use crate::{
     error::{FeatureRef, KmzLimit, PlanError, Ring},
     export::{Autopilot, to_geojson, to_kml, to_qgc_plan, to_waypoints},
     fence::{CORRIDOR_HALF_WIDTH_M, Fence, FenceFit, fit_fence},
-    field::{Field, FieldLimits, FieldSet, Repair, Role, read_fields, read_fields_with},
+    field::{
+        Field, FieldLimits, FieldScan, FieldSet, Repair, Role, read_fields, read_fields_with,
+        scan_fields,
+    },
     headland::headland_rings,
-    plan::{Plan, PlanReport, ZoneReport, plan},
+    plan::{Plan, PlanReport, StageMs, ZoneReport, plan},
     prescription::{
         GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,
         RatePiece, RateUnit, ReadOptions, VariableRate, Zone, read_prescription, read_shapefile,

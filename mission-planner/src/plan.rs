@@ -94,11 +94,30 @@ pub struct PlanReport {
     pub ferry_m: f64,
     /// Time `plan` took, milliseconds.
     pub plan_ms: f64,
+    /// How `plan_ms` divides into the planning stages.
+    pub stage_ms: StageMs,
     /// The prescription's unit (`L/10a`, `L/ha`, `kg/10a`); `None` without a prescription.
     pub rate_unit: Option<String>,
     /// Per prescription zone (the gap last), its sprayable area and amounts; empty without a
     /// prescription.
     pub zones: Vec<ZoneReport>,
+}
+
+/// Where a plan's time went, milliseconds per stage (they add up to about `plan_ms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageMs {
+    /// Projection, sprayable area, reachable parts, refill point, fence polygons and router.
+    pub sprayable: f64,
+    /// Headland rings and the swath heading search.
+    pub heading: f64,
+    /// Decomposition into cells and the route through them.
+    pub route: f64,
+    /// Prescription rates along the route and the sortie split.
+    pub sorties: f64,
+    /// The coverage check (swath footprints against the sprayable area) and the report.
+    pub coverage: f64,
+    /// The exact fence check on the emitted positions, and fitting the fence to the budget.
+    pub fence: f64,
 }
 
 /// One prescription zone in a [`PlanReport`].
@@ -513,6 +532,17 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     let router = Router::new(Region::new(&transit));
     let plan_fence = fence::build(&inclusion, &exclusions, margins.fence);
     config.on_time(&field.id, "sprayable area")?;
+    let mut lap = Instant::now();
+    let mut stage_ms = StageMs {
+        sprayable: (lap - t0).as_secs_f64() * 1000.0,
+        ..StageMs::default()
+    };
+    let mut split_time = || {
+        let now = Instant::now();
+        let ms = (now - lap).as_secs_f64() * 1000.0;
+        lap = now;
+        ms
+    };
     let hl = headland::split(&areas.centre, w, config.headland_passes);
     let swaths = if hl.interior.0.is_empty() {
         swaths_at(&hl.swath_clip, &hl.interior, w, 0.0)
@@ -532,6 +562,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         best_swaths(&hl.swath_clip, &hl.interior, w, &objective)
     };
     config.on_time(&field.id, "swath heading")?;
+    stage_ms.heading = split_time();
     let cells = decompose(&swaths);
     let mut elements: Vec<Element> = hl
         .rings
@@ -556,6 +587,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     let order = NearestNeighbour.order(gate, &elements);
     let route = build_track(gate, &elements, &order, &router).map_err(no_route)?;
     config.on_time(&field.id, "route")?;
+    stage_ms.route = split_time();
     let rates = config
         .prescription
         .as_ref()
@@ -605,6 +637,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
     })?;
 
     config.on_time(&field.id, "sorties")?;
+    stage_ms.sorties = split_time();
     let tracks = || sorties.iter().map(|s| &s.track);
     let foot = coverage::footprint(&coverage::spray_lines(tracks()), w);
     let exclusion_m = if exclusions.is_empty() {
@@ -625,7 +658,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         .as_ref()
         .map(|r| zone_reports(r, &areas.reachable, &sorties, w, lead))
         .unwrap_or_default();
-    let report = PlanReport {
+    let mut report = PlanReport {
         field_id: field.id.clone(),
         land_type: field.land_type.clone(),
         area_ha: area_m2 / 10_000.0,
@@ -662,9 +695,11 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
             .map(|t| t.length_of(SegmentKind::Ferry))
             .fold(0.0, |a, b| a + b),
         plan_ms: 0.0,
+        stage_ms,
         rate_unit: rates.as_ref().map(|r| r.unit.label().to_string()),
         zones,
     };
+    report.stage_ms.coverage = split_time();
     let mut plan = Plan {
         field_id: field.id.clone(),
         frame,
@@ -708,6 +743,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         plan.report.fence_exclusions_dropped = fit.dropped_exclusions.len();
         plan.fence_fit = Some(fit);
     }
+    plan.report.stage_ms.fence = split_time();
     plan.report.plan_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(plan)
 }

@@ -59,7 +59,7 @@ enum RawGeom {
     Unsupported(String),
 }
 
-struct RawFeature {
+pub(crate) struct RawFeature {
     feature: FeatureRef,
     role: Result<Role, String>,
     land_type: Option<String>,
@@ -235,6 +235,30 @@ fn geojson_type_name(v: &geojson::GeometryValue) -> &'static str {
     }
 }
 
+/// One GeoJSON feature as read: its id, role, land type and geometry.
+pub(crate) fn raw_geojson_feature(index: usize, f: &geojson::Feature) -> RawFeature {
+    let props = f.properties.as_ref();
+    let id = prop_str(props, "polygon_uuid")
+        .or_else(|| prop_str(props, "id"))
+        .or_else(|| {
+            f.id.as_ref().map(|id| match id {
+                geojson::feature::Id::String(s) => s.clone(),
+                geojson::feature::Id::Number(n) => n.to_string(),
+            })
+        })
+        .or_else(|| prop_str(props, "name"));
+    let radius = props
+        .and_then(|p| p.get("radius_m"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(DEFAULT_POINT_RADIUS_M);
+    RawFeature {
+        feature: FeatureRef { index, id },
+        role: parse_role(prop_str(props, "role")),
+        land_type: prop_str(props, "land_type").or_else(|| prop_str(props, "land_type_en")),
+        geom: geojson_geom(f.geometry.as_ref(), radius),
+    }
+}
+
 fn read_geojson(text: &str) -> Result<Vec<RawFeature>, PlanError> {
     let gj: geojson::GeoJson = text
         .parse()
@@ -252,28 +276,7 @@ fn read_geojson(text: &str) -> Result<Vec<RawFeature>, PlanError> {
     Ok(features
         .iter()
         .enumerate()
-        .map(|(index, f)| {
-            let props = f.properties.as_ref();
-            let id = prop_str(props, "polygon_uuid")
-                .or_else(|| prop_str(props, "id"))
-                .or_else(|| {
-                    f.id.as_ref().map(|id| match id {
-                        geojson::feature::Id::String(s) => s.clone(),
-                        geojson::feature::Id::Number(n) => n.to_string(),
-                    })
-                })
-                .or_else(|| prop_str(props, "name"));
-            let radius = props
-                .and_then(|p| p.get("radius_m"))
-                .and_then(serde_json::Value::as_f64)
-                .unwrap_or(DEFAULT_POINT_RADIUS_M);
-            RawFeature {
-                feature: FeatureRef { index, id },
-                role: parse_role(prop_str(props, "role")),
-                land_type: prop_str(props, "land_type").or_else(|| prop_str(props, "land_type_en")),
-                geom: geojson_geom(f.geometry.as_ref(), radius),
-            }
-        })
+        .map(|(index, f)| raw_geojson_feature(index, f))
         .collect())
 }
 
@@ -450,131 +453,160 @@ fn near(a: &Rect, b: &Rect) -> bool {
 }
 
 /// A field feature before validation: where it is, its land type, its polygons' rings.
-type FieldEntry = (
+pub(crate) type FieldEntry = (
     FeatureRef,
     Option<String>,
     Result<Vec<Vec<Vec<[f64; 2]>>>, PlanError>,
 );
 
-fn assemble(raws: Vec<RawFeature>, limits: &FieldLimits) -> Result<FieldSet, PlanError> {
-    struct Zone {
-        role: Role,
-        bbox: Option<Rect>,
-        poly: Result<Polygon, PlanError>,
+/// An exclusion or sensitive zone as read: its role, its box in degrees, its polygon.
+pub(crate) struct ZoneEntry {
+    role: Role,
+    bbox: Option<Rect>,
+    poly: Result<Polygon, PlanError>,
+}
+
+/// One feature sorted by its role: a field still to validate, or the zones it holds.
+pub(crate) enum Classified {
+    /// A field feature (its polygons, or why it has none).
+    Field(FieldEntry),
+    /// Exclusion or sensitive zones, one per polygon.
+    Zones(Vec<ZoneEntry>),
+}
+
+/// Sorts one feature by role; zones are validated here, fields by [`build_fields`].
+pub(crate) fn classify(raw: RawFeature, limits: &FieldLimits) -> Classified {
+    let feature = raw.feature.clone();
+    let role = match raw.role {
+        Ok(r) => r,
+        Err(role) => {
+            return Classified::Field((
+                feature.clone(),
+                None,
+                Err(PlanError::UnknownRole { feature, role }),
+            ));
+        }
+    };
+    let polys = match raw.geom {
+        RawGeom::Polygons(p) => Ok(p),
+        RawGeom::Point(c, r) if role != Role::Field => Ok(vec![vec![circle(c, r)]]),
+        RawGeom::Point(..) => Err(PlanError::UnsupportedGeometry {
+            feature: feature.clone(),
+            kind: "Point".into(),
+        }),
+        RawGeom::Unsupported(kind) => Err(PlanError::UnsupportedGeometry {
+            feature: feature.clone(),
+            kind,
+        }),
+    };
+    match role {
+        Role::Field => Classified::Field((feature, raw.land_type, polys)),
+        Role::Exclusion | Role::Sensitive => Classified::Zones(match polys {
+            Ok(polys) => polys
+                .into_iter()
+                .map(|rings| ZoneEntry {
+                    role,
+                    bbox: finite_bbox(&rings),
+                    poly: validate_polygon(&feature, &rings, limits).map(|(p, _)| p),
+                })
+                .collect(),
+            Err(e) => vec![ZoneEntry {
+                role,
+                bbox: None,
+                poly: Err(e),
+            }],
+        }),
     }
+}
+
+/// The fields of one field feature (one per polygon part), validated, with the zones near them.
+pub(crate) fn build_fields(
+    (feature, land_type, polys): FieldEntry,
+    zones: &[ZoneEntry],
+    limits: &FieldLimits,
+) -> Vec<Result<Field, PlanError>> {
+    let polys = match polys {
+        Ok(p) => p,
+        Err(e) => return vec![Err(e)],
+    };
+    let base = feature
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("field_{}", feature.index + 1));
+    let n_parts = polys.len();
+    let mut out = Vec::with_capacity(n_parts);
+    for (k, rings) in polys.iter().enumerate() {
+        let id = if n_parts > 1 {
+            format!("{base}_{}", k + 1)
+        } else {
+            base.clone()
+        };
+        let field = validate_polygon(&feature, rings, limits).and_then(|(boundary, repairs)| {
+            let bbox = boundary.bounding_rect();
+            let mut field = Field {
+                id,
+                land_type: land_type.clone(),
+                source: feature.clone(),
+                boundary,
+                exclusions: Vec::new(),
+                sensitive: Vec::new(),
+                repairs,
+            };
+            for z in zones {
+                let close = match (&bbox, &z.bbox) {
+                    (Some(a), Some(b)) => near(a, b),
+                    _ => true,
+                };
+                if !close {
+                    continue;
+                }
+                let poly = z.poly.clone()?;
+                match z.role {
+                    Role::Exclusion => field.exclusions.push(poly),
+                    _ => field.sensitive.push(poly),
+                }
+                let n_zones = field.exclusions.len() + field.sensitive.len();
+                if n_zones > limits.max_zones {
+                    return Err(PlanError::TooManyZones {
+                        feature: feature.clone(),
+                        n_zones,
+                        limit: limits.max_zones,
+                    });
+                }
+            }
+            Ok(field)
+        });
+        out.push(field);
+    }
+    out
+}
+
+/// How many of `zones` are exclusion zones and how many sensitive ones.
+pub(crate) fn zone_counts(zones: &[ZoneEntry]) -> (usize, usize) {
+    let n_exclusions = zones.iter().filter(|z| z.role == Role::Exclusion).count();
+    (n_exclusions, zones.len() - n_exclusions)
+}
+
+fn assemble(raws: Vec<RawFeature>, limits: &FieldLimits) -> Result<FieldSet, PlanError> {
     let mut zones = Vec::new();
     let mut fields: Vec<FieldEntry> = Vec::new();
     for raw in raws {
-        let feature = raw.feature.clone();
-        let role = match raw.role {
-            Ok(r) => r,
-            Err(role) => {
-                fields.push((
-                    feature.clone(),
-                    None,
-                    Err(PlanError::UnknownRole { feature, role }),
-                ));
-                continue;
-            }
-        };
-        let polys = match raw.geom {
-            RawGeom::Polygons(p) => Ok(p),
-            RawGeom::Point(c, r) if role != Role::Field => Ok(vec![vec![circle(c, r)]]),
-            RawGeom::Point(..) => Err(PlanError::UnsupportedGeometry {
-                feature: feature.clone(),
-                kind: "Point".into(),
-            }),
-            RawGeom::Unsupported(kind) => Err(PlanError::UnsupportedGeometry {
-                feature: feature.clone(),
-                kind,
-            }),
-        };
-        match role {
-            Role::Field => fields.push((feature, raw.land_type, polys)),
-            Role::Exclusion | Role::Sensitive => match polys {
-                Ok(polys) => {
-                    for rings in polys {
-                        zones.push(Zone {
-                            role,
-                            bbox: finite_bbox(&rings),
-                            poly: validate_polygon(&feature, &rings, limits).map(|(p, _)| p),
-                        });
-                    }
-                }
-                Err(e) => zones.push(Zone {
-                    role,
-                    bbox: None,
-                    poly: Err(e),
-                }),
-            },
+        match classify(raw, limits) {
+            Classified::Field(f) => fields.push(f),
+            Classified::Zones(z) => zones.extend(z),
         }
     }
     if fields.is_empty() {
         return Err(PlanError::NoFields);
     }
-    let mut out = Vec::new();
-    for (feature, land_type, polys) in fields {
-        let polys = match polys {
-            Ok(p) => p,
-            Err(e) => {
-                out.push(Err(e));
-                continue;
-            }
-        };
-        let base = feature
-            .id
-            .clone()
-            .unwrap_or_else(|| format!("field_{}", feature.index + 1));
-        let n_parts = polys.len();
-        for (k, rings) in polys.iter().enumerate() {
-            let id = if n_parts > 1 {
-                format!("{base}_{}", k + 1)
-            } else {
-                base.clone()
-            };
-            let field =
-                validate_polygon(&feature, rings, limits).and_then(|(boundary, repairs)| {
-                    let bbox = boundary.bounding_rect();
-                    let mut field = Field {
-                        id,
-                        land_type: land_type.clone(),
-                        source: feature.clone(),
-                        boundary,
-                        exclusions: Vec::new(),
-                        sensitive: Vec::new(),
-                        repairs,
-                    };
-                    for z in &zones {
-                        let close = match (&bbox, &z.bbox) {
-                            (Some(a), Some(b)) => near(a, b),
-                            _ => true,
-                        };
-                        if !close {
-                            continue;
-                        }
-                        let poly = z.poly.clone()?;
-                        match z.role {
-                            Role::Exclusion => field.exclusions.push(poly),
-                            _ => field.sensitive.push(poly),
-                        }
-                        let n_zones = field.exclusions.len() + field.sensitive.len();
-                        if n_zones > limits.max_zones {
-                            return Err(PlanError::TooManyZones {
-                                feature: feature.clone(),
-                                n_zones,
-                                limit: limits.max_zones,
-                            });
-                        }
-                    }
-                    Ok(field)
-                });
-            out.push(field);
-        }
-    }
+    let (n_exclusions, n_sensitive) = zone_counts(&zones);
     Ok(FieldSet {
-        fields: out,
-        n_exclusions: zones.iter().filter(|z| z.role == Role::Exclusion).count(),
-        n_sensitive: zones.iter().filter(|z| z.role == Role::Sensitive).count(),
+        fields: fields
+            .into_iter()
+            .flat_map(|f| build_fields(f, &zones, limits))
+            .collect(),
+        n_exclusions,
+        n_sensitive,
     })
 }
 

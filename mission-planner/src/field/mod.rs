@@ -2,6 +2,7 @@
 
 pub(crate) mod import;
 pub(crate) mod limits;
+mod stream;
 pub(crate) mod validate;
 
 use crate::error::{FeatureRef, PlanError, Ring};
@@ -9,6 +10,7 @@ use geo::Polygon;
 
 pub use import::{FieldSet, read_fields, read_fields_with};
 pub use limits::FieldLimits;
+pub use stream::{FieldScan, scan_fields};
 
 /// What a polygon in an input file stands for (its `role` property).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +54,7 @@ pub enum Repair {
 }
 
 /// One field to plan: a validated WGS84 (lon/lat) boundary, holes kept, plus the zones around it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     /// The field's id (`polygon_uuid`, `id`, the feature id, the KML name, or `field_<n>`).
     pub id: String,

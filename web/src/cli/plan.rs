@@ -430,6 +430,155 @@ enum Job {
         file: PathBuf,
         error: PlanError,
     },
+    BadFile(String),
+}
+
+/// GeoJSON files at least this large are read feature by feature (two passes, see
+/// `mission_planner::scan_fields`) instead of whole, so a city's parcels plan in memory that
+/// does not grow with their number.
+const STREAM_FROM_BYTES: u64 = 8 << 20;
+/// Fields planned in one parallel round; the reader thread keeps the next round ready.
+const ROUND: usize = 256;
+
+/// Reads every input file and sends its fields, in file and document order, until the
+/// receiver hangs up.
+struct Reader {
+    stems: HashMap<String, usize>,
+    stream_from: u64,
+}
+
+impl Reader {
+    fn job(&mut self, file: &Path, field: Result<Field, PlanError>) -> Job {
+        match field {
+            Ok(field) => {
+                let base = file_stem(&field.id);
+                let n = self.stems.entry(base.clone()).or_insert(0);
+                *n += 1;
+                let stem = if *n == 1 { base } else { format!("{base}_{n}") };
+                Job::Field {
+                    file: file.to_path_buf(),
+                    field,
+                    stem,
+                }
+            }
+            Err(error) => Job::Bad {
+                file: file.to_path_buf(),
+                error,
+            },
+        }
+    }
+
+    /// Sends the fields of one file; `false` when the receiver has hung up.
+    fn send_file(
+        &mut self,
+        file: &Path,
+        tx: &std::sync::mpsc::SyncSender<Job>,
+        bar: &ProgressBar,
+    ) -> bool {
+        let bad = |e: String| {
+            tx.send(Job::BadFile(format!("{}: {e}", file.display())))
+                .is_ok()
+        };
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        if size >= self.stream_from && looks_like_geojson(file) {
+            let open = || std::fs::File::open(file).map_err(|e| e.to_string());
+            let scanned = open().and_then(|f| {
+                mission_planner::scan_fields(f, &mission_planner::FieldLimits::DEFAULT)
+                    .map_err(|e| e.to_string())
+            });
+            match scanned {
+                Err(e) => return bad(e),
+                Ok(Some(scan)) => {
+                    bar.inc_length(scan.n_field_features() as u64);
+                    let reader = match open() {
+                        Ok(r) => r,
+                        Err(e) => return bad(e),
+                    };
+                    let mut open_rx = true;
+                    let walked = scan.for_each_field(reader, |f| {
+                        let job = self.job(file, f);
+                        open_rx = tx.send(job).is_ok();
+                        open_rx
+                    });
+                    return match walked {
+                        Err(e) if open_rx => bad(e.to_string()),
+                        _ => open_rx,
+                    };
+                }
+                // Not a FeatureCollection: read it whole below.
+                Ok(None) => {}
+            }
+        }
+        let parsed = std::fs::read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| read_fields(&b).map_err(|e| e.to_string()));
+        match parsed {
+            Err(e) => bad(e),
+            Ok(set) => {
+                bar.inc_length(set.fields.len() as u64);
+                for f in set.fields {
+                    let job = self.job(file, f);
+                    if tx.send(job).is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
+/// True when the file's first non-blank byte opens a JSON object.
+fn looks_like_geojson(file: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(file)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let text = head[..n]
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&head[..n]);
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// What planning needs besides the job.
+struct Planner<'a> {
+    cfg: &'a PlanConfig,
+    dem: Option<&'a Dem>,
+    terrain: Option<&'a TerrainConfig>,
+    out: &'a Path,
+    formats: &'a [Format],
+    autopilot: Autopilot,
+}
+
+impl Planner<'_> {
+    fn plan(&self, job: &Job, bar: &ProgressBar) -> Result<mission_planner::PlanReport, String> {
+        let (file, field, stem) = match job {
+            Job::BadFile(e) => return Err(e.clone()),
+            Job::Bad { file, error } => return Err(format!("{}: {error}", file.display())),
+            Job::Field { file, field, stem } => (file, field, stem),
+        };
+        let p = plan(field, self.cfg)
+            .and_then(|p| match (self.dem, self.terrain) {
+                (Some(d), Some(t)) => apply_terrain(&p, d, t),
+                _ => Ok(p),
+            })
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        if let Some(t) = &p.terrain {
+            let r = &t.report;
+            if r.raised_spray_m > 0.0 {
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: field {}: {:.0} m of spray legs fly up to {:.1} m above spray height: the ground is steeper than the vehicle climbs or descends at spray speed",
+                        p.field_id, r.raised_spray_m, r.max_raise_m
+                    )
+                });
+            }
+        }
+        write_outputs(self.out, stem, &p, self.formats, self.autopilot)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(p.report)
+    }
 }
 
 /// Runs `agriops plan`.
@@ -438,6 +587,10 @@ enum Job {
 /// A bad configuration or output directory fails at once; bad files or fields are reported
 /// one by one, the others are still planned, and the run then fails naming how many failed.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    run_streaming_from(args, STREAM_FROM_BYTES)
+}
+
+fn run_streaming_from(args: Args, stream_from: u64) -> anyhow::Result<()> {
     let cfg = config(&args)?;
     let terrain = terrain_config(&args)?;
     let dem = match &terrain {
@@ -467,64 +620,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("Failed to create {}", args.out.display()))?;
-    let mut jobs = Vec::new();
-    let mut n_failed = 0usize;
-    let mut n_bad_files = 0usize;
-    let mut stems: HashMap<String, usize> = HashMap::new();
-    let reading = if std::io::stderr().is_terminal() && args.files.len() > 1 {
-        let b = ProgressBar::with_draw_target(
-            Some(args.files.len() as u64),
-            ProgressDrawTarget::stderr(),
+    if let Some(t) = &terrain
+        && !t.frame.supported_by(autopilot)
+    {
+        eprintln!(
+            "warning: PX4 does not fly terrain-frame mission items; the missions use AMSL altitudes"
         );
-        b.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} files read {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
-    for file in &args.files {
-        reading.set_message(file.display().to_string());
-        let parsed = std::fs::read(file)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
-            .and_then(|b| read_fields(&b).map_err(|e| anyhow::anyhow!("{}: {e}", file.display())));
-        match parsed {
-            Err(e) => {
-                reading.suspend(|| eprintln!("error: {e}"));
-                n_failed += 1;
-                n_bad_files += 1;
-            }
-            Ok(set) => {
-                for f in set.fields {
-                    jobs.push(match f {
-                        Ok(field) => {
-                            let base = file_stem(&field.id);
-                            let n = stems.entry(base.clone()).or_insert(0);
-                            *n += 1;
-                            let stem = if *n == 1 { base } else { format!("{base}_{n}") };
-                            Job::Field {
-                                file: file.clone(),
-                                field,
-                                stem,
-                            }
-                        }
-                        Err(error) => Job::Bad {
-                            file: file.clone(),
-                            error,
-                        },
-                    });
-                }
-            }
-        }
-        reading.inc(1);
     }
-    reading.finish_and_clear();
     // Progress goes to stderr, and only to a terminal: stdout stays the table or the JSON
-    // Lines, whatever it is piped into.
-    let bar = if std::io::stderr().is_terminal() && jobs.len() > 1 {
-        let b =
-            ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr());
+    // Lines, whatever it is piped into. The length grows as each file is read.
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         b.set_style(
             ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} fields, {elapsed} (eta {eta}) {msg}",
@@ -535,72 +641,91 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ProgressBar::hidden()
     };
-    if let Some(t) = &terrain
-        && !t.frame.supported_by(autopilot)
-    {
-        eprintln!(
-            "warning: PX4 does not fly terrain-frame mission items; the missions use AMSL altitudes"
-        );
-    }
-    let results: Vec<Result<mission_planner::PlanReport, String>> = jobs
-        .par_iter()
-        .map(|job| {
-            let r = match job {
-                Job::Bad { file, error } => Err(format!("{}: {error}", file.display())),
-                Job::Field { file, field, stem } => plan(field, &cfg)
-                    .and_then(|p| match (&dem, &terrain) {
-                        (Some(d), Some(t)) => apply_terrain(&p, d, t),
-                        _ => Ok(p),
-                    })
-                    .map_err(|e| format!("{}: {e}", file.display()))
-                    .and_then(|p| {
-                        if let Some(t) = &p.terrain {
-                            let r = &t.report;
-                            if r.raised_spray_m > 0.0 {
-                                bar.suspend(|| {
-                                    eprintln!(
-                                        "warning: field {}: {:.0} m of spray legs fly up to {:.1} m above spray height: the ground is steeper than the vehicle climbs or descends at spray speed",
-                                        p.field_id, r.raised_spray_m, r.max_raise_m
-                                    )
-                                });
-                            }
-                        }
-                        write_outputs(&args.out, stem, &p, &args.format, autopilot)
-                            .map_err(|e| format!("{e:#}"))?;
-                        Ok(p.report)
-                    }),
-            };
-            bar.inc(1);
-            r
-        })
-        .collect();
-    bar.finish_and_clear();
+    let planner = Planner {
+        cfg: &cfg,
+        dem: dem.as_ref(),
+        terrain: terrain.as_ref(),
+        out: &args.out,
+        formats: &args.format,
+        autopilot,
+    };
+    let mut n_inputs = 0usize;
+    let mut n_failed = 0usize;
+    // Only fields that have them keep a note or a zone table until the end.
+    let mut notes: Vec<String> = Vec::new();
+    let mut zone_tables: Vec<String> = Vec::new();
     if !args.json {
         println!("{}", mission_planner::PlanReport::table_header());
     }
-    for r in &results {
-        match r {
-            Ok(rep) if args.json => println!("{}", serde_json::to_string(rep)?),
-            Ok(r) => println!("{}", r.table_row()),
-            Err(e) => {
-                eprintln!("error: {e}");
-                n_failed += 1;
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(2 * ROUND);
+        let files = &args.files;
+        let reader_bar = bar.clone();
+        scope.spawn(move || {
+            let mut reader = Reader {
+                stems: HashMap::new(),
+                stream_from,
+            };
+            for file in files {
+                reader_bar.set_message(file.display().to_string());
+                if !reader.send_file(file, &tx, &reader_bar) {
+                    break;
+                }
+            }
+        });
+        loop {
+            let round: Vec<Job> = rx.iter().take(ROUND).collect();
+            if round.is_empty() {
+                break;
+            }
+            let results: Vec<_> = round
+                .par_iter()
+                .map(|job| {
+                    let r = planner.plan(job, &bar);
+                    bar.inc(1);
+                    r
+                })
+                .collect();
+            for r in results {
+                n_inputs += 1;
+                match r {
+                    Ok(rep) => {
+                        if args.json {
+                            println!("{}", serde_json::to_string(&rep)?);
+                        } else {
+                            println!("{}", rep.table_row());
+                            notes.extend(fence_note(&rep));
+                            if !rep.zones.is_empty() {
+                                zone_tables.push(format!(
+                                    "\n{}: per zone\n{}",
+                                    rep.field_id,
+                                    rep.zone_table()
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        bar.suspend(|| eprintln!("error: {e}"));
+                        n_failed += 1;
+                    }
+                }
             }
         }
-    }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
     if !args.json {
-        let notes: Vec<String> = results.iter().flatten().filter_map(fence_note).collect();
         if !notes.is_empty() {
             println!();
             for n in notes {
                 println!("{n}");
             }
         }
-        for rep in results.iter().flatten().filter(|r| !r.zones.is_empty()) {
-            print!("\n{}: per zone\n{}", rep.field_id, rep.zone_table());
+        for t in zone_tables {
+            print!("{t}");
         }
     }
-    match failure_summary(n_failed, results.len() + n_bad_files, &args.out) {
+    match failure_summary(n_failed, n_inputs, &args.out) {
         Some(summary) => bail!("{summary}"),
         None => Ok(()),
     }
@@ -768,6 +893,70 @@ pub(crate) mod tests {
         assert_eq!(plan["mission"]["firmwareType"], 12);
         // The pole and the shed are exclusion polygons of the geofence.
         assert_eq!(plan["geoFence"]["polygons"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn streamed_files_plan_to_the_same_missions_as_whole_ones() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<String> = [
+            "paddy_with_zones.geojson",
+            "holes.geojson",
+            "chofu_paddy.kml",
+        ]
+        .iter()
+        .map(|f| root.join("samples/fields").join(f).display().to_string())
+        .collect();
+        let listing = |stream_from: u64, name: &str| {
+            let out = dir.path().join(name);
+            let mut argv: Vec<&str> = files.iter().map(String::as_str).collect();
+            argv.extend(["--swath-width", "5", "--out", out.to_str().unwrap()]);
+            run_streaming_from(args(&argv), stream_from).unwrap();
+            let mut entries: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| {
+                    let p = e.unwrap().path();
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    (name, std::fs::read(&p).unwrap())
+                })
+                .collect();
+            entries.sort();
+            entries
+        };
+        let streamed = listing(0, "streamed");
+        let whole = listing(u64::MAX, "whole");
+        assert!(streamed.len() > 10, "{}", streamed.len());
+        assert_eq!(
+            streamed.iter().map(|e| &e.0).collect::<Vec<_>>(),
+            whole.iter().map(|e| &e.0).collect::<Vec<_>>()
+        );
+        for (a, b) in streamed.iter().zip(&whole) {
+            assert!(a.1 == b.1, "{} differs", a.0);
+        }
+    }
+
+    #[test]
+    fn a_broken_streamed_file_is_one_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join("broken.geojson");
+        std::fs::write(
+            &broken,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.901,36.9]"#,
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let e = run_streaming_from(
+            args(&[
+                broken.to_str().unwrap(),
+                "--swath-width",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+            ]),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("1 of 1 inputs"), "{e}");
     }
 
     /// A GSI DEM tile (JPGIS GML) of 5e-5° cells around `field`'s bounds, heights `f(lat)`.
