@@ -191,6 +191,11 @@ fn run(bin: &Path, work: &Path, n: usize, shapes: &[Polygon]) -> Run {
         .args(["plan", "--json", "--swath-width", "5", "--out"])
         .arg(&out)
         .arg(&input)
+        // A failed parcel makes the run exit with an error; with RUST_BACKTRACE set, anyhow
+        // would symbolize a backtrace then (about 170 MiB of debug info read), which is not
+        // the planner's memory.
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUST_LIB_BACKTRACE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
