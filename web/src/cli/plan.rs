@@ -837,15 +837,20 @@ pub(crate) mod tests {
             "</Folder>".repeat(2_000)
         );
         std::fs::write(&deep, kml).unwrap();
-        let out = dir.path().join("out");
-        let e = run(args(&[
-            deep.to_str().unwrap(),
+        assert_one_bad_input(&deep, STREAM_FROM_BYTES);
+    }
+
+    /// Planning `file` alone fails as one bad input of one, not as an abort.
+    fn assert_one_bad_input(file: &Path, stream_from: u64) {
+        let out = file.with_extension("out");
+        let argv = [
+            file.to_str().unwrap(),
             "--swath-width",
             "5",
             "--out",
             out.to_str().unwrap(),
-        ]))
-        .unwrap_err();
+        ];
+        let e = run_streaming_from(args(&argv), stream_from).unwrap_err();
         assert!(e.to_string().starts_with("1 of 1 inputs"), "{e}");
     }
 
@@ -944,19 +949,7 @@ pub(crate) mod tests {
             r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.901,36.9]"#,
         )
         .unwrap();
-        let out = dir.path().join("out");
-        let e = run_streaming_from(
-            args(&[
-                broken.to_str().unwrap(),
-                "--swath-width",
-                "5",
-                "--out",
-                out.to_str().unwrap(),
-            ]),
-            0,
-        )
-        .unwrap_err();
-        assert!(e.to_string().starts_with("1 of 1 inputs"), "{e}");
+        assert_one_bad_input(&broken, 0);
     }
 
     /// A GSI DEM tile (JPGIS GML) of 5e-5° cells around `field`'s bounds, heights `f(lat)`.
