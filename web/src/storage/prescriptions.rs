@@ -152,6 +152,20 @@ impl Db {
 }
 
 #[cfg(test)]
+impl Db {
+    /// How many prescription and zone rows there are, over every farm.
+    pub(crate) async fn count_prescription_rows(&self) -> (i64, i64) {
+        let rx = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM plan_prescriptions").fetch_one(pool).await)
+        .expect("count");
+        let zones = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM plan_prescription_zones").fetch_one(pool).await)
+        .expect("count");
+        (rx, zones)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::storage::testdb::both_backends;
@@ -212,7 +226,10 @@ mod tests {
         assert_eq!((row.farm_id, row.rate_unit.as_str()), (a.id, "L/10a"));
         assert_eq!(row.rate_column.as_deref(), Some("RATE"));
         assert_eq!(row.gap_rate, None);
-        let names: Vec<_> = stored.iter().map(|z| (z.position, z.name.as_str())).collect();
+        let names: Vec<_> = stored
+            .iter()
+            .map(|z| (z.position, z.name.as_str()))
+            .collect();
         assert_eq!(names, vec![(1, "z1"), (2, "gap")]);
         assert!(stored[1].is_gap && !stored[0].is_gap);
         assert_eq!(db.plan_prescription(id, b.id).await.unwrap(), None);
