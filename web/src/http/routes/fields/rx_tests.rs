@@ -307,3 +307,40 @@ both_apps!(a_plan_cut_short_keeps_no_prescription, |app| {
     assert!(app.state.db.plans_of_field(field).await.unwrap().is_empty());
     assert_eq!(app.state.db.count_prescription_rows().await, (0, 0));
 });
+
+both_apps!(
+    an_english_speaker_gets_the_zones_and_refusals_in_english,
+    |app| {
+        let (b, _, field) = farmer_with_paddy(app, "eigo").await;
+        let user = app
+            .state
+            .db
+            .user_by_username("eigo")
+            .await
+            .unwrap()
+            .unwrap();
+        app.state.db.set_user_lang(user.id, "en").await.unwrap();
+        let rx = prescription("0.8", "1.6", 0.0);
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[("autopilot", "ardupilot")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body.contains("DO_SPRAYER cannot change the rate"),
+            "{}",
+            r.body
+        );
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[("rate_column", "DOSE")]).await;
+        assert!(r.body.contains("Its columns are: RATE, name"), "{}", r.body);
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let url = r.headers["location"].to_str().unwrap().to_owned();
+        let page = app.get(&url, &b.cookies).await;
+        for needle in [
+            "<caption>Rate, sprayed area and amount by zone</caption>",
+            "<th scope=\"row\">3. Outside the zones</th>",
+            "Map of the prescription zones",
+            "Total",
+        ] {
+            assert!(page.body.contains(needle), "{needle} missing");
+        }
+    }
+);
