@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod names;
+pub mod rx;
 
 /// Japan Standard Time (+09:00, no daylight saving): the calendar and clock the pages show.
 pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {

@@ -16,6 +16,10 @@
     if (p.kind === 'track') {
       return p.spray ? { color: '#e65100', weight: 5, opacity: 0.8 } : { color: '#212121', weight: 2, dashArray: '2 6' };
     }
+    if (p.kind === 'rx_zone') {
+      // Prescription zones: filled by rate (darker = more), numbered as in the zone table.
+      return { color: '#263238', weight: 1, fillColor: p.fill || '#f5f5f5', fillOpacity: 0.55, dashArray: p.no_spray ? '3 3' : null };
+    }
     if (p.kind === 'path') {
       if (p.spray) {
         return { color: SORTIE_COLORS[((p.sortie || 1) - 1) % SORTIE_COLORS.length], weight: 3 };
@@ -50,7 +54,10 @@
           pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 7, color: '#0d47a1' }); },
           onEachFeature: function (f, l) {
             var p = f.properties || {};
-            if (p.name || p.field_id) l.bindTooltip(String(p.name || p.field_id));
+            if (p.kind === 'rx_zone' && p.label != null) {
+              l.bindTooltip(String(p.label), { permanent: true, direction: 'center', className: 'rx-label' });
+              l.bindPopup(String(p.name || p.label));
+            } else if (p.name || p.field_id) l.bindTooltip(String(p.name || p.field_id));
             if (p.href) l.on('click', function () { window.location = p.href; });
           },
         }).addTo(map);

@@ -11,6 +11,7 @@ pub mod flights;
 pub mod gonogo;
 pub mod ingest;
 pub mod planner;
+pub mod plans;
 pub mod plausible;
 pub mod preflight;
 pub mod records;

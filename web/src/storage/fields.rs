@@ -129,15 +129,7 @@ impl Db {
     /// # Errors
     /// [`StorageError::Conflict`] for an unknown field.
     pub async fn create_plan(&self, p: &NewPlan<'_>) -> Result<i64, StorageError> {
-        let now = Utc::now();
-        on_pool!(self, pool => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO plans (field_id, config_json, report_json, plan_file, geojson, \
-             waypoints_file, kml_file, autopilot, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
-            .bind(p.field_id).bind(p.config_json).bind(p.report_json).bind(p.plan_file)
-            .bind(p.geojson).bind(p.waypoints_file).bind(p.kml_file).bind(p.autopilot).bind(now)
-            .fetch_one(pool).await)
-        .map_err(|e| StorageError::conflict("plan", e))
+        self.on().create_plan(p).await
     }
 
     /// One plan by id.
@@ -163,6 +155,22 @@ impl Db {
 }
 
 impl On<'_> {
+    /// Stores a plan and returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown field.
+    async fn create_plan(self, p: &NewPlan<'_>) -> Result<i64, StorageError> {
+        let now = Utc::now();
+        on_exec!(self, pool => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO plans (field_id, config_json, report_json, plan_file, geojson, \
+             waypoints_file, kml_file, autopilot, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+            .bind(p.field_id).bind(p.config_json).bind(p.report_json).bind(p.plan_file)
+            .bind(p.geojson).bind(p.waypoints_file).bind(p.kml_file).bind(p.autopilot).bind(now)
+            .fetch_one(pool).await)
+        .map_err(|e| StorageError::conflict("plan", e))
+    }
+
     /// Stores a field and returns it.
     ///
     /// # Errors
@@ -191,6 +199,14 @@ impl Db {
 }
 
 impl Tx {
+    /// Stores a plan and returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown field.
+    pub async fn create_plan(&mut self, p: &NewPlan<'_>) -> Result<i64, StorageError> {
+        self.on().create_plan(p).await
+    }
+
     /// Stores a field and returns it.
     ///
     /// # Errors

@@ -18,6 +18,7 @@ mod alerts;
 mod fields;
 mod flights;
 mod parlors;
+mod prescriptions;
 mod records;
 mod reports;
 mod today;
@@ -39,6 +40,7 @@ pub use parlors::{
     BailsRow, IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start,
     jst_month_start,
 };
+pub use prescriptions::{NewPrescription, NewRxZone, PrescriptionRow, RxZoneRow};
 pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRecord};
 #[cfg(test)]
 pub(crate) use reports::fixtures as reports_fixtures;

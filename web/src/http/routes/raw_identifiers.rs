@@ -78,6 +78,12 @@ const LATIN_OK_ON_JA: &[&str] = &[
     "URL",
     "kml",
     "kmz",
+    // prescription map formats, named as the farm's GIS software names them
+    "Shapefile",
+    "DBF",
+    "GeoTIFF",
+    "ISOXML",
+    "zip",
     "csv",
     "geojson",
     "null",

@@ -204,7 +204,9 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
             expected,
         } => {
             let name = quantity_label(quantity)
-                .map_or((*quantity).to_owned(), |m| m.text(lang).to_owned());
+                .map(|m| m.text(lang))
+                .or_else(|| crate::i18n::rx::quantity_label(quantity).map(|m| m.text(lang)))
+                .map_or((*quantity).to_owned(), str::to_owned);
             format!(
                 "{} {name} = {} ({})",
                 Msg::SettingOutOfRange.text(lang),
@@ -214,6 +216,7 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
         }
         E::NothingToSpray { .. } => Msg::NothingLeftToSpray.text(lang).to_owned(),
         E::Deadline { .. } => Msg::PlannerDeadline.text(lang).to_owned(),
+        E::Prescription { source, .. } => super::rx_errors::rx_error_text(source, lang),
         other => other.to_string(),
     }
 }

@@ -34,6 +34,11 @@ mod errors;
 mod import;
 mod list;
 mod plan;
+mod rx;
+mod rx_errors;
+#[cfg(test)]
+mod rx_tests;
+mod rx_view;
 #[cfg(test)]
 mod tests;
 
@@ -47,7 +52,8 @@ pub(crate) use plan::{__path_api_plan, api_plan};
 /// Longest crop name, in characters.
 const MAX_CROP: usize = 50;
 
-/// Largest upload accepted (a KMZ of a whole village's fields fits easily).
+/// Largest upload accepted (a KMZ of a whole village's fields fits easily), for field imports
+/// and the plan form's prescription maps alike.
 const MAX_UPLOAD: usize = 16 << 20;
 
 /// The answer to a job the pool could not run: 503 in the person's language (busy or too
@@ -81,7 +87,10 @@ pub fn router() -> Router<AppState> {
         .route("/fields.geojson", get(all_geojson))
         .route("/fields/{id}", get(detail))
         .route("/fields/{id}/geojson", get(field_geojson))
-        .route("/fields/{id}/plan", post(make_plan))
+        .route(
+            "/fields/{id}/plan",
+            post(make_plan).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
         .route("/plans/{id}", get(plan_page))
         .route("/plans/{id}/geojson", get(plan_geojson))
         .route("/plans/{id}/download/{kind}", get(download))

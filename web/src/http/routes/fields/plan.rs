@@ -1,7 +1,12 @@
 //! Planning a field: its page with the planner's options, making a plan in the planner pool,
 //! the plan page with its map, and the mission file downloads.
 
+use super::rx::*;
 use super::*;
+use crate::i18n::rx::RxMsg;
+use crate::services::plans::{PlanRx, store_plan};
+use crate::storage::{NewPrescription, NewRxZone};
+use mission_planner::GapPolicy;
 
 /// The planner options of the plan form, in the units farmers use.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,7 +26,37 @@ pub(super) struct PlanForm {
     fence_margin_m: f64,
     #[serde(default = "default_fence_points")]
     fence_points: usize,
-    autopilot: String,
+    pub(super) autopilot: String,
+    /// The servo output of the pump (`ardupilot-servo`).
+    #[serde(default = "default_servo")]
+    pub(super) servo: u8,
+    /// The prescription's rate column (empty: none chosen).
+    #[serde(default)]
+    pub(super) rate_column: String,
+    /// The prescription's unit: `l-per-10a`, `l-per-ha` or `kg-per-10a`.
+    #[serde(default = "default_rate_unit")]
+    pub(super) rate_unit: String,
+    /// What the field outside every zone gets: `none` or `default`.
+    #[serde(default = "default_gap")]
+    pub(super) gap: String,
+    /// The rate of `default`, in the prescription's unit (text: the input may be empty).
+    #[serde(default)]
+    pub(super) gap_rate: String,
+    /// The pump's full flow, L/min (text: the input may be empty).
+    #[serde(default)]
+    pub(super) pump_full_flow_l_min: String,
+}
+
+fn default_servo() -> u8 {
+    9
+}
+
+fn default_rate_unit() -> String {
+    "l-per-10a".to_owned()
+}
+
+fn default_gap() -> String {
+    "none".to_owned()
 }
 
 fn default_fence_margin_m() -> f64 {
@@ -47,11 +82,19 @@ impl Default for PlanForm {
             fence_margin_m: default_fence_margin_m(),
             fence_points: default_fence_points(),
             autopilot: "ardupilot".to_owned(),
+            servo: default_servo(),
+            rate_column: String::new(),
+            rate_unit: default_rate_unit(),
+            gap: default_gap(),
+            gap_rate: String::new(),
+            pump_full_flow_l_min: String::new(),
         }
     }
 }
 
 impl PlanForm {
+    /// The planner's options and the spray control, for a plan without a prescription (see
+    /// [`PlanForm::rx_settings`] for the rest).
     fn config(&self) -> Result<(PlanConfig, Autopilot), mission_planner::PlanError> {
         use mission_planner::PlanError;
         // The unit types name the kind of quantity ("length"); the person needs the form's field.
@@ -82,15 +125,29 @@ impl PlanForm {
         c.check()?;
         let ap = match self.autopilot.as_str() {
             "px4" => Autopilot::Px4Actuator,
+            "ardupilot-servo" => {
+                if !(1..=16).contains(&self.servo) {
+                    return Err(PlanError::InvalidValue {
+                        quantity: "pump servo output",
+                        value: f64::from(self.servo),
+                        expected: "1 to 16".to_owned(),
+                    });
+                }
+                Autopilot::ArduPilotServo {
+                    servo: self.servo,
+                    pwm_on: 1900,
+                    pwm_off: 1000,
+                }
+            }
             _ => Autopilot::ArduPilot,
         };
         Ok((c, ap))
     }
 }
 
-pub(super) fn number_input(id: &str, label: Msg, lang: Lang, value: f64, step: &str) -> Markup {
+pub(super) fn number_input(id: &str, label: &str, value: f64, step: &str) -> Markup {
     html! {
-        label for=(id) { (label.text(lang)) }
+        label for=(id) { (label) }
         input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(value);
     }
 }
@@ -125,23 +182,26 @@ pub(super) async fn detail(
         }
         @if can_write {
             h2 { (Msg::PlanSpray.text(lang)) }
-            form method="post" action=(format!("/fields/{id}/plan")) {
+            form method="post" action=(format!("/fields/{id}/plan")) enctype="multipart/form-data" {
                 input type="hidden" name="csrf" value=(user.csrf_token);
-                (number_input("swath_width", Msg::SwathWidth, lang, d.swath_width, "0.1"))
-                (number_input("rate_l_per_10a", Msg::RateL10a, lang, d.rate_l_per_10a, "0.01"))
-                (number_input("tank_l", Msg::TankL, lang, d.tank_l, "0.5"))
-                (number_input("endurance_min", Msg::EnduranceMin, lang, d.endurance_min, "0.5"))
-                (number_input("speed_mps", Msg::SpeedMps, lang, d.speed_mps, "0.1"))
-                (number_input("height_m", Msg::HeightM, lang, d.height_m, "0.1"))
-                (number_input("headland_passes", Msg::HeadlandPasses, lang, f64::from(d.headland_passes), "1"))
-                (number_input("drift_buffer_m", Msg::DriftBufferM, lang, d.drift_buffer_m, "0.5"))
-                (number_input("fence_margin_m", Msg::FenceMarginM, lang, d.fence_margin_m, "0.5"))
-                (number_input("fence_points", Msg::FencePointsMax, lang, d.fence_points as f64, "1"))
+                (number_input("swath_width", Msg::SwathWidth.text(lang), d.swath_width, "0.1"))
+                (number_input("rate_l_per_10a", Msg::RateL10a.text(lang), d.rate_l_per_10a, "0.01"))
+                (number_input("tank_l", Msg::TankL.text(lang), d.tank_l, "0.5"))
+                (number_input("endurance_min", Msg::EnduranceMin.text(lang), d.endurance_min, "0.5"))
+                (number_input("speed_mps", Msg::SpeedMps.text(lang), d.speed_mps, "0.1"))
+                (number_input("height_m", Msg::HeightM.text(lang), d.height_m, "0.1"))
+                (number_input("headland_passes", Msg::HeadlandPasses.text(lang), f64::from(d.headland_passes), "1"))
+                (number_input("drift_buffer_m", Msg::DriftBufferM.text(lang), d.drift_buffer_m, "0.5"))
+                (number_input("fence_margin_m", Msg::FenceMarginM.text(lang), d.fence_margin_m, "0.5"))
+                (number_input("fence_points", Msg::FencePointsMax.text(lang), d.fence_points as f64, "1"))
                 label for="autopilot" { (Msg::Autopilot.text(lang)) }
                 select #autopilot name="autopilot" {
-                    option value="ardupilot" selected { "ArduPilot Copter" }
-                    option value="px4" { "PX4" }
+                    option value="ardupilot" selected { (RxMsg::ApDoSprayer.text(lang)) }
+                    option value="ardupilot-servo" { (RxMsg::ApServo.text(lang)) }
+                    option value="px4" { (RxMsg::ApPx4.text(lang)) }
                 }
+                (number_input("servo", RxMsg::ServoOutput.text(lang), f64::from(d.servo), "1"))
+                (super::rx_view::rx_fields(lang))
                 p { button type="submit" { (Msg::MakePlan.text(lang)) } }
             }
         }
@@ -154,29 +214,44 @@ pub(super) async fn make_plan(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
-    AppForm(form): AppForm<PlanForm>,
+    req: axum::extract::Request,
 ) -> Result<Response, AppError> {
     let farm = writable_farm(&user)?;
+    let (form, upload) = plan_input(req, &state).await?;
     user.check_csrf(&form.csrf)?;
     let row = readable_field(&state, &user, id).await?;
     if row.farm_id != farm {
         return Err(AppError::Forbidden);
     }
+    let lang = user.lang;
     let (mut config, autopilot) = form
         .config()
-        .map_err(|e| AppError::BadInput(plan_error_text(&e, user.lang)))?;
-    let lang = user.lang;
+        .map_err(|e| AppError::BadInput(plan_error_text(&e, lang)))?;
+    let rx = match upload {
+        Some(u) => Some((form.rx_settings(lang)?, u)),
+        None => None,
+    };
     // The planner stops itself at the pool's deadline, so an abandoned job frees its slot.
     config.deadline = Some(std::time::Instant::now() + state.settings.planner.deadline());
-    let job = move || stored_field(&row).map(|field| mission_planner::plan(&field, &config));
-    let planned = match state.settings.planner.run(job).await {
-        Ok(r) => r?.map_err(|e| {
+    let settings = rx.as_ref().map(|(s, _)| s.clone());
+    let bytes = rx.as_ref().map(|(_, u)| u.bytes.clone());
+    let job = move || -> Result<_, AppError> {
+        if let (Some(s), Some(b)) = (&settings, &bytes) {
+            add_prescription(&mut config, s, b, lang)?;
+        }
+        let field = stored_field(&row)?;
+        let planned = mission_planner::plan(&field, &config).map_err(|e| {
             AppError::BadInput(format!(
                 "{} {}",
                 Msg::PlanFailed.text(lang),
                 plan_error_text(&e, lang)
             ))
-        })?,
+        })?;
+        let zones = prepared_zones(&planned);
+        Ok((planned, zones))
+    };
+    let (planned, zones) = match state.settings.planner.run(job).await {
+        Ok(r) => r?,
         Err(e) => return pool_refusal(e),
     };
     let plan_file = mission_planner::to_qgc_plan(&planned, autopilot, None);
@@ -187,23 +262,45 @@ pub(super) async fn make_plan(
         serde_json::to_string(&planned.report).map_err(|e| AppError::Internal(e.to_string()))?;
     let config_json =
         serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
-    let plan_id = state
-        .db
-        .create_plan(&NewPlan {
-            field_id: id,
-            config_json: &config_json,
-            report_json: &report,
-            plan_file: &plan_file,
-            geojson: &geojson,
-            waypoints_file: &waypoints,
-            kml_file: &kml,
-            autopilot: if autopilot == Autopilot::ArduPilot {
-                "ardupilot"
-            } else {
-                "px4"
+    let new = NewPlan {
+        field_id: id,
+        config_json: &config_json,
+        report_json: &report,
+        plan_file: &plan_file,
+        geojson: &geojson,
+        waypoints_file: &waypoints,
+        kml_file: &kml,
+        // The firmware family, as vehicles name theirs; the spray control is in the options.
+        autopilot: match autopilot {
+            Autopilot::ArduPilot | Autopilot::ArduPilotServo { .. } => "ardupilot",
+            _ => "px4",
+        },
+    };
+    let plan_rx = rx.as_ref().map(|(s, u)| PlanRx {
+        farm_id: farm,
+        prescription: NewPrescription {
+            file_name: &u.file_name,
+            rate_column: s.options.rate_column.as_deref(),
+            rate_unit: s.options.unit.label(),
+            gap_rate: match s.gap {
+                GapPolicy::Default(r) => Some(r),
+                _ => None,
             },
-        })
-        .await?;
+        },
+        zones: zones
+            .iter()
+            .map(|z| NewRxZone {
+                name: &z.name,
+                rate: z.rate,
+                is_gap: z.is_gap,
+                sprayable_ha: z.sprayable_ha,
+                amount: z.amount,
+                amount_pumped: z.amount_pumped,
+                geojson: &z.geojson,
+            })
+            .collect(),
+    });
+    let plan_id = store_plan(&state.db, &new, plan_rx.as_ref()).await?;
     Ok(Redirect::to(&format!("/plans/{plan_id}")).into_response())
 }
 
@@ -237,6 +334,7 @@ pub(super) async fn plan_page(
         ),
     ];
     let fence = fence_rows(&r, lang);
+    let rx = state.db.plan_prescription(id, f.farm_id).await?;
     let body = html! {
         h1 { (title) }
         p { a href=(format!("/fields/{}", f.id)) { "← " (f.name) } }
@@ -253,6 +351,7 @@ pub(super) async fn plan_page(
             li { span style="border-bottom: 3px dashed #616161; padding: 0 1em;" {} " " (Msg::LegendTransit.text(lang)) }
             li { span style="background: #ef9a9a; border: 2px solid #b71c1c; padding: 0 1em;" {} " " (Msg::LegendExclusion.text(lang)) }
         }
+        @if let Some((rx, zones)) = &rx { (super::rx_view::zone_section(lang, rx, zones)) }
         h2 { (Msg::Downloads.text(lang)) }
         ul {
             li { a href=(format!("/plans/{id}/download/plan")) download { "QGroundControl (.plan)" } }
@@ -317,8 +416,19 @@ pub(super) async fn plan_geojson(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (p, _) = readable_plan(&state, &user, id).await?;
-    Ok(geojson_response(p.geojson))
+    let (p, f) = readable_plan(&state, &user, id).await?;
+    let Some((rx, zones)) = state.db.plan_prescription(id, f.farm_id).await? else {
+        return Ok(geojson_response(p.geojson));
+    };
+    // The zones first, so the map draws the flight path over them.
+    let mut v: Value =
+        serde_json::from_str(&p.geojson).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut features = super::rx_view::zone_features(user.lang, &rx.rate_unit, &zones);
+    if let Some(Value::Array(rest)) = v.get_mut("features").map(Value::take) {
+        features.extend(rest);
+    }
+    v["features"] = Value::Array(features);
+    Ok(geojson_response(v.to_string()))
 }
 
 pub(super) async fn download(

@@ -7,7 +7,7 @@ use crate::storage::Role;
 use crate::testutil::{Browser, TestApp, both_apps};
 
 /// A 120 m × 60 m paddy near Nasushiobara with a shed (exclusion) in one corner.
-const PADDY: &str = r#"{"type":"FeatureCollection","features":[
+pub(super) const PADDY: &str = r#"{"type":"FeatureCollection","features":[
   {"type":"Feature","properties":{"polygon_uuid":"0a3575f8-0d3c-4200-98eb-7314d5c5fd24","land_type":"田"},
    "geometry":{"type":"Polygon","coordinates":[[[139.98,36.97],[139.98134,36.97],[139.98134,36.97054],[139.98,36.97054],[139.98,36.97]]]}},
   {"type":"Feature","properties":{"role":"exclusion"},
@@ -37,7 +37,7 @@ both_apps!(an_import_cut_short_keeps_none_of_its_fields, |app| {
     assert_eq!(app.state.db.fields(Some(farm.id)).await.unwrap().len(), 2);
 });
 
-async fn import(app: &TestApp, b: &Browser, geojson: &str) -> crate::testutil::Resp {
+pub(super) async fn import(app: &TestApp, b: &Browser, geojson: &str) -> crate::testutil::Resp {
     app.post_multipart(
         "/fields/import",
         &b.cookies,
@@ -64,6 +64,15 @@ fn plan_form(csrf: &str) -> Vec<(&str, String)> {
         ("drift_buffer_m", "5".into()),
         ("autopilot", "ardupilot".into()),
     ]
+}
+
+/// Posts the plan form without a prescription, urlencoded as before uploads were taken.
+pub(super) async fn post_plan_form(
+    app: &TestApp,
+    b: &Browser,
+    field: i64,
+) -> crate::testutil::Resp {
+    post_plan(app, b, field, &plan_form(&b.csrf)).await
 }
 
 async fn post_plan(

@@ -1,0 +1,346 @@
+//! Variable-rate plans through the app: a prescription made here over the test paddy is
+//! uploaded with the plan form, its zones and amounts are shown and kept, every bad input is
+//! refused in the person's language with nothing stored, and other farms see nothing.
+
+use axum::http::StatusCode;
+
+use super::tests::{PADDY, import, post_plan_form};
+use crate::storage::Role;
+use crate::testutil::{Browser, Resp, TestApp, both_apps};
+
+/// Two zones over the paddy (139.98–139.98134 E, 36.97–36.97054 N), west and east, leaving a
+/// strip along the north edge to the gap; `shift` moves them east (degrees).
+fn prescription(west: &str, east: &str, shift: f64) -> String {
+    let zone = |name: &str, rate: &str, a: f64, b: f64| {
+        let (a, b) = (a + shift, b + shift);
+        format!(
+            r#"{{"type":"Feature","properties":{{"name":"{name}","RATE":{rate}}},"geometry":{{"type":"Polygon","coordinates":[[[{a},36.96990],[{b},36.96990],[{b},36.97040],[{a},36.97040],[{a},36.96990]]]}}}}"#
+        )
+    };
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
+        zone("西", west, 139.97990, 139.98067),
+        zone("東", east, 139.98067, 139.98144)
+    )
+}
+
+/// The plan form with a prescription: the test's options, then `over` replacing any of them.
+async fn post_rx(
+    app: &TestApp,
+    b: &Browser,
+    field: i64,
+    file: &[u8],
+    over: &[(&str, &str)],
+) -> Resp {
+    let mut form: Vec<(&str, String)> = vec![
+        ("csrf", b.csrf.clone()),
+        ("swath_width", "5".into()),
+        ("rate_l_per_10a", "0.8".into()),
+        ("tank_l", "10".into()),
+        ("endurance_min", "10".into()),
+        ("speed_mps", "5".into()),
+        ("height_m", "2".into()),
+        ("headland_passes", "1".into()),
+        ("drift_buffer_m", "5".into()),
+        ("fence_margin_m", "2".into()),
+        ("fence_points", "70".into()),
+        ("autopilot", "ardupilot-servo".into()),
+        ("servo", "9".into()),
+        ("rate_column", "RATE".into()),
+        ("rate_unit", "l-per-10a".into()),
+        ("gap", "default".into()),
+        ("gap_rate", "0.5".into()),
+        ("pump_full_flow_l_min", "2.4".into()),
+    ];
+    for (k, v) in over {
+        match form.iter_mut().find(|(key, _)| key == k) {
+            Some(slot) => slot.1 = (*v).to_owned(),
+            None => form.push((k, (*v).to_owned())),
+        }
+    }
+    let mut parts: Vec<(&str, Option<&str>, &[u8])> =
+        form.iter().map(|(k, v)| (*k, None, v.as_bytes())).collect();
+    parts.push(("prescription", Some("rx.geojson"), file));
+    app.post_multipart(&format!("/fields/{field}/plan"), &b.cookies, &parts)
+        .await
+}
+
+/// A farmer of a new farm with the paddy imported: the browser, the farm and the field.
+async fn farmer_with_paddy(app: &TestApp, name: &str) -> (Browser, i64, i64) {
+    let farm = app.farm(name, "crop").await;
+    let b = app.user(name, Role::Farmer, Some(farm.id)).await;
+    let r = import(app, &b, PADDY).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let field = app.state.db.fields(Some(farm.id)).await.unwrap()[0].id;
+    (b, farm.id, field)
+}
+
+/// The numbers of the zone table's cells in column `col` (0-based, after the zone name).
+fn column(page: &str, col: usize) -> Vec<String> {
+    let table = &page[page.find("rx-table").expect("zone table")..];
+    let body = &table[table.find("<tbody>").unwrap()..table.find("</tbody>").unwrap()];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            // The page's cells carry their column's name too (`data-label`) for phones.
+            let cell = row.split("<td ").nth(col + 1).unwrap();
+            let cell = &cell[cell.find('>').unwrap() + 1..];
+            cell[..cell.find("</td>").unwrap()].to_owned()
+        })
+        .collect()
+}
+
+both_apps!(a_prescription_plan_shows_its_zones_and_amounts, |app| {
+    let (b, farm, field) = farmer_with_paddy(app, "kita").await;
+    let rx = prescription("0.8", "1.6", 0.0);
+    let r = post_rx(app, &b, field, rx.as_bytes(), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let url = r.headers["location"].to_str().unwrap().to_owned();
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+
+    // Stored with the plan: the settings, and the zones as planned, the gap last.
+    let (row, zones) = app
+        .state
+        .db
+        .plan_prescription(id, farm)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(row.rate_unit, "L/10a");
+    assert_eq!(row.gap_rate, Some(0.5));
+    assert_eq!(row.file_name, "rx.geojson");
+    let named: Vec<_> = zones.iter().map(|z| (z.name.as_str(), z.rate)).collect();
+    assert_eq!(named, vec![("西", 0.8), ("東", 1.6), ("gap", 0.5)]);
+    assert!(zones[2].is_gap);
+    let api: serde_json::Value = serde_json::from_str(
+        &app.get(&format!("/api/v1/plans/{id}"), &b.cookies)
+            .await
+            .body,
+    )
+    .unwrap();
+    let total = api["report"]["litres"].as_f64().unwrap();
+    let sum: f64 = zones.iter().map(|z| z.amount).sum();
+    assert!(
+        total > 0.0 && (sum - total).abs() < 1e-9,
+        "{sum} vs {total}"
+    );
+    // 1.6 L/10a is 16 L/ha over the east zone's sprayable area.
+    assert!((zones[1].amount - 16.0 * zones[1].sprayable_ha).abs() < 1e-9);
+
+    // The page, as after any reload: the zone table sums to its total, the map has a title.
+    let page = app.get(&url, &b.cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    for needle in [
+        "処方ゾーン",
+        "<caption>ゾーンごとの散布量、散布面積と必要量</caption>",
+        "<th scope=\"col\">薬液量 (L)</th>",
+        "<th scope=\"row\">1. 西</th>",
+        "<th scope=\"row\">3. ゾーン外</th>",
+        "1.6 L/10a",
+        "<title id=\"rx-svg-title\">処方ゾーンの図</title>",
+        "<desc id=\"rx-svg-desc\">",
+        "合計",
+    ] {
+        assert!(body.contains(needle), "{needle} missing");
+    }
+    let amounts: Vec<f64> = column(body, 2).iter().map(|c| c.parse().unwrap()).collect();
+    assert_eq!(amounts.len(), 3);
+    let shown_total = format!("{total:.2}");
+    assert!(body.contains(&format!("class=\"num\">{shown_total}</td></tr></tfoot>")));
+    let shown_sum: f64 = amounts.iter().sum();
+    assert!(
+        (shown_sum - total).abs() <= 0.005 * 3.0 + 1e-9,
+        "{amounts:?} vs {total}"
+    );
+    // The map's data carries the zones under the flight path.
+    let gj: serde_json::Value = serde_json::from_str(
+        &app.get(&format!("/plans/{id}/geojson"), &b.cookies)
+            .await
+            .body,
+    )
+    .unwrap();
+    let features = gj["features"].as_array().unwrap();
+    assert_eq!(features[0]["properties"]["kind"], "rx_zone");
+    assert!(features.iter().any(|f| f["properties"]["kind"] == "path"));
+    // The mission commands the rates on the pump's servo (DO_SET_SERVO), not DO_SPRAYER.
+    let plan: serde_json::Value = serde_json::from_str(
+        &app.get(&format!("/plans/{id}/download/plan"), &b.cookies)
+            .await
+            .body,
+    )
+    .unwrap();
+    let items = plan["mission"]["items"].as_array().unwrap();
+    assert!(items.iter().any(|it| it["command"] == 183));
+    assert!(!items.iter().any(|it| it["command"] == 216));
+    // A plan without a file is planned as before and has no prescription.
+    let plain = post_plan_form(app, &b, field).await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER, "{}", plain.body);
+    assert_eq!(app.state.db.count_prescription_rows().await, (1, 3));
+});
+
+/// One refused upload: what it is, the file, the form fields changed, what the page says.
+type BadCase<'a> = (&'a str, Vec<u8>, Vec<(&'a str, &'a str)>, &'a str);
+
+/// A zip of one GeoJSON that inflates far beyond its compressed size.
+fn zip_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("rx.geojson", opts).unwrap();
+    let block = vec![b' '; 1 << 20];
+    for _ in 0..8 {
+        w.write_all(&block).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+both_apps!(
+    bad_prescriptions_are_refused_in_the_persons_language,
+    |app| {
+        let (b, _, field) = farmer_with_paddy(app, "minami").await;
+        let good = prescription("0.8", "1.6", 0.0);
+        let bomb = zip_bomb();
+        let cases: Vec<BadCase> = vec![
+            (
+                "plain ArduPilot",
+                good.clone().into_bytes(),
+                vec![("autopilot", "ardupilot")],
+                "DO_SPRAYER は散布量を変えられません",
+            ),
+            (
+                "no pump flow",
+                good.clone().into_bytes(),
+                vec![("pump_full_flow_l_min", "")],
+                "ポンプの最大流量 (L/min) を入力してください",
+            ),
+            (
+                "not a prescription",
+                b"\x89PNG\r\n\x1a\n not a map".to_vec(),
+                vec![],
+                "処方マップとして読めないファイルです",
+            ),
+            (
+                "missing column",
+                good.clone().into_bytes(),
+                vec![("rate_column", "DOSE")],
+                "散布量の列「DOSE」がファイルにありません。ファイルの列: RATE, name",
+            ),
+            (
+                "NUL in the column",
+                good.clone().into_bytes(),
+                vec![("rate_column", "RA\u{0}TE")],
+                "制御文字（NULなど）は使えません。",
+            ),
+            (
+                "negative rate",
+                prescription("-1", "1.6", 0.0).into_bytes(),
+                vec![],
+                "ゾーン「西」の散布量 -1 は 0〜100 L/10a の数値ではありません",
+            ),
+            (
+                "NaN rate",
+                prescription("\"NaN\"", "1.6", 0.0).into_bytes(),
+                vec![],
+                "ゾーン「西」の散布量 &quot;NaN&quot; は 0〜100 L/10a の数値ではありません",
+            ),
+            (
+                "negative default rate",
+                good.clone().into_bytes(),
+                vec![("gap_rate", "-0.5")],
+                "既定の散布量は 0 以上の数値で入力してください",
+            ),
+            ("zip bomb", bomb, vec![], "zip を展開できません"),
+            (
+                "elsewhere",
+                prescription("0.8", "1.6", 0.05).into_bytes(),
+                vec![],
+                "処方マップのどのゾーンもこのほ場に重なりません",
+            ),
+        ];
+        for (what, file, over, says) in cases {
+            let r = post_rx(app, &b, field, &file, &over).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{what}: {}",
+                r.body
+            );
+            assert!(r.body.contains(says), "{what}: {}", r.body);
+        }
+        assert!(app.state.db.plans_of_field(field).await.unwrap().is_empty());
+        assert_eq!(app.state.db.count_prescription_rows().await, (0, 0));
+    }
+);
+
+both_apps!(
+    another_farms_session_cannot_see_or_attach_a_prescription,
+    |app| {
+        let (a, _, field) = farmer_with_paddy(app, "higashi").await;
+        let (other, _, _) = farmer_with_paddy(app, "nishi").await;
+        let rx = prescription("0.8", "1.6", 0.0);
+        let r = post_rx(app, &a, field, rx.as_bytes(), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let url = r.headers["location"].to_str().unwrap().to_owned();
+        for path in [url.clone(), format!("{url}/geojson")] {
+            let seen = app.get(&path, &other.cookies).await;
+            assert_eq!(seen.status, StatusCode::FORBIDDEN, "{path}");
+            assert!(!seen.body.contains("西"), "{path}");
+        }
+        let r = post_rx(app, &other, field, rx.as_bytes(), &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert_eq!(app.state.db.plans_of_field(field).await.unwrap().len(), 1);
+        assert_eq!(app.state.db.count_prescription_rows().await.0, 1);
+    }
+);
+
+both_apps!(a_plan_cut_short_keeps_no_prescription, |app| {
+    let (b, _, field) = farmer_with_paddy(app, "kurobane").await;
+    let rx = prescription("0.8", "1.6", 0.0);
+    let r = crate::storage::fault::armed(
+        "plans.after_plan",
+        post_rx(app, &b, field, rx.as_bytes(), &[]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(app.state.db.plans_of_field(field).await.unwrap().is_empty());
+    assert_eq!(app.state.db.count_prescription_rows().await, (0, 0));
+});
+
+both_apps!(
+    an_english_speaker_gets_the_zones_and_refusals_in_english,
+    |app| {
+        let (b, _, field) = farmer_with_paddy(app, "eigo").await;
+        let user = app
+            .state
+            .db
+            .user_by_username("eigo")
+            .await
+            .unwrap()
+            .unwrap();
+        app.state.db.set_user_lang(user.id, "en").await.unwrap();
+        let rx = prescription("0.8", "1.6", 0.0);
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[("autopilot", "ardupilot")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(
+            r.body.contains("DO_SPRAYER cannot change the rate"),
+            "{}",
+            r.body
+        );
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[("rate_column", "DOSE")]).await;
+        assert!(r.body.contains("Its columns are: RATE, name"), "{}", r.body);
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let url = r.headers["location"].to_str().unwrap().to_owned();
+        let page = app.get(&url, &b.cookies).await;
+        for needle in [
+            "<caption>Rate, sprayed area and amount by zone</caption>",
+            "<th scope=\"row\">3. Outside the zones</th>",
+            "Map of the prescription zones",
+            "Total",
+        ] {
+            assert!(page.body.contains(needle), "{needle} missing");
+        }
+    }
+);
