@@ -116,9 +116,14 @@ pub(crate) fn generate(
         let kmax = ((hi - v0) / spacing - 0.5).floor().min(n as f64 - 1.0);
         (kmin <= kmax).then_some((kmin as usize, kmax as usize))
     };
+    // The buckets reach a little beyond each edge: `idx_range` and `line_v` round differently,
+    // and an edge ending exactly on a line (a vertex the line passes through) left out of that
+    // line's bucket loses its crossing, so the line has an odd count and no leg at all. An edge
+    // too many in a bucket is harmless: the crossing test below is exact.
+    let slack = 1e-7 * (1.0 + v_min.abs().max(v_max.abs()));
     let mut clip_b: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (i, (a, b)) in clip.iter().enumerate() {
-        if let Some((k0, k1)) = idx_range(a.y.min(b.y), a.y.max(b.y)) {
+        if let Some((k0, k1)) = idx_range(a.y.min(b.y) - slack, a.y.max(b.y) + slack) {
             for bucket in &mut clip_b[k0..=k1] {
                 bucket.push(i as u32);
             }
@@ -126,7 +131,7 @@ pub(crate) fn generate(
     }
     let mut need_b: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (i, (a, b)) in need.iter().enumerate() {
-        if let Some((k0, k1)) = idx_range(a.y.min(b.y) - h, a.y.max(b.y) + h) {
+        if let Some((k0, k1)) = idx_range(a.y.min(b.y) - h - slack, a.y.max(b.y) + h + slack) {
             for bucket in &mut need_b[k0..=k1] {
                 bucket.push(i as u32);
             }
