@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 
-use super::tests::{PADDY, import, post_plan_form};
+use super::tests::{PADDY, import, plan_form, post_plan_form};
 use crate::storage::Role;
 use crate::testutil::{Browser, Resp, TestApp, both_apps};
 
@@ -24,7 +24,8 @@ fn prescription(west: &str, east: &str, shift: f64) -> String {
     )
 }
 
-/// The plan form with a prescription: the test's options, then `over` replacing any of them.
+/// The plan form with a prescription: the plain plan form's options, the prescription's, then
+/// `over` replacing any of them.
 async fn post_rx(
     app: &TestApp,
     b: &Browser,
@@ -32,27 +33,19 @@ async fn post_rx(
     file: &[u8],
     over: &[(&str, &str)],
 ) -> Resp {
-    let mut form: Vec<(&str, String)> = vec![
-        ("csrf", b.csrf.clone()),
-        ("swath_width", "5".into()),
-        ("rate_l_per_10a", "0.8".into()),
-        ("tank_l", "10".into()),
-        ("endurance_min", "10".into()),
-        ("speed_mps", "5".into()),
-        ("height_m", "2".into()),
-        ("headland_passes", "1".into()),
-        ("drift_buffer_m", "5".into()),
-        ("fence_margin_m", "2".into()),
-        ("fence_points", "70".into()),
-        ("autopilot", "ardupilot-servo".into()),
-        ("servo", "9".into()),
-        ("rate_column", "RATE".into()),
-        ("rate_unit", "l-per-10a".into()),
-        ("gap", "default".into()),
-        ("gap_rate", "0.5".into()),
-        ("pump_full_flow_l_min", "2.4".into()),
+    let mut form = plan_form(&b.csrf);
+    let rx = [
+        ("fence_margin_m", "2"),
+        ("fence_points", "70"),
+        ("autopilot", "ardupilot-servo"),
+        ("servo", "9"),
+        ("rate_column", "RATE"),
+        ("rate_unit", "l-per-10a"),
+        ("gap", "default"),
+        ("gap_rate", "0.5"),
+        ("pump_full_flow_l_min", "2.4"),
     ];
-    for (k, v) in over {
+    for (k, v) in rx.iter().chain(over) {
         match form.iter_mut().find(|(key, _)| key == k) {
             Some(slot) => slot.1 = (*v).to_owned(),
             None => form.push((k, (*v).to_owned())),

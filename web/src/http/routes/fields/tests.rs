@@ -51,7 +51,8 @@ pub(super) async fn import(app: &TestApp, b: &Browser, geojson: &str) -> crate::
     .await
 }
 
-fn plan_form(csrf: &str) -> Vec<(&str, String)> {
+/// The plan form's plain options (no prescription), signed with `csrf`.
+pub(super) fn plan_form(csrf: &str) -> Vec<(&str, String)> {
     vec![
         ("csrf", csrf.to_owned()),
         ("swath_width", "5".into()),
