@@ -65,6 +65,17 @@ pub struct PlanConfig {
     /// Pump and nozzle lag (default 0.5 s): each rate change is commanded
     /// `spray_speed × rate_lag` metres before its zone border, so the new dose lands at it.
     pub rate_lag: Seconds,
+    /// Run-up time before each spray leg (default 0.7 s; 0: none): every spray run starts with
+    /// a straight of `spray_speed × sprayer_lead` metres on its own line (shorter where the
+    /// field ends, see [`SegmentKind::LeadIn`](crate::SegmentKind)). ArduPilot's sprayer turns
+    /// its pump on at the start of it: AC_Sprayer answers `DO_SPRAYER` only in its 3 Hz
+    /// `update()`, and only once the ground speed has been above `SPRAY_SPEED_MIN` for more
+    /// than 100 ms (`AC_SPRAYER_DEFAULT_TURN_ON_DELAY`), that is at the second update after
+    /// the command, 1/3 to 2/3 s later (`libraries/AC_Sprayer/AC_Sprayer.cpp` `update()`,
+    /// scheduled at 3 Hz in `ArduCopter/Copter.cpp`). 0.7 s covers the latest of those, so the
+    /// pump runs where the leg begins; it may start up to `spray_speed × 0.37 s` before it.
+    /// Other autopilots switch at the leg's start, and fly the run-up with the pump off.
+    pub sprayer_lead: Seconds,
     /// The pump's flow at full command, litres per minute (`None`, default: unknown). Needed
     /// with a prescription: the mission commands each rate as a fraction of it (see
     /// [`to_qgc_plan`](crate::to_qgc_plan)'s module docs); without one, the pump is only
@@ -119,6 +130,7 @@ impl PlanConfig {
             max_field_ha: 500.0,
             prescription: None,
             rate_lag: s(0.5),
+            sprayer_lead: s(0.7),
             pump_full_flow_l_min: None,
             deadline: None,
         }
@@ -189,6 +201,9 @@ impl PlanConfig {
                 f64::NAN,
                 "the pump's full flow, to command the prescription's rates",
             );
+        }
+        if self.sprayer_lead.get() > 5.0 {
+            return bad("sprayer lead (s)", self.sprayer_lead.get(), "at most 5 s");
         }
         if self.rate_lag.get() > 5.0 {
             return bad("rate lag (s)", self.rate_lag.get(), "at most 5 s");

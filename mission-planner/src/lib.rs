@@ -69,6 +69,7 @@ mod export;
 mod fence;
 mod field;
 mod headland;
+mod lead_in;
 mod plan;
 mod prescription;
 mod projection;

@@ -622,6 +622,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         turn_time: config.turn_time.get(),
         climb_time: config.height.get() / config.climb_speed.get(),
         resume_overlap: config.resume_overlap.get(),
+        lead_m: config.spray_speed.get() * config.sprayer_lead.get(),
     };
     let base = Base {
         refill,

@@ -34,6 +34,9 @@ pub(crate) struct SortieModel {
     pub turn_time: f64,
     pub climb_time: f64,
     pub resume_overlap: f64,
+    /// Run-up wanted before each spray run, metres (see [`crate::lead_in`]): its time is
+    /// reserved wherever a spray run starts.
+    pub lead_m: f64,
 }
 
 /// Stop-and-turns allowed for on the way back (at the stop point, on the route home, at the gate).
@@ -84,7 +87,7 @@ pub(crate) fn track_time(t: &Track, m: &SortieModel) -> f64 {
     let mut s = 0.0;
     for (a, b, k) in t.segments() {
         s += dist(a, b)
-            / if k == SegmentKind::Spray {
+            / if k.at_spray_speed() {
                 m.spray_speed
             } else {
                 m.transit_speed
@@ -196,7 +199,12 @@ pub(crate) fn split(
                 0.0
             };
             let turn_at_end = i + 1 < segs.len() && is_turn(a, b, segs[i + 1].1);
-            let end_time = time + rem / v + if turn_at_end { m.turn_time } else { 0.0 };
+            let run_up = if spray && track.kinds.last().is_some_and(|k| !k.at_spray_speed()) {
+                crate::lead_in::budget_s(m.lead_m, m.spray_speed, m.transit_speed)
+            } else {
+                0.0
+            };
+            let end_time = time + run_up + rem / v + if turn_at_end { m.turn_time } else { 0.0 };
             let end_litres = litres + lpm * rem;
             let fits_tank = end_litres <= m.tank_l + 1e-9;
             let mut ub_end = ret_ub + rem;
@@ -226,7 +234,7 @@ pub(crate) fn split(
             } else {
                 f64::INFINITY
             };
-            let slack = m.limit_s - time - m.home_time(ret_ub);
+            let slack = m.limit_s - time - run_up - m.home_time(ret_ub);
             let d_batt = (slack / (1.0 / v + 1.0 / m.transit_speed)).max(0.0);
             let step = d_tank.min(d_batt).clamp(0.0, rem);
             let p = lerp(a, b, (d + step) / len.max(1e-12));
@@ -248,6 +256,8 @@ pub(crate) fn split(
         {
             track.go(p, k);
         }
+        // The run-ups, inside the region transits keep to; their time was reserved above.
+        let track = crate::lead_in::add_lead_ins(&track, base.router.region(), m.lead_m);
         let flight_time_s = 2.0 * m.climb_time + track_time(&track, m);
         if !progressed && stop.is_some() {
             return Err(SortieError::NoProgress(format!(
@@ -299,6 +309,7 @@ mod tests {
             turn_time: 3.0,
             climb_time: 1.0,
             resume_overlap: 1.0,
+            lead_m: 0.0,
         }
     }
 

@@ -261,3 +261,64 @@ fn geojson_and_kml_carry_the_path() {
             .any(|f| f.id == "paddy-1 field")
     );
 }
+
+/// (command, param1, is a run-up end) of every item of a `.plan`.
+fn item_list(text: &str) -> Vec<(u64, f64, bool)> {
+    let v: Value = serde_json::from_str(text).unwrap();
+    let ends: Vec<u64> = v["agriops"]["runUpEnds"]
+        .as_array()
+        .expect("agriops.runUpEnds")
+        .iter()
+        .map(|k| k.as_u64().unwrap())
+        .collect();
+    v["mission"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            (
+                it["command"].as_u64().unwrap(),
+                it["params"][0].as_f64().unwrap_or(f64::NAN),
+                ends.contains(&(i as u64)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ardupilot_sprayer_starts_at_the_run_up_and_other_pumps_at_the_leg() {
+    let p = fixture();
+    let lead = p.sorties[0]
+        .track
+        .length_of(mission_planner::SegmentKind::LeadIn);
+    assert!(lead > 0.0, "the fixture's legs have run-ups");
+    // ArduPilot: WAYPOINT (run-up start), DO_CHANGE_SPEED, DO_SPRAYER 1, WAYPOINT (run-up end,
+    // the leg's start, marked), then the leg's end: the pump is on over the run-up.
+    let ap = item_list(&to_qgc_plan(&p, Autopilot::ArduPilot, None));
+    let ends: Vec<usize> = (0..ap.len()).filter(|&i| ap[i].2).collect();
+    assert!(!ends.is_empty());
+    for &e in &ends {
+        assert_eq!(ap[e].0, 16, "a run-up ends at a waypoint");
+        assert_eq!(
+            ap[e - 1],
+            (216, 1.0, false),
+            "DO_SPRAYER 1 before the run-up"
+        );
+        assert_eq!(ap[e - 2].0, 178, "spray speed from the run-up's start");
+        assert_eq!(ap[e - 3].0, 16);
+        assert_eq!(ap[e + 1].0, 16, "the leg follows with no switch in between");
+    }
+    // PX4: the run-up is flown at spray speed with the pump off; it starts at the leg.
+    let px4 = item_list(&to_qgc_plan(&p, Autopilot::Px4Actuator, None));
+    let ends: Vec<usize> = (0..px4.len()).filter(|&i| px4[i].2).collect();
+    assert_eq!(ends.len(), (0..ap.len()).filter(|&i| ap[i].2).count());
+    for &e in &ends {
+        assert_eq!(px4[e - 1].0, 178, "spray speed before the run-up");
+        assert_eq!(
+            px4[e + 1],
+            (187, 1.0, false),
+            "DO_SET_ACTUATOR 1 at the leg's start"
+        );
+    }
+}

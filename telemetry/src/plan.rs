@@ -85,6 +85,10 @@ pub struct Plan {
     pub rally: Vec<(f64, f64, f64)>,
     /// `mission.cruiseSpeed`, m/s, if given.
     pub cruise_speed: Option<f64>,
+    /// Indices in `items` of the waypoints that end a run-up (agriops' `agriops.runUpEnds`):
+    /// the straight before a spray leg that ArduPilot's sprayer pumps over because it starts
+    /// late. The leg to such a waypoint is not a spray leg. Sorted; empty for other tools' plans.
+    pub run_up_ends: Vec<usize>,
 }
 
 fn plan_err(path: &Path, reason: impl Into<String>) -> Error {
@@ -206,6 +210,7 @@ impl Plan {
                 }
             }
         }
+        let items_len = items.len();
         let mut fence_polygons = Vec::new();
         let mut fence_circles = Vec::new();
         if let Some(fence) = root.get("geoFence") {
@@ -283,6 +288,7 @@ impl Plan {
             fence_circles,
             rally,
             cruise_speed: mission.get("cruiseSpeed").and_then(Value::as_f64),
+            run_up_ends: run_up_ends(&root, items_len, path)?,
         })
     }
 
@@ -331,8 +337,18 @@ impl Plan {
         let end = starts.get(n).copied().unwrap_or(self.items.len());
         let mut items: Vec<MissionItem> = self.items[..starts[0]].to_vec();
         items.extend_from_slice(&self.items[begin..end]);
+        let run_up_ends = self
+            .run_up_ends
+            .iter()
+            .filter_map(|&k| match k {
+                k if k < starts[0] => Some(k),
+                k if (begin..end).contains(&k) => Some(starts[0] + k - begin),
+                _ => None,
+            })
+            .collect();
         Ok(Self {
             items,
+            run_up_ends,
             ..self.clone()
         })
     }
@@ -407,9 +423,16 @@ impl Plan {
         }
         let tail_start = items.len();
         items.extend_from_slice(&self.items[reached + 1..]);
+        let run_up_ends = self
+            .run_up_ends
+            .iter()
+            .filter(|&&k| k > reached)
+            .map(|&k| tail_start + k - reached - 1)
+            .collect();
         Ok(Resumed {
             plan: Plan {
                 items,
+                run_up_ends,
                 ..self.clone()
             },
             reached,
@@ -505,9 +528,10 @@ impl Plan {
             .collect()
     }
 
-    /// The legs flown with the pump commanded on, from the spray control items.
+    /// The legs flown with the pump commanded on, from the spray control items, without the
+    /// run-ups ([`Plan::run_up_ends`]).
     pub fn spray_legs(&self) -> Vec<SprayLeg> {
-        spray_legs(&self.items)
+        legs_of(&self.items, &self.run_up_ends)
     }
 
     /// True when some item's altitude is above the terrain (MAV_FRAME_GLOBAL_TERRAIN_ALT 10 or
@@ -586,17 +610,52 @@ impl Plan {
 
 /// Spray legs of a list of items: every NAV segment flown while the pump is commanded on.
 pub fn spray_legs(items: &[MissionItem]) -> Vec<SprayLeg> {
+    legs_of(items, &[])
+}
+
+/// `agriops.runUpEnds` of a `.plan`: item indices, each below `n_items` (empty when absent).
+fn run_up_ends(root: &Value, n_items: usize, path: &Path) -> Result<Vec<usize>> {
+    let Some(v) = root.get("agriops").and_then(|a| a.get("runUpEnds")) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        plan_err(
+            path,
+            format!("agriops.runUpEnds: expected item indices below {n_items}"),
+        )
+    };
+    let mut out = v
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|k| {
+            k.as_u64()
+                .and_then(|k| usize::try_from(k).ok())
+                .filter(|&k| k < n_items)
+                .ok_or_else(bad)
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Spray legs of `items`, leaving out the legs that end at the items `run_up_ends` (sorted).
+fn legs_of(items: &[MissionItem], run_up_ends: &[usize]) -> Vec<SprayLeg> {
     let mut legs = Vec::new();
     let mut on = false;
     let mut last: Option<(f64, f64)> = None;
-    for it in items {
+    for (k, it) in items.iter().enumerate() {
         if let Some(s) = it.spray_command() {
             on = s;
             continue;
         }
         if it.is_nav_with_position() && (it.x != 0 || it.y != 0) {
             let here = (it.lat(), it.lon());
-            if on && let Some(prev) = last {
+            if on
+                && run_up_ends.binary_search(&k).is_err()
+                && let Some(prev) = last
+            {
                 legs.push(SprayLeg {
                     from: prev,
                     to: here,
@@ -690,6 +749,71 @@ mod tests {
     use super::*;
 
     const PLAN: &str = include_str!("../tests/fixtures/two_sorties.plan");
+
+    /// Two sorties of: takeoff, run-up start, spray speed, DO_SPRAYER 1, run-up end (the leg's
+    /// start), leg end, DO_SPRAYER 0, land; the run-up ends are marked as agriops marks them.
+    fn run_up_plan() -> String {
+        let wp = |cmd: u16, lat: f64, lon: f64| {
+            format!(
+                r#"{{"type":"SimpleItem","command":{cmd},"frame":3,"params":[0,0,0,null,{lat},{lon},2],"autoContinue":true,"doJumpId":1,"Altitude":2,"AltitudeMode":1}}"#
+            )
+        };
+        let act = |cmd: u16, p1: f64, p2: f64| {
+            format!(
+                r#"{{"type":"SimpleItem","command":{cmd},"frame":2,"params":[{p1},{p2},0,0,null,null,0],"autoContinue":true,"doJumpId":1,"Altitude":0,"AltitudeMode":1}}"#
+            )
+        };
+        let mut items = Vec::new();
+        for k in 0..2 {
+            let y = 36.9 + 0.0001 * f64::from(k);
+            items.extend([
+                wp(22, 36.9, 139.9),
+                wp(16, y, 139.90001),
+                act(178, 1.0, 3.0),
+                act(216, 1.0, 0.0),
+                wp(16, y, 139.90005),
+                wp(16, y, 139.9005),
+                act(216, 0.0, 0.0),
+                wp(21, 36.9, 139.9),
+            ]);
+        }
+        format!(
+            r#"{{"fileType":"Plan","version":1,"mission":{{"version":2,"firmwareType":3,"plannedHomePosition":[36.9,139.9,0],"items":[{}]}},"agriops":{{"version":1,"runUpEnds":[12,4]}}}}"#,
+            items.join(",")
+        )
+    }
+
+    #[test]
+    fn run_ups_are_not_spray_legs_in_a_sortie_or_a_resume() {
+        let p = Plan::from_json(&run_up_plan(), Path::new("r.plan")).unwrap();
+        assert_eq!(p.run_up_ends, [4, 12]);
+        // The pump is commanded on over each run-up, but only the leg after it is a spray leg.
+        assert!(p.pump_on_toward(p.vehicle_seq(4) as u16));
+        let legs = p.spray_legs();
+        assert_eq!(legs.len(), 2);
+        assert!(legs.iter().all(|l| (l.from.1 - 139.90005).abs() < 1e-9));
+        assert_eq!(
+            spray_legs(&p.items).len(),
+            4,
+            "the bare reading counts run-ups"
+        );
+        let s2 = p.sortie(2, Path::new("r.plan")).unwrap();
+        assert_eq!(s2.run_up_ends, [4]);
+        assert_eq!(s2.spray_legs().len(), 1);
+        // Resumed after the run-up's start (item 1): the run-up is flown again, still not a
+        // spray leg; resumed after the leg's start (item 4), there is no run-up left.
+        let r = s2.resume_after(1, Path::new("r.plan")).unwrap();
+        assert_eq!(r.plan.spray_legs(), s2.spray_legs());
+        assert_eq!(r.plan.run_up_ends.len(), 1);
+        let (got, want) = (&r.plan.items[r.plan.run_up_ends[0]], &s2.items[4]);
+        assert_eq!((got.command, got.x, got.y), (want.command, want.x, want.y));
+        let r = s2.resume_after(4, Path::new("r.plan")).unwrap();
+        assert!(r.plan.run_up_ends.is_empty());
+        assert_eq!(r.plan.spray_legs(), s2.spray_legs());
+        // Indices past the mission are refused.
+        let bad = run_up_plan().replace("[12,4]", "[16]");
+        assert!(Plan::from_json(&bad, Path::new("r.plan")).is_err());
+    }
 
     #[test]
     fn fixture_reads_with_sorties_fence_rally_and_legs() {
@@ -906,6 +1030,7 @@ mod tests {
             fence_circles: vec![],
             rally: vec![],
             cruise_speed: None,
+            run_up_ends: Vec::new(),
         };
         let reached = 6; // (85, 85), up the east arm
         check_resume(&p, reached);
@@ -973,6 +1098,7 @@ mod tests {
                 fence_circles: vec![],
                 rally: vec![],
                 cruise_speed: None,
+                run_up_ends: Vec::new(),
             };
             let last = p.items.len() - 1;
             let wps: Vec<usize> = (1..last).filter(|&k| p.items[k].is_nav_with_position()).collect();

@@ -31,6 +31,7 @@ fn kind_name(k: SegmentKind) -> &'static str {
         SegmentKind::Spray => "spray",
         SegmentKind::Transit => "transit",
         SegmentKind::Ferry => "ferry",
+        SegmentKind::LeadIn => "lead-in",
     }
 }
 

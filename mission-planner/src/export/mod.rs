@@ -110,6 +110,9 @@ pub(crate) struct Item {
     pub command: u16,
     pub frame: u8,
     pub params: [Option<f64>; 7],
+    /// This NAV item ends a run-up ([`SegmentKind::LeadIn`]): the leg to it is not a spray
+    /// leg, whatever the pump does on it.
+    pub run_up_end: bool,
 }
 
 impl Item {
@@ -132,6 +135,7 @@ impl Item {
                 Some(lon),
                 Some(alt),
             ],
+            run_up_end: false,
         }
     }
 
@@ -140,6 +144,7 @@ impl Item {
             command,
             frame: FRAME_MISSION,
             params: [p1234[0], p1234[1], p1234[2], p1234[3], None, None, p7],
+            run_up_end: false,
         }
     }
 
@@ -279,26 +284,31 @@ pub(crate) fn sortie_items(plan: &Plan, sortie_idx: usize, autopilot: Autopilot)
         Item::nav(cmd::NAV_TAKEOFF, wgs(s.track.points[0]), takeoff_h),
         speed_item(plan.transit_speed),
     ];
-    let mut spraying = false;
+    let mut fast = false;
     let mut pump = Pump::Off;
-    let n = s.track.kinds.len();
-    for (i, (_, b, kind, rate)) in s.track.rated_segments().enumerate() {
-        let spray = kind == SegmentKind::Spray;
-        let want = if spray {
-            pump_for(plan, rate)
-        } else {
-            Pump::Off
+    let segs: Vec<_> = s.track.rated_segments().collect();
+    let n = segs.len();
+    for (i, &(_, b, kind, rate)) in segs.iter().enumerate() {
+        let want = match kind {
+            SegmentKind::Spray => pump_for(plan, rate),
+            // ArduPilot's sprayer starts late, so it is switched on at the run-up's start.
+            SegmentKind::LeadIn if autopilot == Autopilot::ArduPilot => segs
+                .get(i + 1)
+                .filter(|next| next.2 == SegmentKind::Spray)
+                .map_or(Pump::Off, |next| pump_for(plan, next.3)),
+            _ => Pump::Off,
         };
-        if spray && !spraying {
+        let at_spray_speed = kind.at_spray_speed();
+        if at_spray_speed && !fast {
             items.push(speed_item(plan.spray_speed));
         }
         if want != pump {
             items.push(pump_item(autopilot, want));
         }
-        if !spray && spraying {
+        if !at_spray_speed && fast {
             items.push(speed_item(plan.transit_speed));
         }
-        spraying = spray;
+        fast = at_spray_speed;
         pump = want;
         if i + 1 == n {
             if pump != Pump::Off {
@@ -307,7 +317,10 @@ pub(crate) fn sortie_items(plan: &Plan, sortie_idx: usize, autopilot: Autopilot)
             items.push(Item::nav(cmd::NAV_LAND, wgs(b), 0.0));
         } else {
             let (frame, a) = alt(i + 1);
-            items.push(Item::nav_in(cmd::NAV_WAYPOINT, wgs(b), a, frame));
+            items.push(Item {
+                run_up_end: kind == SegmentKind::LeadIn,
+                ..Item::nav_in(cmd::NAV_WAYPOINT, wgs(b), a, frame)
+            });
         }
     }
     items

@@ -53,8 +53,12 @@ fn ring_latlon(plan: &Plan, r: &LineString) -> Vec<[f64; 2]> {
 /// the rally point is the refill point.
 pub fn to_qgc_plan(plan: &Plan, autopilot: Autopilot, sortie: Option<usize>) -> String {
     let mut items = Vec::new();
+    let mut run_up_ends = Vec::new();
     for s in selected(plan, sortie) {
         for it in sortie_items(plan, s, autopilot) {
+            if it.run_up_end {
+                run_up_ends.push(items.len());
+            }
             let id = items.len() + 1;
             items.push(item_json(&it, id));
         }
@@ -82,6 +86,10 @@ pub fn to_qgc_plan(plan: &Plan, autopilot: Autopilot, sortie: Option<usize>) -> 
         },
         "geoFence": {"version": 2, "circles": [], "polygons": polygons},
         "rallyPoints": {"version": 2, "points": [[round8(home.y), round8(home.x), plan.height_m]]},
+        // Ours, beside QGroundControl's keys (which it ignores): the `mission.items` indices of
+        // the waypoints that end a run-up, so a ground station judging the flight does not
+        // count a run-up the sprayer pumps over as a spray leg.
+        "agriops": {"version": 1, "runUpEnds": run_up_ends},
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("JSON values always serialise");
     s.push('\n');

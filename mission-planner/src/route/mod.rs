@@ -16,6 +16,18 @@ pub enum SegmentKind {
     Transit,
     /// Spray off: the straight hop between the field and a refill point outside it.
     Ferry,
+    /// The straight run-up on a spray leg's own line just before it, flown at spray speed, so
+    /// the drone starts the leg on line and at speed. ArduPilot's sprayer turns its pump on
+    /// over it (it answers `DO_SPRAYER` only at its next 3 Hz update, see
+    /// [`PlanConfig::sprayer_lead`](crate::PlanConfig)); every other pump is off on it.
+    LeadIn,
+}
+
+impl SegmentKind {
+    /// True for segments flown at spray speed and height: spray legs and their run-ups.
+    pub fn at_spray_speed(self) -> bool {
+        matches!(self, SegmentKind::Spray | SegmentKind::LeadIn)
+    }
 }
 
 /// A flight path in local metres: points joined by segments of a kind.

@@ -83,7 +83,6 @@ impl Router {
     }
 
     /// The region.
-    #[cfg(test)]
     pub fn region(&self) -> &Region {
         &self.region
     }

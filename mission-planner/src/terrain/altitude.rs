@@ -187,7 +187,7 @@ pub fn apply_terrain(plan: &Plan, dem: &Dem, config: &TerrainConfig) -> Result<P
     let home_ground = ground_at(plan.refill)?;
     let step = (dem.cell_size_m() / 4.0).clamp(0.25, 1.0);
     let speed = |k: SegmentKind| {
-        if k == SegmentKind::Spray {
+        if k.at_spray_speed() {
             plan.spray_speed
         } else {
             plan.transit_speed
@@ -671,7 +671,7 @@ mod tests {
                 for (i, (a, b, kind)) in s.track.segments().enumerate() {
                     let len = (b.x - a.x).hypot(b.y - a.y);
                     let dz = t.sorties[si][i + 1].alt_amsl - t.sorties[si][i].alt_amsl;
-                    let v = if kind == SegmentKind::Spray {
+                    let v = if kind.at_spray_speed() {
                         p.spray_speed
                     } else {
                         p.transit_speed

@@ -53,6 +53,13 @@ impl Sim {
         }
         if applies && let Some(on) = it.spray_command() {
             self.pump_commanded = on;
+            self.via_sprayer =
+                it.command == CMD_DO_SPRAYER && self.cfg.firmware == Firmware::ArduPilot;
+            if self.via_sprayer {
+                self.sprayer.run(on && self.sprayer_enabled());
+            } else {
+                self.sprayer.run(false);
+            }
             self.update_outputs();
         }
     }
@@ -318,11 +325,23 @@ impl Sim {
     }
 
     /// Servo outputs from the motor and pump state; a pump change is reported at once.
+    /// ArduPilot's sprayer (DO_SPRAYER) runs its own rules ([`sprayer`]); a pump on a plain
+    /// output (DO_SET_SERVO, PX4's DO_SET_ACTUATOR) follows its command at once.
     pub(super) fn update_outputs(&mut self) {
+        let enabled = self.sprayer_enabled();
+        self.sprayer.advance(
+            self.t,
+            self.ground_speed,
+            self.cfg.spray_min_speed_m_s,
+            enabled,
+        );
         let on = self.armed
             && self.pump_commanded
-            && self.sprayer_enabled()
-            && self.ground_speed >= self.cfg.spray_min_speed_m_s;
+            && if self.via_sprayer {
+                self.sprayer.spraying
+            } else {
+                true
+            };
         let motor = match (self.armed, self.landed) {
             (false, _) => 1000,
             (true, true) => 1100,

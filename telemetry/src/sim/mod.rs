@@ -276,6 +276,9 @@ struct Sim {
     rtl_target: (f64, f64),
     speed: f64,
     pump_commanded: bool,
+    /// The pump was last switched by DO_SPRAYER on ArduPilot: AC_Sprayer drives it.
+    via_sprayer: bool,
+    sprayer: sprayer::AcSprayer,
     pump_on: bool,
     servos: [u16; 16],
     consumed_mah: f64,
@@ -323,6 +326,8 @@ impl Sim {
             rtl: None,
             nav_rtl: None,
             pump_commanded: false,
+            via_sprayer: false,
+            sprayer: sprayer::AcSprayer::default(),
             pump_on: false,
             servos,
             consumed_mah: 0.0,
@@ -515,6 +520,7 @@ mod config;
 mod flight;
 mod mission;
 mod params;
+mod sprayer;
 mod streams;
 mod terrain;
 #[cfg(test)]

@@ -164,6 +164,10 @@ pub struct Args {
     /// Pump and nozzle lag, seconds: rate changes are commanded this long before each border.
     #[arg(long, default_value_t = 0.5)]
     pub rate_lag_s: f64,
+    /// Run-up before each spray leg, seconds at spray speed (0: none). ArduPilot's sprayer is
+    /// switched on at its start, because it answers DO_SPRAYER only 1/3 to 2/3 s later.
+    #[arg(long, default_value_t = 0.7)]
+    pub sprayer_lead_s: f64,
     /// The pump's flow at full command, litres per minute (needed with `--prescription`).
     #[arg(long)]
     pub pump_full_flow_l_min: Option<f64>,
@@ -363,6 +367,7 @@ fn config(a: &Args) -> anyhow::Result<PlanConfig> {
     c.refill = a.refill;
     c.heading_deg = a.heading_deg;
     c.rate_lag = Seconds::new(a.rate_lag_s)?;
+    c.sprayer_lead = Seconds::new(a.sprayer_lead_s)?;
     c.pump_full_flow_l_min = a.pump_full_flow_l_min;
     if let Some(path) = &a.prescription {
         let options = ReadOptions::new(a.rate_column.as_deref(), a.rate_unit);
