@@ -43,6 +43,35 @@ pub struct Coverage {
     /// GeoJSON FeatureCollection with the sprayed, gap and overlap areas (WGS84).
     #[serde(skip)]
     pub geojson: serde_json::Value,
+    /// The sprayed area in the local frame below, for [`Coverage::sprayed_in`].
+    #[serde(skip)]
+    sprayed: MultiPolygon,
+    #[serde(skip)]
+    local: Local,
+}
+
+impl Coverage {
+    /// The sprayed area inside `zone` (WGS84, x = longitude, y = latitude): its size in m²
+    /// and its GeoJSON geometry (WGS84), for as-applied amounts by prescription zone.
+    pub fn sprayed_in(&self, zone: &MultiPolygon) -> (f64, serde_json::Value) {
+        let local_zone = MultiPolygon::new(
+            zone.0
+                .iter()
+                .map(|p| {
+                    let ring = |r: &LineString| {
+                        LineString::from(
+                            r.0.iter()
+                                .map(|c| self.local.fwd(c.y, c.x))
+                                .collect::<Vec<Coord>>(),
+                        )
+                    };
+                    Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect())
+                })
+                .collect(),
+        );
+        let inside = self.sprayed.intersection(&local_zone);
+        (inside.unsigned_area(), to_geojson(&inside, &self.local))
+    }
 }
 
 /// Local metric projection around a reference point.
@@ -270,6 +299,8 @@ pub fn coverage(track: &[TrackPoint], legs: &[SprayLeg], swath_m: f64) -> Result
         overlaps_m2: overlaps.unsigned_area(),
         off_target_m2: off.unsigned_area(),
         geojson,
+        sprayed,
+        local,
     })
 }
 
@@ -319,6 +350,40 @@ mod tests {
             c.gaps_m2 < 5.0 && c.overlaps_m2 < 5.0 && c.off_target_m2 < 5.0,
             "{c:?}"
         );
+    }
+
+    #[test]
+    fn the_sprayed_area_splits_by_zone() {
+        let legs = [leg(0.0, 0.0, 100.0), leg(100.0, 5.0, 0.0)];
+        let track = [
+            pt(0.0, 0.0, false),
+            pt(100.0, 0.0, true),
+            pt(100.0, 5.0, false),
+            pt(0.0, 5.0, true),
+        ];
+        let c = coverage(&track, &legs, 5.0).unwrap();
+        // A zone over x < 30 m and one over x ≥ 30 m, both wide enough in y, in degrees.
+        let zone = |x0: f64, x1: f64| {
+            let ring: Vec<(f64, f64)> = [(x0, -10.0), (x1, -10.0), (x1, 20.0), (x0, 20.0)]
+                .iter()
+                .map(|&(x, y)| {
+                    let (lat, lon) = m_to_deg(x, y);
+                    (lon, lat)
+                })
+                .collect();
+            MultiPolygon::new(vec![Polygon::new(LineString::from(ring), vec![])])
+        };
+        let (west, g) = c.sprayed_in(&zone(-50.0, 30.0));
+        let (east, _) = c.sprayed_in(&zone(30.0, 150.0));
+        assert!(
+            (west - 0.3 * c.sprayed_m2).abs() < 25.0,
+            "{west} of {}",
+            c.sprayed_m2
+        );
+        assert!((west + east - c.sprayed_m2).abs() < 1.0, "{west} + {east}");
+        assert_eq!(g["type"], "MultiPolygon");
+        let (none, _) = c.sprayed_in(&zone(500.0, 600.0));
+        assert_eq!(none, 0.0);
     }
 
     #[test]

@@ -79,6 +79,22 @@ pub enum RxMsg {
     FileName,
     /// Page: the zone legend's heading.
     Legend,
+    /// Flight page: the as-applied heading.
+    AsApplied,
+    /// Flight page: how the as-applied amounts are reckoned.
+    AsAppliedHint,
+    /// Flight page: the as-applied table's caption.
+    AsAppliedCaption,
+    /// Flight page: the sprayed-area column, m².
+    AppliedM2,
+    /// Flight page: the amount-applied column.
+    AppliedAmount,
+    /// Flight page: the prescribed-amount column.
+    PrescribedAmount,
+    /// Flight page: the average dose per 10 a.
+    AveragePer10a,
+    /// Flight page: the as-applied GeoJSON download.
+    AsAppliedDownload,
 }
 
 impl RxMsg {
@@ -162,6 +178,23 @@ impl RxMsg {
             ),
             RxMsg::FileName => ("処方マップのファイル", "Prescription file"),
             RxMsg::Legend => ("ゾーンの凡例", "Zone legend"),
+            RxMsg::AsApplied => ("ゾーンごとの散布実績", "As applied, by zone"),
+            RxMsg::AsAppliedHint => (
+                "機体の位置とポンプの記録から散布した範囲を求め、ゾーンごとにその面積に処方の散布量を掛けています。",
+                "The sprayed area comes from the vehicle's positions and pump record; each zone's part of it is multiplied by the zone's prescribed rate.",
+            ),
+            RxMsg::AsAppliedCaption => (
+                "ゾーンごとの処方、散布面積、散布量と処方量",
+                "Prescription, sprayed area, amount applied and amount prescribed by zone",
+            ),
+            RxMsg::AppliedM2 => ("散布面積 (m²)", "Sprayed (m²)"),
+            RxMsg::AppliedAmount => ("散布量", "Applied"),
+            RxMsg::PrescribedAmount => ("処方量 (ゾーン全体)", "Prescribed (whole zone)"),
+            RxMsg::AveragePer10a => ("10a 当たり平均", "Average per 10 a"),
+            RxMsg::AsAppliedDownload => (
+                "散布実績を GeoJSON でダウンロード",
+                "Download the as-applied map (GeoJSON)",
+            ),
         };
         match lang {
             Lang::Ja => ja,
@@ -223,6 +256,14 @@ mod tests {
             SvgDesc,
             FileName,
             Legend,
+            AsApplied,
+            AsAppliedHint,
+            AsAppliedCaption,
+            AppliedM2,
+            AppliedAmount,
+            PrescribedAmount,
+            AveragePer10a,
+            AsAppliedDownload,
         ] {
             assert!(!m.text(Lang::Ja).is_empty() && !m.text(Lang::En).is_empty());
             assert_ne!(m.text(Lang::Ja), m.text(Lang::En), "{m:?}");

@@ -169,14 +169,16 @@ impl DraftSource {
             None => None,
         };
         let farm = db.farm(farm_id).await?;
+        // A prescription plan has no one rate: the record then takes the flight's own
+        // average (its litres, zone by zone, over its sprayed area).
         let rate_l_per_10a = match plan_id {
-            Some(p) => {
+            Some(p) if db.plan_prescription(p, farm_id).await?.is_none() => {
                 let plan = db.plan(p).await?;
                 serde_json::from_str::<Value>(&plan.config_json)
                     .ok()
                     .and_then(|c| c["rate_l_per_10a"].as_f64())
             }
-            None => None,
+            _ => None,
         };
         let drone_reg_no = match flight_id {
             Some(id) => db

@@ -17,6 +17,8 @@ use crate::http::routes::flight_shared::{FLIGHT_READERS, flight_for};
 use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::Msg;
+use crate::i18n::rx::RxMsg;
+use crate::services::flights::as_applied::{AsApplied, ZoneApplied};
 use crate::services::flights::record::{FlightOrigin, record_flight_from_tlog};
 use crate::storage::{FlightRow, Role};
 
@@ -33,6 +35,78 @@ pub fn router() -> Router<AppState> {
         .route("/flights/{id}", get(page))
         .route("/flights/{id}/geojson", get(geojson))
         .route("/flights/{id}/track.json", get(track_json))
+        .route("/flights/{id}/as-applied.geojson", get(as_applied_geojson))
+}
+
+/// The as-applied section of a prescription flight's page: the amounts by zone, how they are
+/// reckoned, and the GeoJSON download.
+fn as_applied_section(lang: crate::i18n::Lang, id: i64, a: &AsApplied) -> maud::Markup {
+    let kg = a.unit.starts_with("kg");
+    let amount_unit = if kg { "kg" } else { "L" };
+    let zone_name = |z: &ZoneApplied| {
+        if z.is_gap {
+            RxMsg::GapZone.text(lang).to_owned()
+        } else {
+            z.name.clone()
+        }
+    };
+    html! {
+        section aria-labelledby="as-applied" {
+            h2 #as-applied { (RxMsg::AsApplied.text(lang)) }
+            p { (RxMsg::AsAppliedHint.text(lang)) }
+            table {
+                caption { (RxMsg::AsAppliedCaption.text(lang)) }
+                thead { tr {
+                    th scope="col" { (RxMsg::ZoneCol.text(lang)) }
+                    th scope="col" { (RxMsg::RateCol.text(lang)) " (" (a.unit) ")" }
+                    th scope="col" { (RxMsg::AppliedM2.text(lang)) }
+                    th scope="col" { (RxMsg::AppliedAmount.text(lang)) " (" (amount_unit) ")" }
+                    th scope="col" { (RxMsg::PrescribedAmount.text(lang)) " (" (amount_unit) ")" }
+                } }
+                tbody { @for z in &a.zones { tr {
+                    th scope="row" { (z.position) ". " (zone_name(z)) }
+                    td.num { (format!("{:.1}", z.rate)) }
+                    td.num { (format!("{:.0}", z.applied_m2)) }
+                    td.num { (format!("{:.1}", z.amount)) }
+                    td.num { (format!("{:.1}", z.prescribed)) }
+                } } }
+                tfoot { tr {
+                    th scope="row" { (RxMsg::Total.text(lang)) }
+                    td.num { @if let Some(avg) = a.per_10a() { (RxMsg::AveragePer10a.text(lang)) " " (format!("{avg:.2}")) } }
+                    td.num { (format!("{:.0}", a.zones.iter().map(|z| z.applied_m2).sum::<f64>())) }
+                    td.num { (format!("{:.1}", a.total)) }
+                    td.num { (format!("{:.1}", a.zones.iter().map(|z| z.prescribed).sum::<f64>())) }
+                } }
+            }
+            p { a href=(format!("/flights/{id}/as-applied.geojson")) download { (RxMsg::AsAppliedDownload.text(lang)) } }
+        }
+    }
+}
+
+/// The flight's as-applied map: for each prescription zone, the part the flight sprayed with
+/// the zone's rate, unit, area and amount (GeoJSON, WGS84). 404 for a flight without one.
+async fn as_applied_geojson(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_flight(&state, &user, id).await?;
+    let v: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
+    let g = &v["as_applied_geojson"];
+    if !g.is_object() {
+        return Err(AppError::NotFound);
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/geo+json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"flight-{id}-as-applied.geojson\""),
+            ),
+        ],
+        g.to_string(),
+    )
+        .into_response())
 }
 
 /// The flight `id` if `user` may read it.
@@ -100,6 +174,7 @@ async fn page(
     let v: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
     let s = &v["summary"];
     let c = &v["coverage"];
+    let applied: Option<AsApplied> = serde_json::from_value(v["as_applied"].clone()).ok();
     let num = |x: &Value| {
         x.as_f64()
             .map(|n| format!("{n:.0}"))
@@ -171,6 +246,7 @@ async fn page(
         table { tbody { @for (label, value) in &rows {
             tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
         } } }
+        @if let Some(a) = &applied { (as_applied_section(lang, id, a)) }
         @if !warnings.is_empty() {
             h2 { (Msg::VehicleWarnings.text(lang)) }
             // "CRITICAL: Battery Failsafe": the severity in the reader's words, the text as

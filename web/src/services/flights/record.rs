@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::error::AppError;
+use crate::services::flights::as_applied::{AsApplied, as_applied};
 use crate::services::records::{DraftSource, logbook_draft};
 use crate::storage::{
-    Db, FlightFact, FlightResult, NewFlight, PlanRow, SampleRow, StorageError, tlog_sha256,
+    Db, FlightFact, FlightResult, NewFlight, PlanRow, RxZoneRow, SampleRow, StorageError,
+    tlog_sha256,
 };
 
 /// Samples kept per flight for the map and replay.
@@ -19,10 +21,18 @@ struct Recorded {
     samples: Vec<SampleRow>,
     summary: Value,
     sprayed_m2: Option<f64>,
+    /// By prescription zone, when the plan has a prescription.
+    applied: Option<AsApplied>,
 }
 
-/// Decodes a `.tlog`, rebuilds the track and compares it with the plan (blocking work).
-fn analyse(tlog: &[u8], plan_file: &str, swath_m: f64) -> Result<Recorded, String> {
+/// Decodes a `.tlog`, rebuilds the track and compares it with the plan and, with `rx` (its
+/// prescription's unit and zones), with each zone's rate (blocking work).
+fn analyse(
+    tlog: &[u8],
+    plan_file: &str,
+    swath_m: f64,
+    rx: Option<&(String, Vec<RxZoneRow>)>,
+) -> Result<Recorded, String> {
     let (records, skipped) = telemetry::parse_tlog(tlog);
     if records.is_empty() {
         return Err("tlog: no MAVLink frame found in the file".to_owned());
@@ -36,6 +46,10 @@ fn analyse(tlog: &[u8], plan_file: &str, swath_m: f64) -> Result<Recorded, Strin
     }
     let summary = telemetry::summarize(&records, Some(&plan), sprayer);
     let coverage = telemetry::coverage(&track, &plan.spray_legs(), swath_m).ok();
+    let by_zone = coverage
+        .as_ref()
+        .zip(rx)
+        .map(|(c, (unit, zones))| as_applied(c, unit, zones));
     // Keep every spray on/off change, and thin the rest evenly.
     let step = track.len().div_ceil(MAX_SAMPLES).max(1);
     let mut samples = Vec::new();
@@ -62,15 +76,19 @@ fn analyse(tlog: &[u8], plan_file: &str, swath_m: f64) -> Result<Recorded, Strin
             battery_pct: None,
         });
     }
+    let (applied, applied_geojson) = by_zone.unzip();
     Ok(Recorded {
         samples,
         sprayed_m2: coverage.as_ref().map(|c| c.sprayed_m2),
         summary: json!({
             "summary": summary,
             "coverage": coverage,
+            "as_applied": applied,
+            "as_applied_geojson": applied_geojson,
             "frames_skipped": skipped,
             "swath_m": swath_m,
         }),
+        applied,
     })
 }
 
@@ -115,8 +133,12 @@ pub async fn record_flight_from_tlog(
     let swath_m = config["swath_width"].as_f64().unwrap_or(5.0);
     let rate_l_per_m2 = config["rate_l_per_10a"].as_f64().map(|r| r / 1000.0);
     let plan_file = plan.plan_file.clone();
+    let rx = db
+        .plan_prescription(plan.id, field.farm_id)
+        .await?
+        .map(|(p, zones)| (p.rate_unit, zones));
     let (rec, draft, tlog) = tokio::task::spawn_blocking(move || {
-        analyse(&tlog, &plan_file, swath_m).map(|rec| {
+        analyse(&tlog, &plan_file, swath_m, rx.as_ref()).map(|rec| {
             let draft = logbook_draft(&tlog);
             (rec, draft, tlog)
         })
@@ -125,7 +147,11 @@ pub async fn record_flight_from_tlog(
     .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
     .map_err(AppError::BadInput)?;
     let summary = rec.summary.to_string();
-    let litres = rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r);
+    // With a prescription, each zone's sprayed area at its own rate; else the plan's one rate.
+    let litres = match &rec.applied {
+        Some(a) => Some(a.total),
+        None => rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r),
+    };
     // Everything read from the pool is read before the transaction begins: a transaction that
     // waited for a second pooled connection could starve the pool.
     let (operator, launched) = match origin {

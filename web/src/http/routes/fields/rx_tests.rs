@@ -337,3 +337,110 @@ both_apps!(
         }
     }
 );
+
+both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
+    let (b, farm, field) = farmer_with_paddy(app, "minami").await;
+    let rx = prescription("0.8", "1.6", 0.0);
+    let r = post_rx(app, &b, field, rx.as_bytes(), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let plan_id: i64 = r.headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let plan = app.state.db.plan(plan_id).await.unwrap();
+    let tlog = crate::http::routes::flights::tests::fly(&plan.plan_file).await;
+    let r = app
+        .post_multipart(
+            &format!("/plans/{plan_id}/flights"),
+            &b.cookies,
+            &[
+                ("csrf", None, b.csrf.as_bytes()),
+                ("tlog", Some("f.tlog"), &tlog),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let url = r.headers["location"].to_str().unwrap().to_owned();
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let flight = app.state.db.flight(id).await.unwrap();
+    // The flight's amount: each zone's sprayed part at the zone's rate (L/10a = L per 1 000 m²).
+    let (_, zones) = app
+        .state
+        .db
+        .plan_prescription(plan_id, farm)
+        .await
+        .unwrap()
+        .unwrap();
+    let gj: serde_json::Value = serde_json::from_str(
+        &app.get(&format!("/flights/{id}/as-applied.geojson"), &b.cookies)
+            .await
+            .body,
+    )
+    .unwrap();
+    let features = gj["features"].as_array().unwrap();
+    assert_eq!(features.len(), zones.len());
+    let mut sum = 0.0;
+    for (f, z) in features.iter().zip(&zones) {
+        let p = &f["properties"];
+        assert_eq!(p["rate"].as_f64(), Some(z.rate));
+        assert_eq!(p["unit"], "L/10a");
+        let area = p["applied_m2"].as_f64().unwrap();
+        assert!(area <= z.sprayable_ha * 10_000.0 * 1.05, "{p}");
+        assert!((p["amount"].as_f64().unwrap() - area * z.rate / 1000.0).abs() < 0.01);
+        sum += p["amount"].as_f64().unwrap();
+    }
+    let litres = flight.litres.expect("litres");
+    assert!(
+        litres > 0.0 && (litres - sum).abs() < 0.01,
+        "{litres} vs {sum}"
+    );
+    // Both zones were flown: the east one at twice the west's rate.
+    assert!(features[0]["properties"]["applied_m2"].as_f64().unwrap() > 100.0);
+    assert!(features[1]["properties"]["applied_m2"].as_f64().unwrap() > 100.0);
+    // The 農薬使用記録 takes the flight's own average, not the form's one rate.
+    let versions = app.state.db.spray_record_versions(id).await.unwrap();
+    let record = versions.last().expect("a spray record draft");
+    let area = flight.sprayed_area_m2.unwrap();
+    assert!((record.fields.l_per_10a.unwrap() - litres / (area / 1000.0)).abs() < 1e-9);
+    assert_eq!(record.fields.litres, Some(litres));
+    // The page shows the zones as flown and links the download.
+    let page = app.get(&url, &b.cookies).await;
+    for needle in [
+        "ゾーンごとの散布実績",
+        "<th scope=\"row\">1. 西</th>",
+        "10a 当たり平均",
+        "as-applied.geojson",
+    ] {
+        assert!(page.body.contains(needle), "{needle} missing");
+    }
+    // Another farm sees none of it, as with every other part of a flight.
+    let (other, _, _) = farmer_with_paddy(app, "yoso").await;
+    let r = app
+        .get(&format!("/flights/{id}/as-applied.geojson"), &other.cookies)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.body.contains("applied_m2"));
+    // A flight of a plan without a prescription has no as-applied map.
+    let plain = crate::http::routes::flights::tests::planned(app, &b).await;
+    let plain_plan = app.state.db.plan(plain).await.unwrap();
+    let tlog = crate::http::routes::flights::tests::fly(&plain_plan.plan_file).await;
+    let r = app
+        .post_multipart(
+            &format!("/plans/{plain}/flights"),
+            &b.cookies,
+            &[
+                ("csrf", None, b.csrf.as_bytes()),
+                ("tlog", Some("f.tlog"), &tlog),
+            ],
+        )
+        .await;
+    let plain_flight = r.headers["location"].to_str().unwrap().to_owned();
+    let r = app
+        .get(&format!("{plain_flight}/as-applied.geojson"), &b.cookies)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+});

@@ -4,7 +4,7 @@
 //! features of the page's Leaflet map.
 
 use geo::InteriorPoint;
-use mission_planner::{MultiPolygon, Polygon};
+use mission_planner::MultiPolygon;
 
 use super::*;
 use crate::i18n::rx::RxMsg;
@@ -98,29 +98,7 @@ fn short_rate(rate: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// A stored zone geometry (GeoJSON MultiPolygon) back as polygons; empty when unreadable.
-fn geometry(text: &str) -> MultiPolygon {
-    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let ring = |r: &Value| -> Vec<(f64, f64)> {
-        r.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| Some((c.get(0)?.as_f64()?, c.get(1)?.as_f64()?)))
-            .collect()
-    };
-    let polygons = v["coordinates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            let rings = p.as_array()?;
-            let exterior = ring(rings.first()?);
-            let holes = rings[1..].iter().map(|r| ring(r).into()).collect();
-            Some(Polygon::new(exterior.into(), holes))
-        })
-        .collect();
-    MultiPolygon(polygons)
-}
+use crate::services::flights::as_applied::zone_shape as geometry;
 
 /// Longitude/latitude to the SVG's units: north up, metres-like (longitude scaled by the
 /// cosine of the latitude), `WIDTH` wide with a margin.
