@@ -469,7 +469,7 @@ pub(super) async fn download(
 /// A spray plan: its options and the planner's report.
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "fields",
     params(("id" = i64, Path, description = "Plan id")),
-    responses((status = 200, description = "{id, field_id, field_name, autopilot, config, report, created_at}", body = inline(Object)),
+    responses((status = 200, description = "{id, field_id, field_name, autopilot, config, report, prescription, created_at}; prescription is null or {file_name, rate_column, rate_unit, gap_rate, zones: [{position, name, rate, is_gap, sprayable_ha, amount, amount_pumped, geometry}]}", body = inline(Object)),
         (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)),
     security(("session" = [])))]
 pub(crate) async fn api_plan(
@@ -478,6 +478,28 @@ pub(crate) async fn api_plan(
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Value>, AppError> {
     let (p, f) = readable_plan(&state, &user, id).await?;
+    let prescription = state
+        .db
+        .plan_prescription(p.id, f.farm_id)
+        .await?
+        .map(|(rx, zones)| {
+            json!({
+                "file_name": rx.file_name,
+                "rate_column": rx.rate_column,
+                "rate_unit": rx.rate_unit,
+                "gap_rate": rx.gap_rate,
+                "zones": zones.iter().map(|z| json!({
+                    "position": z.position,
+                    "name": z.name,
+                    "rate": z.rate,
+                    "is_gap": z.is_gap,
+                    "sprayable_ha": z.sprayable_ha,
+                    "amount": z.amount,
+                    "amount_pumped": z.amount_pumped,
+                    "geometry": serde_json::from_str::<Value>(&z.geojson).unwrap_or(Value::Null),
+                })).collect::<Vec<_>>(),
+            })
+        });
     Ok(axum::Json(json!({
         "id": p.id,
         "field_id": f.id,
@@ -485,6 +507,7 @@ pub(crate) async fn api_plan(
         "autopilot": p.autopilot,
         "config": serde_json::from_str::<Value>(&p.config_json).unwrap_or(Value::Null),
         "report": serde_json::from_str::<Value>(&p.report_json).unwrap_or(Value::Null),
+        "prescription": prescription,
         "created_at": p.created_at,
     })))
 }

@@ -113,6 +113,14 @@ both_apps!(a_prescription_plan_shows_its_zones_and_amounts, |app| {
     .unwrap();
     let total = api["report"]["litres"].as_f64().unwrap();
     let sum: f64 = zones.iter().map(|z| z.amount).sum();
+    // The API gives the prescription and its zones with their geometry.
+    let api_rx = &api["prescription"];
+    assert_eq!(api_rx["rate_unit"], "L/10a");
+    let api_zones = api_rx["zones"].as_array().unwrap();
+    assert_eq!(api_zones.len(), zones.len());
+    assert_eq!(api_zones[1]["name"], "東");
+    assert_eq!(api_zones[1]["rate"].as_f64(), Some(1.6));
+    assert!(api_zones[1]["geometry"]["coordinates"].is_array());
     assert!(
         total > 0.0 && (sum - total).abs() < 1e-9,
         "{sum} vs {total}"
@@ -170,6 +178,19 @@ both_apps!(a_prescription_plan_shows_its_zones_and_amounts, |app| {
     let plain = post_plan_form(app, &b, field).await;
     assert_eq!(plain.status, StatusCode::SEE_OTHER, "{}", plain.body);
     assert_eq!(app.state.db.count_prescription_rows().await, (1, 3));
+    let plain_id = plain.headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let api: serde_json::Value = serde_json::from_str(
+        &app.get(&format!("/api/v1/plans/{plain_id}"), &b.cookies)
+            .await
+            .body,
+    )
+    .unwrap();
+    assert!(api["prescription"].is_null(), "{}", api["prescription"]);
 });
 
 /// One refused upload: what it is, the file, the form fields changed, what the page says.
