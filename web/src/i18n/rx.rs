@@ -79,6 +79,14 @@ pub enum RxMsg {
     FileName,
     /// Page: the zone legend's heading.
     Legend,
+    /// Form: the pump and nozzle lag before each rate change.
+    RateLag,
+    /// Form: the run-up before each spray leg.
+    SprayerLead,
+    /// Form: what the run-up is for.
+    SprayerLeadHint,
+    /// Form refused: the values are kept, the file must be chosen again.
+    ValuesKept,
     /// Flight page: the as-applied heading.
     AsApplied,
     /// Flight page: how the as-applied amounts are reckoned.
@@ -178,6 +186,19 @@ impl RxMsg {
             ),
             RxMsg::FileName => ("処方マップのファイル", "Prescription file"),
             RxMsg::Legend => ("ゾーンの凡例", "Zone legend"),
+            RxMsg::RateLag => (
+                "ポンプとノズルの遅れ (秒、散布量を変える位置をこの分だけ手前にします)",
+                "Pump and nozzle lag (s: each rate change is commanded this much earlier)",
+            ),
+            RxMsg::SprayerLead => ("散布前の助走 (秒)", "Run-up before each spray leg (s)"),
+            RxMsg::SprayerLeadHint => (
+                "各散布行の手前をこの時間だけ同じ向きにまっすぐ飛び、散布速度に乗ってから散布を始めます。ArduPilot の DO_SPRAYER はポンプが 0.3〜0.7 秒遅れて動くため、助走の始めでポンプを入れます。0 で助走なし。",
+                "Each spray leg starts with this long a straight run on its own line, so the drone is at spray speed where spraying begins. ArduPilot's DO_SPRAYER starts its pump 0.3 to 0.7 s late, so it is switched on at the run-up's start. 0: no run-up.",
+            ),
+            RxMsg::ValuesKept => (
+                "入力した値はそのまま残しています。処方マップのファイルは、もう一度選んでください。",
+                "Your values are kept below. Choose the prescription file again if you used one.",
+            ),
             RxMsg::AsApplied => ("ゾーンごとの散布実績", "As applied, by zone"),
             RxMsg::AsAppliedHint => (
                 "機体の位置とポンプの記録から散布した範囲を求め、ゾーンごとにその面積に処方の散布量を掛けています。",
@@ -256,6 +277,10 @@ mod tests {
             SvgDesc,
             FileName,
             Legend,
+            RateLag,
+            SprayerLead,
+            SprayerLeadHint,
+            ValuesKept,
             AsApplied,
             AsAppliedHint,
             AsAppliedCaption,

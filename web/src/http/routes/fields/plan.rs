@@ -45,6 +45,22 @@ pub(super) struct PlanForm {
     /// The pump's full flow, L/min (text: the input may be empty).
     #[serde(default)]
     pub(super) pump_full_flow_l_min: String,
+    /// Pump and nozzle lag before each rate change, seconds.
+    #[serde(default = "default_rate_lag_s")]
+    pub(super) rate_lag_s: f64,
+    /// Run-up before each spray leg, seconds at spray speed.
+    #[serde(default = "default_sprayer_lead_s")]
+    pub(super) sprayer_lead_s: f64,
+}
+
+/// The planner's pump and nozzle lag default (plans stored before the field had it).
+fn default_rate_lag_s() -> f64 {
+    0.5
+}
+
+/// The planner's run-up default (plans stored before the field had it were made without).
+fn default_sprayer_lead_s() -> f64 {
+    0.7
 }
 
 fn default_servo() -> u8 {
@@ -88,6 +104,8 @@ impl Default for PlanForm {
             gap: default_gap(),
             gap_rate: String::new(),
             pump_full_flow_l_min: String::new(),
+            rate_lag_s: default_rate_lag_s(),
+            sprayer_lead_s: default_sprayer_lead_s(),
         }
     }
 }
@@ -122,6 +140,8 @@ impl PlanForm {
         c.drift_buffer = Metres::new(self.drift_buffer_m).map_err(named("drift buffer (m)"))?;
         c.fence_margin = Metres::new(self.fence_margin_m).map_err(named("fence margin (m)"))?;
         c.fence_points = Some(self.fence_points);
+        c.rate_lag = Seconds::new(self.rate_lag_s).map_err(named("rate lag (s)"))?;
+        c.sprayer_lead = Seconds::new(self.sprayer_lead_s).map_err(named("sprayer lead (s)"))?;
         c.check()?;
         let ap = match self.autopilot.as_str() {
             "px4" => Autopilot::Px4Actuator,
@@ -146,9 +166,15 @@ impl PlanForm {
 }
 
 pub(super) fn number_input(id: &str, label: &str, value: f64, step: &str) -> Markup {
+    // A wild value sent back (1e308) stays short, as HTML's number syntax allows.
+    let shown = if value != 0.0 && !(1e-6..1e15).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
+    };
     html! {
         label for=(id) { (label) }
-        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(value);
+        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(shown);
     }
 }
 
@@ -158,10 +184,25 @@ pub(super) async fn detail(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let f = readable_field(&state, &user, id).await?;
+    let page = field_page(&state, &user, &f, &PlanForm::default(), None).await?;
+    Ok(page.into_response())
+}
+
+/// The field's page with the plan form holding `form`'s values; with `refusal`, the reason
+/// the last try was refused, at the top of the form, where focus goes.
+async fn field_page(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &FieldRow,
+    form: &PlanForm,
+    refusal: Option<&str>,
+) -> Result<Markup, AppError> {
     let lang = user.lang;
+    let id = f.id;
     let plans = state.db.plans_of_field(id).await?;
-    let can_write = writable_farm(&user).is_ok_and(|farm| farm == f.farm_id);
-    let d = PlanForm::default();
+    let can_write = writable_farm(user).is_ok_and(|farm| farm == f.farm_id);
+    let d = form;
+    let ap = |v: &str| d.autopilot == v;
     let body = html! {
         h1 { (f.name) }
         dl {
@@ -181,8 +222,17 @@ pub(super) async fn detail(
             } }
         }
         @if can_write {
-            h2 { (Msg::PlanSpray.text(lang)) }
-            form method="post" action=(format!("/fields/{id}/plan")) enctype="multipart/form-data" {
+            h2 #plan-form-title { (Msg::PlanSpray.text(lang)) }
+            @if let Some(why) = refusal {
+                // Focus goes to the reason, so a screen reader says it and the keyboard starts there.
+                div.alert #plan-refused role="alert" tabindex="-1" autofocus {
+                    p { strong { (Msg::BadInput.text(lang)) } }
+                    p { (why) }
+                    p { (RxMsg::ValuesKept.text(lang)) }
+                }
+            }
+            form method="post" action=(format!("/fields/{id}/plan")) enctype="multipart/form-data"
+                aria-labelledby="plan-form-title" {
                 input type="hidden" name="csrf" value=(user.csrf_token);
                 (number_input("swath_width", Msg::SwathWidth.text(lang), d.swath_width, "0.1"))
                 (number_input("rate_l_per_10a", Msg::RateL10a.text(lang), d.rate_l_per_10a, "0.01"))
@@ -196,18 +246,20 @@ pub(super) async fn detail(
                 (number_input("fence_points", Msg::FencePointsMax.text(lang), d.fence_points as f64, "1"))
                 label for="autopilot" { (Msg::Autopilot.text(lang)) }
                 select #autopilot name="autopilot" {
-                    option value="ardupilot" selected { (RxMsg::ApDoSprayer.text(lang)) }
-                    option value="ardupilot-servo" { (RxMsg::ApServo.text(lang)) }
-                    option value="px4" { (RxMsg::ApPx4.text(lang)) }
+                    option value="ardupilot" selected[ap("ardupilot")] { (RxMsg::ApDoSprayer.text(lang)) }
+                    option value="ardupilot-servo" selected[ap("ardupilot-servo")] { (RxMsg::ApServo.text(lang)) }
+                    option value="px4" selected[ap("px4")] { (RxMsg::ApPx4.text(lang)) }
                 }
                 (number_input("servo", RxMsg::ServoOutput.text(lang), f64::from(d.servo), "1"))
-                (super::rx_view::rx_fields(lang))
+                (number_input("sprayer_lead_s", RxMsg::SprayerLead.text(lang), d.sprayer_lead_s, "0.05"))
+                p.muted #sprayer-lead-hint { (RxMsg::SprayerLeadHint.text(lang)) }
+                (super::rx_view::rx_fields(lang, d))
                 p { button type="submit" { (Msg::MakePlan.text(lang)) } }
             }
         }
         (map_assets())
     };
-    Ok(pages::layout(lang, &f.name, Some(&user), body).into_response())
+    Ok(pages::layout(lang, &f.name, Some(user), body))
 }
 
 pub(super) async fn make_plan(
@@ -223,7 +275,31 @@ pub(super) async fn make_plan(
     if row.farm_id != farm {
         return Err(AppError::Forbidden);
     }
-    let lang = user.lang;
+    match plan_and_store(&state, farm, &row, &form, upload, user.lang).await {
+        // Refused: the form again, with the person's values and the reason.
+        Err(AppError::BadInput(why)) => {
+            let page = field_page(&state, &user, &row, &form, Some(&why)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+        Ok(Err(busy)) => pool_refusal(busy),
+        Ok(Ok(plan_id)) => Ok(Redirect::to(&format!("/plans/{plan_id}")).into_response()),
+    }
+}
+
+/// Plans `row` with the form's options (and prescription) in the planner pool and stores the
+/// plan: its id, or why the pool could not run the job. [`AppError::BadInput`] says in
+/// `lang` what was refused.
+async fn plan_and_store(
+    state: &AppState,
+    farm: i64,
+    row: &FieldRow,
+    form: &PlanForm,
+    upload: Option<RxUpload>,
+    lang: Lang,
+) -> Result<Result<i64, PoolError>, AppError> {
+    let id = row.id;
+    let row = row.clone();
     let (mut config, autopilot) = form
         .config()
         .map_err(|e| AppError::BadInput(plan_error_text(&e, lang)))?;
@@ -252,7 +328,7 @@ pub(super) async fn make_plan(
     };
     let (planned, zones) = match state.settings.planner.run(job).await {
         Ok(r) => r?,
-        Err(e) => return pool_refusal(e),
+        Err(e) => return Ok(Err(e)),
     };
     let plan_file = mission_planner::to_qgc_plan(&planned, autopilot, None);
     let waypoints = mission_planner::to_waypoints(&planned, autopilot, None);
@@ -260,8 +336,7 @@ pub(super) async fn make_plan(
     let geojson = mission_planner::to_geojson(&planned);
     let report =
         serde_json::to_string(&planned.report).map_err(|e| AppError::Internal(e.to_string()))?;
-    let config_json =
-        serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
+    let config_json = serde_json::to_string(form).map_err(|e| AppError::Internal(e.to_string()))?;
     let new = NewPlan {
         field_id: id,
         config_json: &config_json,
@@ -300,8 +375,7 @@ pub(super) async fn make_plan(
             })
             .collect(),
     });
-    let plan_id = store_plan(&state.db, &new, plan_rx.as_ref()).await?;
-    Ok(Redirect::to(&format!("/plans/{plan_id}")).into_response())
+    Ok(Ok(store_plan(&state.db, &new, plan_rx.as_ref()).await?))
 }
 
 pub(super) async fn plan_page(

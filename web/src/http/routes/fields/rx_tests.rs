@@ -282,6 +282,31 @@ both_apps!(
                 r.body
             );
             assert!(r.body.contains(says), "{what}: {}", r.body);
+            // The form is drawn again with what was sent, the reason first, focused.
+            assert!(
+                r.body
+                    .contains(r#"id="plan-refused" role="alert" tabindex="-1" autofocus"#),
+                "{what}"
+            );
+            assert!(
+                r.body.contains("入力した値はそのまま残しています"),
+                "{what}"
+            );
+            assert!(
+                r.body.contains(r#"<option value="default" selected>"#),
+                "{what}: the gap choice"
+            );
+            assert!(!r.body.contains('\u{0}'), "{what}: a NUL sent back");
+            if !over.iter().any(|(k, _)| *k == "rate_column") {
+                assert!(r.body.contains(r#"value="RATE""#), "{what}: the column");
+            }
+            if !over.iter().any(|(k, _)| *k == "autopilot") {
+                assert!(
+                    r.body
+                        .contains(r#"<option value="ardupilot-servo" selected>"#),
+                    "{what}: the autopilot"
+                );
+            }
         }
         assert!(app.state.db.plans_of_field(field).await.unwrap().is_empty());
         assert_eq!(app.state.db.count_prescription_rows().await, (0, 0));

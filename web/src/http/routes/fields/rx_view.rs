@@ -18,8 +18,13 @@ const RAMP: [&str; 7] = [
 /// The fill of zones without spray (drawn hatched as well).
 const NO_SPRAY: &str = "#f5f5f5";
 
-/// The prescription fields of the plan form.
-pub(super) fn rx_fields(lang: Lang) -> Markup {
+/// The prescription fields of the plan form, holding `form`'s values (a file input cannot
+/// be refilled: the refusal says so).
+pub(super) fn rx_fields(lang: Lang, form: &super::plan::PlanForm) -> Markup {
+    let unit = |v: &str| form.rate_unit == v;
+    // What was sent, without the control characters that got it refused.
+    let shown = |t: &str| t.chars().filter(|c| !c.is_control()).collect::<String>();
+    let gap = |v: &str| form.gap == v;
     html! {
         fieldset {
             legend { (RxMsg::Section.text(lang)) }
@@ -29,24 +34,26 @@ pub(super) fn rx_fields(lang: Lang) -> Markup {
                 accept=".geojson,.json,.zip,.tif,.tiff,.xml,application/geo+json,application/zip,image/tiff";
             label for="rate_column" { (RxMsg::RateColumn.text(lang)) }
             input #rate_column type="text" name="rate_column" maxlength="100" autocomplete="off"
-                aria-describedby="rate-column-hint";
+                aria-describedby="rate-column-hint" value=(shown(&form.rate_column));
             p.muted #rate-column-hint { (RxMsg::RateColumnHint.text(lang)) }
             label for="rate_unit" { (RxMsg::RateUnit.text(lang)) }
             select #rate_unit name="rate_unit" {
-                option value="l-per-10a" selected { "L/10a" }
-                option value="l-per-ha" { "L/ha" }
-                option value="kg-per-10a" { "kg/10a" }
+                option value="l-per-10a" selected[unit("l-per-10a")] { "L/10a" }
+                option value="l-per-ha" selected[unit("l-per-ha")] { "L/ha" }
+                option value="kg-per-10a" selected[unit("kg-per-10a")] { "kg/10a" }
             }
             label for="gap" { (RxMsg::Gap.text(lang)) }
             select #gap name="gap" {
-                option value="none" selected { (RxMsg::GapNoSpray.text(lang)) }
-                option value="default" { (RxMsg::GapDefault.text(lang)) }
+                option value="none" selected[gap("none")] { (RxMsg::GapNoSpray.text(lang)) }
+                option value="default" selected[gap("default")] { (RxMsg::GapDefault.text(lang)) }
             }
             label for="gap_rate" { (RxMsg::GapRate.text(lang)) }
-            input #gap_rate type="number" name="gap_rate" inputmode="decimal" step="any" min="0";
+            input #gap_rate type="number" name="gap_rate" inputmode="decimal" step="any" min="0"
+                value=(shown(&form.gap_rate));
             label for="pump_full_flow_l_min" { (RxMsg::PumpFlow.text(lang)) }
             input #pump_full_flow_l_min type="number" name="pump_full_flow_l_min"
-                inputmode="decimal" step="any" min="0.05" max="200";
+                inputmode="decimal" step="any" min="0.05" max="200" value=(shown(&form.pump_full_flow_l_min));
+            (super::plan::number_input("rate_lag_s", RxMsg::RateLag.text(lang), form.rate_lag_s, "0.05"))
         }
     }
 }
