@@ -45,8 +45,8 @@ pub use crate::{
     plan::{Plan, PlanReport, StageMs, ZoneReport, plan},
     prescription::{
         GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,
-        RatePiece, RateUnit, ReadOptions, VariableRate, Zone, read_prescription, read_shapefile,
-        read_taskdata,
+        RatePiece, RateUnit, ReadOptions, VariableRate, Zone, read_prescription,
+        read_prescription_files, read_shapefile, read_taskdata,
     },
     projection::LocalFrame,
     route::{SegmentKind, Track},

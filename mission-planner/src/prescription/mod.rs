@@ -345,7 +345,20 @@ pub fn read_taskdata(
 }
 
 fn read_zip(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, PrescriptionError> {
-    let files = zip_read::read_all(bytes)?;
+    read_prescription_files(&zip_read::read_all(bytes)?, options)
+}
+
+/// Reads a prescription given as several files by name, as a zip holds them or a person
+/// picks them: a Shapefile's `.shp` with its `.dbf` (and `.prj`, `.cpg`), an ISOXML
+/// `TASKDATA.XML` with its grid files, or one GeoTIFF or GeoJSON among them. Names may carry
+/// folders (`TASKDATA/GRD00001.BIN`).
+///
+/// # Errors
+/// As [`read_prescription`]; [`PrescriptionError::Malformed`] for a `.shp` without its `.dbf`.
+pub fn read_prescription_files(
+    files: &[(String, Vec<u8>)],
+    options: &ReadOptions,
+) -> Result<Prescription, PrescriptionError> {
     let find = |ext: &str| {
         files
             .iter()
@@ -355,7 +368,7 @@ fn read_zip(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, Prescri
     if let Some(shp_bytes) = find(".shp") {
         let dbf = find(".dbf").ok_or_else(|| PrescriptionError::Malformed {
             format: "Shapefile",
-            message: "the archive has a .shp but no .dbf (the rates are in the .dbf)".into(),
+            message: "there is a .shp but no .dbf beside it (the rates are in the .dbf)".into(),
         })?;
         let text = |ext| find(ext).map(|b| String::from_utf8_lossy(b).into_owned());
         let (prj, cpg) = (text(".prj"), text(".cpg"));

@@ -344,6 +344,17 @@ fn shapefile_zipped_or_in_parts_reads_the_chosen_column() {
     ]);
     let rx = read_prescription(&zipped, &opts).unwrap();
     assert_eq!(rx, parts);
+    // The same files picked one by one, not zipped, in any order and any case.
+    let picked = [
+        ("ZONES.PRJ".to_owned(), PRJ_WGS84.as_bytes().to_vec()),
+        ("zones.dbf".to_owned(), dbf.clone()),
+        ("zones.shp".to_owned(), shp.clone()),
+    ];
+    assert_eq!(read_prescription_files(&picked, &opts).unwrap(), parts);
+    let err = read_prescription_files(&picked[..1], &opts).unwrap_err();
+    assert!(matches!(err, PrescriptionError::UnknownFormat), "{err}");
+    let err = read_prescription_files(&[picked[2].clone()], &opts).unwrap_err();
+    assert!(err.to_string().contains(".dbf"), "{err}");
     let rates = LocalRates::new(&rx, GapPolicy::NoSpray, &frame, &local).unwrap();
     check_areas(&rates, &geos_areas(&local, &zl));
     assert_eq!(rates.zones[0].rate_per_ha, 10.0);

@@ -115,8 +115,8 @@ impl RxMsg {
                 "With a prescription map each zone is sprayed at its own rate; without one the whole field gets the rate above.",
             ),
             RxMsg::File => (
-                "処方マップ (GeoJSON、Shapefile の zip、GeoTIFF、ISOXML)",
-                "Prescription map (GeoJSON, zipped Shapefile, GeoTIFF, ISOXML)",
+                "処方マップ (GeoJSON、Shapefile (.shp と .dbf、.prj をまとめて選ぶか zip)、GeoTIFF、ISOXML (TASKDATA.XML とグリッドファイル、または zip))",
+                "Prescription map (GeoJSON; Shapefile: pick its .shp, .dbf and .prj together, or a zip; GeoTIFF; ISOXML: TASKDATA.XML with its grid files, or a zip)",
             ),
             RxMsg::RateColumn => ("散布量の列名", "Rate column"),
             RxMsg::RateColumnHint => (

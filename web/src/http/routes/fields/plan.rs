@@ -310,9 +310,9 @@ async fn plan_and_store(
     // The planner stops itself at the pool's deadline, so an abandoned job frees its slot.
     config.deadline = Some(std::time::Instant::now() + state.settings.planner.deadline());
     let settings = rx.as_ref().map(|(s, _)| s.clone());
-    let bytes = rx.as_ref().map(|(_, u)| u.bytes.clone());
+    let files = rx.as_ref().map(|(_, u)| u.clone());
     let job = move || -> Result<_, AppError> {
-        if let (Some(s), Some(b)) = (&settings, &bytes) {
+        if let (Some(s), Some(b)) = (&settings, &files) {
             add_prescription(&mut config, s, b, lang)?;
         }
         let field = stored_field(&row)?;

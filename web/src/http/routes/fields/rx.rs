@@ -11,13 +11,36 @@ use crate::i18n::rx::RxMsg;
 /// Longest rate column name, in characters (DBF columns have 10, GeoJSON names are free).
 const MAX_COLUMN: usize = 100;
 
-/// A prescription map uploaded with the plan form.
-#[derive(Debug)]
+/// Most files one prescription may come as (a Shapefile's four, an ISOXML's grids).
+const MAX_RX_FILES: usize = 32;
+
+/// A prescription map uploaded with the plan form: one file (GeoJSON, GeoTIFF, a zip, …) or
+/// several picked together (a Shapefile's .shp, .dbf, .prj and .cpg; an ISOXML TASKDATA.XML
+/// with its grid files).
+#[derive(Debug, Clone)]
 pub(super) struct RxUpload {
-    /// The file's name as the browser sent it, cleaned.
+    /// The main file's name as the browser sent it, cleaned (the .shp or TASKDATA.XML of
+    /// several).
     pub(super) file_name: String,
-    /// The file, as received.
-    pub(super) bytes: axum::body::Bytes,
+    /// Every file with its name, as received.
+    pub(super) files: Vec<(String, axum::body::Bytes)>,
+}
+
+impl RxUpload {
+    /// The prescription in the files.
+    fn read(
+        &self,
+        options: &mission_planner::ReadOptions,
+    ) -> Result<mission_planner::Prescription, mission_planner::PrescriptionError> {
+        match &self.files[..] {
+            [(_, one)] => mission_planner::read_prescription(one, options),
+            many => {
+                let owned: Vec<(String, Vec<u8>)> =
+                    many.iter().map(|(n, b)| (n.clone(), b.to_vec())).collect();
+                mission_planner::read_prescription_files(&owned, options)
+            }
+        }
+    }
 }
 
 /// The plan form as sent, urlencoded (no file) or multipart (with the prescription input,
@@ -41,7 +64,7 @@ pub(super) async fn plan_input(
         .await
         .map_err(|e| AppError::rejected(e.status(), e.body_text()))?;
     let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut upload = None;
+    let mut files = Vec::new();
     while let Some(part) = mp.next_field().await.map_err(bad)? {
         let key = part.name().unwrap_or_default().to_owned();
         if key == "prescription" {
@@ -49,12 +72,28 @@ pub(super) async fn plan_input(
             // Kept as received, as the field import keeps its upload.
             let bytes = part.bytes().await.map_err(bad)?;
             if !bytes.is_empty() {
-                upload = Some(RxUpload { file_name, bytes });
+                files.push((file_name, bytes));
+            }
+            if files.len() > MAX_RX_FILES {
+                return Err(AppError::BadInput(format!(
+                    "prescription: at most {MAX_RX_FILES} files at once"
+                )));
             }
         } else {
             pairs.push((key, part.text().await.map_err(bad)?));
         }
     }
+    let main = |ext: &str| {
+        files
+            .iter()
+            .map(|(n, _)| n)
+            .find(|n| n.to_ascii_lowercase().ends_with(ext))
+            .cloned()
+    };
+    let file_name = main(".shp")
+        .or_else(|| main("taskdata.xml"))
+        .or_else(|| files.first().map(|f| f.0.clone()));
+    let upload = file_name.map(|file_name| RxUpload { file_name, files });
     let text =
         serde_urlencoded::to_string(&pairs).map_err(|e| AppError::BadInput(e.to_string()))?;
     let form = serde_urlencoded::from_str::<PlanForm>(&text)
@@ -132,10 +171,11 @@ impl PlanForm {
 pub(super) fn add_prescription(
     config: &mut PlanConfig,
     settings: &RxSettings,
-    bytes: &[u8],
+    upload: &RxUpload,
     lang: Lang,
 ) -> Result<(), AppError> {
-    let map = mission_planner::read_prescription(bytes, &settings.options)
+    let map = upload
+        .read(&settings.options)
         .map_err(|e| AppError::BadInput(super::rx_errors::rx_error_text(&e, lang)))?;
     config.pump_full_flow_l_min = Some(settings.pump_full_flow_l_min);
     config.prescription = Some(VariableRate {

@@ -490,3 +490,97 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });
+
+/// The two zones of [`prescription`] as a Shapefile's (.shp, .dbf), rates in `RATE`.
+fn shapefile_parts(west: f64, east: f64) -> (Vec<u8>, Vec<u8>) {
+    use shapefile::dbase::{self, FieldValue};
+    let mut shp = std::io::Cursor::new(Vec::new());
+    let mut dbf = std::io::Cursor::new(Vec::new());
+    {
+        let table = dbase::TableWriterBuilder::new()
+            .add_character_field("name".try_into().unwrap(), 20)
+            .add_numeric_field("RATE".try_into().unwrap(), 10, 3)
+            .build_with_dest(&mut dbf);
+        let mut w = shapefile::Writer::new(shapefile::ShapeWriter::new(&mut shp), table);
+        for (name, rate, a, b) in [
+            ("west", west, 139.97990, 139.98067),
+            ("east", east, 139.98067, 139.98144),
+        ] {
+            let ring = vec![
+                shapefile::Point::new(a, 36.96990),
+                shapefile::Point::new(a, 36.97040),
+                shapefile::Point::new(b, 36.97040),
+                shapefile::Point::new(b, 36.96990),
+                shapefile::Point::new(a, 36.96990),
+            ];
+            let shape = shapefile::Polygon::new(shapefile::PolygonRing::Outer(ring));
+            let mut rec = dbase::Record::default();
+            rec.insert("name".into(), FieldValue::Character(Some(name.into())));
+            rec.insert("RATE".into(), FieldValue::Numeric(Some(rate)));
+            w.write_shape_and_record(&shape, &rec).unwrap();
+        }
+    }
+    (shp.into_inner(), dbf.into_inner())
+}
+
+both_apps!(a_shapefile_picked_as_its_parts_is_read_as_one, |app| {
+    let (b, farm, field) = farmer_with_paddy(app, "nishi").await;
+    let (shp, dbf) = shapefile_parts(0.8, 1.6);
+    let prj = br#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#;
+    let b = &b;
+    let send = |files: Vec<(&'static str, Vec<u8>)>| {
+        let mut form = plan_form(&b.csrf);
+        for (k, v) in [
+            ("autopilot", "px4"),
+            ("rate_column", "RATE"),
+            ("rate_unit", "l-per-10a"),
+            ("gap", "none"),
+            ("pump_full_flow_l_min", "2.4"),
+        ] {
+            match form.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v.to_owned(),
+                None => form.push((k, v.to_owned())),
+            }
+        }
+        async move {
+            let mut parts: Vec<(&str, Option<&str>, &[u8])> =
+                form.iter().map(|(k, v)| (*k, None, v.as_bytes())).collect();
+            for (name, bytes) in &files {
+                parts.push(("prescription", Some(*name), bytes));
+            }
+            app.post_multipart(&format!("/fields/{field}/plan"), &b.cookies, &parts)
+                .await
+        }
+    };
+    // Only the .shp: refused, saying the rates are in the .dbf, the form kept.
+    let r = send(vec![("zones.shp", shp.clone())]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains(".dbf"), "{}", r.body);
+    // The three parts, as a file picker sends them.
+    let r = send(vec![
+        ("zones.dbf", dbf),
+        ("zones.prj", prj.to_vec()),
+        ("zones.shp", shp),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id: i64 = r.headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (row, zones) = app
+        .state
+        .db
+        .plan_prescription(id, farm)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(row.file_name, "zones.shp");
+    let named: Vec<_> = zones.iter().map(|z| (z.name.as_str(), z.rate)).collect();
+    // The strip outside both zones is the gap, not sprayed.
+    assert_eq!(named, vec![("west", 0.8), ("east", 1.6), ("gap", 0.0)]);
+});

@@ -30,8 +30,8 @@ pub(super) fn rx_fields(lang: Lang, form: &super::plan::PlanForm) -> Markup {
             legend { (RxMsg::Section.text(lang)) }
             p.muted #rx-hint { (RxMsg::SectionHint.text(lang)) }
             label for="prescription" { (RxMsg::File.text(lang)) }
-            input #prescription type="file" name="prescription" aria-describedby="rx-hint"
-                accept=".geojson,.json,.zip,.tif,.tiff,.xml,application/geo+json,application/zip,image/tiff";
+            input #prescription type="file" name="prescription" multiple aria-describedby="rx-hint"
+                accept=".geojson,.json,.zip,.tif,.tiff,.xml,.shp,.dbf,.prj,.cpg,.bin,application/geo+json,application/zip,image/tiff";
             label for="rate_column" { (RxMsg::RateColumn.text(lang)) }
             input #rate_column type="text" name="rate_column" maxlength="100" autocomplete="off"
                 aria-describedby="rate-column-hint" value=(shown(&form.rate_column));
