@@ -395,6 +395,16 @@ impl Plan {
                 ));
             }
         };
+        // Reached the end of a run-up (a spray leg's start): resume from the run-up's start,
+        // so a sprayer that starts late (ArduPilot's) is running again where the leg begins.
+        let reached = if self.run_up_ends.binary_search(&reached).is_ok() {
+            (t + 1..reached)
+                .rev()
+                .find(|&k| self.items[k].is_nav_with_position())
+                .unwrap_or(reached)
+        } else {
+            reached
+        };
         let before = &self.items[..=reached];
         let mut items: Vec<MissionItem> = self.items[..=t].to_vec();
         // The way in: pump off, along the original path where a straight line would leave
@@ -801,15 +811,21 @@ mod tests {
         assert_eq!(s2.run_up_ends, [4]);
         assert_eq!(s2.spray_legs().len(), 1);
         // Resumed after the run-up's start (item 1): the run-up is flown again, still not a
-        // spray leg; resumed after the leg's start (item 4), there is no run-up left.
+        // spray leg.
         let r = s2.resume_after(1, Path::new("r.plan")).unwrap();
         assert_eq!(r.plan.spray_legs(), s2.spray_legs());
         assert_eq!(r.plan.run_up_ends.len(), 1);
         let (got, want) = (&r.plan.items[r.plan.run_up_ends[0]], &s2.items[4]);
         assert_eq!((got.command, got.x, got.y), (want.command, want.x, want.y));
+        // Resumed after the leg's start (item 4, a run-up's end): from the run-up's start, so
+        // the late sprayer runs again where the leg begins.
         let r = s2.resume_after(4, Path::new("r.plan")).unwrap();
-        assert!(r.plan.run_up_ends.is_empty());
+        assert_eq!(r.reached, 1);
+        assert_eq!(r.plan.run_up_ends.len(), 1);
         assert_eq!(r.plan.spray_legs(), s2.spray_legs());
+        // After the leg's end (item 5): no run-up is left to fly.
+        let r = s2.resume_after(5, Path::new("r.plan")).unwrap();
+        assert!(r.plan.run_up_ends.is_empty());
         // Indices past the mission are refused.
         let bad = run_up_plan().replace("[12,4]", "[16]");
         assert!(Plan::from_json(&bad, Path::new("r.plan")).is_err());

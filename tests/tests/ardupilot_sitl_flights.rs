@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use agriops_e2e::agriops;
 use agriops_e2e::sitl::live::{live, pump_off_after, until_pumping, watch};
 use agriops_e2e::sitl::measure::{
-    MODE_BRAKE, MODE_LOITER, MODE_RTL, PUMP_OFF_WITHIN, fence_region, leg_shortfalls, local,
-    outside_fence, pumping, sprayed_length, sprayed_length_of_flights, sprayed_outside,
+    MODE_BRAKE, MODE_LOITER, MODE_RTL, PUMP_OFF_WITHIN, fence_region, leg_shortfalls,
+    leg_shortfalls_of_flights, local, outside_fence, pumping, sprayed_length,
+    sprayed_length_of_flights, sprayed_outside,
 };
 use agriops_e2e::sitl::{SPEEDUP, Sample, get_param, judge, real_field, rig_with, run_agriops};
 
@@ -408,9 +409,11 @@ async fn sitl_pause_continue_rtl_and_resume_after_an_aborted_sortie() {
         "aborted sortie: {s1:.1} m sprayed before the abort, {s2:.1} m on resume, together {union:.1} of {planned:.1} m ({:.2} %); resume flight {outside} reports outside the fence (worst {worst:.2} m), {wet_outside:.2} m pumped outside",
         100.0 * union / planned
     );
+    let short = leg_shortfalls_of_flights(&legs, &[&first_refs, &rest_refs], origin, 0.99);
+    eprintln!("legs below 99 % (index, planned m, sprayed m): {short:?}");
     assert!(
         union >= 0.98 * planned,
-        "together the flights pumped along only {union:.1} of {planned:.1} m"
+        "together the flights pumped along only {union:.1} of {planned:.1} m; legs below 99 %: {short:?}\nresume:\n{out2}"
     );
     assert_eq!(
         outside, 0,

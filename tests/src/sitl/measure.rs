@@ -237,6 +237,24 @@ pub fn leg_shortfalls(
         .collect()
 }
 
+/// As [`leg_shortfalls`] for several flights of the same legs (see
+/// [`sprayed_length_of_flights`]): (leg index, planned m, sprayed m by any of them).
+pub fn leg_shortfalls_of_flights(
+    legs: &[SprayLeg],
+    flights: &[&[&Sample]],
+    origin: (f64, f64),
+    below: f64,
+) -> Vec<(usize, f64, f64)> {
+    legs.iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (planned, sprayed) =
+                sprayed_length_of_flights(std::slice::from_ref(l), flights, origin);
+            (sprayed < below * planned).then_some((i, planned, sprayed))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
