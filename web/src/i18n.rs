@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod fields;
 pub mod names;
 pub mod rx;
 

@@ -68,7 +68,20 @@ pub fn prefill(
     draft: &telemetry::LogbookDraft,
 ) -> Prefill {
     let day = jst_date(flight.started_at.unwrap_or(flight.created_at));
-    let place_name = field.map(|f| f.name.clone()).unwrap_or_default();
+    // The field's own address and 地番 where the farmer gave them, else the farm's address.
+    let address = field
+        .map(|f| f.address.as_str())
+        .filter(|a| !a.is_empty())
+        .unwrap_or(address);
+    let place_name = field
+        .map(|f| {
+            if f.chiban.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{} {}", f.name, f.chiban)
+            }
+        })
+        .unwrap_or_default();
     let place = |p: &str| {
         if address.is_empty() {
             p.to_owned()

@@ -20,6 +20,10 @@ pub struct FieldRow {
     pub fude_polygon_id: Option<String>,
     /// MAFF land type (田, 畑 …), when known.
     pub land_type: Option<String>,
+    /// The field's address as the farmer gives it (empty: not given).
+    pub address: String,
+    /// The 地番 (land-register lot number) as the farmer gives it (empty: not given).
+    pub chiban: String,
     /// A GeoJSON FeatureCollection: the field and its exclusion/sensitive zones (WGS84).
     pub geojson: String,
     /// Area, hectares.
@@ -107,7 +111,7 @@ impl Db {
     /// [`StorageError::NotFound`] when there is no such field.
     pub async fn field(&self, id: i64) -> Result<FieldRow, StorageError> {
         on_pool!(self, pool => sqlx::query_as::<_, FieldRow>(
-            "SELECT id, farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at \
+            "SELECT id, farm_id, name, crop, fude_polygon_id, land_type, address, chiban, geojson, area_ha, created_at \
              FROM fields WHERE id = $1")
             .bind(id).fetch_optional(pool).await?)
         .ok_or(StorageError::NotFound { what: "field" })
@@ -119,7 +123,7 @@ impl Db {
     /// The database failed.
     pub async fn fields(&self, farm_id: Option<i64>) -> Result<Vec<FieldRow>, StorageError> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, FieldRow>(
-            "SELECT id, farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at \
+            "SELECT id, farm_id, name, crop, fude_polygon_id, land_type, address, chiban, geojson, area_ha, created_at \
              FROM fields WHERE ($1 IS NULL OR farm_id = $1) ORDER BY farm_id, name, id")
             .bind(farm_id).fetch_all(pool).await?))
     }
@@ -180,7 +184,7 @@ impl On<'_> {
         on_exec!(self, pool => sqlx::query_as::<_, FieldRow>(
             "INSERT INTO fields (farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             RETURNING id, farm_id, name, crop, fude_polygon_id, land_type, geojson, area_ha, created_at")
+             RETURNING id, farm_id, name, crop, fude_polygon_id, land_type, address, chiban, geojson, area_ha, created_at")
             .bind(f.farm_id).bind(f.name).bind(f.crop).bind(f.fude_polygon_id).bind(f.land_type)
             .bind(f.geojson).bind(f.area_ha).bind(now)
             .fetch_one(pool).await)
@@ -188,7 +192,41 @@ impl On<'_> {
     }
 }
 
+/// What a farmer may change of a field.
+#[derive(Debug, Clone)]
+pub struct FieldEdit<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Crop.
+    pub crop: &'a str,
+    /// Address.
+    pub address: &'a str,
+    /// 地番.
+    pub chiban: &'a str,
+}
+
 impl Db {
+    /// Changes field `id` of farm `farm_id` and returns it; another farm's field is not
+    /// touched.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when farm `farm_id` has no field `id`.
+    pub async fn update_field(
+        &self,
+        farm_id: i64,
+        id: i64,
+        e: &FieldEdit<'_>,
+    ) -> Result<FieldRow, StorageError> {
+        on_pool!(self, pool => sqlx::query_as::<_, FieldRow>(
+            "UPDATE fields SET name = $3, crop = $4, address = $5, chiban = $6 \
+             WHERE id = $1 AND farm_id = $2 \
+             RETURNING id, farm_id, name, crop, fude_polygon_id, land_type, address, chiban, \
+             geojson, area_ha, created_at")
+            .bind(id).bind(farm_id).bind(e.name).bind(e.crop).bind(e.address).bind(e.chiban)
+            .fetch_optional(pool).await?)
+        .ok_or(StorageError::NotFound { what: "field" })
+    }
+
     /// Stores a field and returns it.
     ///
     /// # Errors
@@ -220,6 +258,52 @@ impl Tx {
 mod tests {
     use super::*;
     use crate::storage::testdb::both_backends;
+
+    both_backends!(a_field_is_changed_only_by_its_own_farm, |db| {
+        let d = db.districts().await.unwrap();
+        let a = db.create_farm(d[0].id, "a", "crop", "").await.unwrap();
+        let b = db.create_farm(d[0].id, "b", "crop", "").await.unwrap();
+        let f = db
+            .create_field(&NewField {
+                farm_id: a.id,
+                name: "jp_fude_2024_03",
+                crop: "",
+                fude_polygon_id: Some("uuid-1"),
+                land_type: Some("田"),
+                geojson: "{}",
+                area_ha: 0.42,
+            })
+            .await
+            .unwrap();
+        assert_eq!((f.address.as_str(), f.chiban.as_str()), ("", ""));
+        let edit = FieldEdit {
+            name: "北の田",
+            crop: "水稲",
+            address: "那須塩原市三島",
+            chiban: "123-4",
+        };
+        let changed = db.update_field(a.id, f.id, &edit).await.unwrap();
+        assert_eq!(
+            (
+                changed.name.as_str(),
+                changed.crop.as_str(),
+                changed.address.as_str(),
+                changed.chiban.as_str()
+            ),
+            ("北の田", "水稲", "那須塩原市三島", "123-4")
+        );
+        assert_eq!(changed.fude_polygon_id.as_deref(), Some("uuid-1"));
+        assert_eq!(db.field(f.id).await.unwrap(), changed);
+        // Farm b cannot touch it.
+        let other = FieldEdit {
+            name: "盗", ..edit
+        };
+        assert!(matches!(
+            db.update_field(b.id, f.id, &other).await,
+            Err(StorageError::NotFound { .. })
+        ));
+        assert_eq!(db.field(f.id).await.unwrap().name, "北の田");
+    });
 
     both_backends!(fields_and_plans, |db| {
         let d = db.districts().await.unwrap();

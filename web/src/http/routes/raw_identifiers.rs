@@ -83,6 +83,11 @@ const LATIN_OK_ON_JA: &[&str] = &[
     "DBF",
     "GeoTIFF",
     "ISOXML",
+    // a Shapefile's parts and ISOXML's task file, named as they are on disk
+    "shp",
+    "dbf",
+    "prj",
+    "TASKDATA.XML",
     "zip",
     "csv",
     "geojson",

@@ -30,6 +30,7 @@ use crate::services::planner::PoolError;
 use crate::storage::{FieldRow, NewField, NewPlan, PlanRow, Role};
 use crate::validate::{Lines, MAX_NAME, check_text, clean_text};
 
+mod edit;
 mod errors;
 mod import;
 mod list;
@@ -76,6 +77,20 @@ fn pool_refusal(e: PoolError) -> Result<Response, AppError> {
     Ok(resp)
 }
 
+/// A required number input with its label.
+fn number_input(id: &str, label: &str, value: f64, step: &str) -> Markup {
+    // A wild value sent back (1e308) stays short, as HTML's number syntax allows.
+    let shown = if value != 0.0 && !(1e-6..1e15).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
+    };
+    html! {
+        label for=(id) { (label) }
+        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(shown);
+    }
+}
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -87,6 +102,10 @@ pub fn router() -> Router<AppState> {
         .route("/fields.geojson", get(all_geojson))
         .route("/fields/{id}", get(detail))
         .route("/fields/{id}/geojson", get(field_geojson))
+        .route(
+            "/fields/{id}/edit",
+            get(edit::edit_form).post(edit::save_edit),
+        )
         .route(
             "/fields/{id}/plan",
             post(make_plan).layer(DefaultBodyLimit::max(MAX_UPLOAD)),

@@ -3,6 +3,7 @@
 
 use super::rx::*;
 use super::*;
+use crate::i18n::fields::FieldMsg;
 use crate::i18n::rx::RxMsg;
 use crate::services::plans::{PlanRx, store_plan};
 use crate::storage::{NewPrescription, NewRxZone};
@@ -165,19 +166,6 @@ impl PlanForm {
     }
 }
 
-pub(super) fn number_input(id: &str, label: &str, value: f64, step: &str) -> Markup {
-    // A wild value sent back (1e308) stays short, as HTML's number syntax allows.
-    let shown = if value != 0.0 && !(1e-6..1e15).contains(&value.abs()) {
-        format!("{value:e}")
-    } else {
-        format!("{value}")
-    };
-    html! {
-        label for=(id) { (label) }
-        input id=(id) name=(id) type="number" inputmode="decimal" step=(step) min="0" required value=(shown);
-    }
-}
-
 pub(super) async fn detail(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -199,7 +187,7 @@ async fn field_page(
 ) -> Result<Markup, AppError> {
     let lang = user.lang;
     let id = f.id;
-    let plans = state.db.plans_of_field(id).await?;
+    let history = super::edit::timeline(state, id, lang).await?;
     let can_write = writable_farm(user).is_ok_and(|farm| farm == f.farm_id);
     let d = form;
     let ap = |v: &str| d.autopilot == v;
@@ -210,17 +198,14 @@ async fn field_page(
             @if let Some(fude) = &f.fude_polygon_id { dt { (Msg::FudeId.text(lang)) } dd { code { (fude) } } }
             @if let Some(lt) = &f.land_type { dt { (Msg::LandType.text(lang)) } dd { (crate::i18n::names::land_type_or_code(lang, lt)) } }
             @if !f.crop.is_empty() { dt { (Msg::Crop.text(lang)) } dd { (f.crop) } }
+            @if !f.address.is_empty() { dt { (Msg::Address.text(lang)) } dd { (f.address) } }
+            @if !f.chiban.is_empty() { dt { (FieldMsg::Chiban.text(lang)) } dd { (f.chiban) } }
         }
         (map_div(&format!("/fields/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
-        @if !plans.is_empty() {
-            h2 { (Msg::Plans.text(lang)) }
-            ul { @for p in &plans {
-                li { a href=(format!("/plans/{}", p.id)) {
-                    (Msg::PlanWord.text(lang)) " #" (p.id) " — "
-                    (p.created_at.with_timezone(&JST).format("%Y-%m-%d %H:%M"))
-                } }
-            } }
+        @if can_write {
+            p { a href=(format!("/fields/{id}/edit")) { (FieldMsg::EditLink.text(lang)) } }
         }
+        (history)
         @if can_write {
             h2 #plan-form-title { (Msg::PlanSpray.text(lang)) }
             @if let Some(why) = refusal {
@@ -253,7 +238,14 @@ async fn field_page(
                 (number_input("servo", RxMsg::ServoOutput.text(lang), f64::from(d.servo), "1"))
                 (number_input("sprayer_lead_s", RxMsg::SprayerLead.text(lang), d.sprayer_lead_s, "0.05"))
                 p.muted #sprayer-lead-hint { (RxMsg::SprayerLeadHint.text(lang)) }
-                (super::rx_view::rx_fields(lang, d))
+                (super::rx_view::rx_fields(lang, &super::rx_view::RxValues {
+                    rate_column: &d.rate_column,
+                    rate_unit: &d.rate_unit,
+                    gap: &d.gap,
+                    gap_rate: &d.gap_rate,
+                    pump_full_flow_l_min: &d.pump_full_flow_l_min,
+                    rate_lag_s: d.rate_lag_s,
+                }))
                 p { button type="submit" { (Msg::MakePlan.text(lang)) } }
             }
         }

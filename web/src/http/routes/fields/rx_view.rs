@@ -18,9 +18,25 @@ const RAMP: [&str; 7] = [
 /// The fill of zones without spray (drawn hatched as well).
 const NO_SPRAY: &str = "#f5f5f5";
 
+/// What the prescription fields of the plan form hold.
+pub(super) struct RxValues<'a> {
+    /// The rate column.
+    pub(super) rate_column: &'a str,
+    /// `l-per-10a`, `l-per-ha` or `kg-per-10a`.
+    pub(super) rate_unit: &'a str,
+    /// `none` or `default`.
+    pub(super) gap: &'a str,
+    /// The default rate, as typed.
+    pub(super) gap_rate: &'a str,
+    /// The pump's full flow, as typed.
+    pub(super) pump_full_flow_l_min: &'a str,
+    /// The pump and nozzle lag, seconds.
+    pub(super) rate_lag_s: f64,
+}
+
 /// The prescription fields of the plan form, holding `form`'s values (a file input cannot
 /// be refilled: the refusal says so).
-pub(super) fn rx_fields(lang: Lang, form: &super::plan::PlanForm) -> Markup {
+pub(super) fn rx_fields(lang: Lang, form: &RxValues<'_>) -> Markup {
     let unit = |v: &str| form.rate_unit == v;
     // What was sent, without the control characters that got it refused.
     let shown = |t: &str| t.chars().filter(|c| !c.is_control()).collect::<String>();
@@ -34,7 +50,7 @@ pub(super) fn rx_fields(lang: Lang, form: &super::plan::PlanForm) -> Markup {
                 accept=".geojson,.json,.zip,.tif,.tiff,.xml,.shp,.dbf,.prj,.cpg,.bin,application/geo+json,application/zip,image/tiff";
             label for="rate_column" { (RxMsg::RateColumn.text(lang)) }
             input #rate_column type="text" name="rate_column" maxlength="100" autocomplete="off"
-                aria-describedby="rate-column-hint" value=(shown(&form.rate_column));
+                aria-describedby="rate-column-hint" value=(shown(form.rate_column));
             p.muted #rate-column-hint { (RxMsg::RateColumnHint.text(lang)) }
             label for="rate_unit" { (RxMsg::RateUnit.text(lang)) }
             select #rate_unit name="rate_unit" {
@@ -49,11 +65,11 @@ pub(super) fn rx_fields(lang: Lang, form: &super::plan::PlanForm) -> Markup {
             }
             label for="gap_rate" { (RxMsg::GapRate.text(lang)) }
             input #gap_rate type="number" name="gap_rate" inputmode="decimal" step="any" min="0"
-                value=(shown(&form.gap_rate));
+                value=(shown(form.gap_rate));
             label for="pump_full_flow_l_min" { (RxMsg::PumpFlow.text(lang)) }
             input #pump_full_flow_l_min type="number" name="pump_full_flow_l_min"
-                inputmode="decimal" step="any" min="0.05" max="200" value=(shown(&form.pump_full_flow_l_min));
-            (super::plan::number_input("rate_lag_s", RxMsg::RateLag.text(lang), form.rate_lag_s, "0.05"))
+                inputmode="decimal" step="any" min="0.05" max="200" value=(shown(form.pump_full_flow_l_min));
+            (super::number_input("rate_lag_s", RxMsg::RateLag.text(lang), form.rate_lag_s, "0.05"))
         }
     }
 }

@@ -649,3 +649,91 @@ async fn plan_page_and_report(
     let report = serde_json::from_str::<serde_json::Value>(&api.body).unwrap()["report"].clone();
     (app.get(&url, &b.cookies).await.body, report)
 }
+
+both_apps!(a_farmer_renames_a_field_and_gives_its_place, |app| {
+    let farm = app.farm("mishima", "crop").await;
+    let b = app.user("mishima", Role::Farmer, Some(farm.id)).await;
+    assert_eq!(import(app, &b, PADDY).await.status, StatusCode::OK);
+    let f = app.state.db.fields(Some(farm.id)).await.unwrap()[0].clone();
+    let (b, fid) = (&b, f.id);
+    let edit = |name: &str, chiban: &str| {
+        vec![
+            ("csrf", b.csrf.clone()),
+            ("name", name.to_owned()),
+            ("crop", "飼料用米".to_owned()),
+            ("address", "那須塩原市三島".to_owned()),
+            ("chiban", chiban.to_owned()),
+        ]
+    };
+    let post = |form: Vec<(&'static str, String)>| async move {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.post_form(&format!("/fields/{fid}/edit"), &b.cookies, &pairs)
+            .await
+    };
+    // The form holds what the field has.
+    let page = app.get(&format!("/fields/{}/edit", f.id), &b.cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!("value=\"{}\"", f.name)),
+        "{}",
+        page.body
+    );
+    // Refused, kept: an empty name, a NUL in the 地番.
+    let r = post(edit("  ", "123")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("名前を入力してください"), "{}", r.body);
+    assert!(r.body.contains("value=\"那須塩原市三島\""), "{}", r.body);
+    let r = post(edit("北の田", "12\u{0}3")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(!r.body.contains('\u{0}'));
+    assert_eq!(app.state.db.field(f.id).await.unwrap().name, f.name);
+    // Saved: the page shows the new name, crop, address and 地番.
+    let r = post(edit(" 北の田 ", "三島 123-4")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let saved = app.state.db.field(f.id).await.unwrap();
+    assert_eq!(
+        (
+            saved.name.as_str(),
+            saved.crop.as_str(),
+            saved.chiban.as_str()
+        ),
+        ("北の田", "飼料用米", "三島 123-4")
+    );
+    let page = app.get(&format!("/fields/{}", f.id), &b.cookies).await;
+    for needle in [
+        "<h1>北の田</h1>",
+        "飼料用米",
+        "那須塩原市三島",
+        "三島 123-4",
+        "まだ計画も飛行もありません",
+    ] {
+        assert!(page.body.contains(needle), "{needle} missing");
+    }
+    // The history lists a plan once made.
+    let made = post_plan_form(app, b, f.id).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let page = app.get(&format!("/fields/{}", f.id), &b.cookies).await;
+    assert!(page.body.contains("散布計画を作成"), "{}", page.body);
+    // Another farm can neither see the form nor change the field.
+    let other_farm = app.farm("yoso", "crop").await;
+    let other = app.user("yoso", Role::Farmer, Some(other_farm.id)).await;
+    let r = app
+        .get(&format!("/fields/{}/edit", f.id), &other.cookies)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post_form(
+            &format!("/fields/{}/edit", f.id),
+            &other.cookies,
+            &[
+                ("csrf", other.csrf.as_str()),
+                ("name", "盗"),
+                ("crop", ""),
+                ("address", ""),
+                ("chiban", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.state.db.field(f.id).await.unwrap().name, "北の田");
+});
