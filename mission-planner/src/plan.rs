@@ -585,7 +585,8 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         to_y: b.y,
     };
     let order = NearestNeighbour.order(gate, &elements);
-    let route = build_track(gate, &elements, &order, &router).map_err(no_route)?;
+    let run_up = config.spray_speed.get() * config.sprayer_lead.get();
+    let route = build_track(gate, &elements, &order, &router, run_up).map_err(no_route)?;
     config.on_time(&field.id, "route")?;
     stage_ms.route = split_time();
     let rates = config
@@ -622,7 +623,7 @@ pub fn plan(field: &Field, config: &PlanConfig) -> Result<Plan, PlanError> {
         turn_time: config.turn_time.get(),
         climb_time: config.height.get() / config.climb_speed.get(),
         resume_overlap: config.resume_overlap.get(),
-        lead_m: config.spray_speed.get() * config.sprayer_lead.get(),
+        lead_m: run_up,
     };
     let base = Base {
         refill,

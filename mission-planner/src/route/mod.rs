@@ -186,11 +186,17 @@ pub(crate) trait SwathOrder {
 }
 
 /// Flies `elements` in `order` from `start`: spray along rings and legs, routed transits between.
+///
+/// A ring entered at vertex `k` whose first edge is at least twice `ring_run_up` long is
+/// entered `ring_run_up` metres along that edge instead, and closed there: the run-up before
+/// it (see [`crate::lead_in`]) then lies on the ring's own edge, inside the field, where a
+/// run-up behind the vertex would point out of the field and be cut short.
 pub(crate) fn build_track(
     start: Coord,
     elements: &[Element],
     order: &[(usize, Entry)],
     router: &Router,
+    ring_run_up: f64,
 ) -> Result<Track, (Coord, Coord)> {
     let mut t = Track::starting_at(start);
     let transit = |t: &mut Track, to: Coord| -> Result<(), (Coord, Coord)> {
@@ -205,9 +211,24 @@ pub(crate) fn build_track(
         match (&elements[i], entry) {
             (Element::Ring(r), Entry::RingAt(k)) => {
                 let n = r.len() - 1;
-                transit(&mut t, r[k])?;
-                for j in 1..=n {
-                    t.go(r[(k + j) % n], SegmentKind::Spray);
+                let (a, b) = (r[k], r[(k + 1) % n]);
+                let edge = (b.x - a.x).hypot(b.y - a.y);
+                if ring_run_up > 0.0 && edge >= 2.0 * ring_run_up {
+                    let f = ring_run_up / edge;
+                    let m = Coord {
+                        x: a.x + f * (b.x - a.x),
+                        y: a.y + f * (b.y - a.y),
+                    };
+                    transit(&mut t, m)?;
+                    for j in 1..=n {
+                        t.go(r[(k + j) % n], SegmentKind::Spray);
+                    }
+                    t.go(m, SegmentKind::Spray);
+                } else {
+                    transit(&mut t, a)?;
+                    for j in 1..=n {
+                        t.go(r[(k + j) % n], SegmentKind::Spray);
+                    }
                 }
             }
             (cell @ Element::Cell(_), e @ Entry::Cell { .. }) => {
@@ -225,6 +246,33 @@ pub(crate) fn build_track(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ring_is_entered_along_its_first_edge_so_its_run_up_lies_on_it() {
+        use crate::region::Region;
+        use geo::{MultiPolygon, polygon};
+        let c = |x, y| Coord { x, y };
+        let ring = Element::Ring(vec![
+            c(10.0, 10.0),
+            c(90.0, 10.0),
+            c(90.0, 90.0),
+            c(10.0, 90.0),
+            c(10.0, 10.0),
+        ]);
+        let router = Router::new(Region::new(&MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)],
+        ])));
+        let order = [(0, Entry::RingAt(0))];
+        let t = build_track(c(5.0, 5.0), std::slice::from_ref(&ring), &order, &router, 3.5)
+            .unwrap();
+        // In at 3.5 m along the first edge, round, and closed there: the same spray length.
+        assert_eq!(t.points[1], c(13.5, 10.0));
+        assert_eq!(t.end(), c(13.5, 10.0));
+        assert!((t.length_of(SegmentKind::Spray) - 320.0).abs() < 1e-9);
+        let plain = build_track(c(5.0, 5.0), &[ring], &order, &router, 0.0).unwrap();
+        assert_eq!(plain.points[1], c(10.0, 10.0));
+        assert!((plain.length_of(SegmentKind::Spray) - 320.0).abs() < 1e-9);
+    }
 
     #[test]
     fn cell_snakes_alternate_direction() {
