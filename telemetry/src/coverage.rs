@@ -334,15 +334,22 @@ mod tests {
         }
     }
 
+    /// Two 100 m legs 5 m apart, and a track that flies both exactly with the pump on.
+    fn both_legs_flown() -> ([SprayLeg; 2], [TrackPoint; 4]) {
+        (
+            [leg(0.0, 0.0, 100.0), leg(100.0, 5.0, 0.0)],
+            [
+                pt(0.0, 0.0, false),
+                pt(100.0, 0.0, true),
+                pt(100.0, 5.0, false),
+                pt(0.0, 5.0, true),
+            ],
+        )
+    }
+
     #[test]
     fn flying_the_legs_exactly_covers_them() {
-        let legs = [leg(0.0, 0.0, 100.0), leg(100.0, 5.0, 0.0)];
-        let track = [
-            pt(0.0, 0.0, false),
-            pt(100.0, 0.0, true),
-            pt(100.0, 5.0, false),
-            pt(0.0, 5.0, true),
-        ];
+        let (legs, track) = both_legs_flown();
         let c = coverage(&track, &legs, 5.0).unwrap();
         assert!((c.target_m2 - 1000.0).abs() < 5.0, "{c:?}");
         assert!(c.covered_pct > 99.0, "{c:?}");
@@ -354,13 +361,7 @@ mod tests {
 
     #[test]
     fn the_sprayed_area_splits_by_zone() {
-        let legs = [leg(0.0, 0.0, 100.0), leg(100.0, 5.0, 0.0)];
-        let track = [
-            pt(0.0, 0.0, false),
-            pt(100.0, 0.0, true),
-            pt(100.0, 5.0, false),
-            pt(0.0, 5.0, true),
-        ];
+        let (legs, track) = both_legs_flown();
         let c = coverage(&track, &legs, 5.0).unwrap();
         // A zone over x < 30 m and one over x ≥ 30 m, both wide enough in y, in degrees.
         let zone = |x0: f64, x1: f64| {

@@ -263,8 +263,14 @@ mod tests {
             polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)],
         ])));
         let order = [(0, Entry::RingAt(0))];
-        let t = build_track(c(5.0, 5.0), std::slice::from_ref(&ring), &order, &router, 3.5)
-            .unwrap();
+        let t = build_track(
+            c(5.0, 5.0),
+            std::slice::from_ref(&ring),
+            &order,
+            &router,
+            3.5,
+        )
+        .unwrap();
         // In at 3.5 m along the first edge, round, and closed there: the same spray length.
         assert_eq!(t.points[1], c(13.5, 10.0));
         assert_eq!(t.end(), c(13.5, 10.0));

@@ -599,7 +599,7 @@ pub(crate) mod tests {
     }
 
     /// POSTs `tlog` as a flight of `plan_id`.
-    async fn upload(
+    pub(crate) async fn upload(
         app: &TestApp,
         b: &Browser,
         plan_id: i64,

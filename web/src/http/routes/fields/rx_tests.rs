@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 
 use super::tests::{PADDY, import, plan_form, post_plan_form};
+use crate::http::routes::flights::tests as flights;
 use crate::storage::Role;
 use crate::testutil::{Browser, Resp, TestApp, both_apps};
 
@@ -398,17 +399,8 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
         .parse()
         .unwrap();
     let plan = app.state.db.plan(plan_id).await.unwrap();
-    let tlog = crate::http::routes::flights::tests::fly(&plan.plan_file).await;
-    let r = app
-        .post_multipart(
-            &format!("/plans/{plan_id}/flights"),
-            &b.cookies,
-            &[
-                ("csrf", None, b.csrf.as_bytes()),
-                ("tlog", Some("f.tlog"), &tlog),
-            ],
-        )
-        .await;
+    let tlog = flights::fly(&plan.plan_file).await;
+    let r = flights::upload(app, &b, plan_id, &tlog).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let url = r.headers["location"].to_str().unwrap().to_owned();
     let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
@@ -471,19 +463,10 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(!r.body.contains("applied_m2"));
     // A flight of a plan without a prescription has no as-applied map.
-    let plain = crate::http::routes::flights::tests::planned(app, &b).await;
+    let plain = flights::planned(app, &b).await;
     let plain_plan = app.state.db.plan(plain).await.unwrap();
-    let tlog = crate::http::routes::flights::tests::fly(&plain_plan.plan_file).await;
-    let r = app
-        .post_multipart(
-            &format!("/plans/{plain}/flights"),
-            &b.cookies,
-            &[
-                ("csrf", None, b.csrf.as_bytes()),
-                ("tlog", Some("f.tlog"), &tlog),
-            ],
-        )
-        .await;
+    let tlog = flights::fly(&plain_plan.plan_file).await;
+    let r = flights::upload(app, &b, plain, &tlog).await;
     let plain_flight = r.headers["location"].to_str().unwrap().to_owned();
     let r = app
         .get(&format!("{plain_flight}/as-applied.geojson"), &b.cookies)
