@@ -30,6 +30,15 @@ impl Resp {
             .filter_map(|v| v.split(';').next())
             .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
     }
+
+    /// The id at the end of the redirect's `Location` (`/plans/12` → 12).
+    pub(crate) fn location_id(&self) -> i64 {
+        let at = self.headers[header::LOCATION].to_str().expect("a Location");
+        at.rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("no id at the end of {at}"))
+    }
 }
 
 /// An app over a fresh database.

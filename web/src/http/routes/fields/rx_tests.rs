@@ -390,14 +390,7 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
     let rx = prescription("0.8", "1.6", 0.0);
     let r = post_rx(app, &b, field, rx.as_bytes(), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let plan_id: i64 = r.headers["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let plan_id = r.location_id();
     let plan = app.state.db.plan(plan_id).await.unwrap();
     let tlog = flights::fly(&plan.plan_file).await;
     let r = flights::upload(app, &b, plan_id, &tlog).await;
@@ -547,14 +540,7 @@ both_apps!(a_shapefile_picked_as_its_parts_is_read_as_one, |app| {
     ])
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let id: i64 = r.headers["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = r.location_id();
     let (row, zones) = app
         .state
         .db
