@@ -1,5 +1,7 @@
 //! GeoTIFF rate rasters: one band of rates, north-up, georeferenced by ModelTiepoint and
-//! ModelPixelScale in geographic WGS84 / JGD2000 / JGD2011 (GeoTIFF 1.1, OGC 19-008r4:
+//! ModelPixelScale in geographic WGS84 / JGD2000 / JGD2011, or in metres of the Japan Plane
+//! Rectangular CS (JGD2000 / JGD2011 zones I–XIX, EPSG 2443–2461 and 6669–6687, which
+//! prefectures' GIS write; reprojected by [`super::jgd`]) (GeoTIFF 1.1, OGC 19-008r4:
 //! §7.2 raster-to-model transformation, §7.4 GeoKeyDirectory; keys GTModelTypeGeoKey 1024,
 //! GTRasterTypeGeoKey 1025, GeodeticCRSGeoKey 2048, ProjectedCRSGeoKey 3072). Each distinct
 //! value becomes one zone (the union of its cells); no-data cells (GDAL_NODATA) are gaps.
@@ -27,11 +29,14 @@ pub(super) struct Grid {
     pub rows: usize,
 }
 
-/// One zone per distinct value of a row-major grid of rates; `None` cells are gaps.
+/// One zone per distinct value of a row-major grid of rates; `None` cells are gaps. The
+/// grid is in degrees, or with `plane` in that zone's metres (the zones then come out in
+/// degrees).
 pub(super) fn grid_zones(
     grid: &Grid,
     values: &[Option<f64>],
     options: &ReadOptions,
+    plane: Option<&super::jgd::PlaneRect>,
 ) -> Result<Vec<Zone>, PrescriptionError> {
     // The grid must lie in longitude/latitude before any cell becomes geometry.
     let far = (
@@ -40,7 +45,7 @@ pub(super) fn grid_zones(
     );
     let lon_ok = |x: f64| (-180.0..=180.0).contains(&x);
     let lat_ok = |y: f64| (-90.0..=90.0).contains(&y);
-    if !(lon_ok(grid.x0) && lon_ok(far.0) && lat_ok(grid.y0) && lat_ok(far.1)) {
+    if plane.is_none() && !(lon_ok(grid.x0) && lon_ok(far.0) && lat_ok(grid.y0) && lat_ok(far.1)) {
         return Err(PrescriptionError::UnsupportedCrs {
             crs: "cells outside longitude/latitude range".into(),
         });
@@ -80,6 +85,10 @@ pub(super) fn grid_zones(
         let name = format!("{rate} {}", options.unit.label());
         let rate = check_rate(&name, rate, options)?;
         let area: MultiPolygon = geo::unary_union(&rects);
+        let area = match plane {
+            Some(p) => p.area_to_degrees(&area)?,
+            None => area,
+        };
         zones.push(Zone { name, rate, area });
     }
     if zones.is_empty() {
@@ -167,19 +176,19 @@ pub(super) fn read(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, 
         }
     };
     let key = |k: u16| keys.iter().find(|(id, _)| *id == k).map(|(_, v)| *v);
-    if let Some(p) = key(3072) {
-        // Shapefiles in the Japan Plane Rectangular CS are reprojected; rasters are not yet.
-        let named = super::jgd::PlaneRect::from_epsg(u32::from(p)).map_or(String::new(), |z| {
-            format!(
-                " (Japan Plane Rectangular CS zone {}, read in Shapefiles only)",
-                z.zone
-            )
-        });
-        return Err(PrescriptionError::UnsupportedCrs {
-            crs: format!("projected EPSG:{p}{named}"),
-        });
-    }
+    // A projected raster is read in the Japan Plane Rectangular CS only.
+    let plane = match key(3072) {
+        Some(p) => Some(
+            super::jgd::PlaneRect::from_epsg(u32::from(p)).ok_or_else(|| {
+                PrescriptionError::UnsupportedCrs {
+                    crs: format!("projected EPSG:{p}"),
+                }
+            })?,
+        ),
+        None => None,
+    };
     match (key(1024), key(2048)) {
+        _ if plane.is_some() => {}
         (Some(2), Some(code)) if GEOGRAPHIC_OK.contains(&code) => {}
         (model, code) => {
             return Err(PrescriptionError::UnsupportedCrs {
@@ -232,7 +241,7 @@ pub(super) fn read(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, 
         .into_iter()
         .map(|v| (!v.is_nan() && Some(v) != nodata).then_some(v))
         .collect();
-    let zones = grid_zones(&grid, &cells, options)?;
+    let zones = grid_zones(&grid, &cells, options, plane.as_ref())?;
     Ok(Prescription {
         unit: options.unit,
         zones,

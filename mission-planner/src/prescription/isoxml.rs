@@ -327,5 +327,5 @@ fn read_grid(
         }
         other => return Err(malformed(format!("grid type {other} (expected 1 or 2)"))),
     };
-    grid_zones(&grid, &cells, options)
+    grid_zones(&grid, &cells, options, None)
 }

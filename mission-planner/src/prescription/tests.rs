@@ -431,6 +431,39 @@ fn geotiff_of(
     rotated: bool,
     point: bool,
 ) -> Vec<u8> {
+    // Version 1.1.0, 3 keys: geographic model, pixel-is-area or -point, the geodetic CRS.
+    let keys = [
+        1u16,
+        1,
+        0,
+        3,
+        1024,
+        0,
+        1,
+        2,
+        1025,
+        0,
+        1,
+        if point { 2 } else { 1 },
+        2048,
+        0,
+        1,
+        epsg,
+    ];
+    geotiff_with_keys(values, w, h, nw, px, &keys, rotated)
+}
+
+/// A GeoTIFF of `values` tied at `nw` with `px` units per pixel and the GeoKeyDirectory
+/// `keys`.
+fn geotiff_with_keys(
+    values: &[f32],
+    w: u32,
+    h: u32,
+    nw: (f64, f64),
+    px: (f64, f64),
+    keys: &[u16],
+    rotated: bool,
+) -> Vec<u8> {
     use tiff::encoder::{TiffEncoder, colortype::Gray32Float};
     use tiff::tags::Tag;
     let mut buf = Cursor::new(Vec::new());
@@ -446,33 +479,50 @@ fn geotiff_of(
             d.write_tag(Tag::ModelTransformationTag, &[1.0f64; 16][..])
                 .unwrap();
         }
-        // Version 1.1.0, 3 keys: geographic model, pixel-is-area, the geodetic CRS.
-        d.write_tag(
-            Tag::GeoKeyDirectoryTag,
-            &[
-                1u16,
-                1,
-                0,
-                3,
-                1024,
-                0,
-                1,
-                2,
-                1025,
-                0,
-                1,
-                if point { 2 } else { 1 },
-                2048,
-                0,
-                1,
-                epsg,
-            ][..],
-        )
-        .unwrap();
+        d.write_tag(Tag::GeoKeyDirectoryTag, keys).unwrap();
         d.write_tag(Tag::GdalNodata, "-9999").unwrap();
         img.write_data(values).unwrap();
     }
     buf.into_inner()
+}
+
+#[test]
+fn a_geotiff_in_the_japan_plane_rectangular_cs_is_reprojected() {
+    let (frame, local, _) = field();
+    let ix = super::jgd::PlaneRect::from_epsg(6677).unwrap();
+    // The same 4 × 2 raster of 50 m cells as below, in zone IX metres (JGD2011, EPSG 6677).
+    let nw = frame.to_wgs84(Coord { x: -100.0, y: 50.0 });
+    let (x0, y0) = ix.lon_lat_to_metres(nw.x, nw.y);
+    let values = [8.0, 8.0, 12.0, 12.0, 8.0, -9999.0, 12.0, 12.0];
+    // Projected model, pixel-is-area, ProjectedCRSGeoKey 6677.
+    let keys = [
+        1u16, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 6677,
+    ];
+    let tif = geotiff_with_keys(&values, 4, 2, (x0, y0), (50.0, 50.0), &keys, false);
+    let opts = ReadOptions::new(None, RateUnit::LitresPerHa);
+    let rx = read_prescription(&tif, &opts).unwrap();
+    assert_eq!(rx.zones.len(), 2);
+    let rates = LocalRates::new(&rx, GapPolicy::Default(10.0), &frame, &local).unwrap();
+    let areas: Vec<f64> = rates.zones.iter().map(|z| area(&z.area)).collect();
+    // The zone's grid is turned from true north by the meridian convergence (about 0.09°
+    // 13 km east of zone IX's meridian) and scaled by 0.9999: the zones trade about 10 m²
+    // (seen: 7 496.7, 9 990.2, 2 513.1 m²), their sum stays 20 000 m².
+    assert!(
+        (areas.iter().sum::<f64>() - 20_000.0).abs() < 1.0,
+        "{areas:?}"
+    );
+    for (got, want) in areas.iter().zip([7_500.0, 10_000.0, 2_500.0]) {
+        assert!((got - want).abs() < 15.0, "{areas:?}");
+    }
+    assert_eq!(rates.rate_at(Coord { x: 75.0, y: -25.0 }), 12.0);
+    assert_eq!(rates.rate_at(Coord { x: -75.0, y: 25.0 }), 8.0);
+    // Another projected system is refused with its code.
+    let utm = [
+        1u16, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32654,
+    ];
+    let tif = geotiff_with_keys(&values, 4, 2, (x0, y0), (50.0, 50.0), &utm, false);
+    let err = read_prescription(&tif, &opts).unwrap_err();
+    assert!(err.to_string().contains("32654"), "{err}");
 }
 
 #[test]
