@@ -98,13 +98,16 @@ pub fn pumped_track(samples: &[&Sample], origin: (f64, f64)) -> Option<Geometry>
     pumped_track_by(samples, origin, PumpSwitch::Excluded)
 }
 
-/// The pump-on track, counting segments where the pump switched by `rule`.
+/// The pump-on track, counting segments where the pump switched by `rule`: consecutive
+/// pumping segments joined into one line, so a buffer of it sweeps a turn as a boom does
+/// (round on the outside), not as separate straight pieces with wedges missing between.
 pub fn pumped_track_by(
     samples: &[&Sample],
     origin: (f64, f64),
     rule: PumpSwitch,
 ) -> Option<Geometry> {
-    let mut lines = Vec::new();
+    let mut lines: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
     for w in samples.windows(2) {
         let (a, b) = (w[0], w[1]);
         let (Some(pa), Some(pb)) = (a.pos, b.pos) else {
@@ -130,12 +133,29 @@ pub fn pumped_track_by(
                 PumpSwitch::Whole => {}
             }
         }
-        if (ax - bx).hypot(ay - by) > 1e-3 {
-            lines.push(format!("({ax} {ay}, {bx} {by})"));
+        if (ax - bx).hypot(ay - by) <= 1e-3 {
+            continue;
         }
+        if cur.last() != Some(&(ax, ay)) {
+            if cur.len() >= 2 {
+                lines.push(std::mem::take(&mut cur));
+            }
+            cur = vec![(ax, ay)];
+        }
+        cur.push((bx, by));
+    }
+    if cur.len() >= 2 {
+        lines.push(cur);
     }
     (!lines.is_empty()).then(|| {
-        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", lines.join(", "))).expect("WKT")
+        let parts: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let pts: Vec<String> = l.iter().map(|(x, y)| format!("{x} {y}")).collect();
+                format!("({})", pts.join(", "))
+            })
+            .collect();
+        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", "))).expect("WKT")
     })
 }
 
@@ -296,5 +316,28 @@ mod tests {
         let refs: Vec<&Sample> = sparse.iter().collect();
         let mid = sprayed_area(&refs, origin, 4.0, PumpSwitch::Midpoint);
         assert!((mid - 79.0 * 4.0).abs() < 0.5, "{mid}");
+    }
+
+    #[test]
+    fn a_turn_is_swept_round_on_its_outside_as_a_boom_sweeps_it() {
+        let origin = (36.9, 139.98);
+        // 10 m east, then 10 m north, pumping all the way, a report every metre.
+        let mut samples = track(11, 0..11, 0.2);
+        let north: Vec<Sample> = (1..=10)
+            .map(|i| {
+                let mut s = samples[10].clone();
+                s.t += f64::from(i) * 0.2;
+                let (lat, lon) = s.pos.unwrap();
+                s.pos = Some((lat + f64::from(i) / 111_320.0, lon));
+                s
+            })
+            .collect();
+        samples.extend(north);
+        let refs: Vec<&Sample> = samples.iter().collect();
+        let area = sprayed_area(&refs, origin, 5.0, PumpSwitch::Excluded);
+        // Two 10 × 5 m strips, less their 2.5 × 2.5 m overlap, plus the quarter disc of
+        // radius 2.5 m on the turn's outside.
+        let want = 100.0 - 6.25 + std::f64::consts::PI * 2.5 * 2.5 / 4.0;
+        assert!((area - want).abs() < 0.3, "{area} vs {want}");
     }
 }
