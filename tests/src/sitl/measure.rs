@@ -325,7 +325,7 @@ mod tests {
         let mut samples = track(11, 0..11, 0.2);
         let north: Vec<Sample> = (1..=10)
             .map(|i| {
-                let mut s = samples[10].clone();
+                let mut s = samples[10];
                 s.t += f64::from(i) * 0.2;
                 let (lat, lon) = s.pos.unwrap();
                 s.pos = Some((lat + f64::from(i) / 111_320.0, lon));
