@@ -140,7 +140,7 @@ pub(super) async fn save_edit(
     match checked(&form, user.lang) {
         Err(AppError::BadInput(why)) => {
             // What was sent, without the control characters that got it refused.
-            let shown = |t: &str| t.chars().filter(|c| !c.is_control()).collect::<String>();
+            let shown = |t: &str| clean_text(t, usize::MAX);
             let values = EditForm {
                 csrf: String::new(),
                 name: shown(&form.name),

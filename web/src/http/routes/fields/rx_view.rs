@@ -39,7 +39,7 @@ pub(super) struct RxValues<'a> {
 pub(super) fn rx_fields(lang: Lang, form: &RxValues<'_>) -> Markup {
     let unit = |v: &str| form.rate_unit == v;
     // What was sent, without the control characters that got it refused.
-    let shown = |t: &str| t.chars().filter(|c| !c.is_control()).collect::<String>();
+    let shown = |t: &str| clean_text(t, usize::MAX);
     let gap = |v: &str| form.gap == v;
     html! {
         fieldset {
