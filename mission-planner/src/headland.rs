@@ -1,7 +1,7 @@
 //! Headland rings: closed passes along the sprayable boundary, one swath apart.
 
 use geo::{
-    Area, BooleanOps, Buffer, Contains, Euclidean, Length, LineString, MultiLineString,
+    Area, BooleanOps, Buffer, Contains, Distance, Euclidean, Length, LineString, MultiLineString,
     MultiPolygon, Simplify,
 };
 
@@ -18,18 +18,55 @@ const SIMPLIFY_M: f64 = 0.05;
 /// dry.
 const MIN_CORNER_LEG_M: f64 = 2.0;
 
+/// Legs of a headland ring shorter than this, metres, that follow a curve are merged into
+/// chords at least this long where the chord stays inside the ring's region and within
+/// [`CURVE_SAG_M`] of the curve.
+///
+/// ArduCopter plans each straight leg from rest to rest (its S-curve, `telemetry::wpnav`), so
+/// along a curve drawn as short legs it never flies faster than one leg allows: a stock
+/// copter (`WPNAV_JERK` 1 m/s³) tops out at 0.90 m/s on 2 m legs, under AC_Sprayer's
+/// 1 m/s `SPRAY_SPEED_MIN`, and its pump stops there; on 4 m legs it reaches 1.46 m/s. A
+/// test in `tests/` holds this figure to that model.
+pub const MIN_RING_LEG_M: f64 = 4.0;
+
+/// How far, metres, a merged chord may lie inside the curve it replaces: the strip it leaves
+/// unsprayed along the edge is at most this wide (5 % of a 5 m swath).
+const CURVE_SAG_M: f64 = 0.25;
+
 /// Largest turn one mitred corner may replace, degrees: beyond it the mitre point lies far
 /// out and the corner is left as it is.
 const MAX_MITRE_TURN_DEG: f64 = 120.0;
 
+/// A ring's own region grown by [`SIMPLIFY_M`], where its corrected legs may lie: built only
+/// for a ring that has legs to correct (most have none, and the buffer is the costliest step
+/// here), once for both corrections.
+struct Within<'a> {
+    polygon: &'a geo::Polygon,
+    grown: std::cell::OnceCell<MultiPolygon>,
+}
+
+impl<'a> Within<'a> {
+    fn new(polygon: &'a geo::Polygon) -> Self {
+        Self {
+            polygon,
+            grown: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &MultiPolygon {
+        self.grown
+            .get_or_init(|| MultiPolygon(vec![self.polygon.clone()]).buffer(SIMPLIFY_M + 1e-6))
+    }
+}
+
 /// `ring` (closed) with every run of legs shorter than [`MIN_CORNER_LEG_M`] between two
 /// longer legs replaced by the point where those two legs' lines meet, where the new corner
-/// keeps the ring inside `polygon` (the ring's own region, within the [`SIMPLIFY_M`] the
+/// keeps the ring inside `region` (the ring's own region, within the [`SIMPLIFY_M`] the
 /// simplification already allows), else by chords at least that long that stay inside. Around a zone, where the buffers
 /// round the corners, the mitre point lies farther from the zone than the arc, so the pass
 /// never moves toward the zone or the field edge; where it would leave the region (a rounded
 /// corner of the region itself) the arc is kept. The coverage check measures the result.
-fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString {
+fn mitre_round_corners(ring: &LineString, region: &Within) -> LineString {
     let pts: Vec<geo::Coord> = ring.0[..ring.0.len().saturating_sub(1)].to_vec();
     let n = pts.len();
     let len = |i: usize| {
@@ -40,12 +77,7 @@ fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString 
     let Some(start) = (0..n).find(|&i| len(i) >= MIN_CORNER_LEG_M) else {
         return ring.clone();
     };
-    // Built only for a ring that has a rounded corner to replace: most rings have none, and
-    // the buffer is the costliest step here.
-    let within_cell = std::cell::OnceCell::new();
-    let within = || {
-        within_cell.get_or_init(|| MultiPolygon(vec![polygon.clone()]).buffer(SIMPLIFY_M + 1e-6))
-    };
+    let within = || region.get();
     let mut out: Vec<geo::Coord> = Vec::with_capacity(n + 1);
     let mut i = start;
     let mut steps = 0;
@@ -101,6 +133,64 @@ fn mitre_round_corners(ring: &LineString, polygon: &geo::Polygon) -> LineString 
             m = (m + 1) % n;
         }
         steps += k + 1;
+        i = j;
+    }
+    if out.len() < 3 {
+        return ring.clone();
+    }
+    out.push(out[0]);
+    LineString(out)
+}
+
+/// `ring` (closed) with every run of legs shorter than [`MIN_RING_LEG_M`] flown as fewer,
+/// longer chords: from the run's first vertex, each chord reaches the farthest vertex of the
+/// run such that every vertex it skips lies within [`CURVE_SAG_M`] of it and the chord stays
+/// inside `region` (within the [`SIMPLIFY_M`] the simplification allows). So a convex curve
+/// becomes chords just inside it; a concave one, whose chords would leave the region, keeps
+/// its legs. The run's ends stay where they are, so the long legs around it do not move.
+fn straighten_curves(ring: &LineString, region: &Within) -> LineString {
+    let pts: Vec<geo::Coord> = ring.0[..ring.0.len().saturating_sub(1)].to_vec();
+    let n = pts.len();
+    let len = |i: usize| {
+        let (a, b) = (pts[i], pts[(i + 1) % n]);
+        (b.x - a.x).hypot(b.y - a.y)
+    };
+    // Start at a long leg, so every run of short legs is whole.
+    let Some(start) = (0..n).find(|&i| len(i) >= MIN_RING_LEG_M) else {
+        return ring.clone();
+    };
+    let within = || region.get();
+    let at = |q: usize| pts[q % n];
+    // Every vertex strictly between a and b (indices along the ring) within the sag of a → b.
+    let close = |a: usize, b: usize| {
+        let line = geo::Line::new(at(a), at(b));
+        (a + 1..b).all(|q| Euclidean.distance(&line, &geo::Point::from(at(q))) <= CURVE_SAG_M)
+    };
+    let mut out: Vec<geo::Coord> = Vec::with_capacity(n + 1);
+    let mut i = start;
+    let end = start + n;
+    while i < end {
+        out.push(at(i));
+        if len(i % n) >= MIN_RING_LEG_M {
+            i += 1;
+            continue;
+        }
+        // A run of short legs from vertex i to vertex j.
+        let mut j = i;
+        while j < end && len(j % n) < MIN_RING_LEG_M {
+            j += 1;
+        }
+        let mut a = i;
+        while a < j {
+            let mut b = a + 1;
+            while b < j && close(a, b + 1) && within().contains(&geo::Line::new(at(a), at(b + 1))) {
+                b += 1;
+            }
+            if b < j {
+                out.push(at(b));
+            }
+            a = b;
+        }
         i = j;
     }
     if out.len() < 3 {
@@ -171,7 +261,10 @@ pub(crate) fn split(centre: &MultiPolygon, w: f64, passes: u32) -> Headland {
                 // disc around it is part of the sprayable area. Keep it unsimplified then.
                 let simple = r.simplify(SIMPLIFY_M);
                 let r = if simple.0.len() >= 4 {
-                    mitre_round_corners(&simple, p)
+                    {
+                        let region = Within::new(p);
+                        straighten_curves(&mitre_round_corners(&simple, &region), &region)
+                    }
                 } else {
                     r.clone()
                 };
@@ -280,5 +373,70 @@ mod tests {
                 .count();
             assert_eq!(short, 0, "{r:?}");
         }
+    }
+
+    /// A 60 m wide region whose top edge is an arc of radius `r` drawn as legs of about `leg`
+    /// metres, bulging outward (`convex`) or into the region.
+    fn region_with_a_curve(r: f64, leg: f64, convex: bool) -> geo::Polygon {
+        let t0 = (30.0 / r).acos();
+        let c = (r * r - 900.0).sqrt();
+        let steps = ((r * (std::f64::consts::PI - 2.0 * t0)) / leg).round() as usize;
+        let mut pts = vec![(0.0, -30.0), (60.0, -30.0)];
+        for k in 0..=steps {
+            let t = t0 + (std::f64::consts::PI - 2.0 * t0) * k as f64 / steps as f64;
+            let y = if convex {
+                -c + r * t.sin()
+            } else {
+                c - r * t.sin()
+            };
+            pts.push((30.0 + r * t.cos(), y));
+        }
+        geo::Polygon::new(LineString::from(pts), vec![])
+    }
+
+    #[test]
+    fn a_convex_curve_of_short_legs_becomes_chords_a_copter_flies_at_speed() {
+        let p = region_with_a_curve(40.0, 2.0, true);
+        let ring = p.exterior().clone();
+        let short_before = ring
+            .lines()
+            .filter(|l| Euclidean.length(l) < MIN_RING_LEG_M)
+            .count();
+        assert!(short_before > 10, "{short_before}");
+        let out = straighten_curves(&ring, &Within::new(&p));
+        let within = MultiPolygon(vec![p.clone()]).buffer(SIMPLIFY_M + 1e-6);
+        assert!(within.contains(&out), "the chords stay inside");
+        let legs: Vec<f64> = out.lines().map(|l| Euclidean.length(&l)).collect();
+        let short = legs.iter().filter(|&&l| l < MIN_RING_LEG_M).count();
+        assert!(
+            short <= 1,
+            "at most the run's last chord is short: {legs:?}"
+        );
+        // Every original vertex lies within the sag of the new ring.
+        for c in &ring.0 {
+            let d = Euclidean.distance(&out, &geo::Point::from(*c));
+            assert!(d <= CURVE_SAG_M + 1e-9, "{c:?} is {d} m from the chords");
+        }
+    }
+
+    #[test]
+    fn a_concave_curve_keeps_its_legs_rather_than_leave_the_region() {
+        let p = region_with_a_curve(40.0, 2.0, false);
+        let ring = p.exterior().clone();
+        let out = straighten_curves(&ring, &Within::new(&p));
+        let within = MultiPolygon(vec![p.clone()]).buffer(SIMPLIFY_M + 1e-6);
+        assert!(within.contains(&out));
+        // Only chords within the simplification's 5 cm of the curve: most legs stay short.
+        let short = |r: &LineString| {
+            r.lines()
+                .filter(|l| Euclidean.length(l) < MIN_RING_LEG_M)
+                .count()
+        };
+        assert!(
+            2 * short(&out) >= short(&ring),
+            "{} of {} short legs left: chords cut across the outside",
+            short(&out),
+            short(&ring)
+        );
     }
 }

@@ -41,7 +41,7 @@ pub use crate::{
         Field, FieldLimits, FieldScan, FieldSet, Repair, Role, read_fields, read_fields_with,
         scan_fields,
     },
-    headland::headland_rings,
+    headland::{MIN_RING_LEG_M, headland_rings},
     plan::{Plan, PlanReport, StageMs, ZoneReport, plan},
     prescription::{
         GapPolicy, LocalRates, LocalZone, Prescription, PrescriptionError, PrescriptionLimits,

@@ -89,3 +89,4 @@ mod record;
 mod sim;
 mod terrain;
 mod vehicle_state;
+pub mod wpnav;

@@ -512,3 +512,114 @@ async fn sitl_sets_each_zones_pump_level_from_do_set_servo() {
     link.close().await;
     drop(sitl);
 }
+
+/// The simulator's speed limit on short legs (`telemetry::wpnav`, ported from ArduPilot's
+/// S-curve) against the real vehicle: a curve of radius 20 m flown first as 2 m legs, then as
+/// 4 m legs, at an asked 5 m/s. The ground speed SITL reports along each chain must be the
+/// model's top speed for that leg length, within a quarter, and the 2 m chain must be slower
+/// than AC_Sprayer's 1 m/s minimum while the 4 m chain is faster. A change to the model that
+/// the vehicle does not share fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sitl_flies_short_legs_as_slowly_as_the_scurve_model_says() {
+    use telemetry::MissionItem;
+    use telemetry::wpnav::{ScurveLimits, leg_top_speed};
+    let test = "sitl_flies_short_legs_as_slowly_as_the_scurve_model_says";
+    let Some((sitl, link, vehicle, plan_path, plan, _work)) = rig(test).await else {
+        return;
+    };
+    let planned = plan
+        .sortie(1, &plan_path)
+        .expect("sortie 1")
+        .mission_items();
+    let home = plan.home.expect("home");
+    let takeoff = planned
+        .iter()
+        .position(|i| i.command == 22)
+        .expect("a takeoff");
+    let mut items: Vec<MissionItem> = planned[..=takeoff].to_vec();
+    // DO_CHANGE_SPEED 5 m/s.
+    items.push(MissionItem {
+        command: 178,
+        frame: 2,
+        params: [1.0, 5.0, -1.0, 0.0],
+        x: 0,
+        y: 0,
+        z: 0.0,
+        autocontinue: true,
+    });
+    // A circle of radius 20 m whose centre is 25 m north of home.
+    let (r, north) = (20.0f64, 25.0f64);
+    let k = 111_320.0;
+    let at = |a: f64| {
+        let (e, n) = (r * a.cos(), north + r * a.sin());
+        (home.0 + n / k, home.1 + e / (k * home.0.to_radians().cos()))
+    };
+    let mut angle = -std::f64::consts::FRAC_PI_2;
+    let p = at(angle);
+    items.push(MissionItem::nav(16, p.0, p.1, 2.0));
+    let mut chains = Vec::new();
+    for (leg, n) in [(2.0f64, 20usize), (4.0, 10)] {
+        let step = 2.0 * (leg / (2.0 * r)).asin();
+        let from = items.len();
+        for _ in 0..n {
+            angle += step;
+            let p = at(angle);
+            items.push(MissionItem::nav(16, p.0, p.1, 2.0));
+        }
+        chains.push((leg, from, items.len() - 1));
+    }
+    let mut land = *planned.last().expect("a landing");
+    land.x = 0;
+    land.y = 0;
+    items.push(land);
+    vehicle
+        .upload(MissionKind::Mission, &items)
+        .await
+        .expect("upload");
+    let seen = agriops_e2e::sitl::fly_stored_mission(
+        &sitl,
+        &link,
+        &vehicle,
+        (home.0, home.1),
+        Duration::from_secs(400),
+    )
+    .await;
+    assert!(
+        seen.reached.contains(&((items.len() - 2) as u16)),
+        "{:?}",
+        seen.reached
+    );
+    let stock = ScurveLimits::arducopter_defaults(5.0);
+    let mut measured = Vec::new();
+    for &(leg, from, to) in &chains {
+        // The chain's middle: past its first three legs, before its last two.
+        let lo = (from + 3) as u16;
+        let hi = (to - 2) as u16;
+        let pts: Vec<(f64, (f64, f64))> = seen
+            .samples
+            .iter()
+            .filter(|s| s.current >= lo && s.current <= hi)
+            .filter_map(|s| Some((s.t, s.pos?)))
+            .collect();
+        assert!(pts.len() > 10, "{leg} m legs: {} reports", pts.len());
+        let path: f64 = pts
+            .windows(2)
+            .map(|w| agriops_e2e::sitl::dist_m(w[0].1, w[1].1))
+            .sum();
+        let speed = path / (pts[pts.len() - 1].0 - pts[0].0);
+        let model = leg_top_speed(leg, &stock);
+        eprintln!(
+            "{leg} m legs: SITL {speed:.2} m/s, model {model:.2} m/s, ratio {:.2}",
+            speed / model
+        );
+        assert!(
+            (speed / model - 1.0).abs() < 0.25,
+            "{leg} m legs: SITL flew {speed:.2} m/s, the model says {model:.2}"
+        );
+        measured.push(speed);
+    }
+    assert!(measured[0] < 1.0, "2 m legs at {:.2} m/s", measured[0]);
+    assert!(measured[1] > 1.0, "4 m legs at {:.2} m/s", measured[1]);
+    link.close().await;
+    drop(sitl);
+}

@@ -48,6 +48,10 @@ pub struct SimConfig {
     /// The ground under the simulator and its terrain following (`None`: flat ground at
     /// home's altitude, no terrain protocol).
     pub ground: Option<SimGround>,
+    /// ArduPilot's waypoint S-curve limits (`WPNAV_ACCEL`, `WPNAV_JERK`, snap), which cap the
+    /// speed on short legs ([`crate::wpnav`]); the speed member is ignored (the mission's
+    /// speed applies). `None` flies every leg at the asked speed.
+    pub wpnav: Option<ScurveLimits>,
 }
 
 /// The simulator's ground model, and how it asks for terrain like ArduPilot with
@@ -101,6 +105,7 @@ impl SimConfig {
             prearm_failure: None,
             firmware: Firmware::ArduPilot,
             ground: None,
+            wpnav: Some(ScurveLimits::arducopter_defaults(5.0)),
         }
     }
 

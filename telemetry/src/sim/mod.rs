@@ -36,6 +36,7 @@ use crate::mission_protocol::stored::{Storage, Stored, stored_item};
 use crate::modes::{Firmware, mode_code, mode_name};
 use crate::terrain::{TerrainCache, TerrainSource};
 use crate::vehicle_state::SprayerOutput;
+use crate::wpnav::ScurveLimits;
 
 pub use config::{SimConfig, SimGround, SimSnapshot};
 use wire::{header, run_tcp, run_udp, spawn_core};
