@@ -63,9 +63,9 @@ async fn fly_field(field: &Path) -> (f64, f64) {
     (planned, sprayed)
 }
 
-/// The three smallest fields of `../shared/fields` besides the Chofu paddy (which
-/// the next test flies), each written alone to a GeoJSON file.
-fn smallest_shared_fields(shared: &Path, dir: &Path) -> Vec<PathBuf> {
+/// The three smallest fields of `../shared/fields` besides the Chofu paddy (which the next
+/// test flies) and the fields named `also`, each written alone to a GeoJSON file.
+fn smallest_and(shared: &Path, dir: &Path, also: &[&str]) -> Vec<PathBuf> {
     let all: serde_json::Value = serde_json::from_slice(
         &std::fs::read(shared.join("fields/fields.geojson")).expect("the shared fields"),
     )
@@ -78,9 +78,13 @@ fn smallest_shared_fields(shared: &Path, dir: &Path) -> Vec<PathBuf> {
         .filter_map(|f| Some((f["properties"]["area_ha"].as_f64()?, f.clone())))
         .collect();
     fields.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let named = fields
+        .iter()
+        .filter(|(_, f)| also.iter().any(|id| f["properties"]["id"] == *id));
     fields
         .iter()
         .take(3)
+        .chain(named)
         .map(|(_, f)| {
             let id = f["properties"]["id"].as_str().expect("id");
             let path = dir.join(format!("{id}.geojson"));
@@ -98,7 +102,9 @@ async fn stock_arducopter_pumps_along_the_planned_spray_of_small_public_fields()
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    for field in smallest_shared_fields(&shared, dir.path()) {
+    // jp_fude_2024_06 also has concave corners whose rounded ring keeps sub-metre legs (their
+    // chords would leave the region): the vehicle slows there too, briefly.
+    for field in smallest_and(&shared, dir.path(), &["jp_fude_2024_06"]) {
         let (planned, sprayed) = fly_field(&field).await;
         assert!(
             sprayed >= 0.98 * planned,
