@@ -105,6 +105,24 @@ fn mitre_round_corners(ring: &LineString, region: &Within) -> LineString {
                     continue;
                 }
             }
+            // A rounded corner beside a sharp one (the two long legs nearly parallel, so they
+            // meet far away): the tangent of the arc's far end met by the long leg before it,
+            // or its near end's tangent met by the long leg after it.
+            let (first, last) = (pts[(i + 2) % n], pts[(j + n - 1) % n]);
+            let beside = [
+                meet(a, b, last, c).map(|x| (vec![x], LineString(vec![a, x, c, d]))),
+                meet(b, first, c, d).map(|x| (vec![b, x], LineString(vec![a, b, x, d]))),
+            ];
+            if let Some((push, _)) = beside
+                .into_iter()
+                .flatten()
+                .find(|(_, path)| within().contains(path))
+            {
+                out.extend(push);
+                steps += k + 1;
+                i = j;
+                continue;
+            }
             // A corner of the region itself (the arc bulges outward): chords of at least the
             // minimum leg, which stay inside.
             let run: Vec<geo::Coord> = (0..=k).map(|q| pts[(i + 1 + q) % n]).collect();

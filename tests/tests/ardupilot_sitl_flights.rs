@@ -148,7 +148,9 @@ async fn sitl_flies_every_sortie_of_a_field_inside_its_fence() {
 }
 
 /// Fields the tests above do not fly: the three smallest of the shared public set besides
-/// the Chofu paddy, each planned alone with the defaults and flown whole, judged as above.
+/// the Chofu paddy, and two more (`jp_fude_2024_06`, a rounded concave corner beside a sharp
+/// convex one; `fi_gsaa_2023_02`, a Finnish parcel), each planned alone with the defaults and
+/// flown whole, judged as above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sitl_flies_other_public_fields_inside_their_fences() {
     let test = "sitl_flies_other_public_fields_inside_their_fences";
@@ -171,7 +173,12 @@ async fn sitl_flies_other_public_fields_inside_their_fences() {
         .collect();
     fields.sort_by(|a, b| a.0.total_cmp(&b.0));
     let dir = tempfile::tempdir().expect("tempdir");
-    for (_, feature) in fields.iter().take(3) {
+    let named = fields.iter().filter(|(_, f)| {
+        ["jp_fude_2024_06", "fi_gsaa_2023_02"]
+            .iter()
+            .any(|id| f["properties"]["id"] == *id)
+    });
+    for (_, feature) in fields.iter().take(3).chain(named) {
         let id = feature["properties"]["id"].as_str().expect("id").to_owned();
         let file = dir.path().join(format!("{id}.geojson"));
         let one = serde_json::json!({"type": "FeatureCollection", "features": [feature]});

@@ -102,8 +102,8 @@ async fn stock_arducopter_pumps_along_the_planned_spray_of_small_public_fields()
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    // jp_fude_2024_06 also has concave corners whose rounded ring keeps sub-metre legs (their
-    // chords would leave the region): the vehicle slows there too, briefly.
+    // jp_fude_2024_06 also has a rounded concave corner beside a sharp convex one, which the
+    // ring once flew as sub-metre legs.
     for field in smallest_and(&shared, dir.path(), &["jp_fude_2024_06"]) {
         let (planned, sprayed) = fly_field(&field).await;
         assert!(
@@ -133,4 +133,59 @@ fn ring_legs_are_long_enough_for_a_stock_arducopter_to_keep_its_sprayer_on() {
         &ScurveLimits::arducopter_defaults(5.0),
     );
     assert!(top >= 1.33, "{top} m/s on the planner's shortest ring leg");
+}
+
+/// The spray legs (metres) a stock ArduCopter flies slower than AC_Sprayer's 1 m/s minimum in
+/// `plan`: legs in a chain of short legs, held to the top speed of the longer of each leg and
+/// its shorter neighbour, as the simulator flies them.
+fn legs_under_sprayer_minimum(plan: &Plan) -> Vec<f64> {
+    let floor = telemetry::wpnav::leg_for_speed(1.0, &ScurveLimits::arducopter_defaults(5.0))
+        .expect("a stock copter reaches 1 m/s");
+    let mut legs: Vec<Option<(f64, bool)>> = Vec::new();
+    let (mut on, mut prev) = (false, None);
+    for it in plan.mission_items() {
+        if let Some(s) = it.spray_command() {
+            on = s;
+        }
+        if it.command == 16 && it.is_nav_with_position() {
+            let here = (it.lat(), it.lon());
+            if let Some(p) = prev {
+                legs.push(Some((agriops_e2e::sitl::dist_m(p, here), on)));
+            }
+            prev = Some(here);
+        } else if it.is_nav() {
+            prev = None;
+            legs.push(None);
+        }
+    }
+    let len = |k: usize| legs.get(k).copied().flatten().map(|l| l.0);
+    (0..legs.len())
+        .filter_map(|i| {
+            let (l, on) = legs[i]?;
+            let nb = [i.checked_sub(1).and_then(len), len(i + 1)]
+                .into_iter()
+                .flatten()
+                .fold(f64::INFINITY, f64::min);
+            let nb = if nb.is_finite() { nb } else { 0.0 };
+            (on && l.max(nb) < floor).then_some(l)
+        })
+        .collect()
+}
+
+#[test]
+fn no_spray_leg_of_these_fields_is_flown_under_the_sprayer_minimum() {
+    let test = "no_spray_leg_of_these_fields_is_flown_under_the_sprayer_minimum";
+    let Some(shared) = agriops_e2e::require_shared(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // jp_fude_2024_06 has a rounded concave corner beside a sharp convex one: its ring is
+    // mitred at the arc's far tangent, not left as sub-metre legs.
+    for field in smallest_and(&shared, dir.path(), &["jp_fude_2024_06"]) {
+        let out = dir.path().join(field.file_stem().expect("name"));
+        std::fs::create_dir_all(&out).expect("out");
+        let plan = Plan::read(&plan_field_with(&field, &out, &[])).expect("plan");
+        let slow = legs_under_sprayer_minimum(&plan);
+        assert!(slow.is_empty(), "{}: {slow:?}", field.display());
+    }
 }
