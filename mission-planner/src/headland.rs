@@ -106,19 +106,28 @@ fn mitre_round_corners(ring: &LineString, region: &Within) -> LineString {
                 }
             }
             // A rounded corner beside a sharp one (the two long legs nearly parallel, so they
-            // meet far away): the tangent of the arc's far end met by the long leg before it,
-            // or its near end's tangent met by the long leg after it.
-            let (first, last) = (pts[(i + 2) % n], pts[(j + n - 1) % n]);
-            let beside = [
-                meet(a, b, last, c).map(|x| (vec![x], LineString(vec![a, x, c, d]))),
-                meet(b, first, c, d).map(|x| (vec![b, x], LineString(vec![a, b, x, d]))),
-            ];
-            if let Some((push, _)) = beside
-                .into_iter()
-                .flatten()
-                .find(|(_, path)| within().contains(path))
-            {
-                out.extend(push);
+            // meet far away): two mitres around one short leg of the arc kept as a tangent,
+            // the long leg before it meeting its line and its line meeting the long leg after.
+            let tangent = (i + 1..i + 1 + k).find_map(|m| {
+                let (p, q) = (pts[m % n], pts[(m + 1) % n]);
+                let x1 = if m % n == (i + 1) % n {
+                    Some(b)
+                } else {
+                    meet(a, b, p, q)
+                }?;
+                let x2 = if (m + 1) % n == j {
+                    Some(c)
+                } else {
+                    meet(p, q, c, d)
+                }?;
+                let path = LineString(vec![a, x1, x2, d]);
+                within().contains(&path).then_some([x1, x2])
+            });
+            if let Some([x1, x2]) = tangent {
+                out.push(x1);
+                if x2 != c {
+                    out.push(x2);
+                }
                 steps += k + 1;
                 i = j;
                 continue;
