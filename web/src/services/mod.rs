@@ -18,4 +18,5 @@ pub mod preflight;
 pub mod records;
 pub mod reports;
 pub mod today;
+pub mod vehicles;
 pub mod weather;
