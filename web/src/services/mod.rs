@@ -10,6 +10,7 @@ pub mod fields;
 pub mod flights;
 pub mod gonogo;
 pub mod ingest;
+pub mod opendata;
 pub mod parlors;
 pub mod planner;
 pub mod plans;
