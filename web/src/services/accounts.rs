@@ -5,11 +5,15 @@
 //! line.
 //!
 //! Checking the input (names, roles, the password rules) is the caller's part; so is hashing a
-//! password ([`crate::services::credentials::hash_password`]) or making a token.
+//! password ([`crate::services::credentials::hash_password`]) or making a token, except that
+//! [`sign_in`] makes the tokens of the session it opens.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::error::AppError;
+use crate::services::credentials::{self, LoginLimiter, token_hash};
 use crate::storage::{Db, Farm, NewUser, Role, User};
 
 /// What an administrator may change of a user.
@@ -259,4 +263,97 @@ pub async fn open_session(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A sign-in as the browser sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct SignIn<'a> {
+    /// The account's name, as typed.
+    pub username: &'a str,
+    /// The password, as typed.
+    pub password: &'a str,
+    /// The SHA-256 of the browser's device token, if it sent one.
+    pub device_hash: Option<&'a str>,
+    /// The address the attempt came from, as the limiter counts it.
+    pub source: &'a str,
+    /// How long the session lasts.
+    pub ttl: chrono::Duration,
+}
+
+/// How a sign-in ended.
+#[derive(Debug)]
+pub enum SignInOutcome {
+    /// The source or the account has spent its attempts; the password was not checked.
+    TooManyAttempts,
+    /// No such account, a wrong password or a disabled account.
+    BadCredentials,
+    /// A session was opened.
+    SignedIn {
+        /// The user.
+        user: User,
+        /// The session's cookie token.
+        token: String,
+        /// A new device token for a browser the account had not signed in from, else `None`.
+        device: Option<String>,
+    },
+}
+
+/// Signs `s` in: the attempt is counted per source and, unless the browser is one the account
+/// signed in from before, per account, before argon2 runs (an unknown name is checked against
+/// a dummy hash of the same cost); on success the session, and the browser as a known device,
+/// are stored in one transaction by [`open_session`].
+///
+/// # Errors
+/// The database failed.
+pub async fn sign_in(
+    db: &Db,
+    limiter: &Arc<LoginLimiter>,
+    s: &SignIn<'_>,
+) -> Result<SignInOutcome, AppError> {
+    let name = s.username.trim();
+    let user = db.user_by_username(name).await?;
+    // A browser this account signed in from before is not held by the account's lock, so
+    // guesses from elsewhere cannot lock the owner out; the per-address limit still holds.
+    let known = match (s.device_hash, &user) {
+        (Some(d), Some(u)) => db.known_device_user(d).await? == Some(u.id),
+        _ => false,
+    };
+    let source_key = format!("source:{}", s.source);
+    let account_key = format!("account:{}", name.to_lowercase());
+    let mut keys = vec![(source_key, limiter.per_source())];
+    if !known {
+        keys.push((account_key.clone(), limiter.per_account()));
+    }
+    // Counted now, before the password is checked: concurrent guesses cannot outrun the limit.
+    let Some(attempt) = limiter.begin(&keys) else {
+        tracing::warn!(message = "Sign-in rate limit hit.", username = %name, known);
+        return Ok(SignInOutcome::TooManyAttempts);
+    };
+    // Unknown names are checked against a dummy hash: the same argon2 work as a known one.
+    let ok = attempt
+        .verify(s.password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await;
+    let Some(user) = user.filter(|u| ok && !u.disabled) else {
+        return Ok(SignInOutcome::BadCredentials);
+    };
+    attempt.succeeded(&[account_key.as_str()]);
+    let token = credentials::new_token();
+    let csrf = credentials::new_token();
+    let device = (!known).then(credentials::new_token);
+    open_session(
+        db,
+        NewSession {
+            user_id: user.id,
+            token_hash: &token_hash(&token),
+            csrf_token: &csrf,
+            expires_at: Utc::now() + s.ttl,
+        },
+        device.as_deref().map(token_hash).as_deref(),
+    )
+    .await?;
+    Ok(SignInOutcome::SignedIn {
+        user,
+        token,
+        device,
+    })
 }

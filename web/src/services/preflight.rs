@@ -1,16 +1,22 @@
 //! The go/no-go of one launch: everything [`gonogo::evaluate`] decides on, gathered for a
 //! plan's sortie — the farm's vehicles and the one chosen, the sortie, where an interrupted
 //! flight of it may resume, the wind (entered, else the weather station's), the height above
-//! the crop, the pilot's and the vehicle's papers and the site — and the checklist over it.
+//! the crop, the pilot's and the vehicle's papers and the site — and the checklist over it
+//! ([`assess`]); and the launch decided on it ([`launch`]): refused on any Block or an
+//! unacknowledged Warn, else stored with its inputs and outcomes and handed to the flight
+//! manager.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::i18n::JST;
+use crate::services::flights::manager::{FlightManager, LaunchRequest};
 use crate::services::gonogo::{self, Check, GoNoGoConfig, GoNoGoInputs, Site};
 use crate::services::weather::WeatherStation;
-use crate::storage::{Db, FieldRow, PlanRow, VehicleRow};
+use crate::storage::{Db, FieldRow, NewLaunch, PlanRow, VehicleRow};
 
 /// What the pilot chose and entered for a launch (as sent: the choices are checked here).
 #[derive(Debug, Clone, Copy)]
@@ -175,4 +181,112 @@ pub async fn assess(
         resume_offer,
         resume_after,
     })
+}
+
+/// What the pilot asked to launch, on the checklist they were shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    /// The pilot.
+    pub pilot_user_id: i64,
+    /// The plan to fly.
+    pub plan: &'a PlanRow,
+    /// Its field.
+    pub field: &'a FieldRow,
+    /// The vehicle chosen (by [`assess`]), if the farm has one.
+    pub vehicle: Option<&'a VehicleRow>,
+    /// The sortie (from 1).
+    pub sortie: usize,
+    /// The item this launch resumes after.
+    pub resume_after: Option<usize>,
+    /// The inputs of the checklist.
+    pub inputs: &'a GoNoGoInputs,
+    /// The checklist the pilot was shown.
+    pub checks: &'a [Check],
+    /// The pilot acknowledged the checklist's warnings.
+    pub acknowledged: bool,
+    /// The pilot agreed to have the vehicle's geofence switched on if it is off.
+    pub enable_fence: bool,
+}
+
+/// Why a launch was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A check blocks the flight.
+    Blocked,
+    /// The checklist warns and the pilot did not acknowledge it.
+    WarningsNeedAck,
+    /// The farm has no vehicle.
+    NoVehicle,
+    /// The vehicle is already flying.
+    VehicleBusy,
+}
+
+/// Launches `l`: refuses a blocked checklist, unacknowledged warnings, a farm without a
+/// vehicle and a vehicle already flying; otherwise stores the flight with the checklist's
+/// inputs and outcomes (`flight_gonogo`) and hands it to `flights`. Returns the new flight's
+/// id, or why it was refused.
+///
+/// # Errors
+/// The database failed, or the checklist could not be encoded.
+pub async fn launch(
+    db: &Db,
+    flights: &Arc<FlightManager>,
+    config: &GoNoGoConfig,
+    l: &Launch<'_>,
+) -> Result<Result<i64, Refusal>, AppError> {
+    let (plan, field, ev) = (l.plan, l.field, l);
+    if gonogo::blocked(ev.checks) {
+        return Ok(Err(Refusal::Blocked));
+    }
+    let acknowledged = l.acknowledged;
+    if gonogo::has_warnings(ev.checks) && !acknowledged {
+        return Ok(Err(Refusal::WarningsNeedAck));
+    }
+    let Some(vehicle) = ev.vehicle.cloned() else {
+        return Ok(Err(Refusal::NoVehicle));
+    };
+    if flights.flight_of_vehicle(vehicle.id).is_some() {
+        return Ok(Err(Refusal::VehicleBusy));
+    }
+    let inputs = serde_json::to_string(&json!({
+        "inputs": ev.inputs,
+        "vehicle": {"id": vehicle.id, "registration_no": vehicle.registration_no, "name": vehicle.name},
+        "config": {
+            "max_wind_mps": config.max_wind_mps,
+            "wind_height_m": config.wind_height_m,
+            "max_height_above_crop_m": config.max_height_above_crop_m,
+            "approval_zone_m": config.approval_zone_m,
+            "max_field_gap_m": config.max_field_gap_m,
+        },
+    }))
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let checks = serde_json::to_string(ev.checks).map_err(|e| AppError::Internal(e.to_string()))?;
+    let flight_id = db
+        .create_launch(&NewLaunch {
+            farm_id: field.farm_id,
+            field_id: field.id,
+            plan_id: plan.id,
+            vehicle_id: vehicle.id,
+            pilot_user_id: l.pilot_user_id,
+            sortie: ev.sortie as i64,
+            inputs_json: &inputs,
+            checks_json: &checks,
+            warnings_acknowledged: acknowledged,
+            resumed_after: ev.resume_after.map(|r| r as i64),
+        })
+        .await?;
+    let req = LaunchRequest {
+        flight_id,
+        plan: plan.clone(),
+        sortie: ev.sortie,
+        resume_after: ev.resume_after,
+        vehicle,
+        enable_fence: l.enable_fence,
+    };
+    if flights.launch(db.clone(), req).is_err() {
+        // Another launch took the vehicle in between.
+        db.set_flight_status(flight_id, "failed").await?;
+        return Ok(Err(Refusal::VehicleBusy));
+    }
+    Ok(Ok(flight_id))
 }

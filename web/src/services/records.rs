@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use crate::error::AppError;
 use crate::i18n::{JST, Lang, Msg};
-use crate::storage::{Db, FlightRow, LogbookFields, RecordFields, StorageError, Tx};
+use crate::storage::{
+    Db, FlightRow, LogbookEntry, LogbookFields, RecordFields, SprayRecord, StorageError, Tx,
+};
 
 /// What the logbook names as the purpose of a spray flight (MLIT: 物件投下・危険物輸送).
 pub const SPRAY_PURPOSE: &str = "農薬散布（物件投下・危険物輸送）";
@@ -237,6 +239,33 @@ impl DraftSource {
 /// Takeoff, landing and events of a `.tlog` for its logbook draft (blocking work).
 pub fn logbook_draft(tlog: &[u8]) -> telemetry::LogbookDraft {
     telemetry::logbook_draft(&telemetry::parse_tlog(tlog).0)
+}
+
+/// The versions of a flight's spray record, drafting them first (by [`draft_records`]) for a
+/// flight recorded before records existed (the operator is then left for the farm to fill in).
+///
+/// # Errors
+/// The database failed.
+pub async fn record_versions(db: &Db, f: &FlightRow) -> Result<Vec<SprayRecord>, AppError> {
+    let mut v = db.spray_record_versions(f.id).await?;
+    if v.is_empty() {
+        draft_records(db, f, "").await?;
+        v = db.spray_record_versions(f.id).await?;
+    }
+    Ok(v)
+}
+
+/// The versions of a flight's logbook entry, drafting them first as [`record_versions`] does.
+///
+/// # Errors
+/// The database failed.
+pub async fn logbook_versions(db: &Db, f: &FlightRow) -> Result<Vec<LogbookEntry>, AppError> {
+    let mut v = db.logbook_versions(f.id).await?;
+    if v.is_empty() {
+        draft_records(db, f, "").await?;
+        v = db.logbook_versions(f.id).await?;
+    }
+    Ok(v)
 }
 
 /// Stores the first drafts of a flight's spray record and logbook entry unless it has them,

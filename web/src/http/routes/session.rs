@@ -8,7 +8,6 @@ use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
-use chrono::Utc;
 use serde::Deserialize;
 
 use crate::error::AppError;
@@ -19,7 +18,7 @@ use crate::http::error::AppForm;
 use crate::http::pages;
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Msg};
-use crate::services::accounts;
+use crate::services::accounts::{self, SignInOutcome};
 use crate::services::credentials::{self, token_hash};
 
 /// Cookie holding the double-submit token of the sign-in form (no session exists yet).
@@ -135,71 +134,36 @@ async fn login(
     if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
         return Err(AppError::Csrf);
     }
-    let name = form.username.trim();
-    let user = state.db.user_by_username(name).await?;
-    // A browser this account signed in from before is not held by the account's lock, so
-    // guesses from elsewhere cannot lock the owner out; the per-address limit still holds.
     let device = jar.get(DEVICE_COOKIE).map(|c| token_hash(c.value()));
-    let known = match (&device, &user) {
-        (Some(d), Some(u)) => state.db.known_device_user(d).await? == Some(u.id),
-        _ => false,
-    };
-    let limiter = &state.login_limiter;
-    let source_key = format!("source:{}", client_addr(&state, &headers, &ext));
-    let account_key = format!("account:{}", name.to_lowercase());
-    let mut keys = vec![(source_key, limiter.per_source())];
-    if !known {
-        keys.push((account_key.clone(), limiter.per_account()));
-    }
-    // Counted now, before the password is checked: concurrent guesses cannot outrun the limit.
-    let Some(attempt) = limiter.begin(&keys) else {
-        tracing::warn!(message = "Sign-in rate limit hit.", username = %name, known);
-        return Ok(render_login(
-            &state,
-            &headers,
-            lang,
-            Some(Msg::TooManyAttempts),
-            &form.username,
-        ));
-    };
-    // Unknown names are checked against a dummy hash: the same argon2 work as a known one.
-    let ok = attempt
-        .verify(
-            &form.password,
-            user.as_ref().map(|u| u.password_hash.as_str()),
-        )
-        .await;
-    let Some(user) = user.filter(|u| ok && !u.disabled) else {
-        return Ok(render_login(
-            &state,
-            &headers,
-            lang,
-            Some(Msg::BadCredentials),
-            &form.username,
-        ));
-    };
-    attempt.succeeded(&[account_key.as_str()]);
-    let token = credentials::new_token();
-    let csrf = credentials::new_token();
     let ttl =
         chrono::Duration::from_std(SESSION_TTL).map_err(|e| AppError::Internal(e.to_string()))?;
+    let outcome = accounts::sign_in(
+        &state.db,
+        &state.login_limiter,
+        &accounts::SignIn {
+            username: &form.username,
+            password: &form.password,
+            device_hash: device.as_deref(),
+            source: &client_addr(&state, &headers, &ext),
+            ttl,
+        },
+    )
+    .await?;
+    let refused = |why: Msg| render_login(&state, &headers, lang, Some(why), &form.username);
+    let (user, token, device) = match outcome {
+        SignInOutcome::SignedIn {
+            user,
+            token,
+            device,
+        } => (user, token, device),
+        SignInOutcome::TooManyAttempts => return Ok(refused(Msg::TooManyAttempts)),
+        SignInOutcome::BadCredentials => return Ok(refused(Msg::BadCredentials)),
+    };
     let secure = secure_cookies(&state, &headers);
     let mut jar = jar
         .remove(Cookie::from(LOGIN_CSRF_COOKIE))
-        .add(site_cookie(SESSION_COOKIE, token.clone(), secure))
+        .add(site_cookie(SESSION_COOKIE, token, secure))
         .add(site_cookie(LANG_COOKIE, user.lang.clone(), secure));
-    let device = (!known).then(credentials::new_token);
-    accounts::open_session(
-        &state.db,
-        accounts::NewSession {
-            user_id: user.id,
-            token_hash: &token_hash(&token),
-            csrf_token: &csrf,
-            expires_at: Utc::now() + ttl,
-        },
-        device.as_deref().map(token_hash).as_deref(),
-    )
-    .await?;
     if let Some(device) = device {
         let mut cookie = site_cookie(DEVICE_COOKIE, device, secure);
         cookie.set_max_age(DEVICE_TTL);

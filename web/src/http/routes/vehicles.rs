@@ -16,8 +16,8 @@ use crate::http::error::AppForm;
 use crate::http::pages;
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Msg};
-use crate::storage::{Farm, NewVehicle, PilotCredentials, Role, VehicleRow};
-use crate::validate::{Lines, MAX_NAME, check_text};
+use crate::services::vehicles::{self, PilotInput, VehicleInput};
+use crate::storage::{Farm, Role, VehicleRow};
 
 /// Who may see vehicles.
 const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer];
@@ -69,82 +69,18 @@ struct VehicleForm {
     pump_servo: String,
 }
 
-/// A date field: empty is none, else `YYYY-MM-DD`.
-fn date(field: &str, s: &str) -> Result<Option<NaiveDate>, AppError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| AppError::BadInput(format!("{field}: {s:?} is not a date (YYYY-MM-DD)")))
-}
-
-/// A checked vehicle form, trimmed.
-struct ValidVehicle {
-    registration_no: String,
-    name: String,
-    autopilot: String,
-    link_address: String,
-    registration_expiry: Option<NaiveDate>,
-    pump_servo: i64,
-}
-
-impl ValidVehicle {
-    fn row(&self, farm_id: i64) -> NewVehicle<'_> {
-        NewVehicle {
-            farm_id,
+impl VehicleForm {
+    /// The form's vehicle, for [`vehicles::add_vehicle`] and [`vehicles::edit_vehicle`].
+    fn input(&self) -> VehicleInput<'_> {
+        VehicleInput {
             registration_no: &self.registration_no,
             name: &self.name,
             autopilot: &self.autopilot,
             link_address: &self.link_address,
-            registration_expiry: self.registration_expiry,
-            pump_servo: self.pump_servo,
+            registration_expiry: &self.registration_expiry,
+            pump_servo: &self.pump_servo,
         }
     }
-}
-
-/// Checks a vehicle form.
-fn validated(lang: Lang, f: &VehicleForm) -> Result<ValidVehicle, AppError> {
-    for (label, value) in [
-        (Msg::RegistrationNo, &f.registration_no),
-        (Msg::Name, &f.name),
-        (Msg::LinkAddress, &f.link_address),
-    ] {
-        check_text(lang, label.text(lang), value.trim(), MAX_NAME, Lines::One)?;
-    }
-    let reg = f.registration_no.trim();
-    if reg.is_empty() || reg.chars().count() > 32 {
-        return Err(AppError::BadInput(
-            "registration_no: 1 to 32 characters".into(),
-        ));
-    }
-    let name = f.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::BadInput("name: 1 to 100 characters".into()));
-    }
-    if !matches!(f.autopilot.as_str(), "ardupilot" | "px4") {
-        return Err(AppError::BadInput("autopilot: ardupilot or px4".into()));
-    }
-    let link = f.link_address.trim();
-    telemetry::LinkAddress::parse(link)
-        .map_err(|e| AppError::BadInput(format!("link_address: {e}")))?;
-    let expiry = date("registration_expiry", &f.registration_expiry)?;
-    let servo: i64 = f
-        .pump_servo
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s| (1..=16).contains(s))
-        .ok_or_else(|| AppError::BadInput("pump_servo: a servo output from 1 to 16".into()))?;
-    Ok(ValidVehicle {
-        registration_no: reg.to_owned(),
-        name: name.to_owned(),
-        autopilot: f.autopilot.clone(),
-        link_address: link.to_owned(),
-        registration_expiry: expiry,
-        pump_servo: servo,
-    })
 }
 
 fn vehicle_fields(lang: Lang, v: Option<&VehicleRow>) -> Markup {
@@ -242,8 +178,7 @@ async fn create(
     } else {
         user.user.farm_id.ok_or(AppError::Forbidden)?
     };
-    let v = validated(user.lang, &form)?;
-    state.db.create_vehicle(&v.row(farm_id)).await?;
+    vehicles::add_vehicle(&state.db, user.lang, farm_id, &form.input()).await?;
     Ok(Redirect::to("/vehicles").into_response())
 }
 
@@ -299,8 +234,7 @@ async fn update(
 ) -> Result<Response, AppError> {
     let v = writable_vehicle(&state, &user, id).await?;
     user.check_csrf(&form.csrf)?;
-    let valid = validated(user.lang, &form)?;
-    state.db.update_vehicle(id, &valid.row(v.farm_id)).await?;
+    vehicles::edit_vehicle(&state.db, user.lang, id, v.farm_id, &form.input()).await?;
     Ok(Redirect::to("/vehicles").into_response())
 }
 
@@ -374,24 +308,17 @@ async fn pilot_save(
 ) -> Result<Response, AppError> {
     may_edit_pilot(&user, user_id)?;
     user.check_csrf(&form.csrf)?;
-    let text = |field: &str, s: &str| {
-        let s = s.trim();
-        if s.chars().count() > 64 {
-            Err(AppError::BadInput(format!(
-                "{field}: at most 64 characters"
-            )))
-        } else {
-            Ok(s.to_owned())
-        }
-    };
-    let c = PilotCredentials {
+    vehicles::save_pilot_credentials(
+        &state.db,
         user_id,
-        licence_no: text("licence_no", &form.licence_no)?,
-        licence_expiry: date("licence_expiry", &form.licence_expiry)?,
-        permit_no: text("permit_no", &form.permit_no)?,
-        permit_expiry: date("permit_expiry", &form.permit_expiry)?,
-    };
-    state.db.set_pilot_credentials(&c).await?;
+        &PilotInput {
+            licence_no: &form.licence_no,
+            licence_expiry: &form.licence_expiry,
+            permit_no: &form.permit_no,
+            permit_expiry: &form.permit_expiry,
+        },
+    )
+    .await?;
     Ok(Redirect::to(&format!("/pilots/{user_id}")).into_response())
 }
 

@@ -4,14 +4,9 @@
 
 use super::*;
 use crate::i18n::fields::FieldMsg;
-use crate::storage::FieldEdit;
-
-/// Longest crop name, in characters.
-const MAX_CROP: usize = 50;
-/// Longest address, in characters.
-const MAX_ADDRESS: usize = 200;
-/// Longest 地番, in characters.
-const MAX_CHIBAN: usize = 100;
+use crate::services::fields::{
+    self, FieldEvent as Event, FieldInput, MAX_ADDRESS, MAX_CHIBAN, MAX_CROP,
+};
 
 /// The edit form as sent.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,41 +89,6 @@ pub(super) async fn edit_form(
     Ok(edit_page(&user, &f, &values, None).into_response())
 }
 
-/// The form's values checked, trimmed; [`AppError::BadInput`] in `lang` names the first bad one.
-fn checked(form: &EditForm, lang: Lang) -> Result<(String, String, String, String), AppError> {
-    let name = form.name.trim();
-    if name.is_empty() {
-        return Err(AppError::BadInput(
-            FieldMsg::NameRequired.text(lang).to_owned(),
-        ));
-    }
-    check_text(lang, Msg::Name.text(lang), name, MAX_NAME, Lines::One)?;
-    let crop = form.crop.trim();
-    check_text(lang, Msg::Crop.text(lang), crop, MAX_CROP, Lines::One)?;
-    let address = form.address.trim();
-    check_text(
-        lang,
-        Msg::Address.text(lang),
-        address,
-        MAX_ADDRESS,
-        Lines::One,
-    )?;
-    let chiban = form.chiban.trim();
-    check_text(
-        lang,
-        FieldMsg::Chiban.text(lang),
-        chiban,
-        MAX_CHIBAN,
-        Lines::One,
-    )?;
-    Ok((
-        name.to_owned(),
-        crop.to_owned(),
-        address.to_owned(),
-        chiban.to_owned(),
-    ))
-}
-
 pub(super) async fn save_edit(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -137,7 +97,13 @@ pub(super) async fn save_edit(
 ) -> Result<Response, AppError> {
     user.check_csrf(&form.csrf)?;
     let f = writable_field(&state, &user, id).await?;
-    match checked(&form, user.lang) {
+    let input = FieldInput {
+        name: &form.name,
+        crop: &form.crop,
+        address: &form.address,
+        chiban: &form.chiban,
+    };
+    match fields::edit_field(&state.db, user.lang, f.farm_id, f.id, &input).await {
         Err(AppError::BadInput(why)) => {
             // What was sent, without the control characters that got it refused.
             let shown = |t: &str| clean_text(t, usize::MAX);
@@ -152,33 +118,7 @@ pub(super) async fn save_edit(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
-        Ok((name, crop, address, chiban)) => {
-            let edit = FieldEdit {
-                name: &name,
-                crop: &crop,
-                address: &address,
-                chiban: &chiban,
-            };
-            state.db.update_field(f.farm_id, f.id, &edit).await?;
-            Ok(Redirect::to(&format!("/fields/{id}")).into_response())
-        }
-    }
-}
-
-/// One thing that happened to a field.
-enum Event {
-    /// A plan was made.
-    Plan(PlanRow),
-    /// A flight, with whether its spray record is signed (`None`: no record).
-    Flight(crate::storage::FlightRow, Option<bool>),
-}
-
-impl Event {
-    fn at(&self) -> chrono::DateTime<chrono::Utc> {
-        match self {
-            Event::Plan(p) => p.created_at,
-            Event::Flight(f, _) => f.started_at.unwrap_or(f.created_at),
-        }
+        Ok(()) => Ok(Redirect::to(&format!("/fields/{id}")).into_response()),
     }
 }
 
@@ -188,21 +128,7 @@ pub(super) async fn timeline(
     field_id: i64,
     lang: Lang,
 ) -> Result<Markup, AppError> {
-    let plans = state.db.plans_of_field(field_id).await?;
-    let mut events = Vec::new();
-    for p in &plans {
-        for f in state.db.flights_of_plan(p.id).await? {
-            let signed = state
-                .db
-                .spray_record_versions(f.id)
-                .await?
-                .last()
-                .map(|r| r.signed_at.is_some());
-            events.push(Event::Flight(f, signed));
-        }
-    }
-    events.extend(plans.into_iter().map(Event::Plan));
-    events.sort_by_key(|e| std::cmp::Reverse(e.at()));
+    let events = fields::history(&state.db, field_id).await?;
     let when = |e: &Event| {
         e.at()
             .with_timezone(&JST)

@@ -1,7 +1,9 @@
-//! The launch command (`POST /plans/{id}/launch`: the checklist again, then the flight manager
-//! takes over) and the pilot's commands to a flight in the air.
+//! The launch command (`POST /plans/{id}/launch`: the checklist again, then
+//! [`crate::services::preflight::launch`] decides and the flight manager takes over) and the
+//! pilot's commands to a flight in the air.
 
 use super::*;
+use crate::services::preflight::Refusal;
 
 pub(super) async fn launch(
     State(state): State<AppState>,
@@ -25,71 +27,37 @@ pub(super) async fn launch(
     if !launching {
         return Ok(page(StatusCode::OK, None));
     }
-    if gonogo::blocked(&ev.checks) {
-        return Ok(page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(Msg::LaunchBlocked),
-        ));
-    }
-    let acknowledged = ev.form.acknowledge.is_some();
-    if gonogo::has_warnings(&ev.checks) && !acknowledged {
-        return Ok(page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(Msg::WarningsNeedAck),
-        ));
-    }
-    let Some(vehicle) = ev.vehicle.clone() else {
-        return Ok(page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(Msg::NoVehicles),
-        ));
-    };
-    if state.flights.flight_of_vehicle(vehicle.id).is_some() {
-        return Ok(page(StatusCode::CONFLICT, Some(Msg::VehicleBusy)));
-    }
-    let inputs = serde_json::to_string(&json!({
-        "inputs": ev.inputs,
-        "vehicle": {"id": vehicle.id, "registration_no": vehicle.registration_no, "name": vehicle.name},
-        "config": {
-            "max_wind_mps": state.settings.gonogo.max_wind_mps,
-            "wind_height_m": state.settings.gonogo.wind_height_m,
-            "max_height_above_crop_m": state.settings.gonogo.max_height_above_crop_m,
-            "approval_zone_m": state.settings.gonogo.approval_zone_m,
-            "max_field_gap_m": state.settings.gonogo.max_field_gap_m,
-        },
-    }))
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    let checks =
-        serde_json::to_string(&ev.checks).map_err(|e| AppError::Internal(e.to_string()))?;
-    let flight_id = state
-        .db
-        .create_launch(&NewLaunch {
-            farm_id: field.farm_id,
-            field_id: field.id,
-            plan_id: plan.id,
-            vehicle_id: vehicle.id,
+    let launched = preflight::launch(
+        &state.db,
+        &state.flights,
+        &state.settings.gonogo,
+        &preflight::Launch {
             pilot_user_id: user.user.id,
-            sortie: ev.sortie as i64,
-            inputs_json: &inputs,
-            checks_json: &checks,
-            warnings_acknowledged: acknowledged,
-            resumed_after: ev.resume_after.map(|r| r as i64),
-        })
-        .await?;
-    let req = LaunchRequest {
-        flight_id,
-        plan: plan.clone(),
-        sortie: ev.sortie,
-        resume_after: ev.resume_after,
-        vehicle,
-        enable_fence: ev.form.enable_fence.is_some(),
+            plan: &plan,
+            field: &field,
+            vehicle: ev.vehicle.as_ref(),
+            sortie: ev.sortie,
+            resume_after: ev.resume_after,
+            inputs: &ev.inputs,
+            checks: &ev.checks,
+            acknowledged: ev.form.acknowledge.is_some(),
+            enable_fence: ev.form.enable_fence.is_some(),
+        },
+    )
+    .await?;
+    let refusal = match launched {
+        Ok(flight_id) => {
+            return Ok(Redirect::to(&format!("/flights/{flight_id}/live")).into_response());
+        }
+        Err(r) => r,
     };
-    if state.flights.launch(state.db.clone(), req).is_err() {
-        // Another launch took the vehicle in between.
-        state.db.set_flight_status(flight_id, "failed").await?;
-        return Ok(page(StatusCode::CONFLICT, Some(Msg::VehicleBusy)));
-    }
-    Ok(Redirect::to(&format!("/flights/{flight_id}/live")).into_response())
+    let (status, alert) = match refusal {
+        Refusal::Blocked => (StatusCode::UNPROCESSABLE_ENTITY, Msg::LaunchBlocked),
+        Refusal::WarningsNeedAck => (StatusCode::UNPROCESSABLE_ENTITY, Msg::WarningsNeedAck),
+        Refusal::NoVehicle => (StatusCode::UNPROCESSABLE_ENTITY, Msg::NoVehicles),
+        Refusal::VehicleBusy => (StatusCode::CONFLICT, Msg::VehicleBusy),
+    };
+    Ok(page(status, Some(alert)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,10 +25,10 @@ use crate::http::routes::flight_shared::{checklist_table, status_msg};
 use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
-use crate::services::flights::manager::{Command, LaunchRequest, Live, Phase};
+use crate::services::flights::manager::{Command, Live, Phase};
 use crate::services::gonogo::{self, Check, GoNoGoInputs};
 use crate::services::preflight;
-use crate::storage::{FieldRow, FlightRow, NewLaunch, PlanRow, Role, VehicleRow};
+use crate::storage::{FieldRow, FlightRow, PlanRow, Role, VehicleRow};
 
 mod command;
 mod history;

@@ -94,7 +94,7 @@ pub(super) async fn logbook_page(
 ) -> Result<Response, AppError> {
     let f = readable_flight(&state, &user, id).await?;
     let lang = user.lang;
-    let versions = logbook_versions(&state, &f).await?;
+    let versions = logbook_versions(&state.db, &f).await?;
     let cur = versions.last().ok_or(AppError::NotFound)?;
     let can_write = user.require_role(WRITERS).is_ok();
     let l = &cur.fields;

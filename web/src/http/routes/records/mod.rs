@@ -19,7 +19,8 @@ use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
 use crate::services::records::{
-    self, AREA_DECIMALS, LITRE_DECIMALS, draft_records, frozen, missing_for_signing,
+    self, AREA_DECIMALS, LITRE_DECIMALS, frozen, logbook_versions, missing_for_signing,
+    record_versions,
 };
 use crate::storage::{FlightRow, LogbookEntry, LogbookFields, RecordFields, Role, SprayRecord};
 use crate::validate::{Lines, MAX_LINE, MAX_NAME, MAX_NOTES, check_text};
@@ -87,26 +88,6 @@ async fn writable_flight(
     id: i64,
 ) -> Result<FlightRow, AppError> {
     super::flight_shared::flight_for(state, user, id, WRITERS).await
-}
-
-/// The versions of a flight's record, drafting them first for a flight recorded before
-/// records existed (the operator is then left for the farm to fill in).
-async fn record_versions(state: &AppState, f: &FlightRow) -> Result<Vec<SprayRecord>, AppError> {
-    let mut v = state.db.spray_record_versions(f.id).await?;
-    if v.is_empty() {
-        draft_records(&state.db, f, "").await?;
-        v = state.db.spray_record_versions(f.id).await?;
-    }
-    Ok(v)
-}
-
-async fn logbook_versions(state: &AppState, f: &FlightRow) -> Result<Vec<LogbookEntry>, AppError> {
-    let mut v = state.db.logbook_versions(f.id).await?;
-    if v.is_empty() {
-        draft_records(&state.db, f, "").await?;
-        v = state.db.logbook_versions(f.id).await?;
-    }
-    Ok(v)
 }
 
 /// A4 print layout: Mincho for text, Gothic for headings, no navigation or forms.

@@ -38,7 +38,7 @@ pub(super) async fn record_page(
 ) -> Result<Response, AppError> {
     let f = readable_flight(&state, &user, id).await?;
     let lang = user.lang;
-    let versions = record_versions(&state, &f).await?;
+    let versions = record_versions(&state.db, &f).await?;
     let cur = versions.last().ok_or(AppError::NotFound)?;
     let can_write = user.require_role(WRITERS).is_ok();
     let catalogue = state.db.pesticides(f.farm_id).await?;
