@@ -1,4 +1,5 @@
-//! Sinks: the signed webhook and SMTP e-mail, each tried with bounded exponential backoff.
+//! Sinks: the signed webhook and SMTP e-mail (Web Push is in `webpush::send`), each tried
+//! with bounded exponential backoff.
 
 use std::time::Duration;
 
@@ -81,6 +82,25 @@ pub enum DeliveryError {
     /// No SMTP relay is configured for an e-mail channel.
     #[error("smtp: no relay configured (--smtp)")]
     NoSmtp,
+    /// The push service could not be reached, was busy (429) or failed (5xx): tried again.
+    #[error("push: {0}")]
+    Push(String),
+    /// The push service says the subscription is gone (404, 410): it is removed.
+    #[error("push: {0} (subscription removed)")]
+    PushGone(String),
+    /// The push service refused the message, or it could not be made: not tried again.
+    #[error("push: {0}")]
+    PushRefused(String),
+}
+
+impl DeliveryError {
+    /// Whether trying again cannot help (the outbox stops retrying).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::PushGone(_) | DeliveryError::PushRefused(_)
+        )
+    }
 }
 
 /// `sha256=<hex>` of the body under the farm's secret.
