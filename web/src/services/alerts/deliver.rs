@@ -183,6 +183,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_client_speaks_tls() {
+        // Without a TLS backend reqwest never connects for an https URL; with one, the first
+        // byte it sends is a TLS handshake record (0x16, the ClientHello).
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).await.unwrap();
+            b[0]
+        });
+        let sent = reqwest::Client::new()
+            .get(format!("https://127.0.0.1:{port}/"))
+            .timeout(Duration::from_secs(5))
+            .send();
+        let (got, _) = tokio::join!(tokio::time::timeout(Duration::from_secs(5), first), sent);
+        assert_eq!(got.expect("a connection").unwrap(), 0x16);
+    }
+
     #[test]
     fn backoff_doubles_up_to_its_cap() {
         let p = RetryPolicy {
