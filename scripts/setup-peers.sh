@@ -19,8 +19,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     -r "$SHARED/mavlink/requirements.txt" -r "$SHARED/parlor/requirements.txt"
   echo "$want" > "$stamp"
 fi
-# The repository's own peers (alert e-mail: aiosmtpd; API fuzzing: schemathesis).
-if ! "$VENV/bin/python" -c "import aiosmtpd, schemathesis" 2>/dev/null; then
+# The repository's own peers (alert e-mail: aiosmtpd; Web Push: http-ece and cryptography;
+# API fuzzing: schemathesis).
+if ! "$VENV/bin/python" -c "import aiosmtpd, schemathesis, http_ece, cryptography" 2>/dev/null; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-peers.txt"
 fi
 echo "setup-peers: $VENV ready"

@@ -1,6 +1,10 @@
 // Browser test of a farm's alert settings and alerts pages: a dairy operator adds a rule and a
 // mail channel through the forms (a bad entry is named in Japanese), both pages pass axe-core
-// at phone width, and the navigation's last link leads there.
+// at phone width, and the navigation's last link leads there. The Web Push section: with
+// script it registers the service worker and says this browser is not subscribed (and that
+// notifications are blocked when permission is refused); without script it says push needs
+// JavaScript. (Subscribing itself needs the browser's push service, which this machine
+// cannot reach; the server's side of it is tested against a push service peer in Rust.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -65,4 +69,36 @@ test('an operator edits the farm\'s alert rules and channels and reads its alert
   const exported = cli(['alerts', 'export', '--farm', farmId]);
   assert.match(exported, /kind = "low_throughput"/);
   assert.match(exported, /quiet = "22:00-05:30"/);
+});
+
+test('the push section says what this browser can do, with and without script', async () => {
+  const page = await signIn(browser, base, 'operator', 'operator-pass');
+  await page.goto(`${base}/farms/${farmId}/alerts/settings`);
+  const status = page.locator('#push-status');
+  await assert.doesNotReject(status.getByText('この端末は登録されていません。').waitFor());
+  assert.equal(await status.getAttribute('aria-live'), 'polite');
+  const on = page.getByRole('button', { name: 'この端末で受け取る' });
+  await assert.doesNotReject(on.waitFor());
+  assert.ok(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration('/'))));
+  await axeCheck(page, 'alert settings, push section');
+  // Permission refused: said in the live region, the button usable again.
+  await page.context().clearPermissions();
+  await on.focus();
+  await page.keyboard.press('Enter');
+  await assert.doesNotReject(status.getByText('通知が許可されていません', { exact: false }).waitFor());
+  assert.equal(await on.isEnabled(), true);
+  await page.close();
+
+  const plain = await browser.newPage({ locale: 'ja-JP', javaScriptEnabled: false });
+  await plain.goto(`${base}/login`);
+  await plain.getByLabel('ユーザー名').fill('operator');
+  await plain.getByLabel('パスワード').fill('operator-pass');
+  await Promise.all([plain.waitForURL(`${base}/`), plain.getByRole('button', { name: 'ログイン' }).click()]);
+  await plain.goto(`${base}/farms/${farmId}/alerts/settings`);
+  // (With script switched off by the DevTools protocol, Chromium still parses <noscript> as
+  // if script ran, so its sentence is read from the element rather than waited for as text.)
+  assert.match(await plain.locator('#push noscript').textContent(), /プッシュ通知の登録には JavaScript が必要です/);
+  assert.equal(await plain.locator('#push-controls').isVisible(), false);
+  assert.equal(await plain.getByRole('button', { name: 'この端末で受け取る' }).isVisible(), false);
+  await plain.close();
 });

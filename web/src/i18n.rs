@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod fields;
 pub mod names;
+pub mod push;
 pub mod rx;
 
 /// Japan Standard Time (+09:00, no daylight saving): the calendar and clock the pages show.

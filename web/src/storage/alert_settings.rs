@@ -31,9 +31,9 @@ pub struct RuleRow {
 pub struct ChannelRow {
     /// Row id.
     pub id: i64,
-    /// `webhook` or `email`.
+    /// `webhook`, `email` or `webpush`.
     pub kind: String,
-    /// The URL or address.
+    /// The URL or address (a push channel: its push service's origin).
     pub target: String,
     /// Whether a webhook secret is set.
     pub has_secret: bool,
@@ -151,8 +151,11 @@ impl Tx {
         id: i64,
         enabled: bool,
     ) -> Result<(), StorageError> {
+        // A browser's channel goes back on only while its subscription exists.
         let sql = if channel {
-            "UPDATE alert_channels SET enabled = $3 WHERE farm_id = $1 AND id = $2"
+            "UPDATE alert_channels SET enabled = $3 WHERE farm_id = $1 AND id = $2 \
+             AND (kind <> 'webpush' OR NOT $3 OR EXISTS (SELECT 1 FROM push_subscriptions p \
+               WHERE p.channel_id = alert_channels.id AND p.farm_id = alert_channels.farm_id))"
         } else {
             "UPDATE alert_rules SET enabled = $3 WHERE farm_id = $1 AND id = $2"
         };
@@ -171,14 +174,15 @@ impl Tx {
     }
 
     /// Disables every rule and channel of a farm (an import replaces them; the old rows stay
-    /// for the alerts and attempts that name them).
+    /// for the alerts and attempts that name them). Browsers' push channels are people's own
+    /// subscriptions, not the file's, and stay as they are.
     ///
     /// # Errors
     /// The database failed.
     pub async fn disable_alert_settings(&mut self, farm_id: i64) -> Result<(), StorageError> {
         for sql in [
             "UPDATE alert_rules SET enabled = FALSE WHERE farm_id = $1",
-            "UPDATE alert_channels SET enabled = FALSE WHERE farm_id = $1",
+            "UPDATE alert_channels SET enabled = FALSE WHERE farm_id = $1 AND kind <> 'webpush'",
         ] {
             on_exec!(self.on(), e => sqlx::query(sql).bind(farm_id).execute(e).await
                 .map(|r| r.rows_affected())?);

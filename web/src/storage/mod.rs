@@ -19,6 +19,7 @@ mod fields;
 mod flights;
 mod parlors;
 mod prescriptions;
+mod push;
 mod records;
 mod reports;
 mod today;
@@ -41,6 +42,7 @@ pub use parlors::{
     jst_month_start,
 };
 pub use prescriptions::{NewPrescription, NewRxZone, PrescriptionRow, RxZoneRow};
+pub use push::{NewPushSubscription, PushSubscriptionRow, PushTarget, PushWhich, WEBPUSH};
 pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRecord};
 #[cfg(test)]
 pub(crate) use reports::fixtures as reports_fixtures;

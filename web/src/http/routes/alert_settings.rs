@@ -1,5 +1,6 @@
 //! `/farms/{id}/alerts/settings`: a farm's alert rules and channels, added and switched on or
-//! off by forms (CSRF like every form; bad input named in the user's language).
+//! off by forms (CSRF like every form; bad input named in the user's language), and the
+//! browsers subscribed to Web Push (`alert_push`).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -12,11 +13,14 @@ use crate::error::AppError;
 use crate::http::auth::CurrentUser;
 use crate::http::error::AppForm;
 use crate::http::pages;
+use crate::http::routes::alert_push;
 use crate::http::state::AppState;
+use crate::i18n::push::PushMsg;
 use crate::i18n::{Lang, Msg};
 use crate::services::alerts::service::kind_msg;
 use crate::services::alerts::settings::{self, ChannelInput, RuleInput, fmt_hhmm};
-use crate::storage::{Role, RuleKind};
+use crate::services::alerts::webpush;
+use crate::storage::{Role, RuleKind, WEBPUSH};
 
 /// Roles that see the settings (farmers and dairy operators only their own farm's).
 const READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Farmer, Role::Dairy];
@@ -56,6 +60,15 @@ fn toggle(lang: Lang, action: String, enabled: bool, csrf: &str) -> Markup {
     }
 }
 
+/// A channel's kind as people say it.
+fn channel_kind(lang: Lang, kind: &str) -> &'static str {
+    match kind {
+        "email" => Msg::AlertChannelEmail.text(lang),
+        WEBPUSH => PushMsg::ChannelKind.text(lang),
+        _ => Msg::AlertChannelWebhook.text(lang),
+    }
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
@@ -72,6 +85,8 @@ async fn page(
     let rules = state.db.alert_rule_rows(id).await?;
     let channels = state.db.alert_channel_rows(id).await?;
     let parlors = state.db.parlors_of_farm(id).await?;
+    let subs = state.db.push_subscriptions(id).await?;
+    let push_key = webpush::server_key(&state.db).await?.public_b64();
     let writes = WRITERS.contains(&user.user.role);
     let csrf = &user.csrf_token;
     let title = format!("{} — {}", Msg::AlertRules.text(lang), farm.name);
@@ -134,13 +149,14 @@ async fn page(
                 th scope="col" { (Msg::AlertEnabled.text(lang)) }
             } }
             tbody { @for c in &channels { tr {
-                td { (if c.kind == "email" { Msg::AlertChannelEmail } else { Msg::AlertChannelWebhook }.text(lang)) }
+                td { (channel_kind(lang, &c.kind)) }
                 td { (c.target) }
                 td { @if let (Some(a), Some(b)) = (c.quiet_from, c.quiet_to) { (fmt_hhmm(a)) "–" (fmt_hhmm(b)) } }
                 td { @if let Some(m) = c.escalate_after_min { (m) } }
                 td {
                     (if c.enabled { Msg::AlertEnabled.text(lang) } else { Msg::AlertDisabled.text(lang) })
-                    @if writes { (toggle(lang, format!("/farms/{id}/alerts/channels/{}/enabled", c.id), c.enabled, csrf)) }
+                    // A browser's channel goes back on by subscribing it again.
+                    @if writes && (c.enabled || c.kind != WEBPUSH) { (toggle(lang, format!("/farms/{id}/alerts/channels/{}/enabled", c.id), c.enabled, csrf)) }
                 }
             } } }
         } }
@@ -165,6 +181,7 @@ async fn page(
                 p { button type="submit" { (Msg::AlertAdd.text(lang)) } }
             }
         }
+        (alert_push::section(lang, id, &push_key, &subs, writes, csrf))
     };
     Ok(pages::layout(lang, &title, Some(&user), body))
 }

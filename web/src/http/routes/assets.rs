@@ -38,6 +38,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/menu.js"),
     ),
     (
+        "push.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/push.js"),
+    ),
+    (
         "print.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../static/print.js"),

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alert_push;
 pub mod alert_settings;
 pub mod alerts;
 pub mod assets;
@@ -248,6 +249,10 @@ mod authorization {
             ),
             // --- alerts ---
             (format!("/farms/{farm_a}/alerts"), [OK, OK, OK, OK, NO, NO]),
+            (
+                format!("/farms/{farm_a}/alerts/settings"),
+                [OK, OK, OK, OK, NO, NO],
+            ),
             // --- flights (launch, vehicles, go/no-go) ---
             ("/flights".into(), [OK, OK, OK, OK, OK, OK]),
             ("/api/v1/flights".into(), [OK, OK, OK, OK, OK, OK]),

@@ -129,6 +129,8 @@ const LATIN_OK_ON_JA: &[&str] = &[
     // LINE, the messaging service the city's own account is on, and the webhook that reaches it
     "LINE",
     "Webhook",
+    // push notifications need the browser's script, named as browsers name it
+    "JavaScript",
     // the language switch names the other language in that language
     "English",
 ];

@@ -1,4 +1,5 @@
-//! Sinks: the signed webhook and SMTP e-mail, each tried with bounded exponential backoff.
+//! Sinks: the signed webhook and SMTP e-mail (Web Push is in `webpush::send`), each tried
+//! with bounded exponential backoff.
 
 use std::time::Duration;
 
@@ -81,6 +82,25 @@ pub enum DeliveryError {
     /// No SMTP relay is configured for an e-mail channel.
     #[error("smtp: no relay configured (--smtp)")]
     NoSmtp,
+    /// The push service could not be reached, was busy (429) or failed (5xx): tried again.
+    #[error("push: {0}")]
+    Push(String),
+    /// The push service says the subscription is gone (404, 410): it is removed.
+    #[error("push: {0} (subscription removed)")]
+    PushGone(String),
+    /// The push service refused the message, or it could not be made: not tried again.
+    #[error("push: {0}")]
+    PushRefused(String),
+}
+
+impl DeliveryError {
+    /// Whether trying again cannot help (the outbox stops retrying).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::PushGone(_) | DeliveryError::PushRefused(_)
+        )
+    }
 }
 
 /// `sha256=<hex>` of the body under the farm's secret.
@@ -161,6 +181,27 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?").unwrap(),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[tokio::test]
+    async fn the_client_speaks_tls() {
+        // Without a TLS backend reqwest never connects for an https URL; with one, the first
+        // byte it sends is a TLS handshake record (0x16, the ClientHello).
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).await.unwrap();
+            b[0]
+        });
+        let sent = reqwest::Client::new()
+            .get(format!("https://127.0.0.1:{port}/"))
+            .timeout(Duration::from_secs(5))
+            .send();
+        let (got, _) = tokio::join!(tokio::time::timeout(Duration::from_secs(5), first), sent);
+        assert_eq!(got.expect("a connection").unwrap(), 0x16);
     }
 
     #[test]

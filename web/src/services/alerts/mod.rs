@@ -1,9 +1,9 @@
 //! Alerts: per-farm rules over the parlor, flight and record facts, opened and resolved once
-//! each, delivered by a signed webhook and by e-mail with retry.
+//! each, delivered by a signed webhook, by e-mail and by Web Push, with retry.
 //!
 //! [`rules::evaluate`] is pure (rules + facts + now → open conditions); [`service`] gathers the
 //! facts and stores each change with its queued messages; [`outbox`] sends those through the
-//! sinks in [`deliver`].
+//! sinks in [`deliver`] and [`webpush`].
 
 pub mod ack_link;
 pub mod deliver;
@@ -13,6 +13,7 @@ pub mod quiet;
 pub mod rules;
 pub mod service;
 pub mod settings;
+pub mod webpush;
 
 #[cfg(test)]
 mod tests;
@@ -20,5 +21,7 @@ mod tests;
 mod tests_kinds;
 #[cfg(test)]
 mod tests_outbox;
+#[cfg(test)]
+mod tests_push;
 #[cfg(test)]
 mod tests_quiet;

@@ -1,5 +1,6 @@
 //! Draining the delivery outbox: claim the due messages, send each on its channel with
-//! bounded retry (every attempt stored), and mark it done.
+//! bounded retry (every attempt stored; a refusal that retrying cannot change ends it early,
+//! and a push service's "gone" removes the subscription), and mark it done.
 
 use chrono::{DateTime, Utc};
 
@@ -7,7 +8,12 @@ use super::ack_link;
 use super::deliver::{self, DeliveryError, WebhookBody};
 use super::notice::{AlertConfig, Notice, alert_url, message};
 use super::quiet::{self, Decision};
-use crate::storage::{AlertChannel, Db, NewDelivery, OutboxOutcome, OutboxRow, StorageError};
+use super::webpush::{self, send::Payload, vapid};
+use crate::i18n::Lang;
+use crate::i18n::push::PushMsg;
+use crate::storage::{
+    AlertChannel, Db, NewDelivery, OutboxOutcome, OutboxRow, PushTarget, StorageError, WEBPUSH,
+};
 
 /// The most messages one drain claims.
 const BATCH: i64 = 200;
@@ -39,13 +45,55 @@ pub async fn drain(
         return Ok(0);
     }
     let key = db.server_key(ack_link::KEY_NAME).await?;
+    let vapid = if rows.iter().any(|r| r.channel.kind == WEBPUSH) {
+        Some(webpush::server_key(db).await?)
+    } else {
+        None
+    };
+    let keys = Keys {
+        ack: &key,
+        vapid: vapid.as_ref(),
+    };
     let tasks = rows
         .into_iter()
-        .map(|row| send_row(db, cfg, client, row, &key, now));
+        .map(|row| send_row(db, cfg, client, row, keys, now));
     for r in futures::future::join_all(tasks).await {
         r?;
     }
     Ok(n)
+}
+
+/// The server's keys a round signs with.
+#[derive(Clone, Copy)]
+struct Keys<'a> {
+    /// The acknowledge links' HMAC key.
+    ack: &'a [u8],
+    /// The VAPID key, loaded when a Web Push message is among the claimed.
+    vapid: Option<&'a vapid::VapidKey>,
+}
+
+/// What one message is on its channel.
+struct Outgoing<'a> {
+    subject: &'a str,
+    text: &'a str,
+    body: &'a [u8],
+    /// The subscription and the encrypted message's plaintext, on a `webpush` channel.
+    push: Option<(PushTarget, Vec<u8>, &'static str)>,
+}
+
+/// The Web Push payload of a notice: the lock-screen line as the title, Japanese first.
+fn push_payload(n: &Notice, first: &str, url: &str, ack: Option<&str>) -> Vec<u8> {
+    let both = |m: PushMsg| format!("{} / {}", m.text(Lang::Ja), m.text(Lang::En));
+    serde_json::to_vec(&Payload {
+        title: first.to_owned(),
+        body: both(PushMsg::Tap),
+        url: url.to_owned(),
+        ack_url: ack.map(str::to_owned),
+        ack_title: ack.map(|_| both(PushMsg::Ack)),
+        tag: format!("alert-{}", n.alert_id),
+        event: n.event.clone(),
+    })
+    .unwrap_or_default()
 }
 
 /// Sends one claimed message, retrying with backoff, and marks it finished; holds it in the
@@ -55,7 +103,7 @@ async fn send_row(
     cfg: &AlertConfig,
     client: &reqwest::Client,
     row: OutboxRow,
-    key: &[u8],
+    keys: Keys<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     let notice: Option<Notice> = serde_json::from_str(&row.notice_json).ok();
@@ -74,8 +122,21 @@ async fn send_row(
         }
     }
     let ch = &row.channel;
+    // A browser that unsubscribed (or whose push service said it is gone) has no target.
+    let target = if ch.kind == WEBPUSH {
+        match db.push_target(row.farm_id, ch.id).await? {
+            Some(t) => Some(t),
+            None => {
+                return db
+                    .finish_alert_message(row.id, OutboxOutcome::Skipped, Utc::now())
+                    .await;
+            }
+        }
+    } else {
+        None
+    };
     let ack = (n.event == "opened")
-        .then(|| ack_link::url(&cfg.public_url, &ack_link::token(key, n.alert_id, now)));
+        .then(|| ack_link::url(&cfg.public_url, &ack_link::token(keys.ack, n.alert_id, now)));
     let (subject, text) = message(&n, &cfg.public_url, ack.as_deref());
     let url = alert_url(&cfg.public_url, &n);
     let body = serde_json::to_vec(&WebhookBody {
@@ -91,10 +152,19 @@ async fn send_row(
         ack_url: ack.as_deref(),
     })
     .unwrap_or_default();
+    let out = Outgoing {
+        subject: &subject,
+        text: &text,
+        body: &body,
+        push: target.map(|t| {
+            let payload = push_payload(&n, &subject, &url, ack.as_deref());
+            (t, payload, webpush::send::urgency(n.critical, &n.event))
+        }),
+    };
     let policy = cfg.retry;
     let mut outcome = OutboxOutcome::Failed;
     for attempt in 1..=policy.attempts.max(1) {
-        let result = send(cfg, client, ch, &subject, &text, &body).await;
+        let result = send(cfg, client, ch, &out, keys, now).await;
         let error = result.as_ref().err().map(ToString::to_string);
         db.record_delivery(&NewDelivery {
             farm_id: row.farm_id,
@@ -120,6 +190,12 @@ async fn send_row(
                     channel = %ch.kind,
                     attempt
                 );
+                if let DeliveryError::PushGone(_) = error {
+                    db.drop_gone_push_subscription(row.farm_id, ch.id).await?;
+                }
+                if error.is_permanent() {
+                    break;
+                }
                 if attempt < policy.attempts {
                     tokio::time::sleep(policy.backoff(attempt)).await;
                 }
@@ -134,18 +210,33 @@ async fn send(
     cfg: &AlertConfig,
     client: &reqwest::Client,
     ch: &AlertChannel,
-    subject: &str,
-    text: &str,
-    body: &[u8],
+    out: &Outgoing<'_>,
+    keys: Keys<'_>,
+    now: DateTime<Utc>,
 ) -> Result<(), DeliveryError> {
+    if let Some((target, payload, urgency)) = &out.push {
+        let key = keys
+            .vapid
+            .ok_or_else(|| DeliveryError::PushRefused("no VAPID key".into()))?;
+        let contact = vapid::contact(&cfg.public_url, cfg.smtp.as_ref().map(|s| s.from.as_str()));
+        let push = webpush::send::Push {
+            target,
+            key,
+            contact: &contact,
+            urgency,
+            payload,
+            now,
+        };
+        return webpush::send::post(client, &push).await;
+    }
     match ch.kind.as_str() {
         "webhook" => {
             let secret = ch.secret.as_deref().unwrap_or("");
-            deliver::post_webhook(client, &ch.target, secret, body).await
+            deliver::post_webhook(client, &ch.target, secret, out.body).await
         }
         _ => {
             let smtp = cfg.smtp.as_ref().ok_or(DeliveryError::NoSmtp)?;
-            deliver::send_mail(smtp, &ch.target, subject, text).await
+            deliver::send_mail(smtp, &ch.target, out.subject, out.text).await
         }
     }
 }

@@ -339,7 +339,8 @@ pub async fn export(db: &Db, farm_id: i64) -> Result<String, AppError> {
         .alert_channel_rows(farm_id)
         .await?
         .into_iter()
-        .filter(|c| c.enabled)
+        // A browser's push subscription belongs to that browser, not to the file.
+        .filter(|c| c.enabled && c.kind != crate::storage::WEBPUSH)
     {
         file.channel.push(ChannelInput {
             kind: c.kind,

@@ -67,7 +67,7 @@ pub(super) async fn webhook_receiver() -> (String, Arc<Hook>) {
 /// The peers' Python (`AGRIOPS_PEER_PYTHON`, else the workspace's `.venv-peers`), as the e2e
 /// tests find it; `None` (the test is skipped, loudly) when absent, unless
 /// `AGRIOPS_REQUIRE_SHARED=1`, which makes its absence a failure.
-fn python() -> Option<PathBuf> {
+pub(super) fn python() -> Option<PathBuf> {
     let p = std::env::var_os("AGRIOPS_PEER_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-peers/bin/python"));
@@ -76,10 +76,10 @@ fn python() -> Option<PathBuf> {
     }
     assert!(
         std::env::var("AGRIOPS_REQUIRE_SHARED").as_deref() != Ok("1"),
-        "{} missing: run scripts/setup-peers.sh (it installs aiosmtpd)",
+        "{} missing: run scripts/setup-peers.sh (it installs aiosmtpd, http-ece, cryptography)",
         p.display()
     );
-    eprintln!("SKIP: no peer Python with aiosmtpd; run scripts/setup-peers.sh");
+    eprintln!("SKIP: no peer Python with the alert peers; run scripts/setup-peers.sh");
     None
 }
 

@@ -1,0 +1,414 @@
+//! Web Push subscriptions: the alert settings page's push section, the service worker at
+//! `/sw.js` (scope `/`), and the forms the page's script posts (CSRF like every form):
+//! subscribe this browser, unsubscribe it, and remove any of the farm's subscriptions (a
+//! plain form, so it works without script).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::http::auth::CurrentUser;
+use crate::http::error::AppForm;
+use crate::http::state::AppState;
+use crate::i18n::push::PushMsg;
+use crate::i18n::{JST, Lang};
+use crate::services::alerts::webpush::{self, SubscriptionInput};
+use crate::storage::{PushSubscriptionRow, PushWhich, Role};
+
+/// Roles that subscribe a browser to a farm's alerts (staff only read the settings).
+const WRITERS: &[Role] = &[Role::Admin, Role::Farmer, Role::Dairy];
+
+/// The service worker, compiled in.
+const SERVICE_WORKER: &[u8] = include_bytes!("../../../static/sw.js");
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sw.js", get(service_worker))
+        .route("/farms/{id}/alerts/push", post(subscribe))
+        .route("/farms/{id}/alerts/push/unsubscribe", post(unsubscribe))
+        .route("/farms/{id}/alerts/push/{sub}/remove", post(remove))
+}
+
+/// `/sw.js`: served from the root so its scope may be the whole site; never cached long, so
+/// a new version reaches browsers at their next visit.
+async fn service_worker() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (
+                header::HeaderName::from_static("service-worker-allowed"),
+                "/",
+            ),
+        ],
+        SERVICE_WORKER,
+    )
+        .into_response()
+}
+
+/// The push section of `/farms/{id}/alerts/settings`: without script it says push needs
+/// JavaScript; with it, `static/push.js` shows this browser's state and the buttons. The
+/// farm's subscribed browsers are listed with a remove button for writers.
+pub fn section(
+    lang: Lang,
+    farm_id: i64,
+    public_key: &str,
+    subs: &[PushSubscriptionRow],
+    writes: bool,
+    csrf: &str,
+) -> Markup {
+    let m = |p: PushMsg| p.text(lang);
+    html! {
+        section #push aria-labelledby="push-h"
+            data-key=(public_key)
+            data-csrf=(csrf)
+            data-subscribe=(format!("/farms/{farm_id}/alerts/push"))
+            data-unsubscribe=(format!("/farms/{farm_id}/alerts/push/unsubscribe"))
+            data-msg-unsupported=(m(PushMsg::Unsupported))
+            data-msg-subscribed=(m(PushMsg::Subscribed))
+            data-msg-not-subscribed=(m(PushMsg::NotSubscribed))
+            data-msg-denied=(m(PushMsg::Denied))
+            data-msg-failed=(m(PushMsg::Failed))
+            data-msg-working=(m(PushMsg::Working)) {
+            h2 #push-h { (m(PushMsg::Section)) }
+            p { (m(PushMsg::Intro)) }
+            noscript { p { (m(PushMsg::NeedsJs)) } }
+            @if writes {
+                div #push-controls hidden {
+                    p #push-status role="status" aria-live="polite" {}
+                    button #push-on type="button" hidden { (m(PushMsg::Subscribe)) }
+                    " "
+                    button.secondary #push-off type="button" hidden { (m(PushMsg::Unsubscribe)) }
+                }
+                script src="/static/push.js" defer {}
+            }
+            h3 { (m(PushMsg::Devices)) }
+            @if subs.is_empty() {
+                p { (m(PushMsg::NoDevices)) }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr {
+                        th scope="col" { (m(PushMsg::User)) }
+                        th scope="col" { (m(PushMsg::Service)) }
+                        th scope="col" { (m(PushMsg::Since)) }
+                        @if writes { th scope="col" { span.visually-hidden { (m(PushMsg::Remove)) } } }
+                    } }
+                    tbody { @for s in subs { tr {
+                        td { (s.username) }
+                        td { (origin(&s.endpoint)) }
+                        td { (s.created_at.with_timezone(&JST).format("%Y-%m-%d %H:%M")) }
+                        @if writes { td {
+                            form method="post" action=(format!("/farms/{farm_id}/alerts/push/{}/remove", s.id)) {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.secondary type="submit"
+                                    aria-label=(format!("{} ({})", m(PushMsg::Remove), s.username)) {
+                                    (m(PushMsg::Remove))
+                                }
+                            }
+                        } }
+                    } } }
+                } }
+            }
+        }
+    }
+}
+
+/// The push service's origin: the endpoint's path is a capability and is not shown.
+fn origin(endpoint: &str) -> String {
+    reqwest::Url::parse(endpoint)
+        .map_or_else(|_| String::new(), |u| u.origin().ascii_serialization())
+}
+
+/// A subscription as the page's script posts it.
+#[derive(Debug, Deserialize)]
+struct SubscribeForm {
+    csrf: String,
+    endpoint: String,
+    p256dh: String,
+    auth: String,
+}
+
+/// The browser's own unsubscribe.
+#[derive(Debug, Deserialize)]
+struct UnsubscribeForm {
+    csrf: String,
+    endpoint: String,
+}
+
+/// The remove button.
+#[derive(Debug, Deserialize)]
+struct RemoveForm {
+    csrf: String,
+}
+
+fn writer(user: &CurrentUser, farm: i64, csrf: &str) -> Result<(), AppError> {
+    user.require_role(WRITERS)?;
+    user.require_farm(farm)?;
+    user.check_csrf(csrf)
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(f): AppForm<SubscribeForm>,
+) -> Result<Response, AppError> {
+    writer(&user, id, &f.csrf)?;
+    state.db.farm(id).await?;
+    let input = SubscriptionInput {
+        endpoint: f.endpoint,
+        p256dh: f.p256dh,
+        auth: f.auth,
+    };
+    webpush::subscribe(&state.db, user.lang, id, user.user.id, &input).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(f): AppForm<UnsubscribeForm>,
+) -> Result<Response, AppError> {
+    writer(&user, id, &f.csrf)?;
+    webpush::unsubscribe(&state.db, id, PushWhich::Endpoint(f.endpoint.trim())).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, sub)): Path<(i64, i64)>,
+    AppForm(f): AppForm<RemoveForm>,
+) -> Result<Response, AppError> {
+    writer(&user, id, &f.csrf)?;
+    webpush::unsubscribe(&state.db, id, PushWhich::Id(sub)).await?;
+    Ok(Redirect::to(&format!("/farms/{id}/alerts/settings#push")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{StatusCode, header};
+
+    use crate::storage::Role;
+    use crate::testutil::both_apps;
+
+    const KEY: &str =
+        "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+    const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+
+    #[tokio::test]
+    async fn the_service_worker_is_served_from_the_root_for_the_whole_site() {
+        let app = crate::testutil::TestApp::sqlite().await;
+        let r = app.get("/sw.js", "").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.headers["service-worker-allowed"], "/");
+        assert_eq!(
+            r.headers[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert!(r.body.contains("showNotification") && r.body.contains("notificationclick"));
+        let js = app.get("/static/push.js", "").await;
+        assert!(js.body.contains("pushManager.subscribe"));
+    }
+
+    both_apps!(
+        browsers_subscribe_and_unsubscribe_only_on_their_own_farm,
+        |app| {
+            let farm = app.farm("push-farm", "dairy").await.id;
+            let other = app.farm("push-other", "dairy").await.id;
+            let op = app.user("push-op", Role::Dairy, Some(farm)).await;
+            let staff = app.user("push-staff", Role::Staff, None).await;
+            let stranger = app.user("push-stranger", Role::Dairy, Some(other)).await;
+            let url = format!("/farms/{farm}/alerts/push");
+            let endpoint = "https://push.example.jp/wpush/v2/gAAAAAB-abc";
+            let form = |csrf: &'static str, e: &'static str, k: &'static str, a: &'static str| {
+                vec![("csrf", csrf), ("endpoint", e), ("p256dh", k), ("auth", a)]
+            };
+            let csrf: &'static str = op.csrf.clone().leak();
+            // The page without script: it says push needs JavaScript, no device yet.
+            let page = app
+                .get(&format!("/farms/{farm}/alerts/settings"), &op.cookies)
+                .await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(
+                page.body
+                    .contains("<noscript><p>プッシュ通知の登録には JavaScript が必要です"),
+                "{}",
+                page.body
+            );
+            assert!(page.body.contains("登録済みの端末はありません"));
+            let key = crate::services::alerts::webpush::server_key(&app.state.db)
+                .await
+                .unwrap()
+                .public_b64();
+            assert!(page.body.contains(&format!("data-key=\"{key}\"")));
+            assert_eq!(key.len(), 87);
+            // Bad input: named in the user's language, nothing stored.
+            let r = app
+                .post_form(
+                    &url,
+                    &op.cookies,
+                    &form(csrf, "http://push.example.jp/x", KEY, AUTH),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                r.body.contains("通知の宛先: https の URL ではありません"),
+                "{}",
+                r.body
+            );
+            let r = app
+                .post_form(&url, &op.cookies, &form(csrf, endpoint, &KEY[..40], AUTH))
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(r.body.contains("p256dh"), "{}", r.body);
+            let r = app
+                .post_form(&url, &op.cookies, &[("csrf", csrf), ("endpoint", endpoint)])
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "missing keys");
+            assert!(
+                app.state
+                    .db
+                    .push_subscriptions(farm)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            // Wrong CSRF, read-only staff, another farm's user: refused.
+            let r = app
+                .post_form(&url, &op.cookies, &form("nope", endpoint, KEY, AUTH))
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            let s: &'static str = staff.csrf.clone().leak();
+            let r = app
+                .post_form(&url, &staff.cookies, &form(s, endpoint, KEY, AUTH))
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            let st: &'static str = stranger.csrf.clone().leak();
+            let r = app
+                .post_form(&url, &stranger.cookies, &form(st, endpoint, KEY, AUTH))
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            // A good one, twice: one row, one channel.
+            for _ in 0..2 {
+                let r = app
+                    .post_form(&url, &op.cookies, &form(csrf, endpoint, KEY, AUTH))
+                    .await;
+                assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+            }
+            let subs = app.state.db.push_subscriptions(farm).await.unwrap();
+            assert_eq!(subs.len(), 1);
+            assert_eq!(subs[0].username, "push-op");
+            let chans = app.state.db.alert_channels(farm).await.unwrap();
+            assert_eq!(chans.len(), 1);
+            assert_eq!(
+                (chans[0].kind.as_str(), chans[0].target.as_str()),
+                ("webpush", "https://push.example.jp")
+            );
+            // The page lists it by its service's origin, never the endpoint's path.
+            let page = app
+                .get(&format!("/farms/{farm}/alerts/settings"), &op.cookies)
+                .await;
+            assert!(page.body.contains("https://push.example.jp"));
+            assert!(
+                !page.body.contains("gAAAAAB-abc"),
+                "the endpoint is a capability"
+            );
+            assert!(page.body.contains("プッシュ通知"));
+            // Another farm cannot remove it, neither through its own farm nor through ours.
+            let sub = subs[0].id;
+            let r = app
+                .post_form(
+                    &format!("/farms/{other}/alerts/push/{sub}/remove"),
+                    &stranger.cookies,
+                    &[("csrf", st)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+            let r = app
+                .post_form(
+                    &format!("/farms/{farm}/alerts/push/{sub}/remove"),
+                    &stranger.cookies,
+                    &[("csrf", st)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            let r = app
+                .post_form(
+                    &format!("/farms/{other}/alerts/push/unsubscribe"),
+                    &stranger.cookies,
+                    &[("csrf", st), ("endpoint", endpoint)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+            assert_eq!(
+                app.state.db.push_subscriptions(farm).await.unwrap().len(),
+                1
+            );
+            // The browser's own unsubscribe; then subscribed again, and removed by the page's form.
+            let r = app
+                .post_form(
+                    &format!("/farms/{farm}/alerts/push/unsubscribe"),
+                    &op.cookies,
+                    &[("csrf", csrf), ("endpoint", endpoint)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT);
+            assert!(
+                app.state
+                    .db
+                    .push_subscriptions(farm)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(app.state.db.alert_channels(farm).await.unwrap().is_empty());
+            // Its switched-off channel cannot be switched on without a subscription.
+            let ch = chans[0].id;
+            let r = app
+                .post_form(
+                    &format!("/farms/{farm}/alerts/channels/{ch}/enabled"),
+                    &op.cookies,
+                    &[("csrf", csrf), ("enabled", "1")],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+            let r = app
+                .post_form(&url, &op.cookies, &form(csrf, endpoint, KEY, AUTH))
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT);
+            // A new channel; the old one stays off, for the attempts that name it.
+            let on = app.state.db.alert_channels(farm).await.unwrap();
+            assert_eq!(on.len(), 1);
+            assert_ne!(on[0].id, ch);
+            assert_eq!(
+                app.state.db.alert_channel_rows(farm).await.unwrap().len(),
+                2
+            );
+            let sub = app.state.db.push_subscriptions(farm).await.unwrap()[0].id;
+            let r = app
+                .post_form(
+                    &format!("/farms/{farm}/alerts/push/{sub}/remove"),
+                    &op.cookies,
+                    &[("csrf", csrf)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER);
+            assert!(
+                app.state
+                    .db
+                    .push_subscriptions(farm)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    );
+}
