@@ -286,12 +286,14 @@ async fn sitl_web_launch_abort_resume_and_records() {
     ];
     let state = live(link.port());
 
-    // Launch, start, abort after 3 s of spraying.
+    // Launch, start, abort after 10 s of spraying: long enough that the record's area is
+    // judged at 2 % of more than the pump's first few metres (after 3 s, 21 m² were sprayed,
+    // and one position report's travel was already 4 % of that).
     let (stop, watcher) = watch(link.port(), origin);
     let first = launch_and_start(&client, &base, plan_id, &launch_form).await;
     until_pumping(
         &state,
-        Duration::from_secs(3),
+        Duration::from_secs(10),
         Duration::from_secs(300),
         "web flight",
     )
