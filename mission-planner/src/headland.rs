@@ -59,6 +59,33 @@ impl<'a> Within<'a> {
     }
 }
 
+/// A closed ring's vertices without the closing repeat; leg `i` runs from vertex `i` to the
+/// next.
+struct Legs {
+    pts: Vec<geo::Coord>,
+}
+
+impl Legs {
+    fn of(ring: &LineString) -> Self {
+        Self {
+            pts: ring.0[..ring.0.len().saturating_sub(1)].to_vec(),
+        }
+    }
+
+    /// Length of leg `i`, metres.
+    fn len(&self, i: usize) -> f64 {
+        let n = self.pts.len();
+        let (a, b) = (self.pts[i % n], self.pts[(i + 1) % n]);
+        (b.x - a.x).hypot(b.y - a.y)
+    }
+
+    /// The first leg at least `min` long: a correction starts there, so every run of shorter
+    /// legs is whole.
+    fn first_at_least(&self, min: f64) -> Option<usize> {
+        (0..self.pts.len()).find(|&i| self.len(i) >= min)
+    }
+}
+
 /// `ring` (closed) with every run of legs shorter than [`MIN_CORNER_LEG_M`] between two
 /// longer legs replaced by the point where those two legs' lines meet, where the new corner
 /// keeps the ring inside `region` (the ring's own region, within the [`SIMPLIFY_M`] the
@@ -67,14 +94,9 @@ impl<'a> Within<'a> {
 /// never moves toward the zone or the field edge; where it would leave the region (a rounded
 /// corner of the region itself) the arc is kept. The coverage check measures the result.
 fn mitre_round_corners(ring: &LineString, region: &Within) -> LineString {
-    let pts: Vec<geo::Coord> = ring.0[..ring.0.len().saturating_sub(1)].to_vec();
-    let n = pts.len();
-    let len = |i: usize| {
-        let (a, b) = (pts[i], pts[(i + 1) % n]);
-        (b.x - a.x).hypot(b.y - a.y)
-    };
-    // Start at a long leg, so every run of short legs is whole.
-    let Some(start) = (0..n).find(|&i| len(i) >= MIN_CORNER_LEG_M) else {
+    let legs = Legs::of(ring);
+    let (pts, n, len) = (&legs.pts, legs.pts.len(), |i: usize| legs.len(i));
+    let Some(start) = legs.first_at_least(MIN_CORNER_LEG_M) else {
         return ring.clone();
     };
     let within = || region.get();
@@ -176,14 +198,9 @@ fn mitre_round_corners(ring: &LineString, region: &Within) -> LineString {
 /// becomes chords just inside it; a concave one, whose chords would leave the region, keeps
 /// its legs. The run's ends stay where they are, so the long legs around it do not move.
 fn straighten_curves(ring: &LineString, region: &Within) -> LineString {
-    let pts: Vec<geo::Coord> = ring.0[..ring.0.len().saturating_sub(1)].to_vec();
-    let n = pts.len();
-    let len = |i: usize| {
-        let (a, b) = (pts[i], pts[(i + 1) % n]);
-        (b.x - a.x).hypot(b.y - a.y)
-    };
-    // Start at a long leg, so every run of short legs is whole.
-    let Some(start) = (0..n).find(|&i| len(i) >= MIN_RING_LEG_M) else {
+    let legs = Legs::of(ring);
+    let (pts, n, len) = (&legs.pts, legs.pts.len(), |i: usize| legs.len(i));
+    let Some(start) = legs.first_at_least(MIN_RING_LEG_M) else {
         return ring.clone();
     };
     let within = || region.get();
@@ -198,13 +215,13 @@ fn straighten_curves(ring: &LineString, region: &Within) -> LineString {
     let end = start + n;
     while i < end {
         out.push(at(i));
-        if len(i % n) >= MIN_RING_LEG_M {
+        if len(i) >= MIN_RING_LEG_M {
             i += 1;
             continue;
         }
         // A run of short legs from vertex i to vertex j.
         let mut j = i;
-        while j < end && len(j % n) < MIN_RING_LEG_M {
+        while j < end && len(j) < MIN_RING_LEG_M {
             j += 1;
         }
         let mut a = i;
@@ -288,10 +305,8 @@ pub(crate) fn split(centre: &MultiPolygon, w: f64, passes: u32) -> Headland {
                 // disc around it is part of the sprayable area. Keep it unsimplified then.
                 let simple = r.simplify(SIMPLIFY_M);
                 let r = if simple.0.len() >= 4 {
-                    {
-                        let region = Within::new(p);
-                        straighten_curves(&mitre_round_corners(&simple, &region), &region)
-                    }
+                    let region = Within::new(p);
+                    straighten_curves(&mitre_round_corners(&simple, &region), &region)
                 } else {
                     r.clone()
                 };
