@@ -92,6 +92,26 @@ pub fn leg_top_speed(length_m: f64, limits: &ScurveLimits) -> f64 {
     s.v.min(limits.speed_m_s)
 }
 
+/// The top speed, m/s, on a leg of `length_m` inside a mission, between legs of `prev_m` and
+/// `next_m` (`None` where the leg starts or ends the chain: after a take-off, before a landing):
+/// [`leg_top_speed`] of the longer of the leg and its shorter neighbour. Inside a chain of
+/// short legs that is the chain's own speed; a single short leg between long ones (a chord at
+/// a corner) is only dipped through, as ArduPilot SITL flies it (it pumped along all of the
+/// Chofu paddy's spray legs, whose corners are 2 m chords).
+pub fn chain_top_speed(
+    length_m: f64,
+    prev_m: Option<f64>,
+    next_m: Option<f64>,
+    limits: &ScurveLimits,
+) -> f64 {
+    let neighbour = match (prev_m, next_m) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => 0.0,
+    };
+    leg_top_speed(length_m.max(neighbour), limits)
+}
+
 /// The shortest straight leg, m, on which ArduCopter reaches `speed_m_s` (to 1 cm), or `None`
 /// when the limits never let it.
 pub fn leg_for_speed(speed_m_s: f64, limits: &ScurveLimits) -> Option<f64> {
@@ -317,6 +337,22 @@ mod tests {
     fn a_stiffer_copter_is_faster_on_the_same_leg() {
         let stiff = ScurveLimits::from_params(5.0, 2.5, 5.0, 0.15);
         assert!(leg_top_speed(4.0, &stiff) > leg_top_speed(4.0, &stock()) + 0.5);
+    }
+
+    #[test]
+    fn a_short_leg_is_slowed_by_its_chain_not_between_long_legs() {
+        let s = stock();
+        let chain = chain_top_speed(2.0, Some(2.0), Some(2.0), &s);
+        assert_eq!(chain, leg_top_speed(2.0, &s));
+        let corner = chain_top_speed(2.0, Some(30.0), Some(20.0), &s);
+        assert_eq!(corner, leg_top_speed(20.0, &s));
+        // A chain's end is held by the short leg beside it.
+        assert_eq!(chain_top_speed(2.0, Some(30.0), Some(2.0), &s), chain);
+        assert_eq!(chain_top_speed(2.0, None, None, &s), chain);
+        assert_eq!(
+            chain_top_speed(2.0, None, Some(30.0), &s),
+            leg_top_speed(30.0, &s)
+        );
     }
 
     #[test]

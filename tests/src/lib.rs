@@ -49,6 +49,39 @@ pub fn require_shared(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The three smallest fields of `shared`'s public set besides the Chofu paddy (which the
+/// tests fly from `samples/`), then the fields named `also`, each written alone to
+/// `dir/{id}.geojson`: the unseen fields the flight tests plan with the defaults and fly.
+pub fn small_shared_fields(shared: &Path, dir: &Path, also: &[&str]) -> Vec<PathBuf> {
+    let all: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(shared.join("fields/fields.geojson")).expect("the shared fields"),
+    )
+    .expect("GeoJSON");
+    let mut fields: Vec<(f64, &serde_json::Value)> = all["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter(|f| f["properties"]["id"] != "jp_chofu_fude_osm_rice_01")
+        .filter_map(|f| Some((f["properties"]["area_ha"].as_f64()?, f)))
+        .collect();
+    fields.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let named = fields
+        .iter()
+        .filter(|(_, f)| also.iter().any(|id| f["properties"]["id"] == *id));
+    fields
+        .iter()
+        .take(3)
+        .chain(named)
+        .map(|(_, f)| {
+            let id = f["properties"]["id"].as_str().expect("id");
+            let path = dir.join(format!("{id}.geojson"));
+            let one = serde_json::json!({"type": "FeatureCollection", "features": [f]});
+            std::fs::write(&path, one.to_string()).expect("write the field");
+            path
+        })
+        .collect()
+}
+
 /// The Python interpreter that has the peers' requirements installed (`AGRIOPS_PEER_PYTHON`,
 /// else `.venv-peers/bin/python` in the workspace), if any.
 pub fn peer_python() -> Option<PathBuf> {

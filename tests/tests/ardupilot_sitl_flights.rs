@@ -160,29 +160,14 @@ async fn sitl_flies_other_public_fields_inside_their_fences() {
     let Some(shared) = agriops_e2e::require_shared(test) else {
         return;
     };
-    let all: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(shared.join("fields/fields.geojson")).expect("the shared fields"),
-    )
-    .expect("GeoJSON");
-    let mut fields: Vec<(f64, serde_json::Value)> = all["features"]
-        .as_array()
-        .expect("features")
-        .iter()
-        .filter(|f| f["properties"]["id"] != "jp_chofu_fude_osm_rice_01")
-        .filter_map(|f| Some((f["properties"]["area_ha"].as_f64()?, f.clone())))
-        .collect();
-    fields.sort_by(|a, b| a.0.total_cmp(&b.0));
     let dir = tempfile::tempdir().expect("tempdir");
-    let named = fields.iter().filter(|(_, f)| {
-        ["jp_fude_2024_06", "fi_gsaa_2023_02"]
-            .iter()
-            .any(|id| f["properties"]["id"] == *id)
-    });
-    for (_, feature) in fields.iter().take(3).chain(named) {
-        let id = feature["properties"]["id"].as_str().expect("id").to_owned();
-        let file = dir.path().join(format!("{id}.geojson"));
-        let one = serde_json::json!({"type": "FeatureCollection", "features": [feature]});
-        std::fs::write(&file, one.to_string()).expect("write the field");
+    let also = ["jp_fude_2024_06", "fi_gsaa_2023_02"];
+    for file in agriops_e2e::small_shared_fields(&shared, dir.path(), &also) {
+        let id = file
+            .file_stem()
+            .expect("a field file")
+            .to_string_lossy()
+            .into_owned();
         let Some((sitl, link, _vehicle, plan_path, plan, work)) =
             rig_with(test, &file, &[], SPEEDUP).await
         else {

@@ -7,12 +7,13 @@
 //! pump stops after 1 s under SPRAY_SPEED_MIN). A headland curve drawn as 2 m legs was flown
 //! dry by a real ArduCopter; this test fails the same way if the planner draws it so again.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use agriops_e2e::sitl::measure::{leg_shortfalls, sprayed_length};
 use agriops_e2e::sitl::{Sample, observe, plan_field_with};
-use telemetry::wpnav::{ScurveLimits, leg_top_speed};
+use agriops_e2e::small_shared_fields;
+use telemetry::wpnav::{ScurveLimits, chain_top_speed, leg_top_speed};
 use telemetry::{Firmware, MissionKind, Plan, SimConfig, SimDrone, Target, Vehicle};
 
 /// Plans `field` with the defaults and flies every sortie in the simulator; returns the
@@ -63,38 +64,6 @@ async fn fly_field(field: &Path) -> (f64, f64) {
     (planned, sprayed)
 }
 
-/// The three smallest fields of `../shared/fields` besides the Chofu paddy (which the next
-/// test flies) and the fields named `also`, each written alone to a GeoJSON file.
-fn smallest_and(shared: &Path, dir: &Path, also: &[&str]) -> Vec<PathBuf> {
-    let all: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(shared.join("fields/fields.geojson")).expect("the shared fields"),
-    )
-    .expect("GeoJSON");
-    let mut fields: Vec<(f64, serde_json::Value)> = all["features"]
-        .as_array()
-        .expect("features")
-        .iter()
-        .filter(|f| f["properties"]["id"] != "jp_chofu_fude_osm_rice_01")
-        .filter_map(|f| Some((f["properties"]["area_ha"].as_f64()?, f.clone())))
-        .collect();
-    fields.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let named = fields
-        .iter()
-        .filter(|(_, f)| also.iter().any(|id| f["properties"]["id"] == *id));
-    fields
-        .iter()
-        .take(3)
-        .chain(named)
-        .map(|(_, f)| {
-            let id = f["properties"]["id"].as_str().expect("id");
-            let path = dir.join(format!("{id}.geojson"));
-            let one = serde_json::json!({"type": "FeatureCollection", "features": [f]});
-            std::fs::write(&path, one.to_string()).expect("write the field");
-            path
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_arducopter_pumps_along_the_planned_spray_of_small_public_fields() {
     let test = "stock_arducopter_pumps_along_the_planned_spray_of_small_public_fields";
@@ -104,7 +73,7 @@ async fn stock_arducopter_pumps_along_the_planned_spray_of_small_public_fields()
     let dir = tempfile::tempdir().expect("tempdir");
     // jp_fude_2024_06 also has a rounded concave corner beside a sharp convex one, which the
     // ring once flew as sub-metre legs.
-    for field in smallest_and(&shared, dir.path(), &["jp_fude_2024_06"]) {
+    for field in small_shared_fields(&shared, dir.path(), &["jp_fude_2024_06"]) {
         let (planned, sprayed) = fly_field(&field).await;
         assert!(
             sprayed >= 0.98 * planned,
@@ -135,12 +104,13 @@ fn ring_legs_are_long_enough_for_a_stock_arducopter_to_keep_its_sprayer_on() {
     assert!(top >= 1.33, "{top} m/s on the planner's shortest ring leg");
 }
 
-/// The spray legs (metres) a stock ArduCopter flies slower than AC_Sprayer's 1 m/s minimum in
-/// `plan`: legs in a chain of short legs, held to the top speed of the longer of each leg and
-/// its shorter neighbour, as the simulator flies them.
+/// AC_Sprayer's default SPRAY_SPEED_MIN, m/s.
+const SPRAY_SPEED_MIN_M_S: f64 = 1.0;
+
+/// The spray legs (metres) a stock ArduCopter flies slower than AC_Sprayer's minimum in
+/// `plan`, by the rule the simulator flies them by (`chain_top_speed`).
 fn legs_under_sprayer_minimum(plan: &Plan) -> Vec<f64> {
-    let floor = telemetry::wpnav::leg_for_speed(1.0, &ScurveLimits::arducopter_defaults(5.0))
-        .expect("a stock copter reaches 1 m/s");
+    let stock = ScurveLimits::arducopter_defaults(5.0);
     let mut legs: Vec<Option<(f64, bool)>> = Vec::new();
     let (mut on, mut prev) = (false, None);
     for it in plan.mission_items() {
@@ -162,12 +132,8 @@ fn legs_under_sprayer_minimum(plan: &Plan) -> Vec<f64> {
     (0..legs.len())
         .filter_map(|i| {
             let (l, on) = legs[i]?;
-            let nb = [i.checked_sub(1).and_then(len), len(i + 1)]
-                .into_iter()
-                .flatten()
-                .fold(f64::INFINITY, f64::min);
-            let nb = if nb.is_finite() { nb } else { 0.0 };
-            (on && l.max(nb) < floor).then_some(l)
+            let prev = i.checked_sub(1).and_then(len);
+            (on && chain_top_speed(l, prev, len(i + 1), &stock) < SPRAY_SPEED_MIN_M_S).then_some(l)
         })
         .collect()
 }
@@ -181,7 +147,7 @@ fn no_spray_leg_of_these_fields_is_flown_under_the_sprayer_minimum() {
     let dir = tempfile::tempdir().expect("tempdir");
     // jp_fude_2024_06 has a rounded concave corner beside a sharp convex one: its ring is
     // mitred at the arc's far tangent, not left as sub-metre legs.
-    for field in smallest_and(&shared, dir.path(), &["jp_fude_2024_06"]) {
+    for field in small_shared_fields(&shared, dir.path(), &["jp_fude_2024_06"]) {
         let out = dir.path().join(field.file_stem().expect("name"));
         std::fs::create_dir_all(&out).expect("out");
         let plan = Plan::read(&plan_field_with(&field, &out, &[])).expect("plan");

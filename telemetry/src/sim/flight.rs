@@ -109,15 +109,11 @@ impl Sim {
     // ---- flight model ------------------------------------------------------------------
 
     /// The speed of the leg to `target`: what the mission asks, and on ArduPilot no more than
-    /// its S-curve reaches on the chain of legs it belongs to ([`crate::wpnav`]: each leg is
-    /// planned from rest to rest, so a chain of short legs is flown slowly whatever speed is
-    /// asked). A leg is held to the top speed of the longer of itself and its shorter
-    /// neighbour: inside a chain of short legs that is the chain's speed; a single short leg
-    /// between long ones (a chord at a corner) is not slowed, as the vehicle only dips through
-    /// it (ArduPilot SITL pumped along all of the Chofu paddy's spray legs, whose corners are
-    /// 2 m chords). Legs start at the previous NAV item with a position, as `AC_WPNav` takes
-    /// the previous destination as the next origin. PX4's trajectory is not modelled: it
-    /// flies as asked.
+    /// its S-curve reaches on the chain of legs it belongs to ([`crate::wpnav::chain_top_speed`]:
+    /// each leg is planned from rest to rest, so a chain of short legs is flown slowly whatever
+    /// speed is asked). Legs start at the previous NAV item, as `AC_WPNav` takes the previous
+    /// destination as the next origin; a take-off or landing ends the chain. PX4's trajectory
+    /// is not modelled: it flies as asked.
     pub(super) fn leg_speed(&self, target: (f64, f64)) -> f64 {
         let Some(mut limits) = self.cfg.wpnav else {
             return self.speed;
@@ -127,38 +123,30 @@ impl Sim {
         }
         let list = &self.lists[0];
         let here = usize::from(self.current).min(list.len());
-        let positioned = |it: &&MissionItem| it.is_nav();
-        let pos = |it: &MissionItem| {
-            it.is_nav_with_position()
+        let waypoint = |it: &MissionItem| {
+            (it.command == CMD_NAV_WAYPOINT && it.is_nav_with_position())
                 .then(|| (it.lat(), it.lon()))
-                .filter(|_| it.command == CMD_NAV_WAYPOINT)
         };
         let dist = |a: (f64, f64), b: (f64, f64)| {
             let (n, e) = ne_between(a, b);
             n.hypot(e)
         };
-        let mut before = list[..here].iter().rev().filter(positioned);
-        let Some(from) = before.next().and_then(pos) else {
+        let mut before = list[..here].iter().rev().filter(|it| it.is_nav());
+        let Some(from) = before.next().and_then(waypoint) else {
             return self.speed;
         };
         let length = dist(from, target);
         if length < 0.01 {
             return self.speed;
         }
-        let prev = before.next().and_then(pos).map(|p| dist(p, from));
+        let prev = before.next().and_then(waypoint).map(|p| dist(p, from));
         let next = list
             .get(here + 1..)
             .and_then(|rest| rest.iter().find(|it| it.is_nav()))
-            .and_then(pos)
+            .and_then(waypoint)
             .map(|p| dist(target, p));
-        let neighbour = match (prev, next) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => 0.0,
-        };
         limits.speed_m_s = self.speed;
-        crate::wpnav::leg_top_speed(length.max(neighbour), &limits)
-            .clamp(0.05, self.speed.max(0.05))
+        crate::wpnav::chain_top_speed(length, prev, next, &limits).clamp(0.05, self.speed.max(0.05))
     }
 
     /// Moves horizontally toward `to` at `speed`; true when there.
