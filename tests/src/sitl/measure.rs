@@ -36,6 +36,18 @@ pub fn local(origin: (f64, f64), p: (f64, f64)) -> (f64, f64) {
     )
 }
 
+/// A GEOS multi-line of `lines`, each a list of points in local metres.
+fn multi_line(lines: &[Vec<(f64, f64)>]) -> Geometry {
+    let parts: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let pts: Vec<String> = l.iter().map(|(x, y)| format!("{x} {y}")).collect();
+            format!("({})", pts.join(", "))
+        })
+        .collect();
+    Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", "))).expect("WKT")
+}
+
 /// A closed WKT ring.
 fn wkt_ring(pts: &[(f64, f64)]) -> String {
     let mut v: Vec<String> = pts.iter().map(|(x, y)| format!("{x} {y}")).collect();
@@ -147,16 +159,7 @@ pub fn pumped_track_by(
     if cur.len() >= 2 {
         lines.push(cur);
     }
-    (!lines.is_empty()).then(|| {
-        let parts: Vec<String> = lines
-            .iter()
-            .map(|l| {
-                let pts: Vec<String> = l.iter().map(|(x, y)| format!("{x} {y}")).collect();
-                format!("({})", pts.join(", "))
-            })
-            .collect();
-        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", "))).expect("WKT")
-    })
+    (!lines.is_empty()).then(|| multi_line(&lines))
 }
 
 /// Planned spray length (m) and the part of it the vehicle flew with the pump running
@@ -173,16 +176,12 @@ pub fn sprayed_length_of_flights(
     flights: &[&[&Sample]],
     origin: (f64, f64),
 ) -> (f64, f64) {
-    let parts: Vec<String> = legs
-        .iter()
-        .map(|l| {
-            let (ax, ay) = local(origin, l.from);
-            let (bx, by) = local(origin, l.to);
-            format!("({ax} {ay}, {bx} {by})")
-        })
-        .collect();
-    let planned =
-        Geometry::new_from_wkt(&format!("MULTILINESTRING ({})", parts.join(", "))).expect("WKT");
+    let planned = multi_line(
+        &legs
+            .iter()
+            .map(|l| vec![local(origin, l.from), local(origin, l.to)])
+            .collect::<Vec<_>>(),
+    );
     let total = planned.length().expect("length");
     let mut cover: Option<Geometry> = None;
     for samples in flights {
