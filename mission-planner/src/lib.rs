@@ -80,3 +80,4 @@ mod sprayable;
 mod swath;
 mod terrain;
 mod units;
+mod zip_read;

@@ -12,7 +12,6 @@ mod geotiff;
 mod isoxml;
 mod jgd;
 mod shp;
-mod zip_read;
 
 pub(crate) use clip::rate_track;
 pub use clip::{LocalRates, LocalZone, RatePiece};
@@ -345,7 +344,9 @@ pub fn read_taskdata(
 }
 
 fn read_zip(bytes: &[u8], options: &ReadOptions) -> Result<Prescription, PrescriptionError> {
-    read_prescription_files(&zip_read::read_all(bytes)?, options)
+    let files = crate::zip_read::read_all(bytes, &crate::field::import::KMZ_LIMITS)
+        .map_err(|message| PrescriptionError::Zip { message })?;
+    read_prescription_files(&files, options)
 }
 
 /// Reads a prescription given as several files by name, as a zip holds them or a person

@@ -74,17 +74,17 @@ impl Default for DemLimits {
 /// and the grid covers its cells' whole extent.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Grid {
-    crs: DemCrs,
+    pub(super) crs: DemCrs,
     /// Centre of the north-west cell (column 0, row 0).
-    x0: f64,
-    y0: f64,
+    pub(super) x0: f64,
+    pub(super) y0: f64,
     /// Cell size; rows go south (y decreasing), columns east.
-    dx: f64,
-    dy: f64,
-    width: usize,
-    height: usize,
+    pub(super) dx: f64,
+    pub(super) dy: f64,
+    pub(super) width: usize,
+    pub(super) height: usize,
     /// Row-major from the north-west corner; NaN is nodata.
-    z: Vec<f32>,
+    pub(super) z: Vec<f32>,
 }
 
 impl Grid {
@@ -205,7 +205,7 @@ impl Grid {
 /// join tiles with [`Dem::merge`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dem {
-    grids: Vec<Grid>,
+    pub(super) grids: Vec<Grid>,
     cells: usize,
 }
 
@@ -296,6 +296,19 @@ impl Dem {
     pub fn cells(&self) -> usize {
         self.cells
     }
+
+    /// The lowest and highest height held, metres AMSL; `None` when every cell is nodata.
+    pub fn height_range(&self) -> Option<(f64, f64)> {
+        let mut it = self
+            .grids
+            .iter()
+            .flat_map(|g| &g.z)
+            .filter(|z| z.is_finite());
+        let first = f64::from(*it.next()?);
+        Some(it.fold((first, first), |(lo, hi), z| {
+            (lo.min(f64::from(*z)), hi.max(f64::from(*z)))
+        }))
+    }
 }
 
 pub(crate) fn check_cells(cells: usize, limits: &DemLimits) -> Result<(), PlanError> {
@@ -369,6 +382,7 @@ mod tests {
         .unwrap();
         assert!(d.height_amsl(36.0 - 1e-3, 139.0 + 1e-3).is_none());
         assert!(d.height_amsl(36.0, 139.0).is_none());
+        assert_eq!(d.height_range(), Some((50.0, 50.0)));
     }
 
     #[test]

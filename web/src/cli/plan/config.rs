@@ -24,22 +24,12 @@ pub(super) fn terrain_config(a: &Args) -> anyhow::Result<Option<TerrainConfig>> 
     }))
 }
 
-/// The zoom, column and row of a `.../Z/X/Y.png` tile path.
-pub(super) fn tile_address(path: &Path) -> Option<(u8, u32, u32)> {
-    let y = path.file_stem()?.to_str()?.parse().ok()?;
-    let xd = path.parent()?;
-    let x = xd.file_name()?.to_str()?.parse().ok()?;
-    let z = xd.parent()?.file_name()?.to_str()?.parse().ok()?;
-    Some((z, x, y))
-}
-
-/// Reads the elevation model from `--dem` files and tile folders (merged in order).
+/// Reads the elevation model from `--dem` files and tile folders (merged in name order; a
+/// folder gives its `z/x/y.png` tiles).
 ///
 /// # Errors
-/// An unreadable file, an unknown extension, a tile path without Z/X/Y, or a model the planner
-/// refuses (named with the file).
+/// An unreadable file, or a model the planner refuses (named with the file).
 pub(crate) fn load_dem(paths: &[PathBuf]) -> anyhow::Result<Dem> {
-    let limits = DemLimits::default();
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -62,39 +52,15 @@ pub(crate) fn load_dem(paths: &[PathBuf]) -> anyhow::Result<Dem> {
             files.push(p.clone());
         }
     }
-    files.sort();
-    let mut dem: Option<Dem> = None;
+    let mut loaded = Vec::with_capacity(files.len());
     for f in &files {
         let bytes = std::fs::read(f).with_context(|| format!("Failed to read {}", f.display()))?;
-        let ext = f
-            .extension()
-            .and_then(|x| x.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
-        let one = match ext.as_str() {
-            "tif" | "tiff" => Dem::from_geotiff(&bytes, &limits),
-            "xml" | "gml" => Dem::from_gsi_gml(&bytes, &limits),
-            "png" => {
-                let (z, x, y) = tile_address(f).with_context(|| {
-                    format!(
-                        "{}: an elevation tile must be at .../Z/X/Y.png",
-                        f.display()
-                    )
-                })?;
-                Dem::from_gsi_png_tile(z, x, y, &bytes, &limits)
-            }
-            _ => bail!(
-                "{}: unknown elevation model format (expected .tif, .xml or .png)",
-                f.display()
-            ),
-        }
-        .with_context(|| f.display().to_string())?;
-        dem = Some(match dem {
-            None => one,
-            Some(d) => d.merge(one, &limits)?,
-        });
+        loaded.push((f.display().to_string(), bytes));
     }
-    dem.context("--dem names no elevation files")
+    if loaded.is_empty() {
+        bail!("--dem names no elevation files");
+    }
+    Ok(Dem::from_files(&loaded, &DemLimits::default())?)
 }
 
 /// Reads `--prescription`, with the files a Shapefile or TASKDATA keeps beside it.

@@ -334,15 +334,6 @@ fn plans_over_a_terrace_from_a_gsi_dem_in_the_terrain_frame() {
 }
 
 #[test]
-fn tile_paths_give_their_address() {
-    assert_eq!(
-        tile_address(Path::new("/x/dem/15/29119/12830.png")),
-        Some((15, 29119, 12830))
-    );
-    assert_eq!(tile_address(Path::new("/x/dem/tile.png")), None);
-}
-
-#[test]
 fn plans_with_a_prescription_and_refuses_plain_ardupilot() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let paddy = root.join("samples/fields/paddy_with_zones.geojson");

@@ -1,16 +1,14 @@
-//! Every file of a zipped prescription, inflated within the limits KMZ archives keep
-//! (entries, total inflated size, compression ratio), never trusting the archive's headers.
+//! Every file of a zip archive (a zipped prescription, a GSI elevation download), inflated
+//! within limits (entries, total inflated size, compression ratio), never trusting the
+//! archive's headers.
 
-use super::PrescriptionError;
-use crate::field::import::KMZ_LIMITS;
+use crate::field::import::KmzLimits;
 use std::io::Read;
 
-/// The archive's files as (name, bytes), directories left out.
-pub(super) fn read_all(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, PrescriptionError> {
-    let zip_err = |e: &dyn std::fmt::Display| PrescriptionError::Zip {
-        message: e.to_string(),
-    };
-    let limits = KMZ_LIMITS;
+/// The archive's files as (name, bytes), directories left out; the error says in English
+/// what is wrong, for the caller's own error.
+pub(crate) fn read_all(bytes: &[u8], limits: &KmzLimits) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let zip_err = |e: &dyn std::fmt::Display| e.to_string();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| zip_err(&e))?;
     if archive.len() > limits.entries {
         return Err(zip_err(&format!("more than {} entries", limits.entries)));
