@@ -22,6 +22,7 @@ mod prescriptions;
 mod push;
 mod records;
 mod reports;
+mod terrain;
 mod today;
 mod vehicles;
 
@@ -47,6 +48,7 @@ pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRec
 #[cfg(test)]
 pub(crate) use reports::fixtures as reports_fixtures;
 pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
+pub use terrain::{DemRow, NewDem};
 pub use today::{DistrictChanges, ParlorNow, WorkItem};
 pub use vehicles::{
     FlightResult, GoNoGoRecord, NewLaunch, NewVehicle, PilotCredentials, VehicleRow,
