@@ -7,6 +7,35 @@ pub mod fields;
 pub mod names;
 pub mod push;
 pub mod rx;
+pub mod terrain;
+
+/// Declares a message enum with its Japanese and English texts side by side, its `text`
+/// method and `ALL`, every variant (so the both-languages test cannot miss a new one).
+macro_rules! messages {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident => ($ja:expr, $en:expr $(,)?),)*
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl $name {
+            /// Every message.
+            #[allow(dead_code)]
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The text in `lang`.
+            pub fn text(self, lang: $crate::i18n::Lang) -> &'static str {
+                let (ja, en) = match self { $($name::$variant => ($ja, $en),)* };
+                match lang {
+                    $crate::i18n::Lang::Ja => ja,
+                    $crate::i18n::Lang::En => en,
+                }
+            }
+        }
+    };
+}
+pub(crate) use messages;
 
 /// Japan Standard Time (+09:00, no daylight saving): the calendar and clock the pages show.
 pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {

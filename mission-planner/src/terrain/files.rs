@@ -25,12 +25,15 @@ impl Dem {
     /// [`PlanError::Dem`] naming the file for an unknown extension, a tile name without
     /// `z/x/y`, a zip inside a zip, a bad archive or a file its loader refuses;
     /// [`PlanError::DemTooLarge`] past `limits`; [`PlanError::Dem`] when no file holds heights.
-    pub fn from_files(files: &[(String, Vec<u8>)], limits: &DemLimits) -> Result<Dem, PlanError> {
+    pub fn from_files<B: AsRef<[u8]>>(
+        files: &[(String, B)],
+        limits: &DemLimits,
+    ) -> Result<Dem, PlanError> {
         let mut inflated: Vec<(String, Vec<u8>)> = Vec::new();
         let mut plain: Vec<(&str, &[u8])> = Vec::new();
         for (name, bytes) in files {
             if extension(name) == "zip" {
-                let inner = crate::zip_read::read_all(bytes, &DEM_ZIP_LIMITS)
+                let inner = crate::zip_read::read_all(bytes.as_ref(), &DEM_ZIP_LIMITS)
                     .map_err(|m| named(name, PlanError::Dem { reason: m }))?;
                 for (n, b) in inner {
                     if extension(&n) == "zip" {
@@ -48,7 +51,7 @@ impl Dem {
                     inflated.push((format!("{name}/{n}"), b));
                 }
             } else {
-                plain.push((name, bytes));
+                plain.push((name, bytes.as_ref()));
             }
         }
         plain.extend(inflated.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
@@ -166,12 +169,12 @@ mod tests {
         assert!(d.cells() > 0);
         let e = Dem::from_files(&[("tile.png".into(), png)], &l).unwrap_err();
         assert!(e.to_string().contains("tile.png"), "{e}");
-        let e = Dem::from_files(&[("notes.doc".into(), vec![1, 2])], &l).unwrap_err();
+        let e = Dem::from_files(&[("notes.doc".into(), vec![1u8, 2])], &l).unwrap_err();
         assert!(e.to_string().contains("notes.doc"), "{e}");
         let inner = zip(&[("a.xml", b"<x/>")]);
         let e = Dem::from_files(&[("o.zip".into(), zip(&[("i.zip", &inner)]))], &l).unwrap_err();
         assert!(e.to_string().contains("zip inside a zip"), "{e}");
-        assert!(Dem::from_files(&[], &l).is_err());
+        assert!(Dem::from_files::<Vec<u8>>(&[], &l).is_err());
         let bomb = zip(&[("a.xml", &vec![b' '; 300 << 20])]);
         let e = Dem::from_files(&[("bomb.zip".into(), bomb)], &l).unwrap_err();
         assert!(e.to_string().contains("bomb.zip"), "{e}");

@@ -18,6 +18,7 @@ pub mod plausible;
 pub mod preflight;
 pub mod records;
 pub mod reports;
+pub mod terrain;
 pub mod today;
 pub mod vehicles;
 pub mod weather;

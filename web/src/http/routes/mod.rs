@@ -249,6 +249,7 @@ mod authorization {
             ),
             // --- alerts ---
             (format!("/farms/{farm_a}/alerts"), [OK, OK, OK, OK, NO, NO]),
+            (format!("/farms/{farm_a}/terrain"), [OK, OK, OK, OK, NO, NO]),
             (
                 format!("/farms/{farm_a}/alerts/settings"),
                 [OK, OK, OK, OK, NO, NO],

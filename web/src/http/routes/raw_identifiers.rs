@@ -83,6 +83,10 @@ const LATIN_OK_ON_JA: &[&str] = &[
     "DBF",
     "GeoTIFF",
     "ISOXML",
+    // elevation data as GSI hands it out: JPGIS GML tiles and PNG tiles in z/x/y folders
+    "GML",
+    "PNG",
+    "z/x/y",
     // a Shapefile's parts and ISOXML's task file, named as they are on disk
     "shp",
     "dbf",

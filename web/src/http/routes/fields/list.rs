@@ -54,6 +54,9 @@ pub(super) async fn render_list(
                 } } }
             }
         }
+        @if let Some(farm) = user.user.farm_id.filter(|_| can_write) {
+            p { a href=(format!("/farms/{farm}/terrain")) { (crate::i18n::terrain::TerrainMsg::Title.text(lang)) } }
+        }
         @if can_write {
             h2 { (Msg::ImportFields.text(lang)) }
             form method="post" action="/fields/import" enctype="multipart/form-data" {

@@ -40,6 +40,9 @@ mod rx_errors;
 #[cfg(test)]
 mod rx_tests;
 mod rx_view;
+mod terrain;
+#[cfg(test)]
+mod terrain_tests;
 #[cfg(test)]
 mod tests;
 
@@ -113,6 +116,13 @@ pub fn router() -> Router<AppState> {
         .route("/plans/{id}", get(plan_page))
         .route("/plans/{id}/geojson", get(plan_geojson))
         .route("/plans/{id}/download/{kind}", get(download))
+        .route(
+            "/farms/{id}/terrain",
+            get(terrain::page)
+                .post(terrain::upload)
+                .layer(DefaultBodyLimit::max(terrain::MAX_DEM_UPLOAD)),
+        )
+        .route("/farms/{id}/terrain/{dem}/delete", post(terrain::delete))
         .route("/api/v1/fields", get(api_fields))
         .route("/api/v1/plans/{id}", get(api_plan))
 }

@@ -52,6 +52,31 @@ pub(super) struct PlanForm {
     /// Run-up before each spray leg, seconds at spray speed.
     #[serde(default = "default_sprayer_lead_s")]
     pub(super) sprayer_lead_s: f64,
+    /// Spray height over `flat` ground, or following the farm's elevation data with
+    /// altitudes `relative` to home, `amsl`, or in the vehicle's `terrain` frame.
+    #[serde(default = "default_alt_frame")]
+    pub(super) alt_frame: String,
+}
+
+fn default_alt_frame() -> String {
+    "flat".to_owned()
+}
+
+impl PlanForm {
+    /// The terrain pass the form asks for, `None` for flat ground.
+    fn terrain(&self) -> Option<mission_planner::TerrainConfig> {
+        use mission_planner::AltitudeFrame as F;
+        let frame = match self.alt_frame.as_str() {
+            "relative" => F::RelativeHome,
+            "amsl" => F::Amsl,
+            "terrain" => F::Terrain,
+            _ => return None,
+        };
+        Some(mission_planner::TerrainConfig {
+            frame,
+            ..Default::default()
+        })
+    }
 }
 
 /// The planner's pump and nozzle lag default (plans stored before the field had it).
@@ -107,6 +132,7 @@ impl Default for PlanForm {
             pump_full_flow_l_min: String::new(),
             rate_lag_s: default_rate_lag_s(),
             sprayer_lead_s: default_sprayer_lead_s(),
+            alt_frame: default_alt_frame(),
         }
     }
 }
@@ -238,6 +264,7 @@ async fn field_page(
                 (number_input("servo", RxMsg::ServoOutput.text(lang), f64::from(d.servo), "1"))
                 (number_input("sprayer_lead_s", RxMsg::SprayerLead.text(lang), d.sprayer_lead_s, "0.05"))
                 p.muted #sprayer-lead-hint { (RxMsg::SprayerLeadHint.text(lang)) }
+                (terrain_choice(lang, f.farm_id, &d.alt_frame))
                 (super::rx_view::rx_fields(lang, &super::rx_view::RxValues {
                     rate_column: &d.rate_column,
                     rate_unit: &d.rate_unit,
@@ -252,6 +279,28 @@ async fn field_page(
         (map_assets())
     };
     Ok(pages::layout(lang, &f.name, Some(user), body))
+}
+
+/// The plan form's choice of what the spray height is over, with where elevation data is
+/// registered.
+fn terrain_choice(lang: Lang, farm: i64, chosen: &str) -> Markup {
+    use crate::i18n::terrain::TerrainMsg as T;
+    let options = [
+        ("flat", T::FrameFlat),
+        ("relative", T::FrameRelative),
+        ("amsl", T::FrameAmsl),
+        ("terrain", T::FrameTerrain),
+    ];
+    html! {
+        label for="alt_frame" { (T::AltFrame.text(lang)) }
+        select #alt_frame name="alt_frame" aria-describedby="alt-frame-hint" {
+            @for (v, m) in options { option value=(v) selected[chosen == v] { (m.text(lang)) } }
+        }
+        p.muted #alt-frame-hint {
+            (T::FrameHint.text(lang)) " "
+            a href=(format!("/farms/{farm}/terrain")) { (T::Title.text(lang)) }
+        }
+    }
 }
 
 pub(super) async fn make_plan(
@@ -299,6 +348,11 @@ async fn plan_and_store(
         Some(u) => Some((form.rx_settings(lang)?, u)),
         None => None,
     };
+    let terrain = form.terrain();
+    let dem = match &terrain {
+        Some(_) => Some(field_model(state, farm, &row, lang).await?),
+        None => None,
+    };
     // The planner stops itself at the pool's deadline, so an abandoned job frees its slot.
     config.deadline = Some(std::time::Instant::now() + state.settings.planner.deadline());
     let settings = rx.as_ref().map(|(s, _)| s.clone());
@@ -315,6 +369,14 @@ async fn plan_and_store(
                 plan_error_text(&e, lang)
             ))
         })?;
+        // The go/no-go of the ground: refused where the model misses part of the path or a
+        // point would be above the legal height.
+        let planned = match (&dem, &terrain) {
+            (Some(d), Some(t)) => mission_planner::apply_terrain(&planned, d, t).map_err(|e| {
+                AppError::BadInput(crate::services::terrain::dem_error_text(&e, lang))
+            })?,
+            _ => planned,
+        };
         let zones = prepared_zones(&planned);
         Ok((planned, zones))
     };
@@ -326,8 +388,12 @@ async fn plan_and_store(
     let waypoints = mission_planner::to_waypoints(&planned, autopilot, None);
     let kml = mission_planner::to_kml(&planned);
     let geojson = mission_planner::to_geojson(&planned);
-    let report =
-        serde_json::to_string(&planned.report).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut report =
+        serde_json::to_value(&planned.report).map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Some(t) = &planned.terrain {
+        report["terrain"] = terrain_json(t, autopilot);
+    }
+    let report = report.to_string();
     let config_json = serde_json::to_string(form).map_err(|e| AppError::Internal(e.to_string()))?;
     let new = NewPlan {
         field_id: id,
@@ -370,6 +436,82 @@ async fn plan_and_store(
     Ok(Ok(store_plan(&state.db, &new, plan_rx.as_ref()).await?))
 }
 
+/// The farm's elevation model under the field (and the ground around it a sortie's home
+/// and transits may reach).
+async fn field_model(
+    state: &AppState,
+    farm: i64,
+    row: &FieldRow,
+    lang: Lang,
+) -> Result<mission_planner::Dem, AppError> {
+    use crate::i18n::terrain::TerrainMsg;
+    use geo::BoundingRect;
+    let field = stored_field(row)?;
+    let b = field
+        .boundary
+        .bounding_rect()
+        .ok_or_else(|| AppError::Internal(format!("field {} has no extent", row.id)))?;
+    // About 200 m around the field.
+    let m = 0.002;
+    let bbox = (b.min().y - m, b.min().x - m, b.max().y + m, b.max().x + m);
+    crate::services::terrain::model_over(&state.db, farm, bbox)
+        .await?
+        .ok_or_else(|| AppError::BadInput(TerrainMsg::NoModel.text(lang).to_owned()))
+}
+
+/// The terrain figures of a plan's report, with the frame its missions are written in.
+fn terrain_json(t: &mission_planner::TerrainProfile, autopilot: Autopilot) -> Value {
+    let r = &t.report;
+    let frame = match t.frame.for_autopilot(autopilot) {
+        mission_planner::AltitudeFrame::RelativeHome => "relative",
+        mission_planner::AltitudeFrame::Amsl => "amsl",
+        mission_planner::AltitudeFrame::Terrain => "terrain",
+    };
+    json!({
+        "frame": frame,
+        "inserted_points": r.inserted_points,
+        "ground_min_m": r.ground_min_m,
+        "ground_max_m": r.ground_max_m,
+        "home_ground_m": r.home_ground_m,
+        "max_agl_m": r.max_agl_m,
+        "min_agl_m": r.min_agl_m,
+        "raised_m": r.raised_m,
+        "raised_spray_m": r.raised_spray_m,
+        "max_raise_m": r.max_raise_m,
+        "steepest_ground_deg": r.steepest_ground_deg,
+    })
+}
+
+/// The plan page's terrain section, from the report's figures; nothing for a flat plan.
+fn terrain_rows(r: &Value, lang: Lang) -> Markup {
+    use crate::i18n::terrain::TerrainMsg as T;
+    let Some(t) = r.get("terrain") else {
+        return html! {};
+    };
+    let num = |k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let frame = match t.get("frame").and_then(Value::as_str) {
+        Some("amsl") => T::FrameAmsl,
+        Some("terrain") => T::FrameTerrain,
+        _ => T::FrameRelative,
+    };
+    let raised = num("raised_spray_m");
+    html! {
+        h2 #terrain { (T::Section.text(lang)) }
+        table aria-labelledby="terrain" {
+            tbody {
+                tr { th scope="row" { (T::FrameUsed.text(lang)) } td { (frame.text(lang)) } }
+                tr { th scope="row" { (T::GroundUnderPath.text(lang)) } td.num { (format!("{:.1}〜{:.1} m", num("ground_min_m"), num("ground_max_m"))) } }
+                tr { th scope="row" { (T::HomeGround.text(lang)) } td.num { (format!("{:.1} m", num("home_ground_m"))) } }
+                tr { th scope="row" { (T::AglRange.text(lang)) } td.num { (format!("{:.1}〜{:.1} m", num("min_agl_m"), num("max_agl_m"))) } }
+                tr { th scope="row" { (T::Steepest.text(lang)) } td.num { (format!("{:.1}°", num("steepest_ground_deg"))) } }
+                tr { th scope="row" { (T::Inserted.text(lang)) } td.num { (format!("{:.0}", num("inserted_points"))) } }
+                tr { th scope="row" { (T::RaisedSpray.text(lang)) } td.num { (format!("{raised:.0} m")) } }
+            }
+        }
+        @if raised > 0.0 { p.alert role="note" { (T::RaisedWarning.text(lang)) } }
+    }
+}
+
 pub(super) async fn plan_page(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -410,6 +552,7 @@ pub(super) async fn plan_page(
             } }
         }
         (fence)
+        (terrain_rows(&r, lang))
         (map_div(&format!("/plans/{id}/geojson"), &state.settings.tile_url, Msg::Map.text(lang)))
         h2 { (Msg::Legend.text(lang)) }
         ul.legend {
