@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agriops_e2e::{
-    KillOnDrop, agriops, agriops_admin, free_tcp_port, printed_id, program, require_peer_python,
+    KillOnDrop, ScratchPg, agriops, agriops_admin, free_tcp_port, printed_id, require_peer_python,
 };
 use reqwest::cookie::CookieStore;
 
@@ -193,26 +193,6 @@ async fn generated_api_requests_get_no_server_error_on_sqlite_and_postgres() {
     }
     fuzz_backend(&python, None, "SQLite").await;
 
-    let psql = program("psql", "/usr/bin/psql").expect("psql (PostgreSQL's client)");
-    let admin_url = std::env::var("AGRIOPS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!("agriops_fuzz_{}", std::process::id());
-    let created = Command::new(&psql)
-        .args([
-            admin_url.as_str(),
-            "-qc",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .status()
-        .expect("psql");
-    assert!(created.success(), "CREATE DATABASE {name}");
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("url").0);
-    fuzz_backend(&python, Some(&url), "PostgreSQL").await;
-    let _ = Command::new(&psql)
-        .args([
-            admin_url.as_str(),
-            "-qc",
-            &format!("DROP DATABASE {name} WITH (FORCE)"),
-        ])
-        .status();
+    let pg = ScratchPg::create("fuzz");
+    fuzz_backend(&python, Some(&pg.url), "PostgreSQL").await;
 }
