@@ -10,9 +10,10 @@ use crate::storage::{NewPrescription, NewRxZone};
 use mission_planner::GapPolicy;
 
 /// The planner options of the plan form, in the units farmers use.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub(super) struct PlanForm {
-    #[serde(default, skip_serializing)]
+    /// The session's CSRF token (never stored with the plan's options).
+    #[serde(default, skip_serializing_if = "never_written")]
     csrf: String,
     swath_width: f64,
     rate_l_per_10a: f64,
@@ -52,6 +53,12 @@ pub(super) struct PlanForm {
     /// Run-up before each spray leg, seconds at spray speed.
     #[serde(default = "default_sprayer_lead_s")]
     pub(super) sprayer_lead_s: f64,
+}
+
+/// The CSRF token is skipped whenever a plan form is written out (stored with the plan). Not
+/// `skip_serializing`, which would also drop it from the form's API description.
+fn never_written<T>(_: &T) -> bool {
+    true
 }
 
 /// The planner's pump and nozzle lag default (plans stored before the field had it).
@@ -254,6 +261,13 @@ async fn field_page(
     Ok(pages::layout(lang, &f.name, Some(user), body))
 }
 
+#[utoipa::path(
+    post, path = "/fields/{id}/plan", tag = "fields",
+    request_body(content((inline(PlanForm) = "application/x-www-form-urlencoded"), (inline(PlanForm) = "multipart/form-data"))),
+    params(("id" = i64, Path, description = "The field")),
+    responses((status = 303, description = "See other: the new plan's page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn make_plan(
     State(state): State<AppState>,
     user: CurrentUser,
