@@ -303,13 +303,21 @@ pub fn agriops() -> PathBuf {
 /// log written to `stderr`, and waits until `/healthz` answers; returns the server and its
 /// base URL.
 pub async fn serve(data: &Path, stderr: Stdio) -> (KillOnDrop, String) {
+    serve_on(data, None, stderr).await
+}
+
+/// Like [`serve`], on the database at `db_url` when given (PostgreSQL), else `data`'s SQLite.
+pub async fn serve_on(data: &Path, db_url: Option<&str>, stderr: Stdio) -> (KillOnDrop, String) {
     let port = free_tcp_port();
+    let mut cmd = Command::new(agriops());
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
     let server = KillOnDrop(
-        Command::new(agriops())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data)
-            .env("RUST_LOG", "warn")
+        cmd.env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -325,6 +333,57 @@ pub async fn serve(data: &Path, stderr: Stdio) -> (KillOnDrop, String) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     (server, base)
+}
+
+/// A fresh PostgreSQL database on the test server (`AGRIOPS_TEST_PG`, else
+/// `postgres://postgres@127.0.0.1:5432/postgres`), dropped again when this is dropped.
+pub struct ScratchPg {
+    /// The URL of the new database.
+    pub url: String,
+    admin_url: String,
+    name: String,
+    psql: PathBuf,
+}
+
+impl ScratchPg {
+    /// Creates the database `agriops_{tag}_{pid}`.
+    ///
+    /// # Panics
+    /// Without `psql`, or when the server refuses to create it.
+    pub fn create(tag: &str) -> ScratchPg {
+        let psql = program("psql", "/usr/bin/psql").expect("psql (PostgreSQL's client)");
+        let admin_url = std::env::var("AGRIOPS_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("agriops_{tag}_{}", std::process::id());
+        let created = Command::new(&psql)
+            .args([
+                admin_url.as_str(),
+                "-qc",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .status()
+            .expect("psql");
+        assert!(created.success(), "CREATE DATABASE {name}");
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("url").0);
+        ScratchPg {
+            url,
+            admin_url,
+            name,
+            psql,
+        }
+    }
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.psql)
+            .args([
+                self.admin_url.as_str(),
+                "-qc",
+                &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            ])
+            .status();
+    }
 }
 
 /// A cookie-keeping client signed in through the real sign-in form as `user`.

@@ -1,6 +1,7 @@
 //! Hostile uploads against a running `agriops serve`, as an attacker with a farmer's account
 //! would send them, many at once: the server answers each with a 4xx (never a 5xx), stays up,
-//! and its peak resident memory (VmHWM in /proc) stays under 512 MiB.
+//! and its peak resident memory (VmHWM in /proc) stays under 512 MiB, on SQLite and on
+//! PostgreSQL (the same payloads, a fresh server and database each).
 //!
 //! The payloads are of the kinds the hostile-input probe used, in shapes it did not: a KMZ whose
 //! headers lie about the inflated size, one with two 1 GiB entries, a big but honest KML, a
@@ -11,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use agriops_e2e::{agriops_admin, printed_id, signed_in};
+use agriops_e2e::{ScratchPg, agriops_admin, printed_id, signed_in};
 
 /// The ceiling the issue sets for the whole server.
 const MAX_RSS_KIB: u64 = 512 * 1024;
@@ -153,12 +154,21 @@ async fn upload(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
+    let archives = tempfile::tempdir().expect("tempdir");
+    build_archives(archives.path());
+    probe(archives.path(), None, "SQLite").await;
+    let pg = ScratchPg::create("hostile");
+    probe(archives.path(), Some(&pg.url), "PostgreSQL").await;
+}
+
+/// One backend: a fresh server on `db_url` (SQLite in its data folder when `None`), the
+/// payloads from `archives` one by one and then three times over at once, and the checks.
+async fn probe(archives: &Path, db_url: Option<&str>, label: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    build_archives(dir.path());
     let data = dir.path().join("data");
     let farm = printed_id(&agriops_admin(
         &data,
-        None,
+        db_url,
         &[
             "farm",
             "add",
@@ -173,7 +183,7 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
     .to_string();
     agriops_admin(
         &data,
-        None,
+        db_url,
         &[
             "user",
             "add",
@@ -187,8 +197,12 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
         Some("mallory-password-1\n"),
     );
     let log = dir.path().join("serve.log");
-    let (server, base) =
-        agriops_e2e::serve(&data, std::fs::File::create(&log).expect("log").into()).await;
+    let (server, base) = agriops_e2e::serve_on(
+        &data,
+        db_url,
+        std::fs::File::create(&log).expect("log").into(),
+    )
+    .await;
     let pid = server.0.id();
     let client = signed_in(&base, "mallory", "mallory-password-1").await;
     let token = csrf(&client, &format!("{base}/fields")).await;
@@ -205,7 +219,7 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
         200
     );
 
-    let read = |name: &str| std::fs::read(dir.path().join(name)).expect("archive");
+    let read = |name: &str| std::fs::read(archives.join(name)).expect("archive");
     let mut deep = Vec::with_capacity(15 << 20);
     deep.extend_from_slice(br#"{"type":"Polygon","coordinates":"#);
     deep.resize(15 << 20, b'[');
@@ -217,13 +231,16 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
         ("vertices.geojson", many_vertices(550_000)),
     ];
     for (name, body) in &payloads {
-        eprintln!("{name}: {} KiB", body.len() / 1024);
+        eprintln!("{label}, {name}: {} KiB", body.len() / 1024);
     }
     // Each payload alone, then all of them three times over at once.
     let mut statuses = Vec::new();
     for (name, body) in &payloads {
         let s = upload(&client, &import, &token, "file", name, body.clone()).await;
-        eprintln!("{name}: HTTP {s}, peak {} MiB", memory_kib(pid).0 / 1024);
+        eprintln!(
+            "{label}, {name}: HTTP {s}, peak {} MiB",
+            memory_kib(pid).0 / 1024
+        );
         statuses.push((name.to_string(), s));
     }
     let mut tasks = Vec::new();
@@ -292,12 +309,12 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
         noise,
     )
     .await;
-    eprintln!("noise.tlog: HTTP {s}");
+    eprintln!("{label}, noise.tlog: HTTP {s}");
     statuses.push(("noise.tlog".into(), s));
 
     let (peak, now) = memory_kib(pid);
     eprintln!(
-        "server memory: idle {} MiB, peak {} MiB, now {} MiB (ceiling {} MiB)",
+        "{label}: server memory: idle {} MiB, peak {} MiB, now {} MiB (ceiling {} MiB)",
         idle / 1024,
         peak / 1024,
         now / 1024,
@@ -306,23 +323,23 @@ async fn hostile_uploads_keep_the_server_up_and_under_512_mib() {
     let server_errors: Vec<_> = statuses.iter().filter(|(_, s)| *s >= 500).collect();
     assert!(
         server_errors.is_empty(),
-        "5xx answers: {server_errors:?}\nserver log:\n{}",
+        "{label}: 5xx answers: {server_errors:?}\nserver log:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     let accepted: Vec<_> = statuses.iter().filter(|(_, s)| *s < 400).collect();
     assert!(
         accepted.is_empty(),
-        "hostile uploads accepted: {accepted:?}"
+        "{label}: hostile uploads accepted: {accepted:?}"
     );
     assert!(
         reqwest::get(format!("{base}/healthz"))
             .await
             .is_ok_and(|r| r.status().is_success()),
-        "the server is down after the uploads"
+        "{label}: the server is down after the uploads"
     );
     assert!(
         peak < MAX_RSS_KIB,
-        "peak resident memory {} MiB, over {} MiB",
+        "{label}: peak resident memory {} MiB, over {} MiB",
         peak / 1024,
         MAX_RSS_KIB / 1024
     );

@@ -93,7 +93,7 @@ fn placeholders(rows: usize, cols: usize) -> String {
 macro_rules! on_each {
     ($db:expr, $pool:ident => $body:block) => {
         match $db {
-            Db::Sqlite($pool) => $body,
+            Db::Sqlite($pool, _) => $body,
             Db::Postgres($pool) => $body,
         }
     };
@@ -103,7 +103,7 @@ macro_rules! on_each {
 macro_rules! in_tx {
     ($db:expr, $tx:ident => $body:block) => {
         match $db {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let mut $tx = pool.begin().await.unwrap();
                 $body
                 $tx.commit().await.unwrap();
@@ -137,7 +137,7 @@ async fn load(db: &Db, a: &Args) -> Vec<i64> {
     let mut parlors = Vec::new();
     for f in &farms {
         let id: i64 = match db {
-            Db::Sqlite(p) => sqlx::query_scalar("INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, 'rotary', $2) RETURNING id").bind(f).bind(now).fetch_one(p).await.unwrap(),
+            Db::Sqlite(p, _) => sqlx::query_scalar("INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, 'rotary', $2) RETURNING id").bind(f).bind(now).fetch_one(p).await.unwrap(),
             Db::Postgres(p) => sqlx::query_scalar("INSERT INTO parlors (farm_id, name, created_at) VALUES ($1, 'rotary', $2) RETURNING id").bind(f).bind(now).fetch_one(p).await.unwrap(),
         };
         parlors.push(id);
@@ -222,7 +222,7 @@ async fn generate_events(db: &Db, parlors: &[i64], per_parlor: i64, slots: i64) 
     let bar = indicatif::ProgressBar::new(parlors.len() as u64);
     for (pi, parlor) in parlors.iter().enumerate() {
         let sql = match db {
-            Db::Sqlite(_) => format!(
+            Db::Sqlite(..) => format!(
                 "INSERT INTO milking_events (parlor_id, dedupe_key, t, bail, epoch, seq, cow_id, \
                  yield_kg, high_conductivity, missed_before) \
                  WITH RECURSIVE s(e) AS (SELECT 0 UNION ALL SELECT e + 1 FROM s WHERE e + 1 < $3) \

@@ -146,3 +146,54 @@ pub async fn history(db: &Db, field_id: i64) -> Result<Vec<FieldEvent>, AppError
     events.sort_by_key(|e| std::cmp::Reverse(e.at()));
     Ok(events)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::testdb::both_backends;
+
+    /// Features of the largest file the CLI's limits (`FieldLimits::DEFAULT`) take, as the
+    /// probe's 157 000-placemark KML had.
+    const N_FIELDS: usize = 157_000;
+
+    both_backends!(three_imports_of_a_village_at_once_are_all_stored, |db| {
+        let d = db.districts().await.unwrap();
+        let geojson = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"p","kind":"field"},"geometry":{"type":"Polygon","coordinates":[[[139.9,36.9],[139.90005,36.9],[139.90005,36.90005],[139.9,36.90005],[139.9,36.9]]]}}]}"#;
+        let names: Vec<String> = (0..N_FIELDS).map(|i| format!("p{i}")).collect();
+        let mut farms = Vec::new();
+        for copy in 0..3 {
+            farms.push(
+                db.create_farm(d[0].id, &format!("village-{copy}"), "crop", "")
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let started = std::time::Instant::now();
+        let imports = farms.iter().map(|&farm_id| {
+            let rows: Vec<NewField> = names
+                .iter()
+                .map(|name| NewField {
+                    farm_id,
+                    name,
+                    crop: "",
+                    fude_polygon_id: None,
+                    land_type: None,
+                    geojson,
+                    area_ha: 0.002,
+                })
+                .collect();
+            let db = db.clone();
+            async move { import_fields(&db, &rows).await.map(|v| v.len()) }
+        });
+        let results = futures::future::join_all(imports).await;
+        eprintln!(
+            "{:?}: three imports of {N_FIELDS} fields in {:.1} s",
+            db.backend(),
+            started.elapsed().as_secs_f64()
+        );
+        for r in results {
+            assert_eq!(r.unwrap(), N_FIELDS);
+        }
+    });
+}

@@ -133,10 +133,35 @@ pub enum Backend {
 /// A connection pool to the agriops database.
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// The embedded SQLite database.
-    Sqlite(SqlitePool),
+    /// The embedded SQLite database, and the queue its writers of this process take turns in.
+    Sqlite(SqlitePool, WriteQueue),
     /// A PostgreSQL database shared by one or more servers.
     Postgres(PgPool),
+}
+
+/// The write transactions of one process on one SQLite database, one at a time in arrival
+/// order.
+///
+/// SQLite has one write lock; a writer that finds it taken spins in the busy handler until the
+/// busy timeout, then fails with `database is locked`. One user action may hold the lock for
+/// longer than that (an import of 157 000 fields at the CLI's limits takes seconds, and three
+/// at once made the third fail), so writers of this process queue here instead, with no busy
+/// handler between them; the busy timeout remains for other processes (the admin commands) and
+/// for single statements outside a [`Tx`].
+#[derive(Debug, Clone, Default)]
+pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+/// How long a writer waits for its turn before it fails (a wait this long means a stuck
+/// transaction, not a busy one).
+const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl WriteQueue {
+    /// Waits for this writer's turn; the turn lasts until the returned guard is dropped.
+    async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
+        tokio::time::timeout(WRITE_TURN_TIMEOUT, self.0.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
 }
 
 /// An open write transaction on either backend: every write of one user action goes through
@@ -150,6 +175,9 @@ pub enum Db {
 #[derive(Debug)]
 pub struct Tx {
     inner: TxInner,
+    /// SQLite: this transaction's turn in the [`WriteQueue`], given back after `inner` ends
+    /// (fields drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// The backend's own transaction behind a [`Tx`].
@@ -167,10 +195,12 @@ impl Tx {
     /// # Errors
     /// The database refused the commit; nothing of the transaction is stored then.
     pub async fn commit(self) -> Result<(), StorageError> {
-        match self.inner {
+        let Tx { inner, _turn } = self;
+        match inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        drop(_turn);
         Ok(())
     }
 
@@ -300,7 +330,7 @@ pub(crate) mod fault {
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Sqlite($pool, _) => $body,
             $crate::storage::Db::Postgres($pool) => $body,
         }
     };
@@ -326,6 +356,7 @@ impl Db {
                     .max_connections(max)
                     .connect_with(opts)
                     .await?,
+                WriteQueue::default(),
             )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // JIT off: on a fresh database (no statistics yet) the overview's cost estimate
@@ -367,7 +398,7 @@ impl Db {
     /// A migration failed or the database was changed by a newer agriops.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         match self {
-            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Sqlite(pool, _) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
             Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -378,10 +409,17 @@ impl Db {
     /// # Errors
     /// No connection, or the write lock was not had within the busy timeout (SQLite).
     pub async fn begin(&self) -> Result<Tx, StorageError> {
-        Ok(Tx {
-            inner: match self {
-                Db::Sqlite(pool) => TxInner::Sqlite(pool.begin_write().await?),
-                Db::Postgres(pool) => TxInner::Postgres(pool.begin_write().await?),
+        Ok(match self {
+            Db::Sqlite(pool, queue) => {
+                let turn = queue.turn().await?;
+                Tx {
+                    inner: TxInner::Sqlite(pool.begin_write().await?),
+                    _turn: Some(turn),
+                }
+            }
+            Db::Postgres(pool) => Tx {
+                inner: TxInner::Postgres(pool.begin_write().await?),
+                _turn: None,
             },
         })
     }
@@ -389,7 +427,7 @@ impl Db {
     /// Where a query of its own runs.
     pub(crate) fn on(&self) -> On<'_> {
         match self {
-            Db::Sqlite(pool) => On::SqlitePool(pool),
+            Db::Sqlite(pool, _) => On::SqlitePool(pool),
             Db::Postgres(pool) => On::PgPool(pool),
         }
     }
@@ -397,7 +435,7 @@ impl Db {
     /// The engine behind this pool.
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }

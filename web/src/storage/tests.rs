@@ -43,7 +43,7 @@ both_backends!(
 #[tokio::test]
 async fn sqlite_deferred_transactions_fail_under_the_same_load() {
     let t = TestDb::sqlite().await;
-    let Db::Sqlite(pool) = &t.db else {
+    let Db::Sqlite(pool, _) = &t.db else {
         panic!("not SQLite")
     };
     let district = t.db.districts().await.unwrap()[0].id;

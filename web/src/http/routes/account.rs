@@ -82,14 +82,22 @@ async fn render(
 }
 
 /// The text-size form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct TextSizeForm {
     csrf: String,
+    /// `normal`, `large` or `larger` (`TextSize::tag`).
+    #[schema(pattern = "^(normal|large|larger)$")]
     size: String,
 }
 
 /// Keeps the chosen text size in a browser cookie (not the session: it outlives sign-out)
 /// and goes back to the page the form was on.
+#[utoipa::path(
+    post, path = "/account/textsize", tag = "account",
+    request_body(content = inline(TextSizeForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the page the form was on"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn set_text_size(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -117,7 +125,7 @@ async fn set_text_size(
 }
 
 /// The password-change form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PasswordForm {
     csrf: String,
     current: String,
@@ -125,6 +133,12 @@ struct PasswordForm {
     again: String,
 }
 
+#[utoipa::path(
+    post, path = "/account/password", tag = "account",
+    request_body(content = inline(PasswordForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the account page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,

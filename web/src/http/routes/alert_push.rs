@@ -126,7 +126,7 @@ fn origin(endpoint: &str) -> String {
 }
 
 /// A subscription as the page's script posts it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct SubscribeForm {
     csrf: String,
     endpoint: String,
@@ -135,14 +135,14 @@ struct SubscribeForm {
 }
 
 /// The browser's own unsubscribe.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct UnsubscribeForm {
     csrf: String,
     endpoint: String,
 }
 
 /// The remove button.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RemoveForm {
     csrf: String,
 }
@@ -153,6 +153,13 @@ fn writer(user: &CurrentUser, farm: i64, csrf: &str) -> Result<(), AppError> {
     user.check_csrf(csrf)
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/push", tag = "alerts",
+    request_body(content = inline(SubscribeForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 204, description = "The subscription stored"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn subscribe(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -170,6 +177,13 @@ async fn subscribe(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/push/unsubscribe", tag = "alerts",
+    request_body(content = inline(UnsubscribeForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 204, description = "The subscription removed"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn unsubscribe(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -181,6 +195,13 @@ async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/push/{sub}/remove", tag = "alerts",
+    request_body(content = inline(RemoveForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm"), ("sub" = i64, Path, description = "The subscription")),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -187,7 +187,7 @@ async fn page(
 }
 
 /// The add-rule form as sent: every field text, parsed here so a malformed one is named.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RuleForm {
     csrf: String,
     kind: String,
@@ -203,7 +203,7 @@ struct RuleForm {
 }
 
 /// The add-channel form as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ChannelForm {
     csrf: String,
     kind: String,
@@ -219,7 +219,7 @@ struct ChannelForm {
 }
 
 /// The on/off form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EnabledForm {
     csrf: String,
     enabled: String,
@@ -250,6 +250,13 @@ fn back(id: i64) -> Response {
     Redirect::to(&format!("/farms/{id}/alerts/settings")).into_response()
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/rules", tag = "alerts",
+    request_body(content = inline(RuleForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn add_rule(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -278,6 +285,13 @@ async fn add_rule(
     Ok(back(id))
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/channels", tag = "alerts",
+    request_body(content = inline(ChannelForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn add_channel(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -302,6 +316,13 @@ async fn add_channel(
     Ok(back(id))
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/rules/{rule}/enabled", tag = "alerts",
+    request_body(content = inline(EnabledForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm"), ("rule" = i64, Path, description = "The rule")),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn rule_enabled(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -313,6 +334,13 @@ async fn rule_enabled(
     Ok(back(id))
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/channels/{ch}/enabled", tag = "alerts",
+    request_body(content = inline(EnabledForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm"), ("ch" = i64, Path, description = "The channel")),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn channel_enabled(
     State(state): State<AppState>,
     user: CurrentUser,

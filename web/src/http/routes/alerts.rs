@@ -125,11 +125,18 @@ async fn alerts_page(
 }
 
 /// The form of the page's acknowledge button.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct AckForm {
     csrf: String,
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/{alert}/ack", tag = "alerts",
+    request_body(content = inline(AckForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm"), ("alert" = i64, Path, description = "The alert")),
+    responses((status = 303, description = "See other: the alerts page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn ack_from_page(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -198,6 +205,12 @@ async fn ack_confirm(
 }
 
 /// The confirm page's button: acknowledges the alert the token names.
+#[utoipa::path(
+    post, path = "/alerts/ack/{token}", tag = "alerts",
+    params(("token" = String, Path, description = "The acknowledgement link's token")),
+    responses((status = 200, description = "The alert acknowledged"), crate::http::routes::openapi::FormAnswers),
+    security(())
+)]
 async fn ack_by_link(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -118,6 +118,24 @@ async fn readable_flight(
     flight_for(state, user, id, FLIGHT_READERS).await
 }
 
+/// The parts of the flight upload form (`multipart/form-data`), for the API description.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TlogUpload {
+    /// The session's CSRF token.
+    csrf: String,
+    /// The flight's MAVLink `.tlog`.
+    #[schema(value_type = String, format = Binary)]
+    tlog: Vec<u8>,
+}
+
+#[utoipa::path(
+    post, path = "/plans/{id}/flights", tag = "flights",
+    request_body(content = inline(TlogUpload), content_type = "multipart/form-data"),
+    params(("id" = i64, Path, description = "The plan")),
+    responses((status = 303, description = "See other: the new flight's page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn record(
     State(state): State<AppState>,
     user: CurrentUser,

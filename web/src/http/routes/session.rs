@@ -60,7 +60,7 @@ fn render_login(
 }
 
 /// The sign-in form's fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LoginForm {
     username: String,
     password: String,
@@ -122,6 +122,12 @@ pub fn client_addr(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> S
     }
 }
 
+#[utoipa::path(
+    post, path = "/login", tag = "session",
+    request_body(content = inline(LoginForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the home page, with the session cookie"), crate::http::routes::openapi::FormAnswers),
+    security(())
+)]
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -173,11 +179,17 @@ async fn login(
 }
 
 /// A form that carries only the CSRF token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CsrfForm {
     csrf: String,
 }
 
+#[utoipa::path(
+    post, path = "/logout", tag = "session",
+    request_body(content = inline(CsrfForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the sign-in form"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -193,8 +205,10 @@ async fn logout(
 }
 
 /// The language switch's field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LangForm {
+    /// `ja` or `en`.
+    #[schema(pattern = "^(ja|en)$")]
     lang: String,
     /// The session's token, when signed in (the switch also changes the stored preference).
     #[serde(default)]
@@ -226,6 +240,12 @@ fn same_site_post(headers: &HeaderMap) -> bool {
     }
 }
 
+#[utoipa::path(
+    post, path = "/lang", tag = "session",
+    request_body(content = inline(LangForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the page the form was on"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn switch_lang(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -50,7 +50,7 @@ async fn readable_vehicles(
 }
 
 /// The vehicle form.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct VehicleForm {
     #[serde(default)]
     csrf: String,
@@ -163,6 +163,12 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
     Ok(pages::layout(lang, title, Some(&user), body).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/vehicles", tag = "vehicles",
+    request_body(content = inline(VehicleForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the vehicle list"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -226,6 +232,13 @@ async fn edit_page(
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/vehicles/{id}", tag = "vehicles",
+    request_body(content = inline(VehicleForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The vehicle")),
+    responses((status = 303, description = "See other: the vehicle list"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -258,7 +271,7 @@ fn may_edit_pilot(user: &CurrentUser, user_id: i64) -> Result<(), AppError> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct PilotForm {
     #[serde(default)]
     csrf: String,
@@ -300,6 +313,13 @@ async fn pilot_page(
     Ok(pages::layout(lang, title, Some(&user), body).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/pilots/{user_id}", tag = "vehicles",
+    request_body(content = inline(PilotForm), content_type = "application/x-www-form-urlencoded"),
+    params(("user_id" = i64, Path, description = "The pilot (a user)")),
+    responses((status = 303, description = "See other: the pilot page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 async fn pilot_save(
     State(state): State<AppState>,
     user: CurrentUser,

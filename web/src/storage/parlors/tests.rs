@@ -299,7 +299,7 @@ async fn sqlite_upgrade_to_parlor_scoped_keys_keeps_rows() {
         .unwrap();
     let migrator = sqlx::migrate!("migrations/sqlite");
     migrator.run_to(7, &pool).await.unwrap();
-    let db = Db::Sqlite(pool.clone());
+    let db = Db::Sqlite(pool.clone(), crate::storage::WriteQueue::default());
     let d = db.districts().await.unwrap();
     let a = db.create_farm(d[0].id, "a", "dairy", "").await.unwrap();
     let b = db.create_farm(d[0].id, "b", "dairy", "").await.unwrap();

@@ -88,7 +88,7 @@ impl Db {
     ) -> Result<RebuildStats, StorageError> {
         // Hour number since the epoch of a timestamp column, per backend.
         let hour = |col: &str| match self {
-            Db::Sqlite(_) => format!("(unixepoch({col}) / 3600)"),
+            Db::Sqlite(..) => format!("(unixepoch({col}) / 3600)"),
             Db::Postgres(_) => format!("CAST(floor(extract(epoch FROM {col}) / 3600) AS BIGINT)"),
         };
         let milk_sql = format!(

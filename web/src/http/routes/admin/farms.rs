@@ -50,6 +50,13 @@ pub(super) async fn render_farm(
     ))
 }
 
+#[utoipa::path(
+    post, path = "/admin/farms/{id}", tag = "admin",
+    request_body(content = inline(FarmForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 303, description = "See other: the farm's admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn edit_farm(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -91,7 +98,7 @@ pub(super) fn check_farm(lang: Lang, form: &FarmForm) -> Result<&str, AppError> 
 }
 
 /// The farm form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct FarmForm {
     csrf: String,
     name: String,
@@ -101,6 +108,12 @@ pub(super) struct FarmForm {
     address: String,
 }
 
+#[utoipa::path(
+    post, path = "/admin/farms", tag = "admin",
+    request_body(content = inline(FarmForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn add_farm(
     State(state): State<AppState>,
     user: CurrentUser,

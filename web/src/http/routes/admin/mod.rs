@@ -30,6 +30,20 @@ use farms::*;
 use tokens::*;
 use users::*;
 
+/// The admin forms, for `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    farms::add_farm,
+    farms::edit_farm,
+    users::add_user,
+    users::edit_user,
+    users::reset_password,
+    users::set_status,
+    tokens::add_token,
+    tokens::revoke_token
+))]
+pub(crate) struct FormsDoc;
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -220,7 +234,7 @@ fn admin_page(user: &CurrentUser, title: &str, notice: Option<Markup>, body: Mar
 }
 
 /// A form that carries only the CSRF token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CsrfForm {
     csrf: String,
 }

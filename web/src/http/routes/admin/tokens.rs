@@ -2,6 +2,13 @@
 
 use super::*;
 
+#[utoipa::path(
+    post, path = "/admin/tokens/{id}/revoke", tag = "admin",
+    request_body(content = inline(CsrfForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The token")),
+    responses((status = 303, description = "See other: the admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -16,13 +23,19 @@ pub(super) async fn revoke_token(
 }
 
 /// The bridge-token form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct TokenForm {
     csrf: String,
     farm_id: i64,
     name: String,
 }
 
+#[utoipa::path(
+    post, path = "/admin/tokens", tag = "admin",
+    request_body(content = inline(TokenForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The admin page showing the new token once"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn add_token(
     State(state): State<AppState>,
     user: CurrentUser,

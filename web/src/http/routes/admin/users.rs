@@ -81,7 +81,7 @@ pub(super) async fn render_user(
 }
 
 /// The user-edit form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct EditUserForm {
     csrf: String,
     display_name: String,
@@ -91,6 +91,13 @@ pub(super) struct EditUserForm {
     lang: String,
 }
 
+#[utoipa::path(
+    post, path = "/admin/users/{id}", tag = "admin",
+    request_body(content = inline(EditUserForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The user")),
+    responses((status = 303, description = "See other: the user's admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn edit_user(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -143,12 +150,19 @@ pub(super) async fn edit_user(
 }
 
 /// The password-reset form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct ResetForm {
     csrf: String,
     password: String,
 }
 
+#[utoipa::path(
+    post, path = "/admin/users/{id}/password", tag = "admin",
+    request_body(content = inline(ResetForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The user")),
+    responses((status = 303, description = "See other: the user's admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn reset_password(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -176,12 +190,19 @@ pub(super) async fn reset_password(
 }
 
 /// The disable/enable form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct StatusForm {
     csrf: String,
     disabled: bool,
 }
 
+#[utoipa::path(
+    post, path = "/admin/users/{id}/status", tag = "admin",
+    request_body(content = inline(StatusForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The user")),
+    responses((status = 303, description = "See other: the user's admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn set_status(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -227,7 +248,7 @@ pub(super) fn check_role_farm(role: &str, farm_id: &str) -> Result<(Role, Option
 }
 
 /// The user form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct UserForm {
     csrf: String,
     username: String,
@@ -238,6 +259,12 @@ pub(super) struct UserForm {
     farm_id: String,
 }
 
+#[utoipa::path(
+    post, path = "/admin/users", tag = "admin",
+    request_body(content = inline(UserForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "See other: the admin page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn add_user(
     State(state): State<AppState>,
     user: CurrentUser,

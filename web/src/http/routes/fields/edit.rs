@@ -9,7 +9,7 @@ use crate::services::fields::{
 };
 
 /// The edit form as sent.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub(super) struct EditForm {
     #[serde(default)]
     csrf: String,
@@ -89,6 +89,13 @@ pub(super) async fn edit_form(
     Ok(edit_page(&user, &f, &values, None).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/fields/{id}/edit", tag = "fields",
+    request_body(content = inline(EditForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The field")),
+    responses((status = 303, description = "See other: the field page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn save_edit(
     State(state): State<AppState>,
     user: CurrentUser,

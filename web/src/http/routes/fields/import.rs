@@ -3,6 +3,30 @@
 
 use super::*;
 
+/// The parts of the import form (`multipart/form-data`), for the API description: the
+/// handler reads them one by one as they stream in.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct ImportUpload {
+    /// The session's CSRF token.
+    csrf: String,
+    /// The file: GeoJSON, KML, KMZ or MAFF fude polygons (at most 16 MiB).
+    #[schema(value_type = Option<String>, format = Binary)]
+    file: Option<Vec<u8>>,
+    /// GeoJSON pasted or drawn on the map, when no file is chosen.
+    geojson: Option<String>,
+    /// The field's name (numbered when the file has several).
+    name: Option<String>,
+    /// The crop.
+    crop: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/fields/import", tag = "fields",
+    request_body(content = inline(ImportUpload), content_type = "multipart/form-data"),
+    responses((status = 200, description = "The field list with the imported fields"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn import(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -10,9 +10,10 @@ use crate::storage::{NewPrescription, NewRxZone};
 use mission_planner::GapPolicy;
 
 /// The planner options of the plan form, in the units farmers use.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub(super) struct PlanForm {
-    #[serde(default, skip_serializing)]
+    /// The session's CSRF token (never stored with the plan's options).
+    #[serde(default, skip_serializing_if = "never_written")]
     csrf: String,
     swath_width: f64,
     rate_l_per_10a: f64,
@@ -77,6 +78,12 @@ impl PlanForm {
             ..Default::default()
         })
     }
+}
+
+/// The CSRF token is skipped whenever a plan form is written out (stored with the plan). Not
+/// `skip_serializing`, which would also drop it from the form's API description.
+fn never_written<T>(_: &T) -> bool {
+    true
 }
 
 /// The planner's pump and nozzle lag default (plans stored before the field had it).
@@ -303,6 +310,13 @@ fn terrain_choice(lang: Lang, farm: i64, chosen: &str) -> Markup {
     }
 }
 
+#[utoipa::path(
+    post, path = "/fields/{id}/plan", tag = "fields",
+    request_body(content((inline(PlanForm) = "application/x-www-form-urlencoded"), (inline(PlanForm) = "multipart/form-data"))),
+    params(("id" = i64, Path, description = "The field")),
+    responses((status = 303, description = "See other: the new plan's page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn make_plan(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -5,6 +5,13 @@
 use super::*;
 use crate::services::preflight::Refusal;
 
+#[utoipa::path(
+    post, path = "/plans/{id}/launch", tag = "flights",
+    request_body(content = inline(LaunchForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The plan")),
+    responses((status = 303, description = "See other: the live flight page"), (status = 200, description = "The go/no-go checklist again (`action=check`)"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn launch(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -60,13 +67,20 @@ pub(super) async fn launch(
     Ok(page(status, Some(alert)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct CommandForm {
     #[serde(default)]
     csrf: String,
     confirm: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/{command}", tag = "flights",
+    request_body(content = inline(CommandForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight"), ("command" = String, Path, description = "start, pause, resume, rtl or abort")),
+    responses((status = 303, description = "See other: the live flight page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn command(
     State(state): State<AppState>,
     user: CurrentUser,

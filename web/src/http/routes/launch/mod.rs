@@ -52,6 +52,11 @@ const READERS: &[Role] = super::flight_shared::FLIGHT_READERS;
 /// Least time between two live events of one stream.
 const LIVE_EVERY: Duration = Duration::from_millis(500);
 
+/// The launch and flight command forms, for `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(command::launch, command::command))]
+pub(crate) struct FormsDoc;
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -5,7 +5,7 @@
 use super::*;
 
 /// The launch form (also the "check" submission).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(super) struct LaunchForm {
     #[serde(default)]
     pub(super) csrf: String,

@@ -199,7 +199,7 @@ pub(super) async fn farm_records(
 }
 
 /// The catalogue form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct PesticideForm {
     #[serde(default)]
     csrf: String,
@@ -213,6 +213,13 @@ pub(super) struct PesticideForm {
     l_per_10a: String,
 }
 
+#[utoipa::path(
+    post, path = "/farms/{id}/pesticides", tag = "records",
+    request_body(content = inline(PesticideForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 303, description = "See other: the farm's records page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn add_pesticide(
     State(state): State<AppState>,
     user: CurrentUser,

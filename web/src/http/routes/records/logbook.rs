@@ -154,7 +154,7 @@ pub(super) async fn logbook_page(
 }
 
 /// The logbook form (what a person may write; times and places come from the `.tlog`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct LogbookForm {
     #[serde(default)]
     csrf: String,
@@ -173,6 +173,13 @@ pub(super) struct LogbookForm {
     notes: String,
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/logbook", tag = "records",
+    request_body(content = inline(LogbookForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight")),
+    responses((status = 303, description = "See other: the logbook page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn save_logbook(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -219,6 +226,13 @@ pub(super) async fn save_logbook(
     Ok(Redirect::to(&format!("/flights/{id}/logbook")).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/logbook/sign", tag = "records",
+    request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight")),
+    responses((status = 303, description = "See other: the logbook page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn sign_logbook(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -235,6 +249,13 @@ pub(super) async fn sign_logbook(
     Ok(Redirect::to(&format!("/flights/{id}/logbook")).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/logbook/amend", tag = "records",
+    request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight")),
+    responses((status = 303, description = "See other: the logbook page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn amend_logbook(
     State(state): State<AppState>,
     user: CurrentUser,

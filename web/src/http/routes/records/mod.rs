@@ -41,6 +41,19 @@ const READERS: &[Role] = super::flight_shared::FLIGHT_READERS;
 /// Roles that write records (farmers and dairy operators only their own farm's).
 const WRITERS: &[Role] = &[Role::Admin, Role::Farmer, Role::Dairy];
 
+/// The spray record, logbook and pesticide forms, for `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    record::save_record,
+    record::sign_record,
+    record::amend_record,
+    logbook::save_logbook,
+    logbook::sign_logbook,
+    logbook::amend_logbook,
+    lists::add_pesticide
+))]
+pub(crate) struct FormsDoc;
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -231,7 +244,7 @@ fn parse_date(lang: Lang, label: Msg, s: &str) -> Result<String, AppError> {
 }
 
 /// A form that carries only the CSRF token and the version acted on.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct VersionForm {
     #[serde(default)]
     csrf: String,

@@ -109,7 +109,7 @@ pub(super) async fn record_page(
 }
 
 /// The record form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct RecordForm {
     #[serde(default)]
     csrf: String,
@@ -143,6 +143,13 @@ pub(super) struct RecordForm {
     notes: String,
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/record", tag = "records",
+    request_body(content = inline(RecordForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight")),
+    responses((status = 303, description = "See other: the record page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn save_record(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -223,6 +230,13 @@ pub(super) async fn save_record(
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/record/sign", tag = "records",
+    request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight")),
+    responses((status = 303, description = "See other: the record page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn sign_record(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -242,6 +256,13 @@ pub(super) async fn sign_record(
     Ok(Redirect::to(&format!("/flights/{id}/record")).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/flights/{id}/record/amend", tag = "records",
+    request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The flight")),
+    responses((status = 303, description = "See other: the record page"), crate::http::routes::openapi::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn amend_record(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -272,7 +272,7 @@ both_apps!(unacknowledged_messages_come_back_to_the_session, |app| {
 /// Runs one statement on the test database, whichever backend it is.
 async fn exec(app: &TestApp, sql: &'static str) {
     match &app.state.db {
-        crate::storage::Db::Sqlite(p) => {
+        crate::storage::Db::Sqlite(p, _) => {
             sqlx::query(sql).execute(p).await.unwrap();
         }
         crate::storage::Db::Postgres(p) => {
