@@ -1,6 +1,7 @@
 //! Draining the delivery outbox: claim the due messages, send each on its channel with
-//! bounded retry (every attempt stored; a refusal that retrying cannot change ends it early,
-//! and a push service's "gone" removes the subscription), and mark it done.
+//! bounded retry (every attempt stored and counted per message, across claims; a refusal
+//! that retrying cannot change ends it early, a push service's "gone" removes the
+//! subscription, and its `Retry-After` reschedules the message), and mark it done.
 
 use chrono::{DateTime, Utc};
 
@@ -161,8 +162,15 @@ async fn send_row(
         }),
     };
     let policy = cfg.retry;
+    let attempts = policy.attempts.max(1);
+    // A message taken up again (rescheduled, or a crashed server's) continues its count.
+    let before = db
+        .delivery_attempts(row.farm_id, row.alert_id, &row.event, &ch.kind, &ch.target)
+        .await?;
     let mut outcome = OutboxOutcome::Failed;
-    for attempt in 1..=policy.attempts.max(1) {
+    let mut attempt = before;
+    while attempt < attempts {
+        attempt += 1;
         let result = send(cfg, client, ch, &out, keys, now).await;
         let error = result.as_ref().err().map(ToString::to_string);
         db.record_delivery(&NewDelivery {
@@ -195,8 +203,15 @@ async fn send_row(
                 if error.is_permanent() {
                     break;
                 }
-                if attempt < policy.attempts {
-                    tokio::time::sleep(policy.backoff(attempt)).await;
+                if let DeliveryError::PushLater { after, .. } = &error
+                    && attempt < attempts
+                {
+                    // The service said when: come back then, and free the claim meanwhile.
+                    let due = now + chrono::Duration::from_std(*after).unwrap_or_default();
+                    return db.postpone_alert_message(row.id, due).await;
+                }
+                if attempt < attempts {
+                    tokio::time::sleep(policy.backoff(attempt - before)).await;
                 }
             }
         }
