@@ -14,7 +14,8 @@ to /push/<mode>/<name> is checked as a push service and a browser would check it
   private key and auth secret (http-ece, an independent implementation).
 
 <mode> chooses the answer: `ok` 201; `gone` 410; `busy` 503 to the first request of that
-name, then 201. GET /report returns every request seen, in order, with what was decrypted
+name, then 201; `later` 429 with `Retry-After: 30` to the first request of that name, then
+201. GET /report returns every request seen, in order, with what was decrypted
 and every check that failed. `--selftest` instead decrypts RFC 8291's worked example
 (Appendix A) and exits 0 only if it gives the RFC's plaintext.
 """
@@ -110,7 +111,7 @@ class Service:
         parts = path.strip("/").split("/")
         errors = []
         mode = parts[1] if len(parts) >= 3 and parts[0] == "push" else None
-        if mode not in ("ok", "gone", "busy"):
+        if mode not in ("ok", "gone", "busy", "later"):
             return 404, {"path": path, "errors": ["unknown path"]}
         check_vapid(headers.get("Authorization", ""), self.server_key, origin, errors)
         if headers.get("Content-Encoding") != "aes128gcm":
@@ -131,9 +132,9 @@ class Service:
         with self.lock:
             if mode == "gone":
                 status = 410
-            elif mode == "busy" and parts[2] not in self.busy_names:
+            elif mode in ("busy", "later") and parts[2] not in self.busy_names:
                 self.busy_names.add(parts[2])
-                status = 503
+                status = 503 if mode == "busy" else 429
             else:
                 status = 201
             record = {
@@ -160,6 +161,8 @@ def serve(service):
             status, record = service.handle(self.path, self.headers, body, origin)
             out = json.dumps(record).encode()
             self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "30")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()

@@ -39,6 +39,32 @@ pub struct SimConfig {
     pub exception_rate: f64,
     /// Real ms between register updates.
     pub tick_ms: u64,
+    /// Cows in the herd per bail (a session milks each once, so this sets its length).
+    pub herd_per_bail: u16,
+    /// No random platform stops and no mastitic cows: only [`Faults`] set on the world show.
+    pub quiet: bool,
+}
+
+/// Faults a test injects into one parlor of a running simulator ([`World::set_faults`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Faults {
+    /// The platform stands still (state `stopped`) while a session is on.
+    pub stopped: bool,
+    /// The controller reports a fault: state `fault` and the alarm bit `milk_pump_fault`.
+    pub fault: bool,
+    /// Every milking that ends at this bail is of this cow, with this conductivity.
+    pub cow: Option<InjectedCow>,
+}
+
+/// One cow that a test follows: where it is milked and what its milk's conductivity is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InjectedCow {
+    /// The bail (1-based) whose every milking is this cow's.
+    pub bail: u16,
+    /// Its ear-tag id as the controller reports it.
+    pub cow_id: u64,
+    /// Its milk's conductivity in mS/cm.
+    pub conductivity_ms_cm: f64,
 }
 
 impl Default for SimConfig {
@@ -52,6 +78,8 @@ impl Default for SimConfig {
             near_wrap: false,
             exception_rate: 0.0,
             tick_ms: 100,
+            herd_per_bail: 16,
+            quiet: false,
         }
     }
 }
@@ -92,23 +120,39 @@ pub struct SimParlor {
     stopped_until: f64,
     counters: BTreeMap<&'static str, f64>,
     high_cond_until: f64,
+    quiet: bool,
+    faults: Faults,
 }
 
 impl SimParlor {
     /// A parlor with `n_bails` bails starting its first session at `t`.
     pub fn new(unit: u8, n_bails: u16, seed: u64, t: f64, near_wrap: bool) -> SimParlor {
+        Self::with_herd(unit, n_bails, 16, false, seed, t, near_wrap)
+    }
+
+    /// A parlor as [`SimParlor::new`] with `herd_per_bail` cows per bail; `quiet` leaves out
+    /// random stops and mastitic cows.
+    pub fn with_herd(
+        unit: u8,
+        n_bails: u16,
+        herd_per_bail: u16,
+        quiet: bool,
+        seed: u64,
+        t: f64,
+        near_wrap: bool,
+    ) -> SimParlor {
         let mut rng = fastrand::Rng::with_seed(
             seed.wrapping_mul(1_000_003)
                 .wrapping_add(u64::from(unit) * 7919),
         );
-        let herd_n = usize::from(n_bails) * 16;
+        let herd_n = usize::from(n_bails) * usize::from(herd_per_bail.max(1));
         let herd = (0..herd_n)
             .map(|_| {
                 let mastitic = rng.f64() < 0.08;
                 (
                     rng.u64(100_000..4_000_000_000),
                     (13.0 + 3.0 * gauss(&mut rng)).clamp(5.0, 24.0),
-                    if mastitic {
+                    if mastitic && !quiet {
                         6.9
                     } else {
                         5.0 + 0.3 * gauss(&mut rng)
@@ -132,6 +176,8 @@ impl SimParlor {
             stopped_until: 0.0,
             counters: BTreeMap::new(),
             high_cond_until: 0.0,
+            quiet,
+            faults: Faults::default(),
             rng,
         };
         if near_wrap {
@@ -201,8 +247,13 @@ impl SimParlor {
                 .collect();
             self.rng.shuffle(&mut self.queue);
         }
-        let running = self.in_session() && self.t >= self.stopped_until;
-        if self.in_session() && self.t >= self.stopped_until && self.rng.f64() < dt / 900.0 {
+        let held = self.faults.stopped || self.faults.fault;
+        let running = self.in_session() && self.t >= self.stopped_until && !held;
+        if self.in_session()
+            && self.t >= self.stopped_until
+            && self.rng.f64() < dt / 900.0
+            && !self.quiet
+        {
             self.stopped_until = self.t + 5.0 + 60.0 * self.rng.f64();
             self.count("platform_stops_total", 1.0);
         }
@@ -288,6 +339,10 @@ impl SimParlor {
         b.last_ckg = ckg;
         b.last_dur = (self.t - b.started).round() as u64;
         b.last_cond = (b.cond * 100.0).round() / 100.0;
+        if let Some(c) = self.faults.cow.filter(|c| usize::from(c.bail) == i + 1) {
+            b.last_cow = c.cow_id;
+            b.last_cond = (c.conductivity_ms_cm * 100.0).round() / 100.0;
+        }
         let (cow, cond, dur) = (b.last_cow, b.last_cond, b.last_dur);
         if cond > 6.5 {
             self.high_cond_until = self.t + 60.0;
@@ -306,7 +361,9 @@ impl SimParlor {
         if self.washing_until > 0.0 {
             "washing"
         } else if self.in_session() {
-            if self.t < self.stopped_until {
+            if self.faults.fault {
+                "fault"
+            } else if self.t < self.stopped_until || self.faults.stopped {
                 "stopped"
             } else {
                 "running"
@@ -324,6 +381,10 @@ impl SimParlor {
         if self.t < self.high_cond_until {
             alarms.push("high_conductivity".to_string());
         }
+        if self.faults.fault {
+            alarms.push("milk_pump_fault".to_string());
+        }
+        let alarms_empty = alarms.is_empty();
         let occupied = self.bails.iter().filter(|b| b.state != 0).count();
         let mut v = BTreeMap::new();
         v.insert("map_id", Value::Id(map.map_id.unwrap_or(0)));
@@ -375,7 +436,7 @@ impl SimParlor {
         v.insert("reserved", Value::Number(0.0));
         v.insert("platform_running", Value::Bit(st == "running"));
         v.insert("wash_active", Value::Bit(st == "washing"));
-        v.insert("alarm_active", Value::Bit(self.t < self.high_cond_until));
+        v.insert("alarm_active", Value::Bit(!alarms_empty));
         v
     }
 
@@ -530,6 +591,16 @@ impl World {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Sets the faults of parlor `unit` (replacing those set before); takes effect at the
+    /// next tick.
+    pub fn set_faults(&self, unit: u8, faults: Faults) {
+        if let Ok(mut ps) = self.parlors.lock() {
+            for p in ps.iter_mut().filter(|p| p.unit == unit) {
+                p.faults = faults;
+            }
+        }
+    }
+
     /// Restarts the controller of `unit` (counters and bail records reset).
     pub fn restart(&self, unit: u8) {
         if let Ok(mut ps) = self.parlors.lock() {
@@ -639,7 +710,15 @@ pub fn world(map: RegisterMap, cfg: &SimConfig, t0: f64) -> Arc<World> {
     let mut images = HashMap::new();
     for i in 0..cfg.parlors {
         let unit = cfg.first_unit + i;
-        let mut p = SimParlor::new(unit, cfg.bails, cfg.seed, t0 - 1800.0, cfg.near_wrap);
+        let mut p = SimParlor::with_herd(
+            unit,
+            cfg.bails,
+            cfg.herd_per_bail,
+            cfg.quiet,
+            cfg.seed,
+            t0 - 1800.0,
+            cfg.near_wrap,
+        );
         p.advance(t0, &mut |_| {});
         let mut img = Image::default();
         img.write(&p, &map);

@@ -94,7 +94,15 @@
       .then(function (sub) {
         var j = sub.toJSON();
         return post(d.subscribe, { endpoint: j.endpoint, p256dh: j.keys.p256dh, auth: j.keys.auth })
-          .catch(function (e) { return sub.unsubscribe().then(function () { throw e; }); });
+          .catch(function (e) { return sub.unsubscribe().then(function () { throw e; }); })
+          .then(function () {
+            // For the service worker's pushsubscriptionchange: where to replace this endpoint.
+            if (!('caches' in window)) return null;
+            var state = { replace: d.replace, key: d.key, endpoint: j.endpoint };
+            return caches.open('agriops-push').then(function (c) {
+              return c.put('/agriops-push-state', new Response(JSON.stringify(state)));
+            }).catch(function () { return null; });
+          });
       })
       .then(function () { window.location.reload(); }, failed);
   });

@@ -128,6 +128,12 @@ pub struct AlertArgs {
         default_value = "agriops@localhost"
     )]
     pub alert_mail_from: String,
+    /// Attempts per alert message and channel before it is marked failed (the first included).
+    #[arg(long, env = "AGRIOPS_ALERT_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub alert_attempts: u32,
+    /// Seconds to wait after an alert message's first failed attempt (doubled after each further one, at most 60 s).
+    #[arg(long, env = "AGRIOPS_ALERT_BACKOFF_S", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub alert_backoff_s: u64,
 }
 
 impl AlertArgs {
@@ -160,8 +166,8 @@ impl AlertArgs {
             public_url: self.public_url.clone(),
             smtp,
             retry: crate::services::alerts::deliver::RetryPolicy {
-                attempts: 5,
-                first_backoff: std::time::Duration::from_secs(2),
+                attempts: self.alert_attempts,
+                first_backoff: std::time::Duration::from_secs(self.alert_backoff_s),
                 max_backoff: std::time::Duration::from_secs(60),
             },
         }))
@@ -280,6 +286,8 @@ mod tests {
             public_url: "http://agri.test".into(),
             smtp: smtp.map(str::to_owned),
             alert_mail_from: "a@agri.test".into(),
+            alert_attempts: 3,
+            alert_backoff_s: 1,
         }
     }
 
@@ -292,6 +300,8 @@ mod tests {
         let smtp = cfg.smtp.unwrap();
         assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
         assert_eq!(cfg.every, std::time::Duration::from_secs(30));
+        assert_eq!(cfg.retry.attempts, 3);
+        assert_eq!(cfg.retry.first_backoff, std::time::Duration::from_secs(1));
         assert!(alert_args(None, 0).config().unwrap().is_none());
         let err = alert_args(Some("relay-without-port"), 30)
             .config()

@@ -132,3 +132,55 @@ pub struct ApiError {
     /// The HTTP status again.
     pub status: u16,
 }
+
+/// The answers every HTML form POST route may give besides its success, as HTML pages in the
+/// user's language (see `AppError::status_code`).
+pub(crate) struct FormAnswers;
+
+impl utoipa::IntoResponses for FormAnswers {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::response::ResponseBuilder;
+        [
+            ("401", "Not signed in: the sign-in page"),
+            (
+                "403",
+                "The session's CSRF token is missing or wrong, the role may not do this, or the thing belongs to another farm",
+            ),
+            ("404", "No such thing"),
+            (
+                "409",
+                "The thing changed meanwhile (an outdated version) or the name is taken",
+            ),
+            ("413", "The body is over the route's size limit"),
+            (
+                "422",
+                "A field is malformed or out of range: the form again (or an error page) naming it, nothing stored",
+            ),
+            (
+                "429",
+                "Too many attempts (sign-in, password change): wait and try again",
+            ),
+            (
+                "503",
+                "The planner is busy or the plan ran past its deadline: try again later",
+            ),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let html = ContentBuilder::new().build();
+            (
+                status.to_owned(),
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("text/html", html)
+                    .build()
+                    .into(),
+            )
+        })
+        .collect()
+    }
+}

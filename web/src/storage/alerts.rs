@@ -509,6 +509,27 @@ impl Db {
         Ok(())
     }
 
+    /// How many attempts are stored for one message: an alert's event on one channel (its
+    /// kind and target), so a message taken up again continues its count.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn delivery_attempts(
+        &self,
+        farm_id: i64,
+        alert_id: i64,
+        event: &str,
+        channel: &str,
+        target: &str,
+    ) -> Result<u32, StorageError> {
+        let n = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM alert_deliveries WHERE farm_id = $1 AND alert_id = $2 \
+               AND event = $3 AND channel = $4 AND target = $5")
+            .bind(farm_id).bind(alert_id).bind(event).bind(channel).bind(target)
+            .fetch_one(e).await?);
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     /// Marks an open or resolved alert of a farm acknowledged by a user (the first one counts).
     ///
     /// # Errors

@@ -107,6 +107,38 @@ impl Tx {
         Ok(channel_id)
     }
 
+    /// Replaces a user's own subscription on a farm by the browser's new one (the push
+    /// service ended the old: `pushsubscriptionchange`): the row keeps its channel, so the
+    /// alerts and attempts that name it stay with it. Returns the channel id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when this user has no subscription with `old` on the farm;
+    /// [`StorageError::Conflict`] when the farm already has the new endpoint.
+    pub async fn replace_push_subscription(
+        &mut self,
+        farm_id: i64,
+        user_id: i64,
+        old: &str,
+        s: &NewPushSubscription<'_>,
+    ) -> Result<i64, StorageError> {
+        let channel = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "UPDATE push_subscriptions SET endpoint = $4, p256dh = $5, auth = $6, \
+               created_at = $7 \
+             WHERE farm_id = $1 AND user_id = $2 AND endpoint = $3 RETURNING channel_id")
+            .bind(farm_id).bind(user_id).bind(old).bind(s.endpoint).bind(s.p256dh)
+            .bind(s.auth).bind(Utc::now()).fetch_optional(e).await)
+        .map_err(|err| StorageError::conflict("push subscription", err))?
+        .ok_or(StorageError::NotFound {
+            what: "push subscription",
+        })?;
+        on_exec!(self.on(), e => sqlx::query(
+            "UPDATE alert_channels SET enabled = TRUE, target = $3 \
+             WHERE farm_id = $1 AND id = $2")
+            .bind(farm_id).bind(channel).bind(s.label).execute(e).await
+            .map(|r| r.rows_affected())?);
+        Ok(channel)
+    }
+
     /// Removes a farm's subscription (by endpoint or by row id) and switches its channel
     /// off; the channel stays for the alerts and attempts that name it.
     ///

@@ -95,7 +95,7 @@ struct TextSizeForm {
 #[utoipa::path(
     post, path = "/account/textsize", tag = "account",
     request_body(content = inline(TextSizeForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the page the form was on"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the page the form was on"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn set_text_size(
@@ -136,7 +136,7 @@ struct PasswordForm {
 #[utoipa::path(
     post, path = "/account/password", tag = "account",
     request_body(content = inline(PasswordForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the account page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the account page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn change_password(

@@ -1,7 +1,9 @@
 //! Web Push subscriptions: the alert settings page's push section, the service worker at
 //! `/sw.js` (scope `/`), and the forms the page's script posts (CSRF like every form):
 //! subscribe this browser, unsubscribe it, and remove any of the farm's subscriptions (a
-//! plain form, so it works without script).
+//! plain form, so it works without script); and for the service worker's
+//! `pushsubscriptionchange`, the CSRF token as JSON and the replacement of an ended
+//! subscription by the new one.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -32,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/sw.js", get(service_worker))
         .route("/farms/{id}/alerts/push", post(subscribe))
         .route("/farms/{id}/alerts/push/unsubscribe", post(unsubscribe))
+        .route("/farms/{id}/alerts/push/replace", post(replace))
+        .route("/alerts/push/csrf", get(csrf_token))
         .route("/farms/{id}/alerts/push/{sub}/remove", post(remove))
 }
 
@@ -70,6 +74,7 @@ pub fn section(
             data-csrf=(csrf)
             data-subscribe=(format!("/farms/{farm_id}/alerts/push"))
             data-unsubscribe=(format!("/farms/{farm_id}/alerts/push/unsubscribe"))
+            data-replace=(format!("/farms/{farm_id}/alerts/push/replace"))
             data-msg-unsupported=(m(PushMsg::Unsupported))
             data-msg-subscribed=(m(PushMsg::Subscribed))
             data-msg-not-subscribed=(m(PushMsg::NotSubscribed))
@@ -141,6 +146,16 @@ struct UnsubscribeForm {
     endpoint: String,
 }
 
+/// The service worker's replacement of an ended subscription by the browser's new one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct ReplaceForm {
+    csrf: String,
+    old_endpoint: String,
+    endpoint: String,
+    p256dh: String,
+    auth: String,
+}
+
 /// The remove button.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RemoveForm {
@@ -157,7 +172,7 @@ fn writer(user: &CurrentUser, farm: i64, csrf: &str) -> Result<(), AppError> {
     post, path = "/farms/{id}/alerts/push", tag = "alerts",
     request_body(content = inline(SubscribeForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm")),
-    responses((status = 204, description = "The subscription stored"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 204, description = "The subscription stored"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn subscribe(
@@ -181,7 +196,7 @@ async fn subscribe(
     post, path = "/farms/{id}/alerts/push/unsubscribe", tag = "alerts",
     request_body(content = inline(UnsubscribeForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm")),
-    responses((status = 204, description = "The subscription removed"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 204, description = "The subscription removed"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn unsubscribe(
@@ -195,11 +210,54 @@ async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `/alerts/push/csrf`: the signed-in user's CSRF token as JSON, for the service worker,
+/// which has no page to read it from. Another site's script cannot read the answer (no
+/// CORS), so the token stays this site's; never cached.
+async fn csrf_token(user: CurrentUser) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({ "csrf": user.csrf_token })),
+    )
+        .into_response()
+}
+
+/// Replaces the user's ended subscription by the browser's new one (the service worker).
+#[utoipa::path(
+    post, path = "/farms/{id}/alerts/push/replace", tag = "alerts",
+    request_body(content = inline(ReplaceForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 204, description = "Replaced"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
+async fn replace(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    AppForm(f): AppForm<ReplaceForm>,
+) -> Result<Response, AppError> {
+    writer(&user, id, &f.csrf)?;
+    let input = SubscriptionInput {
+        endpoint: f.endpoint,
+        p256dh: f.p256dh,
+        auth: f.auth,
+    };
+    webpush::replace(
+        &state.db,
+        user.lang,
+        id,
+        user.user.id,
+        &f.old_endpoint,
+        &input,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 #[utoipa::path(
     post, path = "/farms/{id}/alerts/push/{sub}/remove", tag = "alerts",
     request_body(content = inline(RemoveForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm"), ("sub" = i64, Path, description = "The subscription")),
-    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn remove(
@@ -238,6 +296,99 @@ mod tests {
         let js = app.get("/static/push.js", "").await;
         assert!(js.body.contains("pushManager.subscribe"));
     }
+
+    both_apps!(
+        the_service_worker_replaces_an_ended_subscription_signed_in_and_csrf_checked,
+        |app| {
+            let farm = app.farm("push-swap", "dairy").await.id;
+            let op = app.user("swap-op", Role::Dairy, Some(farm)).await;
+            let other = app.user("swap-other", Role::Dairy, Some(farm)).await;
+            let old = "https://push.example.jp/wpush/v2/old-endpoint";
+            let new = "https://push.example.jp/wpush/v2/new-endpoint";
+            let csrf: &'static str = op.csrf.clone().leak();
+            let r = app
+                .post_form(
+                    &format!("/farms/{farm}/alerts/push"),
+                    &op.cookies,
+                    &[
+                        ("csrf", csrf),
+                        ("endpoint", old),
+                        ("p256dh", KEY),
+                        ("auth", AUTH),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+            let channel = app.state.db.alert_channels(farm).await.unwrap()[0].id;
+            // The worker's token: the session's, as JSON, never cached; none without a session.
+            let r = app.get("/alerts/push/csrf", &op.cookies).await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+            let token: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(token["csrf"], csrf);
+            let r = app.get("/alerts/push/csrf", "").await;
+            assert_ne!(r.status, StatusCode::OK);
+            assert!(!r.body.contains(csrf));
+            let url = format!("/farms/{farm}/alerts/push/replace");
+            let form = |c: &'static str, o: &'static str| {
+                vec![
+                    ("csrf", c),
+                    ("old_endpoint", o),
+                    ("endpoint", new),
+                    ("p256dh", KEY),
+                    ("auth", AUTH),
+                ]
+            };
+            // Refused: a wrong token, no session, another user's subscription, an unknown one.
+            let r = app.post_form(&url, &op.cookies, &form("nope", old)).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            let r = app.post_form(&url, "", &form(csrf, old)).await;
+            assert_ne!(r.status, StatusCode::NO_CONTENT);
+            let oc: &'static str = other.csrf.clone().leak();
+            let r = app.post_form(&url, &other.cookies, &form(oc, old)).await;
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "only one's own subscription"
+            );
+            let r = app
+                .post_form(&url, &op.cookies, &form(csrf, "https://push.example.jp/x"))
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+            let subs = app.state.db.push_subscriptions(farm).await.unwrap();
+            assert_eq!(subs.len(), 1);
+            let target = app
+                .state
+                .db
+                .push_target(farm, channel)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(target.endpoint, old, "nothing changed by a refusal");
+            // Accepted: the same channel now reaches the new endpoint, the old one is gone.
+            let r = app.post_form(&url, &op.cookies, &form(csrf, old)).await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+            let subs = app.state.db.push_subscriptions(farm).await.unwrap();
+            assert_eq!(subs.len(), 1);
+            let target = app
+                .state
+                .db
+                .push_target(farm, channel)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(target.endpoint, new);
+            let r = app.post_form(&url, &op.cookies, &form(csrf, old)).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "the old endpoint is gone");
+            // The worker is served with its handler, and the page tells it where to post.
+            let sw = app.get("/sw.js", "").await;
+            assert!(sw.body.contains("pushsubscriptionchange"));
+            let page = app
+                .get(&format!("/farms/{farm}/alerts/settings"), &op.cookies)
+                .await;
+            assert!(page.body.contains(&format!("data-replace=\"{url}\"")));
+        }
+    );
 
     both_apps!(
         browsers_subscribe_and_unsubscribe_only_on_their_own_farm,

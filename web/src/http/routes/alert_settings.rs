@@ -254,7 +254,7 @@ fn back(id: i64) -> Response {
     post, path = "/farms/{id}/alerts/rules", tag = "alerts",
     request_body(content = inline(RuleForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm")),
-    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn add_rule(
@@ -289,7 +289,7 @@ async fn add_rule(
     post, path = "/farms/{id}/alerts/channels", tag = "alerts",
     request_body(content = inline(ChannelForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm")),
-    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn add_channel(
@@ -320,7 +320,7 @@ async fn add_channel(
     post, path = "/farms/{id}/alerts/rules/{rule}/enabled", tag = "alerts",
     request_body(content = inline(EnabledForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm"), ("rule" = i64, Path, description = "The rule")),
-    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn rule_enabled(
@@ -338,7 +338,7 @@ async fn rule_enabled(
     post, path = "/farms/{id}/alerts/channels/{ch}/enabled", tag = "alerts",
     request_body(content = inline(EnabledForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm"), ("ch" = i64, Path, description = "The channel")),
-    responses((status = 303, description = "See other: the alert settings page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the alert settings page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn channel_enabled(

@@ -134,7 +134,7 @@ struct AckForm {
     post, path = "/farms/{id}/alerts/{alert}/ack", tag = "alerts",
     request_body(content = inline(AckForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm"), ("alert" = i64, Path, description = "The alert")),
-    responses((status = 303, description = "See other: the alerts page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the alerts page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn ack_from_page(
@@ -208,7 +208,7 @@ async fn ack_confirm(
 #[utoipa::path(
     post, path = "/alerts/ack/{token}", tag = "alerts",
     params(("token" = String, Path, description = "The acknowledgement link's token")),
-    responses((status = 200, description = "The alert acknowledged"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 200, description = "The alert acknowledged"), crate::http::error::FormAnswers),
     security(())
 )]
 async fn ack_by_link(

@@ -133,7 +133,7 @@ struct TlogUpload {
     post, path = "/plans/{id}/flights", tag = "flights",
     request_body(content = inline(TlogUpload), content_type = "multipart/form-data"),
     params(("id" = i64, Path, description = "The plan")),
-    responses((status = 303, description = "See other: the new flight's page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the new flight's page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn record(

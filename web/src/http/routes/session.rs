@@ -125,7 +125,7 @@ pub fn client_addr(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> S
 #[utoipa::path(
     post, path = "/login", tag = "session",
     request_body(content = inline(LoginForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the home page, with the session cookie"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the home page, with the session cookie"), crate::http::error::FormAnswers),
     security(())
 )]
 async fn login(
@@ -187,7 +187,7 @@ struct CsrfForm {
 #[utoipa::path(
     post, path = "/logout", tag = "session",
     request_body(content = inline(CsrfForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the sign-in form"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the sign-in form"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn logout(
@@ -243,7 +243,7 @@ fn same_site_post(headers: &HeaderMap) -> bool {
 #[utoipa::path(
     post, path = "/lang", tag = "session",
     request_body(content = inline(LangForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the page the form was on"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the page the form was on"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn switch_lang(

@@ -166,7 +166,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
 #[utoipa::path(
     post, path = "/vehicles", tag = "vehicles",
     request_body(content = inline(VehicleForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the vehicle list"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the vehicle list"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn create(
@@ -236,7 +236,7 @@ async fn edit_page(
     post, path = "/vehicles/{id}", tag = "vehicles",
     request_body(content = inline(VehicleForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The vehicle")),
-    responses((status = 303, description = "See other: the vehicle list"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the vehicle list"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn update(
@@ -317,7 +317,7 @@ async fn pilot_page(
     post, path = "/pilots/{user_id}", tag = "vehicles",
     request_body(content = inline(PilotForm), content_type = "application/x-www-form-urlencoded"),
     params(("user_id" = i64, Path, description = "The pilot (a user)")),
-    responses((status = 303, description = "See other: the pilot page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the pilot page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 async fn pilot_save(

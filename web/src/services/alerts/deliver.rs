@@ -91,7 +91,20 @@ pub enum DeliveryError {
     /// The push service refused the message, or it could not be made: not tried again.
     #[error("push: {0}")]
     PushRefused(String),
+    /// The push service was busy (429) or unavailable (503) and said when to come back
+    /// (`Retry-After`): the message is rescheduled for then instead of retried at once.
+    #[error("push: {reason} (retry after {} s)", after.as_secs())]
+    PushLater {
+        /// The status and the service's reason.
+        reason: String,
+        /// How long the service asked us to wait (bounded by [`MAX_RETRY_AFTER`]).
+        after: Duration,
+    },
 }
+
+/// The longest `Retry-After` honoured: a push message lives [`TTL`](super::webpush::send::TTL_S)
+/// at the service anyway, and a longer wait is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 impl DeliveryError {
     /// Whether trying again cannot help (the outbox stops retrying).

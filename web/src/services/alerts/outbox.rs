@@ -1,6 +1,7 @@
 //! Draining the delivery outbox: claim the due messages, send each on its channel with
-//! bounded retry (every attempt stored; a refusal that retrying cannot change ends it early,
-//! and a push service's "gone" removes the subscription), and mark it done.
+//! bounded retry (every attempt stored and counted per message, across claims; a refusal
+//! that retrying cannot change ends it early, a push service's "gone" removes the
+//! subscription, and its `Retry-After` reschedules the message), and mark it done.
 
 use chrono::{DateTime, Utc};
 
@@ -19,14 +20,13 @@ use crate::storage::{
 const BATCH: i64 = 200;
 
 /// How long a claim holds: longer than every retry of one message takes (each attempt is
-/// bounded by a 10 s timeout), so a live server never loses a message it is still sending.
+/// bounded by a 10 s timeout, 15 s allowed), so a live server never loses a message it is
+/// still sending, and no longer, so a crashed server's messages go out soon after a restart.
 fn lease(cfg: &AlertConfig) -> chrono::Duration {
     let p = cfg.retry;
     let waits: std::time::Duration = (1..p.attempts.max(1)).map(|n| p.backoff(n)).sum();
     let tries = std::time::Duration::from_secs(15) * p.attempts.max(1);
-    chrono::Duration::from_std(waits + tries)
-        .unwrap_or(chrono::Duration::hours(1))
-        .max(chrono::Duration::minutes(1))
+    chrono::Duration::from_std(waits + tries).unwrap_or(chrono::Duration::hours(1))
 }
 
 /// Sends every due message of the outbox; returns how many were finished.
@@ -162,8 +162,15 @@ async fn send_row(
         }),
     };
     let policy = cfg.retry;
+    let attempts = policy.attempts.max(1);
+    // A message taken up again (rescheduled, or a crashed server's) continues its count.
+    let before = db
+        .delivery_attempts(row.farm_id, row.alert_id, &row.event, &ch.kind, &ch.target)
+        .await?;
     let mut outcome = OutboxOutcome::Failed;
-    for attempt in 1..=policy.attempts.max(1) {
+    let mut attempt = before;
+    while attempt < attempts {
+        attempt += 1;
         let result = send(cfg, client, ch, &out, keys, now).await;
         let error = result.as_ref().err().map(ToString::to_string);
         db.record_delivery(&NewDelivery {
@@ -196,8 +203,15 @@ async fn send_row(
                 if error.is_permanent() {
                     break;
                 }
-                if attempt < policy.attempts {
-                    tokio::time::sleep(policy.backoff(attempt)).await;
+                if let DeliveryError::PushLater { after, .. } = &error
+                    && attempt < attempts
+                {
+                    // The service said when: come back then, and free the claim meanwhile.
+                    let due = now + chrono::Duration::from_std(*after).unwrap_or_default();
+                    return db.postpone_alert_message(row.id, due).await;
+                }
+                if attempt < attempts {
+                    tokio::time::sleep(policy.backoff(attempt - before)).await;
                 }
             }
         }

@@ -18,7 +18,7 @@ use super::webpush::send::Payload;
 use super::webpush::{self, SubscriptionInput};
 use crate::i18n::Lang;
 use crate::storage::testdb::both_backends;
-use crate::storage::{Db, NewUser, Role};
+use crate::storage::{Db, NewUser, Role, on_exec};
 
 /// The push service peer; killed on drop.
 struct PushPeer {
@@ -209,6 +209,71 @@ async fn an_alert_is_pushed_once_decrypted_by_the_peer_and_its_end_follows(db: &
 
 both_backends!(push_end_to_end, |db| {
     an_alert_is_pushed_once_decrypted_by_the_peer_and_its_end_follows(db).await;
+});
+
+async fn a_push_service_s_retry_after_reschedules_the_message(db: &Db) {
+    let (farm, parlor) = farm_with_parlor(db).await;
+    let user = operator(db, farm, "push-later").await;
+    let key = webpush::server_key(db).await.unwrap().public_b64();
+    let Some(peer) = PushPeer::start(&key) else {
+        return;
+    };
+    db.create_alert_rule(farm, RuleKind::ParlorStopped, None, 5, None)
+        .await
+        .unwrap();
+    webpush::subscribe(
+        db,
+        Lang::Ja,
+        farm,
+        user,
+        &peer.subscription("/push/later/phone"),
+    )
+    .await
+    .unwrap();
+    let c = cfg(3);
+    let client = reqwest::Client::new();
+    let t0: DateTime<Utc> = Utc::now().trunc_subsecs(0) - chrono::Duration::hours(1);
+    let at = |s: i64| t0 + chrono::Duration::minutes(27) + chrono::Duration::seconds(s);
+    intervals(db, parlor, t0, 0, 20, "running").await;
+    intervals(db, parlor, t0, 20, 27, "stopped").await;
+    let started = std::time::Instant::now();
+    run_once(db, &c, &client, at(0)).await.unwrap();
+    // 429 with Retry-After: 30 — not retried in this round, and the round did not wait.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let report = peer.report().await;
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert_eq!(report[0]["status"], 429);
+    let due = on_exec!(db.on(), e => sqlx::query_scalar::<_, DateTime<Utc>>(
+        "SELECT due_at FROM alert_outbox WHERE farm_id = $1 AND done_at IS NULL \
+           AND claimed_until IS NULL")
+        .bind(farm).fetch_all(e).await.unwrap());
+    assert_eq!(due, [at(30)], "due when the service said, its claim freed");
+    // Before then nothing is sent; at then, once.
+    run_once(db, &c, &client, at(29)).await.unwrap();
+    assert_eq!(peer.report().await.len(), 1);
+    run_once(db, &c, &client, at(30)).await.unwrap();
+    let report = peer.report().await;
+    assert_eq!(report.len(), 2, "{report:?}");
+    assert_eq!(accepted(&report).len(), 1);
+    let alert = db.alerts_of_farm(farm).await.unwrap()[0].clone();
+    let tries = db.alert_deliveries(farm, alert.id).await.unwrap();
+    let pushes: Vec<_> = tries
+        .iter()
+        .map(|d| (d.channel.as_str(), d.attempt, d.status.as_str()))
+        .collect();
+    assert_eq!(pushes, [("webpush", 1, "failed"), ("webpush", 2, "sent")]);
+    assert!(
+        tries[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("retry after 30 s")
+    );
+    assert_eq!(db.pending_alert_messages(farm).await.unwrap(), 0);
+}
+
+both_backends!(push_retry_after, |db| {
+    a_push_service_s_retry_after_reschedules_the_message(db).await;
 });
 
 async fn a_gone_subscription_is_removed_and_not_tried_again(db: &Db) {

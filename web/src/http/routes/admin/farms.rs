@@ -54,7 +54,7 @@ pub(super) async fn render_farm(
     post, path = "/admin/farms/{id}", tag = "admin",
     request_body(content = inline(FarmForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm")),
-    responses((status = 303, description = "See other: the farm's admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the farm's admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn edit_farm(
@@ -111,7 +111,7 @@ pub(super) struct FarmForm {
 #[utoipa::path(
     post, path = "/admin/farms", tag = "admin",
     request_body(content = inline(FarmForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn add_farm(

@@ -6,7 +6,7 @@ use super::*;
     post, path = "/admin/tokens/{id}/revoke", tag = "admin",
     request_body(content = inline(CsrfForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The token")),
-    responses((status = 303, description = "See other: the admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn revoke_token(
@@ -33,7 +33,7 @@ pub(super) struct TokenForm {
 #[utoipa::path(
     post, path = "/admin/tokens", tag = "admin",
     request_body(content = inline(TokenForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "The admin page showing the new token once"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 200, description = "The admin page showing the new token once"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn add_token(

@@ -95,7 +95,7 @@ pub(super) struct EditUserForm {
     post, path = "/admin/users/{id}", tag = "admin",
     request_body(content = inline(EditUserForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The user")),
-    responses((status = 303, description = "See other: the user's admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the user's admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn edit_user(
@@ -160,7 +160,7 @@ pub(super) struct ResetForm {
     post, path = "/admin/users/{id}/password", tag = "admin",
     request_body(content = inline(ResetForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The user")),
-    responses((status = 303, description = "See other: the user's admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the user's admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn reset_password(
@@ -200,7 +200,7 @@ pub(super) struct StatusForm {
     post, path = "/admin/users/{id}/status", tag = "admin",
     request_body(content = inline(StatusForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The user")),
-    responses((status = 303, description = "See other: the user's admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the user's admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn set_status(
@@ -262,7 +262,7 @@ pub(super) struct UserForm {
 #[utoipa::path(
     post, path = "/admin/users", tag = "admin",
     request_body(content = inline(UserForm), content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "See other: the admin page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the admin page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn add_user(

@@ -93,7 +93,7 @@ pub(super) async fn edit_form(
     post, path = "/fields/{id}/edit", tag = "fields",
     request_body(content = inline(EditForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The field")),
-    responses((status = 303, description = "See other: the field page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the field page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn save_edit(

@@ -24,7 +24,7 @@ pub(super) struct ImportUpload {
 #[utoipa::path(
     post, path = "/fields/import", tag = "fields",
     request_body(content = inline(ImportUpload), content_type = "multipart/form-data"),
-    responses((status = 200, description = "The field list with the imported fields"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 200, description = "The field list with the imported fields"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn import(

@@ -96,7 +96,13 @@ fn number_input(id: &str, label: &str, value: f64, step: &str) -> Markup {
 
 /// The field import, field edit and plan forms, for `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(import::import, edit::save_edit, plan::make_plan))]
+#[openapi(paths(
+    import::import,
+    edit::save_edit,
+    plan::make_plan,
+    terrain::upload,
+    terrain::delete
+))]
 pub(crate) struct FormsDoc;
 
 /// Routes of this module.

@@ -314,7 +314,7 @@ fn terrain_choice(lang: Lang, farm: i64, chosen: &str) -> Markup {
     post, path = "/fields/{id}/plan", tag = "fields",
     request_body(content((inline(PlanForm) = "application/x-www-form-urlencoded"), (inline(PlanForm) = "multipart/form-data"))),
     params(("id" = i64, Path, description = "The field")),
-    responses((status = 303, description = "See other: the new plan's page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the new plan's page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn make_plan(

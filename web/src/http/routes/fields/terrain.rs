@@ -105,7 +105,28 @@ async fn render(
     Ok(pages::layout(lang, &title, Some(user), body))
 }
 
+/// The elevation upload's parts, for `/api/openapi.json`; the handler reads them one by one
+/// as they stream in.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct DemUpload {
+    /// The session's CSRF token.
+    csrf: String,
+    /// What the page calls the model.
+    name: String,
+    /// The files (repeat the part): GSI GML, GeoTIFF, or zips of GML or z/x/y PNG tiles.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    files: Vec<Vec<u8>>,
+}
+
 /// Registers the uploaded files as one model of the farm.
+#[utoipa::path(
+    post, path = "/farms/{id}/terrain", tag = "fields",
+    request_body(content = inline(DemUpload), content_type = "multipart/form-data"),
+    params(("id" = i64, Path, description = "The farm")),
+    responses((status = 303, description = "See other: the elevation data page"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn upload(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -184,12 +205,19 @@ async fn refused(
 }
 
 /// The delete button's form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct DeleteForm {
     csrf: String,
 }
 
 /// Deletes one of the farm's models.
+#[utoipa::path(
+    post, path = "/farms/{id}/terrain/{dem}/delete", tag = "fields",
+    request_body(content = inline(DeleteForm), content_type = "application/x-www-form-urlencoded"),
+    params(("id" = i64, Path, description = "The farm"), ("dem" = i64, Path, description = "The elevation model")),
+    responses((status = 303, description = "See other: the elevation data page"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
 pub(super) async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -9,7 +9,7 @@ use crate::services::preflight::Refusal;
     post, path = "/plans/{id}/launch", tag = "flights",
     request_body(content = inline(LaunchForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The plan")),
-    responses((status = 303, description = "See other: the live flight page"), (status = 200, description = "The go/no-go checklist again (`action=check`)"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the live flight page"), (status = 200, description = "The go/no-go checklist again (`action=check`)"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn launch(
@@ -78,7 +78,7 @@ pub(super) struct CommandForm {
     post, path = "/flights/{id}/{command}", tag = "flights",
     request_body(content = inline(CommandForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight"), ("command" = String, Path, description = "start, pause, resume, rtl or abort")),
-    responses((status = 303, description = "See other: the live flight page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the live flight page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn command(

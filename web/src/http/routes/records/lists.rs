@@ -217,7 +217,7 @@ pub(super) struct PesticideForm {
     post, path = "/farms/{id}/pesticides", tag = "records",
     request_body(content = inline(PesticideForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The farm")),
-    responses((status = 303, description = "See other: the farm's records page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the farm's records page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn add_pesticide(

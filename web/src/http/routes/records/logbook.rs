@@ -177,7 +177,7 @@ pub(super) struct LogbookForm {
     post, path = "/flights/{id}/logbook", tag = "records",
     request_body(content = inline(LogbookForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight")),
-    responses((status = 303, description = "See other: the logbook page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the logbook page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn save_logbook(
@@ -230,7 +230,7 @@ pub(super) async fn save_logbook(
     post, path = "/flights/{id}/logbook/sign", tag = "records",
     request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight")),
-    responses((status = 303, description = "See other: the logbook page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the logbook page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn sign_logbook(
@@ -253,7 +253,7 @@ pub(super) async fn sign_logbook(
     post, path = "/flights/{id}/logbook/amend", tag = "records",
     request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight")),
-    responses((status = 303, description = "See other: the logbook page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the logbook page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn amend_logbook(

@@ -147,7 +147,7 @@ pub(super) struct RecordForm {
     post, path = "/flights/{id}/record", tag = "records",
     request_body(content = inline(RecordForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight")),
-    responses((status = 303, description = "See other: the record page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the record page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn save_record(
@@ -234,7 +234,7 @@ pub(super) async fn save_record(
     post, path = "/flights/{id}/record/sign", tag = "records",
     request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight")),
-    responses((status = 303, description = "See other: the record page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the record page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn sign_record(
@@ -260,7 +260,7 @@ pub(super) async fn sign_record(
     post, path = "/flights/{id}/record/amend", tag = "records",
     request_body(content = inline(VersionForm), content_type = "application/x-www-form-urlencoded"),
     params(("id" = i64, Path, description = "The flight")),
-    responses((status = 303, description = "See other: the record page"), crate::http::routes::openapi::FormAnswers),
+    responses((status = 303, description = "See other: the record page"), crate::http::error::FormAnswers),
     security(("session" = []))
 )]
 pub(super) async fn amend_record(

@@ -136,6 +136,41 @@ pub async fn subscribe(
     Ok(channel)
 }
 
+/// Replaces this user's subscription `old` on a farm by the browser's new one (its service
+/// worker's `pushsubscriptionchange`), validated as a new one is, in one transaction; the
+/// channel stays the same. Returns the channel id.
+///
+/// # Errors
+/// [`AppError::BadInput`] for a bad new subscription (in `lang`);
+/// [`AppError::NotFound`] when the user has no such subscription on the farm; the
+/// database failed.
+pub async fn replace(
+    db: &Db,
+    lang: Lang,
+    farm_id: i64,
+    user_id: i64,
+    old: &str,
+    s: &SubscriptionInput,
+) -> Result<i64, AppError> {
+    let v = validate(lang, s)?;
+    let mut tx = db.begin().await?;
+    let channel = tx
+        .replace_push_subscription(
+            farm_id,
+            user_id,
+            old.trim(),
+            &NewPushSubscription {
+                endpoint: &v.endpoint,
+                p256dh: &v.p256dh,
+                auth: &v.auth,
+                label: &v.origin,
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(channel)
+}
+
 /// Removes a farm's subscription (the browser's own unsubscribe, or the page's remove
 /// button), in one transaction.
 ///

@@ -1,9 +1,10 @@
 //! One push: the notice as a small JSON payload (Japanese first, short enough for a lock
 //! screen, with the page's link), encrypted to the subscription and POSTed to its push
 //! service with the VAPID header, `TTL` and `Urgency` (RFC 8030 §5). The push service's
-//! answer decides what follows: 2xx sent; 404/410 the subscription is gone; 429 and 5xx (and
-//! an unreachable service) are tried again with the outbox's backoff; any other status is a
-//! refusal that retrying cannot change.
+//! answer decides what follows: 2xx sent; 404/410 the subscription is gone; 429 or 503 with
+//! a `Retry-After` reschedule the message for when the service asked; 429 and 5xx without
+//! one (and an unreachable service) are tried again with the outbox's backoff; any other
+//! status is a refusal that retrying cannot change.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use reqwest::StatusCode;
 
 use super::ece;
 use super::vapid::VapidKey;
-use crate::services::alerts::deliver::DeliveryError;
+use crate::services::alerts::deliver::{DeliveryError, MAX_RETRY_AFTER};
 use crate::storage::PushTarget;
 
 /// How long the push service keeps an undelivered message: half a day (an alert older than
@@ -102,6 +103,14 @@ pub async fn post(client: &reqwest::Client, p: &Push<'_>) -> Result<(), Delivery
     if status.is_success() {
         return Ok(());
     }
+    let later = match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, p.now)),
+        _ => None,
+    };
     // The service's reason, for the stored attempt (cut short: it is shown on the page).
     let why: String = resp
         .text()
@@ -112,12 +121,33 @@ pub async fn post(client: &reqwest::Client, p: &Push<'_>) -> Result<(), Delivery
         .take(120)
         .collect();
     let what = format!("HTTP {status} {why}").trim_end().to_owned();
+    if let Some(after) = later {
+        return Err(DeliveryError::PushLater {
+            reason: what,
+            after,
+        });
+    }
     Err(match status {
         StatusCode::NOT_FOUND | StatusCode::GONE => DeliveryError::PushGone(what),
         StatusCode::TOO_MANY_REQUESTS => DeliveryError::Push(what),
         s if s.is_server_error() => DeliveryError::Push(what),
         _ => DeliveryError::PushRefused(what),
     })
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as the wait from
+/// `now`, at least one second and at most [`MAX_RETRY_AFTER`]; `None` when it is neither.
+pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let v = value.trim();
+    let wait = if let Ok(s) = v.parse::<u64>() {
+        Duration::from_secs(s)
+    } else {
+        let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        (at.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(wait.clamp(Duration::from_secs(1), MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -129,5 +159,26 @@ mod tests {
         assert_eq!(urgency(true, "opened"), "high");
         assert_eq!(urgency(true, "resolved"), "normal");
         assert_eq!(urgency(false, "opened"), "normal");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date_within_bounds() {
+        let now = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let s = Duration::from_secs;
+        assert_eq!(retry_after("120", now), Some(s(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(s(1)));
+        assert_eq!(retry_after("86400", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after("Mon, 07 Dec 2026 12:01:30 GMT", now),
+            Some(s(90))
+        );
+        assert_eq!(
+            retry_after("Mon, 07 Dec 2026 11:00:00 GMT", now),
+            Some(s(1))
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
     }
 }
