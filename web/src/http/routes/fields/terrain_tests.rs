@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use std::io::Write;
 
-use super::tests::{PADDY, import, plan_form};
+use super::rx_tests::farmer_with_paddy;
+use super::tests::plan_form;
 use crate::storage::Role;
 use crate::testutil::{Browser, Resp, TestApp, both_apps};
 
@@ -93,15 +94,6 @@ async fn plan(app: &TestApp, b: &Browser, field: i64, frame: &str) -> Resp {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     app.post_form(&format!("/fields/{field}/plan"), &b.cookies, &pairs)
         .await
-}
-
-async fn farmer_with_paddy(app: &TestApp, name: &str) -> (Browser, i64, i64) {
-    let farm = app.farm(name, "crop").await;
-    let b = app.user(name, Role::Farmer, Some(farm.id)).await;
-    let r = import(app, &b, PADDY).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let field = app.state.db.fields(Some(farm.id)).await.unwrap()[0].id;
-    (b, farm.id, field)
 }
 
 /// The stored plan's mission items as (frame, lat, lon, alt), waypoints only, and its home
