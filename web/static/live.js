@@ -26,7 +26,9 @@
     if (problem) {
       problem.hidden = !l.error;
       var span = problem.querySelector('[data-live-error]');
-      if (span && l.error && span.textContent !== l.error) span.textContent = l.error;
+      // The display's error is worded in the page's language where the server knows how.
+      var text = d.error || l.error;
+      if (span && text && span.textContent !== text) span.textContent = text;
     }
     var ended = l.phase === 'ended';
     show('verified', !!l.verified && !ended);

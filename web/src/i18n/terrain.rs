@@ -107,6 +107,21 @@ messages! {
             "この計画は機体の地形追従を使いますが、機体の地形追従が無効です（TERRAIN_ENABLE が 0）。有効にするか、高度の基準を変えて計画し直してください。",
             "This plan uses the vehicle's terrain following, but it is off on the vehicle (TERRAIN_ENABLE 0). Switch it on, or plan again with other altitudes.",
         ),
+        /// Launch: a terrain-frame plan whose elevation data the farm no longer holds.
+        NotServed => (
+            "この計画は機体の地形追従を使いますが、計画に使った標高データがこの農場にもうありません。標高データを登録し直してください。",
+            "This plan uses the vehicle's terrain following, but this farm no longer holds the elevation data it was planned on. Register the elevation data again.",
+        ),
+        /// Live page: the terrain sent to the vehicle.
+        Served => ("機体へ送った地形", "Terrain sent to the vehicle"),
+        /// Live page: the vehicle's terrain grid.
+        Grid => ("格子", "grid"),
+        /// Live page: terrain requests answered.
+        Requests => ("要求", "requests"),
+        /// Live page: terrain blocks sent.
+        BlocksSent => ("送信ブロック", "blocks sent"),
+        /// Live page: blocks asked for outside the data.
+        BlocksMissing => ("データ外", "outside the data"),
     }
 }
 

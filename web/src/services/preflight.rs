@@ -282,6 +282,7 @@ pub async fn launch(
         resume_after: ev.resume_after,
         vehicle,
         enable_fence: l.enable_fence,
+        farm_id: field.farm_id,
     };
     if flights.launch(db.clone(), req).is_err() {
         // Another launch took the vehicle in between.

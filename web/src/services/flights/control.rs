@@ -95,6 +95,35 @@ pub struct Live {
     pub sprayed_m2: Option<f64>,
     /// The sprayed area as GeoJSON (recomputed every few seconds).
     pub coverage: Option<Value>,
+    /// Why the flight was refused, where the page words it in the user's language.
+    pub problem: Option<Problem>,
+    /// The terrain served to the vehicle, for a plan in the vehicle's terrain frame.
+    pub terrain: Option<TerrainServed>,
+}
+
+/// A refusal of the flight task that the live page words in the user's language (the
+/// English `error` beside it is for the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// The plan flies in the vehicle's terrain frame and its terrain following is off.
+    VehicleTerrainOff,
+    /// The plan flies in the vehicle's terrain frame and the farm holds no elevation model
+    /// under it any more to serve.
+    TerrainNotServed,
+}
+
+/// What the server has sent the vehicle of the farm's elevation model so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct TerrainServed {
+    /// The vehicle's terrain grid (TERRAIN_SPACING), metres, once read.
+    pub spacing_m: Option<f64>,
+    /// TERRAIN_REQUESTs answered.
+    pub requests: u64,
+    /// TERRAIN_DATA blocks sent.
+    pub blocks_sent: u64,
+    /// Requested blocks the model had no complete data for.
+    pub blocks_missing: u64,
 }
 
 /// What the task needs to fly one launched sortie.
@@ -112,6 +141,8 @@ pub struct LaunchRequest {
     pub vehicle: VehicleRow,
     /// The pilot agreed to have the vehicle's geofence switched on if it is off.
     pub enable_fence: bool,
+    /// The farm flying: its elevation models are served to a terrain-following vehicle.
+    pub farm_id: i64,
 }
 
 /// Timing of the flight tasks (shortened in tests).

@@ -8,17 +8,19 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use telemetry::{
     Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, SprayerOutput,
-    TrackPoint, Vehicle, VehicleState, distance_to_go, preflight_checks,
+    TerrainServer, TrackPoint, Vehicle, VehicleState, distance_to_go, preflight_checks,
 };
 use tokio::sync::{mpsc, watch};
 
-use super::control::{Command, FlightTiming, LaunchRequest, Live, Phase};
+use super::control::{Command, FlightTiming, LaunchRequest, Live, Phase, Problem, TerrainServed};
 use crate::storage::{Db, PlanRow};
 
 /// How a flight ended: its final status and, when it failed, why.
 pub(super) struct End {
     pub(super) status: &'static str,
     pub(super) error: Option<String>,
+    /// The refusal the page words in the user's language, when there is one.
+    pub(super) problem: Option<Problem>,
 }
 
 async fn set_status(db: &Db, id: i64, status: &str) {
@@ -67,6 +69,24 @@ pub(super) async fn fly(
         Some(Ok(r)) => (r.plan.clone(), Some(r)),
         Some(Err(e)) => return End::failed(e),
     };
+    // A plan in the vehicle's terrain frame flies on the ground the vehicle is sent: the farm's
+    // elevation models under the mission, the ones it was planned over (ArduPilot asks its
+    // ground station for the blocks it lacks, AP_Terrain's TerrainGCS.cpp).
+    let dem = if plan.uses_terrain_frame() {
+        match terrain_model(db, req.farm_id, &plan).await {
+            Ok(Some(d)) => Some(d),
+            Ok(None) => {
+                return End::problem(
+                    Problem::TerrainNotServed,
+                    "the plan flies in the vehicle's terrain frame, but the farm holds no \
+                     elevation model under it to serve",
+                );
+            }
+            Err(e) => return End::failed(e),
+        }
+    } else {
+        None
+    };
     let address = match LinkAddress::parse(&req.vehicle.link_address) {
         Ok(a) => a,
         Err(e) => return End::failed(e),
@@ -77,6 +97,11 @@ pub(super) async fn fly(
         Ok(l) => l,
         Err(e) => return End::failed(e),
     };
+    // Answer the vehicle's TERRAIN_REQUESTs from the first frame on.
+    let terrain = dem.map(|dem| {
+        let source = move |lat: f64, lon: f64| dem.height_amsl(lat, lon);
+        TerrainServer::spawn(link.port(), Arc::new(source), 100)
+    });
     let info = match link.wait_vehicle(timing.connect_timeout).await {
         Ok(i) => i,
         Err(e) => {
@@ -176,8 +201,11 @@ pub(super) async fn fly(
         swath_m: swath_of(&req.plan),
         pump,
         enable_fence: req.enable_fence,
+        terrain: terrain.as_ref(),
+        terrain_spacing_m: None,
     };
     let end = flight.run(cmds).await;
+    flight.publish_terrain();
     let home_items = plan.vehicle_seq(0);
     let reached = flight.snapshot().0.reached_up_to.and_then(|seq| {
         let i = usize::from(seq).checked_sub(home_items)?;
@@ -194,8 +222,39 @@ pub(super) async fn fly(
         vehicle.spray_off().await;
     }
     subscriber.abort();
+    drop(terrain);
     link.close().await;
     end
+}
+
+/// The farm's elevation model under the plan's positions (with a margin of two of ArduPilot's
+/// 4 × 4-point grid blocks at its coarsest 100 m spacing around them); `None` when none
+/// reaches them.
+async fn terrain_model(
+    db: &Db,
+    farm_id: i64,
+    plan: &Plan,
+) -> Result<Option<mission_planner::Dem>, crate::error::AppError> {
+    let points = plan
+        .mission_items()
+        .into_iter()
+        .filter(|i| i.x != 0 || i.y != 0)
+        .map(|i| (i.lat(), i.lon()))
+        .chain(plan.home.map(|h| (h.0, h.1)));
+    let (mut s, mut w, mut n, mut e) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for (lat, lon) in points {
+        (s, w, n, e) = (s.min(lat), w.min(lon), n.max(lat), e.max(lon));
+    }
+    if s > n {
+        return Ok(None);
+    }
+    let margin = 0.0005;
+    crate::services::terrain::model_over(
+        db,
+        farm_id,
+        (s - margin, w - margin, n + margin, e + margin),
+    )
+    .await
 }
 
 /// The swath width in the plan's stored options (5 m when absent).
@@ -220,13 +279,35 @@ struct Flight<'a> {
     pump: Arc<PumpPlan>,
     /// The pilot agreed to have the geofence switched on.
     enable_fence: bool,
+    /// The farm's elevation model served to the vehicle, for a terrain-frame plan.
+    terrain: Option<&'a TerrainServer>,
+    /// The vehicle's terrain grid, metres, once read.
+    terrain_spacing_m: Option<f64>,
 }
 
 impl End {
+    fn ended(status: &'static str, error: Option<String>) -> End {
+        End {
+            status,
+            error,
+            problem: None,
+        }
+    }
+
     fn failed(e: impl std::fmt::Display) -> End {
         End {
             status: "failed",
             error: Some(e.to_string()),
+            problem: None,
+        }
+    }
+
+    /// Failed for a reason the page words in the user's language.
+    fn problem(p: Problem, e: &str) -> End {
+        End {
+            status: "failed",
+            error: Some(e.to_owned()),
+            problem: Some(p),
         }
     }
 }
@@ -293,7 +374,48 @@ impl Flight<'_> {
             l.messages = messages;
             l.message_count = count;
         });
+        self.publish_terrain();
         s
+    }
+
+    /// For a plan in the vehicle's terrain frame: refuses a vehicle whose terrain following is
+    /// off (TERRAIN_ENABLE 0: ArduPilot would reject or mis-fly every terrain-frame item) and
+    /// keeps its terrain grid for the page. The farm's model is served from the first frame.
+    async fn terrain_on(&mut self) -> Result<(), End> {
+        if !self.plan.uses_terrain_frame() {
+            return Ok(());
+        }
+        match self.vehicle.terrain_setup().await {
+            Ok(Some((false, _))) => Err(End::problem(
+                Problem::VehicleTerrainOff,
+                "the plan's altitudes are above the terrain, but the vehicle's terrain following \
+                 is off (TERRAIN_ENABLE 0)",
+            )),
+            Ok(Some((true, spacing))) => {
+                self.terrain_spacing_m = Some(spacing);
+                self.publish_terrain();
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(End::failed(format!(
+                "reading TERRAIN_ENABLE and TERRAIN_SPACING: {e}"
+            ))),
+        }
+    }
+
+    /// Publishes what has been served of the farm's elevation model so far.
+    fn publish_terrain(&self) {
+        let Some(t) = self.terrain else {
+            return;
+        };
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let served = TerrainServed {
+            spacing_m: self.terrain_spacing_m,
+            requests: load(&t.stats.requests),
+            blocks_sent: load(&t.stats.blocks_sent),
+            blocks_missing: load(&t.stats.blocks_missing),
+        };
+        self.live.send_modify(|l| l.terrain = Some(served));
     }
 
     fn error(&self, e: impl std::fmt::Display) {
@@ -355,6 +477,9 @@ impl Flight<'_> {
         {
             return End::failed(e);
         }
+        if let Err(end) = self.terrain_on().await {
+            return end;
+        }
         if let Err(e) = self.vehicle.check_sprayer(self.plan).await {
             return End::failed(e.to_string());
         }
@@ -384,7 +509,7 @@ impl Flight<'_> {
                         }
                     }
                     Some(Command::Abort) | None => {
-                        return End { status: "aborted", error: None };
+                        return End::ended("aborted", None);
                     }
                     Some(_) => {}
                 }
@@ -394,10 +519,7 @@ impl Flight<'_> {
             }
             self.publish(Phase::Verified);
             if waiting_since.elapsed() > self.timing.start_timeout {
-                return End {
-                    status: "aborted",
-                    error: Some("not started in time".into()),
-                };
+                return End::ended("aborted", Some("not started in time".into()));
             }
         }
         set_status(self.db, self.id, "flying").await;
@@ -533,10 +655,7 @@ impl Flight<'_> {
                 if landed {
                     self.coverage().await;
                     let done = !aborted && s.mission_finished(last);
-                    return End {
-                        status: if done { "completed" } else { "aborted" },
-                        error: None,
-                    };
+                    return End::ended(if done { "completed" } else { "aborted" }, None);
                 }
                 continue;
             }
@@ -545,10 +664,7 @@ impl Flight<'_> {
                 let since = *end_seen.get_or_insert_with(Instant::now);
                 if !s.armed || !lands || since.elapsed() >= self.timing.land_wait {
                     self.coverage().await;
-                    return End {
-                        status: "completed",
-                        error: None,
-                    };
+                    return End::ended("completed", None);
                 }
             } else if landed {
                 self.coverage().await;

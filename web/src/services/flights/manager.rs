@@ -142,13 +142,19 @@ async fn run(
         FlightOrigin::Launched {
             flight_id: id,
             status: end.status,
+            error: end.error.as_deref(),
+            problem: end.problem,
         },
     )
     .await;
     if let Err(e) = recorded {
         // No usable track (e.g. never took off): keep the outcome and the reason.
-        let summary =
-            serde_json::json!({"error": end.error, "record": e.to_string(), "tlog": tlog});
+        let summary = serde_json::json!({
+            "error": end.error,
+            "problem": end.problem,
+            "record": e.to_string(),
+            "tlog": tlog,
+        });
         if let Err(e) = db
             .finish_flight(
                 id,
@@ -171,6 +177,9 @@ async fn run(
         l.ended_status = Some(end.status.to_owned());
         if end.error.is_some() {
             l.error = end.error.clone();
+        }
+        if end.problem.is_some() {
+            l.problem = end.problem;
         }
     });
     manager.finished(id);

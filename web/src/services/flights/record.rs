@@ -106,6 +106,10 @@ pub enum FlightOrigin<'a> {
         flight_id: i64,
         /// `completed`, `aborted` or `failed`.
         status: &'static str,
+        /// Why it failed, in English for the log, kept with the record.
+        error: Option<&'a str>,
+        /// Why it failed, where the page words it in the user's language.
+        problem: Option<super::control::Problem>,
     },
 }
 
@@ -146,7 +150,18 @@ pub async fn record_flight_from_tlog(
     .await
     .map_err(|e| AppError::Internal(format!("tlog task failed: {e}")))?
     .map_err(AppError::BadInput)?;
-    let summary = rec.summary.to_string();
+    let summary = match origin {
+        // A launched flight's record keeps why it ended, for its page after the task is gone.
+        FlightOrigin::Launched { error, problem, .. } if error.is_some() => {
+            let mut v = rec.summary.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("error".into(), json!(error));
+                o.insert("problem".into(), json!(problem));
+            }
+            v.to_string()
+        }
+        _ => rec.summary.to_string(),
+    };
     // With a prescription, each zone's sprayed area at its own rate; else the plan's one rate.
     let litres = match &rec.applied {
         Some(a) => Some(a.total),
@@ -210,7 +225,9 @@ pub async fn record_flight_from_tlog(
                 Err(e) => return Err(e.into()),
             }
         }
-        FlightOrigin::Launched { flight_id, status } => {
+        FlightOrigin::Launched {
+            flight_id, status, ..
+        } => {
             tx.finish_flight(
                 flight_id,
                 &FlightResult {

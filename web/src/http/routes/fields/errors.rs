@@ -217,6 +217,10 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
         E::NothingToSpray { .. } => Msg::NothingLeftToSpray.text(lang).to_owned(),
         E::Deadline { .. } => Msg::PlannerDeadline.text(lang).to_owned(),
         E::Prescription { source, .. } => super::rx_errors::rx_error_text(source, lang),
+        E::Dem { .. }
+        | E::DemTooLarge { .. }
+        | E::TerrainMissing { .. }
+        | E::AboveLegalHeight { .. } => crate::services::terrain::dem_error_text(e, lang),
         other => other.to_string(),
     }
 }

@@ -38,11 +38,11 @@ mod plan;
 mod rx;
 mod rx_errors;
 #[cfg(test)]
-mod rx_tests;
+pub(crate) mod rx_tests;
 mod rx_view;
 mod terrain;
 #[cfg(test)]
-mod terrain_tests;
+pub(crate) mod terrain_tests;
 #[cfg(test)]
 mod tests;
 

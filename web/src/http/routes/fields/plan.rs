@@ -363,9 +363,16 @@ async fn plan_and_store(
         None => None,
     };
     let terrain = form.terrain();
-    let dem = match &terrain {
-        Some(_) => Some(field_model(state, farm, &row, lang).await?),
-        None => None,
+    // Over terrain the field is read here for its extent, and the job takes it as read.
+    let (dem, parsed) = match &terrain {
+        Some(_) => {
+            let field = stored_field(&row)?;
+            (
+                Some(field_model(state, farm, &field, row.id, lang).await?),
+                Some(field),
+            )
+        }
+        None => (None, None),
     };
     // The planner stops itself at the pool's deadline, so an abandoned job frees its slot.
     config.deadline = Some(std::time::Instant::now() + state.settings.planner.deadline());
@@ -375,7 +382,10 @@ async fn plan_and_store(
         if let (Some(s), Some(b)) = (&settings, &files) {
             add_prescription(&mut config, s, b, lang)?;
         }
-        let field = stored_field(&row)?;
+        let field = match parsed {
+            Some(f) => f,
+            None => stored_field(&row)?,
+        };
         let planned = mission_planner::plan(&field, &config).map_err(|e| {
             AppError::BadInput(format!(
                 "{} {}",
@@ -386,9 +396,8 @@ async fn plan_and_store(
         // The go/no-go of the ground: refused where the model misses part of the path or a
         // point would be above the legal height.
         let planned = match (&dem, &terrain) {
-            (Some(d), Some(t)) => mission_planner::apply_terrain(&planned, d, t).map_err(|e| {
-                AppError::BadInput(crate::services::terrain::dem_error_text(&e, lang))
-            })?,
+            (Some(d), Some(t)) => mission_planner::apply_terrain(&planned, d, t)
+                .map_err(|e| AppError::BadInput(plan_error_text(&e, lang)))?,
             _ => planned,
         };
         let zones = prepared_zones(&planned);
@@ -455,16 +464,16 @@ async fn plan_and_store(
 async fn field_model(
     state: &AppState,
     farm: i64,
-    row: &FieldRow,
+    field: &mission_planner::Field,
+    field_id: i64,
     lang: Lang,
 ) -> Result<mission_planner::Dem, AppError> {
     use crate::i18n::terrain::TerrainMsg;
     use geo::BoundingRect;
-    let field = stored_field(row)?;
     let b = field
         .boundary
         .bounding_rect()
-        .ok_or_else(|| AppError::Internal(format!("field {} has no extent", row.id)))?;
+        .ok_or_else(|| AppError::Internal(format!("field {field_id} has no extent")))?;
     // About 200 m around the field.
     let m = 0.002;
     let bbox = (b.min().y - m, b.min().x - m, b.max().y + m, b.max().x + m);

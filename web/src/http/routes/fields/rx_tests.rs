@@ -60,7 +60,7 @@ async fn post_rx(
 }
 
 /// A farmer of a new farm with the paddy imported: the browser, the farm and the field.
-pub(super) async fn farmer_with_paddy(app: &TestApp, name: &str) -> (Browser, i64, i64) {
+pub(crate) async fn farmer_with_paddy(app: &TestApp, name: &str) -> (Browser, i64, i64) {
     let farm = app.farm(name, "crop").await;
     let b = app.user(name, Role::Farmer, Some(farm.id)).await;
     let r = import(app, &b, PADDY).await;

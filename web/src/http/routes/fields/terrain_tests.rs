@@ -17,20 +17,20 @@ use crate::testutil::{Browser, Resp, TestApp, both_apps};
 const S: f64 = 36.9690;
 const N: f64 = 36.9716;
 const W: f64 = 139.9790;
-const E: f64 = 139.9824;
+pub(crate) const E: f64 = 139.9824;
 /// Cell size, degrees (about 4.5 m east, 5.5 m north).
 const CELL: f64 = 0.00005;
 /// The terrace edge, inside the paddy.
-const STEP_LON: f64 = 139.9807;
+pub(crate) const STEP_LON: f64 = 139.9807;
 
 /// The ground: rising 3 m per 0.001° of longitude eastwards, with a terrace edge of `step`
 /// metres at [`STEP_LON`].
-fn ground(lon: f64, step: f64) -> f64 {
+pub(crate) fn ground(lon: f64, step: f64) -> f64 {
     300.0 + 3000.0 * (lon - W) + if lon >= STEP_LON { step } else { 0.0 }
 }
 
 /// A GSI JPGIS 5 m DEM document over [`W`]..`east`, heights from [`ground`] at cell centres.
-fn gsi_gml(east: f64, step: f64) -> String {
+pub(crate) fn gsi_gml(east: f64, step: f64) -> String {
     let nx = ((east - W) / CELL).round() as usize;
     let ny = ((N - S) / CELL).round() as usize;
     let mut tuples = String::new();
@@ -64,7 +64,7 @@ fn gsi_gml(east: f64, step: f64) -> String {
 }
 
 /// The download as GSI hands it out: a zip of the GML with a readme beside it.
-fn gsi_zip(gml: &str) -> Vec<u8> {
+pub(crate) fn gsi_zip(gml: &str) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let o = zip::write::SimpleFileOptions::default();
     w.start_file("readme.txt", o).unwrap();
@@ -75,7 +75,7 @@ fn gsi_zip(gml: &str) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-async fn upload(app: &TestApp, b: &Browser, farm: i64, name: &str, file: &[u8]) -> Resp {
+pub(crate) async fn upload(app: &TestApp, b: &Browser, farm: i64, name: &str, file: &[u8]) -> Resp {
     app.post_multipart(
         &format!("/farms/{farm}/terrain"),
         &b.cookies,
@@ -88,7 +88,7 @@ async fn upload(app: &TestApp, b: &Browser, farm: i64, name: &str, file: &[u8]) 
     .await
 }
 
-async fn plan(app: &TestApp, b: &Browser, field: i64, frame: &str) -> Resp {
+pub(crate) async fn plan(app: &TestApp, b: &Browser, field: i64, frame: &str) -> Resp {
     let mut form = plan_form(&b.csrf);
     form.push(("alt_frame", frame.to_owned()));
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -1,6 +1,8 @@
 //! The live page of a launched flight and its server-sent events stream.
 
 use super::*;
+use crate::i18n::terrain::TerrainMsg;
+use crate::services::flights::control::{Problem, TerrainServed};
 
 pub(crate) fn phase_msg(p: Phase) -> Msg {
     match p {
@@ -49,19 +51,56 @@ pub(super) fn display(l: &Live, lang: Lang) -> Value {
         "link": if l.link_ok { Msg::Online.text(lang) } else { Msg::Offline.text(lang) },
         "coverage": l.covered_pct.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "—".into()),
         "verified": l.verified.map(|v| format!("{} / {} / {}", v[0], v[1], v[2])).unwrap_or_default(),
+        "error": problem_text(l, lang),
+        "terrain": l.terrain.map(|t| terrain_text(&t, lang)).unwrap_or_else(|| "—".into()),
     })
 }
 
-/// The live state of flight `id`: the manager's while it is active, else the ended record.
+/// The flight's problem in `lang` where the task worded it as a [`Problem`], else its
+/// English error as the vehicle or telemetry gave it.
+fn problem_text(l: &Live, lang: Lang) -> Option<String> {
+    match l.problem {
+        Some(Problem::VehicleTerrainOff) => Some(TerrainMsg::VehicleTerrainOff.text(lang).into()),
+        Some(Problem::TerrainNotServed) => Some(TerrainMsg::NotServed.text(lang).into()),
+        None => l.error.clone(),
+    }
+}
+
+/// What was served of the farm's elevation model, in `lang`.
+fn terrain_text(t: &TerrainServed, lang: Lang) -> String {
+    let grid = t
+        .spacing_m
+        .map(|s| format!("{} {s:.0} m · ", TerrainMsg::Grid.text(lang)))
+        .unwrap_or_default();
+    format!(
+        "{grid}{} {} · {} {} · {} {}",
+        TerrainMsg::Requests.text(lang),
+        t.requests,
+        TerrainMsg::BlocksSent.text(lang),
+        t.blocks_sent,
+        TerrainMsg::BlocksMissing.text(lang),
+        t.blocks_missing
+    )
+}
+
+/// The live state of flight `id`: the manager's while it is active, else the ended record
+/// (with why it failed, where the record keeps it).
 pub(super) fn current_live(state: &AppState, f: &FlightRow) -> Live {
     match state.flights.live(f.id) {
         Some(rx) => rx.borrow().clone(),
-        None => Live {
-            flight_id: f.id,
-            phase: Phase::Ended,
-            ended_status: Some(f.status.clone()),
-            ..Live::default()
-        },
+        None => {
+            let summary: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
+            Live {
+                flight_id: f.id,
+                phase: Phase::Ended,
+                ended_status: Some(f.status.clone()),
+                error: summary["error"].as_str().map(str::to_owned),
+                problem: serde_json::from_value(summary["problem"].clone())
+                    .ok()
+                    .flatten(),
+                ..Live::default()
+            }
+        }
     }
 }
 
@@ -93,7 +132,7 @@ pub(super) async fn live_page(
         div #live data-events=(format!("/flights/{id}/events")) data-map-id="map" {
             p role="status" { (Msg::PhaseWord.text(lang)) ": " strong data-live="phase" { (d["phase"].as_str().unwrap_or("")) } }
             div.alert role="alert" #problem hidden[l.error.is_none()] {
-                (Msg::ProblemWord.text(lang)) ": " span data-live-error { (l.error.clone().unwrap_or_default()) }
+                (Msg::ProblemWord.text(lang)) ": " span data-live-error { (d["error"].as_str().unwrap_or_default()) }
             }
             dl.stats {
                 (stat("mode", Msg::ModeWord))
@@ -105,6 +144,9 @@ pub(super) async fn live_page(
                 (stat("spray", Msg::SprayWord))
                 (stat("link", Msg::Connection))
                 (stat("coverage", Msg::Coverage))
+                @if l.terrain.is_some() {
+                    div.stat { dt { (TerrainMsg::Served.text(lang)) } dd data-live="terrain" { (d["terrain"].as_str().unwrap_or("—")) } }
+                }
             }
             section #verified hidden=[hide(l.verified.is_some() && !ended)] aria-labelledby="verified-h" {
                 h2 #verified-h { (Msg::VerifiedItems.text(lang)) }

@@ -789,3 +789,149 @@ both_apps!(a_lost_link_fails_the_flight_and_keeps_the_record, |app| {
     assert_eq!(f.status, "failed");
     assert!(!app.state.db.flight_samples(id).await.unwrap().is_empty());
 });
+
+/// A terrain-frame plan of `who`'s paddy over the farm's registered elevation data (a slope
+/// with a 10 m terrace edge); returns the pilot, the plan and sortie 1's home.
+async fn terrain_plan(app: &TestApp, who: &str) -> (Browser, i64, (f64, f64, f64)) {
+    use crate::http::routes::fields::{rx_tests::farmer_with_paddy, terrain_tests as t};
+    let (b, farm, field) = farmer_with_paddy(app, who).await;
+    let dem = t::gsi_zip(&t::gsi_gml(t::E, 10.0));
+    let r = t::upload(app, &b, farm, "FG-GML-5439-70-DEM5A.zip", &dem).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = t::plan(app, &b, field, "terrain").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let plan_id = r.location_id();
+    let home = sortie1(app, plan_id).await.home.unwrap();
+    (b, plan_id, home)
+}
+
+both_apps!(
+    a_terrain_plan_flies_above_the_ground_the_server_sends,
+    |app| {
+        use crate::http::routes::fields::terrain_tests as t;
+        let (b, plan_id, home) = terrain_plan(app, "tanada").await;
+        let mut cfg = SimConfig::new(home);
+        cfg.time_scale = 20.0;
+        // The vehicle's true ground is the formula the elevation file was written from; what
+        // it flies above is only what the server sends it (TERRAIN_DATA from the farm's model).
+        cfg.ground = Some(telemetry::SimGround {
+            source: std::sync::Arc::new(|_lat: f64, lon: f64| Some(t::ground(lon, 10.0))),
+            terrain_spacing_m: 5,
+        });
+        let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+            .await
+            .unwrap();
+        let link = format!("udpout:{}", sim.local_addr().unwrap());
+        let vid = vehicle_and_pilot(app, &b, "tanada", &link)
+            .await
+            .to_string();
+        let id = launch_verified(app, &b, plan_id, &vid).await;
+        let sim = std::sync::Arc::new(sim);
+        let watch = sim.clone();
+        let sampler = tokio::spawn(async move {
+            let mut agl = Vec::new();
+            for _ in 0..12_000 {
+                let s = watch.snapshot();
+                if s.pump_on && !s.landed && (s.lon - t::STEP_LON).abs() > 0.00045 {
+                    agl.push(s.agl_m.unwrap());
+                }
+                if s.landed && s.sim_time_s > 5.0 && !s.armed && !agl.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            agl
+        });
+        start_confirmed(app, &b, id).await;
+        let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(end["live"]["ended_status"], "completed", "{end}");
+        let agl = sampler.await.unwrap();
+        assert!(agl.len() > 20, "{} samples while spraying", agl.len());
+        // Away from the terrace edge: 2 m above the true ground; terrain travels in whole
+        // metres (TERRAIN_DATA heights are int16).
+        let worst = agl.iter().map(|a| (a - 2.0).abs()).fold(0.0, f64::max);
+        assert!(
+            worst < 1.0,
+            "sprayed up to {worst:.2} m off 2 m above ground"
+        );
+        let served = &end["live"]["terrain"];
+        assert!(served["requests"].as_u64().unwrap() > 0, "{served}");
+        assert!(served["blocks_sent"].as_u64().unwrap() > 0, "{served}");
+        assert_eq!(served["spacing_m"], 5.0, "{served}");
+        assert!(
+            end["display"]["terrain"]
+                .as_str()
+                .unwrap()
+                .contains("送信ブロック"),
+            "{end}"
+        );
+        assert!(sim.snapshot().terrain_blocks.1 > 0);
+        std::sync::Arc::try_unwrap(sim).ok().unwrap().stop().await;
+    }
+);
+
+both_apps!(
+    a_terrain_plan_is_not_flown_by_a_vehicle_with_terrain_following_off,
+    |app| {
+        let (b, plan_id, home) = terrain_plan(app, "noterrain").await;
+        // No ground: the simulator's TERRAIN_ENABLE is 0, as a vehicle set up without it.
+        let mut cfg = SimConfig::new(home);
+        cfg.time_scale = 10.0;
+        let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+            .await
+            .unwrap();
+        let link = format!("udpout:{}", sim.local_addr().unwrap());
+        let vid = vehicle_and_pilot(app, &b, "noterrain", &link)
+            .await
+            .to_string();
+        let id = post_launch(app, &b, plan_id, &launch_form(&b, &vid, "0.5")).await;
+        let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(end["live"]["ended_status"], "failed", "{end}");
+        assert_eq!(end["live"]["problem"], "vehicle_terrain_off", "{end}");
+        assert!(
+            end["display"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("機体の地形追従が無効です"),
+            "{end}"
+        );
+        let s = sim.snapshot();
+        assert!(!s.armed, "{s:?}");
+        let page = app.get(&format!("/flights/{id}/live"), &b.cookies).await;
+        assert!(
+            page.body.contains("機体の地形追従が無効です"),
+            "{}",
+            page.body
+        );
+        sim.stop().await;
+    }
+);
+
+both_apps!(
+    a_terrain_plan_whose_elevation_data_is_gone_is_not_flown,
+    |app| {
+        let (b, plan_id, home) = terrain_plan(app, "gone").await;
+        let farm = app.state.db.plan(plan_id).await.unwrap().field_id;
+        let farm = app.state.db.field(farm).await.unwrap().farm_id;
+        for m in app.state.db.dems_of_farm(farm).await.unwrap() {
+            crate::services::terrain::delete(&app.state.db, farm, m.id)
+                .await
+                .unwrap();
+        }
+        // Refused before the link is opened: no vehicle needs to answer.
+        let _ = home;
+        let vid = vehicle_and_pilot(app, &b, "gone", "udpout:127.0.0.1:9")
+            .await
+            .to_string();
+        let id = post_launch(app, &b, plan_id, &launch_form(&b, &vid, "0.5")).await;
+        let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(end["live"]["problem"], "terrain_not_served", "{end}");
+        let en = format!("{}; lang=en", b.cookies);
+        let page = app.get(&format!("/flights/{id}/live"), &en).await;
+        assert!(
+            page.body.contains("no longer holds the elevation data"),
+            "{}",
+            page.body
+        );
+    }
+);
