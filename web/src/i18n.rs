@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod fields;
+pub mod maps;
 pub mod names;
 pub mod push;
 pub mod rx;

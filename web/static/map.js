@@ -29,16 +29,40 @@
     return STYLE[p.kind] || STYLE[p.role] || STYLE.field;
   }
 
+  // A note under the map saying why it has no background (the page's language, from the
+  // #map-notes template), instead of a grey square that looks broken.
+  function note(el, key) {
+    var notes = document.getElementById('map-notes');
+    var text = notes && notes.getAttribute(key);
+    if (!text || el.nextElementSibling && el.nextElementSibling.classList.contains('map-note')) return;
+    var p = document.createElement('p');
+    p.className = 'map-note muted';
+    p.setAttribute('role', 'status');
+    p.textContent = text;
+    el.parentNode.insertBefore(p, el.nextSibling);
+  }
+
   function makeMap(el) {
     var map = L.map(el, { keyboard: true });
     var tiles = el.getAttribute('data-tile-url');
     if (tiles) {
-      L.tileLayer(tiles, {
+      var layer = L.tileLayer(tiles, {
         maxZoom: 18,
         attribution: '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>',
       }).addTo(map);
+      // Some tiles failing is normal at the cache's edge; none arriving is no background.
+      var loaded = 0, failed = 0;
+      layer.on('tileload', function () { loaded += 1; });
+      layer.on('tileerror', function () {
+        failed += 1;
+        if (loaded === 0 && failed >= 4) {
+          el.style.background = '#eef3e8';
+          note(el, 'data-no-tiles');
+        }
+      });
     } else {
       el.style.background = '#eef3e8';
+      note(el, 'data-tiles-off');
     }
     map.setView([36.97, 139.98], 13); // Nasushiobara until data arrives.
     return map;

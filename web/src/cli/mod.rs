@@ -11,6 +11,7 @@ pub mod modbus;
 pub mod plan;
 pub mod rollups;
 pub mod serve;
+pub mod tiles;
 pub mod tlog;
 
 /// The `agriops` command line.
@@ -53,6 +54,8 @@ pub enum Command {
     Rollups(rollups::Args),
     /// A farm's alert rules and channels as TOML: `alerts export|import --farm ID`.
     Alerts(alerts::Args),
+    /// The map-tile cache for fields without network: `tiles import FILE.mbtiles|FOLDER`.
+    Tiles(tiles::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -68,6 +71,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Farm(args) => admin::run_farm(args),
         Command::Token(args) => admin::run_token(args),
         Command::Plan(args) => plan::run(args),
+        Command::Tiles(args) => tiles::run(args),
         Command::Bridge(args) => bridge::run(args),
         Command::Modbus(args) => modbus::run(args),
         Command::Fly(args) => fly::run(args),

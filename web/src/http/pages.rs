@@ -127,8 +127,11 @@ pub fn fmt_duration(secs: f64) -> String {
 }
 
 /// The Leaflet stylesheet and scripts a page with a `data-map` element needs.
-pub fn map_assets() -> Markup {
+pub fn map_assets(lang: Lang) -> Markup {
+    use crate::i18n::maps::MapMsg;
     html! {
+        // The maps' honest notes when their background cannot be drawn (map.js shows them).
+        template #map-notes data-no-tiles=(MapMsg::NoTiles.text(lang)) data-tiles-off=(MapMsg::TilesOff.text(lang)) {}
         link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css";
         script src="/static/vendor/leaflet/leaflet.js" {}
         script src="/static/map.js" defer {}

@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::http::routes::admin::router())
         .merge(crate::http::routes::account::router())
         .merge(crate::http::routes::assets::router())
+        .merge(crate::http::routes::tiles::router())
         .merge(crate::http::routes::fields::router())
         .merge(crate::http::routes::flights::router())
         .merge(crate::http::routes::openapi::router())

@@ -19,6 +19,7 @@ pub mod preflight;
 pub mod records;
 pub mod reports;
 pub mod terrain;
+pub mod tiles;
 pub mod today;
 pub mod vehicles;
 pub mod weather;

@@ -291,7 +291,7 @@ async fn page(
             li { span style="border-bottom: 4px solid #0b5394; padding: 0 1em;" {} " " (Msg::LegendSpray.text(lang)) }
         }
         @if let Some(g) = &gonogo { (super::flight_shared::gonogo_section(lang, g)) }
-        (map_assets())
+        (map_assets(lang))
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
 }

@@ -21,6 +21,7 @@ mod raw_identifiers;
 pub mod records;
 pub mod reports;
 pub mod session;
+pub mod tiles;
 pub mod vehicles;
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ pub(super) async fn render_list(
                 p { button type="submit" { (Msg::ImportFields.text(lang)) } }
             }
         }
-        (map_assets())
+        (map_assets(lang))
     };
     Ok((status, pages::layout(lang, title, Some(user), body)).into_response())
 }

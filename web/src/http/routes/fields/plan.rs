@@ -283,7 +283,7 @@ async fn field_page(
                 p { button type="submit" { (Msg::MakePlan.text(lang)) } }
             }
         }
-        (map_assets())
+        (map_assets(lang))
     };
     Ok(pages::layout(lang, &f.name, Some(user), body))
 }
@@ -610,7 +610,7 @@ pub(super) async fn plan_page(
                 p { button type="submit" { (Msg::RecordFlight.text(lang)) } }
             }
         }
-        (map_assets())
+        (map_assets(lang))
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())
 }

@@ -187,7 +187,7 @@ pub(super) async fn live_page(
                 }
             }
         }
-        (map_assets())
+        (map_assets(lang))
         script src="/static/live.js" defer {}
     };
     Ok(pages::layout(lang, &title, Some(&user), body).into_response())

@@ -197,7 +197,7 @@ pub(super) fn launch_body(
                 disabled[blocked || ev.vehicles.is_empty()] { (Msg::UploadAndVerify.text(lang)) } }
         }
         (plan_map(state, lang, plan.id))
-        (map_assets())
+        (map_assets(lang))
     }
 }
 
