@@ -24,8 +24,8 @@ pub const MAX_CHIBAN: usize = 100;
 pub async fn import_fields(db: &Db, fields: &[NewField<'_>]) -> Result<Vec<FieldRow>, AppError> {
     let mut imported = Vec::with_capacity(fields.len());
     let mut tx = db.begin().await?;
-    for f in fields {
-        imported.push(tx.create_field(f).await?);
+    for chunk in fields.chunks(crate::storage::FIELDS_PER_INSERT) {
+        imported.extend(tx.create_fields(chunk).await?);
         tx.checkpoint("fields.after_field").await?;
     }
     tx.commit().await?;

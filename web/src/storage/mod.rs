@@ -36,7 +36,7 @@ pub use alerts::{
     AlertChannel, AlertRow, DeliveryRow, IntervalFact, NewChannel, NewDelivery, OpenCondition,
     Rule, RuleKind,
 };
-pub use fields::{FieldEdit, FieldRow, NewField, NewPlan, PlanRow};
+pub use fields::{FIELDS_PER_INSERT, FieldEdit, FieldRow, NewField, NewPlan, PlanRow};
 pub use flights::{FlightRow, NewFlight, SampleRow, tlog_sha256};
 pub use parlors::{
     BailsRow, IngestOutcome, IntervalRow, MilkingRow, Parlor, RollupRow, jst_day_start,
