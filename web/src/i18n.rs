@@ -7,6 +7,7 @@ pub mod fields;
 pub mod names;
 pub mod push;
 pub mod rx;
+pub mod staff_alerts;
 pub mod terrain;
 
 /// Declares a message enum with its Japanese and English texts side by side, its `text`

@@ -1,0 +1,294 @@
+//! The staff alert against a real SMTP peer: a district with one farm silent for a day raises
+//! exactly one alert, mailed once; the day's data arriving late clears it once; farms see none
+//! of it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+
+use super::service::run_once;
+use super::staff::{self, HISTORY_DAYS, StaffRuleInput, day_bounds, judged_day, silent_farms};
+use super::tests::{SECRET, SmtpPeer, farm_with_parlor, webhook_receiver};
+use super::tests_outbox::cfg;
+use crate::i18n::Lang;
+use crate::storage::testdb::both_backends;
+use crate::storage::{Db, FarmActivity, on_exec};
+
+/// The silent day of the tests.
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 10).unwrap()
+}
+
+/// 07:00 in Tokyo on the day after `d`.
+fn next_morning(d: NaiveDate) -> DateTime<Utc> {
+    day_bounds(d).1 + Duration::hours(7)
+}
+
+/// One minute-long interval of `parlor` ending at `end`.
+async fn report(db: &Db, parlor: i64, end: DateTime<Utc>) {
+    let start = end - Duration::minutes(1);
+    on_exec!(db.on(), e => sqlx::query(
+        "INSERT INTO parlor_intervals (parlor_id, dedupe_key, start_t, end_t, online_s, cows, \
+         milk_kg, cows_per_hour_rolling, milkings, rotation_s, occupancy, idle_bails, kickoffs, \
+         reattaches, stops, washes, alerts, state) \
+         VALUES ($1, $2, $3, $4, 60, 5, 100, 300, 5, NULL, NULL, 0, 0, 0, 0, 0, 0, 'running')")
+        .bind(parlor).bind(format!("s{}", end.timestamp())).bind(start).bind(end)
+        .execute(e).await.map(|r| r.rows_affected()).unwrap());
+}
+
+/// A report at 10:00 Tokyo on each of the `HISTORY_DAYS` days before `d`.
+async fn normal_week(db: &Db, parlor: i64, d: NaiveDate) {
+    for k in 1..=HISTORY_DAYS {
+        report(
+            db,
+            parlor,
+            day_bounds(d - Duration::days(k)).0 + Duration::hours(10),
+        )
+        .await;
+    }
+}
+
+fn farm(id: i64, district: i64, parlor_reports: i64) -> FarmActivity {
+    FarmActivity {
+        farm_id: id,
+        district_id: district,
+        name: format!("farm{id}"),
+        parlors: 1,
+        flights: 0,
+        records: 0,
+        parlor_reports,
+    }
+}
+
+#[test]
+fn a_farm_is_silent_only_when_it_normally_reports() {
+    let d = day();
+    let mut by_day = BTreeMap::new();
+    // Farm 1 reported on all 7 days before; farm 2 on 3 of them; farm 3 reported today.
+    for k in 1..=HISTORY_DAYS {
+        let f2 = i64::from(k <= 3);
+        by_day.insert(
+            d - Duration::days(k),
+            vec![farm(1, 1, 5), farm(2, 1, f2), farm(3, 1, 5)],
+        );
+    }
+    by_day.insert(d, vec![farm(1, 1, 0), farm(2, 1, 0), farm(3, 1, 2)]);
+    assert_eq!(silent_farms(&by_day, d, 1), vec!["farm1".to_owned()]);
+    assert!(silent_farms(&by_day, d, 2).is_empty());
+    // 4 of 7 is normal.
+    for k in 1..=4 {
+        by_day.get_mut(&(d - Duration::days(k))).unwrap()[1].parlor_reports = 1;
+    }
+    assert_eq!(silent_farms(&by_day, d, 1).len(), 2);
+}
+
+#[test]
+fn the_judged_day_is_yesterday_once_the_hour_has_passed() {
+    let d = day();
+    let (start, _) = day_bounds(d + Duration::days(1));
+    assert_eq!(judged_day(start + Duration::hours(6), 6), d);
+    assert_eq!(
+        judged_day(start + Duration::hours(6) - Duration::seconds(1), 6),
+        d - Duration::days(1)
+    );
+    assert_eq!(judged_day(start, 0), d);
+    // Midnight in Tokyo is 15:00 UTC the day before.
+    assert_eq!(start, Utc.with_ymd_and_hms(2026, 11, 10, 15, 0, 0).unwrap());
+}
+
+async fn one_silent_farm_raises_one_mailed_alert_and_late_data_clears_it(db: &Db) {
+    let Some(smtp) = SmtpPeer::start().await else {
+        return;
+    };
+    let (hook_url, hook) = webhook_receiver().await;
+    let d = day();
+    // The silent farm, in the first district, and a farm of the same district that reports.
+    let (silent_farm, silent) = farm_with_parlor(db).await;
+    let (_, busy) = farm_with_parlor(db).await;
+    normal_week(db, silent, d).await;
+    normal_week(db, busy, d).await;
+    report(db, busy, day_bounds(d).0 + Duration::hours(9)).await;
+    let district = db.districts().await.unwrap()[0].id;
+    let staff_user = on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
+        "INSERT INTO users (username, display_name, password_hash, role, farm_id, created_at) \
+         VALUES ('shokuin', '係', 'x', 'staff', NULL, $1) RETURNING id")
+        .bind(Utc::now()).fetch_one(e).await.unwrap());
+    staff::save_rule(
+        db,
+        Lang::Ja,
+        &StaffRuleInput {
+            enabled: true,
+            after_hour: "6".into(),
+            districts: vec![district.to_string()],
+        },
+        staff_user,
+    )
+    .await
+    .unwrap();
+    staff::add_channel(
+        db,
+        Lang::Ja,
+        "email",
+        "kakari@city.nasushiobara.example.jp",
+        "",
+        staff_user,
+    )
+    .await
+    .unwrap();
+    // The receiver's key is shorter than the form accepts: stored directly.
+    let mut tx = db.begin().await.unwrap();
+    tx.insert_staff_alert_channel("webhook", &hook_url, Some(SECRET), staff_user, Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let client = reqwest::Client::new();
+    let cfg = cfg(smtp.port);
+    // Before 06:00 the day is not judged yet.
+    let early = next_morning(d) - Duration::hours(2);
+    assert_eq!(run_once(db, &cfg, &client, early).await.unwrap(), 0);
+    // After it: exactly one alert, however often the service runs.
+    let now = next_morning(d);
+    assert_eq!(run_once(db, &cfg, &client, now).await.unwrap(), 1);
+    assert_eq!(
+        run_once(db, &cfg, &client, now + Duration::minutes(1))
+            .await
+            .unwrap(),
+        0
+    );
+    let alerts = db.staff_alerts(10).await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].district_id, district);
+    assert_eq!(alerts[0].day, "2026-11-10");
+    assert!(alerts[0].detail.contains("那須牧場"), "{:?}", alerts[0]);
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "kakari@city.nasushiobara.example.jp");
+    assert!(
+        mails[0].1.starts_with("【データ未着】黒磯 2026-11-10"),
+        "{}",
+        mails[0].1
+    );
+    assert!(
+        mails[0].2.contains("http://agri.test/staff/alerts"),
+        "{}",
+        mails[0].2
+    );
+    let hooks = hook.accepted.lock().await.clone();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["scope"], "staff");
+    assert_eq!(hooks[0]["event"], "opened");
+    assert_eq!(hook.bad_signatures.load(Ordering::SeqCst), 0);
+    assert_eq!(db.pending_staff_messages().await.unwrap(), 0);
+    // The farm's own alerts know nothing of it.
+    assert!(db.alerts_of_farm(silent_farm).await.unwrap().is_empty());
+    // The day's data arrives late (the bridge's outbox catching up): one cleared message.
+    report(db, silent, day_bounds(d).0 + Duration::hours(11)).await;
+    let later = now + Duration::hours(2);
+    assert_eq!(run_once(db, &cfg, &client, later).await.unwrap(), 1);
+    assert_eq!(run_once(db, &cfg, &client, later).await.unwrap(), 0);
+    let a = &db.staff_alerts(10).await.unwrap()[0];
+    assert!(a.resolved_at.is_some());
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.1.starts_with("【復旧】黒磯 2026-11-10")),
+        "{mails:?}"
+    );
+    assert_eq!(hook.accepted.lock().await.len(), 2);
+    // The next days: the farm reports again, nothing opens; the cleared day never reopens.
+    report(
+        db,
+        silent,
+        day_bounds(d + Duration::days(1)).0 + Duration::hours(10),
+    )
+    .await;
+    report(
+        db,
+        busy,
+        day_bounds(d + Duration::days(1)).0 + Duration::hours(10),
+    )
+    .await;
+    let tomorrow = next_morning(d + Duration::days(1));
+    assert_eq!(run_once(db, &cfg, &client, tomorrow).await.unwrap(), 0);
+    assert_eq!(db.staff_alerts(10).await.unwrap().len(), 1);
+    let deliveries = db.staff_alert_deliveries(a.id).await.unwrap();
+    // Mail opened and cleared; the webhook refused its first call once (503) and was retried.
+    assert_eq!(deliveries.len(), 5, "{deliveries:?}");
+    assert_eq!(
+        deliveries.iter().filter(|t| t.status == "failed").count(),
+        1
+    );
+    assert_eq!(
+        deliveries.iter().filter(|t| t.channel == "email").count(),
+        2
+    );
+}
+
+both_backends!(staff_alert_once_and_cleared_once, |db| {
+    one_silent_farm_raises_one_mailed_alert_and_late_data_clears_it(db).await;
+});
+
+async fn the_rule_refuses_bad_input_in_the_users_language(db: &Db) {
+    let input = |hour: &str, districts: Vec<String>| StaffRuleInput {
+        enabled: true,
+        after_hour: hour.into(),
+        districts,
+    };
+    let user = on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
+        "INSERT INTO users (username, display_name, password_hash, role, farm_id, created_at) \
+         VALUES ('kakari2', '係', 'x', 'staff', NULL, $1) RETURNING id")
+        .bind(Utc::now()).fetch_one(e).await.unwrap());
+    for (hour, ds, lang, want) in [
+        ("24", vec![], Lang::Ja, "0 から 23"),
+        ("six", vec![], Lang::En, "whole number from 0 to 23"),
+        (
+            "6",
+            vec!["999".to_owned()],
+            Lang::Ja,
+            "選ばれた地区がありません",
+        ),
+        ("6", vec!["x".to_owned()], Lang::En, "does not exist"),
+    ] {
+        let e = staff::save_rule(db, lang, &input(hour, ds), user)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+    }
+    assert_eq!(db.staff_alert_rule().await.unwrap(), Default::default());
+    let e = staff::add_channel(
+        db,
+        Lang::En,
+        "webhook",
+        "http://hook.example/x",
+        "short",
+        user,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("16"), "{e}");
+    let d = db.districts().await.unwrap();
+    let saved = staff::save_rule(
+        db,
+        Lang::Ja,
+        &input(
+            "5",
+            vec![
+                d[1].id.to_string(),
+                d[0].id.to_string(),
+                d[1].id.to_string(),
+            ],
+        ),
+        user,
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.staff_alert_rule().await.unwrap(), saved);
+    assert_eq!(saved.districts, vec![d[0].id, d[1].id]);
+}
+
+both_backends!(staff_rule_validation, |db| {
+    the_rule_refuses_bad_input_in_the_users_language(db).await;
+});
