@@ -19,10 +19,11 @@ CREATE TABLE staff_alert_districts (
     district_id  INTEGER PRIMARY KEY REFERENCES districts(id)
 );
 
--- Where staff alerts go: a signed webhook (secret = the HMAC key) or an e-mail address.
+-- Where staff alerts go: a signed webhook (secret = the HMAC key), an e-mail address, or a
+-- staff member's browser (`webpush`, its subscription in `staff_push_subscriptions`).
 CREATE TABLE staff_alert_channels (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind        TEXT NOT NULL CHECK (kind IN ('webhook', 'email')),
+    kind        TEXT NOT NULL CHECK (kind IN ('webhook', 'email', 'webpush')),
     target      TEXT NOT NULL,
     secret      TEXT,
     enabled     INTEGER NOT NULL DEFAULT 1,
@@ -67,7 +68,7 @@ CREATE TABLE staff_alert_deliveries (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     alert_id    INTEGER NOT NULL REFERENCES staff_alerts(id),
     event       TEXT NOT NULL CHECK (event IN ('opened', 'resolved')),
-    channel     TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+    channel     TEXT NOT NULL CHECK (channel IN ('webhook', 'email', 'webpush')),
     target      TEXT NOT NULL,
     attempt     INTEGER NOT NULL CHECK (attempt >= 1),
     status      TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
@@ -75,3 +76,16 @@ CREATE TABLE staff_alert_deliveries (
     at          TEXT NOT NULL
 );
 CREATE INDEX staff_alert_deliveries_alert ON staff_alert_deliveries(alert_id, at);
+
+-- A staff member's browser subscribed to the staff alerts (as `push_subscriptions` is for a
+-- farm's): one `webpush` staff channel each, with the endpoint and the keys the payload is
+-- encrypted to (RFC 8291).
+CREATE TABLE staff_push_subscriptions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    channel_id  INTEGER NOT NULL UNIQUE REFERENCES staff_alert_channels(id),
+    endpoint    TEXT NOT NULL UNIQUE CHECK (length(endpoint) BETWEEN 12 AND 2048),
+    p256dh      TEXT NOT NULL CHECK (length(p256dh) = 87),
+    auth        TEXT NOT NULL CHECK (length(auth) = 22),
+    created_at  TEXT NOT NULL
+);

@@ -50,7 +50,8 @@ pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRec
 pub(crate) use reports::fixtures as reports_fixtures;
 pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
 pub use staff_alerts::{
-    FarmActivity, STAFF_DEFAULT_HOUR, StaffAlertRow, StaffChannelRow, StaffOutboxRow, StaffRule,
+    FarmActivity, STAFF_DEFAULT_HOUR, StaffAlertRow, StaffChannelRow, StaffOutboxRow, StaffPushRow,
+    StaffRule,
 };
 pub use terrain::{DemRow, NewDem};
 pub use today::{DistrictChanges, ParlorNow, WorkItem};

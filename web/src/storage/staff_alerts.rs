@@ -5,7 +5,10 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{Db, DeliveryRow, OutboxOutcome, StorageError, Tx, on_exec};
+use super::{
+    Db, DeliveryRow, NewPushSubscription, OutboxOutcome, PushTarget, PushWhich, StorageError, Tx,
+    WEBPUSH, on_exec,
+};
 
 /// The city-wide rule as stored (the default before its first save: off, 06:00, no district).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +98,9 @@ pub struct StaffOutboxRow {
     pub event: String,
     /// The notice as the service made it (JSON).
     pub notice_json: String,
-    /// `email` or `webhook`.
+    /// The channel.
+    pub channel_id: i64,
+    /// `email`, `webhook` or `webpush`.
     pub kind: String,
     /// The address or URL.
     pub target: String,
@@ -103,6 +108,19 @@ pub struct StaffOutboxRow {
     pub secret: Option<String>,
     /// Whether the channel is still enabled.
     pub enabled: bool,
+}
+
+/// A staff member's subscribed browser, as the page lists it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StaffPushRow {
+    /// Row id.
+    pub id: i64,
+    /// Who subscribed it.
+    pub username: String,
+    /// The push service's URL (a capability: the page shows only its origin).
+    pub endpoint: String,
+    /// When it was made (or last renewed).
+    pub created_at: DateTime<Utc>,
 }
 
 impl Db {
@@ -224,7 +242,8 @@ impl Db {
                 continue;
             }
             let row = on_exec!(self.on(), e => sqlx::query_as::<_, StaffOutboxRow>(
-                "SELECT o.id, o.alert_id, o.event, o.notice_json, c.kind, c.target, c.secret, \
+                "SELECT o.id, o.alert_id, o.event, o.notice_json, o.channel_id, c.kind, c.target, \
+                   c.secret, \
                    c.enabled \
                  FROM staff_alert_outbox o JOIN staff_alert_channels c ON c.id = o.channel_id \
                  WHERE o.id = $1")
@@ -438,5 +457,155 @@ impl Tx {
              ON CONFLICT (alert_id, event, channel_id) DO NOTHING")
             .bind(alert_id).bind(event).bind(notice_json).bind(now)
             .execute(e).await?.rows_affected()))
+    }
+}
+
+impl Tx {
+    /// Stores a staff member's browser subscription: a new `webpush` staff channel and its
+    /// row, or, for an endpoint already stored, the row renewed (new keys, this user) and its
+    /// channel switched on again. Returns the channel id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] when a check refuses the row; the database failed.
+    pub async fn upsert_staff_push_subscription(
+        &mut self,
+        user_id: i64,
+        s: &NewPushSubscription<'_>,
+    ) -> Result<i64, StorageError> {
+        let now = Utc::now();
+        let existing = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "SELECT channel_id FROM staff_push_subscriptions WHERE endpoint = $1")
+            .bind(s.endpoint).fetch_optional(e).await?);
+        if let Some(channel_id) = existing {
+            on_exec!(self.on(), e => sqlx::query(
+                "UPDATE staff_push_subscriptions SET p256dh = $2, auth = $3, user_id = $4, \
+                 created_at = $5 WHERE endpoint = $1")
+                .bind(s.endpoint).bind(s.p256dh).bind(s.auth).bind(user_id).bind(now)
+                .execute(e).await.map(|r| r.rows_affected()))
+            .map_err(|err| StorageError::conflict("staff push subscription", err))?;
+            on_exec!(self.on(), e => sqlx::query(
+                "UPDATE staff_alert_channels SET enabled = TRUE, target = $2 WHERE id = $1")
+                .bind(channel_id).bind(s.label).execute(e).await.map(|r| r.rows_affected())?);
+            return Ok(channel_id);
+        }
+        let channel_id = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO staff_alert_channels (kind, target, enabled, created_by, created_at) \
+             VALUES ($1, $2, TRUE, $3, $4) RETURNING id")
+            .bind(WEBPUSH).bind(s.label).bind(user_id).bind(now).fetch_one(e).await)
+        .map_err(|err| StorageError::conflict("staff alert channel", err))?;
+        on_exec!(self.on(), e => sqlx::query(
+            "INSERT INTO staff_push_subscriptions \
+             (user_id, channel_id, endpoint, p256dh, auth, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(user_id).bind(channel_id).bind(s.endpoint).bind(s.p256dh).bind(s.auth)
+            .bind(now).execute(e).await.map(|r| r.rows_affected()))
+        .map_err(|err| StorageError::conflict("staff push subscription", err))?;
+        Ok(channel_id)
+    }
+
+    /// Replaces a staff member's own subscription by the browser's new one (its service
+    /// worker's `pushsubscriptionchange`); the channel stays. Returns the channel id.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when this user has no subscription with `old`;
+    /// [`StorageError::Conflict`] when the new endpoint is stored already.
+    pub async fn replace_staff_push_subscription(
+        &mut self,
+        user_id: i64,
+        old: &str,
+        s: &NewPushSubscription<'_>,
+    ) -> Result<i64, StorageError> {
+        let channel = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+            "UPDATE staff_push_subscriptions SET endpoint = $3, p256dh = $4, auth = $5, \
+               created_at = $6 WHERE user_id = $1 AND endpoint = $2 RETURNING channel_id")
+            .bind(user_id).bind(old).bind(s.endpoint).bind(s.p256dh).bind(s.auth)
+            .bind(Utc::now()).fetch_optional(e).await)
+        .map_err(|err| StorageError::conflict("staff push subscription", err))?
+        .ok_or(StorageError::NotFound {
+            what: "staff push subscription",
+        })?;
+        on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alert_channels SET enabled = TRUE, target = $2 WHERE id = $1")
+            .bind(channel).bind(s.label).execute(e).await.map(|r| r.rows_affected())?);
+        Ok(channel)
+    }
+
+    /// Removes a staff subscription (by endpoint, row or channel) and switches its channel
+    /// off; the channel stays for the attempts that name it.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such subscription.
+    pub async fn remove_staff_push_subscription(
+        &mut self,
+        which: PushWhich<'_>,
+    ) -> Result<(), StorageError> {
+        let channel = match which {
+            PushWhich::Endpoint(endpoint) => on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+                "DELETE FROM staff_push_subscriptions WHERE endpoint = $1 RETURNING channel_id")
+                .bind(endpoint).fetch_optional(e).await?),
+            PushWhich::Id(id) => on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+                "DELETE FROM staff_push_subscriptions WHERE id = $1 RETURNING channel_id")
+                .bind(id).fetch_optional(e).await?),
+            PushWhich::Channel(ch) => on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+                "DELETE FROM staff_push_subscriptions WHERE channel_id = $1 RETURNING channel_id")
+                .bind(ch).fetch_optional(e).await?),
+        };
+        let channel = channel.ok_or(StorageError::NotFound {
+            what: "staff push subscription",
+        })?;
+        on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alert_channels SET enabled = FALSE WHERE id = $1")
+            .bind(channel).execute(e).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Every staff subscription, oldest first.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn staff_push_subscriptions(&self) -> Result<Vec<StaffPushRow>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_as::<_, StaffPushRow>(
+            "SELECT p.id, u.username, p.endpoint, p.created_at FROM staff_push_subscriptions p \
+             JOIN users u ON u.id = p.user_id ORDER BY p.id")
+            .fetch_all(e).await?))
+    }
+
+    /// The subscription behind a staff channel, if it still exists.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn staff_push_target(
+        &self,
+        channel_id: i64,
+    ) -> Result<Option<PushTarget>, StorageError> {
+        Ok(on_exec!(self.on(), e => sqlx::query_as::<_, PushTarget>(
+            "SELECT id, endpoint, p256dh, auth FROM staff_push_subscriptions \
+             WHERE channel_id = $1")
+            .bind(channel_id).fetch_optional(e).await?))
+    }
+
+    /// Forgets the subscription behind a staff channel its push service says is gone, in
+    /// one transaction; a second call finds nothing and does nothing.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn drop_gone_staff_push_subscription(
+        &self,
+        channel_id: i64,
+    ) -> Result<bool, StorageError> {
+        let mut tx = self.begin().await?;
+        match tx
+            .remove_staff_push_subscription(PushWhich::Channel(channel_id))
+            .await
+        {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+            Err(StorageError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

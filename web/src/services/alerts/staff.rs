@@ -19,11 +19,16 @@ use serde::{Deserialize, Serialize};
 
 use super::deliver::{self, DeliveryError};
 use super::notice::AlertConfig;
+use super::webpush::{self, SubscriptionInput, send::Payload, vapid};
 use crate::error::AppError;
+use crate::i18n::push::PushMsg;
 use crate::i18n::staff_alerts::StaffAlertMsg;
 use crate::i18n::{JST, Lang, Msg};
 use crate::services::today::Missing;
-use crate::storage::{Db, FarmActivity, OutboxOutcome, StaffOutboxRow, StaffRule, StorageError};
+use crate::storage::{
+    Db, FarmActivity, NewPushSubscription, OutboxOutcome, PushWhich, StaffOutboxRow, StaffRule,
+    StorageError, WEBPUSH,
+};
 
 /// The days before a judged day that say whether a farm normally reports.
 pub const HISTORY_DAYS: i64 = 7;
@@ -261,10 +266,31 @@ pub async fn drain(
         .claim_due_staff_messages(now, super::outbox::lease(cfg), 200)
         .await?;
     let n = rows.len();
+    let key = if rows.iter().any(|r| r.kind == WEBPUSH) {
+        Some(webpush::server_key(db).await?)
+    } else {
+        None
+    };
     for row in rows {
-        send_row(db, cfg, client, &row).await?;
+        send_row(db, cfg, client, &row, key.as_ref(), now).await?;
     }
     Ok(n)
+}
+
+/// The Web Push payload of a staff notice: the first line as the title, the page as the
+/// link, no acknowledge action (staff acknowledge on the page).
+fn push_payload(n: &StaffNotice, first: &str, url: &str) -> Vec<u8> {
+    let both = |m: PushMsg| format!("{} / {}", m.text(Lang::Ja), m.text(Lang::En));
+    serde_json::to_vec(&Payload {
+        title: first.to_owned(),
+        body: both(PushMsg::Tap),
+        url: url.to_owned(),
+        ack_url: None,
+        ack_title: None,
+        tag: format!("staff-alert-{}", n.alert_id),
+        event: n.event.clone(),
+    })
+    .unwrap_or_default()
 }
 
 async fn send_row(
@@ -272,6 +298,8 @@ async fn send_row(
     cfg: &AlertConfig,
     client: &reqwest::Client,
     row: &StaffOutboxRow,
+    key: Option<&vapid::VapidKey>,
+    now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     let notice: Option<StaffNotice> = serde_json::from_str(&row.notice_json).ok();
     let Some(n) = notice.filter(|_| row.enabled) else {
@@ -279,7 +307,23 @@ async fn send_row(
             .finish_staff_message(row.id, OutboxOutcome::Skipped, Utc::now())
             .await;
     };
+    // A browser that unsubscribed (or whose push service said it is gone) has no target.
+    let target = if row.kind == WEBPUSH {
+        match db.staff_push_target(row.channel_id).await? {
+            Some(t) => Some(t),
+            None => {
+                return db
+                    .finish_staff_message(row.id, OutboxOutcome::Skipped, Utc::now())
+                    .await;
+            }
+        }
+    } else {
+        None
+    };
     let (subject, text) = message(&n, &cfg.public_url);
+    let url = format!("{}{PAGE}", cfg.public_url.trim_end_matches('/'));
+    let payload = push_payload(&n, &subject, &url);
+    let contact = vapid::contact(&cfg.public_url, cfg.smtp.as_ref().map(|s| s.from.as_str()));
     let body = serde_json::to_vec(&StaffWebhookBody {
         scope: "staff",
         event: &n.event,
@@ -288,7 +332,7 @@ async fn send_row(
         day: &n.day,
         detail: &n.detail,
         text: &text,
-        url: format!("{}{PAGE}", cfg.public_url.trim_end_matches('/')),
+        url: url.clone(),
     })
     .unwrap_or_default();
     let policy = cfg.retry;
@@ -298,8 +342,20 @@ async fn send_row(
     let mut outcome = OutboxOutcome::Failed;
     while attempt < attempts {
         attempt += 1;
-        let result = match row.kind.as_str() {
-            "webhook" => {
+        let result = match (row.kind.as_str(), &target, key) {
+            (WEBPUSH, Some(target), Some(key)) => {
+                let push = webpush::send::Push {
+                    target,
+                    key,
+                    contact: &contact,
+                    urgency: webpush::send::urgency(false, &n.event),
+                    payload: &payload,
+                    now,
+                };
+                webpush::send::post(client, &push).await
+            }
+            (WEBPUSH, ..) => Err(DeliveryError::PushRefused("no VAPID key".into())),
+            ("webhook", ..) => {
                 let secret = row.secret.as_deref().unwrap_or("");
                 deliver::post_webhook(client, &row.target, secret, &body).await
             }
@@ -324,6 +380,12 @@ async fn send_row(
                     channel = %row.kind,
                     attempt
                 );
+                if let DeliveryError::PushGone(_) = error {
+                    db.drop_gone_staff_push_subscription(row.channel_id).await?;
+                }
+                if error.is_permanent() {
+                    break;
+                }
                 if attempt < attempts {
                     tokio::time::sleep(policy.backoff(attempt - before)).await;
                 }
@@ -438,6 +500,69 @@ pub async fn set_channel_enabled(db: &Db, id: i64, enabled: bool) -> Result<(), 
 pub async fn acknowledge(db: &Db, id: i64, user_id: i64) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
     tx.acknowledge_staff_alert(id, user_id, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The subscription as stored: validated as a farm's is, labelled by its push service.
+fn new_sub(v: &webpush::ValidSubscription) -> NewPushSubscription<'_> {
+    NewPushSubscription {
+        endpoint: &v.endpoint,
+        p256dh: &v.p256dh,
+        auth: &v.auth,
+        label: &v.origin,
+    }
+}
+
+/// Validates (as a farm's: `webpush::validate`) and stores a staff member's browser
+/// subscription as a staff channel, in one transaction; returns the channel.
+///
+/// # Errors
+/// Bad input in `lang`, or the database failed.
+pub async fn subscribe(
+    db: &Db,
+    lang: Lang,
+    user_id: i64,
+    s: &SubscriptionInput,
+) -> Result<i64, AppError> {
+    let v = webpush::validate(lang, s)?;
+    let mut tx = db.begin().await?;
+    let ch = tx
+        .upsert_staff_push_subscription(user_id, &new_sub(&v))
+        .await?;
+    tx.commit().await?;
+    Ok(ch)
+}
+
+/// Replaces a staff member's ended subscription `old` by the browser's new one, in one
+/// transaction; returns the channel, which stays the same.
+///
+/// # Errors
+/// Bad input in `lang`; not this user's subscription; the database failed.
+pub async fn replace_subscription(
+    db: &Db,
+    lang: Lang,
+    user_id: i64,
+    old: &str,
+    s: &SubscriptionInput,
+) -> Result<i64, AppError> {
+    let v = webpush::validate(lang, s)?;
+    let mut tx = db.begin().await?;
+    let ch = tx
+        .replace_staff_push_subscription(user_id, old.trim(), &new_sub(&v))
+        .await?;
+    tx.commit().await?;
+    Ok(ch)
+}
+
+/// Removes a staff subscription (the browser's unsubscribe or the page's button), in one
+/// transaction.
+///
+/// # Errors
+/// No such subscription, or the database failed.
+pub async fn unsubscribe(db: &Db, which: PushWhich<'_>) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    tx.remove_staff_push_subscription(which).await?;
     tx.commit().await?;
     Ok(())
 }

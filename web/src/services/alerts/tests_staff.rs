@@ -11,6 +11,8 @@ use super::service::run_once;
 use super::staff::{self, HISTORY_DAYS, StaffRuleInput, day_bounds, judged_day, silent_farms};
 use super::tests::{SECRET, SmtpPeer, farm_with_parlor, webhook_receiver};
 use super::tests_outbox::cfg;
+use super::tests_push::{PushPeer, accepted};
+use super::webpush;
 use crate::i18n::Lang;
 use crate::storage::testdb::both_backends;
 use crate::storage::{Db, FarmActivity, on_exec};
@@ -97,12 +99,10 @@ fn the_judged_day_is_yesterday_once_the_hour_has_passed() {
     assert_eq!(start, Utc.with_ymd_and_hms(2026, 11, 10, 15, 0, 0).unwrap());
 }
 
-async fn one_silent_farm_raises_one_mailed_alert_and_late_data_clears_it(db: &Db) {
-    let Some(smtp) = SmtpPeer::start().await else {
-        return;
-    };
-    let (hook_url, hook) = webhook_receiver().await;
-    let d = day();
+/// A district whose one normally reporting farm is silent on `d` beside a farm that
+/// reported, watched by the rule from 06:00; returns (silent farm, its parlor, the other
+/// parlor, a staff user).
+async fn silent_district(db: &Db, username: &str, d: NaiveDate) -> (i64, i64, i64, i64) {
     // The silent farm, in the first district, and a farm of the same district that reports.
     let (silent_farm, silent) = farm_with_parlor(db).await;
     let (_, busy) = farm_with_parlor(db).await;
@@ -112,8 +112,8 @@ async fn one_silent_farm_raises_one_mailed_alert_and_late_data_clears_it(db: &Db
     let district = db.districts().await.unwrap()[0].id;
     let staff_user = on_exec!(db.on(), e => sqlx::query_scalar::<_, i64>(
         "INSERT INTO users (username, display_name, password_hash, role, farm_id, created_at) \
-         VALUES ('shokuin', '係', 'x', 'staff', NULL, $1) RETURNING id")
-        .bind(Utc::now()).fetch_one(e).await.unwrap());
+         VALUES ($2, '係', 'x', 'staff', NULL, $1) RETURNING id")
+        .bind(Utc::now()).bind(username).fetch_one(e).await.unwrap());
     staff::save_rule(
         db,
         Lang::Ja,
@@ -126,6 +126,17 @@ async fn one_silent_farm_raises_one_mailed_alert_and_late_data_clears_it(db: &Db
     )
     .await
     .unwrap();
+    (silent_farm, silent, busy, staff_user)
+}
+
+async fn one_silent_farm_raises_one_mailed_alert_and_late_data_clears_it(db: &Db) {
+    let Some(smtp) = SmtpPeer::start().await else {
+        return;
+    };
+    let (hook_url, hook) = webhook_receiver().await;
+    let d = day();
+    let (silent_farm, silent, busy, staff_user) = silent_district(db, "shokuin", d).await;
+    let district = db.districts().await.unwrap()[0].id;
     staff::add_channel(
         db,
         Lang::Ja,
@@ -291,4 +302,81 @@ async fn the_rule_refuses_bad_input_in_the_users_language(db: &Db) {
 
 both_backends!(staff_rule_validation, |db| {
     the_rule_refuses_bad_input_in_the_users_language(db).await;
+});
+
+async fn a_staff_browser_gets_the_alert_by_web_push(db: &Db) {
+    let key = webpush::server_key(db).await.unwrap().public_b64();
+    let Some(peer) = PushPeer::start(&key) else {
+        return;
+    };
+    // The peer checks the VAPID token's expiry against the clock: judged now, for real.
+    let now = Utc::now();
+    let d = judged_day(now, 6);
+    let (_, silent, _, staff_user) = silent_district(db, "push-kakari", d).await;
+    staff::subscribe(
+        db,
+        Lang::Ja,
+        staff_user,
+        &peer.subscription("/push/busy/phone"),
+    )
+    .await
+    .unwrap();
+    staff::subscribe(
+        db,
+        Lang::Ja,
+        staff_user,
+        &peer.subscription("/push/gone/old"),
+    )
+    .await
+    .unwrap();
+    // The same browser subscribing again is one channel.
+    staff::subscribe(
+        db,
+        Lang::Ja,
+        staff_user,
+        &peer.subscription("/push/busy/phone"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.staff_push_subscriptions().await.unwrap().len(), 2);
+    let client = reqwest::Client::new();
+    let c = cfg(1);
+    assert_eq!(run_once(db, &c, &client, now).await.unwrap(), 1);
+    let got = accepted(&peer.report().await);
+    assert_eq!(got.len(), 1, "once, after a 503 and a retry: {got:?}");
+    let title = format!("【データ未着】黒磯 {}", d.format("%Y-%m-%d"));
+    assert!(got[0].title.starts_with(&title), "{:?}", got[0]);
+    assert_eq!(got[0].url, "http://agri.test/staff/alerts");
+    assert_eq!(got[0].event, "opened");
+    assert!(got[0].ack_url.is_none());
+    // The push service said the other is gone: its subscription is removed, its channel off.
+    let subs = db.staff_push_subscriptions().await.unwrap();
+    assert_eq!(subs.len(), 1);
+    assert!(subs[0].endpoint.ends_with("/push/busy/phone"));
+    let channels = db.staff_alert_channels().await.unwrap();
+    assert_eq!(
+        channels.iter().filter(|c| c.enabled).count(),
+        1,
+        "{channels:?}"
+    );
+    // Late data: one cleared push to the remaining browser.
+    report(db, silent, day_bounds(d).0 + Duration::hours(11)).await;
+    let later = now + Duration::minutes(1);
+    assert_eq!(run_once(db, &c, &client, later).await.unwrap(), 1);
+    assert_eq!(run_once(db, &c, &client, later).await.unwrap(), 0);
+    let got = accepted(&peer.report().await);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].event, "resolved");
+    assert_eq!(got[0].tag, got[1].tag);
+    // A bad subscription is refused in the user's language.
+    let mut bad = peer.subscription("/push/ok/x");
+    bad.auth = "short".into();
+    let e = staff::subscribe(db, Lang::En, staff_user, &bad)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("auth"), "{e}");
+}
+
+both_backends!(staff_alert_by_web_push, |db| {
+    a_staff_browser_gets_the_alert_by_web_push(db).await;
 });
