@@ -1,10 +1,13 @@
 //! `/staff/alerts`: city staff's own alert, a district's data missing for a day — the rule
 //! (on/off, districts, the hour), its channels (mail and signed webhook, validated like a
-//! farm's) and the alerts with their delivery attempts and an acknowledge button. Only
+//! farm's, and the staff member's own browser by Web Push through the farm pages' push
+//! section and script) and the alerts with their delivery attempts and an acknowledge
+//! button. Only
 //! administrators and staff reach any of it; farm users get 403.
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -15,11 +18,16 @@ use crate::error::AppError;
 use crate::http::auth::CurrentUser;
 use crate::http::error::AppForm;
 use crate::http::pages;
+use crate::http::routes::alert_push::{
+    self, PushDevice, RemoveForm, ReplaceForm, SubscribeForm, UnsubscribeForm,
+};
 use crate::http::state::AppState;
+use crate::i18n::push::PushMsg;
 use crate::i18n::staff_alerts::StaffAlertMsg as S;
 use crate::i18n::{JST, Lang, Msg};
 use crate::services::alerts::staff::{self, StaffRuleInput};
-use crate::storage::{DeliveryRow, Role};
+use crate::services::alerts::webpush::{self, SubscriptionInput};
+use crate::storage::{DeliveryRow, PushWhich, Role, WEBPUSH};
 
 /// Roles that see and change staff alerts.
 const STAFF: &[Role] = &[Role::Admin, Role::Staff];
@@ -34,7 +42,14 @@ pub fn router() -> Router<AppState> {
         .route("/staff/alerts/channels", post(add_channel))
         .route("/staff/alerts/channels/{ch}/enabled", post(channel_enabled))
         .route("/staff/alerts/{alert}/ack", post(ack))
+        .route("/staff/alerts/push", post(push_subscribe))
+        .route("/staff/alerts/push/unsubscribe", post(push_unsubscribe))
+        .route("/staff/alerts/push/replace", post(push_replace))
+        .route("/staff/alerts/push/{sub}/remove", post(push_remove))
 }
+
+/// Where the push section's script posts.
+const PUSH_BASE: &str = "/staff/alerts/push";
 
 fn jst(t: DateTime<Utc>) -> String {
     t.with_timezone(&JST).format("%Y-%m-%d %H:%M").to_string()
@@ -43,6 +58,7 @@ fn jst(t: DateTime<Utc>) -> String {
 fn channel_kind(lang: Lang, kind: &str) -> &'static str {
     match kind {
         "email" => Msg::AlertChannelEmail.text(lang),
+        WEBPUSH => PushMsg::ChannelKind.text(lang),
         _ => Msg::AlertChannelWebhook.text(lang),
     }
 }
@@ -83,6 +99,17 @@ async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Markup
     let districts = state.db.districts().await?;
     let channels = state.db.staff_alert_channels().await?;
     let alerts = state.db.staff_alerts(LISTED).await?;
+    let subs = state.db.staff_push_subscriptions().await?;
+    let devices: Vec<PushDevice<'_>> = subs
+        .iter()
+        .map(|s| PushDevice {
+            id: s.id,
+            username: &s.username,
+            endpoint: &s.endpoint,
+            created_at: s.created_at,
+        })
+        .collect();
+    let push_key = webpush::server_key(&state.db).await?.public_b64();
     let mut tries = Vec::with_capacity(alerts.len());
     for a in &alerts {
         tries.push(state.db.staff_alert_deliveries(a.id).await?);
@@ -131,13 +158,14 @@ async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Markup
                 td { (c.target) }
                 td {
                     (if c.enabled { Msg::AlertEnabled.text(lang) } else { Msg::AlertDisabled.text(lang) })
-                    form method="post" action=(format!("/staff/alerts/channels/{}/enabled", c.id)) {
+                    // A browser's channel goes back on by subscribing it again.
+                    @if c.enabled || c.kind != WEBPUSH { form method="post" action=(format!("/staff/alerts/channels/{}/enabled", c.id)) {
                         input type="hidden" name="csrf" value=(csrf);
                         input type="hidden" name="enabled" value=(if c.enabled { "0" } else { "1" });
                         button.secondary type="submit" {
                             (if c.enabled { Msg::AlertDisable.text(lang) } else { Msg::AlertEnable.text(lang) })
                         }
-                    }
+                    } }
                 }
             } } }
         } }
@@ -154,6 +182,7 @@ async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Markup
             input id="c-secret" name="secret" type="password" autocomplete="off";
             p { button type="submit" { (Msg::AlertAdd.text(lang)) } }
         }
+        (alert_push::section(lang, PUSH_BASE, &push_key, &devices, true, csrf))
         h2 { (S::Alerts.text(lang)) }
         @if alerts.is_empty() { p { (Msg::AlertsNone.text(lang)) } }
         @for (a, d) in alerts.iter().zip(&tries) {
@@ -322,6 +351,85 @@ async fn ack(
     writer(&user, &f.csrf)?;
     staff::acknowledge(&state.db, alert, user.user.id).await?;
     Ok(back())
+}
+
+fn subscription(endpoint: String, p256dh: String, auth: String) -> SubscriptionInput {
+    SubscriptionInput {
+        endpoint,
+        p256dh,
+        auth,
+    }
+}
+
+#[utoipa::path(
+    post, path = "/staff/alerts/push", tag = "alerts",
+    request_body(content = inline(SubscribeForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 204, description = "The subscription stored"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
+async fn push_subscribe(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppForm(f): AppForm<SubscribeForm>,
+) -> Result<Response, AppError> {
+    writer(&user, &f.csrf)?;
+    let input = subscription(f.endpoint, f.p256dh, f.auth);
+    staff::subscribe(&state.db, user.lang, user.user.id, &input).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    post, path = "/staff/alerts/push/unsubscribe", tag = "alerts",
+    request_body(content = inline(UnsubscribeForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 204, description = "The subscription removed"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
+async fn push_unsubscribe(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppForm(f): AppForm<UnsubscribeForm>,
+) -> Result<Response, AppError> {
+    writer(&user, &f.csrf)?;
+    staff::unsubscribe(&state.db, PushWhich::Endpoint(f.endpoint.trim())).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Replaces the staff member's ended subscription by the browser's new one (the service
+/// worker).
+#[utoipa::path(
+    post, path = "/staff/alerts/push/replace", tag = "alerts",
+    request_body(content = inline(ReplaceForm), content_type = "application/x-www-form-urlencoded"),
+    responses((status = 204, description = "Replaced"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
+async fn push_replace(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppForm(f): AppForm<ReplaceForm>,
+) -> Result<Response, AppError> {
+    writer(&user, &f.csrf)?;
+    let input = subscription(f.endpoint, f.p256dh, f.auth);
+    staff::replace_subscription(&state.db, user.lang, user.user.id, &f.old_endpoint, &input)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    post, path = "/staff/alerts/push/{sub}/remove", tag = "alerts",
+    request_body(content = inline(RemoveForm), content_type = "application/x-www-form-urlencoded"),
+    params(("sub" = i64, Path, description = "The subscription")),
+    responses((status = 303, description = "See other: the staff alerts page"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
+async fn push_remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(sub): Path<i64>,
+    AppForm(f): AppForm<RemoveForm>,
+) -> Result<Response, AppError> {
+    writer(&user, &f.csrf)?;
+    staff::unsubscribe(&state.db, PushWhich::Id(sub)).await?;
+    Ok(Redirect::to("/staff/alerts#push").into_response())
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@ use chrono::Utc;
 use crate::storage::Role;
 use crate::testutil::{TestApp, both_apps};
 
+const KEY: &str =
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+
 /// An open staff alert of the first district, with the silent farm's name as its detail.
 async fn staff_alert(app: &TestApp) -> i64 {
     let d = app.state.db.districts().await.unwrap()[0].id;
@@ -154,6 +158,51 @@ both_apps!(staff_edit_the_rule_and_channels_and_acknowledge, |app| {
         !r.body.contains(&format!("/staff/alerts/{alert}/ack")),
         "no button once acknowledged"
     );
+    // This browser by Web Push, through the farm pages' push section and script.
+    assert!(
+        r.body.contains("data-subscribe=\"/staff/alerts/push\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("/static/push.js"));
+    let sub = [
+        ("csrf", csrf.to_owned()),
+        (
+            "endpoint",
+            "https://push.example.net/ep/kakari-phone".to_owned(),
+        ),
+        ("p256dh", KEY.to_owned()),
+        ("auth", AUTH.to_owned()),
+    ];
+    let r = post("/staff/alerts/push", &staff.cookies, &sub).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let mut bad = sub.clone();
+    bad[1].1 = "ftp://push.example.net/x".into();
+    let r = post("/staff/alerts/push", &staff.cookies, &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let subs = app.state.db.staff_push_subscriptions().await.unwrap();
+    assert_eq!(subs.len(), 1);
+    let r = app.get("/staff/alerts", &staff.cookies).await;
+    assert!(r.body.contains("https://push.example.net"), "{}", r.body);
+    assert!(
+        !r.body.contains("kakari-phone"),
+        "the endpoint is a capability"
+    );
+    let r = post(
+        &format!("/staff/alerts/push/{}/remove", subs[0].id),
+        &staff.cookies,
+        &[("csrf", csrf.into())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        app.state
+            .db
+            .staff_push_subscriptions()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 });
 
 both_apps!(farm_users_reach_nothing_of_staff_alerts, |app| {
@@ -188,6 +237,15 @@ both_apps!(farm_users_reach_nothing_of_staff_alerts, |app| {
                 format!("/staff/alerts/{alert}/ack"),
                 vec![("csrf", u.csrf.as_str())],
             ),
+            (
+                "/staff/alerts/push".to_owned(),
+                vec![
+                    ("csrf", u.csrf.as_str()),
+                    ("endpoint", "https://push.example.net/ep/farmer"),
+                    ("p256dh", KEY),
+                    ("auth", AUTH),
+                ],
+            ),
         ] {
             let r = app.post_form(&uri, &u.cookies, &form).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{name} {uri}: {}", r.body);
@@ -211,6 +269,14 @@ both_apps!(farm_users_reach_nothing_of_staff_alerts, |app| {
         app.state
             .db
             .staff_alert_channels()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.state
+            .db
+            .staff_push_subscriptions()
             .await
             .unwrap()
             .is_empty()
