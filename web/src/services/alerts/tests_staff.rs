@@ -380,3 +380,23 @@ async fn a_staff_browser_gets_the_alert_by_web_push(db: &Db) {
 both_backends!(staff_alert_by_web_push, |db| {
     a_staff_browser_gets_the_alert_by_web_push(db).await;
 });
+
+#[test]
+fn a_crop_farm_reports_by_flights_or_records_and_a_dairy_farm_by_its_parlors() {
+    let crop = |flights, records| FarmActivity {
+        parlors: 0,
+        flights,
+        records,
+        ..farm(1, 1, 0)
+    };
+    assert!(staff::reported(&crop(1, 0)));
+    assert!(staff::reported(&crop(0, 2)));
+    assert!(!staff::reported(&crop(0, 0)));
+    // A farm with parlors that flew but whose parlors sent nothing has not reported.
+    let mixed = FarmActivity {
+        flights: 3,
+        ..farm(2, 1, 0)
+    };
+    assert!(!staff::reported(&mixed));
+    assert!(staff::reported(&farm(3, 1, 1)));
+}
