@@ -400,3 +400,33 @@ fn a_crop_farm_reports_by_flights_or_records_and_a_dairy_farm_by_its_parlors() {
     assert!(!staff::reported(&mixed));
     assert!(staff::reported(&farm(3, 1, 1)));
 }
+
+async fn a_district_no_longer_watched_clears_quietly(db: &Db) {
+    let d = day();
+    let (_, _, _, staff_user) = silent_district(db, "kakari3", d).await;
+    let client = reqwest::Client::new();
+    let c = cfg(1);
+    assert_eq!(run_once(db, &c, &client, next_morning(d)).await.unwrap(), 1);
+    let rule = StaffRuleInput {
+        enabled: true,
+        after_hour: "6".into(),
+        districts: Vec::new(),
+    };
+    staff::save_rule(db, Lang::Ja, &rule, staff_user)
+        .await
+        .unwrap();
+    let later = next_morning(d) + Duration::hours(1);
+    assert_eq!(
+        run_once(db, &c, &client, later).await.unwrap(),
+        0,
+        "quietly"
+    );
+    let a = &db.staff_alerts(5).await.unwrap()[0];
+    assert!(a.resolved_at.is_some());
+    assert!(db.open_staff_alerts().await.unwrap().is_empty());
+    assert_eq!(db.pending_staff_messages().await.unwrap(), 0);
+}
+
+both_backends!(staff_alert_unwatched_clears_quietly, |db| {
+    a_district_no_longer_watched_clears_quietly(db).await;
+});
