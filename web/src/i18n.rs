@@ -8,6 +8,7 @@ pub mod maps;
 pub mod names;
 pub mod push;
 pub mod rx;
+pub mod staff_alerts;
 pub mod terrain;
 
 /// Declares a message enum with its Japanese and English texts side by side, its `text`

@@ -86,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::http::routes::alerts::router())
         .merge(crate::http::routes::alert_settings::router())
         .merge(crate::http::routes::alert_push::router())
+        .merge(crate::http::routes::staff_alerts::router())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -129,6 +129,26 @@ pub enum Missing {
     AllData,
 }
 
+impl Missing {
+    /// What `farms` farms with `parlors` parlors are missing when `flights_and_records`
+    /// flights and spray record versions and `parlor_reports` parlor intervals arrived from
+    /// them in a window: the one definition the staff home and the staff alert share.
+    pub fn judge(
+        farms: i64,
+        parlors: i64,
+        flights_and_records: i64,
+        parlor_reports: i64,
+    ) -> Missing {
+        if farms > 0 && flights_and_records + parlor_reports == 0 {
+            Missing::AllData
+        } else if parlors > 0 && parlor_reports == 0 {
+            Missing::ParlorData
+        } else {
+            Missing::Nothing
+        }
+    }
+}
+
 /// City staff's day: each district's changes since the start of yesterday (JST).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffDay {
@@ -149,13 +169,8 @@ pub async fn staff_day(db: &Db, now: DateTime<Utc>) -> Result<StaffDay, AppError
         .await?
         .into_iter()
         .map(|d| {
-            let missing = if d.farms > 0 && d.flights + d.records + d.parlor_reports == 0 {
-                Missing::AllData
-            } else if d.parlors > 0 && d.parlor_reports == 0 {
-                Missing::ParlorData
-            } else {
-                Missing::Nothing
-            };
+            let missing =
+                Missing::judge(d.farms, d.parlors, d.flights + d.records, d.parlor_reports);
             (d, missing)
         })
         .collect();

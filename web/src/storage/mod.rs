@@ -22,6 +22,7 @@ mod prescriptions;
 mod push;
 mod records;
 mod reports;
+mod staff_alerts;
 mod terrain;
 mod today;
 mod vehicles;
@@ -48,6 +49,10 @@ pub use records::{LogbookEntry, LogbookFields, Pesticide, RecordFields, SprayRec
 #[cfg(test)]
 pub(crate) use reports::fixtures as reports_fixtures;
 pub use reports::{FarmMonth, FlightFact, ParlorMonthRow, PesticideMonth, RebuildStats};
+pub use staff_alerts::{
+    FarmActivity, STAFF_DEFAULT_HOUR, StaffAlertRow, StaffChannelRow, StaffOutboxRow, StaffPushRow,
+    StaffRule,
+};
 pub use terrain::{DemRow, NewDem};
 pub use today::{DistrictChanges, ParlorNow, WorkItem};
 pub use vehicles::{

@@ -56,14 +56,40 @@ async fn service_worker() -> Response {
         .into_response()
 }
 
-/// The push section of `/farms/{id}/alerts/settings`: without script it says push needs
-/// JavaScript; with it, `static/push.js` shows this browser's state and the buttons. The
-/// farm's subscribed browsers are listed with a remove button for writers.
+/// A subscribed browser as the push section lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushDevice<'a> {
+    /// The subscription row (its remove button's path).
+    pub id: i64,
+    /// Who subscribed it.
+    pub username: &'a str,
+    /// The push service's URL (only its origin is shown).
+    pub endpoint: &'a str,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> From<&'a PushSubscriptionRow> for PushDevice<'a> {
+    fn from(s: &'a PushSubscriptionRow) -> Self {
+        PushDevice {
+            id: s.id,
+            username: &s.username,
+            endpoint: &s.endpoint,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// The push section of a settings page (a farm's `/farms/{id}/alerts/settings`, staff's
+/// `/staff/alerts`): without script it says push needs JavaScript; with it,
+/// `static/push.js` shows this browser's state and the buttons, posting to `base`
+/// (subscribe), `base/unsubscribe`, `base/replace`. The subscribed browsers are listed with
+/// a remove button (`base/{sub}/remove`) for writers.
 pub fn section(
     lang: Lang,
-    farm_id: i64,
+    base: &str,
     public_key: &str,
-    subs: &[PushSubscriptionRow],
+    subs: &[PushDevice<'_>],
     writes: bool,
     csrf: &str,
 ) -> Markup {
@@ -72,9 +98,9 @@ pub fn section(
         section #push aria-labelledby="push-h"
             data-key=(public_key)
             data-csrf=(csrf)
-            data-subscribe=(format!("/farms/{farm_id}/alerts/push"))
-            data-unsubscribe=(format!("/farms/{farm_id}/alerts/push/unsubscribe"))
-            data-replace=(format!("/farms/{farm_id}/alerts/push/replace"))
+            data-subscribe=(base)
+            data-unsubscribe=(format!("{base}/unsubscribe"))
+            data-replace=(format!("{base}/replace"))
             data-msg-unsupported=(m(PushMsg::Unsupported))
             data-msg-subscribed=(m(PushMsg::Subscribed))
             data-msg-not-subscribed=(m(PushMsg::NotSubscribed))
@@ -106,10 +132,10 @@ pub fn section(
                     } }
                     tbody { @for s in subs { tr {
                         td { (s.username) }
-                        td { (origin(&s.endpoint)) }
+                        td { (origin(s.endpoint)) }
                         td { (s.created_at.with_timezone(&JST).format("%Y-%m-%d %H:%M")) }
                         @if writes { td {
-                            form method="post" action=(format!("/farms/{farm_id}/alerts/push/{}/remove", s.id)) {
+                            form method="post" action=(format!("{base}/{}/remove", s.id)) {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button.secondary type="submit"
                                     aria-label=(format!("{} ({})", m(PushMsg::Remove), s.username)) {
@@ -132,34 +158,34 @@ fn origin(endpoint: &str) -> String {
 
 /// A subscription as the page's script posts it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct SubscribeForm {
-    csrf: String,
-    endpoint: String,
-    p256dh: String,
-    auth: String,
+pub(super) struct SubscribeForm {
+    pub(super) csrf: String,
+    pub(super) endpoint: String,
+    pub(super) p256dh: String,
+    pub(super) auth: String,
 }
 
 /// The browser's own unsubscribe.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct UnsubscribeForm {
-    csrf: String,
-    endpoint: String,
+pub(super) struct UnsubscribeForm {
+    pub(super) csrf: String,
+    pub(super) endpoint: String,
 }
 
 /// The service worker's replacement of an ended subscription by the browser's new one.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct ReplaceForm {
-    csrf: String,
-    old_endpoint: String,
-    endpoint: String,
-    p256dh: String,
-    auth: String,
+pub(super) struct ReplaceForm {
+    pub(super) csrf: String,
+    pub(super) old_endpoint: String,
+    pub(super) endpoint: String,
+    pub(super) p256dh: String,
+    pub(super) auth: String,
 }
 
 /// The remove button.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct RemoveForm {
-    csrf: String,
+pub(super) struct RemoveForm {
+    pub(super) csrf: String,
 }
 
 fn writer(user: &CurrentUser, farm: i64, csrf: &str) -> Result<(), AppError> {

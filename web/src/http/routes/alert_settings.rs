@@ -86,6 +86,7 @@ async fn page(
     let channels = state.db.alert_channel_rows(id).await?;
     let parlors = state.db.parlors_of_farm(id).await?;
     let subs = state.db.push_subscriptions(id).await?;
+    let devices: Vec<alert_push::PushDevice<'_>> = subs.iter().map(Into::into).collect();
     let push_key = webpush::server_key(&state.db).await?.public_b64();
     let writes = WRITERS.contains(&user.user.role);
     let csrf = &user.csrf_token;
@@ -181,7 +182,7 @@ async fn page(
                 p { button type="submit" { (Msg::AlertAdd.text(lang)) } }
             }
         }
-        (alert_push::section(lang, id, &push_key, &subs, writes, csrf))
+        (alert_push::section(lang, &format!("/farms/{id}/alerts/push"), &push_key, &devices, writes, csrf))
     };
     Ok(pages::layout(lang, &title, Some(&user), body))
 }

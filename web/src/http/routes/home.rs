@@ -209,6 +209,7 @@ fn staff_today(lang: Lang, day: &StaffDay) -> Markup {
                     } }
                 } } }
             }
+            p { a href="/staff/alerts" { (crate::i18n::staff_alerts::StaffAlertMsg::Title.text(lang)) } }
         }
     }
 }

@@ -21,6 +21,7 @@ mod raw_identifiers;
 pub mod records;
 pub mod reports;
 pub mod session;
+pub mod staff_alerts;
 pub mod tiles;
 pub mod vehicles;
 
@@ -250,6 +251,7 @@ mod authorization {
             ),
             // --- alerts ---
             (format!("/farms/{farm_a}/alerts"), [OK, OK, OK, OK, NO, NO]),
+            ("/staff/alerts".into(), [OK, OK, NO, NO, NO, NO]),
             (format!("/farms/{farm_a}/terrain"), [OK, OK, OK, OK, NO, NO]),
             (
                 format!("/farms/{farm_a}/alerts/settings"),

@@ -3,7 +3,8 @@
 //!
 //! [`rules::evaluate`] is pure (rules + facts + now → open conditions); [`service`] gathers the
 //! facts and stores each change with its queued messages; [`outbox`] sends those through the
-//! sinks in [`deliver`] and [`webpush`].
+//! sinks in [`deliver`] and [`webpush`]. [`staff`] is the city staff's own alert (a
+//! district's data missing for a day), on the same loop, in tables without a farm.
 
 pub mod ack_link;
 pub mod deliver;
@@ -13,6 +14,7 @@ pub mod quiet;
 pub mod rules;
 pub mod service;
 pub mod settings;
+pub mod staff;
 pub mod webpush;
 
 #[cfg(test)]
@@ -25,3 +27,5 @@ mod tests_outbox;
 mod tests_push;
 #[cfg(test)]
 mod tests_quiet;
+#[cfg(test)]
+mod tests_staff;

@@ -22,7 +22,7 @@ const BATCH: i64 = 200;
 /// How long a claim holds: longer than every retry of one message takes (each attempt is
 /// bounded by a 10 s timeout, 15 s allowed), so a live server never loses a message it is
 /// still sending, and no longer, so a crashed server's messages go out soon after a restart.
-fn lease(cfg: &AlertConfig) -> chrono::Duration {
+pub(super) fn lease(cfg: &AlertConfig) -> chrono::Duration {
     let p = cfg.retry;
     let waits: std::time::Duration = (1..p.attempts.max(1)).map(|n| p.backoff(n)).sum();
     let tries = std::time::Duration::from_secs(15) * p.attempts.max(1);

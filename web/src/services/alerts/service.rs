@@ -206,7 +206,7 @@ fn resolved_subject(alert: &AlertRow, names: &HashMap<i64, &str>, facts: &Facts)
     format!("#{id}")
 }
 
-/// Evaluates once, then sends what the outbox holds due (this evaluation's messages and any
+/// Evaluates the farm rules and the staff rule once, then sends what both outboxes hold due (this evaluation's messages and any
 /// left by a crash or held until now); returns the number of new notices.
 ///
 /// # Errors
@@ -218,8 +218,10 @@ pub async fn run_once(
     now: DateTime<Utc>,
 ) -> Result<usize, StorageError> {
     let notices = evaluate_once(db, now).await?;
+    let staff = super::staff::evaluate(db, now).await?;
     super::outbox::drain(db, cfg, client, now).await?;
-    Ok(notices.len())
+    super::staff::drain(db, cfg, client, now).await?;
+    Ok(notices.len() + staff.len())
 }
 
 /// Starts the service as a tokio task that evaluates every `cfg.every` until the runtime ends.

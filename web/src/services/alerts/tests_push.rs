@@ -21,9 +21,9 @@ use crate::storage::testdb::both_backends;
 use crate::storage::{Db, NewUser, Role, on_exec};
 
 /// The push service peer; killed on drop.
-struct PushPeer {
+pub(super) struct PushPeer {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
     p256dh: String,
     auth: String,
 }
@@ -31,7 +31,7 @@ struct PushPeer {
 impl PushPeer {
     /// Starts the peer for subscriptions made under `server_key`; `None` when the peers'
     /// Python is absent (skipped, or a failure under `AGRIOPS_REQUIRE_SHARED=1`).
-    fn start(server_key: &str) -> Option<PushPeer> {
+    pub(super) fn start(server_key: &str) -> Option<PushPeer> {
         let python = python()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/push_peer.py");
         // The peer's own decryption is first held to RFC 8291's worked example.
@@ -67,7 +67,7 @@ impl PushPeer {
         })
     }
 
-    fn subscription(&self, path: &str) -> SubscriptionInput {
+    pub(super) fn subscription(&self, path: &str) -> SubscriptionInput {
         SubscriptionInput {
             endpoint: format!("http://127.0.0.1:{}{path}", self.port),
             p256dh: self.p256dh.clone(),
@@ -76,7 +76,7 @@ impl PushPeer {
     }
 
     /// Every push the peer saw, in order.
-    async fn report(&self) -> Vec<serde_json::Value> {
+    pub(super) async fn report(&self) -> Vec<serde_json::Value> {
         reqwest::get(format!("http://127.0.0.1:{}/report", self.port))
             .await
             .unwrap()
@@ -108,7 +108,7 @@ async fn operator(db: &Db, farm: i64, name: &str) -> i64 {
 }
 
 /// The decrypted payloads of the accepted pushes, with no check failed on any push.
-fn accepted(report: &[serde_json::Value]) -> Vec<Payload> {
+pub(super) fn accepted(report: &[serde_json::Value]) -> Vec<Payload> {
     for r in report {
         assert_eq!(r["errors"], serde_json::json!([]), "{r}");
     }

@@ -1,0 +1,568 @@
+//! The staff alert: a district's data missing for an Asia/Tokyo day, for city staff only.
+//!
+//! **The condition.** A farm *reported* on a day when [`Missing::judge`] (the staff home's
+//! definition) finds nothing missing in what arrived from it that day: with parlors, at least
+//! one parlor interval ended that day; without, at least one flight or spray record version
+//! was stored. A farm *normally reports* on day D when it reported on at least
+//! [`NORMAL_DAYS`] of the [`HISTORY_DAYS`] days before D. District X is *missing* day D
+//! when a farm of X that normally reports on D did not report on D. Day D is judged once the
+//! rule's hour of day D + 1 has passed (Asia/Tokyo), on the alert service's own loop.
+//!
+//! One alert per (district, day), ever (`UNIQUE (district_id, day)`); it clears, with one
+//! "cleared" message, when every such farm's data for the day has arrived late. An alert of a
+//! district the rule no longer watches (or of a rule switched off) clears quietly.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::deliver::{self, DeliveryError};
+use super::notice::AlertConfig;
+use super::webpush::{self, SubscriptionInput, send::Payload, vapid};
+use crate::error::AppError;
+use crate::i18n::push::PushMsg;
+use crate::i18n::staff_alerts::StaffAlertMsg;
+use crate::i18n::{JST, Lang, Msg};
+use crate::services::today::Missing;
+use crate::storage::{
+    Db, FarmActivity, NewPushSubscription, OutboxOutcome, PushWhich, StaffOutboxRow, StaffRule,
+    StorageError, WEBPUSH,
+};
+
+/// The days before a judged day that say whether a farm normally reports.
+pub const HISTORY_DAYS: i64 = 7;
+/// Of those, on how many it must have reported.
+pub const NORMAL_DAYS: usize = 4;
+
+/// The page the messages link to.
+pub const PAGE: &str = "/staff/alerts";
+
+/// Whether a farm reported in a window (the staff home's [`Missing`] finds nothing missing).
+pub fn reported(a: &FarmActivity) -> bool {
+    Missing::judge(1, a.parlors, a.flights + a.records, a.parlor_reports) == Missing::Nothing
+}
+
+/// The newest day judged at `now` when days count as missing from `after_hour` of the next day.
+pub fn judged_day(now: DateTime<Utc>, after_hour: i64) -> NaiveDate {
+    let local = now.with_timezone(&JST) - Duration::hours(after_hour);
+    local.date_naive() - Duration::days(1)
+}
+
+/// `[start, end)` of an Asia/Tokyo day as UTC instants.
+pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = JST
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .single()
+        .map_or_else(Utc::now, |d| d.with_timezone(&Utc));
+    (start, start + Duration::days(1))
+}
+
+/// The farms of `district` that normally report on `day` and did not: their names.
+/// `by_day` holds every farm's activity for `day` and the [`HISTORY_DAYS`] days before it.
+pub fn silent_farms(
+    by_day: &BTreeMap<NaiveDate, Vec<FarmActivity>>,
+    day: NaiveDate,
+    district: i64,
+) -> Vec<String> {
+    let Some(today) = by_day.get(&day) else {
+        return Vec::new();
+    };
+    let reported_on = |farm: i64, d: NaiveDate| {
+        by_day
+            .get(&d)
+            .and_then(|rows| rows.iter().find(|a| a.farm_id == farm))
+            .is_some_and(reported)
+    };
+    today
+        .iter()
+        .filter(|a| a.district_id == district && !reported(a))
+        .filter(|a| {
+            let days = (1..=HISTORY_DAYS)
+                .filter(|k| reported_on(a.farm_id, day - Duration::days(*k)))
+                .count();
+            days >= NORMAL_DAYS
+        })
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+/// One staff alert change to announce; queued in the staff outbox as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffNotice {
+    /// `opened` or `resolved`.
+    pub event: String,
+    /// The alert.
+    pub alert_id: i64,
+    /// The district.
+    pub district_id: i64,
+    /// Its Japanese name.
+    pub district_ja: String,
+    /// Its English name.
+    pub district_en: String,
+    /// The Asia/Tokyo day, `YYYY-MM-DD`.
+    pub day: String,
+    /// The silent farms' names.
+    pub detail: String,
+}
+
+/// The message of a notice, Japanese first: (subject, text with the page's link).
+pub fn message(n: &StaffNotice, public_url: &str) -> (String, String) {
+    let (ja, en) = (Lang::Ja, Lang::En);
+    let first = if n.event == "resolved" {
+        format!(
+            "【{}】{} {} {} / {}: {} {}",
+            Msg::AlertResolved.text(ja),
+            n.district_ja,
+            n.day,
+            StaffAlertMsg::Arrived.text(ja),
+            StaffAlertMsg::Arrived.text(en),
+            n.district_en,
+            n.day
+        )
+    } else {
+        format!(
+            "【{}】{} {} / {}: {} {}",
+            StaffAlertMsg::Missing.text(ja),
+            n.district_ja,
+            n.day,
+            StaffAlertMsg::Missing.text(en),
+            n.district_en,
+            n.day
+        )
+    };
+    let mut text = first.clone();
+    if !n.detail.is_empty() {
+        text.push_str(&format!(
+            "\n{} / {}: {}",
+            StaffAlertMsg::SilentFarms.text(ja),
+            StaffAlertMsg::SilentFarms.text(en),
+            n.detail
+        ));
+    }
+    text.push_str(&format!("\n{}{PAGE}", public_url.trim_end_matches('/')));
+    (first, text)
+}
+
+/// Every farm's activity for `day`, read once per evaluation.
+async fn activity(
+    db: &Db,
+    cache: &mut BTreeMap<NaiveDate, Vec<FarmActivity>>,
+    day: NaiveDate,
+) -> Result<(), StorageError> {
+    for k in 0..=HISTORY_DAYS {
+        let d = day - Duration::days(k);
+        if let std::collections::btree_map::Entry::Vacant(e) = cache.entry(d) {
+            let (start, end) = day_bounds(d);
+            e.insert(db.farm_activity(start, end).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates the staff rule at `now`: opens the judged day's alert of every watched district
+/// that is missing it, clears the open alerts whose data arrived; each change with its
+/// queued messages one transaction. Returns what was announced.
+///
+/// # Errors
+/// The database failed; changes committed before the failure stay.
+pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<Vec<StaffNotice>, StorageError> {
+    let rule = db.staff_alert_rule().await?;
+    let open = db.open_staff_alerts().await?;
+    if !rule.enabled && open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: BTreeMap<i64, (String, String)> = db
+        .districts()
+        .await?
+        .into_iter()
+        .map(|d| (d.id, (d.name_ja, d.name_en)))
+        .collect();
+    let notice = |event: &str, alert_id: i64, district_id: i64, day: &str, detail: &str| {
+        let (ja, en) = names.get(&district_id).cloned().unwrap_or_default();
+        StaffNotice {
+            event: event.into(),
+            alert_id,
+            district_id,
+            district_ja: ja,
+            district_en: en,
+            day: day.into(),
+            detail: detail.into(),
+        }
+    };
+    let mut cache = BTreeMap::new();
+    let mut notices = Vec::new();
+    if rule.enabled {
+        let day = judged_day(now, rule.after_hour);
+        activity(db, &mut cache, day).await?;
+        let key = day.format("%Y-%m-%d").to_string();
+        for &district in &rule.districts {
+            let silent = silent_farms(&cache, day, district);
+            if silent.is_empty() {
+                continue;
+            }
+            let detail = silent.join("、");
+            let mut tx = db.begin().await?;
+            let Some(id) = tx.open_staff_alert(district, &key, &detail, now).await? else {
+                tx.commit().await?;
+                continue;
+            };
+            let n = notice("opened", id, district, &key, &detail);
+            let json = serde_json::to_string(&n).unwrap_or_default();
+            tx.enqueue_staff_message(id, "opened", &json, now).await?;
+            tx.commit().await?;
+            notices.push(n);
+        }
+    }
+    for a in open {
+        let watched = rule.enabled && rule.districts.contains(&a.district_id);
+        let day = NaiveDate::parse_from_str(&a.day, "%Y-%m-%d").ok();
+        if watched && let Some(day) = day {
+            activity(db, &mut cache, day).await?;
+            if !silent_farms(&cache, day, a.district_id).is_empty() {
+                continue;
+            }
+        }
+        let mut tx = db.begin().await?;
+        let resolved = tx.resolve_staff_alert(a.id, now).await?;
+        if resolved && watched {
+            let n = notice("resolved", a.id, a.district_id, &a.day, &a.detail);
+            let json = serde_json::to_string(&n).unwrap_or_default();
+            tx.enqueue_staff_message(a.id, "resolved", &json, now)
+                .await?;
+            notices.push(n);
+        }
+        tx.commit().await?;
+    }
+    Ok(notices)
+}
+
+/// The JSON body of a staff webhook call (signed like a farm's).
+#[derive(Debug, Clone, Serialize)]
+struct StaffWebhookBody<'a> {
+    /// Always `staff`: what the receiver tells apart from a farm's call.
+    scope: &'static str,
+    event: &'a str,
+    alert_id: i64,
+    district_id: i64,
+    day: &'a str,
+    detail: &'a str,
+    text: &'a str,
+    url: String,
+}
+
+/// Sends every due staff message, each with bounded retry and every attempt stored; returns
+/// how many were finished.
+///
+/// # Errors
+/// The database failed (a failed delivery is stored, not returned).
+pub async fn drain(
+    db: &Db,
+    cfg: &AlertConfig,
+    client: &reqwest::Client,
+    now: DateTime<Utc>,
+) -> Result<usize, StorageError> {
+    let rows = db
+        .claim_due_staff_messages(now, super::outbox::lease(cfg), 200)
+        .await?;
+    let n = rows.len();
+    let key = if rows.iter().any(|r| r.kind == WEBPUSH) {
+        Some(webpush::server_key(db).await?)
+    } else {
+        None
+    };
+    for row in rows {
+        send_row(db, cfg, client, &row, key.as_ref(), now).await?;
+    }
+    Ok(n)
+}
+
+/// The Web Push payload of a staff notice: the first line as the title, the page as the
+/// link, no acknowledge action (staff acknowledge on the page).
+fn push_payload(n: &StaffNotice, first: &str, url: &str) -> Vec<u8> {
+    let both = |m: PushMsg| format!("{} / {}", m.text(Lang::Ja), m.text(Lang::En));
+    serde_json::to_vec(&Payload {
+        title: first.to_owned(),
+        body: both(PushMsg::Tap),
+        url: url.to_owned(),
+        ack_url: None,
+        ack_title: None,
+        tag: format!("staff-alert-{}", n.alert_id),
+        event: n.event.clone(),
+    })
+    .unwrap_or_default()
+}
+
+async fn send_row(
+    db: &Db,
+    cfg: &AlertConfig,
+    client: &reqwest::Client,
+    row: &StaffOutboxRow,
+    key: Option<&vapid::VapidKey>,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let notice: Option<StaffNotice> = serde_json::from_str(&row.notice_json).ok();
+    let Some(n) = notice.filter(|_| row.enabled) else {
+        return db
+            .finish_staff_message(row.id, OutboxOutcome::Skipped, Utc::now())
+            .await;
+    };
+    // A browser that unsubscribed (or whose push service said it is gone) has no target.
+    let target = if row.kind == WEBPUSH {
+        match db.staff_push_target(row.channel_id).await? {
+            Some(t) => Some(t),
+            None => {
+                return db
+                    .finish_staff_message(row.id, OutboxOutcome::Skipped, Utc::now())
+                    .await;
+            }
+        }
+    } else {
+        None
+    };
+    let (subject, text) = message(&n, &cfg.public_url);
+    let url = format!("{}{PAGE}", cfg.public_url.trim_end_matches('/'));
+    let payload = push_payload(&n, &subject, &url);
+    let contact = vapid::contact(&cfg.public_url, cfg.smtp.as_ref().map(|s| s.from.as_str()));
+    let body = serde_json::to_vec(&StaffWebhookBody {
+        scope: "staff",
+        event: &n.event,
+        alert_id: n.alert_id,
+        district_id: n.district_id,
+        day: &n.day,
+        detail: &n.detail,
+        text: &text,
+        url: url.clone(),
+    })
+    .unwrap_or_default();
+    let policy = cfg.retry;
+    let attempts = policy.attempts.max(1);
+    let before = db.staff_delivery_attempts(row).await?;
+    let mut attempt = before;
+    let mut outcome = OutboxOutcome::Failed;
+    while attempt < attempts {
+        attempt += 1;
+        let result = match (row.kind.as_str(), &target, key) {
+            (WEBPUSH, Some(target), Some(key)) => {
+                let push = webpush::send::Push {
+                    target,
+                    key,
+                    contact: &contact,
+                    urgency: webpush::send::urgency(false, &n.event),
+                    payload: &payload,
+                    now,
+                };
+                webpush::send::post(client, &push).await
+            }
+            (WEBPUSH, ..) => Err(DeliveryError::PushRefused("no VAPID key".into())),
+            ("webhook", ..) => {
+                let secret = row.secret.as_deref().unwrap_or("");
+                deliver::post_webhook(client, &row.target, secret, &body).await
+            }
+            _ => match cfg.smtp.as_ref() {
+                Some(smtp) => deliver::send_mail(smtp, &row.target, &subject, &text).await,
+                None => Err(DeliveryError::NoSmtp),
+            },
+        };
+        let error = result.as_ref().err().map(ToString::to_string);
+        db.record_staff_delivery(row, attempt, error.as_deref(), Utc::now())
+            .await?;
+        match result {
+            Ok(()) => {
+                outcome = OutboxOutcome::Sent;
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    message = "Staff alert delivery failed.",
+                    %error,
+                    alert = row.alert_id,
+                    channel = %row.kind,
+                    attempt
+                );
+                if let DeliveryError::PushGone(_) = error {
+                    db.drop_gone_staff_push_subscription(row.channel_id).await?;
+                }
+                if error.is_permanent() {
+                    break;
+                }
+                if attempt < attempts {
+                    tokio::time::sleep(policy.backoff(attempt - before)).await;
+                }
+            }
+        }
+    }
+    db.finish_staff_message(row.id, outcome, Utc::now()).await
+}
+
+/// The rule as the staff page's form sends it, before validation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StaffRuleInput {
+    /// The on/off box.
+    pub enabled: bool,
+    /// The hour field as typed.
+    pub after_hour: String,
+    /// The district boxes ticked, as sent.
+    pub districts: Vec<String>,
+}
+
+/// Validates and stores the staff rule (one transaction).
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the field in `lang`, or the database failed.
+pub async fn save_rule(
+    db: &Db,
+    lang: Lang,
+    input: &StaffRuleInput,
+    user_id: i64,
+) -> Result<StaffRule, AppError> {
+    let bad = |label: StaffAlertMsg, why: StaffAlertMsg| {
+        AppError::BadInput(format!("{}: {}", label.text(lang), why.text(lang)))
+    };
+    let after_hour = input
+        .after_hour
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|h| (0..=23).contains(h))
+        .ok_or_else(|| bad(StaffAlertMsg::AfterHour, StaffAlertMsg::BadHour))?;
+    let known: Vec<i64> = db.districts().await?.into_iter().map(|d| d.id).collect();
+    let mut districts = Vec::new();
+    for d in &input.districts {
+        let id = d
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| known.contains(id))
+            .ok_or_else(|| bad(StaffAlertMsg::Districts, StaffAlertMsg::BadDistrict))?;
+        if !districts.contains(&id) {
+            districts.push(id);
+        }
+    }
+    districts.sort_unstable();
+    let rule = StaffRule {
+        enabled: input.enabled,
+        after_hour,
+        districts,
+    };
+    let mut tx = db.begin().await?;
+    tx.save_staff_alert_rule(&rule, user_id, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+/// Validates (as a farm's channel: a real address, a webhook URL with its 16+ character
+/// secret) and adds a staff channel, in one transaction.
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the field in `lang`, or the database failed.
+pub async fn add_channel(
+    db: &Db,
+    lang: Lang,
+    kind: &str,
+    target: &str,
+    secret: &str,
+    user_id: i64,
+) -> Result<i64, AppError> {
+    let v = super::settings::validate_channel(
+        lang,
+        &super::settings::ChannelInput {
+            kind: kind.to_owned(),
+            target: target.to_owned(),
+            secret: Some(secret.to_owned()),
+            quiet: None,
+            escalate_after_min: None,
+        },
+    )?;
+    let mut tx = db.begin().await?;
+    let id = tx
+        .insert_staff_alert_channel(v.kind, &v.target, v.secret.as_deref(), user_id, Utc::now())
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Switches a staff channel on or off, in one transaction.
+///
+/// # Errors
+/// No such channel, or the database failed.
+pub async fn set_channel_enabled(db: &Db, id: i64, enabled: bool) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    tx.set_staff_channel_enabled(id, enabled).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Acknowledges a staff alert for a staff member, in one transaction.
+///
+/// # Errors
+/// No such alert, or the database failed.
+pub async fn acknowledge(db: &Db, id: i64, user_id: i64) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    tx.acknowledge_staff_alert(id, user_id, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The subscription as stored: validated as a farm's is, labelled by its push service.
+fn new_sub(v: &webpush::ValidSubscription) -> NewPushSubscription<'_> {
+    NewPushSubscription {
+        endpoint: &v.endpoint,
+        p256dh: &v.p256dh,
+        auth: &v.auth,
+        label: &v.origin,
+    }
+}
+
+/// Validates (as a farm's: `webpush::validate`) and stores a staff member's browser
+/// subscription as a staff channel, in one transaction; returns the channel.
+///
+/// # Errors
+/// Bad input in `lang`, or the database failed.
+pub async fn subscribe(
+    db: &Db,
+    lang: Lang,
+    user_id: i64,
+    s: &SubscriptionInput,
+) -> Result<i64, AppError> {
+    let v = webpush::validate(lang, s)?;
+    let mut tx = db.begin().await?;
+    let ch = tx
+        .upsert_staff_push_subscription(user_id, &new_sub(&v))
+        .await?;
+    tx.commit().await?;
+    Ok(ch)
+}
+
+/// Replaces a staff member's ended subscription `old` by the browser's new one, in one
+/// transaction; returns the channel, which stays the same.
+///
+/// # Errors
+/// Bad input in `lang`; not this user's subscription; the database failed.
+pub async fn replace_subscription(
+    db: &Db,
+    lang: Lang,
+    user_id: i64,
+    old: &str,
+    s: &SubscriptionInput,
+) -> Result<i64, AppError> {
+    let v = webpush::validate(lang, s)?;
+    let mut tx = db.begin().await?;
+    let ch = tx
+        .replace_staff_push_subscription(user_id, old.trim(), &new_sub(&v))
+        .await?;
+    tx.commit().await?;
+    Ok(ch)
+}
+
+/// Removes a staff subscription (the browser's unsubscribe or the page's button), in one
+/// transaction.
+///
+/// # Errors
+/// No such subscription, or the database failed.
+pub async fn unsubscribe(db: &Db, which: PushWhich<'_>) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    tx.remove_staff_push_subscription(which).await?;
+    tx.commit().await?;
+    Ok(())
+}
