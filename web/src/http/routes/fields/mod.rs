@@ -39,7 +39,7 @@ mod rx;
 mod rx_errors;
 #[cfg(test)]
 mod rx_tests;
-mod rx_view;
+pub(crate) mod rx_view;
 mod terrain;
 #[cfg(test)]
 mod terrain_tests;
