@@ -503,6 +503,9 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
     ] {
         assert!(page.body.contains(needle), "{needle} missing");
     }
+    for raw in ["pump_output", "applied_rate", "commanded"] {
+        assert!(!page.body.contains(raw), "{raw} shown");
+    }
     // Another farm sees none of it, as with every other part of a flight.
     let (other, _, _) = farmer_with_paddy(app, "yoso").await;
     let r = app

@@ -200,3 +200,78 @@ pub(super) fn section(lang: Lang, id: i64, a: &AsApplied, geojson: &Value) -> Ma
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(source: AppliedSource, applied_rate: Option<f64>) -> AsApplied {
+        AsApplied {
+            unit: "L/10a".to_owned(),
+            zones: vec![ZoneApplied {
+                position: 1,
+                name: "西".to_owned(),
+                rate: 0.8,
+                is_gap: false,
+                sprayable_m2: 300.0,
+                applied_m2: 250.0,
+                amount: 0.25,
+                prescribed: 0.24,
+                applied_rate,
+            }],
+            total: 0.25,
+            outside_m2: 0.0,
+            outside_amount: 0.0,
+            source,
+        }
+    }
+
+    fn geojson() -> Value {
+        serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"position": 1},
+            "geometry": {"type": "Polygon", "coordinates": [[[139.98, 36.97], [139.9806, 36.97], [139.9806, 36.9702], [139.98, 36.97]]]}}]})
+    }
+
+    #[test]
+    fn a_measured_flight_shows_target_applied_and_difference_with_a_legend() {
+        let page = section(
+            Lang::Ja,
+            3,
+            &applied(AppliedSource::PumpOutput, Some(1.0)),
+            &geojson(),
+        )
+        .into_string();
+        for needle in [
+            AppliedMsg::FromPump.text(Lang::Ja),
+            AppliedMsg::MapTitle.text(Lang::Ja),
+            AppliedMsg::Legend.text(Lang::Ja),
+            "<td class=\"num\">1.00</td>",
+            "<td class=\"num\">+0.20</td>",
+            "/flights/3/as-applied.xml",
+        ] {
+            assert!(page.contains(needle), "{needle} missing: {page}");
+        }
+        assert!(
+            !page.contains("pump_output") && !page.contains(AppliedMsg::OnOffOnly.text(Lang::Ja))
+        );
+    }
+
+    #[test]
+    fn a_flight_without_pump_output_says_only_on_off_is_known() {
+        let page = section(
+            Lang::En,
+            3,
+            &applied(AppliedSource::Commanded, None),
+            &geojson(),
+        )
+        .into_string();
+        for needle in [
+            AppliedMsg::OnOffOnly.text(Lang::En),
+            AppliedMsg::NotMeasured.text(Lang::En),
+            AppliedMsg::LegendNotMeasured.text(Lang::En),
+        ] {
+            assert!(page.contains(needle), "{needle} missing: {page}");
+        }
+        assert!(!page.contains(AppliedMsg::FromPump.text(Lang::En)));
+    }
+}
