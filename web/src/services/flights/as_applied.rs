@@ -537,6 +537,16 @@ mod tests {
         for r in read.iter().filter(|z| z.name == "outside") {
             total += r.per_m2(DDI_ACTUAL_VOLUME_PER_AREA).unwrap() * r.area_m2;
         }
+        // The planner's own ISOXML prescription reader takes the file too, each zone at its
+        // set-point rate (the sprayed part outside the zones has none and is left out).
+        let back = mission_planner::read_taskdata(
+            &xml,
+            &|_| None,
+            &mission_planner::ReadOptions::new(None, mission_planner::RateUnit::LitresPer10a),
+        )
+        .expect("the planner reads the task data");
+        let rates: Vec<f64> = back.zones.iter().map(|z| z.rate).collect();
+        assert_eq!(rates, vec![0.8, 1.6], "{back:?}");
         let geojson_total = gj["total"].as_f64().unwrap();
         assert!(
             (total - geojson_total).abs() < 0.005,
