@@ -35,7 +35,11 @@ pub use crate::{
     baseline::naive_grid_length,
     config::PlanConfig,
     error::{FeatureRef, KmzLimit, PlanError, Ring},
-    export::{Autopilot, to_geojson, to_kml, to_qgc_plan, to_waypoints},
+    export::{
+        Autopilot, PWM_LEVEL_ZERO, PWM_OFF_AT_OR_BELOW, PumpCalibration, SERVO_PWM_FULL,
+        SERVO_PWM_OFF, pump_flow_l_min, rate_for_flow, to_geojson, to_kml, to_qgc_plan,
+        to_waypoints,
+    },
     fence::{CORRIDOR_HALF_WIDTH_M, Fence, FenceFit, fit_fence},
     field::{
         Field, FieldLimits, FieldScan, FieldSet, Repair, Role, read_fields, read_fields_with,

@@ -21,6 +21,16 @@ pub struct TrackPoint {
     pub lon: f64,
     /// Pump on at this sample.
     pub spraying: bool,
+    /// The pump output's PWM the vehicle last reported (µs, SERVO_OUTPUT_RAW of the pump's
+    /// channel); `None` when it reports none, and only on/off is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_pwm: Option<u16>,
+    /// Ground speed, m/s (GLOBAL_POSITION_INT's velocity, else VFR_HUD); `None` before one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ground_speed_mps: Option<f64>,
+    /// The vehicle's own clock at this position, ms since its boot (GLOBAL_POSITION_INT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vehicle_ms: Option<u32>,
 }
 
 /// The comparison of sprayed area with the plan.
@@ -54,7 +64,23 @@ impl Coverage {
     /// The sprayed area inside `zone` (WGS84, x = longitude, y = latitude): its size in m²
     /// and its GeoJSON geometry (WGS84), for as-applied amounts by prescription zone.
     pub fn sprayed_in(&self, zone: &MultiPolygon) -> (f64, serde_json::Value) {
-        let local_zone = MultiPolygon::new(
+        let local_zone = self.to_local(zone);
+        let inside = self.sprayed.intersection(&local_zone);
+        (inside.unsigned_area(), to_geojson(&inside, &self.local))
+    }
+
+    /// The sprayed area outside every one of `zones` (WGS84, as for [`Coverage::sprayed_in`]):
+    /// its size in m² and its GeoJSON geometry (WGS84).
+    pub fn sprayed_outside(&self, zones: &[MultiPolygon]) -> (f64, serde_json::Value) {
+        let mut outside = self.sprayed.clone();
+        for z in zones {
+            outside = outside.difference(&self.to_local(z));
+        }
+        (outside.unsigned_area(), to_geojson(&outside, &self.local))
+    }
+
+    fn to_local(&self, zone: &MultiPolygon) -> MultiPolygon {
+        MultiPolygon::new(
             zone.0
                 .iter()
                 .map(|p| {
@@ -68,9 +94,7 @@ impl Coverage {
                     Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect())
                 })
                 .collect(),
-        );
-        let inside = self.sprayed.intersection(&local_zone);
-        (inside.unsigned_area(), to_geojson(&inside, &self.local))
+        )
     }
 }
 
@@ -331,6 +355,9 @@ mod tests {
             lat,
             lon,
             spraying: on,
+            pump_pwm: None,
+            ground_speed_mps: None,
+            vehicle_ms: None,
         }
     }
 

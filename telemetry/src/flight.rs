@@ -183,6 +183,9 @@ pub fn track_from_records(
                 lat,
                 lon,
                 spraying,
+                pump_pwm: state.pump_pwm,
+                ground_speed_mps: state.ground_speed_m_s,
+                vehicle_ms: state.position_time_boot_ms,
             });
         }
     }

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::mission_protocol::items::{
-    CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem,
-    deg_to_e7,
+    CMD_DO_SET_SERVO, CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT,
+    MissionItem, deg_to_e7,
 };
 
 /// MAV_CMD_DO_CHANGE_SPEED: the swath speed, which the application rate depends on.
@@ -554,6 +554,16 @@ impl Plan {
     /// parameters then matter: SPRAY_ENABLE, SPRAY_SPEED_MIN).
     pub fn uses_sprayer(&self) -> bool {
         self.items.iter().any(|i| i.command == CMD_DO_SPRAYER)
+    }
+
+    /// The servo output the plan drives its pump on (the first DO_SET_SERVO that switches the
+    /// pump, param1); `None` when it switches the pump otherwise or never.
+    pub fn pump_servo(&self) -> Option<u8> {
+        self.items
+            .iter()
+            .find(|i| i.command == CMD_DO_SET_SERVO && i.spray_command().is_some())
+            .and_then(|i| u8::try_from(i.params[0].round() as i64).ok())
+            .filter(|s| (1..=16).contains(s))
     }
 
     /// The ground speed the plan commands (DO_CHANGE_SPEED) when it first turns the pump on,

@@ -131,6 +131,10 @@ pub struct VehicleState {
     pub highest_current_armed: Option<u16>,
     /// Pump on/off from SERVO_OUTPUT_RAW; `None` until an output report was seen.
     pub sprayer_on: Option<bool>,
+    /// The pump output's last reported PWM (µs, SERVO_OUTPUT_RAW); `None` until one was seen.
+    pub pump_pwm: Option<u16>,
+    /// The vehicle's clock at its last position (GLOBAL_POSITION_INT.time_boot_ms).
+    pub position_time_boot_ms: Option<u32>,
     /// The servo output that drives the pump.
     pub sprayer_output: SprayerOutput,
     /// Last status texts (newest last, at most 64).
@@ -206,6 +210,7 @@ impl VehicleState {
                 }
                 let (vx, vy) = (f64::from(p.vx) / 100.0, f64::from(p.vy) / 100.0);
                 self.ground_speed_m_s = Some(vx.hypot(vy));
+                self.position_time_boot_ms = Some(p.time_boot_ms);
             }
             Msg::VFR_HUD(v) => {
                 self.ground_speed_m_s = Some(f64::from(v.groundspeed));
@@ -287,6 +292,7 @@ impl VehicleState {
                         _ => 0,
                     };
                     if pwm != 0 {
+                        self.pump_pwm = Some(pwm);
                         self.sprayer_on = Some(pwm >= self.sprayer_output.on_at_or_above_pwm);
                     }
                 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod applied;
 pub mod fields;
 pub mod maps;
 pub mod names;

@@ -38,11 +38,16 @@
 
 mod geojson;
 mod kml;
+mod pump;
 mod qgc_plan;
 mod wpl;
 
 pub use self::geojson::to_geojson;
 pub use self::kml::to_kml;
+pub use self::pump::{
+    PWM_LEVEL_ZERO, PWM_OFF_AT_OR_BELOW, PumpCalibration, SERVO_PWM_FULL, SERVO_PWM_OFF,
+    pump_flow_l_min, rate_for_flow,
+};
 pub use self::qgc_plan::to_qgc_plan;
 pub use self::wpl::to_waypoints;
 
@@ -172,9 +177,6 @@ enum Pump {
     Level(f64),
 }
 
-/// PWM of the lowest pump-on level: servo levels run from here to `pwm_on`.
-const PWM_LEVEL_ZERO: f64 = 1500.0;
-
 fn servo_item(servo: u8, pwm: f64) -> Item {
     Item::action(
         cmd::DO_SET_SERVO,
@@ -229,7 +231,11 @@ fn pump_item(a: Autopilot, pump: Pump) -> Item {
             match pump {
                 Pump::Off => f64::from(pwm_off),
                 Pump::On => f64::from(pwm_on),
-                Pump::Level(f) => PWM_LEVEL_ZERO + f * (f64::from(pwm_on) - PWM_LEVEL_ZERO),
+                Pump::Level(f) => PumpCalibration {
+                    full_flow_l_min: 0.0,
+                    pwm_on,
+                }
+                .pwm_for_fraction(f),
             },
         ),
     }
@@ -242,15 +248,18 @@ fn pump_for(plan: &Plan, rate: f64) -> Pump {
     }
     match plan.pump_full_flow_l_min {
         Some(full) => Pump::Level(
-            (pump_flow_l_min(rate, plan.swath_width_m, plan.spray_speed) / full).clamp(0.0, 1.0),
+            PumpCalibration {
+                full_flow_l_min: full,
+                pwm_on: SERVO_PWM_FULL,
+            }
+            .fraction_for_flow(pump_flow_l_min(
+                rate,
+                plan.swath_width_m,
+                plan.spray_speed,
+            )),
         ),
         None => Pump::On,
     }
-}
-
-/// The pump flow that lays `rate_per_ha` over a swath of `width` at `speed`, L/min.
-pub(crate) fn pump_flow_l_min(rate_per_ha: f64, width: f64, speed: f64) -> f64 {
-    rate_per_ha / 10_000.0 * width * speed * 60.0
 }
 
 fn speed_item(speed: f64) -> Item {

@@ -53,6 +53,8 @@ impl Sim {
         }
         if applies && let Some(on) = it.spray_command() {
             self.pump_commanded = on;
+            self.pump_level = (it.command == CMD_DO_SET_SERVO && on)
+                .then(|| it.params[1].clamp(0.0, 65535.0).round() as u16);
             self.via_sprayer =
                 it.command == CMD_DO_SPRAYER && self.cfg.firmware == Firmware::ArduPilot;
             if self.via_sprayer {
@@ -392,12 +394,14 @@ impl Sim {
             *s = motor;
         }
         let pump_idx = usize::from(self.cfg.sprayer.servo.clamp(1, 16)) - 1;
-        self.servos[pump_idx] = if on {
-            self.cfg.pump_pwm.0
+        let pwm = if on {
+            self.pump_level.unwrap_or(self.cfg.pump_pwm.0)
         } else {
             self.cfg.pump_pwm.1
         };
-        if on != self.pump_on {
+        let level_changed = self.servos[pump_idx] != pwm;
+        self.servos[pump_idx] = pwm;
+        if on != self.pump_on || (on && level_changed) {
             self.pump_on = on;
             self.send_stream(36);
         }

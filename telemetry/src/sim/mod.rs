@@ -281,6 +281,9 @@ struct Sim {
     via_sprayer: bool,
     sprayer: sprayer::AcSprayer,
     pump_on: bool,
+    /// The PWM a DO_SET_SERVO on the pump's output last commanded it on at (a variable-rate
+    /// level); `None` for the configured on value.
+    pump_level: Option<u16>,
     servos: [u16; 16],
     consumed_mah: f64,
     intervals: HashMap<u32, Option<f64>>,
@@ -330,6 +333,7 @@ impl Sim {
             via_sprayer: false,
             sprayer: sprayer::AcSprayer::default(),
             pump_on: false,
+            pump_level: None,
             servos,
             consumed_mah: 0.0,
             intervals: HashMap::new(),

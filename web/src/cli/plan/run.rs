@@ -242,13 +242,13 @@ pub(super) fn run_streaming_from(args: Args, stream_from: u64) -> anyhow::Result
         AutopilotArg::Px4 => Autopilot::Px4Actuator,
         AutopilotArg::Px4Servo => Autopilot::Px4Servo {
             servo: args.servo,
-            pwm_on: 1900,
-            pwm_off: 1000,
+            pwm_on: mission_planner::SERVO_PWM_FULL,
+            pwm_off: mission_planner::SERVO_PWM_OFF,
         },
         AutopilotArg::ArdupilotServo => Autopilot::ArduPilotServo {
             servo: args.servo,
-            pwm_on: 1900,
-            pwm_off: 1000,
+            pwm_on: mission_planner::SERVO_PWM_FULL,
+            pwm_off: mission_planner::SERVO_PWM_OFF,
         },
     };
     if cfg.prescription.is_some() && autopilot == Autopilot::ArduPilot {

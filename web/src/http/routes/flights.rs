@@ -17,8 +17,9 @@ use crate::http::routes::flight_shared::{FLIGHT_READERS, flight_for};
 use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::Msg;
-use crate::i18n::rx::RxMsg;
-use crate::services::flights::as_applied::{AsApplied, ZoneApplied};
+use crate::i18n::applied::AppliedMsg;
+use crate::services::flights::as_applied::{AsApplied, zone_shape};
+use crate::services::flights::isoxml::{SprayedPart, TaskInput, task_data};
 use crate::services::flights::record::{FlightOrigin, record_flight_from_tlog};
 use crate::storage::{FlightRow, Role};
 
@@ -36,52 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/flights/{id}/geojson", get(geojson))
         .route("/flights/{id}/track.json", get(track_json))
         .route("/flights/{id}/as-applied.geojson", get(as_applied_geojson))
+        .route("/flights/{id}/as-applied.xml", get(as_applied_isoxml))
 }
 
-/// The as-applied section of a prescription flight's page: the amounts by zone, how they are
-/// reckoned, and the GeoJSON download.
-fn as_applied_section(lang: crate::i18n::Lang, id: i64, a: &AsApplied) -> maud::Markup {
-    let kg = a.unit.starts_with("kg");
-    let amount_unit = if kg { "kg" } else { "L" };
-    let zone_name = |z: &ZoneApplied| {
-        if z.is_gap {
-            RxMsg::GapZone.text(lang).to_owned()
-        } else {
-            z.name.clone()
-        }
-    };
-    html! {
-        section aria-labelledby="as-applied" {
-            h2 #as-applied { (RxMsg::AsApplied.text(lang)) }
-            p { (RxMsg::AsAppliedHint.text(lang)) }
-            table {
-                caption { (RxMsg::AsAppliedCaption.text(lang)) }
-                thead { tr {
-                    th scope="col" { (RxMsg::ZoneCol.text(lang)) }
-                    th scope="col" { (RxMsg::RateCol.text(lang)) " (" (a.unit) ")" }
-                    th scope="col" { (RxMsg::AppliedM2.text(lang)) }
-                    th scope="col" { (RxMsg::AppliedAmount.text(lang)) " (" (amount_unit) ")" }
-                    th scope="col" { (RxMsg::PrescribedAmount.text(lang)) " (" (amount_unit) ")" }
-                } }
-                tbody { @for z in &a.zones { tr {
-                    th scope="row" { (z.position) ". " (zone_name(z)) }
-                    td.num { (format!("{:.1}", z.rate)) }
-                    td.num { (format!("{:.0}", z.applied_m2)) }
-                    td.num { (format!("{:.1}", z.amount)) }
-                    td.num { (format!("{:.1}", z.prescribed)) }
-                } } }
-                tfoot { tr {
-                    th scope="row" { (RxMsg::Total.text(lang)) }
-                    td.num { @if let Some(avg) = a.per_10a() { (RxMsg::AveragePer10a.text(lang)) " " (format!("{avg:.2}")) } }
-                    td.num { (format!("{:.0}", a.zones.iter().map(|z| z.applied_m2).sum::<f64>())) }
-                    td.num { (format!("{:.1}", a.total)) }
-                    td.num { (format!("{:.1}", a.zones.iter().map(|z| z.prescribed).sum::<f64>())) }
-                } }
-            }
-            p { a href=(format!("/flights/{id}/as-applied.geojson")) download { (RxMsg::AsAppliedDownload.text(lang)) } }
-        }
-    }
-}
+mod applied_view;
 
 /// The flight's as-applied map: for each prescription zone, the part the flight sprayed with
 /// the zone's rate, unit, area and amount (GeoJSON, WGS84). 404 for a flight without one.
@@ -105,6 +64,78 @@ async fn as_applied_geojson(
             ),
         ],
         g.to_string(),
+    )
+        .into_response())
+}
+
+/// The flight's as-applied task data, ISO 11783-10 `TASKDATA.XML` (see
+/// [`crate::services::flights::isoxml`]): the field, the product, and per prescription zone
+/// its sprayed part with its target and (where the pump output is known) applied rate. 404
+/// for a flight without a prescription or a field.
+async fn as_applied_isoxml(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let f = readable_flight(&state, &user, id).await?;
+    let v: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
+    let applied: AsApplied =
+        serde_json::from_value(v["as_applied"].clone()).map_err(|_| AppError::NotFound)?;
+    let field = state
+        .db
+        .field(f.field_id.ok_or(AppError::NotFound)?)
+        .await?;
+    let fc: Value = serde_json::from_str(&field.geojson).unwrap_or(Value::Null);
+    let boundary = fc["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|ft| ft["properties"]["kind"] == "field")
+        .map(|ft| zone_shape(&ft["geometry"].to_string()))
+        .unwrap_or_else(|| geo::MultiPolygon::new(vec![]));
+    let product = state
+        .db
+        .spray_record_versions(id)
+        .await?
+        .pop()
+        .map(|r| r.fields.pesticide_name)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| AppliedMsg::UnnamedProduct.text(user.lang).to_owned());
+    let part = |ft: &Value| SprayedPart {
+        shape: zone_shape(&ft["geometry"].to_string()),
+        area_m2: ft["properties"]["applied_m2"].as_f64().unwrap_or(0.0),
+    };
+    let features = v["as_applied_geojson"]["features"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let is_outside = |ft: &&Value| ft["properties"]["outside"].as_bool() == Some(true);
+    let parts: Vec<SprayedPart> = features
+        .iter()
+        .filter(|ft| !is_outside(ft))
+        .map(part)
+        .collect();
+    let outside = features.iter().find(is_outside).map(part);
+    let xml = task_data(&TaskInput {
+        flight_id: id,
+        field_name: &field.name,
+        boundary: &boundary,
+        field_area_m2: field.area_ha * 10_000.0,
+        product: &product,
+        applied: &applied,
+        parts: &parts,
+        outside: outside.as_ref(),
+        span: (f.started_at, f.ended_at),
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/xml".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"TASKDATA.XML\"".to_owned(),
+            ),
+        ],
+        xml,
     )
         .into_response())
 }
@@ -264,7 +295,7 @@ async fn page(
         table { tbody { @for (label, value) in &rows {
             tr { th scope="row" { (label.text(lang)) } td.num { (value) } }
         } } }
-        @if let Some(a) = &applied { (as_applied_section(lang, id, a)) }
+        @if let Some(a) = &applied { (applied_view::section(lang, id, a, &v["as_applied_geojson"])) }
         @if !warnings.is_empty() {
             h2 { (Msg::VehicleWarnings.text(lang)) }
             // "CRITICAL: Battery Failsafe": the severity in the reader's words, the text as

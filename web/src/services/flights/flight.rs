@@ -146,11 +146,19 @@ pub(super) async fn fly(
                             && let (Some(lat), Some(lon)) = (s.state.lat, s.state.lon)
                         {
                             let spraying = pump.state(&s.state);
+                            let (pump_pwm, ground_speed_mps, vehicle_ms) = (
+                                s.state.pump_pwm,
+                                s.state.ground_speed_m_s,
+                                s.state.position_time_boot_ms,
+                            );
                             s.track.push(TrackPoint {
                                 time_us: telemetry::now_us(),
                                 lat,
                                 lon,
                                 spraying: spraying.unwrap_or(false),
+                                pump_pwm,
+                                ground_speed_mps,
+                                vehicle_ms,
                             });
                         }
                         if applied && matches!(f.msg, telemetry::Msg::STATUSTEXT(_)) {

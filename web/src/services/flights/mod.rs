@@ -4,5 +4,6 @@
 pub mod as_applied;
 pub mod control;
 mod flight;
+pub mod isoxml;
 pub mod manager;
 pub mod record;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::error::AppError;
-use crate::services::flights::as_applied::{AsApplied, as_applied};
+use crate::services::flights::as_applied::{AsApplied, PumpReadback, applied_segments, as_applied};
 use crate::services::records::{DraftSource, logbook_draft};
 use crate::storage::{
     Db, FlightFact, FlightResult, NewFlight, PlanRow, RxZoneRow, SampleRow, StorageError,
@@ -32,6 +32,7 @@ fn analyse(
     plan_file: &str,
     swath_m: f64,
     rx: Option<&(String, Vec<RxZoneRow>)>,
+    pump: Option<&PumpReadback>,
 ) -> Result<Recorded, String> {
     let (records, skipped) = telemetry::parse_tlog(tlog);
     if records.is_empty() {
@@ -39,17 +40,24 @@ fn analyse(
     }
     let plan = telemetry::Plan::from_json(plan_file, std::path::Path::new("plan"))
         .map_err(|e| format!("stored plan unreadable: {e}"))?;
-    let sprayer = telemetry::SprayerOutput::default();
+    // The pump's output is read on the channel the plan commands it on.
+    let sprayer = telemetry::SprayerOutput {
+        servo: plan
+            .pump_servo()
+            .unwrap_or(telemetry::SprayerOutput::default().servo),
+        ..telemetry::SprayerOutput::default()
+    };
     let track = telemetry::track_from_records(&records, Some(&plan), sprayer);
     if track.is_empty() {
         return Err("tlog: the log holds no position of the vehicle".to_owned());
     }
     let summary = telemetry::summarize(&records, Some(&plan), sprayer);
     let coverage = telemetry::coverage(&track, &plan.spray_legs(), swath_m).ok();
+    let measured = pump.and_then(|p| applied_segments(&track, p));
     let by_zone = coverage
         .as_ref()
         .zip(rx)
-        .map(|(c, (unit, zones))| as_applied(c, unit, zones));
+        .map(|(c, (unit, zones))| as_applied(c, unit, zones, measured.as_deref()));
     // Keep every spray on/off change, and thin the rest evenly.
     let step = track.len().div_ceil(MAX_SAMPLES).max(1);
     let mut samples = Vec::new();
@@ -141,8 +149,9 @@ pub async fn record_flight_from_tlog(
         .plan_prescription(plan.id, field.farm_id)
         .await?
         .map(|(p, zones)| (p.rate_unit, zones));
+    let pump = PumpReadback::of_plan_config(&config);
     let (rec, draft, tlog) = tokio::task::spawn_blocking(move || {
-        analyse(&tlog, &plan_file, swath_m, rx.as_ref()).map(|rec| {
+        analyse(&tlog, &plan_file, swath_m, rx.as_ref(), pump.as_ref()).map(|rec| {
             let draft = logbook_draft(&tlog);
             (rec, draft, tlog)
         })
@@ -162,7 +171,8 @@ pub async fn record_flight_from_tlog(
         }
         _ => rec.summary.to_string(),
     };
-    // With a prescription, each zone's sprayed area at its own rate; else the plan's one rate.
+    // With a prescription, what each zone received (the pump's reported output where the
+    // vehicle reports it, else the zone's rate over its sprayed area); else the plan's rate.
     let litres = match &rec.applied {
         Some(a) => Some(a.total),
         None => rec.sprayed_m2.zip(rate_l_per_m2).map(|(a, r)| a * r),

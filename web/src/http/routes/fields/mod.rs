@@ -39,7 +39,7 @@ mod rx;
 mod rx_errors;
 #[cfg(test)]
 pub(crate) mod rx_tests;
-mod rx_view;
+pub(crate) mod rx_view;
 mod terrain;
 #[cfg(test)]
 pub(crate) mod terrain_tests;

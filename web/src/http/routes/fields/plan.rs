@@ -189,8 +189,8 @@ impl PlanForm {
                 }
                 Autopilot::ArduPilotServo {
                     servo: self.servo,
-                    pwm_on: 1900,
-                    pwm_off: 1000,
+                    pwm_on: mission_planner::SERVO_PWM_FULL,
+                    pwm_off: mission_planner::SERVO_PWM_OFF,
                 }
             }
             _ => Autopilot::ArduPilot,

@@ -412,7 +412,14 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
             .body,
     )
     .unwrap();
-    let features = gj["features"].as_array().unwrap();
+    // The simulated vehicle reports its pump output: each zone's amount is what the pump gave
+    // there, read back by the plan's calibration, and its applied rate that over its area.
+    assert_eq!(gj["source"], "pump_output");
+    let all = gj["features"].as_array().unwrap();
+    let features: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|f| f["properties"]["outside"] != true)
+        .collect();
     assert_eq!(features.len(), zones.len());
     let mut sum = 0.0;
     for (f, z) in features.iter().zip(&zones) {
@@ -421,14 +428,58 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
         assert_eq!(p["unit"], "L/10a");
         let area = p["applied_m2"].as_f64().unwrap();
         assert!(area <= z.sprayable_ha * 10_000.0 * 1.05, "{p}");
-        assert!((p["amount"].as_f64().unwrap() - area * z.rate / 1000.0).abs() < 0.01);
-        sum += p["amount"].as_f64().unwrap();
+        let amount = p["amount"].as_f64().unwrap();
+        let applied = p["applied_rate"].as_f64().expect("an applied rate");
+        assert!((applied - amount / (area / 1000.0)).abs() < 0.01, "{p}");
+        // Measured on this flight: 西 0.8 → 1.00, 東 1.6 → 1.65, gap 0.5 → 0.51 L/10a. The
+        // simulated pump follows each command at once, so the higher rate led in ahead of the
+        // east border (the rate lag) lands in the west zone: a zone gets at least its rate
+        // and at most its neighbour's.
+        assert!(applied >= 0.97 * z.rate && applied <= 1.6 * 1.05, "{p}");
+        sum += amount;
     }
+    sum += all
+        .iter()
+        .filter(|f| f["properties"]["outside"] == true)
+        .map(|f| f["properties"]["amount"].as_f64().unwrap())
+        .sum::<f64>();
+    assert!((gj["total"].as_f64().unwrap() - sum).abs() < 1e-9);
     let litres = flight.litres.expect("litres");
     assert!(
         litres > 0.0 && (litres - sum).abs() < 0.01,
         "{litres} vs {sum}"
     );
+    // The east zone, at the highest rate, gets it within 5 %.
+    let east = features[1]["properties"]["applied_rate"].as_f64().unwrap();
+    assert!((east - 1.6).abs() < 0.05 * 1.6, "{east}");
+    // The ISOXML task data parses back to the same zones, rates and total.
+    let r = app
+        .get(&format!("/flights/{id}/as-applied.xml"), &b.cookies)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers["content-type"], "application/xml");
+    let (elements, read) = crate::services::flights::isoxml::read_back(&r.body);
+    for e in [
+        "ISO11783_TaskData",
+        "PDT",
+        "PFD",
+        "TSK",
+        "TZN",
+        "PDV",
+        "TIM",
+    ] {
+        assert!(elements.iter().any(|x| x == e), "{e} missing");
+    }
+    let actual = crate::services::flights::isoxml::DDI_ACTUAL_VOLUME_PER_AREA;
+    let mut xml_total = 0.0;
+    for (r, f) in read.iter().zip(&features) {
+        let rate = r.per_m2(actual).unwrap() * 1000.0;
+        assert!((rate - f["properties"]["applied_rate"].as_f64().unwrap()).abs() < 1e-3);
+    }
+    for r in &read {
+        xml_total += r.per_m2(actual).unwrap() * r.area_m2;
+    }
+    assert!((xml_total - litres).abs() < 0.01, "{xml_total} vs {litres}");
     // Both zones were flown: the east one at twice the west's rate.
     assert!(features[0]["properties"]["applied_m2"].as_f64().unwrap() > 100.0);
     assert!(features[1]["properties"]["applied_m2"].as_f64().unwrap() > 100.0);
@@ -445,8 +496,15 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
         "<th scope=\"row\">1. 西</th>",
         "10a 当たり平均",
         "as-applied.geojson",
+        "as-applied.xml",
+        "散布実績の地図",
+        "機体が報告したポンプ出力",
+        "差 (実績 − 処方)",
     ] {
         assert!(page.body.contains(needle), "{needle} missing");
+    }
+    for raw in ["pump_output", "applied_rate", "commanded"] {
+        assert!(!page.body.contains(raw), "{raw} shown");
     }
     // Another farm sees none of it, as with every other part of a flight.
     let (other, _, _) = farmer_with_paddy(app, "yoso").await;
@@ -455,6 +513,11 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(!r.body.contains("applied_m2"));
+    let r = app
+        .get(&format!("/flights/{id}/as-applied.xml"), &other.cookies)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.body.contains("TZN"));
     // A flight of a plan without a prescription has no as-applied map.
     let plain = flights::planned(app, &b).await;
     let plain_plan = app.state.db.plan(plain).await.unwrap();
@@ -463,6 +526,10 @@ both_apps!(a_prescription_flight_is_reckoned_zone_by_zone, |app| {
     let plain_flight = r.headers["location"].to_str().unwrap().to_owned();
     let r = app
         .get(&format!("{plain_flight}/as-applied.geojson"), &b.cookies)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .get(&format!("{plain_flight}/as-applied.xml"), &b.cookies)
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });

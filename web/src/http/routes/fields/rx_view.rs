@@ -11,7 +11,7 @@ use crate::i18n::rx::RxMsg;
 use crate::storage::{PrescriptionRow, RxZoneRow};
 
 /// Fill colours from the lowest rate to the highest (ColorBrewer YlGnBu, light to dark).
-const RAMP: [&str; 7] = [
+pub(crate) const RAMP: [&str; 7] = [
     "#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84",
 ];
 
@@ -125,20 +125,22 @@ use crate::services::flights::as_applied::zone_shape as geometry;
 
 /// Longitude/latitude to the SVG's units: north up, metres-like (longitude scaled by the
 /// cosine of the latitude), `WIDTH` wide with a margin.
-struct Frame {
+pub(crate) struct Frame {
     x0: f64,
     y1: f64,
     k: f64,
     cos: f64,
-    height: f64,
+    /// The SVG's height in its own units.
+    pub(crate) height: f64,
 }
 
 /// The SVG's width in its own units (it is drawn at the width of its box).
-const WIDTH: f64 = 320.0;
+pub(crate) const WIDTH: f64 = 320.0;
 const MARGIN: f64 = 8.0;
 
 impl Frame {
-    fn new(all: &[MultiPolygon]) -> Option<Frame> {
+    /// The frame that holds every one of `all` (WGS84); `None` when they are empty.
+    pub(crate) fn new(all: &[MultiPolygon]) -> Option<Frame> {
         use geo::BoundingRect;
         let rects: Vec<_> = all.iter().filter_map(BoundingRect::bounding_rect).collect();
         let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
@@ -162,7 +164,8 @@ impl Frame {
         })
     }
 
-    fn point(&self, lon: f64, lat: f64) -> (f64, f64) {
+    /// A longitude/latitude in the SVG's units.
+    pub(crate) fn point(&self, lon: f64, lat: f64) -> (f64, f64) {
         (
             MARGIN + (lon - self.x0) * self.cos * self.k,
             MARGIN + (self.y1 - lat) * self.k,
@@ -170,7 +173,7 @@ impl Frame {
     }
 
     /// An SVG path (even-odd, so holes stay open) of `mp`.
-    fn path(&self, mp: &MultiPolygon) -> String {
+    pub(crate) fn path(&self, mp: &MultiPolygon) -> String {
         let mut d = String::new();
         for p in &mp.0 {
             for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
@@ -198,7 +201,7 @@ fn swatch(n: i64, fill: &str, hatched: bool) -> Markup {
 }
 
 /// Text colour readable on `fill`: white on the dark end of the ramp, black elsewhere.
-fn ink(fill: &str) -> &'static str {
+pub(crate) fn ink(fill: &str) -> &'static str {
     if RAMP[4..].contains(&fill) {
         "#fff"
     } else {
