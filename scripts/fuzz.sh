@@ -22,7 +22,8 @@ seed() { # seed <corpus dir> <files...>
 run() { # run <crate dir> <target> <corpus dir>
   local crate=$1 target=$2 corpus=$3
   echo "fuzz: $crate $target for ${SECONDS_EACH}s"
-  (cd "$ROOT/$crate" && cargo fuzz run --sanitizer none "$target" "$corpus" -- \
+  # One target directory for both fuzz crates: the dependencies they share are built once.
+  (cd "$ROOT/$crate" && cargo fuzz run --sanitizer none --target-dir "$ROOT/target/fuzz" "$target" "$corpus" -- \
      -max_total_time="$SECONDS_EACH" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 2>&1 \
      | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|==[0-9]+==|thread|Done)" || true)
   # cargo fuzz exits non-zero on a crash; the pipe above hides that, the artifacts do not.

@@ -64,4 +64,5 @@ log "doctests"
 cargo test --workspace --doc
 
 log "browser tests (Chromium, axe-core; screenshots in tests/artifacts/)"
-(cd tests/browser && AGRIOPS_BIN="$ROOT/target/debug/agriops" node --test --test-concurrency=1)
+# Two files at a time: each starts its own server on a fresh data directory and a free port.
+(cd tests/browser && AGRIOPS_BIN="$ROOT/target/debug/agriops" node --test --test-concurrency=2)
