@@ -12,6 +12,14 @@ SECONDS_EACH=${FUZZ_SECONDS:-20}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 
+# `fuzz.sh build`: only build every target (CI does it at low priority while the tests run).
+if [ "${1:-}" = build ]; then
+  for crate in mission-planner telemetry; do
+    (cd "$ROOT/$crate" && cargo fuzz build --sanitizer none --target-dir "$ROOT/target/fuzz")
+  done
+  exit 0
+fi
+
 seed() { # seed <corpus dir> <files...>
   local dir=$1; shift
   mkdir -p "$dir"
