@@ -235,9 +235,9 @@ pub(super) async fn fly(
     end
 }
 
-/// The farm's elevation model under the plan's positions (with a margin of two of ArduPilot's
-/// 4 × 4-point grid blocks at its coarsest 100 m spacing around them); `None` when none
-/// reaches them.
+/// The farm's elevation models that reach the plan's positions or come within about 55 m of
+/// them, merged newest first (whole models: the vehicle asks for its grid blocks around
+/// where it flies, beyond the mission's own points); `None` when none does.
 async fn terrain_model(
     db: &Db,
     farm_id: i64,
