@@ -62,6 +62,7 @@ pub use crate::{
     modes::{Firmware, ModeCode, mission_mode, mode_code, mode_name, pause_mode},
     params::{FenceSetup, ParamValue, decode_param, encode_param},
     plan::{FenceCircle, FencePolygon, Plan, Resumed, SprayLeg, spray_legs},
+    pump_output::{PX4_ACTUATOR_SET_1, PumpOutput, PumpOutputSetup},
     record::{TlogRecord, TlogWriter, now_us, parse_tlog, read_tlog},
     sim::{SimConfig, SimDrone, SimGround, SimSnapshot},
     terrain::{
@@ -85,6 +86,7 @@ mod mission_protocol;
 mod modes;
 mod params;
 mod plan;
+mod pump_output;
 mod record;
 mod sim;
 mod terrain;

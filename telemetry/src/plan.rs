@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::mission_protocol::items::{
-    CMD_DO_SET_SERVO, CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT,
-    MissionItem, deg_to_e7,
+    CMD_DO_SET_ACTUATOR, CMD_DO_SET_SERVO, CMD_DO_SPRAYER, CMD_NAV_LAND, CMD_NAV_RTL,
+    CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, MissionItem, deg_to_e7,
 };
 
 /// MAV_CMD_DO_CHANGE_SPEED: the swath speed, which the application rate depends on.
@@ -548,6 +548,14 @@ impl Plan {
     /// its _INT 11): the vehicle then needs terrain data, from its ground station or its card.
     pub fn uses_terrain_frame(&self) -> bool {
         self.items.iter().any(|i| matches!(i.frame, 10 | 11))
+    }
+
+    /// True when the plan drives the pump by PX4's actuator value (DO_SET_ACTUATOR): the
+    /// vehicle's output with the function "Peripheral via Actuator Set 1" runs it.
+    pub fn uses_actuator(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| i.command == CMD_DO_SET_ACTUATOR && i.spray_command().is_some())
     }
 
     /// True when the plan switches the pump with DO_SPRAYER (ArduPilot's own sprayer, whose

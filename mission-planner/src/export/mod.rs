@@ -231,11 +231,7 @@ fn pump_item(a: Autopilot, pump: Pump) -> Item {
             match pump {
                 Pump::Off => f64::from(pwm_off),
                 Pump::On => f64::from(pwm_on),
-                Pump::Level(f) => PumpCalibration {
-                    full_flow_l_min: 0.0,
-                    pwm_on,
-                }
-                .pwm_for_fraction(f),
+                Pump::Level(f) => PumpCalibration::servo(0.0, pwm_on).pwm_for_fraction(f),
             },
         ),
     }
@@ -248,11 +244,7 @@ fn pump_for(plan: &Plan, rate: f64) -> Pump {
     }
     match plan.pump_full_flow_l_min {
         Some(full) => Pump::Level(
-            PumpCalibration {
-                full_flow_l_min: full,
-                pwm_on: SERVO_PWM_FULL,
-            }
-            .fraction_for_flow(pump_flow_l_min(
+            PumpCalibration::servo(full, SERVO_PWM_FULL).fraction_for_flow(pump_flow_l_min(
                 rate,
                 plan.swath_width_m,
                 plan.spray_speed,

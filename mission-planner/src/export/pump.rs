@@ -5,6 +5,11 @@
 //! A rate `r` L/ha over a swath `w` m at `v` m/s needs a flow of `r / 10 000 × w × v × 60`
 //! L/min, a fraction `f` of the pump's full flow; PX4's actuator is told `f`, a servo output
 //! `1500 + f × (pwm_on − 1500)` µs (the module docs of [`crate::export`]).
+//!
+//! PX4 turns its actuator value `v` (−1…1) into its output's PWM linearly over the output's
+//! range, `min + (v + 1) / 2 × (max − min)` (`MixingOutput::output_limit_calc_single`,
+//! `src/lib/mixer_module/mixer_module.cpp`): a fraction `f` lands at
+//! `(min + max) / 2 + f × (max − min) / 2`, which [`PumpCalibration::output_range`] reads back.
 
 /// PWM of the lowest pump-on level: servo levels run from here to `pwm_on`, and every output
 /// at or below [`PWM_OFF_AT_OR_BELOW`] is the pump off.
@@ -24,24 +29,47 @@ pub const SERVO_PWM_OFF: u16 = 1000;
 pub struct PumpCalibration {
     /// The pump's full flow, L/min (kg/min for granules).
     pub full_flow_l_min: f64,
-    /// PWM at full flow (above [`PWM_LEVEL_ZERO`]).
+    /// PWM at no flow, where the pump-on levels start (µs; [`PWM_LEVEL_ZERO`] for servo pumps).
+    pub pwm_zero: f64,
+    /// PWM at full flow (above `pwm_zero`).
     pub pwm_on: u16,
 }
 
 impl PumpCalibration {
+    /// A pump on a servo output, as the planner commands it: levels from [`PWM_LEVEL_ZERO`]
+    /// to `pwm_on`.
+    pub fn servo(full_flow_l_min: f64, pwm_on: u16) -> Self {
+        Self {
+            full_flow_l_min,
+            pwm_zero: PWM_LEVEL_ZERO,
+            pwm_on,
+        }
+    }
+
+    /// A pump on a PX4 output driven by its actuator value (−1 off, 0 no flow, 1 full flow)
+    /// over the output's PWM range `min…max` (PWM_MAIN_MINn, PWM_MAIN_MAXn); `None` for a
+    /// range that is empty or upside down.
+    pub fn output_range(full_flow_l_min: f64, pwm_min: u16, pwm_max: u16) -> Option<Self> {
+        (pwm_max > pwm_min).then(|| Self {
+            full_flow_l_min,
+            pwm_zero: (f64::from(pwm_min) + f64::from(pwm_max)) / 2.0,
+            pwm_on: pwm_max,
+        })
+    }
+
     /// The PWM (µs, unrounded) that commands `fraction` (0 < f ≤ 1) of the full flow.
     pub fn pwm_for_fraction(&self, fraction: f64) -> f64 {
-        PWM_LEVEL_ZERO + fraction.clamp(0.0, 1.0) * (f64::from(self.pwm_on) - PWM_LEVEL_ZERO)
+        self.pwm_zero + fraction.clamp(0.0, 1.0) * (f64::from(self.pwm_on) - self.pwm_zero)
     }
 
     /// The fraction of full flow (0…1) a reported PWM gives: 0 at or below the off threshold
-    /// and below [`PWM_LEVEL_ZERO`], 1 at or above `pwm_on`.
+    /// and below `pwm_zero`, 1 at or above `pwm_on`.
     pub fn fraction_for_pwm(&self, pwm: u16) -> f64 {
-        let span = f64::from(self.pwm_on) - PWM_LEVEL_ZERO;
+        let span = f64::from(self.pwm_on) - self.pwm_zero;
         if pwm <= PWM_OFF_AT_OR_BELOW || span <= 0.0 {
             return 0.0;
         }
-        ((f64::from(pwm) - PWM_LEVEL_ZERO) / span).clamp(0.0, 1.0)
+        ((f64::from(pwm) - self.pwm_zero) / span).clamp(0.0, 1.0)
     }
 
     /// The pump's flow at a fraction of full flow (PX4's actuator value), L/min.
@@ -87,10 +115,25 @@ mod tests {
     use proptest::prelude::*;
 
     fn cal(full: f64) -> PumpCalibration {
-        PumpCalibration {
-            full_flow_l_min: full,
-            pwm_on: SERVO_PWM_FULL,
-        }
+        PumpCalibration::servo(full, SERVO_PWM_FULL)
+    }
+
+    #[test]
+    fn a_px4_output_reads_back_the_actuator_value() {
+        // PX4's default output range 1000–2000 µs: −1 (off) → 1000, 0 → 1500, 1 → 2000.
+        let c = PumpCalibration::output_range(2.4, 1000, 2000).unwrap();
+        assert_eq!(c.flow_for_pwm(1000), 0.0);
+        assert_eq!(c.flow_for_pwm(1500), 0.0);
+        assert_eq!(c.flow_for_pwm(1750), 1.2);
+        assert_eq!(c.flow_for_pwm(2000), 2.4);
+        // An output range that is not centred on 1500 µs centres the levels on its own middle.
+        let c = PumpCalibration::output_range(2.0, 1100, 1900).unwrap();
+        assert_eq!(c.pwm_for_fraction(0.5), 1700.0);
+        let c = PumpCalibration::output_range(2.0, 1200, 2000).unwrap();
+        assert_eq!(c.pwm_for_fraction(0.0), 1600.0);
+        assert_eq!(c.flow_for_pwm(1800), 1.0);
+        assert_eq!(PumpCalibration::output_range(2.0, 2000, 1000), None);
+        assert_eq!(PumpCalibration::output_range(2.0, 1500, 1500), None);
     }
 
     #[test]

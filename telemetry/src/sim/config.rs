@@ -52,6 +52,9 @@ pub struct SimConfig {
     /// speed on short legs ([`crate::wpnav`]); the speed member is ignored (the mission's
     /// speed applies). `None` flies every leg at the asked speed.
     pub wpnav: Option<ScurveLimits>,
+    /// Parameters as the pilot left them before the flight (name, value), over the
+    /// personality's defaults.
+    pub params: Vec<(String, f64)>,
 }
 
 /// The simulator's ground model, and how it asks for terrain like ArduPilot with
@@ -106,6 +109,7 @@ impl SimConfig {
             firmware: Firmware::ArduPilot,
             ground: None,
             wpnav: Some(ScurveLimits::arducopter_defaults(5.0)),
+            params: Vec::new(),
         }
     }
 

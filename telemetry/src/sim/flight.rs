@@ -53,8 +53,13 @@ impl Sim {
         }
         if applies && let Some(on) = it.spray_command() {
             self.pump_commanded = on;
-            self.pump_level = (it.command == CMD_DO_SET_SERVO && on)
-                .then(|| it.params[1].clamp(0.0, 65535.0).round() as u16);
+            self.pump_by_actuator =
+                it.command == CMD_DO_SET_ACTUATOR && self.cfg.firmware == Firmware::Px4;
+            self.pump_level = match it.command {
+                CMD_DO_SET_SERVO if on => Some(it.params[1].clamp(0.0, 65535.0).round() as u16),
+                _ if on && self.pump_by_actuator => Some(self.px4_output_pwm(it.params[0])),
+                _ => None,
+            };
             self.via_sprayer =
                 it.command == CMD_DO_SPRAYER && self.cfg.firmware == Firmware::ArduPilot;
             if self.via_sprayer {
@@ -369,7 +374,8 @@ impl Sim {
 
     /// Servo outputs from the motor and pump state; a pump change is reported at once.
     /// ArduPilot's sprayer (DO_SPRAYER) runs its own rules ([`sprayer`]); a pump on a plain
-    /// output (DO_SET_SERVO, PX4's DO_SET_ACTUATOR) follows its command at once.
+    /// output (DO_SET_SERVO, PX4's DO_SET_ACTUATOR) follows its command at once; PX4 maps the
+    /// actuator value over the pump output's PWM range ([`Sim::px4_output_pwm`]).
     pub(super) fn update_outputs(&mut self) {
         let enabled = self.sprayer_enabled();
         self.sprayer.advance(
@@ -396,6 +402,9 @@ impl Sim {
         let pump_idx = usize::from(self.cfg.sprayer.servo.clamp(1, 16)) - 1;
         let pwm = if on {
             self.pump_level.unwrap_or(self.cfg.pump_pwm.0)
+        } else if self.pump_by_actuator {
+            // PX4: actuator value −1 is the output's minimum.
+            self.px4_output_pwm(-1.0)
         } else {
             self.cfg.pump_pwm.1
         };

@@ -284,6 +284,9 @@ struct Sim {
     /// The PWM a DO_SET_SERVO on the pump's output last commanded it on at (a variable-rate
     /// level); `None` for the configured on value.
     pump_level: Option<u16>,
+    /// The pump was last switched by PX4's DO_SET_ACTUATOR (its off level is the output's
+    /// minimum).
+    pump_by_actuator: bool,
     servos: [u16; 16],
     consumed_mah: f64,
     intervals: HashMap<u32, Option<f64>>,
@@ -298,6 +301,7 @@ struct Sim {
 
 impl Sim {
     fn new(cfg: SimConfig, out: mpsc::UnboundedSender<Msg>) -> Self {
+        let preset: HashMap<String, f64> = cfg.params.iter().cloned().collect();
         let cfg_terrain = cfg
             .ground
             .as_ref()
@@ -334,11 +338,12 @@ impl Sim {
             sprayer: sprayer::AcSprayer::default(),
             pump_on: false,
             pump_level: None,
+            pump_by_actuator: false,
             servos,
             consumed_mah: 0.0,
             intervals: HashMap::new(),
             last_sent: HashMap::new(),
-            params: HashMap::new(),
+            params: preset,
             terrain: cfg_terrain,
             terrain_t: f64::NEG_INFINITY,
         }

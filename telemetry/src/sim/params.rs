@@ -3,6 +3,21 @@
 
 use super::*;
 
+/// The three parameter names of each output `n`.
+macro_rules! outputs {
+    ($($n:literal),*) => {
+        [$((
+            concat!("PWM_MAIN_FUNC", $n),
+            concat!("PWM_MAIN_MIN", $n),
+            concat!("PWM_MAIN_MAX", $n),
+        )),*]
+    };
+}
+
+/// `(PWM_MAIN_FUNCn, PWM_MAIN_MINn, PWM_MAIN_MAXn)` of PX4's sixteen simulated outputs.
+const PX4_OUTPUTS: [(&str, &str, &str); 16] =
+    outputs!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+
 impl Sim {
     /// The parameters this personality has, with their types and current values. ArduPilot:
     /// Copter defaults (FENCE_TYPE 7 = altitude, circle and polygon; FENCE_ACTION 1 = RTL;
@@ -69,15 +84,52 @@ impl Sim {
                         .map_or(100.0, |g| f64::from(g.terrain_spacing_m)),
                 ),
             ],
-            Firmware::Px4 => vec![
-                ("GF_ACTION", I32, get("GF_ACTION", 2.0)),
-                (
-                    "RTL_RETURN_ALT",
-                    R32,
-                    get("RTL_RETURN_ALT", self.cfg.rtl_alt_m),
-                ),
-            ],
+            Firmware::Px4 => {
+                let mut t = vec![
+                    ("GF_ACTION", I32, get("GF_ACTION", 2.0)),
+                    (
+                        "RTL_RETURN_ALT",
+                        R32,
+                        get("RTL_RETURN_ALT", self.cfg.rtl_alt_m),
+                    ),
+                ];
+                // The outputs as PX4's PWM driver has them (pwm_out module.yaml: FUNCn, MINn
+                // and MAXn, INT32): a quad's motors on 1–4 (functions 101–104), the pump on
+                // its output as "Peripheral via Actuator Set 1" (301).
+                for (i, &(func, min, max)) in PX4_OUTPUTS.iter().enumerate() {
+                    let n = i + 1;
+                    let function = if n == usize::from(self.cfg.sprayer.servo) {
+                        crate::PX4_ACTUATOR_SET_1
+                    } else if n <= 4 {
+                        100.0 + n as f64
+                    } else {
+                        0.0
+                    };
+                    t.push((func, I32, get(func, function)));
+                    t.push((min, I32, get(min, 1000.0)));
+                    t.push((max, I32, get(max, 2000.0)));
+                }
+                t
+            }
         }
+    }
+
+    /// The PWM PX4 puts out on the pump's output for actuator value `value` (−1…1): linear
+    /// over the output's PWM_MAIN_MINn…MAXn, rounded (`MixingOutput::output_limit_calc_single`,
+    /// `src/lib/mixer_module/mixer_module.cpp`); NaN leaves the output where it is
+    /// (`FunctionActuatorSet.hpp`).
+    pub(super) fn px4_output_pwm(&self, value: f32) -> u16 {
+        let n = usize::from(self.cfg.sprayer.servo.clamp(1, 16));
+        if value.is_nan() {
+            return self.servos[n - 1];
+        }
+        let (_, min, max) = PX4_OUTPUTS[n - 1];
+        let range = |name: &str, default: f64| self.params.get(name).copied().unwrap_or(default);
+        let (lo, hi) = (range(min, 1000.0), range(max, 2000.0));
+        let v = f64::from(value.clamp(-1.0, 1.0));
+        (lo + (v + 1.0) / 2.0 * (hi - lo))
+            .round()
+            .clamp(0.0, f64::from(u16::MAX)) as u16
     }
 
     /// ArduPilot's sprayer is switched on (SPRAY_ENABLE 1); PX4 has no such switch.

@@ -144,3 +144,50 @@ proptest! {
         prop_assert_eq!(s.pos, to);
     }
 }
+
+#[test]
+fn a_px4_pump_follows_the_actuator_value_over_its_output_range() {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut cfg = SimConfig::new((36.87, 139.99, 300.0));
+    cfg.firmware = Firmware::Px4;
+    cfg.sprayer.servo = 6;
+    let mut s = Sim::new(cfg, tx);
+    // The vehicle's own parameters name the pump's output, as the link reads them.
+    let table = s.param_table();
+    let get = |n: &str| table.iter().find(|(k, _, _)| *k == n).map(|(_, _, v)| *v);
+    assert_eq!(
+        crate::PumpOutput::from_params(get),
+        crate::PumpOutputSetup::Found(crate::PumpOutput {
+            servo: 6,
+            pwm_min: 1000,
+            pwm_max: 2000
+        })
+    );
+    s.armed = true;
+    s.landed = false;
+    let actuator = |v: f32| MissionItem {
+        command: CMD_DO_SET_ACTUATOR,
+        frame: 2,
+        params: [v, f32::NAN, f32::NAN, f32::NAN],
+        x: 0,
+        y: 0,
+        z: 0.0,
+        autocontinue: true,
+    };
+    // PX4's mixer: −1…1 linear over PWM_MAIN_MIN6…MAX6.
+    s.do_item(&actuator(0.5));
+    assert_eq!(s.servos[5], 1750);
+    s.do_item(&actuator(1.0));
+    assert_eq!(s.servos[5], 2000);
+    s.do_item(&actuator(-1.0));
+    assert_eq!(s.servos[5], 1000);
+    // Another range, set as a pilot would.
+    s.param_request("PWM_MAIN_MAX6", Some(f32::from_bits(1900)));
+    s.param_request("PWM_MAIN_MIN6", Some(f32::from_bits(1100)));
+    s.do_item(&actuator(0.5));
+    assert_eq!(s.servos[5], 1700);
+    s.do_item(&actuator(-1.0));
+    assert_eq!(s.servos[5], 1100);
+    // The motors keep their outputs.
+    assert!(s.servos[..4].iter().all(|&m| m == 1500), "{:?}", s.servos);
+}

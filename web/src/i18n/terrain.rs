@@ -112,6 +112,11 @@ messages! {
             "この計画は機体の地形追従を使いますが、計画に使った標高データがこの農場にもうありません。標高データを登録し直してください。",
             "This plan uses the vehicle's terrain following, but this farm no longer holds the elevation data it was planned on. Register the elevation data again.",
         ),
+        /// Launch: a PX4 actuator plan on a vehicle with no pump output.
+        NoPumpOutput => (
+            "この計画はポンプを PX4 のアクチュエーター値（DO_SET_ACTUATOR）で動かしますが、機体のどの出力にも「Peripheral via Actuator Set 1」（PWM_MAIN_FUNCn = 301）が割り当てられていないため、ポンプが動きません。ポンプをつないだ出力に割り当ててから飛ばしてください。",
+            "This plan runs the pump by PX4's actuator value (DO_SET_ACTUATOR), but no output of the vehicle has the function \"Peripheral via Actuator Set 1\" (PWM_MAIN_FUNCn = 301), so the pump would not run. Assign it to the pump's output, then fly.",
+        ),
         /// Live page: the terrain sent to the vehicle.
         Served => ("機体へ送った地形", "Terrain sent to the vehicle"),
         /// Live page: the vehicle's terrain grid.

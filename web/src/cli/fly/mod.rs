@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use telemetry::{
-    Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, SprayerOutput,
-    TerrainServer, Vehicle, VehicleState, distance_to_go, preflight_checks,
+    Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, PumpOutputSetup,
+    SprayerOutput, TerrainServer, Vehicle, VehicleState, distance_to_go, preflight_checks,
 };
 
 /// Arguments of `agriops fly`.
@@ -198,10 +198,32 @@ async fn fly(args: Args) -> anyhow::Result<()> {
         );
     }
     let vehicle = Vehicle::new(link.port().clone(), info.target);
-    let sprayer = SprayerOutput {
+    let mut sprayer = SprayerOutput {
         servo: args.pump_servo,
         ..SprayerOutput::default()
     };
+    // PX4 runs an actuator-driven pump on the output with "Peripheral via Actuator Set 1".
+    if plan.uses_actuator() {
+        match vehicle
+            .px4_pump_output()
+            .await
+            .context("reading the pump output (PWM_MAIN_FUNCn)")?
+        {
+            PumpOutputSetup::Found(o) => {
+                println!(
+                    "Pump: output {} (PWM_MAIN_FUNC{} = 301), {}–{} µs",
+                    o.servo, o.servo, o.pwm_min, o.pwm_max
+                );
+                sprayer = o.sprayer();
+            }
+            PumpOutputSetup::NoneAssigned => bail!(
+                "the plan runs the pump by DO_SET_ACTUATOR, but no output of the vehicle has \
+                 the function Peripheral via Actuator Set 1 (PWM_MAIN_FUNCn = 301): assign it \
+                 to the pump's output"
+            ),
+            PumpOutputSetup::Unknown => {}
+        }
+    }
     let state = Arc::new(Mutex::new(VehicleState::new(
         Some(info.target.system),
         Some(info.target.component),

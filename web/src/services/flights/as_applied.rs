@@ -37,25 +37,35 @@ pub struct PumpReadback {
 }
 
 impl PumpReadback {
-    /// The readback of a stored plan's form (`config_json`): a servo-driven pump with its full
-    /// flow, as the plan form offers for prescriptions; `None` for any other pump (DO_SPRAYER,
-    /// PX4's actuator: their output is not read back as a rate).
-    pub fn of_plan_config(config: &Value) -> Option<PumpReadback> {
-        let servo = matches!(
-            config["autopilot"].as_str(),
-            Some("ardupilot-servo" | "px4-servo")
-        );
+    /// The readback of a stored plan's form (`config_json`) with the pump's full flow, as the
+    /// plan form offers for prescriptions: a servo-driven pump (`ardupilot-servo`,
+    /// `px4-servo`) by the planner's servo levels; PX4's actuator (`px4`) by the range of the
+    /// output the flight's own log says drives the pump (`output`, see
+    /// [`telemetry::PumpOutput::in_records`]). `None` for ArduPilot's DO_SPRAYER (AC_Sprayer
+    /// follows ground speed, the mission sets no level), for an actuator flight whose log
+    /// names no pump output, and without a full flow.
+    pub fn of_plan_config(
+        config: &Value,
+        output: Option<telemetry::PumpOutput>,
+    ) -> Option<PumpReadback> {
         let full = config["pump_full_flow_l_min"]
             .as_str()
             .and_then(|t| t.trim().parse::<f64>().ok())
             .or_else(|| config["pump_full_flow_l_min"].as_f64())
             .filter(|f| f.is_finite() && *f > 0.0)?;
         let swath_m = config["swath_width"].as_f64().filter(|w| *w > 0.0)?;
-        servo.then_some(PumpReadback {
-            calibration: PumpCalibration {
-                full_flow_l_min: full,
-                pwm_on: mission_planner::SERVO_PWM_FULL,
-            },
+        let calibration = match config["autopilot"].as_str() {
+            Some("ardupilot-servo" | "px4-servo") => {
+                PumpCalibration::servo(full, mission_planner::SERVO_PWM_FULL)
+            }
+            Some("px4") => {
+                let o = output?;
+                PumpCalibration::output_range(full, o.pwm_min, o.pwm_max)?
+            }
+            _ => return None,
+        };
+        Some(PumpReadback {
+            calibration,
             swath_m,
         })
     }
@@ -390,10 +400,7 @@ mod tests {
 
     fn pump() -> PumpReadback {
         PumpReadback {
-            calibration: PumpCalibration {
-                full_flow_l_min: 2.4,
-                pwm_on: mission_planner::SERVO_PWM_FULL,
-            },
+            calibration: PumpCalibration::servo(2.4, mission_planner::SERVO_PWM_FULL),
             swath_m: 5.0,
         }
     }
@@ -556,11 +563,21 @@ mod tests {
     }
 
     #[test]
-    fn only_a_servo_pump_with_its_flow_is_read_back() {
+    fn a_servo_pump_or_a_known_px4_output_with_its_flow_is_read_back() {
         let servo = json!({"autopilot": "ardupilot-servo", "pump_full_flow_l_min": "2.4", "swath_width": 5.0});
-        let r = PumpReadback::of_plan_config(&servo).unwrap();
+        let r = PumpReadback::of_plan_config(&servo, None).unwrap();
         assert_eq!(r.calibration.full_flow_l_min, 2.4);
         assert_eq!(r.calibration.pwm_on, mission_planner::SERVO_PWM_FULL);
+        // PX4's actuator: read over the range of the output the log names.
+        let px4 = json!({"autopilot": "px4", "pump_full_flow_l_min": "2.4", "swath_width": 5.0});
+        let output = telemetry::PumpOutput {
+            servo: 6,
+            pwm_min: 1100,
+            pwm_max: 1900,
+        };
+        let r = PumpReadback::of_plan_config(&px4, Some(output)).unwrap();
+        assert_eq!(r.calibration.pwm_zero, 1500.0);
+        assert_eq!(r.calibration.flow_for_pwm(1700), 1.2);
         for other in [
             json!({"autopilot": "px4", "pump_full_flow_l_min": "2.4", "swath_width": 5.0}),
             json!({"autopilot": "ardupilot", "pump_full_flow_l_min": "2.4", "swath_width": 5.0}),
@@ -569,8 +586,12 @@ mod tests {
             json!({"autopilot": "ardupilot-servo", "pump_full_flow_l_min": "-1", "swath_width": 5.0}),
             Value::Null,
         ] {
-            assert_eq!(PumpReadback::of_plan_config(&other), None, "{other}");
+            assert_eq!(PumpReadback::of_plan_config(&other, None), None, "{other}");
         }
+        // DO_SPRAYER sets no level, whatever the log says.
+        let ardupilot =
+            json!({"autopilot": "ardupilot", "pump_full_flow_l_min": "2.4", "swath_width": 5.0});
+        assert_eq!(PumpReadback::of_plan_config(&ardupilot, Some(output)), None);
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub enum Problem {
     /// The plan flies in the vehicle's terrain frame and the farm holds no elevation model
     /// under it any more to serve.
     TerrainNotServed,
+    /// The plan drives the pump by PX4's actuator value and no output of the vehicle has the
+    /// function that carries it (PWM_MAIN_FUNCn = 301): the pump would never run.
+    NoPumpOutput,
 }
 
 /// What the server has sent the vehicle of the farm's elevation model so far.

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use telemetry::{
-    Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, SprayerOutput,
-    TerrainServer, TrackPoint, Vehicle, VehicleState, distance_to_go, preflight_checks,
+    Firmware, Link, LinkAddress, LinkConfig, MissionKind, Plan, PreflightLimits, PumpOutputSetup,
+    SprayerOutput, TerrainServer, TrackPoint, Vehicle, VehicleState, distance_to_go,
+    preflight_checks,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -117,10 +118,32 @@ pub(super) async fn fly(
         ));
     }
     let vehicle = Vehicle::new(link.port().clone(), info.target);
-    let sprayer = SprayerOutput {
+    let mut sprayer = SprayerOutput {
         servo: u8::try_from(req.vehicle.pump_servo).unwrap_or(9),
         ..SprayerOutput::default()
     };
+    // PX4 runs a pump driven by the mission's actuator value on whichever output has the
+    // function "Peripheral via Actuator Set 1": the pump is read on that output, and its
+    // range reads the level back as a rate (the PARAM_VALUEs land in the flight's log).
+    if plan.uses_actuator() {
+        match vehicle.px4_pump_output().await {
+            Ok(PumpOutputSetup::Found(o)) => sprayer = o.sprayer(),
+            Ok(PumpOutputSetup::NoneAssigned) => {
+                link.close().await;
+                return End::problem(
+                    Problem::NoPumpOutput,
+                    "the plan runs the pump by DO_SET_ACTUATOR, but no output of the vehicle \
+                     has the function Peripheral via Actuator Set 1 (PWM_MAIN_FUNCn = 301)",
+                );
+            }
+            // An older PX4 without output functions: the vehicle's configured output.
+            Ok(PumpOutputSetup::Unknown) => {}
+            Err(e) => {
+                link.close().await;
+                return End::failed(format!("reading the pump output: {e}"));
+            }
+        }
+    }
     let seen = Arc::new(Mutex::new(Seen {
         state: VehicleState::new(
             Some(info.target.system),

@@ -32,7 +32,7 @@ fn analyse(
     plan_file: &str,
     swath_m: f64,
     rx: Option<&(String, Vec<RxZoneRow>)>,
-    pump: Option<&PumpReadback>,
+    config: &Value,
 ) -> Result<Recorded, String> {
     let (records, skipped) = telemetry::parse_tlog(tlog);
     if records.is_empty() {
@@ -40,13 +40,20 @@ fn analyse(
     }
     let plan = telemetry::Plan::from_json(plan_file, std::path::Path::new("plan"))
         .map_err(|e| format!("stored plan unreadable: {e}"))?;
-    // The pump's output is read on the channel the plan commands it on.
-    let sprayer = telemetry::SprayerOutput {
-        servo: plan
-            .pump_servo()
-            .unwrap_or(telemetry::SprayerOutput::default().servo),
-        ..telemetry::SprayerOutput::default()
+    // The pump's output is read on the channel the plan commands it on; PX4's actuator on the
+    // output the log's own parameters give that function.
+    let px4_output = telemetry::PumpOutput::in_records(&records);
+    let sprayer = match px4_output.filter(|_| plan.uses_actuator()) {
+        Some(o) => o.sprayer(),
+        None => telemetry::SprayerOutput {
+            servo: plan
+                .pump_servo()
+                .unwrap_or(telemetry::SprayerOutput::default().servo),
+            ..telemetry::SprayerOutput::default()
+        },
     };
+    let pump = PumpReadback::of_plan_config(config, px4_output);
+    let pump = pump.as_ref();
     let track = telemetry::track_from_records(&records, Some(&plan), sprayer);
     if track.is_empty() {
         return Err("tlog: the log holds no position of the vehicle".to_owned());
@@ -149,9 +156,8 @@ pub async fn record_flight_from_tlog(
         .plan_prescription(plan.id, field.farm_id)
         .await?
         .map(|(p, zones)| (p.rate_unit, zones));
-    let pump = PumpReadback::of_plan_config(&config);
     let (rec, draft, tlog) = tokio::task::spawn_blocking(move || {
-        analyse(&tlog, &plan_file, swath_m, rx.as_ref(), pump.as_ref()).map(|rec| {
+        analyse(&tlog, &plan_file, swath_m, rx.as_ref(), &config).map(|rec| {
             let draft = logbook_draft(&tlog);
             (rec, draft, tlog)
         })

@@ -620,3 +620,67 @@ both_apps!(a_shapefile_picked_as_its_parts_is_read_as_one, |app| {
     // The strip outside both zones is the gap, not sprayed.
     assert_eq!(named, vec![("west", 0.8), ("east", 1.6), ("gap", 0.0)]);
 });
+
+both_apps!(
+    a_px4_prescription_flight_reads_the_pump_back_on_its_own_output,
+    |app| {
+        let (b, farm, field) = farmer_with_paddy(app, "px4rx").await;
+        let rx = prescription("0.8", "1.6", 0.0);
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[("autopilot", "px4")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let plan_id = r.location_id();
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        assert!(
+            plan.plan_file.contains("\"command\": 187")
+                || plan.plan_file.contains("\"command\":187")
+        );
+        // The pump on output 6 as "Peripheral via Actuator Set 1" over PX4's 1000–2000 µs: the
+        // flight's log carries those parameters, and the readback goes by them.
+        let tlog = flights::fly_on(&plan.plan_file, |cfg| {
+            cfg.firmware = telemetry::Firmware::Px4;
+            cfg.sprayer.servo = 6;
+        })
+        .await;
+        let r = flights::upload(app, &b, plan_id, &tlog).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id = r.location_id();
+        let (_, zones) = app
+            .state
+            .db
+            .plan_prescription(plan_id, farm)
+            .await
+            .unwrap()
+            .unwrap();
+        let gj: serde_json::Value = serde_json::from_str(
+            &app.get(&format!("/flights/{id}/as-applied.geojson"), &b.cookies)
+                .await
+                .body,
+        )
+        .unwrap();
+        assert_eq!(gj["source"], "pump_output", "{gj}");
+        let features: Vec<&serde_json::Value> = gj["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["properties"]["outside"] != true)
+            .collect();
+        assert_eq!(features.len(), zones.len());
+        for (f, z) in features.iter().zip(&zones) {
+            let p = &f["properties"];
+            let applied = p["applied_rate"].as_f64().expect("an applied rate");
+            // As on the servo pump: at least the zone's rate, at most its neighbour's (the lead).
+            assert!(applied >= 0.97 * z.rate && applied <= 1.6 * 1.05, "{p}");
+        }
+        // The zone at the highest rate gets it within 5 %: the planner's actuator values, PX4's
+        // mixer in the simulator and the readback agree.
+        let east = features[1]["properties"]["applied_rate"].as_f64().unwrap();
+        assert!((east - 1.6).abs() < 0.05 * 1.6, "{east}");
+        // The flight's sprayed area came from the pump on output 6, not the default 9.
+        let flight = app.state.db.flight(id).await.unwrap();
+        assert!(
+            flight.sprayed_area_m2.unwrap() > 200.0,
+            "{:?}",
+            flight.sprayed_area_m2
+        );
+    }
+);

@@ -65,6 +65,13 @@ pub(crate) async fn b_farm(app: &TestApp, b: &Browser) -> Option<i64> {
 
 /// Flies sortie 1 of the stored plan on the project's simulated drone and returns its `.tlog`.
 pub(crate) async fn fly(plan_file: &str) -> Vec<u8> {
+    fly_on(plan_file, |_| {}).await
+}
+
+/// As [`fly`], on a simulated drone `setup` changes (its autopilot, outputs, parameters). A
+/// PX4 plan's pump output is read from the vehicle first, as the web launch does, so its
+/// parameters are in the log.
+pub(crate) async fn fly_on(plan_file: &str, setup: impl FnOnce(&mut SimConfig)) -> Vec<u8> {
     let path = std::path::Path::new("plan");
     let plan = telemetry::Plan::from_json(plan_file, path)
         .unwrap()
@@ -72,6 +79,7 @@ pub(crate) async fn fly(plan_file: &str) -> Vec<u8> {
         .unwrap();
     let mut cfg = SimConfig::new(plan.home.expect("a home"));
     cfg.time_scale = 40.0;
+    setup(&mut cfg);
     let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
         .await
         .unwrap();
@@ -84,11 +92,17 @@ pub(crate) async fn fly(plan_file: &str) -> Vec<u8> {
     let link = Link::connect(&lc).await.unwrap();
     let info = link.wait_vehicle(Duration::from_secs(5)).await.unwrap();
     let v = Vehicle::new(link.port().clone(), info.target);
+    if plan.uses_actuator() {
+        v.px4_pump_output().await.unwrap();
+    }
     let verified = v
         .upload_verified(MissionKind::Mission, &plan.mission_items())
         .await
         .unwrap();
-    v.set_mode("GUIDED").await.unwrap();
+    // As the web launch: ArduPilot arms in GUIDED, PX4 where it stands.
+    if info.target.firmware == telemetry::Firmware::ArduPilot {
+        v.set_mode("GUIDED").await.unwrap();
+    }
     v.arm().await.unwrap();
     v.start_mission(&verified).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -62,6 +62,7 @@ fn problem_text(l: &Live, lang: Lang) -> Option<String> {
     match l.problem {
         Some(Problem::VehicleTerrainOff) => Some(TerrainMsg::VehicleTerrainOff.text(lang).into()),
         Some(Problem::TerrainNotServed) => Some(TerrainMsg::NotServed.text(lang).into()),
+        Some(Problem::NoPumpOutput) => Some(TerrainMsg::NoPumpOutput.text(lang).into()),
         None => l.error.clone(),
     }
 }

@@ -775,6 +775,42 @@ both_apps!(
     }
 );
 
+both_apps!(
+    a_px4_actuator_plan_is_not_flown_by_a_vehicle_with_no_pump_output,
+    |app| {
+        let farm = app.farm("px4nopump", "crop").await;
+        let b = app.user("px4nopump", Role::Farmer, Some(farm.id)).await;
+        let plan_id = crate::http::routes::flights::tests::planned_for(app, &b, "px4").await;
+        let sortie = sortie1(app, plan_id).await;
+        let mut cfg = SimConfig::new(sortie.home.unwrap());
+        cfg.time_scale = 10.0;
+        cfg.firmware = telemetry::Firmware::Px4;
+        // The pump's output was given another function: DO_SET_ACTUATOR would move nothing.
+        cfg.params = vec![("PWM_MAIN_FUNC9".into(), 0.0)];
+        let sim = SimDrone::listen(&LinkAddress::parse("udpin:127.0.0.1:0").unwrap(), cfg)
+            .await
+            .unwrap();
+        let link = format!("udpout:{}", sim.local_addr().unwrap());
+        let vid = vehicle_and_pilot_for(app, &b, "px4nopump", &link, "px4")
+            .await
+            .to_string();
+        let id = post_launch(app, &b, plan_id, &launch_form(&b, &vid, "0.5")).await;
+        let end = watch_events(app, &b.cookies, id, |v| v["live"]["phase"] == "ended").await;
+        assert_eq!(end["live"]["ended_status"], "failed", "{end}");
+        assert_eq!(end["live"]["problem"], "no_pump_output", "{end}");
+        assert!(
+            end["display"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("Peripheral via Actuator Set 1"),
+            "{end}"
+        );
+        let s = sim.snapshot();
+        assert!(!s.armed && s.list_lengths[0] == 0, "{s:?}");
+        sim.stop().await;
+    }
+);
+
 both_apps!(a_lost_link_fails_the_flight_and_keeps_the_record, |app| {
     let (b, sim, id) = flying_past_item(app, "lost", 3).await;
     // The vehicle goes silent (radio out of range).
