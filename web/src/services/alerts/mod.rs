@@ -29,3 +29,5 @@ mod tests_push;
 mod tests_quiet;
 #[cfg(test)]
 mod tests_staff;
+#[cfg(test)]
+mod tests_staff_parity;
