@@ -51,6 +51,17 @@ messages! {
         BadHour => ("0 から 23 までの整数で入力してください。", "Enter a whole number from 0 to 23."),
         /// Refusal: a district that does not exist.
         BadDistrict => ("選ばれた地区がありません。", "A chosen district does not exist."),
+        /// Column and form heading: a channel's quiet hours and escalation.
+        Timing => ("通知しない時間帯・二次連絡", "Quiet hours and escalation"),
+        /// Button: save a channel's quiet hours and escalation.
+        SaveTiming => ("時間帯を保存", "Save timing"),
+        /// Note: what quiet hours and escalation do for staff.
+        TimingNote => (
+            "通知しない時間帯（日本時間、日をまたいでも可）の知らせは、時間帯が終わってから送ります。二次連絡先は、アラートが決めた分数のあいだ誰にも確認されず解消もしていないときだけ知らせを受けます。",
+            "Messages due in a channel's quiet hours (Japan time, may cross midnight) are sent when they end. A second line hears of an alert only if nobody acknowledged it within its minutes and it has not cleared.",
+        ),
+        /// Confirm page heading of a staff alert's signed link.
+        AckTitle => ("データ未着アラートの確認", "Acknowledge a missing-data alert"),
         /// Refusal: a form field this page does not know.
         BadField => ("この画面にない項目が送られました。", "The form sent a field this page does not have."),
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{
-    Db, DeliveryRow, NewPushSubscription, OutboxOutcome, PushTarget, PushWhich, StorageError, Tx,
-    WEBPUSH, on_exec,
+    Db, DeliveryRow, NewChannel, NewPushSubscription, OutboxOutcome, PushTarget, PushWhich,
+    StorageError, Tx, WEBPUSH, on_exec,
 };
 
 /// The city-wide rule as stored (the default before its first save: off, 06:00, no district).
@@ -85,9 +85,15 @@ pub struct StaffChannelRow {
     pub target: String,
     /// Whether messages go there.
     pub enabled: bool,
+    /// Quiet hours start, Asia/Tokyo minutes after midnight.
+    pub quiet_from: Option<i64>,
+    /// Quiet hours end (exclusive), Asia/Tokyo minutes after midnight.
+    pub quiet_to: Option<i64>,
+    /// A second line: gets an alert only when unacknowledged this many minutes after it opened.
+    pub escalate_after_min: Option<i64>,
 }
 
-/// A claimed staff message with its channel.
+/// A claimed staff message with its channel and its alert's state.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StaffOutboxRow {
     /// Row id.
@@ -108,6 +114,18 @@ pub struct StaffOutboxRow {
     pub secret: Option<String>,
     /// Whether the channel is still enabled.
     pub enabled: bool,
+    /// The channel's quiet hours start, Asia/Tokyo minutes after midnight.
+    pub quiet_from: Option<i64>,
+    /// The channel's quiet hours end (exclusive).
+    pub quiet_to: Option<i64>,
+    /// The channel is a second line, this many minutes after the opening.
+    pub escalate_after_min: Option<i64>,
+    /// Whether somebody acknowledged the alert.
+    pub acknowledged: bool,
+    /// Whether the alert has cleared.
+    pub resolved: bool,
+    /// Whether this channel was sent the alert's opening.
+    pub opened_sent: bool,
 }
 
 /// A staff member's subscribed browser, as the page lists it.
@@ -197,7 +215,8 @@ impl Db {
     pub async fn staff_alert_channels(&self) -> Result<Vec<StaffChannelRow>, StorageError> {
         Ok(
             on_exec!(self.on(), e => sqlx::query_as::<_, StaffChannelRow>(
-            "SELECT id, kind, target, enabled FROM staff_alert_channels ORDER BY id")
+            "SELECT id, kind, target, enabled, quiet_from, quiet_to, escalate_after_min \
+             FROM staff_alert_channels ORDER BY id")
             .fetch_all(e).await?),
         )
     }
@@ -243,9 +262,14 @@ impl Db {
             }
             let row = on_exec!(self.on(), e => sqlx::query_as::<_, StaffOutboxRow>(
                 "SELECT o.id, o.alert_id, o.event, o.notice_json, o.channel_id, c.kind, c.target, \
-                   c.secret, \
-                   c.enabled \
+                   c.secret, c.enabled, c.quiet_from, c.quiet_to, c.escalate_after_min, \
+                   (a.acknowledged_at IS NOT NULL) AS acknowledged, \
+                   (a.resolved_at IS NOT NULL) AS resolved, \
+                   EXISTS (SELECT 1 FROM staff_alert_outbox s WHERE s.alert_id = o.alert_id \
+                     AND s.channel_id = o.channel_id AND s.event = 'opened' \
+                     AND s.outcome = 'sent') AS opened_sent \
                  FROM staff_alert_outbox o JOIN staff_alert_channels c ON c.id = o.channel_id \
+                 JOIN staff_alerts a ON a.id = o.alert_id \
                  WHERE o.id = $1")
                 .bind(id).fetch_optional(e).await?);
             out.extend(row);
@@ -269,6 +293,37 @@ impl Db {
             .bind(id).bind(at).bind(outcome.as_str()).execute(e).await
             .map(|r| r.rows_affected())?);
         Ok(())
+    }
+
+    /// Moves an unfinished staff message's due time (quiet hours, a push service's
+    /// `Retry-After`) and lets go of its claim.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn postpone_staff_message(
+        &self,
+        id: i64,
+        due: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alert_outbox SET due_at = $2, claimed_until = NULL \
+             WHERE id = $1 AND done_at IS NULL")
+            .bind(id).bind(due).execute(e).await.map(|r| r.rows_affected())?);
+        Ok(())
+    }
+
+    /// One staff alert.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such alert.
+    pub async fn staff_alert(&self, id: i64) -> Result<StaffAlertRow, StorageError> {
+        on_exec!(self.on(), e => sqlx::query_as::<_, StaffAlertRow>(
+            "SELECT id, district_id, day, detail, opened_at, resolved_at, acknowledged_at, \
+             acknowledged_by FROM staff_alerts WHERE id = $1")
+            .bind(id).fetch_optional(e).await?)
+        .ok_or(StorageError::NotFound {
+            what: "staff alert",
+        })
     }
 
     /// Unfinished staff messages (queued or claimed).
@@ -347,7 +402,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Adds an enabled staff channel and returns its id.
+    /// Adds an enabled staff channel without quiet hours or escalation and returns its id.
     ///
     /// # Errors
     /// [`StorageError::Conflict`] for an unknown kind or a webhook without its secret.
@@ -359,11 +414,59 @@ impl Tx {
         user_id: i64,
         now: DateTime<Utc>,
     ) -> Result<i64, StorageError> {
+        let c = NewChannel {
+            kind,
+            target,
+            secret,
+            ..NewChannel::default()
+        };
+        self.insert_staff_alert_channel_with(&c, user_id, now).await
+    }
+
+    /// Adds an enabled staff channel with its quiet hours and escalation; returns its id.
+    ///
+    /// # Errors
+    /// [`StorageError::Conflict`] for an unknown kind, a webhook without its secret, or
+    /// quiet hours or an escalation delay out of range.
+    pub async fn insert_staff_alert_channel_with(
+        &mut self,
+        c: &NewChannel<'_>,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StorageError> {
         on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO staff_alert_channels (kind, target, secret, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(kind).bind(target).bind(secret).bind(user_id).bind(now).fetch_one(e).await)
+            "INSERT INTO staff_alert_channels \
+             (kind, target, secret, quiet_from, quiet_to, escalate_after_min, created_by, \
+              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(c.kind).bind(c.target).bind(c.secret).bind(c.quiet.map(|q| q.0))
+            .bind(c.quiet.map(|q| q.1)).bind(c.escalate_after_min).bind(user_id).bind(now)
+            .fetch_one(e).await)
         .map_err(|err| StorageError::conflict("staff alert channel", err))
+    }
+
+    /// Sets a staff channel's quiet hours and escalation (`None`: none).
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such channel; [`StorageError::Conflict`]
+    /// for values out of range.
+    pub async fn set_staff_channel_timing(
+        &mut self,
+        id: i64,
+        quiet: Option<(i64, i64)>,
+        escalate_after_min: Option<i64>,
+    ) -> Result<(), StorageError> {
+        let n = on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alert_channels SET quiet_from = $2, quiet_to = $3, \
+             escalate_after_min = $4 WHERE id = $1")
+            .bind(id).bind(quiet.map(|q| q.0)).bind(quiet.map(|q| q.1))
+            .bind(escalate_after_min).execute(e).await.map(|r| r.rows_affected()))
+        .map_err(|err| StorageError::conflict("staff alert channel", err))?;
+        if n == 0 {
+            return Err(StorageError::NotFound {
+                what: "staff alert channel",
+            });
+        }
+        Ok(())
     }
 
     /// Switches a staff channel on or off.
@@ -405,6 +508,33 @@ impl Tx {
         })
     }
 
+    /// Marks a staff alert acknowledged through its signed link (no user); `false` when it
+    /// was acknowledged already.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] when there is no such staff alert.
+    pub async fn acknowledge_staff_alert_by_link(
+        &mut self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let n = on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alerts SET acknowledged_at = $2 \
+             WHERE id = $1 AND acknowledged_at IS NULL")
+            .bind(id).bind(at).execute(e).await?.rows_affected());
+        if n == 0 {
+            let exists = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM staff_alerts WHERE id = $1")
+                .bind(id).fetch_optional(e).await?);
+            if exists.is_none() {
+                return Err(StorageError::NotFound {
+                    what: "staff alert",
+                });
+            }
+        }
+        Ok(n == 1)
+    }
+
     /// Opens the alert of a district's day; `None` when that day already had one (open or
     /// cleared: `UNIQUE (district_id, day)`).
     ///
@@ -438,7 +568,8 @@ impl Tx {
         Ok(n == 1)
     }
 
-    /// Queues one message per enabled staff channel for a staff alert change; returns how
+    /// Queues one message per enabled staff channel for a staff alert change, due at `now`,
+    /// or for an opening on a second-line channel `escalate_after_min` later; returns how
     /// many were queued.
     ///
     /// # Errors
@@ -450,13 +581,24 @@ impl Tx {
         notice_json: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StorageError> {
-        Ok(on_exec!(self.on(), e => sqlx::query(
-            "INSERT INTO staff_alert_outbox \
-             (alert_id, event, channel_id, notice_json, due_at, created_at) \
-             SELECT $1, $2, c.id, $3, $4, $4 FROM staff_alert_channels c WHERE c.enabled \
-             ON CONFLICT (alert_id, event, channel_id) DO NOTHING")
-            .bind(alert_id).bind(event).bind(notice_json).bind(now)
-            .execute(e).await?.rows_affected()))
+        let channels = on_exec!(self.on(), e => sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT id, escalate_after_min FROM staff_alert_channels WHERE enabled ORDER BY id")
+            .fetch_all(e).await?);
+        let mut n = 0;
+        for (channel_id, escalate) in channels {
+            let due = match escalate {
+                Some(m) if event == "opened" => now + Duration::minutes(m),
+                _ => now,
+            };
+            n += on_exec!(self.on(), e => sqlx::query(
+                "INSERT INTO staff_alert_outbox \
+                 (alert_id, event, channel_id, notice_json, due_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (alert_id, event, channel_id) DO NOTHING")
+                .bind(alert_id).bind(event).bind(channel_id).bind(notice_json).bind(due)
+                .bind(now).execute(e).await?.rows_affected());
+        }
+        Ok(n)
     }
 }
 

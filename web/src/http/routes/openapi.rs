@@ -49,6 +49,8 @@ impl Modify for Security {
     super::staff_alerts::save_rule,
     super::staff_alerts::add_channel,
     super::staff_alerts::channel_enabled,
+    super::staff_alerts::channel_timing,
+    super::staff_alerts::ack_by_link,
     super::staff_alerts::ack,
     super::staff_alerts::push_subscribe,
     super::staff_alerts::push_unsubscribe,
@@ -197,7 +199,7 @@ mod tests {
             for status in ["403", "413", "422"] {
                 assert!(op["responses"][status].is_object(), "POST {path}: {status}");
             }
-            if path == "/alerts/ack/{token}" {
+            if path == "/alerts/ack/{token}" || path == "/staff/alerts/ack/{token}" {
                 continue; // no body: the link's token is the credential
             }
             let content = &op["requestBody"]["content"];

@@ -1,13 +1,16 @@
 //! `/staff/alerts`: city staff's own alert, a district's data missing for a day — the rule
 //! (on/off, districts, the hour), its channels (mail and signed webhook, validated like a
 //! farm's, and the staff member's own browser by Web Push through the farm pages' push
-//! section and script) and the alerts with their delivery attempts and an acknowledge
-//! button. Only
-//! administrators and staff reach any of it; farm users get 403.
+//! section and script), each with its quiet hours and escalation, and the alerts with their
+//! delivery attempts and an acknowledge button. Only administrators and staff reach any of
+//! it; farm users get 403. The one exception is the messages' signed link
+//! `/staff/alerts/ack/{token}` (GET confirms and changes nothing, POST acknowledges, with no
+//! user), whose token is the authority: it acknowledges only the staff alert it was made
+//! for, and a farm alert's link is refused there.
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -15,7 +18,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::http::auth::CurrentUser;
+use crate::http::auth::{CurrentUser, request_lang};
 use crate::http::error::AppForm;
 use crate::http::pages;
 use crate::http::routes::alert_push::{
@@ -25,9 +28,10 @@ use crate::http::state::AppState;
 use crate::i18n::push::PushMsg;
 use crate::i18n::staff_alerts::StaffAlertMsg as S;
 use crate::i18n::{JST, Lang, Msg};
+use crate::services::alerts::settings::{ChannelInput, fmt_hhmm};
 use crate::services::alerts::staff::{self, StaffRuleInput};
 use crate::services::alerts::webpush::{self, SubscriptionInput};
-use crate::storage::{DeliveryRow, PushWhich, Role, WEBPUSH};
+use crate::storage::{DeliveryRow, PushWhich, Role, StaffAlertRow, StaffChannelRow, WEBPUSH};
 
 /// Roles that see and change staff alerts.
 const STAFF: &[Role] = &[Role::Admin, Role::Staff];
@@ -41,6 +45,11 @@ pub fn router() -> Router<AppState> {
         .route("/staff/alerts/rule", post(save_rule))
         .route("/staff/alerts/channels", post(add_channel))
         .route("/staff/alerts/channels/{ch}/enabled", post(channel_enabled))
+        .route("/staff/alerts/channels/{ch}/timing", post(channel_timing))
+        .route(
+            "/staff/alerts/ack/{token}",
+            get(ack_confirm).post(ack_by_link),
+        )
         .route("/staff/alerts/{alert}/ack", post(ack))
         .route("/staff/alerts/push", post(push_subscribe))
         .route("/staff/alerts/push/unsubscribe", post(push_unsubscribe))
@@ -88,6 +97,31 @@ fn attempts(lang: Lang, d: &[DeliveryRow]) -> Markup {
                     } } }
                 } }
             }
+        }
+    }
+}
+
+/// A channel's quiet hours and escalation, as a form that changes them.
+fn timing_form(lang: Lang, c: &StaffChannelRow, csrf: &str) -> Markup {
+    let (from, to) = match (c.quiet_from, c.quiet_to) {
+        (Some(a), Some(b)) => (fmt_hhmm(a), fmt_hhmm(b)),
+        _ => (String::new(), String::new()),
+    };
+    let esc = c
+        .escalate_after_min
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    let id = c.id;
+    html! {
+        form method="post" action=(format!("/staff/alerts/channels/{id}/timing")) {
+            input type="hidden" name="csrf" value=(csrf);
+            label for=(format!("t-from-{id}")) { (Msg::AlertQuietFromLabel.text(lang)) }
+            input id=(format!("t-from-{id}")) name="quiet_from" type="text" inputmode="numeric" size="5" placeholder="22:00" value=(from);
+            label for=(format!("t-to-{id}")) { (Msg::AlertQuietToLabel.text(lang)) }
+            input id=(format!("t-to-{id}")) name="quiet_to" type="text" inputmode="numeric" size="5" placeholder="06:00" value=(to);
+            label for=(format!("t-esc-{id}")) { (Msg::AlertEscalateLabel.text(lang)) }
+            input id=(format!("t-esc-{id}")) name="escalate_after_min" type="number" min="1" max="10080" value=(esc);
+            button.secondary type="submit" { (S::SaveTiming.text(lang)) }
         }
     }
 }
@@ -151,11 +185,13 @@ async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Markup
             thead { tr {
                 th scope="col" { (Msg::AlertChannelKindLabel.text(lang)) }
                 th scope="col" { (Msg::AlertTargetLabel.text(lang)) }
+                th scope="col" { (S::Timing.text(lang)) }
                 th scope="col" { (Msg::AlertEnabled.text(lang)) }
             } }
             tbody { @for c in &channels { tr {
                 td { (channel_kind(lang, &c.kind)) }
                 td { (c.target) }
+                td { (timing_form(lang, c, csrf)) }
                 td {
                     (if c.enabled { Msg::AlertEnabled.text(lang) } else { Msg::AlertDisabled.text(lang) })
                     // A browser's channel goes back on by subscribing it again.
@@ -180,8 +216,15 @@ async fn page(State(state): State<AppState>, user: CurrentUser) -> Result<Markup
             input id="c-target" name="target" type="text" required;
             label for="c-secret" { (Msg::AlertSecretLabel.text(lang)) }
             input id="c-secret" name="secret" type="password" autocomplete="off";
+            label for="c-from" { (Msg::AlertQuietFromLabel.text(lang)) }
+            input id="c-from" name="quiet_from" type="text" inputmode="numeric" placeholder="22:00";
+            label for="c-to" { (Msg::AlertQuietToLabel.text(lang)) }
+            input id="c-to" name="quiet_to" type="text" inputmode="numeric" placeholder="06:00";
+            label for="c-esc" { (Msg::AlertEscalateLabel.text(lang)) }
+            input id="c-esc" name="escalate_after_min" type="number" min="1" max="10080";
             p { button type="submit" { (Msg::AlertAdd.text(lang)) } }
         }
+        p { small { (S::TimingNote.text(lang)) } }
         (alert_push::section(lang, PUSH_BASE, &push_key, &devices, true, csrf))
         h2 { (S::Alerts.text(lang)) }
         @if alerts.is_empty() { p { (Msg::AlertsNone.text(lang)) } }
@@ -232,6 +275,53 @@ struct ChannelForm {
     target: String,
     #[serde(default)]
     secret: String,
+    /// `HH:MM`, Asia/Tokyo; empty with `quiet_to` for no quiet hours.
+    #[serde(default)]
+    quiet_from: String,
+    /// `HH:MM`, Asia/Tokyo.
+    #[serde(default)]
+    quiet_to: String,
+    /// Minutes (1–10080) for a second line; empty for a first line.
+    #[serde(default)]
+    escalate_after_min: String,
+}
+
+/// A channel's quiet hours and escalation form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct TimingForm {
+    csrf: String,
+    /// `HH:MM`, Asia/Tokyo; empty with `quiet_to` for no quiet hours.
+    #[serde(default)]
+    quiet_from: String,
+    /// `HH:MM`, Asia/Tokyo.
+    #[serde(default)]
+    quiet_to: String,
+    /// Minutes (1–10080) for a second line; empty for a first line.
+    #[serde(default)]
+    escalate_after_min: String,
+}
+
+/// The quiet hours of the two fields as the channel rules read them (`HH:MM-HH:MM`).
+fn quiet_of(from: &str, to: &str) -> String {
+    match (from.trim(), to.trim()) {
+        ("", "") => String::new(),
+        (a, b) => format!("{a}-{b}"),
+    }
+}
+
+/// The escalation field: empty is a first line, anything else must be a whole number.
+fn escalation_of(lang: Lang, v: &str) -> Result<Option<i64>, AppError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|_| {
+        AppError::BadInput(format!(
+            "{}: {}",
+            Msg::AlertEscalateLabel.text(lang),
+            Msg::AlertBadNumber.text(lang)
+        ))
+    })
 }
 
 /// The on/off and acknowledge forms.
@@ -305,15 +395,36 @@ async fn add_channel(
     AppForm(f): AppForm<ChannelForm>,
 ) -> Result<Response, AppError> {
     writer(&user, &f.csrf)?;
-    staff::add_channel(
-        &state.db,
-        user.lang,
-        &f.kind,
-        &f.target,
-        &f.secret,
-        user.user.id,
-    )
-    .await?;
+    let lang = user.lang;
+    let input = ChannelInput {
+        kind: f.kind,
+        target: f.target,
+        secret: Some(f.secret),
+        quiet: Some(quiet_of(&f.quiet_from, &f.quiet_to)),
+        escalate_after_min: escalation_of(lang, &f.escalate_after_min)?,
+    };
+    staff::add_channel_with(&state.db, lang, &input, user.user.id).await?;
+    Ok(back())
+}
+
+#[utoipa::path(
+    post, path = "/staff/alerts/channels/{ch}/timing", tag = "alerts",
+    request_body(content = inline(TimingForm), content_type = "application/x-www-form-urlencoded"),
+    params(("ch" = i64, Path, description = "The staff channel")),
+    responses((status = 303, description = "See other: the staff alerts page"), crate::http::error::FormAnswers),
+    security(("session" = []))
+)]
+async fn channel_timing(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(ch): Path<i64>,
+    AppForm(f): AppForm<TimingForm>,
+) -> Result<Response, AppError> {
+    writer(&user, &f.csrf)?;
+    let lang = user.lang;
+    let quiet = quiet_of(&f.quiet_from, &f.quiet_to);
+    let escalate = escalation_of(lang, &f.escalate_after_min)?;
+    staff::set_channel_timing(&state.db, lang, ch, &quiet, escalate).await?;
     Ok(back())
 }
 
@@ -351,6 +462,91 @@ async fn ack(
     writer(&user, &f.csrf)?;
     staff::acknowledge(&state.db, alert, user.user.id).await?;
     Ok(back())
+}
+
+/// The page a link that is no staff alert's (tampered, expired, a farm's) gets.
+fn bad_link(lang: Lang) -> Response {
+    let page = pages::error_page(lang, StatusCode::FORBIDDEN, Msg::AlertAckBadLink, None);
+    (StatusCode::FORBIDDEN, page).into_response()
+}
+
+/// What a linked staff alert is, for its confirm and done pages.
+fn linked_summary(lang: Lang, a: &StaffAlertRow, district: &str) -> Markup {
+    html! {
+        p { strong { (S::Missing.text(lang)) } " " (district) " " (a.day) }
+        @if !a.detail.is_empty() { p { (S::SilentFarms.text(lang)) ": " (a.detail) } }
+        p { (Msg::AlertOpenedAt.text(lang)) " " (jst(a.opened_at)) }
+    }
+}
+
+/// The district's name in `lang`.
+async fn district_name(state: &AppState, lang: Lang, id: i64) -> Result<String, AppError> {
+    Ok(state
+        .db
+        .districts()
+        .await?
+        .into_iter()
+        .find(|d| d.id == id)
+        .map(|d| match lang {
+            Lang::Ja => d.name_ja,
+            Lang::En => d.name_en,
+        })
+        .unwrap_or_default())
+}
+
+/// The confirm page of a staff alert's signed link: shows the alert and a button; changes
+/// nothing (a mail scanner following the link acknowledges nothing).
+async fn ack_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let lang = request_lang(&headers);
+    let Some(a) = staff::linked_alert(&state.db, &token, Utc::now()).await? else {
+        return Ok(bad_link(lang));
+    };
+    let district = district_name(&state, lang, a.district_id).await?;
+    let title = S::AckTitle.text(lang);
+    let body = html! {
+        h1 { (title) }
+        (linked_summary(lang, &a, &district))
+        @if let Some(t) = a.acknowledged_at {
+            p role="status" { (Msg::AlertAckDone.text(lang)) " (" (jst(t)) ")" }
+        } @else {
+            p { (Msg::AlertAckConfirm.text(lang)) }
+            form method="post" action=(format!("/staff/alerts/ack/{token}")) {
+                button type="submit" { (Msg::AlertAck.text(lang)) }
+            }
+        }
+    };
+    Ok(pages::layout(lang, title, None, body).into_response())
+}
+
+/// The confirm page's button: acknowledges the staff alert the token names, and only that.
+#[utoipa::path(
+    post, path = "/staff/alerts/ack/{token}", tag = "alerts",
+    params(("token" = String, Path, description = "The staff alert's acknowledgement link token")),
+    responses((status = 200, description = "The staff alert acknowledged"), crate::http::error::FormAnswers),
+    security(())
+)]
+async fn ack_by_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let lang = request_lang(&headers);
+    if staff::acknowledge_by_link(&state.db, &token, Utc::now())
+        .await?
+        .is_none()
+    {
+        return Ok(bad_link(lang));
+    }
+    let title = S::AckTitle.text(lang);
+    let body = html! {
+        h1 { (title) }
+        p role="status" { (Msg::AlertAckDone.text(lang)) }
+    };
+    Ok(pages::layout(lang, title, None, body).into_response())
 }
 
 fn subscription(endpoint: String, p256dh: String, auth: String) -> SubscriptionInput {

@@ -4,7 +4,9 @@
 //! [`rules::evaluate`] is pure (rules + facts + now → open conditions); [`service`] gathers the
 //! facts and stores each change with its queued messages; [`outbox`] sends those through the
 //! sinks in [`deliver`] and [`webpush`]. [`staff`] is the city staff's own alert (a
-//! district's data missing for a day), on the same loop, in tables without a farm.
+//! district's data missing for a day), in tables without a farm, delivered by the same
+//! [`outbox`] loop through its own store, with the same [`quiet`] hours and escalation and
+//! its own scope of [`ack_link`].
 
 pub mod ack_link;
 pub mod deliver;
@@ -29,3 +31,5 @@ mod tests_push;
 mod tests_quiet;
 #[cfg(test)]
 mod tests_staff;
+#[cfg(test)]
+mod tests_staff_parity;

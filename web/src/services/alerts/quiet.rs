@@ -1,9 +1,65 @@
 //! Quiet hours and escalation, decided per queued message: pure, so every case is a unit test.
+//! The same rules hold for a farm's messages and the staff alert's ([`Gated`] is what either
+//! outbox row tells of its channel and its alert).
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 
 use crate::i18n::JST;
-use crate::storage::OutboxRow;
+use crate::storage::{OutboxRow, StaffOutboxRow};
+
+/// What the rules read of a claimed message: its event, its channel's quiet hours and
+/// escalation, and its alert's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate<'a> {
+    /// `opened` or `resolved`.
+    pub event: &'a str,
+    /// Quiet hours start, Asia/Tokyo minutes after midnight.
+    pub quiet_from: Option<i64>,
+    /// Quiet hours end (exclusive).
+    pub quiet_to: Option<i64>,
+    /// The channel is a second line, this many minutes after the opening.
+    pub escalate_after_min: Option<i64>,
+    /// Somebody acknowledged the alert.
+    pub acknowledged: bool,
+    /// The alert has cleared.
+    pub resolved: bool,
+    /// This channel was sent the alert's opening.
+    pub opened_sent_here: bool,
+}
+
+/// A queued message the rules can judge.
+pub trait Gated {
+    /// What the rules read of it.
+    fn gate(&self) -> Gate<'_>;
+}
+
+impl Gated for OutboxRow {
+    fn gate(&self) -> Gate<'_> {
+        Gate {
+            event: &self.event,
+            quiet_from: self.channel.quiet_from,
+            quiet_to: self.channel.quiet_to,
+            escalate_after_min: self.channel.escalate_after_min,
+            acknowledged: self.alert_acknowledged,
+            resolved: self.alert_resolved,
+            opened_sent_here: self.opened_sent_here,
+        }
+    }
+}
+
+impl Gated for StaffOutboxRow {
+    fn gate(&self) -> Gate<'_> {
+        Gate {
+            event: &self.event,
+            quiet_from: self.quiet_from,
+            quiet_to: self.quiet_to,
+            escalate_after_min: self.escalate_after_min,
+            acknowledged: self.acknowledged,
+            resolved: self.resolved,
+            opened_sent_here: self.opened_sent,
+        }
+    }
+}
 
 /// When the quiet hours `[from, to)` (Asia/Tokyo minutes after midnight; across midnight when
 /// `from > to`) that hold at `now` end; `None` outside them, or without quiet hours.
@@ -46,17 +102,16 @@ pub enum Decision {
 /// neither acknowledged nor cleared by the time it is due, and a resolution only if it got the
 /// opening; any message due in the channel's quiet hours is held until they end, unless the
 /// rule is `critical`.
-pub fn decide(row: &OutboxRow, critical: bool, now: DateTime<Utc>) -> Decision {
-    if row.channel.escalate_after_min.is_some() {
-        let taken_care_of = row.alert_acknowledged || row.alert_resolved;
-        if (row.event == "opened" && taken_care_of)
-            || (row.event == "resolved" && !row.opened_sent_here)
+pub fn decide(row: &impl Gated, critical: bool, now: DateTime<Utc>) -> Decision {
+    let g = row.gate();
+    if g.escalate_after_min.is_some() {
+        let taken_care_of = g.acknowledged || g.resolved;
+        if (g.event == "opened" && taken_care_of) || (g.event == "resolved" && !g.opened_sent_here)
         {
             return Decision::Skip;
         }
     }
-    if !critical && let Some(until) = held_until(now, row.channel.quiet_from, row.channel.quiet_to)
-    {
+    if !critical && let Some(until) = held_until(now, g.quiet_from, g.quiet_to) {
         return Decision::Hold(until);
     }
     Decision::Send

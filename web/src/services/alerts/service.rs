@@ -220,7 +220,8 @@ pub async fn run_once(
     let notices = evaluate_once(db, now).await?;
     let staff = super::staff::evaluate(db, now).await?;
     super::outbox::drain(db, cfg, client, now).await?;
-    super::staff::drain(db, cfg, client, now).await?;
+    let staff_outbox = super::outbox::StaffOutbox::new(db);
+    super::outbox::drain_outbox(&staff_outbox, cfg, client, now).await?;
     Ok(notices.len() + staff.len())
 }
 

@@ -216,7 +216,31 @@ pub fn validate_channel(lang: Lang, c: &ChannelInput) -> Result<ValidChannel, Ap
     if kind == "webhook" && secret.is_none_or(|s| s.chars().count() < 16) {
         return Err(bad(lang, Msg::AlertSecretLabel, Msg::AlertNeedSecret));
     }
-    let quiet = match c.quiet.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    let (quiet, escalate_after_min) =
+        validate_timing(lang, c.quiet.as_deref(), c.escalate_after_min)?;
+    Ok(ValidChannel {
+        kind,
+        target: target.to_owned(),
+        secret: secret.map(str::to_owned),
+        quiet,
+        escalate_after_min,
+    })
+}
+
+/// A channel's checked quiet hours (from, to: Asia/Tokyo minutes) and escalation delay.
+pub type Timing = (Option<(i64, i64)>, Option<i64>);
+
+/// Checks a channel's quiet hours (`HH:MM-HH:MM`, Asia/Tokyo; empty or `None` for none) and
+/// escalation delay (1–10080 minutes): the farm channels' rules, which staff channels share.
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the field in `lang`.
+pub fn validate_timing(
+    lang: Lang,
+    quiet: Option<&str>,
+    escalate_after_min: Option<i64>,
+) -> Result<Timing, AppError> {
+    let quiet = match quiet.map(str::trim).filter(|q| !q.is_empty()) {
         None => None,
         Some(q) => {
             let parsed = q
@@ -225,18 +249,10 @@ pub fn validate_channel(lang: Lang, c: &ChannelInput) -> Result<ValidChannel, Ap
             Some(parsed.ok_or_else(|| bad(lang, Msg::AlertQuietFromLabel, Msg::AlertBadTime))?)
         }
     };
-    if c.escalate_after_min
-        .is_some_and(|m| !(1..=10_080).contains(&m))
-    {
+    if escalate_after_min.is_some_and(|m| !(1..=10_080).contains(&m)) {
         return Err(bad(lang, Msg::AlertEscalateLabel, Msg::AlertBadNumber));
     }
-    Ok(ValidChannel {
-        kind,
-        target: target.to_owned(),
-        secret: secret.map(str::to_owned),
-        quiet,
-        escalate_after_min: c.escalate_after_min,
-    })
+    Ok((quiet, escalate_after_min))
 }
 
 /// The farm's parlors as `(id, name)`.

@@ -17,17 +17,16 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::deliver::{self, DeliveryError};
-use super::notice::AlertConfig;
-use super::webpush::{self, SubscriptionInput, send::Payload, vapid};
+use super::ack_link::{self, Scope};
+use super::settings::{self, ChannelInput};
+use super::webpush::{self, SubscriptionInput};
 use crate::error::AppError;
-use crate::i18n::push::PushMsg;
 use crate::i18n::staff_alerts::StaffAlertMsg;
 use crate::i18n::{JST, Lang, Msg};
 use crate::services::today::Missing;
 use crate::storage::{
-    Db, FarmActivity, NewPushSubscription, OutboxOutcome, PushWhich, StaffOutboxRow, StaffRule,
-    StorageError, WEBPUSH,
+    Db, FarmActivity, NewChannel, NewPushSubscription, PushWhich, StaffAlertRow, StaffRule,
+    StorageError,
 };
 
 /// The days before a judged day that say whether a farm normally reports.
@@ -106,8 +105,9 @@ pub struct StaffNotice {
     pub detail: String,
 }
 
-/// The message of a notice, Japanese first: (subject, text with the page's link).
-pub fn message(n: &StaffNotice, public_url: &str) -> (String, String) {
+/// The message of a notice, Japanese first: (subject, text with the page's link and, for an
+/// opening, the signed acknowledge link).
+pub fn message(n: &StaffNotice, public_url: &str, ack_url: Option<&str>) -> (String, String) {
     let (ja, en) = (Lang::Ja, Lang::En);
     let first = if n.event == "resolved" {
         format!(
@@ -141,6 +141,10 @@ pub fn message(n: &StaffNotice, public_url: &str) -> (String, String) {
         ));
     }
     text.push_str(&format!("\n{}{PAGE}", public_url.trim_end_matches('/')));
+    if let Some(ack) = ack_url {
+        let (aja, aen) = (Msg::AlertAck.text(ja), Msg::AlertAck.text(en));
+        text.push_str(&format!("\n{aja} / {aen}: {ack}"));
+    }
     (first, text)
 }
 
@@ -237,164 +241,6 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<Vec<StaffNotice>, S
     Ok(notices)
 }
 
-/// The JSON body of a staff webhook call (signed like a farm's).
-#[derive(Debug, Clone, Serialize)]
-struct StaffWebhookBody<'a> {
-    /// Always `staff`: what the receiver tells apart from a farm's call.
-    scope: &'static str,
-    event: &'a str,
-    alert_id: i64,
-    district_id: i64,
-    day: &'a str,
-    detail: &'a str,
-    text: &'a str,
-    url: String,
-}
-
-/// Sends every due staff message, each with bounded retry and every attempt stored; returns
-/// how many were finished.
-///
-/// # Errors
-/// The database failed (a failed delivery is stored, not returned).
-pub async fn drain(
-    db: &Db,
-    cfg: &AlertConfig,
-    client: &reqwest::Client,
-    now: DateTime<Utc>,
-) -> Result<usize, StorageError> {
-    let rows = db
-        .claim_due_staff_messages(now, super::outbox::lease(cfg), 200)
-        .await?;
-    let n = rows.len();
-    let key = if rows.iter().any(|r| r.kind == WEBPUSH) {
-        Some(webpush::server_key(db).await?)
-    } else {
-        None
-    };
-    for row in rows {
-        send_row(db, cfg, client, &row, key.as_ref(), now).await?;
-    }
-    Ok(n)
-}
-
-/// The Web Push payload of a staff notice: the first line as the title, the page as the
-/// link, no acknowledge action (staff acknowledge on the page).
-fn push_payload(n: &StaffNotice, first: &str, url: &str) -> Vec<u8> {
-    let both = |m: PushMsg| format!("{} / {}", m.text(Lang::Ja), m.text(Lang::En));
-    serde_json::to_vec(&Payload {
-        title: first.to_owned(),
-        body: both(PushMsg::Tap),
-        url: url.to_owned(),
-        ack_url: None,
-        ack_title: None,
-        tag: format!("staff-alert-{}", n.alert_id),
-        event: n.event.clone(),
-    })
-    .unwrap_or_default()
-}
-
-async fn send_row(
-    db: &Db,
-    cfg: &AlertConfig,
-    client: &reqwest::Client,
-    row: &StaffOutboxRow,
-    key: Option<&vapid::VapidKey>,
-    now: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    let notice: Option<StaffNotice> = serde_json::from_str(&row.notice_json).ok();
-    let Some(n) = notice.filter(|_| row.enabled) else {
-        return db
-            .finish_staff_message(row.id, OutboxOutcome::Skipped, Utc::now())
-            .await;
-    };
-    // A browser that unsubscribed (or whose push service said it is gone) has no target.
-    let target = if row.kind == WEBPUSH {
-        match db.staff_push_target(row.channel_id).await? {
-            Some(t) => Some(t),
-            None => {
-                return db
-                    .finish_staff_message(row.id, OutboxOutcome::Skipped, Utc::now())
-                    .await;
-            }
-        }
-    } else {
-        None
-    };
-    let (subject, text) = message(&n, &cfg.public_url);
-    let url = format!("{}{PAGE}", cfg.public_url.trim_end_matches('/'));
-    let payload = push_payload(&n, &subject, &url);
-    let contact = vapid::contact(&cfg.public_url, cfg.smtp.as_ref().map(|s| s.from.as_str()));
-    let body = serde_json::to_vec(&StaffWebhookBody {
-        scope: "staff",
-        event: &n.event,
-        alert_id: n.alert_id,
-        district_id: n.district_id,
-        day: &n.day,
-        detail: &n.detail,
-        text: &text,
-        url: url.clone(),
-    })
-    .unwrap_or_default();
-    let policy = cfg.retry;
-    let attempts = policy.attempts.max(1);
-    let before = db.staff_delivery_attempts(row).await?;
-    let mut attempt = before;
-    let mut outcome = OutboxOutcome::Failed;
-    while attempt < attempts {
-        attempt += 1;
-        let result = match (row.kind.as_str(), &target, key) {
-            (WEBPUSH, Some(target), Some(key)) => {
-                let push = webpush::send::Push {
-                    target,
-                    key,
-                    contact: &contact,
-                    urgency: webpush::send::urgency(false, &n.event),
-                    payload: &payload,
-                    now,
-                };
-                webpush::send::post(client, &push).await
-            }
-            (WEBPUSH, ..) => Err(DeliveryError::PushRefused("no VAPID key".into())),
-            ("webhook", ..) => {
-                let secret = row.secret.as_deref().unwrap_or("");
-                deliver::post_webhook(client, &row.target, secret, &body).await
-            }
-            _ => match cfg.smtp.as_ref() {
-                Some(smtp) => deliver::send_mail(smtp, &row.target, &subject, &text).await,
-                None => Err(DeliveryError::NoSmtp),
-            },
-        };
-        let error = result.as_ref().err().map(ToString::to_string);
-        db.record_staff_delivery(row, attempt, error.as_deref(), Utc::now())
-            .await?;
-        match result {
-            Ok(()) => {
-                outcome = OutboxOutcome::Sent;
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(
-                    message = "Staff alert delivery failed.",
-                    %error,
-                    alert = row.alert_id,
-                    channel = %row.kind,
-                    attempt
-                );
-                if let DeliveryError::PushGone(_) = error {
-                    db.drop_gone_staff_push_subscription(row.channel_id).await?;
-                }
-                if error.is_permanent() {
-                    break;
-                }
-                if attempt < attempts {
-                    tokio::time::sleep(policy.backoff(attempt - before)).await;
-                }
-            }
-        }
-    }
-    db.finish_staff_message(row.id, outcome, Utc::now()).await
-}
-
 /// The rule as the staff page's form sends it, before validation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StaffRuleInput {
@@ -452,7 +298,7 @@ pub async fn save_rule(
 }
 
 /// Validates (as a farm's channel: a real address, a webhook URL with its 16+ character
-/// secret) and adds a staff channel, in one transaction.
+/// secret) and adds a staff channel without quiet hours or escalation, in one transaction.
 ///
 /// # Errors
 /// [`AppError::BadInput`] naming the field in `lang`, or the database failed.
@@ -464,22 +310,62 @@ pub async fn add_channel(
     secret: &str,
     user_id: i64,
 ) -> Result<i64, AppError> {
-    let v = super::settings::validate_channel(
-        lang,
-        &super::settings::ChannelInput {
-            kind: kind.to_owned(),
-            target: target.to_owned(),
-            secret: Some(secret.to_owned()),
-            quiet: None,
-            escalate_after_min: None,
-        },
-    )?;
+    let input = ChannelInput {
+        kind: kind.to_owned(),
+        target: target.to_owned(),
+        secret: Some(secret.to_owned()),
+        quiet: None,
+        escalate_after_min: None,
+    };
+    add_channel_with(db, lang, &input, user_id).await
+}
+
+/// Validates (as a farm's channel, by [`settings::validate_channel`]: also quiet hours as
+/// `HH:MM-HH:MM` and an escalation delay of 1–10080 minutes) and adds a staff channel, in
+/// one transaction.
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the field in `lang`, or the database failed.
+pub async fn add_channel_with(
+    db: &Db,
+    lang: Lang,
+    input: &ChannelInput,
+    user_id: i64,
+) -> Result<i64, AppError> {
+    let v = settings::validate_channel(lang, input)?;
+    let c = NewChannel {
+        kind: v.kind,
+        target: &v.target,
+        secret: v.secret.as_deref(),
+        quiet: v.quiet,
+        escalate_after_min: v.escalate_after_min,
+    };
     let mut tx = db.begin().await?;
     let id = tx
-        .insert_staff_alert_channel(v.kind, &v.target, v.secret.as_deref(), user_id, Utc::now())
+        .insert_staff_alert_channel_with(&c, user_id, Utc::now())
         .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Validates (by the farm channels' [`settings::validate_timing`]) and sets a staff
+/// channel's quiet hours (`HH:MM-HH:MM`, empty for none) and escalation delay (`None` for a
+/// first line), in one transaction. Every kind of channel takes them, a browser's too.
+///
+/// # Errors
+/// [`AppError::BadInput`] naming the field in `lang`; no such channel; the database failed.
+pub async fn set_channel_timing(
+    db: &Db,
+    lang: Lang,
+    id: i64,
+    quiet: &str,
+    escalate_after_min: Option<i64>,
+) -> Result<(), AppError> {
+    let (quiet, escalate) = settings::validate_timing(lang, Some(quiet), escalate_after_min)?;
+    let mut tx = db.begin().await?;
+    tx.set_staff_channel_timing(id, quiet, escalate).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Switches a staff channel on or off, in one transaction.
@@ -502,6 +388,47 @@ pub async fn acknowledge(db: &Db, id: i64, user_id: i64) -> Result<(), AppError>
     tx.acknowledge_staff_alert(id, user_id, Utc::now()).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The staff alert a signed link's token acknowledges, if the token is a staff link's
+/// (a farm alert's link never is), untampered and unexpired, and the alert exists.
+///
+/// # Errors
+/// The database failed.
+pub async fn linked_alert(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StaffAlertRow>, StorageError> {
+    let key = db.server_key(ack_link::KEY_NAME).await?;
+    let Some(id) = ack_link::scoped_verify(&key, Scope::Staff, token, now) else {
+        return Ok(None);
+    };
+    match db.staff_alert(id).await {
+        Ok(a) => Ok(Some(a)),
+        Err(StorageError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Acknowledges the staff alert a signed link names (no user: the link is the authority),
+/// in one transaction; `None` when the token is no staff link of an existing alert, else
+/// whether this acknowledged it (`false`: it was already).
+///
+/// # Errors
+/// The database failed.
+pub async fn acknowledge_by_link(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<bool>, StorageError> {
+    let Some(a) = linked_alert(db, token, now).await? else {
+        return Ok(None);
+    };
+    let mut tx = db.begin().await?;
+    let done = tx.acknowledge_staff_alert_by_link(a.id, now).await?;
+    tx.commit().await?;
+    Ok(Some(done))
 }
 
 /// The subscription as stored: validated as a farm's is, labelled by its push service.

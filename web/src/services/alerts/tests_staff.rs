@@ -18,17 +18,17 @@ use crate::storage::testdb::both_backends;
 use crate::storage::{Db, FarmActivity, on_exec};
 
 /// The silent day of the tests.
-fn day() -> NaiveDate {
+pub(super) fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 10).unwrap()
 }
 
 /// 07:00 in Tokyo on the day after `d`.
-fn next_morning(d: NaiveDate) -> DateTime<Utc> {
+pub(super) fn next_morning(d: NaiveDate) -> DateTime<Utc> {
     day_bounds(d).1 + Duration::hours(7)
 }
 
 /// One minute-long interval of `parlor` ending at `end`.
-async fn report(db: &Db, parlor: i64, end: DateTime<Utc>) {
+pub(super) async fn report(db: &Db, parlor: i64, end: DateTime<Utc>) {
     let start = end - Duration::minutes(1);
     on_exec!(db.on(), e => sqlx::query(
         "INSERT INTO parlor_intervals (parlor_id, dedupe_key, start_t, end_t, online_s, cows, \
@@ -102,7 +102,7 @@ fn the_judged_day_is_yesterday_once_the_hour_has_passed() {
 /// A district whose one normally reporting farm is silent on `d` beside a farm that
 /// reported, watched by the rule from 06:00; returns (silent farm, its parlor, the other
 /// parlor, a staff user).
-async fn silent_district(db: &Db, username: &str, d: NaiveDate) -> (i64, i64, i64, i64) {
+pub(super) async fn silent_district(db: &Db, username: &str, d: NaiveDate) -> (i64, i64, i64, i64) {
     // The silent farm, in the first district, and a farm of the same district that reports.
     let (silent_farm, silent) = farm_with_parlor(db).await;
     let (_, busy) = farm_with_parlor(db).await;
@@ -348,7 +348,13 @@ async fn a_staff_browser_gets_the_alert_by_web_push(db: &Db) {
     assert!(got[0].title.starts_with(&title), "{:?}", got[0]);
     assert_eq!(got[0].url, "http://agri.test/staff/alerts");
     assert_eq!(got[0].event, "opened");
-    assert!(got[0].ack_url.is_none());
+    // The opening carries the staff alert's own signed link, the clearing none.
+    let ack = got[0].ack_url.as_deref().unwrap_or_default();
+    assert!(
+        ack.starts_with("http://agri.test/staff/alerts/ack/"),
+        "{:?}",
+        got[0]
+    );
     // The push service said the other is gone: its subscription is removed, its channel off.
     let subs = db.staff_push_subscriptions().await.unwrap();
     assert_eq!(subs.len(), 1);
@@ -368,6 +374,7 @@ async fn a_staff_browser_gets_the_alert_by_web_push(db: &Db) {
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].event, "resolved");
     assert_eq!(got[0].tag, got[1].tag);
+    assert!(got[1].ack_url.is_none());
     // A bad subscription is refused in the user's language.
     let mut bad = peer.subscription("/push/ok/x");
     bad.auth = "short".into();
