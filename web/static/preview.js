@@ -122,11 +122,16 @@
     if (!centre) {
       var field = (gj.features || []).filter(function (f) { return (f.properties || {}).kind === 'field'; })[0];
       var b = field && L.geoJSON(field).getBounds();
-      if (b && b.isValid()) {
-        centre = b.getCenter();
-        radius = 0.75 * map.distance(centre, b.getNorthEast());
-      }
+      if (b && b.isValid()) centre = b.getCenter();
     }
+  }
+
+  // The dial's radius: well inside the map as it is shown, so the handle is always in reach.
+  function dialRadius() {
+    var v = map.getBounds();
+    var w = map.distance(v.getSouthWest(), v.getSouthEast());
+    var h = map.distance(v.getSouthWest(), v.getNorthWest());
+    return 0.38 * Math.min(w, h);
   }
 
   function at(h, r) {
@@ -154,7 +159,9 @@
   }
 
   function placeHandle() {
-    if (!canDrag || !centre || !(radius > 0)) return;
+    if (!canDrag || !centre) return;
+    radius = dialRadius();
+    if (!(radius > 0)) return;
     var h = currentHeading();
     showAxis(h);
     if (handle) { handle.setLatLng(at(h, radius)); return; }
@@ -187,6 +194,7 @@
     if (rxNote && rxInput) rxNote.hidden = !(rxInput.files && rxInput.files.length);
     schedule();
   }
+  if (canDrag) map.on('zoomend', placeHandle);
   form.addEventListener('input', onChange);
   form.addEventListener('change', onChange);
   run();
