@@ -7,6 +7,7 @@ pub mod applied;
 pub mod fields;
 pub mod maps;
 pub mod names;
+pub mod plan_form;
 pub mod push;
 pub mod rx;
 pub mod staff_alerts;

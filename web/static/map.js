@@ -29,6 +29,9 @@
     return STYLE[p.kind] || STYLE[p.role] || STYLE.field;
   }
 
+  // The plan preview (preview.js) draws its route in the same styles.
+  window.agriopsMapStyle = style;
+
   // A note under the map saying why it has no background (the page's language, from the
   // #map-notes template), instead of a grey square that looks broken.
   function note(el, key) {

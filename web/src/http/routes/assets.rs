@@ -23,6 +23,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/map.js"),
     ),
     (
+        "preview.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/preview.js"),
+    ),
+    (
         "live.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../static/live.js"),

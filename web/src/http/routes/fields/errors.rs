@@ -206,6 +206,7 @@ pub(super) fn plan_error_text(e: &mission_planner::PlanError, lang: Lang) -> Str
             let name = quantity_label(quantity)
                 .map(|m| m.text(lang))
                 .or_else(|| crate::i18n::rx::quantity_label(quantity).map(|m| m.text(lang)))
+                .or_else(|| crate::i18n::plan_form::quantity_label(quantity).map(|m| m.text(lang)))
                 .map_or((*quantity).to_owned(), str::to_owned);
             format!(
                 "{} {name} = {} ({})",

@@ -35,6 +35,9 @@ mod errors;
 mod import;
 mod list;
 mod plan;
+mod preview;
+#[cfg(test)]
+mod preview_tests;
 mod rx;
 mod rx_errors;
 #[cfg(test)]
@@ -100,6 +103,7 @@ fn number_input(id: &str, label: &str, value: f64, step: &str) -> Markup {
     import::import,
     edit::save_edit,
     plan::make_plan,
+    preview::preview,
     terrain::upload,
     terrain::delete
 ))]
@@ -124,6 +128,7 @@ pub fn router() -> Router<AppState> {
             "/fields/{id}/plan",
             post(make_plan).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
         )
+        .route("/fields/{id}/preview", post(preview::preview))
         .route("/plans/{id}", get(plan_page))
         .route("/plans/{id}/geojson", get(plan_geojson))
         .route("/plans/{id}/download/{kind}", get(download))

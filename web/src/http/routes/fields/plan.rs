@@ -4,6 +4,7 @@
 use super::rx::*;
 use super::*;
 use crate::i18n::fields::FieldMsg;
+use crate::i18n::plan_form::PlanFormMsg;
 use crate::i18n::rx::RxMsg;
 use crate::services::plans::{PlanRx, store_plan};
 use crate::storage::{NewPrescription, NewRxZone};
@@ -57,6 +58,26 @@ pub(super) struct PlanForm {
     /// altitudes `relative` to home, `amsl`, or in the vehicle's `terrain` frame.
     #[serde(default = "default_alt_frame")]
     pub(super) alt_frame: String,
+    /// The swath heading: `auto` (the planner's best by flight time) or `set` (`heading_deg`).
+    /// Plans stored before the form had it were planned with the best heading.
+    #[serde(default = "default_heading_mode")]
+    pub(super) heading_mode: String,
+    /// The set heading, degrees clockwise from north (used with `heading_mode = set`).
+    #[serde(default)]
+    pub(super) heading_deg: f64,
+    /// The unsprayed strip along the field boundary, metres. Plans stored before the form had
+    /// it were made with the planner's default.
+    #[serde(default = "default_edge_margin_m")]
+    pub(super) edge_margin_m: f64,
+}
+
+fn default_heading_mode() -> String {
+    "auto".to_owned()
+}
+
+/// The planner's own edge margin default (`PlanConfig::new`).
+fn default_edge_margin_m() -> f64 {
+    0.5
 }
 
 fn default_alt_frame() -> String {
@@ -64,6 +85,25 @@ fn default_alt_frame() -> String {
 }
 
 impl PlanForm {
+    /// The fixed swath heading the form asks for, `None` for the planner's best.
+    ///
+    /// # Errors
+    /// [`mission_planner::PlanError::InvalidValue`] for a set heading outside 0–360°.
+    fn heading(&self) -> Result<Option<f64>, mission_planner::PlanError> {
+        if self.heading_mode != "set" {
+            return Ok(None);
+        }
+        let h = self.heading_deg;
+        if !(h.is_finite() && (0.0..=360.0).contains(&h)) {
+            return Err(mission_planner::PlanError::InvalidValue {
+                quantity: "heading (deg)",
+                value: h,
+                expected: "0 to 360".to_owned(),
+            });
+        }
+        Ok(Some(h))
+    }
+
     /// The terrain pass the form asks for, `None` for flat ground.
     fn terrain(&self) -> Option<mission_planner::TerrainConfig> {
         use mission_planner::AltitudeFrame as F;
@@ -140,6 +180,9 @@ impl Default for PlanForm {
             rate_lag_s: default_rate_lag_s(),
             sprayer_lead_s: default_sprayer_lead_s(),
             alt_frame: default_alt_frame(),
+            heading_mode: default_heading_mode(),
+            heading_deg: 0.0,
+            edge_margin_m: default_edge_margin_m(),
         }
     }
 }
@@ -172,6 +215,8 @@ impl PlanForm {
         c.height = Metres::new(self.height_m).map_err(named("spray height (m)"))?;
         c.headland_passes = self.headland_passes;
         c.drift_buffer = Metres::new(self.drift_buffer_m).map_err(named("drift buffer (m)"))?;
+        c.edge_margin = Metres::new(self.edge_margin_m).map_err(named("edge margin (m)"))?;
+        c.heading_deg = self.heading()?;
         c.fence_margin = Metres::new(self.fence_margin_m).map_err(named("fence margin (m)"))?;
         c.fence_points = Some(self.fence_points);
         c.rate_lag = Seconds::new(self.rate_lag_s).map_err(named("rate lag (s)"))?;
@@ -249,8 +294,10 @@ async fn field_page(
                     p { (RxMsg::ValuesKept.text(lang)) }
                 }
             }
-            form method="post" action=(format!("/fields/{id}/plan")) enctype="multipart/form-data"
-                aria-labelledby="plan-form-title" {
+            // Filled and shown by preview.js; without the script the form posts as before.
+            (super::preview::panel(lang))
+            form #plan-form method="post" action=(format!("/fields/{id}/plan")) enctype="multipart/form-data"
+                aria-labelledby="plan-form-title" data-preview=(format!("/fields/{id}/preview")) {
                 input type="hidden" name="csrf" value=(user.csrf_token);
                 (number_input("swath_width", Msg::SwathWidth.text(lang), d.swath_width, "0.1"))
                 (number_input("rate_l_per_10a", Msg::RateL10a.text(lang), d.rate_l_per_10a, "0.01"))
@@ -259,6 +306,8 @@ async fn field_page(
                 (number_input("speed_mps", Msg::SpeedMps.text(lang), d.speed_mps, "0.1"))
                 (number_input("height_m", Msg::HeightM.text(lang), d.height_m, "0.1"))
                 (number_input("headland_passes", Msg::HeadlandPasses.text(lang), f64::from(d.headland_passes), "1"))
+                (number_input("edge_margin_m", PlanFormMsg::EdgeMarginM.text(lang), d.edge_margin_m, "0.1"))
+                (super::preview::heading_fields(lang, &d.heading_mode, d.heading_deg))
                 (number_input("drift_buffer_m", Msg::DriftBufferM.text(lang), d.drift_buffer_m, "0.5"))
                 (number_input("fence_margin_m", Msg::FenceMarginM.text(lang), d.fence_margin_m, "0.5"))
                 (number_input("fence_points", Msg::FencePointsMax.text(lang), d.fence_points as f64, "1"))
@@ -284,6 +333,7 @@ async fn field_page(
             }
         }
         (map_assets(lang))
+        @if can_write { script src="/static/preview.js" defer {} }
     };
     Ok(pages::layout(lang, &f.name, Some(user), body))
 }
@@ -342,18 +392,30 @@ pub(super) async fn make_plan(
     }
 }
 
-/// Plans `row` with the form's options (and prescription) in the planner pool and stores the
-/// plan: its id, or why the pool could not run the job. [`AppError::BadInput`] says in
-/// `lang` what was refused.
-async fn plan_and_store(
+/// A plan made in the planner pool, not stored: the plan, its prescription zones prepared for
+/// storage and the spray control its missions are written for.
+pub(super) struct Planned {
+    /// The plan.
+    pub(super) plan: mission_planner::Plan,
+    /// Its prescription's zones (empty without one).
+    pub(super) zones: Vec<PreparedZone>,
+    /// The spray control the form chose.
+    pub(super) autopilot: Autopilot,
+    /// The prescription settings and files it was made with, if any.
+    pub(super) rx: Option<(RxSettings, RxUpload)>,
+}
+
+/// Plans `row` with the form's options (and prescription) in the planner pool, within the
+/// pool's deadline, storing nothing: the plan, or why the pool could not run the job.
+/// [`AppError::BadInput`] says in `lang` what was refused.
+pub(super) async fn plan_in_pool(
     state: &AppState,
     farm: i64,
     row: &FieldRow,
     form: &PlanForm,
     upload: Option<RxUpload>,
     lang: Lang,
-) -> Result<Result<i64, PoolError>, AppError> {
-    let id = row.id;
+) -> Result<Result<Planned, PoolError>, AppError> {
     let row = row.clone();
     let (mut config, autopilot) = form
         .config()
@@ -403,8 +465,37 @@ async fn plan_and_store(
         let zones = prepared_zones(&planned);
         Ok((planned, zones))
     };
-    let (planned, zones) = match state.settings.planner.run(job).await {
+    let (plan, zones) = match state.settings.planner.run(job).await {
         Ok(r) => r?,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(Planned {
+        plan,
+        zones,
+        autopilot,
+        rx,
+    }))
+}
+
+/// Plans `row` with the form's options (and prescription) in the planner pool and stores the
+/// plan: its id, or why the pool could not run the job. [`AppError::BadInput`] says in
+/// `lang` what was refused.
+async fn plan_and_store(
+    state: &AppState,
+    farm: i64,
+    row: &FieldRow,
+    form: &PlanForm,
+    upload: Option<RxUpload>,
+    lang: Lang,
+) -> Result<Result<i64, PoolError>, AppError> {
+    let id = row.id;
+    let Planned {
+        plan: planned,
+        zones,
+        autopilot,
+        rx,
+    } = match plan_in_pool(state, farm, row, form, upload, lang).await? {
+        Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
     let plan_file = mission_planner::to_qgc_plan(&planned, autopilot, None);
