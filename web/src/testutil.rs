@@ -18,6 +18,8 @@ pub(crate) struct Resp {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: String,
+    /// The body as sent (for binary downloads).
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -95,6 +97,7 @@ impl TestApp {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 

@@ -42,6 +42,11 @@ messages! {
             "散布実績を ISOXML (TASKDATA.XML) でダウンロード",
             "Download the as-applied task data (ISOXML, TASKDATA.XML)",
         ),
+        /// The download of the task data with its time log.
+        TaskdataZipDownload => (
+            "位置ごとの散布記録（時系列ログ）付きの ISOXML (TASKDATA.zip) でダウンロード",
+            "Download the task data with the position-by-position time log (ISOXML, TASKDATA.zip)",
+        ),
         /// The product's name when the record names no pesticide.
         UnnamedProduct => ("散布液", "Spray mix"),
     }

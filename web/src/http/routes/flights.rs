@@ -38,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/flights/{id}/track.json", get(track_json))
         .route("/flights/{id}/as-applied.geojson", get(as_applied_geojson))
         .route("/flights/{id}/as-applied.xml", get(as_applied_isoxml))
+        .route(
+            "/flights/{id}/as-applied-taskdata.zip",
+            get(as_applied_taskdata_zip),
+        )
 }
 
 mod applied_view;
@@ -78,6 +82,94 @@ async fn as_applied_isoxml(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let f = readable_flight(&state, &user, id).await?;
+    let (xml, _) = task_xml(&state, &user, &f, false).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/xml".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"TASKDATA.XML\"".to_owned(),
+            ),
+        ],
+        xml,
+    )
+        .into_response())
+}
+
+/// The flight's as-applied task data with its time log, as an ISOBUS terminal or farm
+/// software imports it: `TASKDATA/TASKDATA.XML` (as [`as_applied_isoxml`], naming the vehicle
+/// as a device and holding the log) with `TASKDATA/TLG00001.XML` and `TLG00001.BIN`, every
+/// position the vehicle reported with its work state and target and laid rates (see
+/// [`crate::services::flights::timelog`]). 404 for a flight without a prescription, a field
+/// or a stored `.tlog`.
+async fn as_applied_taskdata_zip(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    use crate::services::flights::isoxml::rate_ddis;
+    use crate::services::flights::timelog::{self, TIME_LOG_NAME};
+    let f = readable_flight(&state, &user, id).await?;
+    let (xml, applied) = task_xml(&state, &user, &f, true).await?;
+    let tlog = state.db.flight_tlog(id).await?.ok_or(AppError::NotFound)?;
+    let plan = state.db.plan(f.plan_id.ok_or(AppError::NotFound)?).await?;
+    let zones = state
+        .db
+        .plan_prescription(plan.id, f.farm_id)
+        .await?
+        .map(|(_, z)| z)
+        .unwrap_or_default();
+    let config: Value = serde_json::from_str(&plan.config_json).unwrap_or(Value::Null);
+    let unit = applied.unit.clone();
+    let zip = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+        let (points, measured) = timelog::points_of(&tlog, &plan.plan_file, &config, &unit, &zones)
+            .map_err(AppError::BadInput)?;
+        let (setpoint, actual) = rate_ddis(&unit);
+        let header = timelog::header_xml(setpoint, measured.then_some(actual));
+        let binary = timelog::binary(&points, measured);
+        taskdata_zip(&[
+            ("TASKDATA/TASKDATA.XML", xml.as_bytes()),
+            (&format!("TASKDATA/{TIME_LOG_NAME}.XML"), header.as_bytes()),
+            (&format!("TASKDATA/{TIME_LOG_NAME}.BIN"), &binary),
+        ])
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("time log task failed: {e}")))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"flight-{id}-TASKDATA.zip\""),
+            ),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
+/// A zip of `files` (name, bytes), deflated.
+fn taskdata_zip(files: &[(&str, &[u8])]) -> Result<Vec<u8>, AppError> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let fail = |e: &dyn std::fmt::Display| AppError::Internal(format!("zip: {e}"));
+    for (name, bytes) in files {
+        w.start_file(*name, opts).map_err(|e| fail(&e))?;
+        w.write_all(bytes).map_err(|e| fail(&e))?;
+    }
+    Ok(w.finish().map_err(|e| fail(&e))?.into_inner())
+}
+
+/// The task data of flight `f` as `TASKDATA.XML`, and its as-applied amounts.
+async fn task_xml(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &FlightRow,
+    time_log: bool,
+) -> Result<(String, AsApplied), AppError> {
+    let id = f.id;
     let v: Value = serde_json::from_str(&f.summary_json).unwrap_or(Value::Null);
     let applied: AsApplied =
         serde_json::from_value(v["as_applied"].clone()).map_err(|_| AppError::NotFound)?;
@@ -126,18 +218,9 @@ async fn as_applied_isoxml(
         parts: &parts,
         outside: outside.as_ref(),
         span: (f.started_at, f.ended_at),
+        time_log,
     })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/xml".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"TASKDATA.XML\"".to_owned(),
-            ),
-        ],
-        xml,
-    )
-        .into_response())
+    Ok((xml, applied))
 }
 
 /// The flight `id` if `user` may read it.

@@ -78,6 +78,8 @@ const MAX_SAMPLE_GAP_S: f64 = 5.0;
 /// One stretch of the flown track with the pump on at a reported output.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AppliedSegment {
+    /// The track point it starts at (its index in the track).
+    pub from_index: usize,
     /// Start (longitude, latitude).
     pub from: (f64, f64),
     /// End (longitude, latitude).
@@ -102,7 +104,7 @@ pub fn applied_segments(track: &[TrackPoint], pump: &PumpReadback) -> Option<Vec
         return None;
     }
     let mut out = Vec::new();
-    for w in track.windows(2) {
+    for (i, w) in track.windows(2).enumerate() {
         let (a, b) = (&w[0], &w[1]);
         let Some(pwm) = a.pump_pwm.filter(|_| a.spraying) else {
             continue;
@@ -122,6 +124,7 @@ pub fn applied_segments(track: &[TrackPoint], pump: &PumpReadback) -> Option<Vec
         let per_m2 = mission_planner::rate_for_flow(flow, pump.swath_m, speed)
             .map(|per_ha| per_ha / 10_000.0);
         out.push(AppliedSegment {
+            from_index: i,
             from: (a.lon, a.lat),
             to: (b.lon, b.lat),
             amount: flow * seconds / 60.0,
@@ -513,6 +516,7 @@ mod tests {
             parts: &parts,
             outside: outside.as_ref(),
             span: (None, None),
+            time_log: false,
         })
         .unwrap();
         let (elements, read) = read_back(&xml);

@@ -25,7 +25,13 @@
 //!
 //! The actual rate is written only where the vehicle reported its pump output
 //! ([`AppliedSource::PumpOutput`]); otherwise a zone carries its set-point rate alone, never a
-//! made-up actual rate. No time log (`TLG` needs binary files): the file is the XML alone.
+//! made-up actual rate.
+//!
+//! With a time log ([`super::timelog`], `TASKDATA.zip`), the task also names the vehicle as a
+//! device (`DVC` `A` DeviceId, `B` designator, `D` ClientNAME, `F` DeviceStructureLabel, `G`
+//! DeviceLocalizationLabel, with one `DET` DeviceElement `A` id, `B` object id, `C` type 1 =
+//! device, `E` number, `F` parent 0) whose values the log's `DLV`s refer to, and holds the
+//! log as `TLG` (`A` file name, `C` 1 = binary).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::MultiPolygon;
@@ -43,6 +49,26 @@ pub const DDI_ACTUAL_VOLUME_PER_AREA: u16 = 0x0002;
 pub const DDI_SETPOINT_MASS_PER_AREA: u16 = 0x0006;
 /// DDI 0x0007, Actual Mass Per Area Application Rate (mg/m²).
 pub const DDI_ACTUAL_MASS_PER_AREA: u16 = 0x0007;
+
+/// DDI 0x008D, Actual Work State (0 off, 1 on).
+pub const DDI_ACTUAL_WORK_STATE: u16 = 0x008D;
+
+/// The vehicle as the task data's one device, which the time log's values belong to.
+pub struct DeviceRef;
+
+impl DeviceRef {
+    /// The device's id (`DVC` `A`).
+    pub const DEVICE_ID: &'static str = "DVC1";
+    /// Its one device element's id (`DET` `A`), which every logged value names.
+    pub const ELEMENT_ID: &'static str = "DET1";
+    /// Its ISO 11783-5 NAME: self-configurable, industry group 2 (agriculture), device class
+    /// 6 (sprayers), the other fields 0 (no ISOBUS address claim was made).
+    pub const CLIENT_NAME: &'static str = "A00C000000000000";
+    /// Its structure label (7 bytes; one fixed structure).
+    pub const STRUCTURE_LABEL: &'static str = "00000000000000";
+    /// Its localization label (7 bytes): language `ja`, metric units, last byte reserved.
+    pub const LOCALIZATION_LABEL: &'static str = "6A6100000000FF";
+}
 
 /// One treatment zone's polygon: the part of a zone the flight sprayed (WGS84).
 #[derive(Debug, Clone)]
@@ -74,6 +100,18 @@ pub struct TaskInput<'a> {
     pub outside: Option<&'a SprayedPart>,
     /// First and last sample of the flight.
     pub span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    /// The task holds the time log [`super::timelog::TIME_LOG_NAME`] and the device its
+    /// values belong to.
+    pub time_log: bool,
+}
+
+/// The DDIs of a rate in `unit`: (set point, actual).
+pub fn rate_ddis(unit: &str) -> (u16, u16) {
+    if unit.starts_with("kg") {
+        (DDI_SETPOINT_MASS_PER_AREA, DDI_ACTUAL_MASS_PER_AREA)
+    } else {
+        (DDI_SETPOINT_VOLUME_PER_AREA, DDI_ACTUAL_VOLUME_PER_AREA)
+    }
 }
 
 /// A rate in `unit` as a DDI value: mm³/m² (or mg/m²), which is litres (kg) per m² × 10⁶.
@@ -96,12 +134,7 @@ pub fn task_data(t: &TaskInput<'_>) -> Result<String, AppError> {
 
 fn write(t: &TaskInput<'_>) -> std::io::Result<String> {
     let a = t.applied;
-    let mass = a.unit.starts_with("kg");
-    let (setpoint, actual) = if mass {
-        (DDI_SETPOINT_MASS_PER_AREA, DDI_ACTUAL_MASS_PER_AREA)
-    } else {
-        (DDI_SETPOINT_VOLUME_PER_AREA, DDI_ACTUAL_VOLUME_PER_AREA)
-    };
+    let (setpoint, actual) = rate_ddis(&a.unit);
     let measured = a.source == AppliedSource::PumpOutput;
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
@@ -115,6 +148,29 @@ fn write(t: &TaskInput<'_>) -> std::io::Result<String> {
             ("DataTransferOrigin", "1"),
         ])
         .write_inner_content(|w| {
+            if t.time_log {
+                w.create_element("DVC")
+                    .with_attributes([
+                        ("A", DeviceRef::DEVICE_ID),
+                        ("B", "agriops spray drone"),
+                        ("D", DeviceRef::CLIENT_NAME),
+                        ("F", DeviceRef::STRUCTURE_LABEL),
+                        ("G", DeviceRef::LOCALIZATION_LABEL),
+                    ])
+                    .write_inner_content(|w| {
+                        w.create_element("DET")
+                            .with_attributes([
+                                ("A", DeviceRef::ELEMENT_ID),
+                                ("B", "1"),
+                                ("C", "1"),
+                                ("D", "sprayer"),
+                                ("E", "0"),
+                                ("F", "0"),
+                            ])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+            }
             w.create_element("PDT")
                 .with_attributes([("A", "PDT1"), ("B", t.product)])
                 .write_empty()?;
@@ -159,6 +215,11 @@ fn write(t: &TaskInput<'_>) -> std::io::Result<String> {
                         );
                         w.create_element("TIM")
                             .with_attributes([("A", s.as_str()), ("B", e.as_str()), ("D", "4")])
+                            .write_empty()?;
+                    }
+                    if t.time_log {
+                        w.create_element("TLG")
+                            .with_attributes([("A", super::timelog::TIME_LOG_NAME), ("C", "1")])
                             .write_empty()?;
                     }
                     Ok(())

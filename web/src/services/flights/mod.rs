@@ -7,3 +7,4 @@ mod flight;
 pub mod isoxml;
 pub mod manager;
 pub mod record;
+pub mod timelog;

@@ -25,6 +25,28 @@ struct Recorded {
     applied: Option<AsApplied>,
 }
 
+/// How a flight's log reads its pump against its plan: the output the pump state is read on
+/// (the plan's DO_SET_SERVO channel; PX4's actuator on the output the log's own parameters
+/// give that function) and, for a plan with a pump calibration, how its level reads back as a
+/// rate.
+pub(crate) fn pump_of(
+    records: &[telemetry::TlogRecord],
+    plan: &telemetry::Plan,
+    config: &Value,
+) -> (telemetry::SprayerOutput, Option<PumpReadback>) {
+    let px4_output = telemetry::PumpOutput::in_records(records);
+    let sprayer = match px4_output.filter(|_| plan.uses_actuator()) {
+        Some(o) => o.sprayer(),
+        None => telemetry::SprayerOutput {
+            servo: plan
+                .pump_servo()
+                .unwrap_or(telemetry::SprayerOutput::default().servo),
+            ..telemetry::SprayerOutput::default()
+        },
+    };
+    (sprayer, PumpReadback::of_plan_config(config, px4_output))
+}
+
 /// Decodes a `.tlog`, rebuilds the track and compares it with the plan and, with `rx` (its
 /// prescription's unit and zones), with each zone's rate (blocking work).
 fn analyse(
@@ -40,19 +62,7 @@ fn analyse(
     }
     let plan = telemetry::Plan::from_json(plan_file, std::path::Path::new("plan"))
         .map_err(|e| format!("stored plan unreadable: {e}"))?;
-    // The pump's output is read on the channel the plan commands it on; PX4's actuator on the
-    // output the log's own parameters give that function.
-    let px4_output = telemetry::PumpOutput::in_records(&records);
-    let sprayer = match px4_output.filter(|_| plan.uses_actuator()) {
-        Some(o) => o.sprayer(),
-        None => telemetry::SprayerOutput {
-            servo: plan
-                .pump_servo()
-                .unwrap_or(telemetry::SprayerOutput::default().servo),
-            ..telemetry::SprayerOutput::default()
-        },
-    };
-    let pump = PumpReadback::of_plan_config(config, px4_output);
+    let (sprayer, pump) = pump_of(&records, &plan, config);
     let pump = pump.as_ref();
     let track = telemetry::track_from_records(&records, Some(&plan), sprayer);
     if track.is_empty() {

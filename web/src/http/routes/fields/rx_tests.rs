@@ -684,3 +684,158 @@ both_apps!(
         );
     }
 );
+
+/// The independent ISOXML reader's view of a task data zip (`tests/browser/isoxml-read.mjs`,
+/// dev4Agriculture's `isoxml`); `None` (the test skips) where Node or the package is not
+/// installed, unless CI insists (`AGRIOPS_REQUIRE_SHARED=1`).
+fn read_isoxml_independently(zip: &[u8], test: &str) -> Option<serde_json::Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser");
+    let ready = dir.join("node_modules/isoxml").exists()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var("AGRIOPS_REQUIRE_SHARED").as_deref() != Ok("1"),
+            "{test}: the ISOXML reader is not installed (cd tests/browser && npm ci)"
+        );
+        eprintln!(
+            "{test}: skipped, the ISOXML reader is not installed (cd tests/browser && npm ci)"
+        );
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("TASKDATA.zip");
+    std::fs::write(&file, zip).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(dir.join("isoxml-read.mjs"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+both_apps!(
+    the_as_applied_time_log_reads_back_in_an_independent_isoxml_reader,
+    |app| {
+        let (b, farm, field) = farmer_with_paddy(app, "tlg").await;
+        let rx = prescription("0.8", "1.6", 0.0);
+        let r = post_rx(app, &b, field, rx.as_bytes(), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let plan_id = r.location_id();
+        let plan = app.state.db.plan(plan_id).await.unwrap();
+        let tlog = flights::fly(&plan.plan_file).await;
+        let r = flights::upload(app, &b, plan_id, &tlog).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let id = r.location_id();
+        let url = format!("/flights/{id}/as-applied-taskdata.zip");
+        let r = app.get(&url, &b.cookies).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.headers["content-type"], "application/zip");
+        let page = app.get(&format!("/flights/{id}"), &b.cookies).await;
+        assert!(page.body.contains("as-applied-taskdata.zip"));
+        // Another farm gets none of it.
+        let (other, _, _) = farmer_with_paddy(app, "tlg-yoso").await;
+        assert_eq!(
+            app.get(&url, &other.cookies).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let Some(read) = read_isoxml_independently(&r.bytes, "time_log_reads_back") else {
+            return;
+        };
+        // Nothing to warn of but the files' letter case: the standard's names are upper case
+        // (TLG00001.XML, .BIN, as TASKDATA.XML), the reader looks for `.xml`/`.bin` first.
+        let warnings: Vec<&str> = read["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| !w.starts_with("Letter case of filename TLG00001."))
+            .collect();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(read["devices"][0]["elements"], 1, "{read}");
+        let task = &read["tasks"][0];
+        assert_eq!(task["status"], "4");
+        assert_eq!(task["zones"].as_array().unwrap().len(), 3, "{task}");
+        let log = &task["timeLogs"][0];
+        assert_eq!(log["errors"], serde_json::json!([]), "{log}");
+        let key = |ddi: &str| {
+            log["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| {
+                    v["ddi"]
+                        .as_str()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(ddi))
+                })
+                .and_then(|v| v["key"].as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("no DLV of DDI {ddi}: {}", log["values"]))
+        };
+        let (work, target, laid) = (key("008D"), key("0001"), key("0002"));
+        let records = log["records"].as_array().unwrap();
+        assert!(records.len() > 100, "{}", records.len());
+        // Every record in time order, inside the field's surroundings, with a GNSS fix.
+        let times: Vec<&str> = records
+            .iter()
+            .map(|r| r["time"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        for r in records {
+            let (n, e) = (r["north"].as_f64().unwrap(), r["east"].as_f64().unwrap());
+            assert!((n - 36.97).abs() < 0.01 && (e - 139.98).abs() < 0.01, "{r}");
+            assert_eq!(r["status"], "1");
+        }
+        // The east zone at 1.6 L/10a = 1 600 mm³/m²: its spraying records have that target,
+        // and the pump laid it within 5 % on average.
+        use geo::Contains;
+        let (_, zones) = app
+            .state
+            .db
+            .plan_prescription(plan_id, farm)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(zones[1].name, "東");
+        let east_zone = crate::services::flights::as_applied::zone_shape(&zones[1].geojson);
+        let east: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| {
+                let (e, n) = (r["east"].as_f64().unwrap(), r["north"].as_f64().unwrap());
+                r["values"][&work] == 1 && east_zone.contains(&geo::Point::new(e, n))
+            })
+            .collect();
+        assert!(east.len() > 20, "{}", east.len());
+        assert!(
+            east.iter().all(|r| r["values"][&target] == 1600),
+            "{}",
+            east.len()
+        );
+        // Along the legs the pump lays the target; where the vehicle slows at a leg's end it
+        // lays more (the pump holds its flow): most records are on target, none is far off.
+        let mut laid_rates: Vec<f64> = east
+            .iter()
+            .map(|r| r["values"][&laid].as_f64().unwrap())
+            .collect();
+        laid_rates.sort_by(f64::total_cmp);
+        let median = laid_rates[laid_rates.len() / 2];
+        assert!((median - 1600.0).abs() < 0.01 * 1600.0, "{median}");
+        let on_target = laid_rates
+            .iter()
+            .filter(|r| (**r - 1600.0).abs() < 0.05 * 1600.0)
+            .count();
+        assert!(on_target * 10 >= laid_rates.len() * 8, "{laid_rates:?}");
+        // With the pump off, nothing is targeted or laid.
+        for r in records.iter().filter(|r| r["values"][&work] == 0) {
+            assert_eq!(r["values"][&target], 0, "{r}");
+            assert_eq!(r["values"][&laid], 0, "{r}");
+        }
+    }
+);

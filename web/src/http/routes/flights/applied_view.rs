@@ -196,6 +196,8 @@ pub(super) fn section(lang: Lang, id: i64, a: &AsApplied, geojson: &Value) -> Ma
                 a href=(format!("/flights/{id}/as-applied.geojson")) download { (RxMsg::AsAppliedDownload.text(lang)) }
                 " · "
                 a href=(format!("/flights/{id}/as-applied.xml")) download="TASKDATA.XML" { (AppliedMsg::IsoxmlDownload.text(lang)) }
+                " · "
+                a href=(format!("/flights/{id}/as-applied-taskdata.zip")) download { (AppliedMsg::TaskdataZipDownload.text(lang)) }
             }
         }
     }
