@@ -349,24 +349,26 @@ impl Db {
     ) -> Result<(), StorageError> {
         on_exec!(self.on(), e => sqlx::query(
             "INSERT INTO staff_alert_deliveries \
-             (alert_id, event, channel, target, attempt, status, error, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(row.alert_id).bind(&row.event).bind(&row.kind).bind(&row.target)
+             (alert_id, event, channel_id, channel, target, attempt, status, error, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(row.alert_id).bind(&row.event).bind(row.channel_id).bind(&row.kind)
+            .bind(&row.target)
             .bind(i64::from(attempt)).bind(if error.is_none() { "sent" } else { "failed" })
             .bind(error).bind(at).execute(e).await.map(|r| r.rows_affected())?);
         Ok(())
     }
 
-    /// How many attempts are stored for one staff message, so one taken up again (a
-    /// crashed server's claim) continues its count.
+    /// How many attempts are stored for one staff message (its alert, event and channel id),
+    /// so one taken up again (a crashed server's claim) continues its count; an old attempt no
+    /// channel could be told for (migration 0024) counts for none.
     ///
     /// # Errors
     /// The database failed.
     pub async fn staff_delivery_attempts(&self, row: &StaffOutboxRow) -> Result<u32, StorageError> {
         let n = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM staff_alert_deliveries WHERE alert_id = $1 AND event = $2 \
-               AND channel = $3 AND target = $4")
-            .bind(row.alert_id).bind(&row.event).bind(&row.kind).bind(&row.target)
+               AND channel_id = $3")
+            .bind(row.alert_id).bind(&row.event).bind(row.channel_id)
             .fetch_one(e).await?);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

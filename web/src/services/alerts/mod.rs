@@ -22,6 +22,8 @@ pub mod webpush;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_attempts;
+#[cfg(test)]
 mod tests_kinds;
 #[cfg(test)]
 mod tests_outbox;
