@@ -164,6 +164,20 @@ impl Db {
         Ok(rule)
     }
 
+    /// The newest Asia/Tokyo day the staff rule judged (`YYYY-MM-DD`), `None` before its first
+    /// judgment and after it is switched on again.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn staff_judged_through(&self) -> Result<Option<String>, StorageError> {
+        Ok(
+            on_exec!(self.on(), e => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT judged_through FROM staff_alert_rule WHERE id = 1")
+            .fetch_optional(e).await?)
+            .flatten(),
+        )
+    }
+
     /// What every farm sent in `[start, end)` (an interval counts by its end, in `(start, end]`).
     ///
     /// # Errors
@@ -375,7 +389,8 @@ impl Db {
 }
 
 impl Tx {
-    /// Stores the city-wide rule and the districts it watches, replacing the old ones.
+    /// Stores the city-wide rule and the districts it watches, replacing the old ones; a rule
+    /// switched on again forgets its judged days (it judges only the newest one first).
     ///
     /// # Errors
     /// [`StorageError::Conflict`] for an hour outside 0–23 or an unknown district.
@@ -388,7 +403,9 @@ impl Tx {
         on_exec!(self.on(), e => sqlx::query(
             "INSERT INTO staff_alert_rule (id, enabled, after_hour, updated_by, updated_at) \
              VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET enabled = $1, \
-             after_hour = $2, updated_by = $3, updated_at = $4")
+             after_hour = $2, updated_by = $3, updated_at = $4, \
+             judged_through = CASE WHEN staff_alert_rule.enabled \
+               THEN staff_alert_rule.judged_through END")
             .bind(rule.enabled).bind(rule.after_hour).bind(user_id).bind(now)
             .execute(e).await.map(|r| r.rows_affected()))
         .map_err(|err| StorageError::conflict("staff alert rule", err))?;
@@ -401,6 +418,18 @@ impl Tx {
                 .bind(d).execute(e).await.map(|r| r.rows_affected()))
             .map_err(|err| StorageError::conflict("staff alert district", err))?;
         }
+        Ok(())
+    }
+
+    /// Records that the staff rule judged `day` (`YYYY-MM-DD`); an older day leaves the record.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn mark_staff_day_judged(&mut self, day: &str) -> Result<(), StorageError> {
+        on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alert_rule SET judged_through = $1 \
+             WHERE id = 1 AND (judged_through IS NULL OR judged_through < $1)")
+            .bind(day).execute(e).await.map(|r| r.rows_affected())?);
         Ok(())
     }
 

@@ -34,4 +34,6 @@ mod tests_quiet;
 #[cfg(test)]
 mod tests_staff;
 #[cfg(test)]
+mod tests_staff_catch_up;
+#[cfg(test)]
 mod tests_staff_parity;
