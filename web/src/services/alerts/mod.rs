@@ -37,3 +37,5 @@ mod tests_staff;
 mod tests_staff_catch_up;
 #[cfg(test)]
 mod tests_staff_parity;
+#[cfg(test)]
+mod tests_upgrade_0024;
