@@ -5,10 +5,11 @@
 use chrono::{Duration, NaiveDate};
 
 use super::service::run_once;
-use super::staff::{CATCH_UP_DAYS, days_to_judge};
+use super::staff::{self, CATCH_UP_DAYS, StaffRuleInput, days_to_judge};
 use super::tests::{SECRET, webhook_receiver};
 use super::tests_outbox::cfg;
 use super::tests_staff::{day, next_morning, report, silent_district};
+use crate::i18n::Lang;
 use crate::storage::testdb::both_backends;
 use crate::storage::{Db, on_exec};
 
@@ -60,7 +61,7 @@ async fn three_days_missed_while_down_are_each_judged_once(db: &Db) {
     // Then the server is down for three days; the other farm keeps reporting, ours is silent.
     let days: Vec<NaiveDate> = (0..3).map(|k| d + Duration::days(k)).collect();
     for later_day in &days[1..] {
-        let ten = super::staff::day_bounds(*later_day).0 + Duration::hours(10);
+        let ten = staff::day_bounds(*later_day).0 + Duration::hours(10);
         report(db, busy, ten).await;
     }
     let keys: Vec<String> = days
@@ -105,6 +106,36 @@ async fn three_days_missed_while_down_are_each_judged_once(db: &Db) {
     assert_eq!(queued_days(db).await, keys);
     assert_eq!(hook.accepted.lock().await.len(), 3);
     assert_eq!(db.pending_staff_messages().await.unwrap(), 0);
+    // Switched off and on again, the rule forgets its judged days: the days it was off for
+    // are not caught up, the newest is judged first.
+    let district = db.districts().await.unwrap()[0].id;
+    for enabled in [false, true] {
+        let input = StaffRuleInput {
+            enabled,
+            after_hour: "6".into(),
+            districts: vec![district.to_string()],
+        };
+        staff::save_rule(db, Lang::Ja, &input, staff_user)
+            .await
+            .unwrap();
+    }
+    assert_eq!(db.staff_judged_through().await.unwrap(), None);
+    let week_later = next_morning(days[2] + Duration::days(7));
+    run_once(db, &c, &client, week_later).await.unwrap();
+    let newest = (days[2] + Duration::days(7)).format("%Y-%m-%d").to_string();
+    let opened: Vec<String> = db
+        .staff_alerts(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.day)
+        .filter(|d| !keys.contains(d))
+        .collect();
+    assert!(opened.iter().all(|d| *d == newest), "{opened:?}");
+    assert_eq!(
+        db.staff_judged_through().await.unwrap().as_deref(),
+        Some(newest.as_str())
+    );
 }
 
 both_backends!(staff_catch_up, |db| {
