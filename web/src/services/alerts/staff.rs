@@ -168,9 +168,10 @@ async fn activity(
     Ok(())
 }
 
-/// The days to judge at `now`, oldest first: every day after `judged_through` up to the
-/// newest judged day, at most [`CATCH_UP_DAYS`] of them, and the newest day always (judging
-/// it again opens nothing twice); only the newest before the first judgment.
+/// The days to judge, oldest first, when `newest` is the newest day due ([`judged_day`]):
+/// every day after `judged_through` up to `newest`, at most [`CATCH_UP_DAYS`] of them, and
+/// `newest` always (judging it again opens nothing twice); only `newest` before the first
+/// judgment.
 pub fn days_to_judge(newest: NaiveDate, judged_through: Option<NaiveDate>) -> Vec<NaiveDate> {
     let oldest = newest - Duration::days(CATCH_UP_DAYS - 1);
     let first = judged_through.map_or(newest, |d| (d + Duration::days(1)).clamp(oldest, newest));
