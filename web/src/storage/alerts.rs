@@ -245,7 +245,9 @@ pub struct NewDelivery<'a> {
     pub alert_id: i64,
     /// `opened` or `resolved`.
     pub event: &'a str,
-    /// `webhook` or `email`.
+    /// The channel it was made on: what its message's attempts are counted by.
+    pub channel_id: i64,
+    /// `webhook`, `email` or `webpush`.
     pub channel: &'a str,
     /// Where it went.
     pub target: &'a str,
@@ -500,17 +502,20 @@ impl Db {
     pub async fn record_delivery(&self, d: &NewDelivery<'_>) -> Result<(), StorageError> {
         on_exec!(self.on(), e => sqlx::query(
             "INSERT INTO alert_deliveries \
-             (farm_id, alert_id, event, channel, target, attempt, status, error, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(d.farm_id).bind(d.alert_id).bind(d.event).bind(d.channel).bind(d.target)
+             (farm_id, alert_id, event, channel_id, channel, target, attempt, status, error, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(d.farm_id).bind(d.alert_id).bind(d.event).bind(d.channel_id).bind(d.channel)
+            .bind(d.target)
             .bind(i64::from(d.attempt))
             .bind(if d.error.is_none() { "sent" } else { "failed" })
             .bind(d.error).bind(d.at).execute(e).await.map(|r| r.rows_affected())?);
         Ok(())
     }
 
-    /// How many attempts are stored for one message: an alert's event on one channel (its
-    /// kind and target), so a message taken up again continues its count.
+    /// How many attempts are stored for one message: an alert's event on one channel (by its
+    /// id: browsers on one push service share a kind and target, not a count), so a message
+    /// taken up again continues its count. An old attempt no channel could be told for
+    /// (migration 0024) counts for none.
     ///
     /// # Errors
     /// The database failed.
@@ -519,13 +524,12 @@ impl Db {
         farm_id: i64,
         alert_id: i64,
         event: &str,
-        channel: &str,
-        target: &str,
+        channel_id: i64,
     ) -> Result<u32, StorageError> {
         let n = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM alert_deliveries WHERE farm_id = $1 AND alert_id = $2 \
-               AND event = $3 AND channel = $4 AND target = $5")
-            .bind(farm_id).bind(alert_id).bind(event).bind(channel).bind(target)
+               AND event = $3 AND channel_id = $4")
+            .bind(farm_id).bind(alert_id).bind(event).bind(channel_id)
             .fetch_one(e).await?);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

@@ -164,6 +164,20 @@ impl Db {
         Ok(rule)
     }
 
+    /// The newest Asia/Tokyo day the staff rule judged (`YYYY-MM-DD`), `None` before its first
+    /// judgment and after it is switched on again.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn staff_judged_through(&self) -> Result<Option<String>, StorageError> {
+        Ok(
+            on_exec!(self.on(), e => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT judged_through FROM staff_alert_rule WHERE id = 1")
+            .fetch_optional(e).await?)
+            .flatten(),
+        )
+    }
+
     /// What every farm sent in `[start, end)` (an interval counts by its end, in `(start, end]`).
     ///
     /// # Errors
@@ -349,31 +363,34 @@ impl Db {
     ) -> Result<(), StorageError> {
         on_exec!(self.on(), e => sqlx::query(
             "INSERT INTO staff_alert_deliveries \
-             (alert_id, event, channel, target, attempt, status, error, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(row.alert_id).bind(&row.event).bind(&row.kind).bind(&row.target)
+             (alert_id, event, channel_id, channel, target, attempt, status, error, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(row.alert_id).bind(&row.event).bind(row.channel_id).bind(&row.kind)
+            .bind(&row.target)
             .bind(i64::from(attempt)).bind(if error.is_none() { "sent" } else { "failed" })
             .bind(error).bind(at).execute(e).await.map(|r| r.rows_affected())?);
         Ok(())
     }
 
-    /// How many attempts are stored for one staff message, so one taken up again (a
-    /// crashed server's claim) continues its count.
+    /// How many attempts are stored for one staff message (its alert, event and channel id),
+    /// so one taken up again (a crashed server's claim) continues its count; an old attempt no
+    /// channel could be told for (migration 0024) counts for none.
     ///
     /// # Errors
     /// The database failed.
     pub async fn staff_delivery_attempts(&self, row: &StaffOutboxRow) -> Result<u32, StorageError> {
         let n = on_exec!(self.on(), e => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM staff_alert_deliveries WHERE alert_id = $1 AND event = $2 \
-               AND channel = $3 AND target = $4")
-            .bind(row.alert_id).bind(&row.event).bind(&row.kind).bind(&row.target)
+               AND channel_id = $3")
+            .bind(row.alert_id).bind(&row.event).bind(row.channel_id)
             .fetch_one(e).await?);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 }
 
 impl Tx {
-    /// Stores the city-wide rule and the districts it watches, replacing the old ones.
+    /// Stores the city-wide rule and the districts it watches, replacing the old ones; a rule
+    /// switched on again forgets its judged days (it judges only the newest one first).
     ///
     /// # Errors
     /// [`StorageError::Conflict`] for an hour outside 0–23 or an unknown district.
@@ -386,7 +403,9 @@ impl Tx {
         on_exec!(self.on(), e => sqlx::query(
             "INSERT INTO staff_alert_rule (id, enabled, after_hour, updated_by, updated_at) \
              VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET enabled = $1, \
-             after_hour = $2, updated_by = $3, updated_at = $4")
+             after_hour = $2, updated_by = $3, updated_at = $4, \
+             judged_through = CASE WHEN staff_alert_rule.enabled \
+               THEN staff_alert_rule.judged_through END")
             .bind(rule.enabled).bind(rule.after_hour).bind(user_id).bind(now)
             .execute(e).await.map(|r| r.rows_affected()))
         .map_err(|err| StorageError::conflict("staff alert rule", err))?;
@@ -399,6 +418,18 @@ impl Tx {
                 .bind(d).execute(e).await.map(|r| r.rows_affected()))
             .map_err(|err| StorageError::conflict("staff alert district", err))?;
         }
+        Ok(())
+    }
+
+    /// Records that the staff rule judged `day` (`YYYY-MM-DD`); an older day leaves the record.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn mark_staff_day_judged(&mut self, day: &str) -> Result<(), StorageError> {
+        on_exec!(self.on(), e => sqlx::query(
+            "UPDATE staff_alert_rule SET judged_through = $1 \
+             WHERE id = 1 AND (judged_through IS NULL OR judged_through < $1)")
+            .bind(day).execute(e).await.map(|r| r.rows_affected())?);
         Ok(())
     }
 

@@ -45,6 +45,68 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A fresh SQLite database migrated only up to `version`, for upgrade tests.
+    pub(crate) async fn sqlite_at(version: i64) -> TestDb {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("old.db"))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .expect("open sqlite");
+        sqlx::migrate!("migrations/sqlite")
+            .run_to(version, &pool)
+            .await
+            .expect("migrate sqlite");
+        TestDb {
+            db: Db::Sqlite(pool, super::WriteQueue::default()),
+            _dir: Some(dir),
+            pg_name: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database migrated only up to `version`, for upgrade tests.
+    pub(crate) async fn postgres_at(version: i64) -> TestDb {
+        let admin_url = admin_url();
+        let name = format!(
+            "agriops_test_{}_{}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let admin = Db::connect_admin(&admin_url).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("CREATE DATABASE (is PostgreSQL running on 127.0.0.1:5432?)");
+        admin.close().await;
+        let url = format!("{}/{}", admin_url.rsplit_once('/').expect("url").0, name);
+        let pool = Db::connect_admin(&url).await;
+        sqlx::migrate!("migrations/postgres")
+            .run_to(version, &pool)
+            .await
+            .expect("migrate postgres");
+        TestDb {
+            db: Db::Postgres(pool),
+            _dir: None,
+            pg_name: Some(name),
+        }
+    }
+
+    /// Applies every migration not applied yet, as a server starting on the new version does.
+    pub(crate) async fn migrate(&self) {
+        match &self.db {
+            Db::Sqlite(pool, _) => sqlx::migrate!("migrations/sqlite").run(pool).await,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+        }
+        .expect("migrate");
+    }
+}
+
 fn admin_url() -> String {
     std::env::var("AGRIOPS_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())

@@ -261,10 +261,15 @@ mod tests {
         };
         let id = tx.open_alert(&cond, Utc::now()).await.unwrap().unwrap();
         tx.commit().await.unwrap();
+        let channel = db
+            .create_alert_channel(farm, "email", "op@nasu.example.jp", None)
+            .await
+            .unwrap();
         db.record_delivery(&crate::storage::NewDelivery {
             farm_id: farm,
             alert_id: id,
             event: "opened",
+            channel_id: channel,
             channel: "email",
             target: "op@nasu.example.jp",
             attempt: 1,

@@ -22,6 +22,8 @@ pub mod webpush;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_attempts;
+#[cfg(test)]
 mod tests_kinds;
 #[cfg(test)]
 mod tests_outbox;
@@ -32,4 +34,8 @@ mod tests_quiet;
 #[cfg(test)]
 mod tests_staff;
 #[cfg(test)]
+mod tests_staff_catch_up;
+#[cfg(test)]
 mod tests_staff_parity;
+#[cfg(test)]
+mod tests_upgrade_0024;

@@ -6,7 +6,9 @@
 //! was stored. A farm *normally reports* on day D when it reported on at least
 //! [`NORMAL_DAYS`] of the [`HISTORY_DAYS`] days before D. District X is *missing* day D
 //! when a farm of X that normally reports on D did not report on D. Day D is judged once the
-//! rule's hour of day D + 1 has passed (Asia/Tokyo), on the alert service's own loop.
+//! rule's hour of day D + 1 has passed (Asia/Tokyo), on the alert service's own loop. Every
+//! day since the newest one judged is judged (at most [`CATCH_UP_DAYS`] back), each in one
+//! transaction with the record that it was, so a day the server was down over is not skipped.
 //!
 //! One alert per (district, day), ever (`UNIQUE (district_id, day)`); it clears, with one
 //! "cleared" message, when every such farm's data for the day has arrived late. An alert of a
@@ -33,6 +35,8 @@ use crate::storage::{
 pub const HISTORY_DAYS: i64 = 7;
 /// Of those, on how many it must have reported.
 pub const NORMAL_DAYS: usize = 4;
+/// How many days back the judge catches up after a pause (the server down, the loop late).
+pub const CATCH_UP_DAYS: i64 = 14;
 
 /// The page the messages link to.
 pub const PAGE: &str = "/staff/alerts";
@@ -164,9 +168,21 @@ async fn activity(
     Ok(())
 }
 
-/// Evaluates the staff rule at `now`: opens the judged day's alert of every watched district
-/// that is missing it, clears the open alerts whose data arrived; each change with its
-/// queued messages one transaction. Returns what was announced.
+/// The days to judge, oldest first, when `newest` is the newest day due ([`judged_day`]):
+/// every day after `judged_through` up to `newest`, at most [`CATCH_UP_DAYS`] of them, and
+/// `newest` always (judging it again opens nothing twice); only `newest` before the first
+/// judgment.
+pub fn days_to_judge(newest: NaiveDate, judged_through: Option<NaiveDate>) -> Vec<NaiveDate> {
+    let oldest = newest - Duration::days(CATCH_UP_DAYS - 1);
+    let first = judged_through.map_or(newest, |d| (d + Duration::days(1)).clamp(oldest, newest));
+    first.iter_days().take_while(|d| *d <= newest).collect()
+}
+
+/// Evaluates the staff rule at `now`: judges every day not judged yet (see
+/// [`days_to_judge`]), opening the day's alert of every watched district that is missing it,
+/// each day with its queued messages and its record of being judged one transaction; then
+/// clears the open alerts whose data arrived, each clearing one transaction. Returns what
+/// was announced.
 ///
 /// # Errors
 /// The database failed; changes committed before the failure stay.
@@ -197,25 +213,39 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<Vec<StaffNotice>, S
     let mut cache = BTreeMap::new();
     let mut notices = Vec::new();
     if rule.enabled {
-        let day = judged_day(now, rule.after_hour);
-        activity(db, &mut cache, day).await?;
-        let key = day.format("%Y-%m-%d").to_string();
-        for &district in &rule.districts {
-            let silent = silent_farms(&cache, day, district);
-            if silent.is_empty() {
+        let newest = judged_day(now, rule.after_hour);
+        let judged_through = db
+            .staff_judged_through()
+            .await?
+            .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+        for day in days_to_judge(newest, judged_through) {
+            activity(db, &mut cache, day).await?;
+            let key = day.format("%Y-%m-%d").to_string();
+            let silent: Vec<(i64, String)> = rule
+                .districts
+                .iter()
+                .map(|&d| (d, silent_farms(&cache, day, d)))
+                .filter(|(_, farms)| !farms.is_empty())
+                .map(|(d, farms)| (d, farms.join("、")))
+                .collect();
+            let judged = judged_through.is_some_and(|d| d >= day);
+            if silent.is_empty() && judged {
                 continue;
             }
-            let detail = silent.join("、");
             let mut tx = db.begin().await?;
-            let Some(id) = tx.open_staff_alert(district, &key, &detail, now).await? else {
-                tx.commit().await?;
-                continue;
-            };
-            let n = notice("opened", id, district, &key, &detail);
-            let json = serde_json::to_string(&n).unwrap_or_default();
-            tx.enqueue_staff_message(id, "opened", &json, now).await?;
+            let mut opened = Vec::new();
+            for (district, detail) in silent {
+                let Some(id) = tx.open_staff_alert(district, &key, &detail, now).await? else {
+                    continue;
+                };
+                let n = notice("opened", id, district, &key, &detail);
+                let json = serde_json::to_string(&n).unwrap_or_default();
+                tx.enqueue_staff_message(id, "opened", &json, now).await?;
+                opened.push(n);
+            }
+            tx.mark_staff_day_judged(&key).await?;
             tx.commit().await?;
-            notices.push(n);
+            notices.extend(opened);
         }
     }
     for a in open {

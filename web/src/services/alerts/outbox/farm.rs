@@ -111,9 +111,8 @@ impl Outbox for FarmOutbox<'_> {
     }
 
     async fn attempts(&self, row: &OutboxRow) -> Result<u32, StorageError> {
-        let ch = &row.channel;
         self.db
-            .delivery_attempts(row.farm_id, row.alert_id, &row.event, &ch.kind, &ch.target)
+            .delivery_attempts(row.farm_id, row.alert_id, &row.event, row.channel.id)
             .await
     }
 
@@ -129,6 +128,7 @@ impl Outbox for FarmOutbox<'_> {
                 farm_id: row.farm_id,
                 alert_id: row.alert_id,
                 event: &row.event,
+                channel_id: row.channel.id,
                 channel: &row.channel.kind,
                 target: &row.channel.target,
                 attempt,
