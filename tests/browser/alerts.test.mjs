@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  freshEnv, cli as run, startServer, launchBrowser, axeCheck, shots, signIn,
+  freshEnv, cli as run, startServer, launchBrowser, axeCheck, shots, signIn, phoneSignIn, setLang, journeyStep,
 } from './lib.mjs';
 
 const { dataDir, env } = freshEnv('agriops-alerts-');
 const cli = (args, input) => run(env, args, input);
-let server, base, browser, farmId;
+let server, base, browser, farmId, token;
 
 before(async () => {
   cli(['farm', 'add', 'nasu-alerts', '--district', 'kuroiso', '--kind', 'dairy']);
@@ -25,7 +25,9 @@ before(async () => {
   const file = join(dataDir, 'alerts.toml');
   writeFileSync(file, '[[rule]]\nkind = "parlor_stopped"\nminutes = 5\ncritical = true\n');
   assert.match(cli(['alerts', 'import', '--farm', farmId, file]), /1 rules and 0 channels/);
-  ({ server, base } = await startServer(env, ['--alert-interval-s', '0']));
+  token = cli(['token', 'add', '--farm', farmId, '--name', 'east-bridge']).match(/: ([0-9a-f]{64})/)[1];
+  // The alert service looks every second, so the journey's alarm opens while the page is watched.
+  ({ server, base } = await startServer(env, ['--alert-interval-s', '1']));
   browser = await launchBrowser();
 });
 
@@ -101,4 +103,71 @@ test('the push section says what this browser can do, with and without script', 
   assert.equal(await plain.locator('#push-controls').isVisible(), false);
   assert.equal(await plain.getByRole('button', { name: 'この端末で受け取る' }).isVisible(), false);
   await plain.close();
+});
+
+/** Ten minutes of the platform standing stopped, up to now, as the bridge sends them (one a minute). */
+async function sendStopped() {
+  const now = Date.now();
+  const records = [];
+  for (let m = 10; m >= 1; m -= 1) {
+    const start = new Date(now - m * 60_000);
+    const end = new Date(now - (m - 1) * 60_000);
+    records.push({
+      type: 'interval', key: `east/stop-${m}`, parlor: 'east', farm: 'nasu-alerts', unit: 1,
+      start: start.toISOString(), end: end.toISOString(), online_s: 60, cows: 0, kg: 0,
+      cows_per_hour: 0, kg_per_hour: 0, cows_per_hour_rolling: 0,
+      milkings: 0, rotation_s: 540, occupancy: 0, idle_bails: 0, kickoffs: 0, reattaches: 0,
+      stops: m === 10 ? 1 : 0, washes: 0, high_conductivity_alerts: 0, state: 'stopped',
+    });
+  }
+  const r = await fetch(`${base}/api/v1/ingest/parlor`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ version: 1, bridge_id: 'east-bridge', batch_key: 'east-stopped', records }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+test('dairy journey on a phone: the parlor stops, its alarm opens and is acknowledged from the page', async () => {
+  const page = await phoneSignIn(browser, base, 'operator', 'operator-pass', 'ja');
+  await sendStopped();
+  await page.goto(`${base}/parlors`);
+  await journeyStep(page, 'dairy-1-parlors');
+  await Promise.all([page.waitForURL(/\/parlors\/\d+$/), page.getByRole('link', { name: 'east' }).first().click()]);
+  await assert.doesNotReject(page.getByText('一時停止').first().waitFor());
+  // The two charts fill the phone's column at about the size they are drawn (their text
+  // stays readable), each with its figures as a table.
+  const charts = await page.locator('figure img.chart').evaluateAll((imgs) => imgs.map((i) => ({
+    shown: i.getBoundingClientRect().width, drawn: i.naturalWidth, right: i.getBoundingClientRect().right,
+  })));
+  assert.equal(charts.length, 2);
+  for (const c of charts) {
+    assert.ok(c.right <= 360 && c.shown >= 0.85 * c.drawn, `chart drawn ${c.drawn} px wide, shown ${c.shown} px`);
+  }
+  assert.equal(await page.locator('figure:has(img.chart) details table').count(), 2);
+  await journeyStep(page, 'dairy-2-parlor');
+
+  // The stopped-platform rule (5 minutes) opens an alert within a few evaluations.
+  await page.locator('#site-menu > summary').click();
+  await Promise.all([page.waitForURL(`${base}/farms/${farmId}/alerts`), page.getByRole('link', { name: 'アラート', exact: true }).click()]);
+  const open = page.locator('article.card').filter({ has: page.locator('.badge', { hasText: '発生中' }) });
+  for (let i = 0; i < 20 && (await open.count()) === 0; i += 1) {
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+  assert.equal(await open.count(), 1, 'one open alert for the stopped parlor');
+  assert.match(await open.locator('h2').innerText(), /停止/);
+  await journeyStep(page, 'dairy-3-alert-open');
+  await Promise.all([page.waitForLoadState('load'), open.getByRole('button', { name: '確認済みにする' }).click()]);
+  const card = page.locator('article.card').first();
+  await assert.doesNotReject(card.locator('dt', { hasText: '確認' }).waitFor());
+  assert.equal(await card.getByRole('button', { name: '確認済みにする' }).count(), 0, 'no button once acknowledged');
+  await journeyStep(page, 'dairy-4-alert-acknowledged');
+
+  // The same page in English shows the acknowledgement.
+  await setLang(page, base, 'en');
+  await page.reload();
+  await assert.doesNotReject(page.locator('article.card').first().locator('dt', { hasText: 'Acknowledged' }).waitFor());
+  await journeyStep(page, 'dairy-5-alert-acknowledged-en');
+  await page.context().close();
 });

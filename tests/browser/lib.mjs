@@ -95,3 +95,59 @@ export async function signIn(browser, base, user, password) {
   await page.waitForURL(`${base}/`);
   return page;
 }
+
+/** The old phone every journey is walked on. */
+export const PHONE = { width: 360, height: 740 };
+
+/** A new 360×740 touch page signed in as `user`, showing pages in `lang` ('ja' or 'en'). */
+export async function phoneSignIn(browser, base, user, password, lang = 'ja') {
+  const context = await browser.newContext({ viewport: PHONE, hasTouch: true, locale: lang === 'ja' ? 'ja-JP' : 'en-GB', acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.locator('#username').fill(user);
+  await page.locator('#password').fill(password);
+  await Promise.all([page.waitForURL(`${base}/`), page.locator('form[action="/login"] button').click()]);
+  // Signing in sets the language the account keeps; the cookie then asks for `lang`.
+  await setLang(page, base, lang);
+  return page;
+}
+
+/** Shows the following pages in `lang`, as the header's language switch does. */
+export async function setLang(page, base, lang) {
+  await page.context().addCookies([{ name: 'lang', value: lang, url: base }]);
+}
+
+/**
+ * One step of a journey, on the page as it is now: axe-core finds no violation of any impact,
+ * nothing scrolls sideways, and a full-page screenshot is kept as tests/artifacts/journey-<name>.png.
+ */
+export async function journeyStep(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document));
+  assert.deepEqual(result.violations.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`), [], `axe on ${name}`);
+  const [scroll, width] = await page.evaluate(() => [document.scrollingElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= width, `${name}: the page is ${scroll} px wide on a ${width} px screen`);
+  await page.screenshot({ path: join(artifacts, `journey-${name}.png`), fullPage: true });
+}
+
+/**
+ * Starts `agriops demo` in `dir`; returns { demo, base, fly } where `fly` holds the simulated
+ * drone's address (`connect`) and the demo plan's file (`plan`) as its output names them.
+ */
+export async function startDemo(env, dir) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const demo = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dir],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const fly = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${out}`)), 60_000);
+    demo.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/agriops fly --connect (\S+) (\S+) --sortie 1/);
+      if (m) { clearTimeout(timer); resolve({ connect: m[1], plan: m[2] }); }
+    });
+  });
+  await waitHealthy(`${base}/healthz`, 20_000);
+  return { demo, base, fly };
+}

@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   freshEnv, freePort, waitHealthy, launchBrowser, axeCheck, artifacts, bin, cli, root, signIn,
+  startServer, phoneSignIn, setLang, journeyStep,
 } from './lib.mjs';
 
 const { dataDir, env } = freshEnv('agriops-maps-');
@@ -78,4 +79,68 @@ test('an unreachable tile server is said, and imported tiles are drawn from the 
   assert.equal(await second.page.locator('.map-note').count(), 0, 'no note over a drawn background');
   await second.page.screenshot({ path: join(artifacts, 'map-cached-tiles-phone.png'), fullPage: true });
   await second.page.close();
+});
+
+/** A square paddy of about 60 m a side whose south-west corner is at (lat, lon), named `id`. */
+function paddy(id, lat, lon) {
+  const d = 0.0006;
+  return {
+    type: 'Feature', properties: { id },
+    geometry: { type: 'Polygon', coordinates: [[[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]] },
+  };
+}
+
+test('a field 30 km from the others leaves the list map on the main group, with a button to it', async () => {
+  browser = browser || await launchBrowser();
+  const far = freshEnv('agriops-farfield-');
+  cli(far.env, ['farm', 'add', 'kita-farm', '--district', 'kuroiso', '--kind', 'crop']);
+  const farmId = cli(far.env, ['farm', 'list']).split('\n').find((l) => l.includes('kita-farm')).split('\t')[0];
+  cli(far.env, ['user', 'add', 'kita', '--role', 'farmer', '--farm', farmId, '--display-name', '北さん', '--password-stdin'], 'kita-pass\n');
+  const { server, base } = await startServer(far.env);
+  running.push(server);
+  const page = await phoneSignIn(browser, base, 'kita', 'kita-pass', 'ja');
+  // Three paddies side by side near Kuroiso and one about 30 km north-east of them.
+  const near = [[36.970, 139.980], [36.971, 139.982], [36.969, 139.983]];
+  const fc = {
+    type: 'FeatureCollection',
+    features: [...near.map(([la, lo], i) => paddy(`near-${i + 1}`, la, lo)), paddy('yama-no-ta', 37.16, 140.22)],
+  };
+  await page.goto(`${base}/fields`);
+  await page.locator('#field-geojson').fill(JSON.stringify(fc));
+  await Promise.all([page.waitForLoadState('load'), page.locator('form[action="/fields/import"] button[type=submit]').click()]);
+  await page.goto(`${base}/fields`);
+  const box = page.locator('.map-far');
+  await box.waitFor({ timeout: 20_000 });
+  assert.match(await box.locator('p').innerText(), /離れている/);
+  assert.deepEqual(await box.getByRole('button').allInnerTexts(), ['yama-no-ta', 'すべてのほ場を表示']);
+
+  /** Which of the fields the map shows now, and its zoom. */
+  const view = () => page.evaluate(([pts, farPt]) => {
+    const m = window.agriopsMaps.map;
+    const b = m.getBounds();
+    return { zoom: m.getZoom(), near: pts.map(([la, lo]) => b.contains([la + 0.0003, lo + 0.0003])), far: b.contains([farPt[0] + 0.0003, farPt[1] + 0.0003]) };
+  }, [near, [37.16, 140.22]]);
+  let v = await view();
+  assert.deepEqual(v.near, [true, true, true], 'the main group is in view');
+  assert.equal(v.far, false, 'the far field is left out');
+  assert.ok(v.zoom >= 15, `the main group is readable (zoom ${v.zoom})`);
+  await journeyStep(page, 'fields-far-main-group');
+
+  await box.getByRole('button', { name: 'yama-no-ta' }).click();
+  await page.waitForTimeout(400);
+  v = await view();
+  assert.equal(v.far, true, 'the far field\'s button brings it into view');
+  assert.ok(v.zoom >= 15, `zoomed to the far field (zoom ${v.zoom})`);
+  await box.getByRole('button', { name: 'すべてのほ場を表示' }).click();
+  await page.waitForTimeout(400);
+  v = await view();
+  assert.deepEqual([...v.near, v.far], [true, true, true, true], 'show all fits every field');
+
+  // In English the same controls speak English.
+  await setLang(page, base, 'en');
+  await page.reload();
+  await page.locator('.map-far').waitFor({ timeout: 20_000 });
+  assert.deepEqual(await page.locator('.map-far').getByRole('button').allInnerTexts(), ['yama-no-ta', 'Show all fields']);
+  await journeyStep(page, 'fields-far-main-group-en');
+  await page.context().close();
 });

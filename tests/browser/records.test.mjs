@@ -3,37 +3,19 @@
 // it, edits and signs the record, prints it (A4, Japanese, no navigation) and downloads the CSV.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  freshEnv, cli, freePort, waitHealthy, launchBrowser, axeCheck, shots, signIn, artifacts, bin,
+  freshEnv, cli, launchBrowser, axeCheck, shots, signIn, artifacts, root, startDemo, phoneSignIn, setLang, journeyStep,
 } from './lib.mjs';
 
 const { dataDir, env } = freshEnv('agriops-records-');
-let demo, browser, base, tlogPath, flightId;
-
-/** Starts `agriops demo` and reads the simulated drone's address and plan from its output. */
-async function startDemo() {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  demo = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dataDir, 'demo')],
-    { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const fly = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${out}`)), 60_000);
-    demo.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/agriops fly --connect (\S+) (\S+) --sortie 1/);
-      if (m) { clearTimeout(timer); resolve({ connect: m[1], plan: m[2] }); }
-    });
-  });
-  await waitHealthy(`${base}/healthz`, 20_000);
-  return fly;
-}
+let demo, browser, base, tlogPath, flightId, flyCmd;
 
 before(async () => {
-  const fly = await startDemo();
+  let fly;
+  ({ demo, base, fly } = await startDemo(env, join(dataDir, 'demo')));
+  flyCmd = fly;
   tlogPath = join(dataDir, 'flight.tlog');
   cli(env, ['fly', '--connect', fly.connect, fly.plan, '--sortie', '1', '--yes', '--enable-fence', '--tlog', tlogPath]);
   browser = await launchBrowser();
@@ -116,4 +98,69 @@ test('a farmer records a flight, edits and signs its record and logbook, prints 
   assert.ok(header.startsWith('散布日,圃場,筆ポリゴンID,住所,作物,農薬名,農林水産省登録番号'), header);
   assert.match(csv.toString('utf8'), /スタークル粒剤,20887,1000/);
   await page.close();
+});
+
+test('farmer journey on a phone: import a field, plan it, fly, record the flight, sign the spray record', async () => {
+  const page = await phoneSignIn(browser, base, 'farmer', 'demo-farmer', 'ja');
+  await journeyStep(page, 'farmer-1-home');
+  await page.locator('#site-menu > summary').click();
+  await Promise.all([page.waitForURL(`${base}/fields`), page.locator('#site-menu nav a[href="/fields"]').click()]);
+  await journeyStep(page, 'farmer-2-fields');
+
+  // The demo's paddy again (the simulated drone stands at it), imported under a name of our own.
+  await page.setInputFiles('#field-file', join(root, 'samples', 'fields', 'paddy_with_zones.geojson'));
+  await page.locator('#field-name').fill('北の田んぼ');
+  await Promise.all([page.waitForLoadState('load'), page.locator('form[action="/fields/import"] button[type=submit]').click()]);
+  await journeyStep(page, 'farmer-3-imported');
+  await Promise.all([page.waitForURL(/\/fields\/\d+$/), page.getByRole('link', { name: '北の田んぼ' }).first().click()]);
+  await journeyStep(page, 'farmer-4-field');
+
+  // The plan form's defaults make a plan.
+  await Promise.all([page.waitForURL(/\/plans\/\d+$/), page.getByRole('button', { name: '計画を作る' }).click()]);
+  const planUrl = page.url();
+  await journeyStep(page, 'farmer-5-plan');
+  const [planDownload] = await Promise.all([
+    page.waitForEvent('download'), page.getByRole('link', { name: 'QGroundControl (.plan)' }).click(),
+  ]);
+  const planFile = join(dataDir, 'journey.plan');
+  await planDownload.saveAs(planFile);
+
+  // The farmer flies it (the CLI, as from the field) and uploads the .tlog from the phone.
+  const journeyTlog = join(dataDir, 'journey.tlog');
+  cli(env, ['fly', '--connect', flyCmd.connect, planFile, '--sortie', '1', '--yes', '--enable-fence', '--tlog', journeyTlog]);
+  await page.goto(planUrl);
+  await page.setInputFiles('#tlog', journeyTlog);
+  await Promise.all([page.waitForURL(/\/flights\/\d+$/), page.locator('form[action$="/flights"] button[type=submit]').click()]);
+  const flight = page.url().match(/\/flights\/(\d+)$/)[1];
+  await journeyStep(page, 'farmer-6-flight');
+
+  // The draft record, once in English: it says what signing still needs.
+  await setLang(page, base, 'en');
+  await page.goto(`${base}/flights/${flight}/record`);
+  await assert.doesNotReject(page.getByRole('heading', { name: /Pesticide use record/ }).waitFor());
+  assert.ok(Number(await page.locator('#area_m2').inputValue()) > 100, 'the sprayed area comes from the flight');
+  await journeyStep(page, 'farmer-7-record-draft-en');
+  await setLang(page, base, 'ja');
+  await page.reload();
+  await page.getByLabel('農薬名').fill('スタークル粒剤');
+  await page.getByLabel('農林水産省登録番号（数字）').fill('20887');
+  await page.getByLabel('希釈倍数（倍）').fill('1000');
+  await page.getByLabel('10a当たり使用量（L）').fill('0.8');
+  await page.getByLabel('使用総量（L）').fill('3.2');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '保存' }).click()]);
+  // The field was imported without a crop: signing waits for it, and the page says so.
+  const reason = page.locator('div.alert[role=status]').filter({ hasText: '署名の前に' });
+  await assert.doesNotReject(reason.waitFor());
+  assert.match(await reason.innerText(), /作物/);
+  assert.equal(await page.getByRole('button', { name: '確認して署名する' }).count(), 0, 'no signing with the crop missing');
+  await journeyStep(page, 'farmer-8-record-needs-crop');
+  await page.getByLabel('作物', { exact: true }).fill('水稲');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '保存' }).click()]);
+  await journeyStep(page, 'farmer-9-record-saved');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '確認して署名する' }).click()]);
+  await assert.doesNotReject(page.getByRole('status').filter({ hasText: '署名済み' }).waitFor());
+  assert.equal(await page.getByRole('button', { name: '保存' }).count(), 0, 'a signed record has no edit form');
+  await assert.doesNotReject(page.getByRole('cell', { name: '農林水産省登録第20887号' }).waitFor());
+  await journeyStep(page, 'farmer-10-record-signed');
+  await page.context().close();
 });

@@ -3,9 +3,11 @@
 // or critical violation, print media keeps the Japanese text, screenshots at phone and desktop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   artifacts, freshEnv, cli as runCli, startServer, launchBrowser, axeCheck, shots, signIn,
+  phoneSignIn, setLang, journeyStep,
 } from './lib.mjs';
 
 const { env } = freshEnv('agriops-reports-');
@@ -143,4 +145,76 @@ test('open data: public page, JSON with the three dairy farms of Kuroiso, CSV wi
   const schema = await (await fetch(`${base}/opendata/schema.json`)).json();
   assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
   await page.close();
+});
+
+/**
+ * Each chart of the page fits the phone's width, and its text is inside the chart, at least
+ * `minPx` tall as shown, and overlaps no other text of it; returns how many charts there were.
+ */
+async function chartsReadable(page, minPx = 9) {
+  const problems = await page.locator('figure svg[role=img]').evaluateAll((svgs, min) => svgs.flatMap((svg, k) => {
+    const box = svg.getBoundingClientRect();
+    const out = [];
+    if (box.left < 0 || box.right > window.innerWidth + 0.5) out.push(`chart ${k} spans ${box.left}..${box.right} px`);
+    // The drawing's pixels per screen pixel: the text is shown at its font size times this.
+    const drawn = svg.viewBox.baseVal && svg.viewBox.baseVal.width ? svg.viewBox.baseVal.width : svg.width.baseVal.value;
+    const scale = box.width / drawn;
+    const texts = [...svg.querySelectorAll('text')].filter((t) => t.textContent.trim())
+      .map((t) => ({ s: t.textContent.trim(), r: t.getBoundingClientRect(), px: parseFloat(getComputedStyle(t).fontSize) * scale }));
+    for (const { s, r, px } of texts) {
+      if (px < min) out.push(`chart ${k}: "${s}" is shown at ${px.toFixed(1)} px`);
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        out.push(`chart ${k}: "${s}" is cut at the chart's edge`);
+      }
+    }
+    for (let i = 0; i < texts.length; i += 1) {
+      for (let j = i + 1; j < texts.length; j += 1) {
+        const a = texts[i].r; const b = texts[j].r;
+        const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (w > 1 && h > 1) out.push(`chart ${k}: "${texts[i].s}" overlaps "${texts[j].s}"`);
+      }
+    }
+    return out;
+  }), minPx);
+  assert.deepEqual(problems, [], 'charts readable at this width');
+  return page.locator('figure svg[role=img]').count();
+}
+
+test('staff journey on a phone: the regional report, readable charts, its CSV with the figures shown', async () => {
+  const page = await phoneSignIn(browser, base, 'staff', 'staff-pass', 'ja');
+  await journeyStep(page, 'staff-1-home');
+  await page.locator('#site-menu > summary').click();
+  await Promise.all([page.waitForURL(`${base}/reports`), page.getByRole('link', { name: '地域レポート' }).click()]);
+  await assert.doesNotReject(page.getByRole('heading', { level: 1, name: /地域レポート/ }).waitFor());
+  await journeyStep(page, 'staff-2-report');
+  assert.equal(await chartsReadable(page), 2);
+  // Each chart keeps its figures as a table on the page (the district × month table).
+  assert.ok(await page.locator('section table').count() >= 2);
+
+  // The district × month table: one figure shown, then found in its CSV.
+  const section = page.locator('section').filter({ has: page.getByRole('heading', { name: /地区・月別/ }) });
+  const row = section.locator('tbody tr').filter({ hasText: '黒磯' }).first();
+  const district = (await row.locator('th').first().innerText()).trim();
+  const month = (await row.locator('th').nth(1).innerText()).trim();
+  const figure = (await row.locator('td').nth(5).innerText()).trim();
+  assert.match(figure, /^[\d,.]+$/, `a milked-cow figure, not ${figure}`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'), section.getByRole('link', { name: /CSVでダウンロード/ }).click(),
+  ]);
+  const bytes = readFileSync(await download.path());
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+  const lines = bytes.toString('utf8').slice(1).split('\r\n');
+  assert.ok(lines[0].startsWith('地区,月,散布農家数,飛行回数,散布面積 (ha),薬液量 (L),搾乳農家数,搾乳頭数'), lines[0]);
+  const csvRow = lines.find((l) => l.startsWith(`${district},${month},`));
+  assert.ok(csvRow, `no CSV row for ${district}`);
+  assert.ok(csvRow.includes(figure) || csvRow.includes(`"${figure}"`), `${figure} not in ${csvRow}`);
+
+  // The same report in English, charts still readable.
+  await setLang(page, base, 'en');
+  await page.reload();
+  await assert.doesNotReject(page.getByRole('heading', { level: 1, name: /Regional report/i }).waitFor());
+  assert.equal(await chartsReadable(page), 2);
+  await journeyStep(page, 'staff-3-report-en');
+  await page.context().close();
 });

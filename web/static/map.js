@@ -89,8 +89,76 @@
           },
         }).addTo(map);
         var b = layer.getBounds();
-        if (b.isValid()) map.fitBounds(b, { padding: [16, 16] });
+        if (!b.isValid()) return;
+        var far = map.getContainer().hasAttribute('data-fit-cluster') ? farFields(layer) : null;
+        if (far && far.far.length) {
+          map.fitBounds(far.main, { padding: [16, 16] });
+          farControls(map, far.far, b);
+        } else {
+          map.fitBounds(b, { padding: [16, 16] });
+        }
       });
+  }
+
+  // A field this far (metres) from the middle of a farm's fields is not fitted into the usual
+  // view: a paddy 30 km away would shrink every other field to a dot.
+  var FAR_M = 10000;
+
+  // The fields (features with a link) split into the main group, as bounds, and the far ones;
+  // null when there is no main group to fit (all far apart, or fewer than two fields near).
+  function farFields(layer) {
+    var items = [];
+    layer.eachLayer(function (l) {
+      var p = (l.feature && l.feature.properties) || {};
+      if (p.href && l.getBounds) items.push({ name: String(p.name || ''), bounds: l.getBounds() });
+    });
+    if (items.length < 3) return null;
+    function median(xs) {
+      xs = xs.slice().sort(function (a, b) { return a - b; });
+      var m = Math.floor(xs.length / 2);
+      return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+    }
+    var centres = items.map(function (i) { return i.bounds.getCenter(); });
+    var mid = L.latLng(median(centres.map(function (c) { return c.lat; })), median(centres.map(function (c) { return c.lng; })));
+    var main = null, far = [];
+    items.forEach(function (item, k) {
+      if (centres[k].distanceTo(mid) > FAR_M) {
+        far.push(item);
+      } else {
+        main = main ? main.extend(item.bounds) : L.latLngBounds(item.bounds.getSouthWest(), item.bounds.getNorthEast());
+      }
+    });
+    if (!main || far.length * 2 >= items.length) return null;
+    return { main: main, far: far };
+  }
+
+  // Under the map: one button per far field that brings the map to it, and one that shows all.
+  function farControls(map, far, all) {
+    var el = map.getContainer();
+    var notes = document.getElementById('map-notes');
+    var box = document.createElement('div');
+    box.className = 'map-far';
+    var p = document.createElement('p');
+    p.textContent = notes ? notes.getAttribute('data-far-fields') : '';
+    box.appendChild(p);
+    var list = document.createElement('ul');
+    list.className = 'inline';
+    function button(text, onClick) {
+      var li = document.createElement('li');
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'secondary';
+      b.textContent = text;
+      b.addEventListener('click', onClick);
+      li.appendChild(b);
+      list.appendChild(li);
+    }
+    far.forEach(function (f) {
+      button(f.name, function () { map.fitBounds(f.bounds, { padding: [16, 16] }); el.focus(); });
+    });
+    button(notes ? notes.getAttribute('data-show-all') : '', function () { map.fitBounds(all, { padding: [16, 16] }); el.focus(); });
+    box.appendChild(list);
+    el.parentNode.insertBefore(box, el.nextSibling);
   }
 
   function drawTool(map, el) {

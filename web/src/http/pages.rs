@@ -131,7 +131,8 @@ pub fn map_assets(lang: Lang) -> Markup {
     use crate::i18n::maps::MapMsg;
     html! {
         // The maps' honest notes when their background cannot be drawn (map.js shows them).
-        template #map-notes data-no-tiles=(MapMsg::NoTiles.text(lang)) data-tiles-off=(MapMsg::TilesOff.text(lang)) {}
+        template #map-notes data-no-tiles=(MapMsg::NoTiles.text(lang)) data-tiles-off=(MapMsg::TilesOff.text(lang))
+            data-far-fields=(MapMsg::FarFields.text(lang)) data-show-all=(MapMsg::ShowAll.text(lang)) {}
         link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css";
         script src="/static/vendor/leaflet/leaflet.js" {}
         script src="/static/map.js" defer {}

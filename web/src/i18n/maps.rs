@@ -16,6 +16,13 @@ messages! {
             "背景の地図は表示しない設定です。ほ場・計画・飛行の線は正しく表示されています。",
             "The background map is switched off on this server. The fields, plans and flights drawn are correct.",
         ),
+        /// Before the buttons of the fields far from the rest, which the map leaves out.
+        FarFields => (
+            "ほかのほ場から離れているため、地図に入れていないほ場（押すとその場所へ移動）：",
+            "Fields far from the others, left out of the map (press one to go there):",
+        ),
+        /// The button fitting every field into the map.
+        ShowAll => ("すべてのほ場を表示", "Show all fields"),
     }
 }
 

@@ -37,7 +37,9 @@ pub(super) async fn render_list(
                 ul { @for e in errors { li { (e) } } }
             }
         }
-        (map_div("/fields.geojson", &state.settings.tile_url, Msg::Map.text(lang)))
+        // The list's map fits the farm's main group of fields and offers the far ones (map.js).
+        div #map data-map data-fit-cluster data-geojson-url="/fields.geojson" data-tile-url=(state.settings.tile_url)
+            role="region" aria-label=(Msg::Map.text(lang)) style="height: 60vh; min-height: 18rem; border: 2px solid #ccd;" {}
         @if fields.is_empty() { p { (Msg::NoDataYet.text(lang)) } } @else {
             table {
                 thead { tr {

@@ -43,8 +43,8 @@ pub(super) async fn today_svg(
             values: &values,
             label_every: 3,
         },
-        720,
-        320,
+        crate::http::charts::CHART_WIDTH,
+        260,
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(svg_response(svg))
@@ -75,8 +75,8 @@ pub(super) async fn days_svg(
             values: &values,
             label_every: 2,
         },
-        720,
-        320,
+        crate::http::charts::CHART_WIDTH,
+        260,
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(svg_response(svg))

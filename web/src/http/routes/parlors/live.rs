@@ -18,7 +18,7 @@ use crate::http::ring;
 use crate::http::state::AppState;
 use crate::i18n::JST;
 use crate::i18n::{Lang, Msg};
-use crate::services::parlors::per_hour;
+use crate::services::parlors::{cows_by_day, cows_by_hour, per_hour};
 use crate::storage::jst_day_start;
 
 fn stat(lang: Lang, label: Msg, field: &str, value: &str) -> Markup {
@@ -44,6 +44,22 @@ pub(super) async fn detail(
     let sessions = state.db.parlor_sessions(id, since, now).await?;
     let gaps = state.db.parlor_gaps(id, since, now).await?;
     let fmt_t = |t: DateTime<Utc>| t.with_timezone(&JST).format("%m/%d %H:%M").to_string();
+    // The charts' figures again as tables, for readers who cannot see the pictures.
+    let hours = cows_by_hour(&state.db, id, now).await?;
+    let (first_day, days) = cows_by_day(&state.db, id, now).await?;
+    let hour_rows: Vec<(String, Option<f64>)> = hours
+        .iter()
+        .enumerate()
+        .map(|(h, v)| (format!("{h}"), *v))
+        .collect();
+    let day_rows: Vec<(String, Option<f64>)> = days
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let day = (first_day + chrono::Duration::days(i as i64)).with_timezone(&JST);
+            (day.format("%m/%d").to_string(), *v)
+        })
+        .collect();
     let d = &s.display;
     let body = html! {
         h1 { (parlor.name) }
@@ -67,12 +83,14 @@ pub(super) async fn detail(
             div id="bail-ring" data-parlor-events=(format!("/parlors/{id}/events")) { (ring::ring_section(lang, bails.as_ref())) }
         }
         figure {
-            img src=(format!("/parlors/{id}/today.svg")) width="720" height="320"
-                alt=(Msg::TodayChart.text(lang)) style="max-width:100%;height:auto";
+            img src=(format!("/parlors/{id}/today.svg")) width="360" height="260" class="chart"
+                alt=(Msg::TodayChart.text(lang));
+            (chart_table(lang, Msg::HourOfDay, &hour_rows))
         }
         figure {
-            img src=(format!("/parlors/{id}/days.svg")) width="720" height="320"
-                alt=(Msg::DaysChart.text(lang)) style="max-width:100%;height:auto";
+            img src=(format!("/parlors/{id}/days.svg")) width="360" height="260" class="chart"
+                alt=(Msg::DaysChart.text(lang));
+            (chart_table(lang, Msg::Date, &day_rows))
         }
         h2 { (Msg::MilkingSessions.text(lang)) }
         @if sessions.is_empty() { p { (Msg::NoDataYet.text(lang)) } } @else {
@@ -103,6 +121,22 @@ pub(super) async fn detail(
         script src="/static/parlor.js" defer {}
     };
     Ok(pages::layout(lang, &parlor.name, Some(&user), body).into_response())
+}
+
+/// A chart's figures as a table behind a disclosure: one row per bar, `—` where it has none.
+fn chart_table(lang: Lang, what: Msg, rows: &[(String, Option<f64>)]) -> Markup {
+    html! {
+        details {
+            summary { (Msg::ChartAsTable.text(lang)) }
+            table {
+                thead { tr { th scope="col" { (what.text(lang)) } th.num scope="col" { (Msg::CowsUnit.text(lang)) } } }
+                tbody { @for (label, v) in rows { tr {
+                    th scope="row" { (label) }
+                    td.num { @match v { Some(v) => (format!("{v:.0}")), None => "—" } }
+                } } }
+            }
+        }
+    }
 }
 
 pub(super) async fn events(

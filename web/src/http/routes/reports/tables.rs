@@ -312,7 +312,9 @@ impl Data {
 pub(super) fn table_html(t: &Table, lang: Lang, csv_base: &str) -> Markup {
     let hid = format!("t-{}", t.id);
     html! {
-        section aria-labelledby=(hid) {
+        // Not a landmark of its own: the scrolling region inside carries the table's name, and
+        // two landmarks of one name would leave a screen reader unable to tell them apart.
+        section {
             h2 id=(hid) { (t.caption.text(lang)) }
             p { a href=(format!("{csv_base}&table={}", t.id)) download {
                 (Msg::DownloadCsv.text(lang)) " (" (t.caption.text(lang)) ")"

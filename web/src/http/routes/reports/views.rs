@@ -24,8 +24,8 @@ pub(super) fn chart(
             values,
             label_every: if labels.len() > 6 { 2 } else { 1 },
         },
-        720,
-        300,
+        crate::http::charts::CHART_WIDTH,
+        260,
     );
     let Ok(svg) = svg else {
         return html! {};
