@@ -137,7 +137,8 @@ export async function journeyStep(page, name) {
 export async function startDemo(env, dir) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const demo = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dir],
+  // The simulated drone at 20× its real pace: a sortie flies in seconds, not minutes.
+  const demo = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dir, '--drone-speed', '20'],
     { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const fly = await new Promise((resolve, reject) => {

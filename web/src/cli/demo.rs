@@ -36,6 +36,9 @@ pub struct Args {
     /// Simulated parlor seconds per real second (1 = real time).
     #[arg(long, default_value_t = 1.0)]
     pub speedup: f64,
+    /// Simulated drone seconds per real second (a demo sortie takes a minute or two at 3).
+    #[arg(long, default_value_t = 3.0)]
+    pub drone_speed: f64,
     /// Map tile URL template; empty for a plain background (offline).
     #[arg(
         long,
@@ -59,6 +62,8 @@ const USERS: &[(&str, &str, Role, &str)] = &[
 /// The data directory, the database, a simulator or the bridge cannot start.
 pub fn run(args: Args) -> anyhow::Result<()> {
     init_tracing();
+    // Simulated drone seconds per real second, within what the simulator takes.
+    let drone_speed = args.drone_speed.clamp(0.1, 50.0);
     let dir = match args.data_dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!(
@@ -152,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let plan_path = dir.join("demo.plan");
                 std::fs::write(&plan_path, plan_file)?;
                 let mut cfg = telemetry::SimConfig::new((home.1, home.0, 0.0));
-                cfg.time_scale = DRONE_TIME_SCALE;
+                cfg.time_scale = drone_speed;
                 let address = telemetry::LinkAddress::parse("udpin:127.0.0.1:0")?;
                 let sim = telemetry::SimDrone::listen(&address, cfg).await?;
                 if let Some(a) = sim.local_addr() {
@@ -173,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             && let Some(a) = sim.local_addr()
         {
             println!(
-                "a simulated spray drone ({DRONE_TIME_SCALE}x speed) waits on udpin:{a}: sign in as farmer, open\n  the plan and choose \"{}\" to launch it from the browser and watch it live, or fly it with\n  agriops fly --connect udpout:{a} {} --sortie 1",
+                "a simulated spray drone ({drone_speed}x speed) waits on udpin:{a}: sign in as farmer, open\n  the plan and choose \"{}\" to launch it from the browser and watch it live, or fly it with\n  agriops fly --connect udpout:{a} {} --sortie 1",
                 crate::i18n::Msg::LaunchFlight.text(crate::i18n::Lang::Ja),
                 plan_path.display()
             );
@@ -196,8 +201,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The demo plan's QGC `.plan` text and its refill point (lon, lat).
 type DemoPlan = (String, (f64, f64));
 
-/// Simulated drone seconds per real second: a demo sortie takes a minute or two.
-const DRONE_TIME_SCALE: f64 = 3.0;
 
 /// Registers the demo drone as the crop farm's vehicle and gives the demo farmer valid pilot
 /// credentials, so the demo plan can be launched from the browser.
