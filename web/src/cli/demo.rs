@@ -201,7 +201,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The demo plan's QGC `.plan` text and its refill point (lon, lat).
 type DemoPlan = (String, (f64, f64));
 
-
 /// Registers the demo drone as the crop farm's vehicle and gives the demo farmer valid pilot
 /// credentials, so the demo plan can be launched from the browser.
 async fn register_drone(db: &Db, link_address: &str) -> anyhow::Result<()> {
