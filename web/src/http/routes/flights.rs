@@ -107,8 +107,8 @@ async fn as_applied_taskdata_zip(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    use crate::services::flights::isoxml::rate_ddis;
-    use crate::services::flights::timelog::{self, TIME_LOG_NAME};
+    use crate::services::flights::isoxml::{TIME_LOG_NAME, rate_ddis};
+    use crate::services::flights::timelog;
     let f = readable_flight(&state, &user, id).await?;
     let (xml, applied) = task_xml(&state, &user, &f, true).await?;
     let tlog = state.db.flight_tlog(id).await?.ok_or(AppError::NotFound)?;

@@ -27,7 +27,7 @@
 //! ([`AppliedSource::PumpOutput`]); otherwise a zone carries its set-point rate alone, never a
 //! made-up actual rate.
 //!
-//! With a time log ([`super::timelog`], `TASKDATA.zip`), the task also names the vehicle as a
+//! With a time log (`timelog.rs`, `TASKDATA.zip`), the task also names the vehicle as a
 //! device (`DVC` `A` DeviceId, `B` designator, `D` ClientNAME, `F` DeviceStructureLabel, `G`
 //! DeviceLocalizationLabel, with one `DET` DeviceElement `A` id, `B` object id, `C` type 1 =
 //! device, `E` number, `F` parent 0) whose values the log's `DLV`s refer to, and holds the
@@ -49,6 +49,10 @@ pub const DDI_ACTUAL_VOLUME_PER_AREA: u16 = 0x0002;
 pub const DDI_SETPOINT_MASS_PER_AREA: u16 = 0x0006;
 /// DDI 0x0007, Actual Mass Per Area Application Rate (mg/m²).
 pub const DDI_ACTUAL_MASS_PER_AREA: u16 = 0x0007;
+
+/// The time log's file name (without extension), as `TLG` `A` names it and its two files
+/// (`.XML` header, `.BIN` records) are called.
+pub const TIME_LOG_NAME: &str = "TLG00001";
 
 /// DDI 0x008D, Actual Work State (0 off, 1 on).
 pub const DDI_ACTUAL_WORK_STATE: u16 = 0x008D;
@@ -100,7 +104,7 @@ pub struct TaskInput<'a> {
     pub outside: Option<&'a SprayedPart>,
     /// First and last sample of the flight.
     pub span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-    /// The task holds the time log [`super::timelog::TIME_LOG_NAME`] and the device its
+    /// The task holds the time log [`TIME_LOG_NAME`] and the device its
     /// values belong to.
     pub time_log: bool,
 }
@@ -219,7 +223,7 @@ fn write(t: &TaskInput<'_>) -> std::io::Result<String> {
                     }
                     if t.time_log {
                         w.create_element("TLG")
-                            .with_attributes([("A", super::timelog::TIME_LOG_NAME), ("C", "1")])
+                            .with_attributes([("A", TIME_LOG_NAME), ("C", "1")])
                             .write_empty()?;
                     }
                     Ok(())

@@ -18,9 +18,6 @@ use crate::services::flights::as_applied::{applied_segments, zone_shape};
 use crate::services::flights::isoxml::{DDI_ACTUAL_WORK_STATE, DeviceRef, rate_to_ddi};
 use crate::storage::RxZoneRow;
 
-/// The time log's file name (without extension), as `TLG` `A` names it.
-pub const TIME_LOG_NAME: &str = "TLG00001";
-
 /// One logged position of the flight.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogPoint {
